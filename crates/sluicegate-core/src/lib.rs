@@ -1,0 +1,6 @@
+//! The pure domain of Sluicegate.
+//!
+//! Config validation into a `Catalog`, planning of reads and proposals, evidence, change sets and
+//! their hashes, guards, the proposal lifecycle and replay composition. This crate must not do
+//! I/O, read the clock or the environment, or use randomness: time, ids and env values are
+//! passed in, so every function is deterministic and testable without a database.
