@@ -4,3 +4,7 @@
 //! their hashes, guards, the proposal lifecycle and replay composition. This crate must not do
 //! I/O, read the clock or the environment, or use randomness: time, ids and env values are
 //! passed in, so every function is deterministic and testable without a database.
+
+pub mod config;
+pub mod ident;
+pub mod json;

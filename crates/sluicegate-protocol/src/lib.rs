@@ -5,3 +5,23 @@
 //! registration and the app-owned handler request and receipt. It holds no logic beyond
 //! (de)serialisation: validation and hashing live in `sluicegate-core`. Changing a type here
 //! changes a wire format, so the conformance fixtures must keep passing.
+
+pub mod change_set;
+pub mod receipt;
+pub mod registration;
+pub mod writeback_job;
+
+pub use change_set::ChangeSet;
+pub use receipt::{ExecutionReceipt, LegacyResult, ReceiptStatus};
+pub use registration::RunnerRegistration;
+pub use writeback_job::{LegacyJob, WritebackJobV1};
+
+/// A JSON object whose key order is preserved (`serde_json` is built with `preserve_order`).
+pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// `{column, value}`: a guard or key column with its captured value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ColumnValue {
+    pub column: String,
+    pub value: serde_json::Value,
+}

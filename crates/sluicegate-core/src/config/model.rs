@@ -1,0 +1,349 @@
+//! The typed, validated config. Built only by the validator, so every identifier in it is safe.
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    ReadOnly,
+    Shadow,
+    Review,
+    Cloud,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        Some(match s {
+            "read_only" => Mode::ReadOnly,
+            "shadow" => Mode::Shadow,
+            "review" => Mode::Review,
+            "cloud" => Mode::Cloud,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::ReadOnly => "read_only",
+            Mode::Shadow => "shadow",
+            Mode::Review => "review",
+            Mode::Cloud => "cloud",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Engine {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
+impl Engine {
+    pub fn parse(s: &str) -> Option<Engine> {
+        Some(match s {
+            "postgres" => Engine::Postgres,
+            "mysql" => Engine::Mysql,
+            "sqlite" => Engine::Sqlite,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Mysql => "mysql",
+            Engine::Sqlite => "sqlite",
+        }
+    }
+
+    /// The change-set `source.kind` for rows read from this engine.
+    pub fn source_kind(self) -> &'static str {
+        match self {
+            Engine::Postgres => "external_postgres",
+            Engine::Mysql => "external_mysql",
+            Engine::Sqlite => "external_sqlite",
+        }
+    }
+
+    pub fn from_source_kind(kind: &str) -> Option<Engine> {
+        Some(match kind {
+            "external_postgres" => Engine::Postgres,
+            "external_mysql" => Engine::Mysql,
+            "external_sqlite" => Engine::Sqlite,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    /// `None` means the runtime default (1).
+    pub result_format: Option<u8>,
+    pub storage_path: Option<String>,
+    pub sources: IndexMap<String, Source>,
+    pub trusted_context: Option<ContextSpec>,
+    pub contexts: IndexMap<String, ContextSpec>,
+    pub executors: IndexMap<String, Executor>,
+    pub capabilities: Vec<Capability>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub engine: Engine,
+    pub read_url_env: String,
+    pub write_url_env: Option<String>,
+    pub read_only: bool,
+    pub statement_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    StaticDev,
+    Environment,
+    HttpClaims,
+    CloudSession,
+}
+
+impl Provider {
+    pub fn parse(s: &str) -> Option<Provider> {
+        Some(match s {
+            "static_dev" => Provider::StaticDev,
+            "environment" => Provider::Environment,
+            "http_claims" => Provider::HttpClaims,
+            "cloud_session" => Provider::CloudSession,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::StaticDev => "static_dev",
+            Provider::Environment => "environment",
+            Provider::HttpClaims => "http_claims",
+            Provider::CloudSession => "cloud_session",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ContextSpec {
+    pub provider: Provider,
+    /// Free-form; the runtime understands `tenant_id_env`, `principal_env`, `tenant_id`,
+    /// `principal`.
+    pub values: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    Post,
+    Put,
+    Patch,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Executor {
+    SqlUpdate,
+    HttpHandler {
+        url_env: String,
+        method: HttpMethod,
+        token_env: Option<String>,
+        signing_secret_env: Option<String>,
+        timeout_ms: Option<u64>,
+    },
+    CommandHandler {
+        command_env: String,
+        timeout_ms: Option<u64>,
+    },
+}
+
+impl Executor {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Executor::SqlUpdate => "sql_update",
+            Executor::HttpHandler { .. } => "http_handler",
+            Executor::CommandHandler { .. } => "command_handler",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Read,
+    Proposal,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Read => "read",
+            Kind::Proposal => "proposal",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub schema: String,
+    pub table: String,
+    pub primary_key: String,
+    pub tenant_key: Option<String>,
+    pub single_tenant_dev: bool,
+    /// The `target` object exactly as written (key order kept): the query fingerprint hashes it.
+    pub raw: Value,
+}
+
+impl Target {
+    /// `schema.table`, as shown in evidence and audit records.
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.table)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgType {
+    String,
+    Number,
+    Boolean,
+}
+
+impl ArgType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArgType::String => "string",
+            ArgType::Number => "number",
+            ArgType::Boolean => "boolean",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ArgSpec {
+    pub name: String,
+    pub arg_type: ArgType,
+    pub description: Option<String>,
+    pub required: bool,
+    pub max_length: Option<u64>,
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    pub enum_values: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PatchBinding {
+    Fixed(Value),
+    FromArg(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TransitionGuard {
+    pub from_column: Option<String>,
+    pub allowed: IndexMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConflictGuardSpec {
+    pub column: Option<String>,
+    pub weak_guard_ack: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Capability {
+    pub name: String,
+    pub kind: Kind,
+    pub description: Option<String>,
+    pub returns_hint: Option<String>,
+    pub source: String,
+    pub context: Option<String>,
+    /// `None` means the default direct `sql_update`.
+    pub executor: Option<String>,
+    pub target: Target,
+    pub args: IndexMap<String, ArgSpec>,
+    pub lookup_arg: String,
+    pub visible_columns: Vec<String>,
+    pub max_rows: Option<u64>,
+    pub patch: IndexMap<String, PatchBinding>,
+    pub allowed_columns: Vec<String>,
+    pub numeric_bounds: IndexMap<String, Bounds>,
+    pub transition_guards: IndexMap<String, TransitionGuard>,
+    pub conflict_guard: Option<ConflictGuardSpec>,
+    pub approval_mode: Option<String>,
+    pub required_role: Option<String>,
+}
+
+impl Capability {
+    /// Columns selected by a read, in order and de-duplicated: visible columns, then the primary
+    /// key, the tenant key and the conflict column when not already present.
+    pub fn read_columns(&self) -> Vec<String> {
+        let mut cols: Vec<String> = Vec::with_capacity(self.visible_columns.len() + 3);
+        let extra = [
+            Some(&self.target.primary_key),
+            self.target.tenant_key.as_ref(),
+            self.conflict_guard.as_ref().and_then(|g| g.column.as_ref()),
+        ];
+        for col in self
+            .visible_columns
+            .iter()
+            .chain(extra.into_iter().flatten())
+        {
+            if !cols.contains(col) {
+                cols.push(col.clone());
+            }
+        }
+        cols
+    }
+
+    /// The executor name recorded in the change set.
+    pub fn executor_name(&self) -> &str {
+        self.executor.as_deref().unwrap_or("sql_update")
+    }
+
+    /// `LIMIT` of the read: `max(1, max_rows or 1)`.
+    pub fn limit(&self) -> u64 {
+        self.max_rows.unwrap_or(1).max(1)
+    }
+}
+
+impl Config {
+    pub fn capability(&self, name: &str) -> Option<&Capability> {
+        self.capabilities.iter().find(|c| c.name == name)
+    }
+
+    /// Capabilities a model may see: all of them, except proposals in `read_only` mode.
+    pub fn exposed_capabilities(&self) -> impl Iterator<Item = &Capability> {
+        let read_only = self.mode == Mode::ReadOnly;
+        self.capabilities
+            .iter()
+            .filter(move |c| !(read_only && c.kind == Kind::Proposal))
+    }
+
+    /// The trusted context a capability resolves against: its named context, else the default.
+    pub fn context_for(&self, cap: &Capability) -> Option<&ContextSpec> {
+        match &cap.context {
+            Some(name) => self.contexts.get(name),
+            None => self.trusted_context.as_ref(),
+        }
+    }
+
+    pub fn result_format(&self) -> u8 {
+        self.result_format.unwrap_or(1)
+    }
+}

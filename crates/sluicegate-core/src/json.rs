@@ -1,0 +1,156 @@
+//! Canonical JSON and the hashes and ids derived from it.
+//!
+//! Hashes must match Synapsor Runner byte for byte, so the canonical form is exactly what
+//! ECMAScript `JSON.stringify` produces: no whitespace, keys in insertion order, minimal string
+//! escaping and ECMAScript number formatting (`5500`, `0.5`, `1e+21`; never `5500.0`).
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Serialise `value` the way `JSON.stringify` would.
+pub fn canonical(value: &Value) -> String {
+    let mut out = String::with_capacity(256);
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&js_number(n)),
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_string(s: &str, out: &mut String) {
+    // serde_json escapes exactly like JSON.stringify for valid UTF-8 strings: `"`, `\`, the
+    // short forms \b \f \n \r \t, other control characters as lowercase \u00xx, and nothing
+    // else (not `/`, not U+2028).
+    match serde_json::to_string(s) {
+        Ok(escaped) => out.push_str(&escaped),
+        Err(_) => out.push_str("\"\""),
+    }
+}
+
+/// Format a JSON number as ECMAScript's `Number.prototype.toString` does.
+pub fn js_number(n: &serde_json::Number) -> String {
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = n.as_u64() {
+        return u.to_string();
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    format_f64(f)
+}
+
+/// ECMAScript formatting of a finite double (non-finite values serialise as `null` in JSON).
+pub fn format_f64(f: f64) -> String {
+    if !f.is_finite() {
+        return "null".to_string();
+    }
+    let mut buf = ryu_js::Buffer::new();
+    buf.format_finite(f).to_string()
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// `"sha256:" + hex(sha256(canonical(value)))`.
+pub fn hash_json(value: &Value) -> String {
+    format!("sha256:{}", sha256_hex(canonical(value).as_bytes()))
+}
+
+/// `prefix + "_" + first 20 hex chars of sha256(canonical(value))`.
+pub fn stable_id(prefix: &str, value: &Value) -> String {
+    let digest = sha256_hex(canonical(value).as_bytes());
+    format!("{prefix}_{}", &digest[..20])
+}
+
+/// JavaScript `String(value)` for the scalars that reach ids and display.
+pub fn js_string(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => js_number(n),
+        other => canonical(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_format_like_javascript() {
+        assert_eq!(canonical(&json!(5500)), "5500");
+        assert_eq!(canonical(&json!(5500.0)), "5500");
+        assert_eq!(canonical(&json!(0.5)), "0.5");
+        assert_eq!(canonical(&json!(1e21)), "1e+21");
+        assert_eq!(canonical(&json!(-0.000001)), "-0.000001");
+        assert_eq!(canonical(&json!(1e-7)), "1e-7");
+    }
+
+    #[test]
+    fn strings_escape_like_javascript() {
+        assert_eq!(
+            canonical(&json!("a/b\u{2028}\u{1}\n\"é")),
+            "\"a/b\u{2028}\\u0001\\n\\\"é\""
+        );
+    }
+
+    #[test]
+    fn key_order_is_insertion_order() {
+        let v: Value = serde_json::from_str(r#"{"b":1,"a":[true,null]}"#).unwrap();
+        assert_eq!(canonical(&v), r#"{"b":1,"a":[true,null]}"#);
+    }
+
+    #[test]
+    fn proposal_id_matches_reference_vector() {
+        let v: Value = serde_json::from_str(r#"{"action":"billing.propose_late_fee_waiver","tenant":"acme","object":"INV-3001","before":{"id":"INV-3001","tenant_id":"acme","late_fee_cents":5500,"waiver_reason":null,"updated_at":"2026-06-20T14:31:08Z"},"patch":{"late_fee_cents":0,"waiver_reason":"approved support waiver"}}"#).unwrap();
+        assert_eq!(stable_id("wrp", &v), "wrp_e614446d66885ba2a24e");
+    }
+
+    #[test]
+    fn fingerprint_and_row_hash_match_reference_vectors() {
+        let fp: Value = serde_json::from_str(r#"{"source":"app_postgres","target":{"schema":"public","table":"invoices","primary_key":"id","tenant_key":"tenant_id"},"columns":["id","tenant_id","late_fee_cents","waiver_reason","updated_at"],"tenant_bound":true,"tenant":"acme"}"#).unwrap();
+        assert_eq!(
+            hash_json(&fp),
+            "sha256:c5cfa699e6c77890e72b5100bef129e6525fb1426fa5b3d34313d7f3579a7eb8"
+        );
+        let row: Value = serde_json::from_str(r#"{"id":"INV-3001","tenant_id":"acme","late_fee_cents":5500,"waiver_reason":null,"updated_at":"2026-06-20T14:31:08Z"}"#).unwrap();
+        assert_eq!(
+            hash_json(&row),
+            "sha256:2af8a1513b0ca067ef968adff0272c5096c88a2b15085d8f1367cd9ae44ff8d4"
+        );
+        let ev: Value = serde_json::from_str(r#"{"capability":"billing.inspect_invoice","source":"app_postgres","tenant":"acme","row":{"id":"INV-3001","tenant_id":"acme","late_fee_cents":5500,"waiver_reason":null,"updated_at":"2026-06-20T14:31:08Z"},"at":"2026-06-20T14:31:09.000Z"}"#).unwrap();
+        assert_eq!(stable_id("ev", &ev), "ev_627ce01fef8592a7b060");
+    }
+}
