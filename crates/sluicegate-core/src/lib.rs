@@ -5,6 +5,13 @@
 //! I/O, read the clock or the environment, or use randomness: time, ids and env values are
 //! passed in, so every function is deterministic and testable without a database.
 
+pub mod call;
 pub mod config;
+pub mod evidence;
 pub mod ident;
 pub mod json;
+pub mod lifecycle;
+pub mod proposal;
+pub mod refusal;
+pub mod secrets;
+pub mod writeback;

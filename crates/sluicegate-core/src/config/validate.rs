@@ -605,10 +605,10 @@ impl Validator {
                     "context names must be safe names",
                 );
             }
-            if let Some(spec) = self.context_spec(value, &path) {
-                if safe {
-                    out.insert(name.clone(), spec);
-                }
+            if let Some(spec) = self.context_spec(value, &path)
+                && safe
+            {
+                out.insert(name.clone(), spec);
             }
         }
         Some(out)
@@ -1294,14 +1294,14 @@ impl Validator {
         };
         let minimum = get(self, "minimum", "INVALID_MINIMUM");
         let maximum = get(self, "maximum", "INVALID_MAXIMUM");
-        if let (Some(lo), Some(hi)) = (minimum, maximum) {
-            if lo > hi {
-                self.error(
-                    range_path,
-                    "INVALID_NUMERIC_RANGE",
-                    "minimum must not exceed maximum",
-                );
-            }
+        if let (Some(lo), Some(hi)) = (minimum, maximum)
+            && lo > hi
+        {
+            self.error(
+                range_path,
+                "INVALID_NUMERIC_RANGE",
+                "minimum must not exceed maximum",
+            );
         }
         (minimum, maximum)
     }
@@ -1330,14 +1330,14 @@ impl Validator {
             );
             return None;
         };
-        if let Some(args) = args {
-            if !args.contains_key(arg) {
-                self.error(
-                    format!("{lpath}.id_from_arg"),
-                    "UNKNOWN_LOOKUP_ARG",
-                    format!("lookup.id_from_arg names {arg}, which is not declared in args"),
-                );
-            }
+        if let Some(args) = args
+            && !args.contains_key(arg)
+        {
+            self.error(
+                format!("{lpath}.id_from_arg"),
+                "UNKNOWN_LOOKUP_ARG",
+                format!("lookup.id_from_arg names {arg}, which is not declared in args"),
+            );
         }
         Some(arg.to_string())
     }

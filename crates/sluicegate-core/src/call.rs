@@ -1,0 +1,296 @@
+//! The pure front half of a tool call: argument checks, trusted context and the read plan.
+//!
+//! Order matters and follows capability-runtime.md §2: reserved arguments are refused before
+//! the capability is even looked up, declared arguments are validated before the mode check,
+//! and trusted context is resolved last, from the environment the caller passes in.
+
+use serde_json::{Map, Value};
+
+use crate::config::{ArgType, Capability, Config, ContextSpec, Engine, Kind, Mode, Provider};
+use crate::json::format_f64;
+use crate::refusal::{Code, Refusal};
+
+/// Argument names that would hand trust-scope authority to the model.
+pub const TRUSTED_BINDING_NAMES: &[&str] = &[
+    "tenant_id",
+    "tenantId",
+    "principal",
+    "principal_id",
+    "principalId",
+    "project_id",
+    "projectId",
+    "source_id",
+    "sourceId",
+    "allowed_columns",
+    "allowedColumns",
+    "row_version",
+    "rowVersion",
+    "current_version",
+    "currentVersion",
+    "expected_version",
+    "expectedVersion",
+    "approval_identity",
+    "approvalIdentity",
+];
+
+/// Tool arguments: a JSON object in the order the caller sent it.
+pub type Args = Map<String, Value>;
+
+/// Refuse any argument that tries to set a trusted binding. Runs before the capability lookup,
+/// so `cap` is `None` for unknown tools; when known, its tenant column is refused as well.
+pub fn refuse_binding_overrides(args: &Args, cap: Option<&Capability>) -> Result<(), Refusal> {
+    let tenant_key = cap.and_then(|c| c.target.tenant_key.as_deref());
+    for key in args.keys() {
+        if TRUSTED_BINDING_NAMES.contains(&key.as_str()) || Some(key.as_str()) == tenant_key {
+            return Err(Refusal::new(
+                Code::ModelCannotOverrideBinding,
+                format!("{key} is trusted context and cannot be supplied as a model argument."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Find the capability a canonical name refers to.
+pub fn find_capability<'a>(config: &'a Config, name: &str) -> Result<&'a Capability, Refusal> {
+    config.capability(name).ok_or_else(|| {
+        Refusal::new(
+            Code::McpToolNotFound,
+            format!("Unknown Synapsor tool: {name}"),
+        )
+    })
+}
+
+/// Validate arguments against the capability's declared args (config order, first failure
+/// wins). Undeclared arguments are refused: every transport validates identically.
+pub fn validate_args(cap: &Capability, args: &Args) -> Result<(), Refusal> {
+    refuse_binding_overrides(args, Some(cap))?;
+    if let Some(extra) = args.keys().find(|k| !cap.args.contains_key(k.as_str())) {
+        return Err(Refusal::new(
+            Code::ArgumentUnknown,
+            format!("{extra} is not an argument of {}.", cap.name),
+        ));
+    }
+    for (name, spec) in &cap.args {
+        let Some(value) = args.get(name) else {
+            if spec.required {
+                return Err(Refusal::new(
+                    Code::ArgumentRequired,
+                    format!("{name} is required."),
+                ));
+            }
+            continue;
+        };
+        let type_ok = match spec.arg_type {
+            ArgType::String => value.is_string(),
+            ArgType::Number => value.is_number(),
+            ArgType::Boolean => value.is_boolean(),
+        };
+        if !type_ok {
+            return Err(Refusal::new(
+                Code::ArgumentTypeInvalid,
+                format!("{name} must be a {}.", spec.arg_type.as_str()),
+            ));
+        }
+        if let (Some(s), Some(max)) = (value.as_str(), spec.max_length) {
+            // Lengths count UTF-16 code units, as JSON Schema's maxLength does in JavaScript.
+            if s.encode_utf16().count() as u64 > max {
+                return Err(Refusal::new(
+                    Code::ArgumentTooLong,
+                    format!("{name} is longer than {max}."),
+                ));
+            }
+        }
+        if let Some(n) = value.as_f64() {
+            if let Some(min) = spec.minimum.filter(|min| n < *min) {
+                return Err(Refusal::new(
+                    Code::ArgumentBelowMinimum,
+                    format!("{name} must be at least {}.", format_f64(min)),
+                ));
+            }
+            if let Some(max) = spec.maximum.filter(|max| n > *max) {
+                return Err(Refusal::new(
+                    Code::ArgumentAboveMaximum,
+                    format!("{name} must be at most {}.", format_f64(max)),
+                ));
+            }
+        }
+        if let Some(allowed) = &spec.enum_values
+            && !allowed.iter().any(|a| json_strict_eq(a, value))
+        {
+            return Err(Refusal::new(
+                Code::ArgumentNotAllowed,
+                format!("{name} is not an allowed value."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `===` on JSON scalars: numbers compare by value (`1` equals `1.0`), other types exactly.
+pub fn json_strict_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+/// Proposal capabilities are refused in `read_only` mode.
+pub fn refuse_disabled_proposals(config: &Config, cap: &Capability) -> Result<(), Refusal> {
+    if cap.kind == Kind::Proposal && config.mode == Mode::ReadOnly {
+        return Err(Refusal::new(
+            Code::ProposalsDisabled,
+            "This runner is in read_only mode; proposal tools are disabled.",
+        ));
+    }
+    Ok(())
+}
+
+/// Tenant and principal for one call, from trusted server-side context only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedContext {
+    pub tenant_id: String,
+    pub principal: String,
+    pub provenance: Provider,
+}
+
+/// Resolve the trusted context of `cap` (config.md §6.2). `env` reads an environment variable;
+/// empty values count as unset.
+pub fn resolve_context(
+    config: &Config,
+    cap: &Capability,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<TrustedContext, Refusal> {
+    let spec: &ContextSpec = match (&cap.context, config.context_for(cap)) {
+        (_, Some(spec)) => spec,
+        (Some(name), None) => {
+            return Err(Refusal::new(
+                Code::TrustedContextMissing,
+                format!(
+                    "Capability {} references missing trusted context {name}.",
+                    cap.name
+                ),
+            ));
+        }
+        (None, None) => {
+            return Err(Refusal::new(
+                Code::TrustedContextMissing,
+                "No trusted_context is configured for this capability.",
+            ));
+        }
+    };
+    let env_value = |key: &str, default: &str| -> (String, Option<String>) {
+        let name = spec
+            .values
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string();
+        let value = env(&name).filter(|v| !v.is_empty());
+        (name, value)
+    };
+    match spec.provider {
+        Provider::Environment => {
+            let (tenant_env, tenant) = env_value("tenant_id_env", "SYNAPSOR_TENANT_ID");
+            let (principal_env, principal) = env_value("principal_env", "SYNAPSOR_PRINCIPAL");
+            match (tenant, principal) {
+                (Some(tenant_id), Some(principal)) => Ok(TrustedContext {
+                    tenant_id,
+                    principal,
+                    provenance: Provider::Environment,
+                }),
+                _ => Err(Refusal::new(
+                    Code::TrustedBindingMissing,
+                    format!("{tenant_env} and {principal_env} must be set."),
+                )),
+            }
+        }
+        Provider::StaticDev => {
+            let pick = |env_key: &str, literal_key: &str| -> Option<String> {
+                spec.values
+                    .get(env_key)
+                    .and_then(Value::as_str)
+                    .and_then(env)
+                    .filter(|v| !v.is_empty())
+                    .or_else(|| {
+                        spec.values
+                            .get(literal_key)
+                            .and_then(Value::as_str)
+                            .filter(|v| !v.is_empty())
+                            .map(str::to_string)
+                    })
+            };
+            match (
+                pick("tenant_id_env", "tenant_id"),
+                pick("principal_env", "principal"),
+            ) {
+                (Some(tenant_id), Some(principal)) => Ok(TrustedContext {
+                    tenant_id,
+                    principal,
+                    provenance: Provider::StaticDev,
+                }),
+                _ => Err(Refusal::new(
+                    Code::TrustedBindingMissing,
+                    "static_dev trusted_context requires tenant_id/principal values or env bindings.",
+                )),
+            }
+        }
+        Provider::HttpClaims | Provider::CloudSession => Err(Refusal::new(
+            Code::TrustedContextUnsupported,
+            format!(
+                "{} trusted context is not available in local stdio mode.",
+                spec.provider.as_str()
+            ),
+        )),
+    }
+}
+
+/// Everything the source layer needs to read one row. Identifiers come only from the
+/// validated config; the two values are bound parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadPlan {
+    pub source: String,
+    pub engine: Engine,
+    pub schema: String,
+    pub table: String,
+    pub columns: Vec<String>,
+    pub primary_key: String,
+    pub tenant_column: Option<String>,
+    pub lookup_value: Value,
+    pub tenant_value: Option<String>,
+    pub limit: u64,
+}
+
+/// Plan the exactly-one-row read of `cap` for the trusted tenant.
+pub fn plan_read(
+    config: &Config,
+    cap: &Capability,
+    args: &Args,
+    ctx: &TrustedContext,
+) -> Result<ReadPlan, Refusal> {
+    let source = config.sources.get(&cap.source).ok_or_else(|| {
+        Refusal::new(
+            Code::SourceNotFound,
+            format!("Unknown source: {}", cap.source),
+        )
+    })?;
+    let lookup_value = args.get(&cap.lookup_arg).cloned().ok_or_else(|| {
+        Refusal::new(
+            Code::LookupArgMissing,
+            format!("{} is required.", cap.lookup_arg),
+        )
+    })?;
+    let tenant_column = cap.target.tenant_key.clone();
+    Ok(ReadPlan {
+        source: cap.source.clone(),
+        engine: source.engine,
+        schema: cap.target.schema.clone(),
+        table: cap.target.table.clone(),
+        columns: cap.read_columns(),
+        primary_key: cap.target.primary_key.clone(),
+        tenant_value: tenant_column.as_ref().map(|_| ctx.tenant_id.clone()),
+        tenant_column,
+        lookup_value,
+        limit: cap.limit(),
+    })
+}

@@ -1,0 +1,195 @@
+//! The proposal lifecycle: states, legal transitions and the derived display values.
+//!
+//! The ledger records a state change only through [`transition`], in the same transaction that
+//! appends the event, so a proposal's state is always the projection of its recorded events.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    PendingReview,
+    Approved,
+    Rejected,
+    Canceled,
+    PendingWorker,
+    Applied,
+    Conflict,
+    Failed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::PendingReview => "pending_review",
+            State::Approved => "approved",
+            State::Rejected => "rejected",
+            State::Canceled => "canceled",
+            State::PendingWorker => "pending_worker",
+            State::Applied => "applied",
+            State::Conflict => "conflict",
+            State::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        Some(match s {
+            "pending_review" => State::PendingReview,
+            "approved" => State::Approved,
+            "rejected" => State::Rejected,
+            "canceled" => State::Canceled,
+            "pending_worker" => State::PendingWorker,
+            "applied" => State::Applied,
+            "conflict" => State::Conflict,
+            "failed" => State::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Human form: `pending review`, `already applied`.
+    pub fn human(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+
+    /// Derived approval status (store.md §4).
+    pub fn approval_status(self) -> &'static str {
+        match self {
+            State::Rejected => "rejected",
+            State::Canceled => "canceled",
+            State::PendingReview => "pending",
+            _ => "approved",
+        }
+    }
+
+    /// Derived writeback status.
+    pub fn writeback_status(self) -> &'static str {
+        match self {
+            State::PendingWorker => "pending_worker",
+            State::Applied => "applied",
+            State::Conflict => "conflict",
+            State::Failed => "failed",
+            _ => "not_applied",
+        }
+    }
+
+    /// One line on where approval stands, for first-look views.
+    pub fn approval_boundary(self) -> &'static str {
+        match self {
+            State::PendingReview => "required outside MCP",
+            State::Approved | State::PendingWorker => {
+                "approved outside MCP; waiting for trusted worker"
+            }
+            State::Applied => "approved outside MCP; writeback applied",
+            State::Conflict => "approved outside MCP; writeback blocked by conflict guard",
+            State::Failed => "approved outside MCP; writeback failed safely",
+            State::Rejected => "rejected outside MCP",
+            State::Canceled => "canceled",
+        }
+    }
+}
+
+/// What happened to a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Approve,
+    Reject,
+    /// An approved proposal handed to a worker (a job was recorded).
+    QueueForWorker,
+    /// A receipt arrived: applied / already applied, conflict, failed, canceled.
+    Receipt(ReceiptOutcome),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    Applied,
+    Conflict,
+    Failed,
+    Canceled,
+}
+
+/// Why a transition is not allowed from the current state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IllegalTransition {
+    pub code: &'static str,
+    pub from: State,
+}
+
+/// The state after `t`, or why `t` is illegal from `from` (store.md §3.3, §4).
+pub fn transition(from: State, t: Transition) -> Result<State, IllegalTransition> {
+    use State::*;
+    let illegal = |code| Err(IllegalTransition { code, from });
+    match t {
+        Transition::Approve => match from {
+            PendingReview => Ok(Approved),
+            _ => illegal("PROPOSAL_NOT_PENDING_REVIEW"),
+        },
+        Transition::Reject => match from {
+            PendingReview | Approved => Ok(Rejected),
+            _ => illegal("PROPOSAL_NOT_REJECTABLE"),
+        },
+        Transition::QueueForWorker => match from {
+            Approved | PendingWorker => Ok(PendingWorker),
+            _ => illegal("PROPOSAL_NOT_APPROVED"),
+        },
+        // A receipt is only ever produced for approved work; an `applied` proposal may receive
+        // a later `already_applied` receipt from an idempotent retry.
+        Transition::Receipt(outcome) => match from {
+            Approved | PendingWorker | Applied | Conflict | Failed => Ok(match outcome {
+                ReceiptOutcome::Applied => Applied,
+                ReceiptOutcome::Conflict => Conflict,
+                ReceiptOutcome::Failed => Failed,
+                ReceiptOutcome::Canceled => Canceled,
+            }),
+            _ => illegal("PROPOSAL_NOT_APPROVED"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn happy_path() {
+        let s = transition(State::PendingReview, Transition::Approve).unwrap();
+        let s = transition(s, Transition::QueueForWorker).unwrap();
+        let s = transition(s, Transition::Receipt(ReceiptOutcome::Applied)).unwrap();
+        assert_eq!(s, State::Applied);
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(
+            transition(State::Approved, Transition::Approve)
+                .unwrap_err()
+                .code,
+            "PROPOSAL_NOT_PENDING_REVIEW"
+        );
+        assert_eq!(
+            transition(State::Applied, Transition::Reject)
+                .unwrap_err()
+                .code,
+            "PROPOSAL_NOT_REJECTABLE"
+        );
+        assert_eq!(
+            transition(State::PendingReview, Transition::QueueForWorker)
+                .unwrap_err()
+                .code,
+            "PROPOSAL_NOT_APPROVED"
+        );
+        assert!(
+            transition(
+                State::Rejected,
+                Transition::Receipt(ReceiptOutcome::Applied)
+            )
+            .is_err()
+        );
+        assert!(
+            transition(
+                State::PendingReview,
+                Transition::Receipt(ReceiptOutcome::Applied)
+            )
+            .is_err()
+        );
+    }
+}

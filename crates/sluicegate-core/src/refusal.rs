@@ -1,0 +1,191 @@
+//! Why a tool call was refused: a stable runtime code plus a message, and the model-safe v2
+//! mapping of each code.
+//!
+//! A refusal is an expected outcome, not an error: callers turn it into an envelope.
+
+use serde::Serialize;
+
+/// Runtime codes (mcp-surface.md §8 plus the store refusals of capability-runtime.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Code {
+    ModelCannotOverrideBinding,
+    McpToolNotFound,
+    ArgumentRequired,
+    ArgumentTypeInvalid,
+    ArgumentTooLong,
+    ArgumentBelowMinimum,
+    ArgumentAboveMaximum,
+    ArgumentNotAllowed,
+    /// An argument the capability does not declare (spec README §3.3).
+    ArgumentUnknown,
+    ProposalsDisabled,
+    SourceNotFound,
+    TrustedContextMissing,
+    TrustedBindingMissing,
+    TrustedContextUnsupported,
+    SourceCredentialMissing,
+    LookupArgMissing,
+    UnsafeIdentifier,
+    RowNotFound,
+    PatchRequired,
+    PatchNumericBoundTypeInvalid,
+    PatchBelowMinimum,
+    PatchAboveMaximum,
+    PatchTransitionTypeInvalid,
+    PatchTransitionNotAllowed,
+    ConflictGuardMissing,
+    LocalStoreUnavailable,
+    SecretMaterialRejected,
+    ProposalImmutabilityViolation,
+    ChangeSetInvalid,
+    SourceUnavailable,
+    SourceQueryFailed,
+    Internal,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::ModelCannotOverrideBinding => "MODEL_CANNOT_OVERRIDE_BINDING",
+            Code::McpToolNotFound => "MCP_TOOL_NOT_FOUND",
+            Code::ArgumentRequired => "ARGUMENT_REQUIRED",
+            Code::ArgumentTypeInvalid => "ARGUMENT_TYPE_INVALID",
+            Code::ArgumentTooLong => "ARGUMENT_TOO_LONG",
+            Code::ArgumentBelowMinimum => "ARGUMENT_BELOW_MINIMUM",
+            Code::ArgumentAboveMaximum => "ARGUMENT_ABOVE_MAXIMUM",
+            Code::ArgumentNotAllowed => "ARGUMENT_NOT_ALLOWED",
+            Code::ArgumentUnknown => "ARGUMENT_UNKNOWN",
+            Code::ProposalsDisabled => "PROPOSALS_DISABLED",
+            Code::SourceNotFound => "SOURCE_NOT_FOUND",
+            Code::TrustedContextMissing => "TRUSTED_CONTEXT_MISSING",
+            Code::TrustedBindingMissing => "TRUSTED_BINDING_MISSING",
+            Code::TrustedContextUnsupported => "TRUSTED_CONTEXT_UNSUPPORTED",
+            Code::SourceCredentialMissing => "SOURCE_CREDENTIAL_MISSING",
+            Code::LookupArgMissing => "LOOKUP_ARG_MISSING",
+            Code::UnsafeIdentifier => "UNSAFE_IDENTIFIER",
+            Code::RowNotFound => "ROW_NOT_FOUND",
+            Code::PatchRequired => "PATCH_REQUIRED",
+            Code::PatchNumericBoundTypeInvalid => "PATCH_NUMERIC_BOUND_TYPE_INVALID",
+            Code::PatchBelowMinimum => "PATCH_BELOW_MINIMUM",
+            Code::PatchAboveMaximum => "PATCH_ABOVE_MAXIMUM",
+            Code::PatchTransitionTypeInvalid => "PATCH_TRANSITION_TYPE_INVALID",
+            Code::PatchTransitionNotAllowed => "PATCH_TRANSITION_NOT_ALLOWED",
+            Code::ConflictGuardMissing => "CONFLICT_GUARD_MISSING",
+            Code::LocalStoreUnavailable => "LOCAL_STORE_UNAVAILABLE",
+            Code::SecretMaterialRejected => "SECRET_MATERIAL_REJECTED",
+            Code::ProposalImmutabilityViolation => "PROPOSAL_IMMUTABILITY_VIOLATION",
+            Code::ChangeSetInvalid => "CHANGE_SET_INVALID",
+            Code::SourceUnavailable => "SOURCE_UNAVAILABLE",
+            Code::SourceQueryFailed => "SOURCE_QUERY_FAILED",
+            Code::Internal => "INTERNAL",
+        }
+    }
+
+    /// The model-facing v2 code, its retryability and its fixed message (mcp-surface.md §7.4).
+    pub fn safe(self) -> SafeError {
+        use Code::*;
+        match self {
+            RowNotFound => SafeError::NOT_FOUND,
+            McpToolNotFound => SafeError::CAPABILITY_NOT_FOUND,
+            ProposalsDisabled => SafeError::APPROVAL_REQUIRED,
+            ArgumentRequired
+            | ArgumentTypeInvalid
+            | ArgumentTooLong
+            | ArgumentBelowMinimum
+            | ArgumentAboveMaximum
+            | ArgumentNotAllowed
+            | ArgumentUnknown
+            | LookupArgMissing
+            | ModelCannotOverrideBinding
+            | TrustedBindingMissing
+            | TrustedContextMissing => SafeError::INVALID_ARGUMENT,
+            PatchRequired
+            | PatchNumericBoundTypeInvalid
+            | PatchBelowMinimum
+            | PatchAboveMaximum
+            | PatchTransitionTypeInvalid
+            | PatchTransitionNotAllowed
+            | ConflictGuardMissing => SafeError::POLICY_VIOLATION,
+            LocalStoreUnavailable => SafeError::STORE_UNAVAILABLE,
+            SourceCredentialMissing | SourceUnavailable => SafeError::DATABASE_UNAVAILABLE,
+            _ => SafeError::INTERNAL,
+        }
+    }
+}
+
+/// A v2 `error` object: what a model may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SafeError {
+    pub code: &'static str,
+    pub message: &'static str,
+    pub retryable: bool,
+}
+
+impl SafeError {
+    pub const NOT_FOUND: SafeError = SafeError {
+        code: "NOT_FOUND_IN_TENANT",
+        message: "No authorized row was found in the trusted tenant scope.",
+        retryable: false,
+    };
+    pub const CAPABILITY_NOT_FOUND: SafeError = SafeError {
+        code: "CAPABILITY_NOT_FOUND",
+        message: "The requested Synapsor capability is not available.",
+        retryable: false,
+    };
+    pub const APPROVAL_REQUIRED: SafeError = SafeError {
+        code: "APPROVAL_REQUIRED",
+        message: "Proposal tools are disabled for this runner mode.",
+        retryable: false,
+    };
+    pub const INVALID_ARGUMENT: SafeError = SafeError {
+        code: "INVALID_ARGUMENT",
+        message: "The tool input or trusted context binding is invalid.",
+        retryable: false,
+    };
+    pub const POLICY_VIOLATION: SafeError = SafeError {
+        code: "POLICY_VIOLATION",
+        message: "The requested change is outside the reviewed capability policy.",
+        retryable: false,
+    };
+    pub const STORE_UNAVAILABLE: SafeError = SafeError {
+        code: "TEMPORARILY_UNAVAILABLE",
+        message: "The local runner store is temporarily unavailable. Restart the runner or recreate the store before retrying.",
+        retryable: true,
+    };
+    pub const DATABASE_UNAVAILABLE: SafeError = SafeError {
+        code: "TEMPORARILY_UNAVAILABLE",
+        message: "The database is temporarily unavailable. Retry later.",
+        retryable: true,
+    };
+    pub const INTERNAL: SafeError = SafeError {
+        code: "INTERNAL",
+        message: "The capability failed safely. Check the local runner logs for details.",
+        retryable: false,
+    };
+}
+
+/// A refused tool call. `message` may name arguments and columns, never values of other
+/// tenants, URLs or secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: Code, message: impl Into<String>) -> Refusal {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
