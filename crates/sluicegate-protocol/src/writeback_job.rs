@@ -121,12 +121,13 @@ impl From<&WritebackJobV1> for LegacyJob {
             allowed_columns: job.allowed_columns.clone(),
             patch: job.patch.clone(),
             conflict_guard: match &job.conflict_guard {
-                ConflictGuard::Column { column, expected_value } => {
-                    LegacyConflictGuard::VersionColumn {
-                        column: column.clone(),
-                        expected_value: expected_value.clone(),
-                    }
-                }
+                ConflictGuard::Column {
+                    column,
+                    expected_value,
+                } => LegacyConflictGuard::VersionColumn {
+                    column: column.clone(),
+                    expected_value: expected_value.clone(),
+                },
                 ConflictGuard::RowHash { expected_hash } => LegacyConflictGuard::RowHash {
                     expected_hash: expected_hash.clone(),
                 },

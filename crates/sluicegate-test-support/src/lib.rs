@@ -34,6 +34,7 @@ pub fn require_conformance() -> Option<PathBuf> {
 
 /// Read and parse a JSON file, panicking with the path on failure.
 pub fn read_json(path: &std::path::Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
