@@ -7,6 +7,7 @@
 
 pub mod call;
 pub mod config;
+pub mod envelope;
 pub mod evidence;
 pub mod ident;
 pub mod json;
@@ -14,4 +15,5 @@ pub mod lifecycle;
 pub mod proposal;
 pub mod refusal;
 pub mod secrets;
+pub mod tools;
 pub mod writeback;

@@ -3,8 +3,285 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use serde_json::{Value, json};
+use sluicegate_protocol::receipt::EXECUTION_RECEIPT_V1;
+use sluicegate_protocol::writeback_job::{
+    ConflictGuard, JobTarget, Lease, RunnerScope, WRITEBACK_JOB_V1, WritebackJobV1,
+};
+use sluicegate_protocol::{ChangeSet, ExecutionReceipt, JsonMap, ReceiptStatus};
 
-use crate::json::{js_string, sha256_hex};
+use crate::config::{Capability, Config, Engine, Kind, Mode};
+use crate::json::{canonical, js_string, sha256_hex};
+use crate::proposal::{ROW_HASH_COLUMN, proposal_hash};
+
+/// The runner id recorded in receipts and events when none is configured.
+pub const DEFAULT_RUNNER_ID: &str = "local_runner";
+
+/// Every character outside `[A-Za-z0-9_:-]` becomes `_` (job and lease ids).
+pub fn sanitize_id(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `<proposal_id>:<object_id>`: one proposal maps to one receipt row forever.
+pub fn idempotency_key(cs: &ChangeSet) -> String {
+    format!("{}:{}", cs.proposal_id, cs.scope.object_id)
+}
+
+/// The conflict guard a job must carry for a change set's expected version.
+pub fn conflict_guard_for(cs: &ChangeSet) -> ConflictGuard {
+    let ev = &cs.guards.expected_version;
+    if ev.column == ROW_HASH_COLUMN {
+        ConflictGuard::RowHash {
+            expected_hash: js_string(&ev.value),
+        }
+    } else if ev.column.is_empty() || ev.value.is_null() {
+        ConflictGuard::None
+    } else {
+        ConflictGuard::Column {
+            column: ev.column.clone(),
+            expected_value: ev.value.clone(),
+        }
+    }
+}
+
+/// Build the `synapsor.writeback-job.v1` for an approved direct-SQL proposal (store.md §3.6).
+pub fn job_from_change_set(
+    cs: &ChangeSet,
+    version: u32,
+    hash: &str,
+    project_id: &str,
+    expires_at: &str,
+) -> Result<WritebackJobV1, String> {
+    if cs.writeback.mode != "trusted_worker_required" {
+        return Err(format!(
+            "proposal {} uses {}",
+            cs.proposal_id, cs.writeback.mode
+        ));
+    }
+    let engine = Engine::from_source_kind(&cs.source.kind).ok_or_else(|| {
+        format!(
+            "proposal {} does not target an external database",
+            cs.proposal_id
+        )
+    })?;
+    let id = sanitize_id(&cs.proposal_id);
+    Ok(WritebackJobV1 {
+        schema_version: WRITEBACK_JOB_V1.to_string(),
+        writeback_job_id: format!("wbj_{id}"),
+        proposal_id: cs.proposal_id.clone(),
+        proposal_version: version,
+        proposal_hash: hash.to_string(),
+        runner_scope: RunnerScope {
+            project_id: project_id.to_string(),
+            source_id: cs.source.source_id.clone(),
+        },
+        engine: engine.as_str().to_string(),
+        operation: "single_row_update".to_string(),
+        target: JobTarget {
+            schema: cs.source.schema.clone(),
+            table: cs.source.table.clone(),
+            primary_key: cs.source.primary_key.clone(),
+        },
+        tenant_guard: cs.guards.tenant.clone(),
+        allowed_columns: cs.guards.allowed_columns.clone(),
+        patch: cs.patch.clone(),
+        conflict_guard: conflict_guard_for(cs),
+        idempotency_key: idempotency_key(cs),
+        lease: Lease {
+            lease_id: format!("lease_{id}"),
+            attempt: 1,
+            expires_at: expires_at.to_string(),
+        },
+    })
+}
+
+/// The reviewed capability a stored proposal was created by (writeback.md §A.2 step 4).
+pub fn reviewed_capability<'a>(config: &'a Config, cs: &ChangeSet) -> Option<&'a Capability> {
+    config.capabilities.iter().find(|c| {
+        c.kind == Kind::Proposal
+            && c.name == cs.action
+            && c.source == cs.source.source_id
+            && c.target.schema == cs.source.schema
+            && c.target.table == cs.source.table
+            && c.target.primary_key == cs.source.primary_key.column
+    })
+}
+
+/// Refuse a job that does not match the reviewed config and the stored, approved proposal
+/// (writeback.md §A.4, hardened per spec README §3.10: key, tenant, patch and conflict guard
+/// must equal the approved change set, and a job can never weaken the guard).
+pub fn check_job_authority(
+    config: &Config,
+    job: &WritebackJobV1,
+    cs: &ChangeSet,
+    stored_hash: &str,
+    now: &str,
+) -> Result<(), String> {
+    if config.mode != Mode::Review {
+        return Err(format!(
+            "local writeback apply requires review mode, got {}",
+            config.mode.as_str()
+        ));
+    }
+    let source = config
+        .sources
+        .get(&job.runner_scope.source_id)
+        .ok_or_else(|| {
+            format!(
+                "writeback source {} is not present in reviewed config",
+                job.runner_scope.source_id
+            )
+        })?;
+    if source.engine.as_str() != job.engine {
+        return Err(format!(
+            "writeback engine {} does not match reviewed source {}",
+            job.engine, source.name
+        ));
+    }
+    if lease_expired(&job.lease.expires_at, now) {
+        return Err("writeback job lease has expired".into());
+    }
+    let cap = config
+        .capabilities
+        .iter()
+        .find(|c| {
+            c.kind == Kind::Proposal
+                && c.source == job.runner_scope.source_id
+                && c.target.schema == job.target.schema
+                && c.target.table == job.target.table
+                && c.target.primary_key == job.target.primary_key.column
+                && c.target.tenant_key.as_deref() == Some(job.tenant_guard.column.as_str())
+                && !c.allowed_columns.is_empty()
+                && job.patch.keys().all(|k| c.allowed_columns.contains(k))
+        })
+        .ok_or("writeback job does not match any reviewed proposal capability in local config")?;
+    if let Some(col) = job
+        .allowed_columns
+        .iter()
+        .find(|c| !cap.allowed_columns.contains(c))
+    {
+        return Err(format!(
+            "writeback job allowlist widens reviewed authority: {col}"
+        ));
+    }
+    if let (Some(reviewed), ConflictGuard::Column { column, .. }) = (
+        cap.conflict_guard.as_ref().and_then(|g| g.column.as_ref()),
+        &job.conflict_guard,
+    ) && reviewed != column
+    {
+        return Err("writeback conflict guard does not match reviewed capability".into());
+    }
+    if job.proposal_id != cs.proposal_id {
+        return Err(format!(
+            "local proposal not found for writeback job: {}",
+            job.proposal_id
+        ));
+    }
+    if job.proposal_hash != stored_hash || proposal_hash(cs) != stored_hash {
+        return Err("writeback approval/proposal digest does not match local proposal".into());
+    }
+    // The job must carry exactly what was approved: same row, tenant, values and guard.
+    if job.target.primary_key != cs.source.primary_key {
+        return Err("writeback job primary key does not match the approved proposal".into());
+    }
+    if job.tenant_guard != cs.guards.tenant {
+        return Err("writeback job tenant guard does not match the approved proposal".into());
+    }
+    if job.patch != cs.patch {
+        return Err("writeback job patch does not match the approved proposal".into());
+    }
+    if job.conflict_guard != conflict_guard_for(cs) {
+        return Err("writeback job conflict guard was weakened or changed after approval".into());
+    }
+    if job.idempotency_key != idempotency_key(cs) {
+        return Err("writeback job idempotency key does not match the approved proposal".into());
+    }
+    Ok(())
+}
+
+/// RFC 3339 leases; numbers are epoch milliseconds; anything unparseable is not expired
+/// (compatibility with jobs written by the reference).
+pub fn lease_expired(expires_at: &str, now: &str) -> bool {
+    let parse = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| d.with_timezone(&Utc))
+    };
+    match (parse(expires_at), parse(now)) {
+        (Some(exp), Some(now)) => exp < now,
+        _ => match (expires_at.parse::<i64>(), parse(now)) {
+            (Ok(ms), Some(now)) => ms < now.timestamp_millis(),
+            _ => false,
+        },
+    }
+}
+
+/// What an executor reported, before it becomes a receipt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutorResult {
+    pub status: ReceiptStatus,
+    pub affected_rows: u64,
+    pub result_hash: Option<String>,
+    pub error_code: Option<String>,
+    pub new_version: Option<Value>,
+}
+
+/// Turn an executor result into an execution receipt (writeback.md §A.9).
+pub fn receipt_for(
+    job_id: &str,
+    cs: &ChangeSet,
+    runner_id: &str,
+    result: &ExecutorResult,
+    executed_at: &str,
+) -> ExecutionReceipt {
+    let status = match result.status {
+        ReceiptStatus::Applied if result.affected_rows == 0 => ReceiptStatus::AlreadyApplied,
+        s => s,
+    };
+    let mutated = result.status == ReceiptStatus::Applied && result.affected_rows > 0;
+    let receipt_hash = match &result.result_hash {
+        Some(h) if h.starts_with("sha256:") => h.clone(),
+        _ => format!(
+            "sha256:{}",
+            sha256_hex(
+                canonical(&json!({
+                    "job_id": job_id,
+                    "status": status.as_str(),
+                    "affected_rows": result.affected_rows,
+                    "error_code": result.error_code,
+                }))
+                .as_bytes()
+            )
+        ),
+    };
+    let previous_version = match conflict_guard_for(cs) {
+        ConflictGuard::Column { expected_value, .. } => Some(expected_value),
+        _ => None,
+    };
+    ExecutionReceipt {
+        schema_version: EXECUTION_RECEIPT_V1.to_string(),
+        writeback_job_id: job_id.to_string(),
+        proposal_id: cs.proposal_id.clone(),
+        runner_id: runner_id.to_string(),
+        status,
+        rows_affected: result.affected_rows,
+        idempotency_key: idempotency_key(cs),
+        previous_version,
+        new_version: result.new_version.clone(),
+        source_database_mutated: mutated,
+        executed_at: executed_at.to_string(),
+        safe_error_code: result.error_code.clone(),
+        receipt_hash,
+        extra: JsonMap::new(),
+    }
+}
 
 /// Normalise a version value for comparison (writeback.md §A.6): timestamps in any of the
 /// usual spellings become `YYYY-MM-DD HH:MM:SS.ffffff` in UTC; anything else is trimmed text.

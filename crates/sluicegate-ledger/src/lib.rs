@@ -1,6 +1,123 @@
 //! The ledger: Sluicegate's local SQLite record of evidence, query audit, proposals, decisions,
 //! writeback jobs, receipts and events.
 //!
-//! Facts are append-only; a proposal's state is a projection of its recorded transitions,
-//! updated in the same transaction that appends the event. It must never touch a source
-//! database and never persist secret material.
+//! Facts are append-only; a proposal's `state` column is a projection of its recorded
+//! transitions, updated by [`sluicegate_core::lifecycle::transition`] in the same transaction
+//! that appends the event. Every record is scanned for secret material before it is written.
+//! This crate must never touch a source database.
+//!
+//! All methods are synchronous (rusqlite); async callers run them on a blocking thread.
+
+mod error;
+mod query;
+mod read;
+mod replay;
+mod schema;
+mod views;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use error::LedgerError;
+pub use query::{EventFilter, Filter};
+pub use schema::SCHEMA_VERSION;
+pub use views::*;
+pub use write::{Decision, JobKind, ProposalRecorded};
+
+/// Produces the current time as an RFC 3339 UTC string with milliseconds.
+pub type Clock = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// The wall clock, formatted the way every ledger timestamp is.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+    })
+}
+
+/// A handle to one ledger file. Cheap to clone; all clones share one connection.
+#[derive(Clone)]
+pub struct Ledger {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("path", &self.path).finish()
+    }
+}
+
+/// `:memory:` opens a private in-memory ledger (tests, audits of configs).
+pub const MEMORY: &str = ":memory:";
+
+impl Ledger {
+    /// Open or create the ledger at `path`, creating its parent directory.
+    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        Self::open_with_clock(path, system_clock())
+    }
+
+    /// Open an existing ledger; refuse to create one (read-only commands must not litter).
+    pub fn open_existing(path: &Path) -> Result<Ledger, LedgerError> {
+        if path.as_os_str() != MEMORY && !path.exists() {
+            return Err(LedgerError::Missing(path.to_path_buf()));
+        }
+        Self::open(path)
+    }
+
+    pub fn open_with_clock(path: &Path, clock: Clock) -> Result<Ledger, LedgerError> {
+        let mut conn = if path.as_os_str() == MEMORY {
+            Connection::open_in_memory()?
+        } else {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| LedgerError::Io(format!("create {}: {e}", parent.display())))?;
+            }
+            Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?
+        };
+        // WAL lets readers (the CLI, the UI) work while a server writes; the busy timeout turns
+        // writer contention into a short wait instead of an error. NORMAL sync is durable
+        // across process crashes in WAL mode, which is the failure we guard against.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate(&mut conn)?;
+        Ok(Ledger {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+            clock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the ledger file still exists (a server checks this before every call).
+    pub fn is_available(&self) -> bool {
+        self.path.as_os_str() == MEMORY || self.path.exists()
+    }
+
+    fn now(&self) -> String {
+        (self.clock)()
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A poisoned lock means a panic mid-transaction; SQLite rolled that transaction back,
+        // so the connection itself is still consistent and safe to reuse.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,145 @@
+//! Search filters and the WHERE-clause builder behind every list command.
+//!
+//! Every list is `… WHERE … ORDER BY created_at DESC, <id> DESC LIMIT n` in SQL over an index;
+//! nothing is loaded into memory to be sorted or cut there.
+
+use rusqlite::ToSql;
+
+/// Filters shared by the list commands; each entity maps the fields it supports.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub tenant: Option<String>,
+    pub principal: Option<String>,
+    pub capability: Option<String>,
+    pub proposal: Option<String>,
+    pub evidence: Option<String>,
+    pub source: Option<String>,
+    pub table: Option<String>,
+    pub status: Option<String>,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub primary_key: Option<String>,
+    pub query_fingerprint: Option<String>,
+    pub writeback_job: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// `None` means no limit (API use); the CLI always sets one.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub proposal: Option<String>,
+    pub kind: Option<String>,
+    pub actor: Option<String>,
+    pub after_event_id: Option<i64>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Default)]
+pub(crate) struct Where {
+    clauses: Vec<String>,
+    pub(crate) params: Vec<Box<dyn ToSql>>,
+}
+
+impl Where {
+    pub(crate) fn eq(&mut self, column: &str, value: &Option<String>) -> &mut Self {
+        if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+            self.clauses.push(format!("{column} = ?"));
+            self.params.push(Box::new(v.clone()));
+        }
+        self
+    }
+
+    pub(crate) fn gt_i64(&mut self, column: &str, value: Option<i64>) -> &mut Self {
+        if let Some(v) = value {
+            self.clauses.push(format!("{column} > ?"));
+            self.params.push(Box::new(v));
+        }
+        self
+    }
+
+    /// `table` matches `schema.table` exactly, or a bare name also as `public.<name>`.
+    pub(crate) fn table(&mut self, column: &str, value: &Option<String>) -> &mut Self {
+        if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+            if v.contains('.') {
+                self.clauses.push(format!("{column} = ?"));
+                self.params.push(Box::new(v.clone()));
+            } else {
+                self.clauses.push(format!("({column} = ? OR {column} = ?)"));
+                self.params.push(Box::new(v.clone()));
+                self.params.push(Box::new(format!("public.{v}")));
+            }
+        }
+        self
+    }
+
+    /// An object type matches its singular or plural form, in the business-object column or
+    /// the table column (`invoice` finds `invoices` and `public.invoices`).
+    pub(crate) fn object_type(
+        &mut self,
+        type_col: &str,
+        table_col: &str,
+        value: &Option<String>,
+    ) -> &mut Self {
+        if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+            let alt = match v.strip_suffix('s') {
+                Some(s) => s.to_string(),
+                None => format!("{v}s"),
+            };
+            let mut names = vec![v.clone(), alt.clone()];
+            for n in [v, &alt] {
+                if !n.contains('.') {
+                    names.push(format!("public.{n}"));
+                }
+            }
+            let marks = vec!["?"; names.len()].join(", ");
+            self.clauses.push(format!(
+                "({type_col} IN ({marks}) OR {table_col} IN ({marks}))"
+            ));
+            for n in names.iter().chain(names.iter()) {
+                self.params.push(Box::new(n.clone()));
+            }
+        }
+        self
+    }
+
+    pub(crate) fn range(
+        &mut self,
+        column: &str,
+        from: &Option<String>,
+        to: &Option<String>,
+    ) -> &mut Self {
+        if let Some(f) = from.as_ref().filter(|v| !v.is_empty()) {
+            self.clauses.push(format!("{column} >= ?"));
+            self.params.push(Box::new(f.clone()));
+        }
+        if let Some(t) = to.as_ref().filter(|v| !v.is_empty()) {
+            self.clauses.push(format!("{column} <= ?"));
+            self.params.push(Box::new(t.clone()));
+        }
+        self
+    }
+
+    pub(crate) fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    pub(crate) fn params(&self) -> Vec<&dyn ToSql> {
+        self.params.iter().map(|p| p.as_ref()).collect()
+    }
+}
+
+pub(crate) fn limit_sql(limit: Option<u32>) -> String {
+    match limit {
+        Some(n) => format!(" LIMIT {n}"),
+        None => String::new(),
+    }
+}

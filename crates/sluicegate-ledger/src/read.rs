@@ -1,0 +1,370 @@
+//! Lookups and listings. Every list is filtered and limited in SQL over an index.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::query::{EventFilter, Filter, Where, limit_sql};
+use crate::views::*;
+use crate::{Ledger, LedgerError};
+
+impl Ledger {
+    pub fn proposal(&self, id: &str) -> Result<StoredProposal, LedgerError> {
+        self.conn()
+            .query_row(
+                &format!(
+                    "SELECT {} FROM proposals WHERE proposal_id = ?1",
+                    StoredProposal::COLUMNS
+                ),
+                [id],
+                StoredProposal::from_row,
+            )
+            .optional()?
+            .ok_or_else(|| LedgerError::NotFound {
+                what: "proposal",
+                id: id.to_string(),
+            })
+    }
+
+    /// The most recently created proposal.
+    pub fn latest_proposal_id(&self) -> Result<String, LedgerError> {
+        self.conn()
+            .query_row(
+                "SELECT proposal_id FROM proposals ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| {
+                LedgerError::refused("NO_PROPOSALS", "no proposals found in the local store")
+            })
+    }
+
+    /// Resolve `latest` or pass an id through.
+    pub fn resolve_proposal_id(&self, selector: &str) -> Result<String, LedgerError> {
+        if selector == "latest" {
+            self.latest_proposal_id()
+        } else {
+            Ok(selector.to_string())
+        }
+    }
+
+    pub fn list_proposals(&self, f: &Filter) -> Result<Vec<StoredProposal>, LedgerError> {
+        let mut w = Where::default();
+        w.eq("proposal_id", &f.proposal)
+            .eq("tenant_id", &f.tenant)
+            .eq("principal", &f.principal)
+            .eq("action", &f.capability)
+            .eq("state", &f.status)
+            .eq("source_id", &f.source)
+            .table("source_table", &f.table)
+            .object_type("business_object", "source_table", &f.object_type)
+            .eq("object_id", &f.object_id)
+            .range("created_at", &f.from, &f.to);
+        let sql = format!(
+            "SELECT {} FROM proposals{} ORDER BY created_at DESC, rowid DESC{}",
+            StoredProposal::COLUMNS,
+            w.sql(),
+            limit_sql(f.limit)
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(w.params().as_slice(), StoredProposal::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Events of one proposal, oldest first.
+    pub fn events(&self, proposal_id: &str) -> Result<Vec<StoredEvent>, LedgerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {} FROM proposal_events WHERE proposal_id = ?1 ORDER BY event_id",
+            StoredEvent::COLUMNS
+        ))?;
+        let rows = stmt.query_map([proposal_id], StoredEvent::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest matching events, returned oldest first.
+    pub fn list_events(&self, f: &EventFilter) -> Result<Vec<StoredEvent>, LedgerError> {
+        let mut w = Where::default();
+        w.eq("proposal_id", &f.proposal)
+            .eq("kind", &f.kind)
+            .eq("actor", &f.actor)
+            .gt_i64("event_id", f.after_event_id)
+            .range("created_at", &f.from, &f.to);
+        let sql = format!(
+            "SELECT * FROM (SELECT {} FROM proposal_events{} ORDER BY event_id DESC{}) ORDER BY event_id",
+            StoredEvent::COLUMNS,
+            w.sql(),
+            limit_sql(f.limit)
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(w.params().as_slice(), StoredEvent::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Receipts of one proposal, oldest first.
+    pub fn receipts(&self, proposal_id: &str) -> Result<Vec<StoredReceipt>, LedgerError> {
+        self.list_receipts_sql(
+            "WHERE proposal_id = ?1 ORDER BY receipt_id",
+            params![proposal_id],
+        )
+    }
+
+    pub fn receipt(&self, receipt_id: i64) -> Result<StoredReceipt, LedgerError> {
+        self.list_receipts_sql("WHERE receipt_id = ?1", params![receipt_id])?
+            .pop()
+            .ok_or_else(|| LedgerError::NotFound {
+                what: "writeback receipt",
+                id: receipt_id.to_string(),
+            })
+    }
+
+    pub fn list_receipts(&self, f: &Filter) -> Result<Vec<StoredReceipt>, LedgerError> {
+        let mut w = Where::default();
+        w.eq("proposal_id", &f.proposal)
+            .eq("writeback_job_id", &f.writeback_job)
+            .eq("idempotency_key", &f.idempotency_key)
+            .eq("status", &f.status)
+            .range("created_at", &f.from, &f.to);
+        let tail = format!(
+            "{} ORDER BY created_at DESC, receipt_id DESC{}",
+            w.sql(),
+            limit_sql(f.limit)
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {} FROM writeback_receipts {tail}",
+            StoredReceipt::COLUMNS
+        ))?;
+        let rows = stmt.query_map(w.params().as_slice(), StoredReceipt::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn list_receipts_sql(
+        &self,
+        tail: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<StoredReceipt>, LedgerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {} FROM writeback_receipts {tail}",
+            StoredReceipt::COLUMNS
+        ))?;
+        let rows = stmt.query_map(params, StoredReceipt::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One evidence bundle with its items and the query-audit records that name it.
+    pub fn evidence(&self, id: &str) -> Result<StoredEvidence, LedgerError> {
+        let mut bundle = self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {} FROM evidence_bundles WHERE evidence_bundle_id = ?1",
+                    StoredEvidence::COLUMNS
+                ),
+                [id],
+                StoredEvidence::from_row,
+            )
+            .optional()?
+            .ok_or_else(|| LedgerError::NotFound {
+                what: "evidence bundle",
+                id: id.to_string(),
+            })?;
+        self.fill_evidence(&mut bundle)?;
+        Ok(bundle)
+    }
+
+    fn fill_evidence(&self, bundle: &mut StoredEvidence) -> Result<(), LedgerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT evidence_item_id, evidence_bundle_id, item_json, created_at FROM evidence_items WHERE evidence_bundle_id = ?1 ORDER BY evidence_item_id",
+        )?;
+        let items = stmt.query_map([&bundle.evidence_bundle_id], |r| {
+            let text: String = r.get(2)?;
+            Ok(StoredEvidenceItem {
+                evidence_item_id: r.get(0)?,
+                evidence_bundle_id: r.get(1)?,
+                item: serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+                created_at: r.get(3)?,
+            })
+        })?;
+        bundle.items = items.collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {} FROM query_audit WHERE evidence_bundle_id = ?1 ORDER BY audit_id",
+            StoredQueryAudit::COLUMNS
+        ))?;
+        let audits = stmt.query_map([&bundle.evidence_bundle_id], StoredQueryAudit::from_row)?;
+        bundle.query_audit = audits.collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
+    /// Evidence bundles linked to a proposal, oldest first, with items and audit records.
+    pub fn evidence_for_proposal(
+        &self,
+        proposal_id: &str,
+    ) -> Result<Vec<StoredEvidence>, LedgerError> {
+        let mut bundles: Vec<StoredEvidence> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {} FROM evidence_bundles WHERE proposal_id = ?1 ORDER BY created_at, rowid",
+                StoredEvidence::COLUMNS
+            ))?;
+            let rows = stmt.query_map([proposal_id], StoredEvidence::from_row)?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for b in &mut bundles {
+            self.fill_evidence(b)?;
+        }
+        Ok(bundles)
+    }
+
+    /// Evidence bundles, newest first, without items (use [`Ledger::evidence`] for detail).
+    pub fn list_evidence(&self, f: &Filter) -> Result<Vec<StoredEvidence>, LedgerError> {
+        let mut w = Where::default();
+        w.eq("evidence_bundle_id", &f.evidence)
+            .eq("tenant_id", &f.tenant)
+            .eq("principal", &f.principal)
+            .eq("capability", &f.capability)
+            .eq("proposal_id", &f.proposal)
+            .eq("source_id", &f.source)
+            .table("source_table", &f.table)
+            .eq("query_fingerprint", &f.query_fingerprint)
+            .object_type("business_object", "source_table", &f.object_type)
+            .eq("object_id", &f.object_id)
+            .range("created_at", &f.from, &f.to);
+        let sql = format!(
+            "SELECT {} FROM evidence_bundles{} ORDER BY created_at DESC, rowid DESC{}",
+            StoredEvidence::COLUMNS,
+            w.sql(),
+            limit_sql(f.limit)
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(w.params().as_slice(), StoredEvidence::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn query_audit(&self, audit_id: i64) -> Result<StoredQueryAudit, LedgerError> {
+        self.conn()
+            .query_row(
+                &format!(
+                    "SELECT {} FROM query_audit WHERE audit_id = ?1",
+                    StoredQueryAudit::COLUMNS
+                ),
+                [audit_id],
+                StoredQueryAudit::from_row,
+            )
+            .optional()?
+            .ok_or_else(|| LedgerError::NotFound {
+                what: "query audit record",
+                id: audit_id.to_string(),
+            })
+    }
+
+    pub fn list_query_audit(&self, f: &Filter) -> Result<Vec<StoredQueryAudit>, LedgerError> {
+        let mut w = Where::default();
+        w.eq("tenant_id", &f.tenant)
+            .eq("principal", &f.principal)
+            .eq("capability", &f.capability)
+            .eq("proposal_id", &f.proposal)
+            .eq("evidence_bundle_id", &f.evidence)
+            .eq("source_id", &f.source)
+            .table("table_name", &f.table)
+            .object_type("business_object", "table_name", &f.object_type)
+            .eq("object_id", &f.object_id)
+            .eq("primary_key_value", &f.primary_key)
+            .eq("query_fingerprint", &f.query_fingerprint)
+            .range("created_at", &f.from, &f.to);
+        let sql = format!(
+            "SELECT {} FROM query_audit{} ORDER BY created_at DESC, audit_id DESC{}",
+            StoredQueryAudit::COLUMNS,
+            w.sql(),
+            limit_sql(f.limit)
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(w.params().as_slice(), StoredQueryAudit::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Query-audit records that name a proposal, oldest first.
+    pub fn query_audit_for_proposal(
+        &self,
+        proposal_id: &str,
+    ) -> Result<Vec<StoredQueryAudit>, LedgerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {} FROM query_audit WHERE proposal_id = ?1 ORDER BY audit_id",
+            StoredQueryAudit::COLUMNS
+        ))?;
+        let rows = stmt.query_map([proposal_id], StoredQueryAudit::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The proposal an evidence bundle supports, if any.
+    pub fn proposal_for_evidence(&self, evidence_id: &str) -> Result<Option<String>, LedgerError> {
+        let conn = self.conn();
+        let direct: Option<Option<String>> = conn
+            .query_row(
+                "SELECT proposal_id FROM evidence_bundles WHERE evidence_bundle_id = ?1",
+                [evidence_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(Some(p)) = direct {
+            return Ok(Some(p));
+        }
+        Ok(conn
+            .query_row(
+                "SELECT proposal_id FROM query_audit WHERE evidence_bundle_id = ?1 AND proposal_id IS NOT NULL ORDER BY audit_id DESC LIMIT 1",
+                [evidence_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The most recent job recorded for a proposal.
+    pub fn job_for_proposal(
+        &self,
+        proposal_id: &str,
+    ) -> Result<Option<(String, serde_json::Value)>, LedgerError> {
+        let row: Option<(String, String)> = self
+            .conn()
+            .query_row(
+                "SELECT writeback_job_id, job_json FROM writeback_jobs WHERE proposal_id = ?1 ORDER BY updated_at DESC LIMIT 1",
+                [proposal_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(match row {
+            Some((id, json)) => Some((id, serde_json::from_str(&json)?)),
+            None => None,
+        })
+    }
+
+    pub fn stats(&self) -> Result<Stats, LedgerError> {
+        let conn = self.conn();
+        let count = |table: &str| -> Result<i64, LedgerError> {
+            Ok(conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?)
+        };
+        let page_count: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+        let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        Ok(Stats {
+            path: self.path.display().to_string(),
+            proposals: count("proposals")?,
+            evidence_bundles: count("evidence_bundles")?,
+            evidence_items: count("evidence_items")?,
+            query_audit: count("query_audit")?,
+            writeback_receipts: count("writeback_receipts")?,
+            writeback_jobs: count("writeback_jobs")?,
+            idempotency_receipts: count("idempotency_receipts")?,
+            replay_records: count("replay_records")?,
+            approvals: count("approvals")?,
+            proposal_events: count("proposal_events")?,
+            page_count,
+            page_size,
+            approx_bytes: page_count * page_size,
+        })
+    }
+}

@@ -1,0 +1,264 @@
+//! The JSON views of ledger records, in the field order `--json` output and replay use.
+
+use rusqlite::Row;
+use serde::Serialize;
+use serde_json::Value;
+use sluicegate_core::lifecycle::State;
+use sluicegate_protocol::ChangeSet;
+
+use crate::LedgerError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredProposal {
+    pub proposal_id: String,
+    pub proposal_version: u32,
+    pub proposal_hash: String,
+    pub action: String,
+    pub state: String,
+    pub tenant_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
+    pub business_object: String,
+    pub object_id: String,
+    pub source_kind: String,
+    pub source_id: String,
+    pub source_schema: String,
+    pub source_table: String,
+    pub source_database_mutated: bool,
+    pub change_set: Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl StoredProposal {
+    pub(crate) const COLUMNS: &'static str = "proposal_id, proposal_version, proposal_hash, action, state, tenant_id, principal, capability, business_object, object_id, source_kind, source_id, source_schema, source_table, source_database_mutated, change_set_json, created_at, updated_at";
+
+    pub(crate) fn from_row(row: &Row) -> rusqlite::Result<StoredProposal> {
+        let change_set_json: String = row.get(15)?;
+        Ok(StoredProposal {
+            proposal_id: row.get(0)?,
+            proposal_version: row.get(1)?,
+            proposal_hash: row.get(2)?,
+            action: row.get(3)?,
+            state: row.get(4)?,
+            tenant_id: row.get(5)?,
+            principal: row.get(6)?,
+            capability: row.get(7)?,
+            business_object: row.get(8)?,
+            object_id: row.get(9)?,
+            source_kind: row.get(10)?,
+            source_id: row.get(11)?,
+            source_schema: row.get(12)?,
+            source_table: row.get(13)?,
+            source_database_mutated: row.get::<_, i64>(14)? != 0,
+            change_set: serde_json::from_str(&change_set_json).unwrap_or(Value::Null),
+            created_at: row.get(16)?,
+            updated_at: row.get(17)?,
+        })
+    }
+
+    /// The typed change set exactly as approved.
+    pub fn change_set(&self) -> Result<ChangeSet, LedgerError> {
+        Ok(serde_json::from_value(self.change_set.clone())?)
+    }
+
+    pub fn state(&self) -> Result<State, LedgerError> {
+        State::parse(&self.state)
+            .ok_or_else(|| LedgerError::Corrupt(format!("unknown proposal state {}", self.state)))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    pub event_id: i64,
+    pub proposal_id: String,
+    pub kind: String,
+    pub actor: String,
+    pub payload: Value,
+    pub created_at: String,
+}
+
+impl StoredEvent {
+    pub(crate) const COLUMNS: &'static str =
+        "event_id, proposal_id, kind, actor, payload_json, created_at";
+
+    pub(crate) fn from_row(row: &Row) -> rusqlite::Result<StoredEvent> {
+        Ok(StoredEvent {
+            event_id: row.get(0)?,
+            proposal_id: row.get(1)?,
+            kind: row.get(2)?,
+            actor: row.get(3)?,
+            payload: parse(row.get::<_, String>(4)?),
+            created_at: row.get(5)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredReceipt {
+    pub receipt_id: i64,
+    pub writeback_job_id: String,
+    pub proposal_id: String,
+    pub runner_id: String,
+    pub status: String,
+    pub idempotency_key: String,
+    pub source_database_mutated: bool,
+    pub receipt: Value,
+    pub created_at: String,
+}
+
+impl StoredReceipt {
+    pub(crate) const COLUMNS: &'static str = "receipt_id, writeback_job_id, proposal_id, runner_id, status, idempotency_key, source_database_mutated, receipt_json, created_at";
+
+    pub(crate) fn from_row(row: &Row) -> rusqlite::Result<StoredReceipt> {
+        Ok(StoredReceipt {
+            receipt_id: row.get(0)?,
+            writeback_job_id: row.get(1)?,
+            proposal_id: row.get(2)?,
+            runner_id: row.get(3)?,
+            status: row.get(4)?,
+            idempotency_key: row.get(5)?,
+            source_database_mutated: row.get::<_, i64>(6)? != 0,
+            receipt: parse(row.get::<_, String>(7)?),
+            created_at: row.get(8)?,
+        })
+    }
+
+    /// Display id: `rct_000001`.
+    pub fn display_id(&self) -> String {
+        format!("rct_{:06}", self.receipt_id)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredQueryAudit {
+    pub audit_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_bundle_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business_object: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_key_value: Option<String>,
+    pub source_id: String,
+    pub query_fingerprint: String,
+    pub table_name: String,
+    pub row_count: i64,
+    pub payload: Value,
+    pub created_at: String,
+}
+
+impl StoredQueryAudit {
+    pub(crate) const COLUMNS: &'static str = "audit_id, proposal_id, evidence_bundle_id, tenant_id, principal, capability, business_object, object_id, primary_key_value, source_id, query_fingerprint, table_name, row_count, payload_json, created_at";
+
+    pub(crate) fn from_row(row: &Row) -> rusqlite::Result<StoredQueryAudit> {
+        Ok(StoredQueryAudit {
+            audit_id: row.get(0)?,
+            proposal_id: row.get(1)?,
+            evidence_bundle_id: row.get(2)?,
+            tenant_id: row.get(3)?,
+            principal: row.get(4)?,
+            capability: row.get(5)?,
+            business_object: row.get(6)?,
+            object_id: row.get(7)?,
+            primary_key_value: row.get(8)?,
+            source_id: row.get(9)?,
+            query_fingerprint: row.get(10)?,
+            table_name: row.get(11)?,
+            row_count: row.get(12)?,
+            payload: parse(row.get::<_, String>(13)?),
+            created_at: row.get(14)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvidenceItem {
+    pub evidence_item_id: i64,
+    pub evidence_bundle_id: String,
+    pub item: Value,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvidence {
+    pub evidence_bundle_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal_id: Option<String>,
+    pub tenant_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_table: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business_object: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_fingerprint: Option<String>,
+    pub payload: Value,
+    pub items: Vec<StoredEvidenceItem>,
+    pub query_audit: Vec<StoredQueryAudit>,
+    pub created_at: String,
+}
+
+impl StoredEvidence {
+    pub(crate) const COLUMNS: &'static str = "evidence_bundle_id, proposal_id, tenant_id, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint, payload_json, created_at";
+
+    pub(crate) fn from_row(row: &Row) -> rusqlite::Result<StoredEvidence> {
+        Ok(StoredEvidence {
+            evidence_bundle_id: row.get(0)?,
+            proposal_id: row.get(1)?,
+            tenant_id: row.get(2)?,
+            principal: row.get(3)?,
+            capability: row.get(4)?,
+            source_id: row.get(5)?,
+            source_table: row.get(6)?,
+            business_object: row.get(7)?,
+            object_id: row.get(8)?,
+            query_fingerprint: row.get(9)?,
+            payload: parse(row.get::<_, String>(10)?),
+            items: Vec::new(),
+            query_audit: Vec::new(),
+            created_at: row.get(11)?,
+        })
+    }
+}
+
+/// Counts and size, for `store stats`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub path: String,
+    pub proposals: i64,
+    pub evidence_bundles: i64,
+    pub evidence_items: i64,
+    pub query_audit: i64,
+    pub writeback_receipts: i64,
+    pub writeback_jobs: i64,
+    pub idempotency_receipts: i64,
+    pub replay_records: i64,
+    pub approvals: i64,
+    pub proposal_events: i64,
+    pub page_count: i64,
+    pub page_size: i64,
+    pub approx_bytes: i64,
+}
+
+fn parse(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}

@@ -1,0 +1,581 @@
+//! Everything that writes to the ledger. Each public method is one transaction: either all of
+//! its records land, or none do.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde_json::{Value, json};
+use sluicegate_core::evidence::{EvidenceBundle, QueryAudit};
+use sluicegate_core::lifecycle::{ReceiptOutcome, State, Transition, transition};
+use sluicegate_core::proposal::{proposal_hash, validate_change_set};
+use sluicegate_core::secrets;
+use sluicegate_protocol::{ChangeSet, ExecutionReceipt, ReceiptStatus};
+
+use crate::views::StoredProposal;
+use crate::{Ledger, LedgerError};
+
+/// The result of recording a proposal call.
+#[derive(Debug, Clone)]
+pub struct ProposalRecorded {
+    pub proposal: StoredProposal,
+    /// True when an identical proposal already existed and was returned instead.
+    pub deduplicated: bool,
+}
+
+/// What kind of writeback job is being recorded.
+#[derive(Debug, Clone)]
+pub enum JobKind {
+    /// A direct guarded `UPDATE` job (`synapsor.writeback-job.v1`).
+    Sql { source_id: String },
+    /// A request to an app-owned handler.
+    Handler { executor: String },
+}
+
+/// Decisions a human can record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+fn to_refusal(r: sluicegate_core::refusal::Refusal) -> LedgerError {
+    LedgerError::refused(r.code.as_str(), r.message)
+}
+
+impl Ledger {
+    /// Record one read: its evidence bundle and query-audit record.
+    pub fn record_read(
+        &self,
+        bundle: &EvidenceBundle,
+        audit: &QueryAudit,
+    ) -> Result<(), LedgerError> {
+        scan_read(bundle, audit)?;
+        let now = self.now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        insert_bundle(&tx, bundle, &now)?;
+        insert_audit(&tx, audit, &now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Record a proposal call in one transaction: the read (always, even when the proposal is
+    /// refused), then the proposal, its evidence link, the second audit record and the events.
+    ///
+    /// An identical proposal (same id, version and hash) returns the stored one, marked as
+    /// deduplicated; a different proposal under the same id is refused.
+    pub fn record_proposal(
+        &self,
+        read_bundle: &EvidenceBundle,
+        read_audit: &QueryAudit,
+        change_set: &ChangeSet,
+        proposal_item: &Value,
+        proposal_audit: &QueryAudit,
+    ) -> Result<ProposalRecorded, LedgerError> {
+        scan_read(read_bundle, read_audit)?;
+        let now = self.now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        insert_bundle(&tx, read_bundle, &now)?;
+        insert_audit(&tx, read_audit, &now)?;
+        let outcome = insert_proposal(&tx, change_set, proposal_item, proposal_audit, &now);
+        // The read happened and stays on record even when the proposal is refused.
+        tx.commit()?;
+        outcome
+    }
+
+    /// Approve or reject a proposal, bound to the exact hash and version the reviewer saw.
+    pub fn decide(
+        &self,
+        proposal_id: &str,
+        decision: Decision,
+        actor: &str,
+        reason: Option<&str>,
+        expected_hash: &str,
+        expected_version: u32,
+    ) -> Result<StoredProposal, LedgerError> {
+        let now = self.now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let proposal = load_proposal(&tx, proposal_id)?;
+        if decision == Decision::Approve {
+            writeback_allowed(&proposal, "approved")?;
+        }
+        check_identity(&proposal, expected_hash, expected_version)?;
+        let (t, status, kind) = match decision {
+            Decision::Approve => (Transition::Approve, "approved", "proposal_approved"),
+            Decision::Reject => (Transition::Reject, "rejected", "proposal_rejected"),
+        };
+        move_state(&tx, &proposal, t, &now)?;
+        tx.execute(
+            "INSERT INTO approvals (proposal_id, proposal_version, proposal_hash, approver, status, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![proposal_id, proposal.proposal_version, proposal.proposal_hash, actor, status, reason, now],
+        )?;
+        append_event(
+            &tx,
+            proposal_id,
+            kind,
+            actor,
+            &json!({"proposal_hash": proposal.proposal_hash, "proposal_version": proposal.proposal_version, "reason": reason}),
+            &now,
+        )?;
+        let stored = load_proposal(&tx, proposal_id)?;
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    /// Hand an approved proposal to a worker: record the job and move the proposal to
+    /// `pending_worker`. Recording the same job again updates it in place.
+    pub fn queue_job(
+        &self,
+        proposal_id: &str,
+        job_id: &str,
+        job: &Value,
+        kind: &JobKind,
+        actor: &str,
+    ) -> Result<StoredProposal, LedgerError> {
+        if matches!(kind, JobKind::Handler { .. }) {
+            secrets::scan(job, "handler_writeback_job").map_err(to_refusal)?;
+        }
+        let now = self.now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let proposal = load_proposal(&tx, proposal_id)?;
+        writeback_allowed(&proposal, "converted into a writeback job")?;
+        let was = proposal.state()?;
+        move_state(&tx, &proposal, Transition::QueueForWorker, &now)?;
+        if was == State::Approved {
+            append_event(
+                &tx,
+                proposal_id,
+                "proposal_pending_worker",
+                actor,
+                &json!({"proposal_hash": proposal.proposal_hash, "proposal_version": proposal.proposal_version}),
+                &now,
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO writeback_jobs (writeback_job_id, proposal_id, proposal_hash, status, job_json, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'pending_worker', ?4, ?5, ?5)
+             ON CONFLICT(writeback_job_id) DO UPDATE SET status = excluded.status, job_json = excluded.job_json, updated_at = excluded.updated_at",
+            params![job_id, proposal_id, proposal.proposal_hash, serde_json::to_string(job)?, now],
+        )?;
+        let (event, payload) = match kind {
+            JobKind::Sql { source_id } => (
+                "writeback_job_recorded",
+                json!({"writeback_job_id": job_id, "proposal_hash": proposal.proposal_hash, "source_id": source_id}),
+            ),
+            JobKind::Handler { executor } => (
+                "handler_writeback_job_recorded",
+                json!({"writeback_job_id": job_id, "executor": executor}),
+            ),
+        };
+        append_event(&tx, proposal_id, event, actor, &payload, &now)?;
+        let stored = load_proposal(&tx, proposal_id)?;
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    /// Record an execution receipt: the receipt row (once per job and key), the idempotency
+    /// receipt (latest wins), the job status, the proposal state and a `writeback_<status>`
+    /// event.
+    pub fn record_receipt(
+        &self,
+        receipt: &ExecutionReceipt,
+    ) -> Result<StoredProposal, LedgerError> {
+        validate_receipt(receipt)?;
+        let now = self.now();
+        let at = if receipt.executed_at.is_empty() {
+            now.clone()
+        } else {
+            receipt.executed_at.clone()
+        };
+        let receipt_json = serde_json::to_string(receipt)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let proposal = load_proposal(&tx, &receipt.proposal_id)?;
+        writeback_allowed(&proposal, "recorded with an execution receipt")?;
+        let outcome = match receipt.status {
+            ReceiptStatus::Applied | ReceiptStatus::AlreadyApplied => ReceiptOutcome::Applied,
+            ReceiptStatus::Conflict => ReceiptOutcome::Conflict,
+            ReceiptStatus::Failed => ReceiptOutcome::Failed,
+            ReceiptStatus::Canceled => ReceiptOutcome::Canceled,
+        };
+        move_state(&tx, &proposal, Transition::Receipt(outcome), &at)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO writeback_receipts (writeback_job_id, proposal_id, runner_id, status, idempotency_key, source_database_mutated, receipt_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                receipt.writeback_job_id,
+                receipt.proposal_id,
+                receipt.runner_id,
+                receipt.status.as_str(),
+                receipt.idempotency_key,
+                receipt.source_database_mutated as i64,
+                receipt_json,
+                at
+            ],
+        )?;
+        // Mutation is sticky: a later no-op receipt never hides that the source was written.
+        tx.execute(
+            "UPDATE proposals SET source_database_mutated = MAX(source_database_mutated, ?2) WHERE proposal_id = ?1",
+            params![receipt.proposal_id, receipt.source_database_mutated as i64],
+        )?;
+        let job_known: bool = tx
+            .query_row(
+                "SELECT 1 FROM writeback_jobs WHERE writeback_job_id = ?1",
+                [&receipt.writeback_job_id],
+                |_| Ok(true),
+            )
+            .optional()?
+            .unwrap_or(false);
+        if job_known {
+            tx.execute(
+                "INSERT OR REPLACE INTO idempotency_receipts (idempotency_key, writeback_job_id, proposal_id, receipt_status, receipt_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![receipt.idempotency_key, receipt.writeback_job_id, receipt.proposal_id, receipt.status.as_str(), receipt_json, at],
+            )?;
+            tx.execute(
+                "UPDATE writeback_jobs SET status = ?2, updated_at = ?3 WHERE writeback_job_id = ?1",
+                params![receipt.writeback_job_id, receipt.status.as_str(), at],
+            )?;
+        }
+        append_event(
+            &tx,
+            &receipt.proposal_id,
+            &format!("writeback_{}", receipt.status.as_str()),
+            &receipt.runner_id,
+            &json!({
+                "writeback_job_id": receipt.writeback_job_id,
+                "rows_affected": receipt.rows_affected,
+                "source_database_mutated": receipt.source_database_mutated,
+                "receipt_hash": receipt.receipt_hash,
+            }),
+            &at,
+        )?;
+        let stored = load_proposal(&tx, &receipt.proposal_id)?;
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    /// Append an informational event that changes no state (for example a dry-run apply).
+    pub fn record_note(
+        &self,
+        proposal_id: &str,
+        kind: &str,
+        actor: &str,
+        payload: &Value,
+    ) -> Result<(), LedgerError> {
+        let now = self.now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        load_proposal(&tx, proposal_id)?;
+        append_event(&tx, proposal_id, kind, actor, payload, &now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Cache a generated replay (the replay itself is derived from the ledger every time).
+    pub(crate) fn save_replay(
+        &self,
+        replay_id: &str,
+        proposal_id: &str,
+        payload: &Value,
+        at: &str,
+    ) -> Result<(), LedgerError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO replay_records (replay_id, proposal_id, payload_json, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![replay_id, proposal_id, serde_json::to_string(payload)?, at],
+        )?;
+        Ok(())
+    }
+}
+
+fn scan_read(bundle: &EvidenceBundle, audit: &QueryAudit) -> Result<(), LedgerError> {
+    secrets::scan(
+        &json!({"payload": bundle.payload, "items": bundle.items}),
+        "evidence_bundle",
+    )
+    .map_err(to_refusal)?;
+    secrets::scan(&audit.payload, "query_audit").map_err(to_refusal)
+}
+
+fn insert_bundle(tx: &Transaction, bundle: &EvidenceBundle, now: &str) -> Result<(), LedgerError> {
+    let m = &bundle.meta;
+    let inserted = tx.execute(
+        "INSERT OR IGNORE INTO evidence_bundles (evidence_bundle_id, proposal_id, tenant_id, payload_json, created_at, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            bundle.evidence_bundle_id,
+            bundle.proposal_id,
+            bundle.tenant_id,
+            serde_json::to_string(&bundle.payload)?,
+            now,
+            m.principal,
+            m.capability,
+            m.source_id,
+            m.source_table,
+            m.business_object,
+            m.object_id,
+            m.query_fingerprint
+        ],
+    )?;
+    // Two identical reads in the same millisecond share an id; the first record stands.
+    if inserted == 1 {
+        for item in &bundle.items {
+            insert_item(tx, &bundle.evidence_bundle_id, item, now)?;
+        }
+    }
+    Ok(())
+}
+
+fn insert_item(
+    tx: &Transaction,
+    bundle_id: &str,
+    item: &Value,
+    now: &str,
+) -> Result<(), LedgerError> {
+    tx.execute(
+        "INSERT INTO evidence_items (evidence_bundle_id, item_json, created_at) VALUES (?1, ?2, ?3)",
+        params![bundle_id, serde_json::to_string(item)?, now],
+    )?;
+    Ok(())
+}
+
+fn insert_audit(tx: &Transaction, audit: &QueryAudit, now: &str) -> Result<(), LedgerError> {
+    let m = &audit.meta;
+    tx.execute(
+        "INSERT INTO query_audit (proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, tenant_id, principal, capability, business_object, object_id, primary_key_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            audit.proposal_id,
+            audit.evidence_bundle_id,
+            audit.source_id,
+            audit.query_fingerprint,
+            audit.table_name,
+            audit.row_count as i64,
+            serde_json::to_string(&audit.payload)?,
+            now,
+            m.tenant_id,
+            m.principal,
+            m.capability,
+            m.business_object,
+            m.object_id,
+            m.object_id
+        ],
+    )?;
+    Ok(())
+}
+
+fn insert_proposal(
+    tx: &Transaction,
+    cs: &ChangeSet,
+    proposal_item: &Value,
+    proposal_audit: &QueryAudit,
+    now: &str,
+) -> Result<ProposalRecorded, LedgerError> {
+    validate_change_set(cs).map_err(|m| LedgerError::refused("CHANGE_SET_INVALID", m))?;
+    let cs_value = serde_json::to_value(cs)?;
+    secrets::scan(&cs_value, "change_set").map_err(to_refusal)?;
+    secrets::scan(&proposal_audit.payload, "query_audit").map_err(to_refusal)?;
+    let hash = proposal_hash(cs);
+    if let Some(existing) = load_proposal_opt(tx, &cs.proposal_id)? {
+        if existing.proposal_hash == hash && existing.proposal_version == cs.proposal_version {
+            return Ok(ProposalRecorded {
+                proposal: existing,
+                deduplicated: true,
+            });
+        }
+        return Err(LedgerError::refused(
+            "PROPOSAL_IMMUTABILITY_VIOLATION",
+            format!(
+                "proposal {} already exists with a different version or hash",
+                cs.proposal_id
+            ),
+        ));
+    }
+    let state = match cs.approval.status.as_str() {
+        "approved" => State::Approved,
+        "rejected" => State::Rejected,
+        "canceled" => State::Canceled,
+        _ => State::PendingReview,
+    };
+    let created = if cs.created_at.is_empty() {
+        now
+    } else {
+        cs.created_at.as_str()
+    };
+    tx.execute(
+        &format!(
+            "INSERT INTO proposals ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            StoredProposal::COLUMNS
+        ),
+        params![
+            cs.proposal_id,
+            cs.proposal_version,
+            hash,
+            cs.action,
+            state.as_str(),
+            cs.scope.tenant_id,
+            cs.principal.id,
+            cs.action,
+            cs.scope.business_object,
+            cs.scope.object_id,
+            cs.source.kind,
+            cs.source.source_id,
+            cs.source.schema,
+            cs.source.table,
+            cs.source_database_mutated as i64,
+            serde_json::to_string(&cs_value)?,
+            created,
+            created
+        ],
+    )?;
+    append_event(
+        tx,
+        &cs.proposal_id,
+        "proposal_created",
+        &cs.principal.id,
+        &json!({"proposal_hash": hash, "proposal_version": cs.proposal_version, "source_database_mutated": cs.source_database_mutated}),
+        now,
+    )?;
+    // Link the read's evidence bundle to the proposal it supports.
+    let linked = tx.execute(
+        "UPDATE evidence_bundles SET proposal_id = ?2 WHERE evidence_bundle_id = ?1 AND proposal_id IS NULL",
+        params![cs.evidence.bundle_id, cs.proposal_id],
+    )?;
+    if linked == 1 {
+        insert_item(tx, &cs.evidence.bundle_id, proposal_item, now)?;
+        append_event(
+            tx,
+            &cs.proposal_id,
+            "evidence_recorded",
+            "runner",
+            &json!({"evidence_bundle_id": cs.evidence.bundle_id, "item_count": 1}),
+            now,
+        )?;
+    }
+    insert_audit(tx, proposal_audit, now)?;
+    let proposal = load_proposal(tx, &cs.proposal_id)?;
+    Ok(ProposalRecorded {
+        proposal,
+        deduplicated: false,
+    })
+}
+
+pub(crate) fn load_proposal_opt(
+    tx: &Transaction,
+    id: &str,
+) -> Result<Option<StoredProposal>, LedgerError> {
+    Ok(tx
+        .query_row(
+            &format!(
+                "SELECT {} FROM proposals WHERE proposal_id = ?1",
+                StoredProposal::COLUMNS
+            ),
+            [id],
+            StoredProposal::from_row,
+        )
+        .optional()?)
+}
+
+fn load_proposal(tx: &Transaction, id: &str) -> Result<StoredProposal, LedgerError> {
+    load_proposal_opt(tx, id)?.ok_or_else(|| LedgerError::NotFound {
+        what: "proposal",
+        id: id.to_string(),
+    })
+}
+
+/// Shadow and read-only proposals are evidence only: they can never reach a writer.
+fn writeback_allowed(p: &StoredProposal, operation: &str) -> Result<(), LedgerError> {
+    match p.change_set.get("mode").and_then(Value::as_str) {
+        Some("shadow") => Err(LedgerError::refused(
+            "SHADOW_WRITEBACK_DISABLED",
+            format!(
+                "shadow proposal {} cannot be {operation}; shadow mode stores proposals, evidence, query audit, and replay only and never mutates the source database",
+                p.proposal_id
+            ),
+        )),
+        Some("read_only") => Err(LedgerError::refused(
+            "READ_ONLY_WRITEBACK_DISABLED",
+            format!(
+                "read-only proposal {} cannot be {operation}; it never mutates the source database",
+                p.proposal_id
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_identity(p: &StoredProposal, hash: &str, version: u32) -> Result<(), LedgerError> {
+    if p.proposal_hash != hash {
+        return Err(LedgerError::refused(
+            "PROPOSAL_HASH_MISMATCH",
+            format!("proposal {} hash mismatch", p.proposal_id),
+        ));
+    }
+    if p.proposal_version != version {
+        return Err(LedgerError::refused(
+            "PROPOSAL_VERSION_MISMATCH",
+            format!("proposal {} version mismatch", p.proposal_id),
+        ));
+    }
+    Ok(())
+}
+
+fn move_state(
+    tx: &Transaction,
+    p: &StoredProposal,
+    t: Transition,
+    now: &str,
+) -> Result<State, LedgerError> {
+    let from = p.state()?;
+    let to = transition(from, t).map_err(|e| {
+        LedgerError::refused(
+            e.code,
+            format!("proposal {} is {}", p.proposal_id, e.from.as_str()),
+        )
+    })?;
+    // Compare-and-set on the state we read: a concurrent decision cannot be silently overwritten.
+    let changed = tx.execute(
+        "UPDATE proposals SET state = ?2, updated_at = ?3 WHERE proposal_id = ?1 AND state = ?4",
+        params![p.proposal_id, to.as_str(), now, from.as_str()],
+    )?;
+    if changed != 1 {
+        return Err(LedgerError::refused(
+            "PROPOSAL_STATE_CHANGED",
+            format!(
+                "proposal {} changed while this decision was being recorded; reload it",
+                p.proposal_id
+            ),
+        ));
+    }
+    Ok(to)
+}
+
+fn append_event(
+    tx: &Transaction,
+    proposal_id: &str,
+    kind: &str,
+    actor: &str,
+    payload: &Value,
+    now: &str,
+) -> Result<(), LedgerError> {
+    tx.execute(
+        "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![proposal_id, kind, actor, serde_json::to_string(payload)?, now],
+    )?;
+    Ok(())
+}
+
+fn validate_receipt(r: &ExecutionReceipt) -> Result<(), LedgerError> {
+    let bad = |m: &str| Err(LedgerError::refused("RECEIPT_INVALID", m.to_string()));
+    if r.schema_version != sluicegate_protocol::receipt::EXECUTION_RECEIPT_V1 {
+        return bad("receipt schema_version must be synapsor.execution-receipt.v1");
+    }
+    if r.writeback_job_id.is_empty()
+        || r.proposal_id.is_empty()
+        || r.runner_id.is_empty()
+        || r.idempotency_key.is_empty()
+    {
+        return bad("receipt ids must be non-empty");
+    }
+    if !r.receipt_hash.starts_with("sha256:") {
+        return bad("receipt_hash must be a sha256 string");
+    }
+    Ok(())
+}
