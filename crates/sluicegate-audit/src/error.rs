@@ -23,7 +23,10 @@ pub enum AuditError {
     #[error("invalid --stdio command line: {0}")]
     CommandLine(String),
     #[error("{target}: {source}")]
-    Live { target: String, source: LiveError },
+    Live {
+        target: String,
+        source: Box<LiveError>,
+    },
 }
 
 /// What went wrong while talking to a live MCP server.

@@ -90,7 +90,7 @@ pub async fn audit_target(
     let label = target.label();
     let live = |source: LiveError| AuditError::Live {
         target: label.clone(),
-        source,
+        source: Box::new(source),
     };
     let input = match target {
         Target::Example(name) => {

@@ -181,9 +181,13 @@ impl StdioSession {
         })
     }
 
-    /// Next line of stdout without its line ending; `None` at end of output. Refuses lines longer
-    /// than [`MAX_MESSAGE_BYTES`], so a server printing without newlines cannot exhaust memory.
-    async fn read_line(&mut self, stage: &'static str) -> Result<Option<Vec<u8>>, LiveErrorKind> {
+    /// Next line of stdout without its line ending, and whether it was complete (a final line
+    /// cut off by the end of output is not); `None` at end of output. Refuses lines longer than
+    /// [`MAX_MESSAGE_BYTES`], so a server printing without newlines cannot exhaust memory.
+    async fn read_line(
+        &mut self,
+        stage: &'static str,
+    ) -> Result<Option<(Vec<u8>, bool)>, LiveErrorKind> {
         let mut line = Vec::new();
         loop {
             let available = self
@@ -195,7 +199,7 @@ impl StdioSession {
                     detail: err.to_string(),
                 })?;
             if available.is_empty() {
-                return Ok((!line.is_empty()).then_some(line));
+                return Ok((!line.is_empty()).then_some((line, false)));
             }
             let (chunk, used, done) = match available.iter().position(|b| *b == b'\n') {
                 Some(pos) => (&available[..pos], pos + 1, true),
@@ -213,7 +217,7 @@ impl StdioSession {
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                return Ok(Some(line));
+                return Ok(Some((line, true)));
             }
         }
     }
@@ -230,17 +234,23 @@ impl Session for StdioSession {
         let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
         self.send(stage, &message).await?;
         loop {
-            let Some(line) = self.read_line(stage).await? else {
-                return Err(LiveErrorKind::Closed {
-                    stage,
-                    status: None,
-                });
+            let closed = LiveErrorKind::Closed {
+                stage,
+                status: None,
+            };
+            let Some((line, complete)) = self.read_line(stage).await? else {
+                return Err(closed);
             };
             let text = String::from_utf8_lossy(&line);
             if text.trim().is_empty() {
                 continue;
             }
-            let message = super::parse_message(&text, stage)?;
+            let message = match super::parse_message(&text, stage) {
+                Ok(message) => message,
+                // Output cut off mid-message: the server died while writing.
+                Err(_) if !complete => return Err(closed),
+                Err(garbage) => return Err(garbage),
+            };
             match classify(&message, stage, id) {
                 Incoming::Response(result) => return result,
                 Incoming::ServerRequest(request_id) => {
