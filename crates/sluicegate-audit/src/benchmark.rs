@@ -267,7 +267,7 @@ pub fn report_json(served: Option<&ServedMeasurement>) -> Value {
             json!({
                 "config": served.config,
                 "tool_name_style": "canonical",
-                "measured_from": "tools/list result derived from the config",
+                "measured_from": "tools/list result for this config (canonical names)",
                 "exposed_tools": served.tool_names.len(),
                 "serialized_tools_list_bytes": served.tools_list_bytes,
                 "serialized_tools_list_tokens": served.tools_list_tokens,
@@ -338,7 +338,7 @@ pub fn render_text(served: Option<&ServedMeasurement>) -> String {
         ));
         lines.push(format!("  tools: {}", served.tool_names.join(", ")));
         lines.push(
-            "  measured from: the tools/list result Sluicegate serves for this config (canonical names, full inputSchema and _meta), same tokenizer"
+            "  measured on: the tools/list result for this config (canonical names, full inputSchema, annotations and _meta), same tokenizer"
                 .to_owned(),
         );
     }
