@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sluicegate_audit::{BearerToken, LiveErrorKind, Options, Target, audit_target};
 
 const TOKEN: &str = "test-token-5b1f";
-const TIMEOUT: Duration = Duration::from_millis(1500);
+const TIMEOUT: Duration = Duration::from_millis(3000);
 
 #[derive(Debug, Clone)]
 struct Request {
@@ -90,8 +90,9 @@ fn respond(stream: &mut TcpStream, answer: Answer) {
                 let _ = stream.write_all(event.as_bytes());
                 let _ = stream.flush();
             }
-            // Keep the stream open: the client must not wait for its end.
-            std::thread::sleep(Duration::from_secs(3));
+            // Keep the stream open past the audit's time limit: a client that waited for the
+            // end of the stream would time out.
+            std::thread::sleep(Duration::from_secs(10));
             Ok(())
         }
         Answer::Status(status) => stream.write_all(
@@ -228,7 +229,7 @@ fn streamable_http_audit_with_bearer_session_and_sse() {
     let started = Instant::now();
     let report = audit_url(&url, Some(TOKEN)).expect("audit");
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < TIMEOUT,
         "the open SSE stream must not be waited out: {:?}",
         started.elapsed()
     );
@@ -293,7 +294,7 @@ fn server_that_never_answers_times_out() {
             source.kind,
             LiveErrorKind::Timeout {
                 stage: "initialize",
-                ms: 1500
+                ms: 3000
             }
         ),
         other => panic!("unexpected {other}"),
