@@ -1,4 +1,18 @@
 //! Services shared by every front end (MCP transports, CLI, review UI).
 //!
-//! `AgentApi` runs model-facing reads and proposals; `ReviewApi` records human decisions and
-//! runs writeback. Front ends that face a model get only an `AgentApi`.
+//! [`AgentApi`] runs model-facing reads and proposals; [`ReviewApi`] records human decisions and
+//! runs writeback. A front end that faces a model is handed only an `AgentApi`: nothing reachable
+//! from it can approve, apply, run SQL or read a credential.
+
+mod agent;
+mod env;
+mod review;
+
+pub use agent::AgentApi;
+pub use env::Env;
+pub use review::{ApplyOptions, ApplyReport, ReviewApi, ReviewError};
+
+/// The current time as the ledger and protocol documents write it.
+pub fn now_iso() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}

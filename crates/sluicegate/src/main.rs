@@ -2,6 +2,8 @@
 #![allow(clippy::print_stdout)]
 
 mod cmd;
+mod context;
+mod view;
 
 use std::process::ExitCode;
 

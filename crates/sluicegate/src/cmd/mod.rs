@@ -1,12 +1,52 @@
 //! One module per top-level command; each owns its clap arguments and its `run`.
+//!
+//! Exit codes are stable: 0 success, 1 the command ran and the answer is "no" (invalid config,
+//! refused decision, conflict, failed writeback, failed checks, high audit risk), 2 the command
+//! could not run (bad arguments, missing files, unreachable ledger).
 
+pub mod apply;
 pub mod audit;
 pub mod benchmark;
+pub mod config;
+pub mod demo;
+pub mod ledger;
+pub mod proposals;
+pub mod replay;
+pub mod tools;
 
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
+    /// Run the zero-setup demo: read, propose, approve, guarded apply, replay
+    Demo(demo::DemoArgs),
+    /// Validate or show a config
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Preview the tools a model would see, with safety checks
+    #[command(subcommand)]
+    Tools(tools::ToolsCommand),
+    /// Call one capability locally through the same runtime MCP uses
+    #[command(subcommand)]
+    Smoke(tools::SmokeCommand),
+    /// Create a proposal through a proposal capability (the source is not changed)
+    Propose(tools::ProposeArgs),
+    /// List, inspect, approve or reject proposals
+    #[command(subcommand)]
+    Proposals(proposals::ProposalsCommand),
+    /// Apply an approved proposal with its guarded executor
+    Apply(apply::ApplyArgs),
+    /// Show what the agent saw, proposed, and what was applied or blocked
+    Replay(replay::ReplayArgs),
+    /// Evidence bundles recorded for reads and proposals
+    #[command(subcommand)]
+    Evidence(ledger::EvidenceCommand),
+    /// Query-audit records (statement shapes, never parameter values)
+    #[command(name = "query-audit", subcommand)]
+    QueryAudit(ledger::QueryAuditCommand),
+    /// Writeback receipts
+    #[command(subcommand)]
+    Receipts(ledger::ReceiptsCommand),
     /// Review an MCP server or tool manifest for database risks
     Audit(audit::AuditArgs),
     /// Reproducible benchmarks
@@ -16,6 +56,17 @@ pub enum Command {
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Demo(cmd) => demo::run(cmd),
+        Command::Config(cmd) => config::run(cmd),
+        Command::Tools(cmd) => tools::run_tools(cmd),
+        Command::Smoke(cmd) => tools::run_smoke(cmd),
+        Command::Propose(args) => tools::run_propose(args),
+        Command::Proposals(cmd) => proposals::run(cmd),
+        Command::Apply(args) => apply::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Evidence(cmd) => ledger::run_evidence(cmd),
+        Command::QueryAudit(cmd) => ledger::run_query_audit(cmd),
+        Command::Receipts(cmd) => ledger::run_receipts(cmd),
         Command::Audit(args) => audit::run(args),
         Command::Benchmark(cmd) => benchmark::run(cmd),
     }

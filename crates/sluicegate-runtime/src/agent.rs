@@ -1,0 +1,221 @@
+//! `AgentApi`: the model-facing pipeline of one tool call (capability-runtime.md §2).
+//!
+//! Read-only by construction: it holds source read pools and the ledger, never a writer URL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::json;
+use sluicegate_core::call::{
+    Args, find_capability, plan_read, refuse_binding_overrides, refuse_disabled_proposals,
+    resolve_context, validate_args,
+};
+use sluicegate_core::config::{Config, Kind, Mode};
+use sluicegate_core::envelope::{Outcome, ToolResult, render};
+use sluicegate_core::evidence::{link_to_proposal, record_read};
+use sluicegate_core::proposal::{ProposalInput, build_change_set};
+use sluicegate_core::refusal::{Code, Refusal};
+use sluicegate_ledger::{Ledger, LedgerError};
+use sluicegate_source::{SourceError, Sources};
+
+use crate::{Env, now_iso};
+
+/// The only service a model-facing front end receives. Cheap to clone.
+#[derive(Clone)]
+pub struct AgentApi {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Arc<Config>,
+    sources: Sources,
+    ledger: Ledger,
+    env: Env,
+    result_format: u8,
+}
+
+static CORRELATION: AtomicU64 = AtomicU64::new(1);
+
+/// A short id that ties a model-facing `INTERNAL` error to the logged cause.
+fn correlation_id() -> String {
+    let n = CORRELATION.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    format!("err_{:012x}", (nanos ^ (n << 40)) & 0xffff_ffff_ffff)
+}
+
+impl AgentApi {
+    /// `result_format` overrides the config's (flag > config > 1).
+    pub fn new(config: Arc<Config>, ledger: Ledger, env: Env, result_format: Option<u8>) -> AgentApi {
+        let sources = Sources::new(&config, env.as_fn());
+        let result_format = result_format.unwrap_or_else(|| config.result_format());
+        AgentApi { inner: Arc::new(Inner { config, sources, ledger, env, result_format }) }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.inner.ledger
+    }
+
+    pub fn result_format(&self) -> u8 {
+        self.inner.result_format
+    }
+
+    /// Run one tool call by canonical name and render it in the configured result format.
+    pub async fn call(&self, name: &str, args: &Args) -> ToolResult {
+        render(&self.invoke(name, args).await, self.inner.result_format)
+    }
+
+    /// Run one tool call by canonical name. Never panics and never returns an error: every
+    /// failure is an [`Outcome::Refused`] the caller can render for the model.
+    pub async fn invoke(&self, name: &str, args: &Args) -> Outcome {
+        let kind = self.inner.config.capability(name).map(|c| c.kind).unwrap_or(Kind::Read);
+        let span = tracing::info_span!("tool_call", capability = name);
+        let _guard = span.enter();
+        match self.run(name, args).await {
+            Ok(outcome) => outcome,
+            Err(refusal) => {
+                let correlation_id = (refusal.code.safe().code == "INTERNAL").then(|| {
+                    let id = correlation_id();
+                    tracing::error!(correlation_id = %id, code = refusal.code.as_str(), cause = %refusal.message, "tool call failed");
+                    id
+                });
+                Outcome::Refused { capability: name.to_string(), kind, refusal, correlation_id }
+            }
+        }
+    }
+
+    async fn run(&self, name: &str, args: &Args) -> Result<Outcome, Refusal> {
+        let inner = &self.inner;
+        if !inner.ledger.is_available() {
+            return Err(Refusal::new(
+                Code::LocalStoreUnavailable,
+                "The local Synapsor store is temporarily unavailable. Restart the runner or recreate the store before retrying.",
+            ));
+        }
+        refuse_binding_overrides(args, None)?;
+        let config = &inner.config;
+        let cap = find_capability(config, name)?;
+        validate_args(cap, args)?;
+        refuse_disabled_proposals(config, cap)?;
+        let env = inner.env.clone();
+        let ctx = resolve_context(config, cap, &move |n| env.get(n))?;
+        let plan = plan_read(config, cap, args, &ctx)?;
+        let rows = inner.sources.read(&plan).await.map_err(source_refusal)?;
+        if rows.len() != 1 {
+            return Err(Refusal::new(
+                Code::RowNotFound,
+                "The scoped capability read did not find exactly one authorized row.",
+            ));
+        }
+        let row = &rows[0];
+        let now = now_iso();
+        let read = record_read(cap, &ctx, row, rows.len() as u64, &plan.lookup_value, &now);
+
+        if cap.kind == Kind::Read {
+            let ledger = inner.ledger.clone();
+            let (bundle, audit) = (read.bundle.clone(), read.audit.clone());
+            blocking(move || ledger.record_read(&bundle, &audit)).await?;
+            return Ok(Outcome::Read {
+                capability: cap.name.clone(),
+                mode: config.mode.as_str(),
+                business_type: cap.target.table.clone(),
+                object_id: read.object_id.clone(),
+                data: row.clone(),
+                ctx,
+                evidence_id: read.bundle.evidence_bundle_id.clone(),
+            });
+        }
+
+        let engine = plan.engine;
+        let built = build_change_set(&ProposalInput {
+            mode: config.mode,
+            engine,
+            cap,
+            args,
+            ctx: &ctx,
+            before: row,
+            read: &read,
+            now: &now,
+        });
+        let built = match built {
+            Ok(b) => b,
+            Err(refusal) => {
+                // The read happened; it stays on record even though the proposal is refused.
+                let ledger = inner.ledger.clone();
+                let (bundle, audit) = (read.bundle.clone(), read.audit.clone());
+                blocking(move || ledger.record_read(&bundle, &audit)).await?;
+                return Err(refusal);
+            }
+        };
+        let cs = built.change_set;
+        let (linked, proposal_audit) =
+            link_to_proposal(&read, cap, &cs.proposal_id, row, &built.patch, &built.after);
+        let proposal_item = linked.items.last().cloned().unwrap_or(json!(null));
+        let ledger = inner.ledger.clone();
+        let (bundle, audit, cs_for_ledger) = (read.bundle.clone(), read.audit.clone(), cs.clone());
+        let recorded = blocking(move || {
+            ledger.record_proposal(&bundle, &audit, &cs_for_ledger, &proposal_item, &proposal_audit)
+        })
+        .await?;
+        let stored_cs = if recorded.deduplicated {
+            recorded.proposal.change_set().map_err(ledger_refusal)?
+        } else {
+            cs
+        };
+        let executor_type = match cap.executor.as_deref() {
+            None | Some("sql_update") => "sql_update",
+            Some(name) => config.executors.get(name).map(|e| e.type_name()).unwrap_or("sql_update"),
+        };
+        Ok(Outcome::Proposal {
+            capability: cap.name.clone(),
+            shadow: config.mode == Mode::Shadow,
+            change_set: Box::new(stored_cs),
+            ctx,
+            evidence_id: read.bundle.evidence_bundle_id.clone(),
+            executor_type,
+            deduplicated: recorded.deduplicated,
+        })
+    }
+}
+
+/// Run ledger work off the async runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, LedgerError> + Send + 'static,
+) -> Result<T, Refusal> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(ledger_refusal),
+        Err(join) => Err(Refusal::new(Code::Internal, format!("ledger task failed: {join}"))),
+    }
+}
+
+fn ledger_refusal(e: LedgerError) -> Refusal {
+    let code = match e.code() {
+        Some("SECRET_MATERIAL_REJECTED") => Code::SecretMaterialRejected,
+        Some("PROPOSAL_IMMUTABILITY_VIOLATION") => Code::ProposalImmutabilityViolation,
+        Some("CHANGE_SET_INVALID") => Code::ChangeSetInvalid,
+        _ => match e {
+            LedgerError::Missing(_) | LedgerError::Io(_) => Code::LocalStoreUnavailable,
+            _ => Code::Internal,
+        },
+    };
+    Refusal::new(code, e.to_string())
+}
+
+fn source_refusal(e: SourceError) -> Refusal {
+    match e {
+        SourceError::CredentialMissing { env } => {
+            Refusal::new(Code::SourceCredentialMissing, format!("{env} is not set."))
+        }
+        SourceError::UnsafeIdentifier(id) => {
+            Refusal::new(Code::UnsafeIdentifier, format!("Unsafe identifier: {id}"))
+        }
+        SourceError::Unavailable(m) => Refusal::new(Code::SourceUnavailable, m),
+        SourceError::Query(m) => Refusal::new(Code::SourceQueryFailed, m),
+    }
+}

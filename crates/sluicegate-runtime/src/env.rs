@@ -1,0 +1,43 @@
+//! Environment access. Config files only *name* env vars; this is the one place their values
+//! (tenant ids, database URLs, tokens) are read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Resolves env var names to values. Cheap to clone.
+#[derive(Clone)]
+pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+
+impl Env {
+    /// The process environment.
+    pub fn process() -> Env {
+        Env(Arc::new(|name| std::env::var(name).ok()))
+    }
+
+    /// A fixed map (tests, and layered defaults).
+    pub fn from_map(map: HashMap<String, String>) -> Env {
+        Env(Arc::new(move |name| map.get(name).cloned()))
+    }
+
+    /// Values from `overrides` first, then from `self`.
+    pub fn with_overrides(&self, overrides: HashMap<String, String>) -> Env {
+        let base = self.clone();
+        Env(Arc::new(move |name| overrides.get(name).cloned().or_else(|| base.get(name))))
+    }
+
+    /// A non-empty value of `name`.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.is_empty())
+    }
+
+    pub fn as_fn(&self) -> Arc<dyn Fn(&str) -> Option<String> + Send + Sync> {
+        self.0.clone()
+    }
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print values: they may be URLs or tokens.
+        f.write_str("Env(<redacted>)")
+    }
+}

@@ -1,0 +1,212 @@
+//! `sluicegate proposals list|show|approve|reject`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::json;
+use sluicegate_ledger::Filter;
+use sluicegate_runtime::{Env, ReviewApi};
+
+use crate::context::{actor, confirm, open_existing_ledger, print_json, store_hint, store_path};
+use crate::view;
+
+#[derive(clap::Args)]
+pub struct StoreArgs {
+    /// Ledger path (default: SLUICEGATE_STORE, the config's storage.sqlite_path, ./.sluicegate/local.db)
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Config consulted only for its storage path
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Default)]
+pub struct ListFilter {
+    #[arg(long)]
+    pub tenant: Option<String>,
+    #[arg(long)]
+    pub principal: Option<String>,
+    #[arg(long)]
+    pub capability: Option<String>,
+    /// `type:id`, e.g. invoice:INV-3001
+    #[arg(long)]
+    pub object: Option<String>,
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub source: Option<String>,
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Earliest created_at (RFC 3339 prefix)
+    #[arg(long)]
+    pub from: Option<String>,
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub limit: u32,
+}
+
+impl ListFilter {
+    pub fn to_filter(&self) -> anyhow::Result<Filter> {
+        let (object_type, object_id) = match &self.object {
+            None => (None, None),
+            Some(o) => match o.split_once(':') {
+                Some((t, id)) if !t.is_empty() && !id.is_empty() => (Some(t.to_string()), Some(id.to_string())),
+                _ => anyhow::bail!("--object must use type:id, for example invoice:INV-3001"),
+            },
+        };
+        Ok(Filter {
+            tenant: self.tenant.clone(),
+            principal: self.principal.clone(),
+            capability: self.capability.clone(),
+            status: self.status.clone(),
+            source: self.source.clone(),
+            table: self.table.clone(),
+            object_type,
+            object_id,
+            from: self.from.clone(),
+            to: self.to.clone(),
+            limit: Some(self.limit),
+            ..Filter::default()
+        })
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum ProposalsCommand {
+    /// List proposals, newest first
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        filter: ListFilter,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one proposal (`latest` for the newest)
+    Show {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Reviewer view: hashes, guards, fingerprints, events
+        #[arg(long)]
+        details: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a proposal for guarded writeback (bound to its exact hash and version)
+    Approve {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject a proposal
+    Reject {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ProposalsCommand::List { store, filter, json } => {
+            let ledger = open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
+            let list = ledger.list_proposals(&filter.to_filter()?)?;
+            if json {
+                print_json(&json!({"proposals": list}))?;
+            } else if list.is_empty() {
+                println!("No proposals found.");
+            } else {
+                for p in &list {
+                    println!("{}", view::proposal_list_entry(p));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ProposalsCommand::Show { id, store, details, json } => {
+            let ledger = open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
+            let pid = ledger.resolve_proposal_id(&id)?;
+            let p = ledger.proposal(&pid)?;
+            let events = ledger.events(&pid)?;
+            let evidence = ledger.evidence_for_proposal(&pid)?;
+            if json {
+                print_json(&json!({
+                    "proposal": p,
+                    "events": events,
+                    "receipts": ledger.receipts(&pid)?,
+                    "evidence": evidence.first(),
+                }))?;
+            } else if details {
+                println!("{}", view::proposal_details(&p, Some(&events)));
+            } else {
+                let items = evidence.iter().map(|b| b.items.len()).sum();
+                let selector = if id == "latest" { "latest" } else { p.proposal_id.as_str() };
+                println!("{}", view::proposal_first_look(&p, items, selector, &store_hint(store.store.as_deref())));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ProposalsCommand::Approve { id, store, actor: who, reason, yes, json } => {
+            let ledger = open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
+            let pid = ledger.resolve_proposal_id(&id)?;
+            let p = ledger.proposal(&pid)?;
+            if !json {
+                println!("{}\n", view::proposal_details(&p, None));
+            }
+            confirm(&format!("Approve proposal {pid} for guarded writeback?"), yes)?;
+            let review = ReviewApi::new(None, ledger, Env::process());
+            decision_output(review.approve(&pid, &actor(who.as_deref()), reason.as_deref()), "approved", json)
+        }
+        ProposalsCommand::Reject { id, store, reason, actor: who, yes, json } => {
+            let ledger = open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
+            let pid = ledger.resolve_proposal_id(&id)?;
+            let p = ledger.proposal(&pid)?;
+            if !json {
+                println!("{}\n", view::proposal_details(&p, None));
+            }
+            confirm(&format!("Reject proposal {pid}?"), yes)?;
+            let review = ReviewApi::new(None, ledger, Env::process());
+            decision_output(review.reject(&pid, &actor(who.as_deref()), &reason), "rejected", json)
+        }
+    }
+}
+
+/// Print a decision; a refused decision (wrong state, hash mismatch) exits 1 with the reason.
+fn decision_output(
+    result: Result<sluicegate_ledger::StoredProposal, sluicegate_runtime::ReviewError>,
+    verb: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(p) => {
+            if json {
+                print_json(&p)?;
+            } else {
+                println!("{verb} {}", p.proposal_id);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(sluicegate_runtime::ReviewError::Ledger(e)) if e.code().is_some() && e.code() != Some("NOT_FOUND") => {
+            eprintln!("refused: {e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

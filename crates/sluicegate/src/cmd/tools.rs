@@ -1,0 +1,309 @@
+//! `sluicegate tools preview|list`, `smoke call` and `propose`: the model-facing surface, seen
+//! and exercised locally through the same runtime MCP uses.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use sluicegate_core::call::Args;
+use sluicegate_core::config::{Config, Kind};
+use sluicegate_core::envelope::ToolResult;
+use sluicegate_core::tools::{AliasMode, exposed_tools, sample_args, tool_definition};
+use sluicegate_runtime::{AgentApi, Env};
+
+use crate::context::{config_path, load_config, open_ledger, print_json, runtime, store_hint, store_path};
+
+#[derive(clap::Subcommand)]
+pub enum ToolsCommand {
+    /// Show the tools a model would see and check the boundary (no SQL, approval or secrets)
+    Preview(PreviewArgs),
+    /// Same as preview
+    List(PreviewArgs),
+}
+
+#[derive(clap::Args)]
+pub struct PreviewArgs {
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Tool naming: canonical (`billing.inspect_invoice`), openai (`billing__inspect_invoice`) or both
+    #[arg(long, default_value = "canonical", value_parser = ["canonical", "openai", "both"])]
+    alias_mode: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+pub enum SmokeCommand {
+    /// Call one capability with sample or given arguments; records evidence like a real call
+    Call(CallArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CallArgs {
+    /// Capability name (optional when the config exposes exactly one tool)
+    capability: Option<String>,
+    #[command(flatten)]
+    input: InputArgs,
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ProposeArgs {
+    /// Proposal capability name
+    capability: String,
+    #[command(flatten)]
+    input: InputArgs,
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Print the raw tool result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+#[group(multiple = false)]
+pub struct InputArgs {
+    /// Tool arguments as a JSON object, e.g. --args '{"invoice_id":"INV-3001"}'
+    #[arg(long)]
+    args: Option<String>,
+    /// Read tool arguments from a JSON file
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Use generated sample arguments
+    #[arg(long)]
+    sample: bool,
+}
+
+impl InputArgs {
+    fn given(&self) -> bool {
+        self.args.is_some() || self.input.is_some() || self.sample
+    }
+
+    /// The arguments to send: explicit JSON, a file, or samples for `cap`.
+    fn resolve(&self, config: &Config, cap: &str) -> anyhow::Result<Args> {
+        let text = match (&self.args, &self.input) {
+            (Some(a), _) => a.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --input {}", path.display()))?,
+            (None, None) => {
+                let cap = config.capability(cap).context("capability not found")?;
+                return Ok(sample_args(cap));
+            }
+        };
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => bail!("tool arguments must be a JSON object"),
+            Err(e) => bail!("tool arguments are not valid JSON: {e}"),
+        }
+    }
+}
+
+const NOT_EXPOSED: [&str; 7] = [
+    "execute_sql / raw query tools",
+    "approval tools",
+    "commit/apply tools",
+    "database URLs",
+    "write credentials",
+    "model-controlled tenant authority",
+    "arbitrary table or column names",
+];
+
+/// The boundary checks of `tools preview` (cli.md §5): name, pass, detail.
+pub fn boundary_checks(config: &Config, mode: AliasMode) -> Vec<(&'static str, bool, String)> {
+    let tools = exposed_tools(config, mode);
+    let names: Vec<String> = tools.iter().map(|t| t.exposed.clone()).collect();
+    let listed: Vec<Value> = tools
+        .iter()
+        .filter_map(|t| config.capability(&t.canonical).map(|c| tool_definition(c, &t.exposed, mode, config.result_format())))
+        .collect();
+    let serialized = serde_json::to_string(&listed).unwrap_or_default().to_lowercase();
+    let any = |words: &[&str]| names.iter().any(|n| words.iter().any(|w| n.to_lowercase().contains(w)));
+    vec![
+        (
+            "semantic tools present",
+            !names.is_empty(),
+            if names.is_empty() { "none".into() } else { names.join(", ") },
+        ),
+        ("execute_sql absent", !any(&["execute_sql", "run_query", "query_database"]), "model does not receive raw SQL tools".into()),
+        ("approval tools absent", !any(&["approve"]), "approval stays outside MCP".into()),
+        ("commit tools absent", !any(&["commit", "apply_writeback"]), "commit stays outside MCP".into()),
+        (
+            "database_url absent",
+            !["postgres://", "postgresql://", "mysql://", "sqlite://"].iter().any(|s| serialized.contains(s)),
+            "MCP config uses env var names, not connection strings".into(),
+        ),
+        (
+            "write credentials absent",
+            !["password", "secret", "bearer", "private_key", "private-key", "privatekey", "token"]
+                .iter()
+                .any(|s| serialized.contains(s)),
+            "MCP tools do not include write credentials".into(),
+        ),
+    ]
+}
+
+pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
+    let (ToolsCommand::Preview(a) | ToolsCommand::List(a)) = cmd;
+    let path = config_path(a.config.as_deref());
+    if !path.exists() {
+        bail!(
+            "tool preview could not find {}.\nWhy it matters: the config is the only source of model-facing tools.\nFix: run `sluicegate demo --quick`, or pass --config <path>.",
+            path.display()
+        );
+    }
+    let config = load_config(&path)?;
+    let mode = AliasMode::parse(&a.alias_mode).unwrap_or_default();
+    let store = store_path(a.store.as_deref(), a.config.as_deref());
+    let tools = exposed_tools(&config, mode);
+    let checks = boundary_checks(&config, mode);
+    let ok = checks.iter().all(|c| c.1);
+    if a.json {
+        print_json(&json!({
+            "ok": ok,
+            "config_path": path,
+            "store_path": store,
+            "alias_mode": mode.as_str(),
+            "exposed_to_mcp": tools.iter().map(|t| &t.exposed).collect::<Vec<_>>(),
+            "alias_mappings": tools.iter().map(|t| json!({
+                "canonicalName": t.canonical, "exposedName": t.exposed, "isAlias": t.is_alias, "style": mode.as_str(),
+            })).collect::<Vec<_>>(),
+            "not_exposed_to_mcp": NOT_EXPOSED,
+            "checks": checks.iter().map(|(n, ok, d)| json!({"name": n, "ok": ok, "detail": d})).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        println!("Sluicegate tools preview: {}", if ok { "ok" } else { "failed" });
+        println!("Config: {}", path.display());
+        println!("Store: {}", store.display());
+        println!("Alias mode: {}\n", mode.as_str());
+        println!("Exposed to MCP:");
+        for t in &tools {
+            let kind = config.capability(&t.canonical).map(|c| c.kind.as_str()).unwrap_or("read");
+            if t.is_alias {
+                println!("  - {} -> {} ({kind})", t.exposed, t.canonical);
+            } else {
+                println!("  - {} ({kind})", t.exposed);
+            }
+        }
+        println!("\nNot exposed to MCP:");
+        for n in NOT_EXPOSED {
+            println!("  - {n}");
+        }
+        println!("\nSafety checks:");
+        for (name, ok, detail) in &checks {
+            println!("{} {name}\n  {detail}", if *ok { "PASS" } else { "FAIL" });
+        }
+        println!("\nNext:\n  sluicegate smoke call --sample --config {}", path.display());
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Build the agent API for a CLI call.
+fn agent(config_flag: Option<&Path>, store_flag: Option<&Path>) -> anyhow::Result<(AgentApi, PathBuf)> {
+    let path = config_path(config_flag);
+    let config = load_config(&path)?;
+    let store = store_path(store_flag, config_flag);
+    let ledger = open_ledger(&store)?;
+    Ok((AgentApi::new(config, ledger, Env::process(), None), store))
+}
+
+/// Ids a result names, whichever envelope it uses.
+pub fn result_ids(payload: &Value) -> (Option<String>, Option<String>) {
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let evidence = s(payload.get("evidence_bundle_id")).or_else(|| s(payload.pointer("/evidence/bundle_id")));
+    let proposal = s(payload.get("proposal_id")).or_else(|| s(payload.pointer("/proposal/id")));
+    (evidence, proposal)
+}
+
+/// Whether a rendered result is a success in either envelope.
+pub fn result_ok(r: &ToolResult) -> bool {
+    !r.is_error && r.payload.get("ok") != Some(&Value::Bool(false))
+}
+
+pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
+    let SmokeCommand::Call(a) = cmd;
+    let (api, store) = agent(a.config.as_deref(), a.store.as_deref())?;
+    let exposed: Vec<String> = api.config().exposed_capabilities().map(|c| c.name.clone()).collect();
+    let tool = match a.capability.clone() {
+        Some(t) => t,
+        None if exposed.len() == 1 => exposed[0].clone(),
+        None => bail!(
+            "smoke call needs <capability> because {} tools are exposed: {}",
+            exposed.len(),
+            if exposed.is_empty() { "none".into() } else { exposed.join(", ") }
+        ),
+    };
+    if api.config().capability(&tool).is_none() {
+        bail!("capability not found in config: {tool}");
+    }
+    let args = a.input.resolve(api.config(), &tool)?;
+    let result = runtime()?.block_on(api.call(&tool, &args));
+    let ok = result_ok(&result);
+    if a.json {
+        print_json(&json!({"ok": ok, "tool": tool, "input": args, "result": result.payload, "store_path": store}))?;
+    } else {
+        let (evidence, proposal) = result_ids(&result.payload);
+        println!("Sluicegate smoke call: {}\n", if ok { "ok" } else { "refused" });
+        println!("Tool:\n{tool}\n");
+        println!("Input:\n{}\n", serde_json::to_string_pretty(&args)?);
+        if !ok {
+            println!("Result:\n{}\n", serde_json::to_string_pretty(&result.payload)?);
+        }
+        println!("Source DB changed:\nno\n");
+        println!("Evidence:\n{}\n", evidence.as_deref().unwrap_or("(not returned)"));
+        let hint = store_hint(a.store.as_deref());
+        if let Some(p) = &proposal {
+            println!("Proposal:\n{p}\n");
+            println!("Replay:\nsynapsor://replay/replay_{p}\n");
+            println!("Next:\n  sluicegate proposals show {p}{hint}\n  sluicegate proposals approve {p}{hint}\n  sluicegate apply {p}{hint}\n  sluicegate replay show {p}{hint}");
+        } else if let Some(ev) = &evidence {
+            println!("Next:\n  sluicegate evidence show {ev}{hint}\n  sluicegate query-audit list --evidence {ev}{hint}");
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
+    let (api, _) = agent(a.config.as_deref(), a.store.as_deref())?;
+    let cap = api
+        .config()
+        .capability(&a.capability)
+        .with_context(|| format!("proposal capability not found: {}", a.capability))?;
+    if cap.kind == Kind::Read {
+        bail!("{} is a read capability; use a proposal capability with `sluicegate propose`", a.capability);
+    }
+    if !a.input.given() {
+        bail!("propose {} requires --sample, --input <file>, or --args '<json object>'", a.capability);
+    }
+    let args = a.input.resolve(api.config(), &a.capability)?;
+    let result = runtime()?.block_on(api.call(&a.capability, &args));
+    let ok = result_ok(&result);
+    if a.json {
+        print_json(&result.payload)?;
+    } else if !ok {
+        println!("Proposal refused.\n\nCapability:\n{}\n\nResult:\n{}", a.capability, serde_json::to_string_pretty(&result.payload)?);
+    } else {
+        let (evidence, proposal) = result_ids(&result.payload);
+        let id = proposal.clone().unwrap_or_else(|| "latest".into());
+        let hint = store_hint(a.store.as_deref());
+        let dedup = result.payload.get("deduplicated") == Some(&Value::Bool(true))
+            || result.payload.pointer("/proposal/deduplicated") == Some(&Value::Bool(true));
+        println!("{}\n", if dedup { "Proposal already exists (same change, deduplicated)." } else { "Proposal created." });
+        println!("Capability:\n{}\n", a.capability);
+        println!("Proposal:\n{}\n", proposal.as_deref().unwrap_or("(missing)"));
+        println!("Evidence:\n{}\n", evidence.as_deref().unwrap_or("(missing)"));
+        println!("Source DB changed:\nno\n");
+        println!("Review:\nsluicegate proposals show {id}{hint}\nsluicegate proposals approve {id}{hint}\nsluicegate apply {id}{hint}\nsluicegate replay show {id}{hint}");
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
