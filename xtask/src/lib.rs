@@ -39,10 +39,11 @@ pub fn internal_deps(manifest: &str) -> Vec<String> {
             in_deps = line == "[dependencies]";
             continue;
         }
-        if in_deps && line.starts_with("sluicegate") {
-            if let Some(name) = line.split(['.', ' ', '=']).next() {
-                out.push(name.to_string());
-            }
+        if in_deps
+            && line.starts_with("sluicegate")
+            && let Some(name) = line.split(['.', ' ', '=']).next()
+        {
+            out.push(name.to_string());
         }
     }
     out
@@ -51,11 +52,16 @@ pub fn internal_deps(manifest: &str) -> Vec<String> {
 /// Every `.rs` file under `dir`, recursively.
 pub fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            if path.file_name().is_some_and(|n| n == "target" || n == "node_modules") {
+            if path
+                .file_name()
+                .is_some_and(|n| n == "target" || n == "node_modules")
+            {
                 continue;
             }
             out.extend(rust_files(&path));
@@ -86,19 +92,29 @@ mod tests {
         let mut violations = Vec::new();
         for dir in crate_dirs() {
             let name = dir.file_name().unwrap().to_string_lossy().to_string();
-            let own = layer(&name).unwrap_or_else(|| panic!("crate {name} has no layer in xtask LAYERS"));
+            let own =
+                layer(&name).unwrap_or_else(|| panic!("crate {name} has no layer in xtask LAYERS"));
             let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
             for dep in internal_deps(&manifest) {
-                let theirs = layer(&dep).unwrap_or_else(|| panic!("{name} depends on unknown crate {dep}"));
+                let theirs =
+                    layer(&dep).unwrap_or_else(|| panic!("{name} depends on unknown crate {dep}"));
                 if theirs >= own && dep != "sluicegate-test-support" {
-                    violations.push(format!("{name} (layer {own}) depends on {dep} (layer {theirs})"));
+                    violations.push(format!(
+                        "{name} (layer {own}) depends on {dep} (layer {theirs})"
+                    ));
                 }
                 if dep == "sluicegate-test-support" {
-                    violations.push(format!("{name} uses sluicegate-test-support outside [dev-dependencies]"));
+                    violations.push(format!(
+                        "{name} uses sluicegate-test-support outside [dev-dependencies]"
+                    ));
                 }
             }
         }
-        assert!(violations.is_empty(), "dependency direction violated:\n{}", violations.join("\n"));
+        assert!(
+            violations.is_empty(),
+            "dependency direction violated:\n{}",
+            violations.join("\n")
+        );
     }
 
     #[test]
@@ -109,11 +125,20 @@ mod tests {
                 let text = std::fs::read_to_string(&file).unwrap();
                 let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
                 if !first.starts_with("//!") {
-                    missing.push(file.strip_prefix(root()).unwrap_or(&file).display().to_string());
+                    missing.push(
+                        file.strip_prefix(root())
+                            .unwrap_or(&file)
+                            .display()
+                            .to_string(),
+                    );
                 }
             }
         }
-        assert!(missing.is_empty(), "files without a leading //! doc line:\n{}", missing.join("\n"));
+        assert!(
+            missing.is_empty(),
+            "files without a leading //! doc line:\n{}",
+            missing.join("\n")
+        );
     }
 
     /// Agents cannot reach a write: the MCP crate is handed an AgentApi, never a ReviewApi.
@@ -122,8 +147,16 @@ mod tests {
         let dir = root().join("crates/sluicegate-mcp");
         for file in rust_files(&dir) {
             let text = std::fs::read_to_string(&file).unwrap();
-            assert!(!text.contains("ReviewApi"), "{} names ReviewApi", file.display());
-            assert!(!text.contains("apply_guarded_update"), "{} reaches the writer", file.display());
+            assert!(
+                !text.contains("ReviewApi"),
+                "{} names ReviewApi",
+                file.display()
+            );
+            assert!(
+                !text.contains("apply_guarded_update"),
+                "{} reaches the writer",
+                file.display()
+            );
         }
     }
 

@@ -1,5 +1,7 @@
 //! Config validation against the conformance examples and the negative cases of config.md §17.2.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::{Value, json};
 use sluicegate_core::config::{Validation, validate};
 use sluicegate_test_support::{read_json, require_conformance};

@@ -1,0 +1,548 @@
+//! Ledger behaviour: one-transaction records, deduplication, refusals, the lifecycle projection,
+//! listings, replay, and consistency after a crash mid-write.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::json;
+use sluicegate_core::call::{Args, TrustedContext};
+use sluicegate_core::config::{Config, Engine, Mode, Provider, validate};
+use sluicegate_core::evidence::{Row, link_to_proposal, record_read};
+use sluicegate_core::proposal::{ProposalInput, build_change_set};
+use sluicegate_core::writeback::{ExecutorResult, receipt_for};
+use sluicegate_ledger::{Clock, Decision, Filter, JobKind, Ledger};
+use sluicegate_protocol::{ChangeSet, ReceiptStatus};
+
+fn config(mode: &str) -> Config {
+    let doc = json!({
+        "version": 1, "mode": mode,
+        "sources": {"app": {"engine": "sqlite", "read_url_env": "APP_URL", "write_url_env": "APP_URL"}},
+        "trusted_context": {"provider": "environment"},
+        "capabilities": [{
+            "name": "billing.propose_waiver", "kind": "proposal", "source": "app",
+            "target": {"schema": "main", "table": "invoices", "primary_key": "id", "tenant_key": "tenant_id"},
+            "args": {"invoice_id": {"type": "string"}, "reason": {"type": "string"}},
+            "lookup": {"id_from_arg": "invoice_id"},
+            "visible_columns": ["id", "late_fee_cents", "waiver_reason", "updated_at"],
+            "patch": {"late_fee_cents": {"fixed": 0}, "waiver_reason": {"from_arg": "reason"}},
+            "allowed_columns": ["late_fee_cents", "waiver_reason"],
+            "conflict_guard": {"column": "updated_at"}
+        }]
+    });
+    let (v, c) = validate(&doc);
+    assert!(v.ok, "{:?}", v.errors);
+    c.unwrap()
+}
+
+fn ctx() -> TrustedContext {
+    TrustedContext {
+        tenant_id: "acme".into(),
+        principal: "agent_1".into(),
+        provenance: Provider::Environment,
+    }
+}
+
+/// A deterministic clock: every call is one millisecond later.
+fn clock() -> Clock {
+    let n = Arc::new(AtomicU64::new(0));
+    Arc::new(move || {
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        format!(
+            "2026-06-20T14:{:02}:{:02}.{:03}Z",
+            (i / 60_000) % 60,
+            (i / 1000) % 60,
+            i % 1000
+        )
+    })
+}
+
+fn row(id: &str, fee: i64) -> Row {
+    json!({"id": id, "late_fee_cents": fee, "waiver_reason": null, "updated_at": "2026-06-20T14:31:08.000Z", "tenant_id": "acme"})
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+/// Record one proposal call for `row` with `reason`, as the runtime does.
+fn propose(
+    ledger: &Ledger,
+    cfg: &Config,
+    row: &Row,
+    reason: &str,
+    at: &str,
+) -> Result<(ChangeSet, bool), sluicegate_ledger::LedgerError> {
+    let cap = &cfg.capabilities[0];
+    let args: Args = json!({"invoice_id": row["id"], "reason": reason})
+        .as_object()
+        .unwrap()
+        .clone();
+    let read = record_read(cap, &ctx(), row, 1, &row["id"], at);
+    let built = build_change_set(&ProposalInput {
+        mode: cfg.mode,
+        engine: Engine::Sqlite,
+        cap,
+        args: &args,
+        ctx: &ctx(),
+        before: row,
+        read: &read,
+        now: at,
+    })
+    .unwrap();
+    let (linked, audit2) = link_to_proposal(
+        &read,
+        cap,
+        &built.change_set.proposal_id,
+        row,
+        &built.patch,
+        &built.after,
+    );
+    let item = linked.items.last().unwrap().clone();
+    let rec =
+        ledger.record_proposal(&read.bundle, &read.audit, &built.change_set, &item, &audit2)?;
+    Ok((built.change_set, rec.deduplicated))
+}
+
+fn open_temp() -> (tempfile::TempDir, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger =
+        Ledger::open_with_clock(&dir.path().join("nested/dir/ledger.db"), clock()).unwrap();
+    (dir, ledger)
+}
+
+#[test]
+fn a_proposal_call_records_read_proposal_link_and_events_together() {
+    let (_d, ledger) = open_temp();
+    let cfg = config("review");
+    let (cs, dedup) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    assert!(!dedup);
+    let p = ledger.proposal(&cs.proposal_id).unwrap();
+    assert_eq!(p.state, "pending_review");
+    let kinds: Vec<String> = ledger
+        .events(&cs.proposal_id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["proposal_created", "evidence_recorded"]);
+    let bundle = ledger.evidence(&cs.evidence.bundle_id).unwrap();
+    assert_eq!(bundle.proposal_id.as_deref(), Some(cs.proposal_id.as_str()));
+    let item_kinds: Vec<&str> = bundle
+        .items
+        .iter()
+        .map(|i| i.item["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(item_kinds, ["external_row", "proposal_evidence"]);
+    assert_eq!(bundle.query_audit.len(), 2, "read audit and proposal audit");
+    assert_eq!(
+        ledger
+            .query_audit_for_proposal(&cs.proposal_id)
+            .unwrap()
+            .len(),
+        1
+    );
+    // The stored change set is byte-for-byte what was built.
+    assert_eq!(p.change_set, serde_json::to_value(&cs).unwrap());
+}
+
+#[test]
+fn an_identical_proposal_is_deduplicated_not_an_error() {
+    let (_d, ledger) = open_temp();
+    let cfg = config("review");
+    let (first, _) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    let (second, dedup) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T15:00:00.000Z",
+    )
+    .unwrap();
+    assert!(dedup);
+    assert_eq!(first.proposal_id, second.proposal_id);
+    assert_eq!(ledger.list_proposals(&Filter::default()).unwrap().len(), 1);
+    // Both reads are on record.
+    assert_eq!(ledger.list_evidence(&Filter::default()).unwrap().len(), 2);
+}
+
+#[test]
+fn secret_material_is_refused_and_nothing_is_written() {
+    let (_d, ledger) = open_temp();
+    let cfg = config("review");
+    let mut r = row("INV-1", 5500);
+    r.insert("api_token".into(), json!("x"));
+    let err = propose(&ledger, &cfg, &r, "goodwill", "2026-06-20T14:31:09.000Z").unwrap_err();
+    assert_eq!(err.code(), Some("SECRET_MATERIAL_REJECTED"));
+    let stats = ledger.stats().unwrap();
+    assert_eq!(
+        (stats.proposals, stats.evidence_bundles, stats.query_audit),
+        (0, 0, 0)
+    );
+
+    // A secret in a free-text argument: the read stays recorded, the proposal does not.
+    let err = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "see postgres://u:pw@db/x",
+        "2026-06-20T14:31:10.000Z",
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), Some("SECRET_MATERIAL_REJECTED"));
+    let stats = ledger.stats().unwrap();
+    assert_eq!(
+        (stats.proposals, stats.evidence_bundles, stats.query_audit),
+        (0, 1, 1)
+    );
+    let text = std::fs::read(ledger.path()).unwrap();
+    assert!(!String::from_utf8_lossy(&text).contains("u:pw@db"));
+}
+
+#[test]
+fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
+    let (_d, ledger) = open_temp();
+    let cfg = config("review");
+    let (cs, _) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    let id = &cs.proposal_id;
+    let hash = ledger.proposal(id).unwrap().proposal_hash;
+
+    let err = ledger
+        .decide(id, Decision::Approve, "ann", None, "sha256:other", 1)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("PROPOSAL_HASH_MISMATCH"));
+    let err = ledger
+        .decide(id, Decision::Approve, "ann", None, &hash, 2)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("PROPOSAL_VERSION_MISMATCH"));
+
+    let p = ledger
+        .decide(id, Decision::Approve, "ann", Some("ok"), &hash, 1)
+        .unwrap();
+    assert_eq!(p.state, "approved");
+    let err = ledger
+        .decide(id, Decision::Approve, "ann", None, &hash, 1)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("PROPOSAL_NOT_PENDING_REVIEW"));
+
+    let p = ledger
+        .queue_job(
+            id,
+            "wbj_1",
+            &json!({"job": 1}),
+            &JobKind::Sql {
+                source_id: "app".into(),
+            },
+            "runner",
+        )
+        .unwrap();
+    assert_eq!(p.state, "pending_worker");
+    let err = ledger
+        .decide(id, Decision::Reject, "ann", Some("no"), &hash, 1)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("PROPOSAL_NOT_REJECTABLE"));
+
+    let result = ExecutorResult {
+        status: ReceiptStatus::Applied,
+        affected_rows: 1,
+        result_hash: None,
+        error_code: None,
+        new_version: None,
+    };
+    let receipt = receipt_for(
+        "wbj_1",
+        &cs,
+        "local_runner",
+        &result,
+        "2026-06-20T14:40:00.000Z",
+    );
+    let p = ledger.record_receipt(&receipt).unwrap();
+    assert_eq!(p.state, "applied");
+    assert!(p.source_database_mutated);
+
+    // A retry's no-op receipt keeps the mutation flag and the receipt row is not duplicated.
+    let again = receipt_for(
+        "wbj_1",
+        &cs,
+        "local_runner",
+        &ExecutorResult {
+            affected_rows: 0,
+            ..result
+        },
+        "2026-06-20T14:41:00.000Z",
+    );
+    assert_eq!(again.status, ReceiptStatus::AlreadyApplied);
+    let p = ledger.record_receipt(&again).unwrap();
+    assert!(p.source_database_mutated);
+    assert_eq!(ledger.receipts(id).unwrap().len(), 1);
+    let kinds: Vec<String> = ledger
+        .events(id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "proposal_created",
+            "evidence_recorded",
+            "proposal_approved",
+            "proposal_pending_worker",
+            "writeback_job_recorded",
+            "writeback_applied",
+            "writeback_already_applied"
+        ]
+    );
+}
+
+#[test]
+fn receipts_for_unapproved_proposals_are_refused() {
+    let (_d, ledger) = open_temp();
+    let cfg = config("review");
+    let (cs, _) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    let result = ExecutorResult {
+        status: ReceiptStatus::Applied,
+        affected_rows: 1,
+        result_hash: None,
+        error_code: None,
+        new_version: None,
+    };
+    let receipt = receipt_for(
+        "wbj_1",
+        &cs,
+        "local_runner",
+        &result,
+        "2026-06-20T14:40:00.000Z",
+    );
+    let err = ledger.record_receipt(&receipt).unwrap_err();
+    assert_eq!(err.code(), Some("PROPOSAL_NOT_APPROVED"));
+    assert_eq!(
+        ledger.proposal(&cs.proposal_id).unwrap().state,
+        "pending_review"
+    );
+}
+
+#[test]
+fn shadow_proposals_can_never_be_approved() {
+    let (_d, ledger) = open_temp();
+    let cfg = config("shadow");
+    assert_eq!(cfg.mode, Mode::Shadow);
+    let (cs, _) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    let hash = ledger.proposal(&cs.proposal_id).unwrap().proposal_hash;
+    let err = ledger
+        .decide(&cs.proposal_id, Decision::Approve, "ann", None, &hash, 1)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("SHADOW_WRITEBACK_DISABLED"));
+    // Rejecting a shadow proposal is allowed.
+    ledger
+        .decide(
+            &cs.proposal_id,
+            Decision::Reject,
+            "ann",
+            Some("no"),
+            &hash,
+            1,
+        )
+        .unwrap();
+}
+
+#[test]
+fn listings_filter_and_limit_in_sql_and_latest_resolves() {
+    let (_d, ledger) = open_temp();
+    let cfg = config("review");
+    for i in 0..5 {
+        propose(
+            &ledger,
+            &cfg,
+            &row(&format!("INV-{i}"), 100 + i),
+            "r",
+            &format!("2026-06-20T14:31:0{i}.000Z"),
+        )
+        .unwrap();
+    }
+    let all = ledger.list_proposals(&Filter::default()).unwrap();
+    assert_eq!(all.len(), 5);
+    assert_eq!(all[0].object_id, "INV-4", "newest first");
+    assert_eq!(ledger.latest_proposal_id().unwrap(), all[0].proposal_id);
+    let two = ledger
+        .list_proposals(&Filter {
+            limit: Some(2),
+            ..Filter::default()
+        })
+        .unwrap();
+    assert_eq!(two.len(), 2);
+    let one = ledger
+        .list_proposals(&Filter {
+            object_type: Some("invoice".into()),
+            object_id: Some("INV-2".into()),
+            ..Filter::default()
+        })
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert!(
+        ledger
+            .list_proposals(&Filter {
+                tenant: Some("otherco".into()),
+                ..Filter::default()
+            })
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn replay_is_derived_from_the_ledger_and_cached() {
+    let (_d, ledger) = open_temp();
+    let cfg = config("review");
+    let (cs, _) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    let replay = ledger.replay(&cs.proposal_id).unwrap();
+    assert_eq!(
+        replay["replay_id"],
+        json!(format!("replay_{}", cs.proposal_id))
+    );
+    assert_eq!(replay["events"].as_array().unwrap().len(), 2);
+    assert_eq!(replay["evidence"][0]["items"].as_array().unwrap().len(), 2);
+    assert_eq!(replay["query_audit"].as_array().unwrap().len(), 1);
+    assert_eq!(ledger.stats().unwrap().replay_records, 1);
+}
+
+#[test]
+fn missing_ledgers_are_not_created_by_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("absent.db");
+    assert!(matches!(
+        Ledger::open_existing(&path),
+        Err(sluicegate_ledger::LedgerError::Missing(_))
+    ));
+    assert!(!path.exists());
+}
+
+#[test]
+fn reopening_runs_no_migration() {
+    let (dir, ledger) = open_temp();
+    let path = ledger.path().to_path_buf();
+    drop(ledger);
+    let conn = rusqlite_version(&path);
+    assert_eq!(conn, sluicegate_ledger::SCHEMA_VERSION);
+    Ledger::open(&path).unwrap();
+    drop(dir);
+}
+
+fn rusqlite_version(path: &Path) -> i64 {
+    // The schema version lives in the SQLite header (`PRAGMA user_version`, bytes 60..64).
+    let bytes = std::fs::read(path).unwrap();
+    i64::from(u32::from_be_bytes([
+        bytes[60], bytes[61], bytes[62], bytes[63],
+    ]))
+}
+
+/// A writer killed at an arbitrary point leaves a ledger whose every proposal has its creation
+/// event and evidence link: each tool call is one transaction.
+#[test]
+fn a_killed_writer_leaves_a_consistent_ledger() {
+    if let Ok(path) = std::env::var("SLUICEGATE_LEDGER_CRASH_CHILD") {
+        // Child: write proposals as fast as possible until killed.
+        let ledger = Ledger::open(Path::new(&path)).unwrap();
+        let cfg = config("review");
+        let pid = std::process::id();
+        for i in 0.. {
+            let _ = propose(
+                &ledger,
+                &cfg,
+                &row(&format!("INV-{pid}-{i}"), i),
+                "r",
+                "2026-06-20T14:31:09.000Z",
+            );
+        }
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.db");
+    Ledger::open(&path).unwrap();
+    for round in 0..3 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "a_killed_writer_leaves_a_consistent_ledger",
+                "--nocapture",
+            ])
+            .env("SLUICEGATE_LEDGER_CRASH_CHILD", &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300 + 70 * round));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let ledger = Ledger::open(&path).unwrap();
+    let proposals = ledger.list_proposals(&Filter::default()).unwrap();
+    assert!(
+        !proposals.is_empty(),
+        "the child wrote nothing before being killed"
+    );
+    for p in &proposals {
+        let kinds: Vec<String> = ledger
+            .events(&p.proposal_id)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            ["proposal_created", "evidence_recorded"],
+            "{}",
+            p.proposal_id
+        );
+        let bundle = ledger
+            .evidence(p.change_set["evidence"]["bundle_id"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(bundle.items.len(), 2);
+    }
+    let stats = ledger.stats().unwrap();
+    // Every bundle has exactly one read audit; linked bundles one more.
+    assert_eq!(stats.query_audit, stats.evidence_bundles + stats.proposals);
+}
