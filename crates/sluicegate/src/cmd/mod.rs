@@ -10,9 +10,11 @@ pub mod benchmark;
 pub mod config;
 pub mod demo;
 pub mod ledger;
+pub mod mcp;
 pub mod proposals;
 pub mod replay;
 pub mod tools;
+pub mod up;
 
 use std::process::ExitCode;
 
@@ -47,6 +49,11 @@ pub enum Command {
     /// Writeback receipts
     #[command(subcommand)]
     Receipts(ledger::ReceiptsCommand),
+    /// Serve capabilities to MCP clients, or print client configuration
+    #[command(subcommand)]
+    Mcp(mcp::McpCommand),
+    /// Check a review-mode setup and optionally start serving
+    Up(up::UpArgs),
     /// Review an MCP server or tool manifest for database risks
     Audit(audit::AuditArgs),
     /// Reproducible benchmarks
@@ -67,6 +74,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Evidence(cmd) => ledger::run_evidence(cmd),
         Command::QueryAudit(cmd) => ledger::run_query_audit(cmd),
         Command::Receipts(cmd) => ledger::run_receipts(cmd),
+        Command::Mcp(cmd) => mcp::run(cmd),
+        Command::Up(args) => up::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Benchmark(cmd) => benchmark::run(cmd),
     }
