@@ -97,3 +97,9 @@ pub fn hidden_columns(path: &Path, read_columns: &[String]) -> rusqlite::Result<
     let all: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     Ok(all.into_iter().filter(|c| !read_columns.contains(c)).collect())
 }
+
+/// Set an invoice's version column (tests use it to give a row sub-millisecond precision).
+pub fn set_updated_at(path: &Path, id: &str, updated_at: &str) -> rusqlite::Result<()> {
+    Connection::open(path)?.execute("UPDATE invoices SET updated_at = ?2 WHERE id = ?1", [id, updated_at])?;
+    Ok(())
+}
