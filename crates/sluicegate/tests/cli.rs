@@ -1,0 +1,246 @@
+//! The built binary: the demo, config validation, and the review loop driven through the CLI
+//! exactly as a user types it, on a SQLite sample app. Exit codes and refusals are asserted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sluicegate"));
+    c.env_remove("SLUICEGATE_CONFIG").env_remove("SLUICEGATE_STORE").env("CI", "true");
+    c
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin().current_dir(dir).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_out(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
+}
+
+#[test]
+fn demo_quick_runs_the_whole_loop_without_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), &["demo", "--quick"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("quick demo complete"), "{text}");
+    assert!(text.contains("already_applied"), "{text}");
+    assert!(text.contains("conflict"), "{text}");
+    assert!(dir.path().join(".sluicegate/quick-demo.db").exists());
+
+    let o = run(dir.path(), &["demo", "--quick", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json_out(&o);
+    assert_eq!(v["cross_tenant"], json!("NOT_FOUND_IN_TENANT"));
+    assert_eq!(v["tenant_override"], json!("INVALID_ARGUMENT"));
+    assert_eq!(v["source_unchanged_after_proposal"], json!(true));
+    assert_eq!(v["apply"]["rows_changed"], json!(1));
+    assert_eq!(v["retry"]["status"], json!("already_applied"));
+    assert_eq!(v["stale_apply"]["status"], json!("conflict"));
+    assert!(v["read"]["hidden_columns"].as_array().unwrap().contains(&json!("internal_risk_note")));
+
+    // The inspect commands it prints work against what the demo recorded.
+    let o = run(dir.path(), &["demo", "inspect", "--json"]);
+    assert!(o.status.success());
+    for cmd in json_out(&o)["commands"].as_array().unwrap() {
+        let line = cmd["command"].as_str().unwrap();
+        let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let o = run(dir.path(), &words);
+        assert!(o.status.success(), "`{line}` failed: {}", stderr(&o));
+    }
+}
+
+/// A project directory with the sample app, a config pointing at it, and env for the calls.
+struct Project {
+    dir: tempfile::TempDir,
+    app: PathBuf,
+}
+
+impl Project {
+    fn new(mode: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("app.db");
+        sluicegate_source::sample_app::create(&app).unwrap();
+        let config = json!({
+            "version": 1, "mode": mode, "result_format": 2,
+            "storage": {"sqlite_path": "./ledger/local.db"},
+            "sources": {"app": {"engine": "sqlite", "read_url_env": "APP_URL", "write_url_env": "APP_URL"}},
+            "trusted_context": {"provider": "environment", "values": {"tenant_id_env": "TENANT", "principal_env": "PRINCIPAL"}},
+            "capabilities": [
+                {"name": "billing.inspect_invoice", "kind": "read", "source": "app",
+                 "target": {"table": "invoices", "primary_key": "id", "tenant_key": "tenant_id"},
+                 "args": {"invoice_id": {"type": "string"}}, "lookup": {"id_from_arg": "invoice_id"},
+                 "visible_columns": ["id", "status", "late_fee_cents"]},
+                {"name": "billing.propose_late_fee_waiver", "kind": "proposal", "source": "app",
+                 "target": {"table": "invoices", "primary_key": "id", "tenant_key": "tenant_id"},
+                 "args": {"invoice_id": {"type": "string"}, "reason": {"type": "string"}},
+                 "lookup": {"id_from_arg": "invoice_id"},
+                 "visible_columns": ["id", "status", "late_fee_cents", "waiver_reason", "updated_at"],
+                 "patch": {"late_fee_cents": {"fixed": 0}, "waiver_reason": {"from_arg": "reason"}},
+                 "allowed_columns": ["late_fee_cents", "waiver_reason"],
+                 "conflict_guard": {"column": "updated_at"}}
+            ]
+        });
+        std::fs::write(dir.path().join("sluicegate.json"), config.to_string()).unwrap();
+        Project { dir, app }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        bin()
+            .current_dir(self.dir.path())
+            .env("APP_URL", format!("sqlite://{}", self.app.display()))
+            .env("TENANT", "acme")
+            .env("PRINCIPAL", "cli_agent")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn the_review_loop_through_the_cli() {
+    let p = Project::new("review");
+    let o = p.run(&["config", "validate", "--json"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(json_out(&o)["ok"], json!(true));
+
+    let o = p.run(&["tools", "preview", "--alias-mode", "openai", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json_out(&o);
+    assert_eq!(v["exposed_to_mcp"], json!(["billing__inspect_invoice", "billing__propose_late_fee_waiver"]));
+    assert!(v["checks"].as_array().unwrap().iter().all(|c| c["ok"] == json!(true)));
+
+    let o = p.run(&["smoke", "call", "billing.inspect_invoice", "--args", r#"{"invoice_id":"INV-3001"}"#, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json_out(&o)["result"]["data"]["late_fee_cents"], json!(5500));
+
+    // A refused call exits 1 with the safe code.
+    let o = p.run(&["smoke", "call", "billing.inspect_invoice", "--args", r#"{"invoice_id":"INV-9001"}"#, "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json_out(&o)["result"]["error"]["code"], json!("NOT_FOUND_IN_TENANT"));
+
+    // propose needs explicit input.
+    let o = p.run(&["propose", "billing.propose_late_fee_waiver"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--sample"), "{}", stderr(&o));
+    let o = p.run(&["propose", "billing.propose_late_fee_waiver", "--sample"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("Proposal created."));
+
+    // Applying before approval is refused (exit 1), nothing is written.
+    let o = p.run(&["apply", "latest"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pending_review"), "{}", stderr(&o));
+
+    // Approval without a terminal needs --yes.
+    let o = p.run(&["proposals", "approve", "latest"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
+    let o = p.run(&["proposals", "approve", "latest", "--yes", "--actor", "ana"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = p.run(&["apply", "latest", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("dry run passed"));
+    let o = p.run(&["proposals", "show", "latest", "--json"]);
+    assert_eq!(json_out(&o)["proposal"]["state"], json!("approved"), "a dry run changes no state");
+
+    let o = p.run(&["apply", "latest", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json_out(&o);
+    assert_eq!(v["status"], json!("applied"));
+    assert_eq!(v["affected_rows"], json!(1));
+
+    let o = p.run(&["apply", "latest"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("already applied"), "{}", stdout(&o));
+
+    let o = p.run(&["receipts", "list", "--json"]);
+    let receipts = json_out(&o)["receipts"].as_array().unwrap().clone();
+    assert_eq!(receipts.len(), 1);
+    let o = p.run(&["receipts", "show", "rct_000001"]);
+    assert!(stdout(&o).contains("Status: applied"), "{}", stdout(&o));
+
+    let o = p.run(&["replay", "show", "latest"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("late_fee_cents: 5500 -> 0"), "{}", stdout(&o));
+    let o = p.run(&["replay", "export", "latest", "--output", "out/replay.md", "--format", "markdown"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(p.dir.path().join("out/replay.md")).unwrap();
+    assert!(md.starts_with("# Sluicegate Replay"));
+    assert!(md.contains("## Guarded Writeback"));
+
+    let o = p.run(&["evidence", "list", "--json"]);
+    let ev = json_out(&o)["evidence"][0]["evidence_bundle_id"].as_str().unwrap().to_string();
+    let o = p.run(&["evidence", "export", &ev, "--output", "out/ev.json"]);
+    assert!(o.status.success());
+    let o = p.run(&["query-audit", "list", "--json"]);
+    let audits = json_out(&o)["query_audit"].as_array().unwrap().clone();
+    assert!(audits.iter().all(|a| a["payload"]["parameters_redacted"] == json!(true)));
+    assert!(!stdout(&o).contains("INV-3001\""), "parameters must not be in query audit payloads");
+}
+
+#[test]
+fn config_validation_reports_codes_and_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sluicegate.json"),
+        r#"{"version": 2, "mode": "review", "sources": {"a": {"engine": "postgres", "read_url_env": "X", "url": "postgres://u:p@h/d"}}, "trusted_context": {"provider": "environment"}, "capabilities": []}"#,
+    )
+    .unwrap();
+    let o = run(dir.path(), &["config", "validate"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(text.contains("error $.version UNSUPPORTED_CONFIG_VERSION"), "{text}");
+    assert!(text.contains("error $.sources.a.url INLINE_DATABASE_URL_FORBIDDEN"), "{text}");
+    assert!(text.contains("error $.capabilities CAPABILITIES_REQUIRED"), "{text}");
+
+    // show redacts the inline URL by default
+    let o = run(dir.path(), &["config", "show"]);
+    assert!(!stdout(&o).contains("u:p@h"), "{}", stdout(&o));
+
+    // A command that needs a valid config refuses it and lists the errors.
+    let o = run(dir.path(), &["tools", "preview"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("UNSUPPORTED_CONFIG_VERSION"));
+
+    let o = run(dir.path(), &["config", "validate", "--config", "missing.json"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn read_commands_never_create_a_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), &["proposals", "list"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no Sluicegate ledger"), "{}", stderr(&o));
+    assert!(!dir.path().join(".sluicegate").exists());
+}
+
+#[test]
+fn reject_and_shadow_refusals() {
+    let p = Project::new("shadow");
+    let o = p.run(&["propose", "billing.propose_late_fee_waiver", "--args", r#"{"invoice_id":"INV-3001","reason":"x"}"#, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json_out(&o)["proposal"]["state"], json!("shadow_proposal_created"));
+    let o = p.run(&["proposals", "approve", "latest", "--yes"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("shadow"), "{}", stderr(&o));
+    let o = p.run(&["proposals", "reject", "latest", "--yes", "--reason", "not now"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = p.run(&["proposals", "reject", "latest", "--yes", "--reason", "again"]);
+    assert_eq!(o.status.code(), Some(1));
+}
