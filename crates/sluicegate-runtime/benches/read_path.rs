@@ -1,0 +1,122 @@
+//! The read path, measured against the bare query it wraps.
+//!
+//! For SQLite (always) and PostgreSQL (when `SLUICEGATE_TEST_POSTGRES_URL` is set) it times:
+//! * `bare_query`: the same parameterized SELECT on one open connection, through the driver;
+//! * `source_read`: `Sources::read` (pool checkout, rendering, value normalisation);
+//! * `agent_read`: `AgentApi::invoke` for a read capability: plan + query + evidence +
+//!   query-audit write to the ledger (WAL, one transaction).
+//!
+//! Run: `bash scripts/test.sh --env-only -- cargo bench -p sluicegate-runtime --bench read_path`
+//! (figures in docs/performance.md). The PostgreSQL part uses a scratch table
+//! `sg_bench_invoices` in the test server's database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::json;
+use sluicegate_core::call::{Args, TrustedContext, plan_read};
+use sluicegate_core::config::{Config, Provider, validate};
+use sluicegate_ledger::Ledger;
+use sluicegate_runtime::{AgentApi, Env};
+use sluicegate_source::{Sources, sample_app};
+
+const COLUMNS: &str = "id, customer_name, status, late_fee_cents, waiver_reason, updated_at, tenant_id";
+
+fn config(engine: &str, schema: &str, table: &str) -> Arc<Config> {
+    let doc = json!({
+        "version": 1, "mode": "review", "result_format": 2,
+        "sources": {"app": {"engine": engine, "read_url_env": "APP_URL"}},
+        "trusted_context": {"provider": "environment", "values": {"tenant_id_env": "TENANT", "principal_env": "PRINCIPAL"}},
+        "capabilities": [{
+            "name": "billing.inspect_invoice", "kind": "read", "source": "app",
+            "target": {"schema": schema, "table": table, "primary_key": "id", "tenant_key": "tenant_id"},
+            "args": {"invoice_id": {"type": "string"}}, "lookup": {"id_from_arg": "invoice_id"},
+            "visible_columns": ["id", "customer_name", "status", "late_fee_cents", "waiver_reason", "updated_at"]
+        }]
+    });
+    Arc::new(validate(&doc).1.unwrap())
+}
+
+fn env(url: &str) -> Env {
+    Env::from_map(HashMap::from([
+        ("APP_URL".into(), url.to_string()),
+        ("TENANT".into(), "acme".into()),
+        ("PRINCIPAL".into(), "bench".into()),
+    ]))
+}
+
+fn args() -> Args {
+    json!({"invoice_id": "INV-3001"}).as_object().unwrap().clone()
+}
+
+fn bench_engine(c: &mut Criterion, name: &str, config: Arc<Config>, url: &str, bare: &mut dyn FnMut()) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("bench.db")).unwrap();
+    let env = env(url);
+    let agent = AgentApi::new(config.clone(), ledger, env.clone(), None);
+    let sources = Sources::new(&config, env.as_fn());
+    let ctx = TrustedContext { tenant_id: "acme".into(), principal: "bench".into(), provenance: Provider::Environment };
+    let plan = plan_read(&config, &config.capabilities[0], &args(), &ctx).unwrap();
+    // Warm the pools so connection setup is not measured.
+    assert_eq!(rt.block_on(sources.read(&plan)).unwrap().len(), 1);
+    let out = rt.block_on(agent.call("billing.inspect_invoice", &args()));
+    assert_eq!(out.payload["ok"], json!(true), "{}", out.payload);
+
+    let mut g = c.benchmark_group(name);
+    g.bench_function("bare_query", |b| b.iter(&mut *bare));
+    g.bench_function("source_read", |b| b.iter(|| rt.block_on(sources.read(&plan)).unwrap()));
+    g.bench_function("agent_read", |b| b.iter(|| rt.block_on(agent.invoke("billing.inspect_invoice", &args()))));
+    g.finish();
+}
+
+fn sqlite(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    sample_app::create(&db).unwrap();
+    let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let sql = format!("SELECT {COLUMNS} FROM main.invoices WHERE id = ?1 AND tenant_id = ?2 LIMIT 1");
+    let mut bare = || {
+        let mut stmt = conn.prepare_cached(&sql).unwrap();
+        let row: Vec<rusqlite::types::Value> = stmt
+            .query_row(["INV-3001", "acme"], |r| (0..7).map(|i| r.get(i)).collect())
+            .unwrap();
+        std::hint::black_box(row);
+    };
+    bench_engine(c, "sqlite", config("sqlite", "main", "invoices"), &format!("sqlite://{}", db.display()), &mut bare);
+}
+
+fn postgres(c: &mut Criterion) {
+    let Ok(admin) = std::env::var("SLUICEGATE_TEST_POSTGRES_URL") else {
+        eprintln!("postgres read-path bench skipped: SLUICEGATE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (client, conn) = rt.block_on(tokio_postgres::connect(&admin, tokio_postgres::NoTls)).unwrap();
+    rt.spawn(conn);
+    rt.block_on(client.batch_execute(
+        "DROP TABLE IF EXISTS sg_bench_invoices;
+         CREATE TABLE sg_bench_invoices (id text PRIMARY KEY, tenant_id text NOT NULL, customer_name text NOT NULL,
+           status text NOT NULL, late_fee_cents integer NOT NULL, waiver_reason text, updated_at timestamptz NOT NULL);
+         INSERT INTO sg_bench_invoices VALUES ('INV-3001','acme','Acme Robotics','overdue',5500,NULL,'2026-06-20T14:31:08Z'),
+                                     ('INV-9001','otherco','OtherCo','overdue',7500,NULL,'2026-06-20T14:31:08Z');",
+    ))
+    .unwrap();
+    let stmt = rt
+        .block_on(client.prepare(&format!(
+            "SELECT {COLUMNS} FROM public.sg_bench_invoices WHERE id = $1 AND tenant_id = $2 LIMIT 1"
+        )))
+        .unwrap();
+    let mut bare = || {
+        let rows = rt.block_on(client.query(&stmt, &[&"INV-3001", &"acme"])).unwrap();
+        std::hint::black_box(rows);
+    };
+    bench_engine(c, "postgres", config("postgres", "public", "sg_bench_invoices"), &admin, &mut bare);
+    rt.block_on(client.batch_execute("DROP TABLE IF EXISTS sg_bench_invoices")).unwrap();
+}
+
+criterion_group!(benches, sqlite, postgres);
+criterion_main!(benches);
