@@ -4,3 +4,34 @@
 //! It renders SQL for each dialect from validated identifiers only, binds every value as a
 //! parameter, runs reads on read-only connections and performs the guarded single-row writeback.
 //! It must not decide policy: what to read and what may be written comes from `sluicegate-core`.
+//!
+//! * [`Sources`] reads: one pool per source, created on first use, read-only at the engine
+//!   (PostgreSQL startup options, a MySQL session setting, a read-only SQLite file handle).
+//! * [`apply_guarded_update`] writes: one guarded UPDATE in one transaction, idempotent
+//!   through the `sluicegate_writeback_receipts` table; [`probe_writer`] checks a writer.
+//! * Values come back faithful (spec README §3.7): JSON as JSON, exact decimals as strings,
+//!   RFC 3339 UTC timestamps that keep their microseconds, unsafe integers as strings, and
+//!   bytes as `\x`-prefixed hex on every engine.
+//!
+//! The `test-hooks` cargo feature (off by default, enabled only by this crate's own
+//! dev-dependency) adds a hidden way to run raw SQL on a read connection, so tests can prove
+//! that the engine refuses writes there.
+
+mod error;
+mod mysql;
+mod postgres;
+mod render;
+pub mod sample_app;
+mod sources;
+mod sqlite;
+mod value;
+mod writeback;
+
+pub use error::SourceError;
+pub use render::RECEIPT_TABLE;
+pub use sources::{EnvLookup, Sources};
+pub use sqlite::sqlite_path;
+pub use writeback::{
+    ConflictCheck, GuardedUpdate, WriteOutcome, WriteStatus, apply_guarded_update, probe_writer,
+    receipt_table_ddl, receipt_table_ddl_in_schema,
+};

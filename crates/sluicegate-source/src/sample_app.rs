@@ -42,7 +42,10 @@ pub fn create(path: &Path) -> rusqlite::Result<()> {
 pub fn row(path: &Path, id: &str) -> rusqlite::Result<Map<String, Value>> {
     let conn = Connection::open(path)?;
     let mut stmt = conn.prepare("SELECT * FROM invoices WHERE id = ?1")?;
-    let names: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
+    let names: Vec<String> = stmt
+        .column_names()
+        .map(str::to_string)
+        .collect();
     stmt.query_row([id], |r| {
         let mut out = Map::new();
         for (i, name) in names.iter().enumerate() {
@@ -50,7 +53,9 @@ pub fn row(path: &Path, id: &str) -> rusqlite::Result<Map<String, Value>> {
                 rusqlite::types::ValueRef::Null => Value::Null,
                 rusqlite::types::ValueRef::Integer(n) => Value::from(n),
                 rusqlite::types::ValueRef::Real(f) => Value::from(f),
-                rusqlite::types::ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                rusqlite::types::ValueRef::Text(t) => {
+                    Value::String(String::from_utf8_lossy(t).into_owned())
+                }
                 rusqlite::types::ValueRef::Blob(_) => Value::String("<blob>".into()),
             };
             out.insert(name.clone(), v);
@@ -64,9 +69,12 @@ pub fn snapshot(path: &Path) -> rusqlite::Result<Vec<(String, Map<String, Value>
     let ids: Vec<String> = {
         let conn = Connection::open(path)?;
         let mut stmt = conn.prepare("SELECT id FROM invoices ORDER BY id")?;
-        stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        stmt.query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
     };
-    ids.into_iter().map(|id| row(path, &id).map(|r| (id, r))).collect()
+    ids.into_iter()
+        .map(|id| row(path, &id).map(|r| (id, r)))
+        .collect()
 }
 
 /// Ids of rows that differ between two snapshots.
@@ -76,7 +84,12 @@ pub fn changed_rows(
 ) -> Vec<String> {
     after
         .iter()
-        .filter(|(id, row)| before.iter().find(|(b, _)| b == id).is_none_or(|(_, b)| b != row))
+        .filter(|(id, row)| {
+            before
+                .iter()
+                .find(|(b, _)| b == id)
+                .is_none_or(|(_, b)| b != row)
+        })
         .map(|(id, _)| id.clone())
         .collect()
 }
@@ -94,12 +107,20 @@ pub fn app_edit(path: &Path, id: &str) -> rusqlite::Result<()> {
 pub fn hidden_columns(path: &Path, read_columns: &[String]) -> rusqlite::Result<Vec<String>> {
     let conn = Connection::open(path)?;
     let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('invoices') ORDER BY cid")?;
-    let all: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    Ok(all.into_iter().filter(|c| !read_columns.contains(c)).collect())
+    let all: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(all
+        .into_iter()
+        .filter(|c| !read_columns.contains(c))
+        .collect())
 }
 
 /// Set an invoice's version column (tests use it to give a row sub-millisecond precision).
 pub fn set_updated_at(path: &Path, id: &str, updated_at: &str) -> rusqlite::Result<()> {
-    Connection::open(path)?.execute("UPDATE invoices SET updated_at = ?2 WHERE id = ?1", [id, updated_at])?;
+    Connection::open(path)?.execute(
+        "UPDATE invoices SET updated_at = ?2 WHERE id = ?1",
+        [id, updated_at],
+    )?;
     Ok(())
 }

@@ -1,0 +1,254 @@
+//! The only place SQL text is written. Statements are built from validated identifiers, each
+//! re-checked with the safe-identifier rule right before it is quoted; every value is a
+//! placeholder. The shared shapes (the one-row SELECT and the guarded UPDATE) live here; the
+//! fixed statements of each dialect live in its own module, each with tests of the exact text.
+
+pub(crate) mod mysql;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+use sluicegate_core::ident::is_safe_identifier;
+
+use crate::error::{SourceError, refused};
+
+/// Name of the idempotency receipt table (writeback.md §A.7), created unqualified so it lands
+/// in the writer connection's default schema or database.
+pub const RECEIPT_TABLE: &str = "sluicegate_writeback_receipts";
+
+/// Alias of the projection carrying the version column's native text (PostgreSQL only).
+pub(crate) const VERSION_ALIAS: &str = "__sluicegate_version";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
+impl Dialect {
+    /// Quote `name` after checking it is a safe identifier: `"x"` or `` `x` ``.
+    pub(crate) fn ident(self, name: &str) -> Result<String, SourceError> {
+        if !is_safe_identifier(name) {
+            return Err(SourceError::UnsafeIdentifier(name.to_string()));
+        }
+        Ok(match self {
+            Dialect::Postgres | Dialect::Sqlite => format!("\"{name}\""),
+            Dialect::Mysql => format!("`{name}`"),
+        })
+    }
+
+    /// The `n`th (1-based) parameter placeholder.
+    fn param(self, n: usize) -> String {
+        match self {
+            Dialect::Postgres => format!("${n}"),
+            Dialect::Mysql | Dialect::Sqlite => "?".to_string(),
+        }
+    }
+
+    /// Null-safe equality: a NULL version still matches the NULL it was read as.
+    fn null_safe_eq(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "IS NOT DISTINCT FROM",
+            Dialect::Mysql => "<=>",
+            Dialect::Sqlite => "IS",
+        }
+    }
+}
+
+/// One item of a SELECT list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Projection<'a> {
+    /// The column as stored.
+    Column(&'a str),
+    /// PostgreSQL: `"c"::text AS "c"`, for types decoded from their text form.
+    Text(&'a str),
+    /// PostgreSQL: `to_jsonb("c") AS "c"`, for arrays.
+    Json(&'a str),
+    /// PostgreSQL: `"c"::text AS "__sluicegate_version"`, the version exactly as stored.
+    VersionText(&'a str),
+}
+
+/// What follows the WHERE clause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tail {
+    /// `LIMIT n` as a literal integer, at least 1.
+    Limit(u64),
+    /// `FOR UPDATE` (SQLite has no row locks: `BEGIN IMMEDIATE` already holds the write lock).
+    ForUpdate,
+}
+
+/// `SELECT <projections> FROM <schema>.<table> WHERE <key> = p1 [AND <tenant> = p2] <tail>`.
+#[derive(Debug, Clone)]
+pub(crate) struct Select<'a> {
+    pub schema: &'a str,
+    pub table: &'a str,
+    pub projections: &'a [Projection<'a>],
+    pub key: &'a str,
+    pub tenant: Option<&'a str>,
+    pub tail: Tail,
+}
+
+pub(crate) fn select(d: Dialect, s: &Select<'_>) -> Result<String, SourceError> {
+    let mut cols = Vec::with_capacity(s.projections.len());
+    for p in s.projections {
+        cols.push(match (*p, d) {
+            (Projection::Text(c), Dialect::Postgres) => {
+                let q = d.ident(c)?;
+                format!("{q}::text AS {q}")
+            }
+            (Projection::Json(c), Dialect::Postgres) => {
+                let q = d.ident(c)?;
+                format!("to_jsonb({q}) AS {q}")
+            }
+            (Projection::VersionText(c), Dialect::Postgres) => {
+                format!("{}::text AS {VERSION_ALIAS}", d.ident(c)?)
+            }
+            // The other dialects read every type natively.
+            (
+                Projection::Column(c)
+                | Projection::Text(c)
+                | Projection::Json(c)
+                | Projection::VersionText(c),
+                _,
+            ) => d.ident(c)?,
+        });
+    }
+    if cols.is_empty() {
+        return Err(refused("a select needs at least one column"));
+    }
+    let mut sql = format!(
+        "SELECT {} FROM {}.{} WHERE {} = {}",
+        cols.join(", "),
+        d.ident(s.schema)?,
+        d.ident(s.table)?,
+        d.ident(s.key)?,
+        d.param(1)
+    );
+    if let Some(t) = s.tenant {
+        sql.push_str(&format!(" AND {} = {}", d.ident(t)?, d.param(2)));
+    }
+    match (s.tail, d) {
+        (Tail::Limit(n), _) => sql.push_str(&format!(" LIMIT {}", n.max(1))),
+        (Tail::ForUpdate, Dialect::Sqlite) => {}
+        (Tail::ForUpdate, _) => sql.push_str(" FOR UPDATE"),
+    }
+    Ok(sql)
+}
+
+/// The guarded single-row UPDATE (writeback.md §A.6 "UPDATE shape"). Parameters in order:
+/// the `set` values, the key, the tenant, then the version as read under the lock.
+#[derive(Debug, Clone)]
+pub(crate) struct Update<'a> {
+    pub schema: &'a str,
+    pub table: &'a str,
+    pub set: &'a [&'a str],
+    pub key: &'a str,
+    pub tenant: &'a str,
+    pub version: Option<&'a str>,
+}
+
+pub(crate) fn update(d: Dialect, u: &Update<'_>) -> Result<String, SourceError> {
+    if u.set.is_empty() {
+        return Err(refused("the patch is empty"));
+    }
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        d.param(n)
+    };
+    let mut sets = Vec::with_capacity(u.set.len());
+    for c in u.set {
+        sets.push(format!("{} = {}", d.ident(c)?, next()));
+    }
+    let mut sql = format!(
+        "UPDATE {}.{} SET {} WHERE {} = {} AND {} = {}",
+        d.ident(u.schema)?,
+        d.ident(u.table)?,
+        sets.join(", "),
+        d.ident(u.key)?,
+        next(),
+        d.ident(u.tenant)?,
+        next()
+    );
+    if let Some(v) = u.version {
+        sql.push_str(&format!(
+            " AND {} {} {}",
+            d.ident(v)?,
+            d.null_safe_eq(),
+            next()
+        ));
+    }
+    Ok(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_identifier_is_checked() {
+        let bad = [
+            "bad-col",
+            "x\"; DROP TABLE t; --",
+            "a`b",
+            "",
+            "public.invoices",
+        ];
+        for b in bad {
+            for d in [Dialect::Postgres, Dialect::Mysql, Dialect::Sqlite] {
+                let sel = Select {
+                    schema: "s",
+                    table: "t",
+                    projections: &[Projection::Column(b)],
+                    key: "id",
+                    tenant: None,
+                    tail: Tail::Limit(1),
+                };
+                assert_eq!(
+                    select(d, &sel),
+                    Err(SourceError::UnsafeIdentifier(b.to_string()))
+                );
+                let sel = Select {
+                    schema: b,
+                    projections: &[Projection::Column("id")],
+                    ..sel
+                };
+                assert!(select(d, &sel).is_err());
+                let upd = Update {
+                    schema: "s",
+                    table: "t",
+                    set: &["a"],
+                    key: "id",
+                    tenant: b,
+                    version: None,
+                };
+                assert!(update(d, &upd).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn empty_patch_and_empty_select_are_refused() {
+        let upd = Update {
+            schema: "s",
+            table: "t",
+            set: &[],
+            key: "id",
+            tenant: "tenant_id",
+            version: None,
+        };
+        assert!(matches!(
+            update(Dialect::Postgres, &upd),
+            Err(SourceError::Query(_))
+        ));
+        let sel = Select {
+            schema: "s",
+            table: "t",
+            projections: &[],
+            key: "id",
+            tenant: None,
+            tail: Tail::Limit(1),
+        };
+        assert!(select(Dialect::Mysql, &sel).is_err());
+    }
+}

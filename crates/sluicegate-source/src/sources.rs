@@ -1,0 +1,201 @@
+//! [`Sources`]: the read side. One lazily created, reused connection pool per configured
+//! source, and the one-row read of a [`ReadPlan`] on it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluicegate_core::call::ReadPlan;
+use sluicegate_core::config::{Config, Engine, Source};
+use sluicegate_core::evidence::Row;
+use tokio::sync::OnceCell;
+
+use crate::error::{SourceError, TIMEOUT, unavailable, unknown_source};
+use crate::mysql::MySource;
+use crate::postgres::PgSource;
+use crate::sqlite::LiteSource;
+
+/// Resolves env var names to values. The config only names env vars; URLs are looked up
+/// when a pool is first needed and never stored anywhere else.
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Extra time on top of the statement timeout before a read is abandoned client-side, for
+/// connecting and for servers that do not enforce the timeout themselves.
+const CLIENT_GRACE: Duration = Duration::from_secs(10);
+
+enum Pool {
+    Postgres(PgSource),
+    Mysql(MySource),
+    Sqlite(Arc<LiteSource>),
+}
+
+struct Entry {
+    source: Source,
+    pool: OnceCell<Pool>,
+}
+
+/// Connection pools per source, created lazily on first use and reused across calls.
+/// `Send + Sync`; share it behind an `Arc`.
+pub struct Sources {
+    entries: HashMap<String, Entry>,
+    env: EnvLookup,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names only: URLs never reach Debug output.
+        let mut names: Vec<&String> = self.entries.keys().collect();
+        names.sort();
+        f.debug_struct("Sources").field("sources", &names).finish()
+    }
+}
+
+impl Sources {
+    /// Pools for every source of `config`. `env` resolves env var names; nothing connects
+    /// until the first read of a source.
+    pub fn new(config: &Config, env: EnvLookup) -> Sources {
+        Sources::from_sources(config.sources.values().cloned(), env)
+    }
+
+    /// Pools for `sources` (what [`Sources::new`] uses; handy where no whole config exists).
+    pub fn from_sources(sources: impl IntoIterator<Item = Source>, env: EnvLookup) -> Sources {
+        let entries = sources
+            .into_iter()
+            .map(|source| {
+                (
+                    source.name.clone(),
+                    Entry {
+                        source,
+                        pool: OnceCell::new(),
+                    },
+                )
+            })
+            .collect();
+        Sources { entries, env }
+    }
+
+    async fn pool(&self, name: &str, engine: Option<Engine>) -> Result<&Pool, SourceError> {
+        let entry = self
+            .entries
+            .get(name)
+            .filter(|e| engine.is_none_or(|engine| e.source.engine == engine))
+            .ok_or_else(|| unknown_source(name))?;
+        entry
+            .pool
+            .get_or_try_init(|| async { self.open(&entry.source) })
+            .await
+    }
+
+    fn open(&self, source: &Source) -> Result<Pool, SourceError> {
+        let url = (self.env)(&source.read_url_env)
+            .filter(|u| !u.trim().is_empty())
+            .ok_or_else(|| SourceError::CredentialMissing {
+                env: source.read_url_env.clone(),
+            })?;
+        let timeout = source.statement_timeout_ms;
+        Ok(match source.engine {
+            Engine::Postgres => Pool::Postgres(PgSource::new(&url, timeout)?),
+            Engine::Mysql => Pool::Mysql(MySource::new(&url, timeout)?),
+            Engine::Sqlite => Pool::Sqlite(Arc::new(LiteSource::new(&url, timeout))),
+        })
+    }
+
+    /// Run the one-row read of `plan` on the source's read-only connection. Returns at most
+    /// `plan.limit` rows (at least one is asked for), each a [`Row`] with the plan's columns
+    /// in order and values normalised (spec README §3.7). An empty result is not an error:
+    /// the caller decides what "not exactly one row" means.
+    pub async fn read(&self, plan: &ReadPlan) -> Result<Vec<Row>, SourceError> {
+        let pool = self.pool(&plan.source, Some(plan.engine)).await?;
+        let work = async {
+            match pool {
+                Pool::Postgres(p) => p.read(plan).await,
+                Pool::Mysql(p) => p.read(plan).await,
+                Pool::Sqlite(p) => p.clone().read(plan).await,
+            }
+        };
+        let timeout = self
+            .entries
+            .get(&plan.source)
+            .and_then(|e| e.source.statement_timeout_ms)
+            .map(Duration::from_millis);
+        match timeout {
+            Some(t) => tokio::time::timeout(t + CLIENT_GRACE, work)
+                .await
+                .map_err(|_| unavailable(TIMEOUT, "the read did not finish in time"))?,
+            None => work.await,
+        }
+    }
+
+    /// Run `sql` verbatim on a pooled read connection of `source`. Exists only so tests can
+    /// prove that the engine itself refuses writes on read connections; enabled by the
+    /// non-default `test-hooks` feature, which only this crate's dev-dependencies turn on.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub async fn execute_on_read_connection(
+        &self,
+        source: &str,
+        sql: &str,
+    ) -> Result<(), SourceError> {
+        match self.pool(source, None).await? {
+            Pool::Postgres(p) => p.execute_raw(sql).await,
+            Pool::Mysql(p) => p.execute_raw(sql).await,
+            Pool::Sqlite(p) => p.clone().execute_raw(sql).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan(source: &str, engine: Engine) -> ReadPlan {
+        ReadPlan {
+            source: source.into(),
+            engine,
+            schema: "main".into(),
+            table: "t".into(),
+            columns: vec!["id".into()],
+            primary_key: "id".into(),
+            tenant_column: None,
+            lookup_value: json!(1),
+            tenant_value: None,
+            limit: 1,
+        }
+    }
+
+    fn source(name: &str, engine: Engine, env: &str) -> Source {
+        Source {
+            name: name.into(),
+            engine,
+            read_url_env: env.into(),
+            write_url_env: None,
+            read_only: true,
+            statement_timeout_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_url_and_unknown_source() {
+        let sources = Sources::from_sources(
+            [source("app", Engine::Sqlite, "APP_URL")],
+            Arc::new(|name| (name == "EMPTY").then(|| " ".to_string())),
+        );
+        assert_eq!(
+            sources.read(&plan("app", Engine::Sqlite)).await,
+            Err(SourceError::CredentialMissing {
+                env: "APP_URL".into()
+            })
+        );
+        assert_eq!(
+            sources.read(&plan("other", Engine::Sqlite)).await,
+            Err(unknown_source("other"))
+        );
+        // The plan's engine must be the source's engine.
+        assert_eq!(
+            sources.read(&plan("app", Engine::Postgres)).await,
+            Err(unknown_source("app"))
+        );
+        assert_eq!(format!("{sources:?}"), r#"Sources { sources: ["app"] }"#);
+    }
+}
