@@ -1,0 +1,286 @@
+//! MySQL / MariaDB engine tests: value conversion, tenant guard, injection, engine-enforced
+//! read-only sessions, statement timeout, pooling, redacted errors and guarded writeback.
+//! Needs `SLUICEGATE_TEST_MYSQL_URL` (see `scripts/test.sh`, which starts MariaDB); skipped
+//! without it, except in CI, where its absence fails.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Db, plan, read_one, sources};
+use serde_json::json;
+use sluicegate_core::config::Engine;
+use sluicegate_core::json::canonical;
+use sluicegate_source::SourceError;
+use sluicegate_test_support::engines::{
+    EngineKind, engine_url, unused_local_port, url_with_password, url_with_port,
+};
+
+/// `ts` is written at +02:00 and must read back in UTC; `js` is JSON (MariaDB: LONGTEXT with
+/// a json_valid check), `jt` is a plain LONGTEXT holding JSON-looking text.
+const VALUES_DDL: &str = r#"
+CREATE TABLE vals (
+  id varchar(16) PRIMARY KEY, tenant_id varchar(16) NOT NULL,
+  b tinyint(1), b2 boolean, ti tinyint, si smallint, i int, bi bigint, bibig bigint,
+  ubig bigint unsigned, f float, d double, dec_ decimal(12,2),
+  txt text, vc varchar(20), ch char(5), js json, jt longtext,
+  dt datetime, dt6 datetime(6), ts timestamp(3) NULL, da date, tm time, tm6 time(6), y year,
+  en enum('happy','sad'), st set('a','b'), bin varbinary(8), bl blob, bt bit(8), nul int
+);
+SET time_zone = '+02:00';
+INSERT INTO vals VALUES (
+  'v1', 'acme',
+  1, 0, 5, -32768, 2147483647, 9007199254740991, 9223372036854775807,
+  18446744073709551615, 0.1, 0.1, 5500.00,
+  'héllo "q"', 'x', 'ab', '{"b": 1, "a": [1, 2]}', '{"x":1}',
+  '2026-06-20 14:31:08', '2026-06-20 14:31:08.123456', '2026-06-20 16:31:08.250',
+  '2026-06-20', '14:31:08', '-30:00:01.5', 2026,
+  'happy', 'a,b', 0xDEADBEEF, 'abc', b'00000101', NULL
+);
+CREATE TABLE nums (id int PRIMARY KEY, tenant_id varchar(16) NOT NULL, name varchar(16));
+INSERT INTO nums VALUES (5, 'acme', 'five');
+CREATE VIEW slow AS SELECT 'x' AS id, SLEEP(3) AS s;
+CREATE VIEW whoami AS SELECT 'x' AS id, CONNECTION_ID() AS pid;
+"#;
+
+const VALUE_COLUMNS: &[&str] = &[
+    "id", "b", "b2", "ti", "si", "i", "bi", "bibig", "ubig", "f", "d", "dec_", "txt", "vc", "ch",
+    "js", "jt", "dt", "dt6", "ts", "da", "tm", "tm6", "y", "en", "st", "bin", "bl", "bt", "nul",
+];
+
+const EXPECTED_VALUES: &str = concat!(
+    r#"{"id":"v1","b":true,"b2":false,"ti":5,"si":-32768,"i":2147483647,"#,
+    r#""bi":9007199254740991,"bibig":"9223372036854775807","ubig":"18446744073709551615","#,
+    r#""f":0.1,"d":0.1,"dec_":"5500.00","txt":"héllo \"q\"","vc":"x","ch":"ab","#,
+    r#""js":{"b":1,"a":[1,2]},"jt":"{\"x\":1}","#,
+    r#""dt":"2026-06-20T14:31:08.000Z","dt6":"2026-06-20T14:31:08.123456Z","#,
+    r#""ts":"2026-06-20T14:31:08.250Z","da":"2026-06-20","tm":"14:31:08","#,
+    r#""tm6":"-30:00:01.500000","y":2026,"en":"happy","st":"a,b","bin":"\\xdeadbeef","#,
+    r#""bl":"\\x616263","bt":5,"nul":null}"#
+);
+
+async fn seeded(prefix: &str) -> Option<Db> {
+    let db = Db::mysql(prefix).await?;
+    db.execute(VALUES_DDL).await;
+    db.execute(common::invoices_ddl(Engine::Mysql)).await;
+    db.execute(common::INVOICES_SEED).await;
+    Some(db)
+}
+
+#[tokio::test]
+async fn values_are_faithful() {
+    let Some(db) = seeded("my_values").await else {
+        return;
+    };
+    let sources = sources(Engine::Mysql, &db.url(), Some(5_000));
+    let p = plan(&db, "vals", VALUE_COLUMNS, Some("acme"), json!("v1"));
+    for _ in 0..2 {
+        let row = read_one(&sources, &p).await;
+        assert_eq!(canonical(&json!(row)), EXPECTED_VALUES);
+    }
+    for lookup in [json!(5), json!("5")] {
+        let row = read_one(
+            &sources,
+            &plan(&db, "nums", &["id", "name"], Some("acme"), lookup),
+        )
+        .await;
+        assert_eq!(canonical(&json!(row)), r#"{"id":5,"name":"five"}"#);
+    }
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn tenant_guard_and_injection() {
+    let Some(db) = seeded("my_guard").await else {
+        return;
+    };
+    let sources = sources(Engine::Mysql, &db.url(), Some(5_000));
+    let cols = &["id", "tenant_id"];
+    let own = sources
+        .read(&plan(
+            &db,
+            "invoices",
+            cols,
+            Some("globex"),
+            json!("INV-4001"),
+        ))
+        .await
+        .expect("read");
+    assert_eq!(own.len(), 1);
+    let other = sources
+        .read(&plan(
+            &db,
+            "invoices",
+            cols,
+            Some("acme"),
+            json!("INV-4001"),
+        ))
+        .await
+        .expect("read");
+    assert!(other.is_empty(), "another tenant's row is invisible");
+    for evil in [
+        "INV-3001' OR '1'='1",
+        "INV-3001'; DROP TABLE invoices; --",
+        "INV-3001\\' OR 1=1 -- ",
+    ] {
+        let rows = sources
+            .read(&plan(&db, "invoices", cols, Some("acme"), json!(evil)))
+            .await
+            .expect("read");
+        assert!(rows.is_empty(), "{evil} is plain data");
+    }
+    assert_eq!(
+        db.query(&format!("SELECT count(*) FROM {}.invoices", db.schema()))
+            .await,
+        vec![vec![Some("5".into())]]
+    );
+    let mut bad = plan(&db, "invoices", cols, Some("acme"), json!("INV-3001"));
+    bad.columns.push("id`, `tenant_id".into());
+    assert!(matches!(
+        sources.read(&bad).await,
+        Err(SourceError::UnsafeIdentifier(_))
+    ));
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn read_connections_are_read_only() {
+    let Some(db) = seeded("my_ro").await else {
+        return;
+    };
+    let sources = sources(Engine::Mysql, &db.url(), Some(5_000));
+    for sql in [
+        "INSERT INTO invoices (id, tenant_id, status, late_fee_cents) VALUES ('X', 'acme', 'open', 1)",
+        "UPDATE invoices SET late_fee_cents = 0",
+        "DELETE FROM invoices",
+        "CREATE TABLE sneaky (a int)",
+        "DROP TABLE dupes",
+    ] {
+        let err = sources
+            .execute_on_read_connection("app", sql)
+            .await
+            .expect_err(sql);
+        assert!(err.is_read_only_violation(), "{sql}: {err}");
+    }
+    assert_eq!(
+        db.query(&format!(
+            "SELECT count(*), sum(late_fee_cents) FROM {}.invoices",
+            db.schema()
+        ))
+        .await,
+        vec![vec![Some("5".into()), Some("7700".into())]]
+    );
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn statement_timeout_and_pooling() {
+    let Some(db) = seeded("my_timeout").await else {
+        return;
+    };
+    let sources = sources(Engine::Mysql, &db.url(), Some(300));
+    let started = Instant::now();
+    let err = sources
+        .read(&plan(&db, "slow", &["id", "s"], None, json!("x")))
+        .await
+        .expect_err("times out");
+    assert_eq!(err.category(), "timeout", "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let who = plan(&db, "whoami", &["id", "pid"], None, json!("x"));
+    let mut pids = Vec::new();
+    for _ in 0..10 {
+        pids.push(read_one(&sources, &who).await["pid"].clone());
+    }
+    // A connection goes back to the pool asynchronously, so a sequential caller may
+    // alternate between two sessions; a connection per read would give ten.
+    pids.sort_by_key(|p| p.to_string());
+    pids.dedup();
+    assert!(pids.len() <= 2, "sessions are reused: {pids:?}");
+    let err = sources
+        .read(&plan(&db, "invoices", &["id", "nope"], None, json!("x")))
+        .await
+        .expect_err("unknown column");
+    match &err {
+        SourceError::Query(m) => {
+            assert!(m.contains("nope") && m.contains("1054"), "{m}");
+            assert!(!m.contains("127.0.0.1") && !m.contains("mysql://"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn connection_errors_are_redacted() {
+    let Some(admin) = engine_url(EngineKind::Mysql) else {
+        return;
+    };
+    let password = admin
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, pw)| pw.to_string())
+        .unwrap_or_default();
+    let port = admin
+        .rsplit_once(':')
+        .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let closed = unused_local_port();
+    let bad = vec![
+        url_with_password(&admin, "wrong-pw-1234"),
+        url_with_port(&admin, closed),
+    ];
+    let closed = closed.to_string();
+    let mut secrets = vec![
+        "wrong-pw-1234",
+        "sluicegate",
+        "127.0.0.1",
+        "mysql://",
+        &closed,
+    ];
+    if !password.is_empty() {
+        secrets.push(&password);
+    }
+    if !port.is_empty() {
+        secrets.push(&port);
+    }
+    common::assert_redacted(Engine::Mysql, &bad, &secrets).await;
+    let err = sources(Engine::Mysql, &bad[0], None)
+        .read(&sluicegate_core::call::ReadPlan {
+            source: "app".into(),
+            engine: Engine::Mysql,
+            schema: "x".into(),
+            table: "t".into(),
+            columns: vec!["id".into()],
+            primary_key: "id".into(),
+            tenant_column: None,
+            lookup_value: json!(1),
+            tenant_value: None,
+            limit: 1,
+        })
+        .await
+        .expect_err("bad password");
+    assert_eq!(err.category(), "authentication failed", "{err}");
+}
+
+#[tokio::test]
+async fn guarded_writeback() {
+    let Some(db) = seeded("my_write").await else {
+        return;
+    };
+    common::writeback_story(&db).await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_applies_of_one_key() {
+    let Some(db) = seeded("my_race").await else {
+        return;
+    };
+    common::concurrent_story(&db).await;
+    db.finish().await;
+}

@@ -1,0 +1,299 @@
+//! SQLite engine tests: value conversion, tenant guard, injection, read-only file handles
+//! (the file is provably untouched), statement timeout, redacted errors and guarded
+//! writeback. SQLite needs no server, so these always run.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::{Db, plan, read_one, sources};
+use serde_json::json;
+use sluicegate_core::config::Engine;
+use sluicegate_core::json::canonical;
+use sluicegate_source::{SourceError, apply_guarded_update, probe_writer};
+
+const VALUES_DDL: &str = r#"
+CREATE TABLE vals (
+  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL,
+  i INTEGER, big INTEGER, r REAL, inf REAL, t TEXT, n TEXT,
+  b BOOLEAN, b2 BOOL, b3 BOOLEAN, js JSON, jbad JSON, bl BLOB, ts TIMESTAMP, anyv
+);
+INSERT INTO vals VALUES (
+  'v1', 'acme', 42, 9223372036854775807, 0.5, 9e999, 'héllo "q"', NULL,
+  1, 0, 7, '{"b":1,"a":[1,2]}', 'not json', x'deadbeef', '2026-06-20 14:31:08', 'x'
+);
+CREATE TABLE nums (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT);
+INSERT INTO nums VALUES (5, 'acme', 'five');
+CREATE VIEW slow AS
+  WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000)
+  SELECT 'x' AS id, max(x) AS s FROM c;
+"#;
+
+const VALUE_COLUMNS: &[&str] = &[
+    "id", "i", "big", "r", "inf", "t", "n", "b", "b2", "b3", "js", "jbad", "bl", "ts", "anyv",
+];
+
+/// Declared BOOLEAN holding 0/1 becomes a boolean (7 stays a number); declared JSON is parsed
+/// when it parses; text, including timestamps, is returned as stored.
+const EXPECTED_VALUES: &str = concat!(
+    r#"{"id":"v1","i":42,"big":"9223372036854775807","r":0.5,"inf":"Infinity","#,
+    r#""t":"héllo \"q\"","n":null,"b":true,"b2":false,"b3":7,"js":{"b":1,"a":[1,2]},"#,
+    r#""jbad":"not json","bl":"\\xdeadbeef","ts":"2026-06-20 14:31:08","anyv":"x"}"#
+);
+
+async fn seeded() -> Db {
+    let db = Db::sqlite();
+    db.execute(VALUES_DDL).await;
+    db.execute(common::invoices_ddl(Engine::Sqlite)).await;
+    db.execute(common::INVOICES_SEED).await;
+    db
+}
+
+fn path_of(db: &Db) -> &Path {
+    match db {
+        Db::Sqlite { path, .. } => path,
+        Db::Server(_) => panic!("not sqlite"),
+    }
+}
+
+/// The file's bytes and modification time, and the names in its directory (no journal or
+/// WAL file may appear).
+fn fingerprint(path: &Path) -> (Vec<u8>, SystemTime, Vec<String>) {
+    let bytes = std::fs::read(path).expect("read db file");
+    let mtime = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let mut names: Vec<String> = std::fs::read_dir(path.parent().expect("dir"))
+        .expect("list dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    (bytes, mtime, names)
+}
+
+#[tokio::test]
+async fn values_are_faithful_in_every_url_form() {
+    let db = seeded().await;
+    let path = path_of(&db).display().to_string();
+    for url in [db.url(), path.clone(), format!("sqlite:{path}")] {
+        let sources = sources(Engine::Sqlite, &url, Some(5_000));
+        let row = read_one(
+            &sources,
+            &plan(&db, "vals", VALUE_COLUMNS, Some("acme"), json!("v1")),
+        )
+        .await;
+        assert_eq!(canonical(&json!(row)), EXPECTED_VALUES, "{url}");
+    }
+    let sources = sources(Engine::Sqlite, &db.url(), None);
+    for lookup in [json!(5), json!("5")] {
+        let row = read_one(
+            &sources,
+            &plan(&db, "nums", &["id", "name"], Some("acme"), lookup),
+        )
+        .await;
+        assert_eq!(canonical(&json!(row)), r#"{"id":5,"name":"five"}"#);
+    }
+}
+
+#[tokio::test]
+async fn tenant_guard_and_injection() {
+    let db = seeded().await;
+    let sources = sources(Engine::Sqlite, &db.url(), Some(5_000));
+    let cols = &["id", "tenant_id"];
+    let own = sources
+        .read(&plan(
+            &db,
+            "invoices",
+            cols,
+            Some("globex"),
+            json!("INV-4001"),
+        ))
+        .await
+        .expect("read");
+    assert_eq!(own.len(), 1);
+    let other = sources
+        .read(&plan(
+            &db,
+            "invoices",
+            cols,
+            Some("acme"),
+            json!("INV-4001"),
+        ))
+        .await
+        .expect("read");
+    assert!(other.is_empty(), "another tenant's row is invisible");
+    for evil in [
+        "INV-3001' OR '1'='1",
+        "INV-3001'; DROP TABLE invoices; --",
+        "?1",
+    ] {
+        let rows = sources
+            .read(&plan(&db, "invoices", cols, Some("acme"), json!(evil)))
+            .await
+            .expect("read");
+        assert!(rows.is_empty(), "{evil} is plain data");
+    }
+    assert_eq!(
+        db.query("SELECT count(*) FROM invoices").await,
+        vec![vec![Some("5".into())]]
+    );
+    let mut bad = plan(&db, "invoices", cols, Some("acme"), json!("INV-3001"));
+    bad.schema = "main\".\"invoices".into();
+    assert!(matches!(
+        sources.read(&bad).await,
+        Err(SourceError::UnsafeIdentifier(_))
+    ));
+}
+
+#[tokio::test]
+async fn reads_never_modify_the_file() {
+    let db = seeded().await;
+    let path = path_of(&db).to_path_buf();
+    let before = fingerprint(&path);
+    // Let a modification, if any, show in the mtime.
+    std::thread::sleep(Duration::from_millis(20));
+    let sources = sources(Engine::Sqlite, &db.url(), Some(5_000));
+    read_one(
+        &sources,
+        &plan(
+            &db,
+            "invoices",
+            common::READ_COLUMNS,
+            Some("acme"),
+            json!("INV-3001"),
+        ),
+    )
+    .await;
+    for sql in [
+        "INSERT INTO invoices (id, tenant_id, status, late_fee_cents) VALUES ('X', 'acme', 'open', 1)",
+        "UPDATE invoices SET late_fee_cents = 0",
+        "DELETE FROM invoices",
+        "CREATE TABLE sneaky (a int)",
+        "DROP TABLE dupes",
+    ] {
+        let err = sources
+            .execute_on_read_connection("app", sql)
+            .await
+            .expect_err(sql);
+        assert!(err.is_read_only_violation(), "{sql}: {err}");
+    }
+    read_one(
+        &sources,
+        &plan(
+            &db,
+            "invoices",
+            common::READ_COLUMNS,
+            Some("acme"),
+            json!("INV-3002"),
+        ),
+    )
+    .await;
+    assert!(
+        fingerprint(&path) == before,
+        "the file and its directory are untouched"
+    );
+
+    // A URL naming a missing file is unavailable, and the file is not created.
+    let missing = path.with_file_name("missing.db");
+    let err = common::sources(Engine::Sqlite, &missing.display().to_string(), None)
+        .read(&plan(&db, "invoices", &["id"], None, json!("INV-3001")))
+        .await
+        .expect_err("missing file");
+    assert_eq!(err.category(), "connection failed", "{err}");
+    assert!(!err.to_string().contains("missing.db"), "{err}");
+    assert!(!missing.exists());
+}
+
+#[tokio::test]
+async fn statement_timeout() {
+    let db = seeded().await;
+    let sources = sources(Engine::Sqlite, &db.url(), Some(300));
+    let started = Instant::now();
+    let err = sources
+        .read(&plan(&db, "slow", &["id", "s"], None, json!("x")))
+        .await
+        .expect_err("times out");
+    assert_eq!(err.category(), "timeout", "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // The connection is usable afterwards (the deadline is re-armed per read).
+    read_one(
+        &sources,
+        &plan(&db, "invoices", &["id"], Some("acme"), json!("INV-3001")),
+    )
+    .await;
+    let err = sources
+        .read(&plan(&db, "invoices", &["id", "nope"], None, json!("x")))
+        .await
+        .expect_err("unknown column");
+    match &err {
+        SourceError::Query(m) => assert!(m.contains("nope"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn guarded_writeback() {
+    let db = seeded().await;
+    common::writeback_story(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_applies_of_one_key() {
+    let db = seeded().await;
+    common::concurrent_story(&db).await;
+}
+
+#[tokio::test]
+async fn writer_errors_are_redacted_and_never_create_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("secret-name.db");
+    let url = format!("sqlite://{}", missing.display());
+    let db = Db::sqlite();
+    let u = common::waiver(
+        &db,
+        "INV-3001",
+        "wrp_x",
+        sluicegate_source::ConflictCheck::None,
+    );
+    let err = apply_guarded_update(&url, &u, false)
+        .await
+        .expect_err("missing file");
+    assert_eq!(err.category(), "connection failed", "{err}");
+    let err = probe_writer(&url, Engine::Sqlite)
+        .await
+        .expect_err("missing file");
+    for text in [format!("{err}"), format!("{err:?}")] {
+        assert!(!text.contains("secret-name"), "{text}");
+    }
+    assert!(!missing.exists(), "the writer never creates a database");
+}
+
+#[tokio::test]
+async fn a_misspelt_guard_column_fails_instead_of_guarding_a_literal() {
+    let db = seeded().await;
+    let guard = sluicegate_source::ConflictCheck::RowHash {
+        // What hash_json would give if "nope" were read as the string literal 'nope'.
+        expected: sluicegate_core::json::hash_json(&json!({"nope": "nope"})),
+        columns: vec!["nope".into()],
+    };
+    let u = common::waiver(&db, "INV-3001", "wrp_typo", guard);
+    let out = apply_guarded_update(&db.url(), &u, false)
+        .await
+        .expect("outcome");
+    assert_eq!(
+        out.status,
+        sluicegate_source::WriteStatus::Failed,
+        "{out:?}"
+    );
+    assert_eq!(out.error_code.as_deref(), Some("TRANSACTION_FAILED"));
+    assert_eq!(
+        db.rows("invoices", "late_fee_cents", "WHERE id = 'INV-3001'")
+            .await,
+        vec![vec![Some("5500".into())]]
+    );
+}
