@@ -32,6 +32,6 @@ pub use render::RECEIPT_TABLE;
 pub use sources::{EnvLookup, Sources};
 pub use sqlite::sqlite_path;
 pub use writeback::{
-    ConflictCheck, GuardedUpdate, WriteOutcome, WriteStatus, apply_guarded_update, probe_writer,
-    receipt_table_ddl, receipt_table_ddl_in_schema,
+    ConflictCheck, GuardedUpdate, TargetProbe, WriteOutcome, WriteStatus, apply_guarded_update,
+    probe_target, probe_writer, receipt_table_ddl, receipt_table_ddl_in_schema,
 };

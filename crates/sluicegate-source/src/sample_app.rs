@@ -42,10 +42,7 @@ pub fn create(path: &Path) -> rusqlite::Result<()> {
 pub fn row(path: &Path, id: &str) -> rusqlite::Result<Map<String, Value>> {
     let conn = Connection::open(path)?;
     let mut stmt = conn.prepare("SELECT * FROM invoices WHERE id = ?1")?;
-    let names: Vec<String> = stmt
-        .column_names()
-        .map(str::to_string)
-        .collect();
+    let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
     stmt.query_row([id], |r| {
         let mut out = Map::new();
         for (i, name) in names.iter().enumerate() {

@@ -316,8 +316,9 @@ impl LiteWriter {
     }
 
     /// Run fixed statement text (BEGIN IMMEDIATE, COMMIT, DDL).
-    pub(crate) async fn batch(&self, sql: &'static str) -> Result<(), SourceError> {
-        self.run(move |c, r| c.execute_batch(sql).map_err(|e| classify(&e, r)))
+    pub(crate) async fn batch(&self, sql: impl Into<String>) -> Result<(), SourceError> {
+        let sql = sql.into();
+        self.run(move |c, r| c.execute_batch(&sql).map_err(|e| classify(&e, r)))
             .await
     }
 

@@ -809,6 +809,65 @@ async fn probe(w: &mut Writer, probe_key: &str) -> Result<String, SourceError> {
     Ok(version)
 }
 
+/// One capability's target table as the doctor checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetProbe {
+    pub schema: String,
+    pub table: String,
+    /// Columns the writeback reads: primary key, tenant key, conflict column, visible columns.
+    pub columns: Vec<String>,
+    /// Columns the writeback may update (allowed and patch columns).
+    pub writable: Vec<String>,
+}
+
+/// Doctor's rollback-only target probe (writeback.md §A.11): inside a transaction that is
+/// always rolled back, `SELECT <columns> … WHERE false FOR UPDATE` and, per writable column,
+/// `UPDATE … SET c = c WHERE false`. No row is read, locked or changed; missing tables or
+/// columns and missing privileges surface as errors whose [`SourceError::category`] is
+/// `configured object not found` or `permission denied`.
+pub async fn probe_target(
+    writer_url: &str,
+    engine: Engine,
+    target: &TargetProbe,
+) -> Result<(), SourceError> {
+    let d = dialect(engine);
+    let columns: Vec<&str> = target.columns.iter().map(String::as_str).collect();
+    let mut statements = vec![render::probe_select(
+        d,
+        &target.schema,
+        &target.table,
+        &columns,
+    )?];
+    for c in &target.writable {
+        statements.push(render::probe_update(d, &target.schema, &target.table, c)?);
+    }
+    if writer_url.trim().is_empty() {
+        return Err(SourceError::CredentialMissing {
+            env: "the writer URL env var".into(),
+        });
+    }
+    let mut w = Writer::connect(engine, writer_url).await?;
+    let result = async {
+        w.begin().await?;
+        for sql in &statements {
+            let r = match &mut w {
+                Writer::Postgres(pg) => pg.batch(sql).await,
+                Writer::Mysql(my) => my.batch(sql).await,
+                Writer::Sqlite(lite) => lite.batch(sql.clone()).await,
+            };
+            if let Err(e) = r {
+                w.rollback().await;
+                return Err(e);
+            }
+        }
+        w.rollback().await;
+        Ok(())
+    }
+    .await;
+    w.close().await;
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

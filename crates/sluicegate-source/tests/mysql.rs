@@ -284,3 +284,45 @@ async fn concurrent_applies_of_one_key() {
     common::concurrent_story(&db).await;
     db.finish().await;
 }
+
+#[tokio::test]
+async fn doctor_target_probe() {
+    let Some(db) = seeded("my_probe").await else {
+        return;
+    };
+    common::target_probe_story(&db).await;
+    permission_denied_is_reported(&db).await;
+    db.finish().await;
+}
+
+/// An account that may only read: the probe reports "permission denied" and names no secret.
+async fn permission_denied_is_reported(db: &Db) {
+    use sluicegate_source::{TargetProbe, probe_target};
+    use sluicegate_test_support::engines::{unique_name, url_with_credentials};
+    let user = unique_name("ro").chars().take(32).collect::<String>();
+    db.execute(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY 'ro-pw-5678'; GRANT SELECT ON `{}`.* TO '{user}'@'%';",
+        db.schema()
+    ))
+    .await;
+    let url = url_with_credentials(&db.url(), &user, "ro-pw-5678");
+    let err = probe_target(
+        &url,
+        Engine::Mysql,
+        &TargetProbe {
+            schema: db.schema(),
+            table: "invoices".into(),
+            columns: vec!["id".into(), "tenant_id".into()],
+            writable: vec!["late_fee_cents".into()],
+        },
+    )
+    .await
+    .expect_err("read-only account");
+    assert_eq!(err.category(), "permission denied", "{err}");
+    let text = format!("{err} {err:?}");
+    assert!(
+        !text.contains(&user) && !text.contains("ro-pw-5678"),
+        "{text}"
+    );
+    db.execute(&format!("DROP USER '{user}'@'%';")).await;
+}

@@ -299,3 +299,47 @@ async fn concurrent_applies_of_one_key() {
     common::concurrent_story(&db).await;
     db.finish().await;
 }
+
+#[tokio::test]
+async fn doctor_target_probe() {
+    let Some(db) = seeded("pg_probe").await else {
+        return;
+    };
+    common::target_probe_story(&db).await;
+    permission_denied_is_reported(&db).await;
+    db.finish().await;
+}
+
+/// A role that may only read: the probe reports "permission denied" and names no secret.
+async fn permission_denied_is_reported(db: &Db) {
+    use sluicegate_source::{TargetProbe, probe_target};
+    use sluicegate_test_support::engines::{unique_name, url_with_credentials};
+    let role = unique_name("ro");
+    db.execute(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'ro-pw-5678'; GRANT SELECT ON invoices TO {role};"
+    ))
+    .await;
+    let url = url_with_credentials(&db.url(), &role, "ro-pw-5678");
+    let err = probe_target(
+        &url,
+        Engine::Postgres,
+        &TargetProbe {
+            schema: "public".into(),
+            table: "invoices".into(),
+            columns: vec!["id".into(), "tenant_id".into()],
+            writable: vec!["late_fee_cents".into()],
+        },
+    )
+    .await
+    .expect_err("read-only role");
+    assert_eq!(err.category(), "permission denied", "{err}");
+    let text = format!("{err} {err:?}");
+    assert!(
+        !text.contains(&role) && !text.contains("ro-pw-5678"),
+        "{text}"
+    );
+    db.execute(&format!(
+        "REVOKE ALL ON invoices FROM {role}; DROP ROLE {role};"
+    ))
+    .await;
+}

@@ -297,3 +297,9 @@ async fn a_misspelt_guard_column_fails_instead_of_guarding_a_literal() {
         vec![vec![Some("5500".into())]]
     );
 }
+
+#[tokio::test]
+async fn doctor_target_probe() {
+    let db = seeded().await;
+    common::target_probe_story(&db).await;
+}

@@ -108,15 +108,26 @@ pub fn url_with_database(url: &str, database: &str) -> String {
 
 /// `url` with its password replaced by `password` (for authentication failure tests).
 pub fn url_with_password(url: &str, password: &str) -> String {
+    let (authority, _, _) = split_url(url);
+    let Some(userinfo) = authority
+        .find("://")
+        .and_then(|i| authority[i + 3..].rsplit_once('@'))
+        .map(|(userinfo, _)| userinfo)
+    else {
+        return url.to_string();
+    };
+    let user = userinfo.split(':').next().unwrap_or(userinfo).to_string();
+    url_with_credentials(url, &user, password)
+}
+
+/// `url` logging in as `user` with `password` (for tests with a less privileged account).
+pub fn url_with_credentials(url: &str, user: &str, password: &str) -> String {
     let (authority, path, query) = split_url(url);
     let Some(scheme_end) = authority.find("://").map(|i| i + 3) else {
         return url.to_string();
     };
     let (scheme, rest) = authority.split_at(scheme_end);
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
-    };
-    let user = userinfo.split(':').next().unwrap_or(userinfo);
+    let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
     format!("{scheme}{user}:{password}@{host}{path}{query}")
 }
 
@@ -370,6 +381,10 @@ mod tests {
         assert_eq!(
             url_with_password("mysql://u:p@127.0.0.1:3306/db", "wrong"),
             "mysql://u:wrong@127.0.0.1:3306/db"
+        );
+        assert_eq!(
+            url_with_credentials("postgres://u:p@h:1/db?x=1", "ro", "pw"),
+            "postgres://ro:pw@h:1/db?x=1"
         );
         assert_eq!(
             url_with_port("postgres://u:p@127.0.0.1:5432/db", 1),

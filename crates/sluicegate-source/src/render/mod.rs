@@ -181,6 +181,61 @@ pub(crate) fn update(d: Dialect, u: &Update<'_>) -> Result<String, SourceError> 
     Ok(sql)
 }
 
+/// A condition no row satisfies, spelt so each engine accepts it.
+fn never(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Postgres => "false",
+        Dialect::Mysql => "1 = 0",
+        Dialect::Sqlite => "0",
+    }
+}
+
+/// Doctor target probe (writeback.md §A.11): lock nothing, but prove the columns exist and
+/// may be selected for update. `SELECT <cols> FROM <schema>.<table> WHERE <never> FOR UPDATE`.
+pub(crate) fn probe_select(
+    d: Dialect,
+    schema: &str,
+    table: &str,
+    columns: &[&str],
+) -> Result<String, SourceError> {
+    if columns.is_empty() {
+        return Err(refused("a probe needs at least one column"));
+    }
+    let cols = columns
+        .iter()
+        .map(|c| d.ident(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let lock = if d == Dialect::Sqlite {
+        ""
+    } else {
+        " FOR UPDATE"
+    };
+    Ok(format!(
+        "SELECT {} FROM {}.{} WHERE {}{lock}",
+        cols.join(", "),
+        d.ident(schema)?,
+        d.ident(table)?,
+        never(d)
+    ))
+}
+
+/// Doctor target probe: prove `column` may be updated, without touching a row.
+/// `UPDATE <schema>.<table> SET <c> = <c> WHERE <never>`.
+pub(crate) fn probe_update(
+    d: Dialect,
+    schema: &str,
+    table: &str,
+    column: &str,
+) -> Result<String, SourceError> {
+    let c = d.ident(column)?;
+    Ok(format!(
+        "UPDATE {}.{} SET {c} = {c} WHERE {}",
+        d.ident(schema)?,
+        d.ident(table)?,
+        never(d)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +280,32 @@ mod tests {
                 assert!(update(d, &upd).is_err());
             }
         }
+    }
+
+    #[test]
+    fn doctor_probes() {
+        assert_eq!(
+            probe_select(Dialect::Postgres, "public", "invoices", &["id", "status"]).as_deref(),
+            Ok(r#"SELECT "id", "status" FROM "public"."invoices" WHERE false FOR UPDATE"#)
+        );
+        assert_eq!(
+            probe_select(Dialect::Mysql, "appdb", "orders", &["id"]).as_deref(),
+            Ok("SELECT `id` FROM `appdb`.`orders` WHERE 1 = 0 FOR UPDATE")
+        );
+        assert_eq!(
+            probe_select(Dialect::Sqlite, "main", "t", &["id"]).as_deref(),
+            Ok(r#"SELECT "id" FROM "main"."t" WHERE 0"#)
+        );
+        assert_eq!(
+            probe_update(Dialect::Postgres, "public", "invoices", "status").as_deref(),
+            Ok(r#"UPDATE "public"."invoices" SET "status" = "status" WHERE false"#)
+        );
+        assert_eq!(
+            probe_update(Dialect::Mysql, "appdb", "orders", "status").as_deref(),
+            Ok("UPDATE `appdb`.`orders` SET `status` = `status` WHERE 1 = 0")
+        );
+        assert!(probe_update(Dialect::Sqlite, "main", "t", "a b").is_err());
+        assert!(probe_select(Dialect::Sqlite, "main", "t", &[]).is_err());
     }
 
     #[test]

@@ -623,3 +623,44 @@ pub async fn assert_redacted(engine: Engine, bad_urls: &[String], secrets: &[&st
         }
     }
 }
+
+/// The doctor's target probe on the seeded `invoices` table: passes for the real columns,
+/// names a missing column or table as "configured object not found", and changes nothing.
+pub async fn target_probe_story(db: &Db) {
+    use sluicegate_source::{TargetProbe, probe_target};
+    let url = db.url();
+    let before = db.rows("invoices", "*", "").await;
+    let target = |table: &str, writable: &[&str]| TargetProbe {
+        schema: db.schema(),
+        table: table.into(),
+        columns: READ_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        writable: writable.iter().map(|c| c.to_string()).collect(),
+    };
+    probe_target(
+        &url,
+        db.engine(),
+        &target("invoices", &["late_fee_cents", "waiver_reason"]),
+    )
+    .await
+    .expect("the real target passes");
+    for bad in [
+        target("invoices", &["late_fee_cents", "no_such_column"]),
+        target("no_such_table", &["late_fee_cents"]),
+    ] {
+        let err = probe_target(&url, db.engine(), &bad)
+            .await
+            .expect_err("missing object");
+        assert_eq!(err.category(), "configured object not found", "{err}");
+    }
+    let mut unsafe_target = target("invoices", &["late_fee_cents"]);
+    unsafe_target.writable.push("x = 1; --".into());
+    assert!(matches!(
+        probe_target(&url, db.engine(), &unsafe_target).await,
+        Err(SourceError::UnsafeIdentifier(_))
+    ));
+    assert_eq!(
+        db.rows("invoices", "*", "").await,
+        before,
+        "nothing changed"
+    );
+}
