@@ -23,7 +23,8 @@ use sluicegate_ledger::Ledger;
 use sluicegate_runtime::{AgentApi, Env};
 use sluicegate_source::{Sources, sample_app};
 
-const COLUMNS: &str = "id, customer_name, status, late_fee_cents, waiver_reason, updated_at, tenant_id";
+const COLUMNS: &str =
+    "id, customer_name, status, late_fee_cents, waiver_reason, updated_at, tenant_id";
 
 fn config(engine: &str, schema: &str, table: &str) -> Arc<Config> {
     let doc = json!({
@@ -49,17 +50,33 @@ fn env(url: &str) -> Env {
 }
 
 fn args() -> Args {
-    json!({"invoice_id": "INV-3001"}).as_object().unwrap().clone()
+    json!({"invoice_id": "INV-3001"})
+        .as_object()
+        .unwrap()
+        .clone()
 }
 
-fn bench_engine(c: &mut Criterion, name: &str, config: Arc<Config>, url: &str, bare: &mut dyn FnMut()) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+fn bench_engine(
+    c: &mut Criterion,
+    name: &str,
+    config: Arc<Config>,
+    url: &str,
+    bare: &mut dyn FnMut(),
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(&dir.path().join("bench.db")).unwrap();
     let env = env(url);
     let agent = AgentApi::new(config.clone(), ledger, env.clone(), None);
     let sources = Sources::new(&config, env.as_fn());
-    let ctx = TrustedContext { tenant_id: "acme".into(), principal: "bench".into(), provenance: Provider::Environment };
+    let ctx = TrustedContext {
+        tenant_id: "acme".into(),
+        principal: "bench".into(),
+        provenance: Provider::Environment,
+    };
     let plan = plan_read(&config, &config.capabilities[0], &args(), &ctx).unwrap();
     // Warm the pools so connection setup is not measured.
     assert_eq!(rt.block_on(sources.read(&plan)).unwrap().len(), 1);
@@ -68,8 +85,12 @@ fn bench_engine(c: &mut Criterion, name: &str, config: Arc<Config>, url: &str, b
 
     let mut g = c.benchmark_group(name);
     g.bench_function("bare_query", |b| b.iter(&mut *bare));
-    g.bench_function("source_read", |b| b.iter(|| rt.block_on(sources.read(&plan)).unwrap()));
-    g.bench_function("agent_read", |b| b.iter(|| rt.block_on(agent.invoke("billing.inspect_invoice", &args()))));
+    g.bench_function("source_read", |b| {
+        b.iter(|| rt.block_on(sources.read(&plan)).unwrap())
+    });
+    g.bench_function("agent_read", |b| {
+        b.iter(|| rt.block_on(agent.invoke("billing.inspect_invoice", &args())))
+    });
     g.finish();
 }
 
@@ -77,8 +98,11 @@ fn sqlite(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.db");
     sample_app::create(&db).unwrap();
-    let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let sql = format!("SELECT {COLUMNS} FROM main.invoices WHERE id = ?1 AND tenant_id = ?2 LIMIT 1");
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let sql =
+        format!("SELECT {COLUMNS} FROM main.invoices WHERE id = ?1 AND tenant_id = ?2 LIMIT 1");
     let mut bare = || {
         let mut stmt = conn.prepare_cached(&sql).unwrap();
         let row: Vec<rusqlite::types::Value> = stmt
@@ -86,7 +110,13 @@ fn sqlite(c: &mut Criterion) {
             .unwrap();
         std::hint::black_box(row);
     };
-    bench_engine(c, "sqlite", config("sqlite", "main", "invoices"), &format!("sqlite://{}", db.display()), &mut bare);
+    bench_engine(
+        c,
+        "sqlite",
+        config("sqlite", "main", "invoices"),
+        &format!("sqlite://{}", db.display()),
+        &mut bare,
+    );
 }
 
 fn postgres(c: &mut Criterion) {
@@ -94,8 +124,13 @@ fn postgres(c: &mut Criterion) {
         eprintln!("postgres read-path bench skipped: SLUICEGATE_TEST_POSTGRES_URL is not set");
         return;
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let (client, conn) = rt.block_on(tokio_postgres::connect(&admin, tokio_postgres::NoTls)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (client, conn) = rt
+        .block_on(tokio_postgres::connect(&admin, tokio_postgres::NoTls))
+        .unwrap();
     rt.spawn(conn);
     rt.block_on(client.batch_execute(
         "DROP TABLE IF EXISTS sg_bench_invoices;
@@ -111,11 +146,20 @@ fn postgres(c: &mut Criterion) {
         )))
         .unwrap();
     let mut bare = || {
-        let rows = rt.block_on(client.query(&stmt, &[&"INV-3001", &"acme"])).unwrap();
+        let rows = rt
+            .block_on(client.query(&stmt, &[&"INV-3001", &"acme"]))
+            .unwrap();
         std::hint::black_box(rows);
     };
-    bench_engine(c, "postgres", config("postgres", "public", "sg_bench_invoices"), &admin, &mut bare);
-    rt.block_on(client.batch_execute("DROP TABLE IF EXISTS sg_bench_invoices")).unwrap();
+    bench_engine(
+        c,
+        "postgres",
+        config("postgres", "public", "sg_bench_invoices"),
+        &admin,
+        &mut bare,
+    );
+    rt.block_on(client.batch_execute("DROP TABLE IF EXISTS sg_bench_invoices"))
+        .unwrap();
 }
 
 criterion_group!(benches, sqlite, postgres);

@@ -48,10 +48,23 @@ fn correlation_id() -> String {
 
 impl AgentApi {
     /// `result_format` overrides the config's (flag > config > 1).
-    pub fn new(config: Arc<Config>, ledger: Ledger, env: Env, result_format: Option<u8>) -> AgentApi {
+    pub fn new(
+        config: Arc<Config>,
+        ledger: Ledger,
+        env: Env,
+        result_format: Option<u8>,
+    ) -> AgentApi {
         let sources = Sources::new(&config, env.as_fn());
         let result_format = result_format.unwrap_or_else(|| config.result_format());
-        AgentApi { inner: Arc::new(Inner { config, sources, ledger, env, result_format }) }
+        AgentApi {
+            inner: Arc::new(Inner {
+                config,
+                sources,
+                ledger,
+                env,
+                result_format,
+            }),
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -74,7 +87,12 @@ impl AgentApi {
     /// Run one tool call by canonical name. Never panics and never returns an error: every
     /// failure is an [`Outcome::Refused`] the caller can render for the model.
     pub async fn invoke(&self, name: &str, args: &Args) -> Outcome {
-        let kind = self.inner.config.capability(name).map(|c| c.kind).unwrap_or(Kind::Read);
+        let kind = self
+            .inner
+            .config
+            .capability(name)
+            .map(|c| c.kind)
+            .unwrap_or(Kind::Read);
         let span = tracing::info_span!("tool_call", capability = name);
         let _guard = span.enter();
         match self.run(name, args).await {
@@ -85,7 +103,12 @@ impl AgentApi {
                     tracing::error!(correlation_id = %id, code = refusal.code.as_str(), cause = %refusal.message, "tool call failed");
                     id
                 });
-                Outcome::Refused { capability: name.to_string(), kind, refusal, correlation_id }
+                Outcome::Refused {
+                    capability: name.to_string(),
+                    kind,
+                    refusal,
+                    correlation_id,
+                }
             }
         }
     }
@@ -160,7 +183,13 @@ impl AgentApi {
         let ledger = inner.ledger.clone();
         let (bundle, audit, cs_for_ledger) = (read.bundle.clone(), read.audit.clone(), cs.clone());
         let recorded = blocking(move || {
-            ledger.record_proposal(&bundle, &audit, &cs_for_ledger, &proposal_item, &proposal_audit)
+            ledger.record_proposal(
+                &bundle,
+                &audit,
+                &cs_for_ledger,
+                &proposal_item,
+                &proposal_audit,
+            )
         })
         .await?;
         let stored_cs = if recorded.deduplicated {
@@ -170,7 +199,11 @@ impl AgentApi {
         };
         let executor_type = match cap.executor.as_deref() {
             None | Some("sql_update") => "sql_update",
-            Some(name) => config.executors.get(name).map(|e| e.type_name()).unwrap_or("sql_update"),
+            Some(name) => config
+                .executors
+                .get(name)
+                .map(|e| e.type_name())
+                .unwrap_or("sql_update"),
         };
         Ok(Outcome::Proposal {
             capability: cap.name.clone(),
@@ -190,7 +223,10 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, Refusal> {
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => result.map_err(ledger_refusal),
-        Err(join) => Err(Refusal::new(Code::Internal, format!("ledger task failed: {join}"))),
+        Err(join) => Err(Refusal::new(
+            Code::Internal,
+            format!("ledger task failed: {join}"),
+        )),
     }
 }
 

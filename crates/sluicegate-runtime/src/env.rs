@@ -22,7 +22,9 @@ impl Env {
     /// Values from `overrides` first, then from `self`.
     pub fn with_overrides(&self, overrides: HashMap<String, String>) -> Env {
         let base = self.clone();
-        Env(Arc::new(move |name| overrides.get(name).cloned().or_else(|| base.get(name))))
+        Env(Arc::new(move |name| {
+            overrides.get(name).cloned().or_else(|| base.get(name))
+        }))
     }
 
     /// A non-empty value of `name`.

@@ -10,8 +10,8 @@ use sluicegate_core::config::Config;
 use sluicegate_core::lifecycle::State;
 use sluicegate_core::proposal::proposal_hash;
 use sluicegate_core::writeback::{
-    DEFAULT_RUNNER_ID, ExecutorResult, check_job_authority, conflict_guard_for, job_from_change_set,
-    receipt_for, reviewed_capability,
+    DEFAULT_RUNNER_ID, ExecutorResult, check_job_authority, conflict_guard_for,
+    job_from_change_set, receipt_for, reviewed_capability,
 };
 use sluicegate_ledger::{Decision, JobKind, Ledger, LedgerError, StoredProposal};
 use sluicegate_protocol::writeback_job::{ConflictGuard, WritebackJobV1};
@@ -39,7 +39,11 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { dry_run: false, project_id: "local".into(), lease_seconds: 300 }
+        ApplyOptions {
+            dry_run: false,
+            project_id: "local".into(),
+            lease_seconds: 300,
+        }
     }
 }
 
@@ -90,8 +94,15 @@ pub struct ReviewApi {
 impl ReviewApi {
     /// `config` is needed only for `apply` (the reviewed authority a job is checked against).
     pub fn new(config: Option<Arc<Config>>, ledger: Ledger, env: Env) -> ReviewApi {
-        let runner_id = env.get("SLUICEGATE_RUNNER_ID").unwrap_or_else(|| DEFAULT_RUNNER_ID.to_string());
-        ReviewApi { config, ledger, env, runner_id }
+        let runner_id = env
+            .get("SLUICEGATE_RUNNER_ID")
+            .unwrap_or_else(|| DEFAULT_RUNNER_ID.to_string());
+        ReviewApi {
+            config,
+            ledger,
+            env,
+            runner_id,
+        }
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -103,36 +114,65 @@ impl ReviewApi {
     }
 
     /// Approve the proposal as currently stored (its own hash and version).
-    pub fn approve(&self, selector: &str, actor: &str, reason: Option<&str>) -> Result<StoredProposal, ReviewError> {
+    pub fn approve(
+        &self,
+        selector: &str,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<StoredProposal, ReviewError> {
         self.decide(selector, Decision::Approve, actor, reason)
     }
 
-    pub fn reject(&self, selector: &str, actor: &str, reason: &str) -> Result<StoredProposal, ReviewError> {
+    pub fn reject(
+        &self,
+        selector: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<StoredProposal, ReviewError> {
         self.decide(selector, Decision::Reject, actor, Some(reason))
     }
 
-    fn decide(&self, selector: &str, d: Decision, actor: &str, reason: Option<&str>) -> Result<StoredProposal, ReviewError> {
+    fn decide(
+        &self,
+        selector: &str,
+        d: Decision,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<StoredProposal, ReviewError> {
         let id = self.ledger.resolve_proposal_id(selector)?;
         let p = self.ledger.proposal(&id)?;
-        Ok(self.ledger.decide(&id, d, actor, reason, &p.proposal_hash, p.proposal_version)?)
+        Ok(self
+            .ledger
+            .decide(&id, d, actor, reason, &p.proposal_hash, p.proposal_version)?)
     }
 
     /// Apply an approved proposal with its configured executor.
-    pub async fn apply(&self, selector: &str, opts: &ApplyOptions) -> Result<ApplyReport, ReviewError> {
-        let config = self
-            .config
-            .clone()
-            .ok_or_else(|| ReviewError::Refused("apply needs the reviewed config (--config)".into()))?;
+    pub async fn apply(
+        &self,
+        selector: &str,
+        opts: &ApplyOptions,
+    ) -> Result<ApplyReport, ReviewError> {
+        let config = self.config.clone().ok_or_else(|| {
+            ReviewError::Refused("apply needs the reviewed config (--config)".into())
+        })?;
         let id = self.ledger.resolve_proposal_id(selector)?;
         let proposal = self.ledger.proposal(&id)?;
         let cs = proposal.change_set()?;
         let cap = reviewed_capability(&config, &cs).ok_or_else(|| {
-            ReviewError::Refused(format!("proposal {id} does not match any reviewed proposal capability in local config"))
+            ReviewError::Refused(format!(
+                "proposal {id} does not match any reviewed proposal capability in local config"
+            ))
         })?;
-        let executor_name = cap.executor.clone().or_else(|| cs.writeback.executor.clone()).unwrap_or("sql_update".into());
+        let executor_name = cap
+            .executor
+            .clone()
+            .or_else(|| cs.writeback.executor.clone())
+            .unwrap_or("sql_update".into());
         if executor_name != "sql_update" {
             return match config.executors.get(&executor_name) {
-                None => Err(ReviewError::Refused(format!("executor {executor_name} is not configured"))),
+                None => Err(ReviewError::Refused(format!(
+                    "executor {executor_name} is not configured"
+                ))),
                 Some(e) => Err(ReviewError::Refused(format!(
                     "executor {executor_name} is an app-owned {}; app-owned handlers are not available in this build yet",
                     e.type_name()
@@ -141,7 +181,11 @@ impl ReviewApi {
         }
         let state = proposal.state()?;
         match state {
-            State::Approved | State::PendingWorker | State::Applied | State::Conflict | State::Failed => {}
+            State::Approved
+            | State::PendingWorker
+            | State::Applied
+            | State::Conflict
+            | State::Failed => {}
             other => {
                 return Err(ReviewError::Refused(format!(
                     "proposal {id} is {}; only approved proposals can be applied",
@@ -150,23 +194,34 @@ impl ReviewApi {
             }
         }
         let now = now_iso();
-        let expires_at = (chrono::Utc::now() + chrono::Duration::seconds(opts.lease_seconds.clamp(15, 3600)))
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string();
-        let job = job_from_change_set(&cs, proposal.proposal_version, &proposal.proposal_hash, &opts.project_id, &expires_at)
+        let expires_at = (chrono::Utc::now()
+            + chrono::Duration::seconds(opts.lease_seconds.clamp(15, 3600)))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+        let job = job_from_change_set(
+            &cs,
+            proposal.proposal_version,
+            &proposal.proposal_hash,
+            &opts.project_id,
+            &expires_at,
+        )
+        .map_err(ReviewError::Refused)?;
+        check_job_authority(&config, &job, &cs, &proposal.proposal_hash, &now)
             .map_err(ReviewError::Refused)?;
-        check_job_authority(&config, &job, &cs, &proposal.proposal_hash, &now).map_err(ReviewError::Refused)?;
         if proposal_hash(&cs) != proposal.proposal_hash {
-            return Err(ReviewError::Refused(format!("proposal {id} was modified after it was recorded")));
+            return Err(ReviewError::Refused(format!(
+                "proposal {id} was modified after it was recorded"
+            )));
         }
 
-        let source = config
-            .sources
-            .get(&cs.source.source_id)
-            .ok_or_else(|| ReviewError::Refused(format!("source {} is not configured", cs.source.source_id)))?;
+        let source = config.sources.get(&cs.source.source_id).ok_or_else(|| {
+            ReviewError::Refused(format!("source {} is not configured", cs.source.source_id))
+        })?;
         let update = guarded_update(&job, &cs, source.engine);
         if opts.dry_run {
-            let outcome = apply_guarded_update("", &update, true).await.map_err(|e| ReviewError::Refused(e.to_string()))?;
+            let outcome = apply_guarded_update("", &update, true)
+                .await
+                .map_err(|e| ReviewError::Refused(e.to_string()))?;
             let result = executor_result(&outcome);
             self.ledger.record_note(
                 &id,
@@ -174,16 +229,26 @@ impl ReviewApi {
                 &self.runner_id,
                 &json!({"writeback_job_id": job.writeback_job_id, "result_hash": result.result_hash}),
             )?;
-            return Ok(ApplyReport { proposal, job, result, receipt: None, dry_run: true, completed_at: now_iso() });
+            return Ok(ApplyReport {
+                proposal,
+                job,
+                result,
+                receipt: None,
+                dry_run: true,
+                completed_at: now_iso(),
+            });
         }
 
         if matches!(state, State::Approved | State::PendingWorker) {
-            let job_json = serde_json::to_value(&job).map_err(|e| ReviewError::Refused(e.to_string()))?;
+            let job_json =
+                serde_json::to_value(&job).map_err(|e| ReviewError::Refused(e.to_string()))?;
             self.ledger.queue_job(
                 &id,
                 &job.writeback_job_id,
                 &job_json,
-                &JobKind::Sql { source_id: cs.source.source_id.clone() },
+                &JobKind::Sql {
+                    source_id: cs.source.source_id.clone(),
+                },
                 &self.runner_id,
             )?;
         }
@@ -207,7 +272,9 @@ impl ReviewApi {
                         result_hash: None,
                         error_code: Some(match e {
                             sluicegate_source::SourceError::Unavailable(_)
-                            | sluicegate_source::SourceError::CredentialMissing { .. } => "DATABASE_UNAVAILABLE".into(),
+                            | sluicegate_source::SourceError::CredentialMissing { .. } => {
+                                "DATABASE_UNAVAILABLE".into()
+                            }
                             _ => "TRANSACTION_FAILED".into(),
                         }),
                         new_version: None,
@@ -216,26 +283,56 @@ impl ReviewApi {
             },
         };
         let completed_at = now_iso();
-        let receipt = receipt_for(&job.writeback_job_id, &cs, &self.runner_id, &result, &completed_at);
+        let receipt = receipt_for(
+            &job.writeback_job_id,
+            &cs,
+            &self.runner_id,
+            &result,
+            &completed_at,
+        );
         let proposal = self.ledger.record_receipt(&receipt)?;
-        Ok(ApplyReport { proposal, job, result, receipt: Some(receipt), dry_run: false, completed_at })
+        Ok(ApplyReport {
+            proposal,
+            job,
+            result,
+            receipt: Some(receipt),
+            dry_run: false,
+            completed_at,
+        })
     }
 }
 
-fn guarded_update(job: &WritebackJobV1, cs: &ChangeSet, engine: sluicegate_core::config::Engine) -> GuardedUpdate {
+fn guarded_update(
+    job: &WritebackJobV1,
+    cs: &ChangeSet,
+    engine: sluicegate_core::config::Engine,
+) -> GuardedUpdate {
     GuardedUpdate {
         engine,
         schema: job.target.schema.clone(),
         table: job.target.table.clone(),
-        primary_key: (job.target.primary_key.column.clone(), job.target.primary_key.value.clone()),
-        tenant_guard: Some((job.tenant_guard.column.clone(), job.tenant_guard.value.clone())),
+        primary_key: (
+            job.target.primary_key.column.clone(),
+            job.target.primary_key.value.clone(),
+        ),
+        tenant_guard: Some((
+            job.tenant_guard.column.clone(),
+            job.tenant_guard.value.clone(),
+        )),
         allowed_columns: job.allowed_columns.clone(),
         patch: job.patch.clone(),
         conflict: match conflict_guard_for(cs) {
-            ConflictGuard::Column { column, expected_value } => ConflictCheck::Version { column, expected: expected_value },
-            ConflictGuard::RowHash { expected_hash } => {
-                ConflictCheck::RowHash { expected: expected_hash, columns: cs.before.keys().cloned().collect() }
-            }
+            ConflictGuard::Column {
+                column,
+                expected_value,
+            } => ConflictCheck::Version {
+                column,
+                expected: expected_value,
+            },
+            ConflictGuard::RowHash { expected_hash } => ConflictCheck::RowHash {
+                expected: expected_hash,
+                columns: cs.before.keys().cloned().collect(),
+            },
             ConflictGuard::None => ConflictCheck::None,
         },
         idempotency_key: job.idempotency_key.clone(),

@@ -140,7 +140,10 @@ fn args(v: Value) -> Args {
 
 fn assert_no_other_tenant(text: &str, what: &str) {
     for marker in OTHER_TENANT_MARKERS {
-        assert!(!text.contains(marker), "{what} leaked another tenant's value {marker:?}");
+        assert!(
+            !text.contains(marker),
+            "{what} leaked another tenant's value {marker:?}"
+        );
     }
 }
 
@@ -159,10 +162,27 @@ async fn story(app: App, engine: &str, schema: &str, url: &str, ledger_dir: &Pat
     let mut outputs = Vec::new();
 
     // Read: the tenant's row, visible columns only, with evidence.
-    let read = agent.call("billing.inspect_invoice", &args(json!({"invoice_id": "INV-3001"}))).await;
-    assert_eq!(read.payload["ok"], json!(true), "{engine}: {}", read.payload);
-    assert_eq!(read.payload["data"]["late_fee_cents"], json!(5500), "{engine}");
-    assert!(read.payload["data"].get("internal_risk_note").is_none(), "{engine}: hidden column leaked");
+    let read = agent
+        .call(
+            "billing.inspect_invoice",
+            &args(json!({"invoice_id": "INV-3001"})),
+        )
+        .await;
+    assert_eq!(
+        read.payload["ok"],
+        json!(true),
+        "{engine}: {}",
+        read.payload
+    );
+    assert_eq!(
+        read.payload["data"]["late_fee_cents"],
+        json!(5500),
+        "{engine}"
+    );
+    assert!(
+        read.payload["data"].get("internal_risk_note").is_none(),
+        "{engine}: hidden column leaked"
+    );
     assert_eq!(
         read.payload["data"]["updated_at"],
         json!("2026-06-20T14:31:08.123456Z"),
@@ -173,45 +193,99 @@ async fn story(app: App, engine: &str, schema: &str, url: &str, ledger_dir: &Pat
     outputs.push(read.payload.to_string());
 
     // Another tenant's id is indistinguishable from a missing one.
-    let cross = agent.call("billing.inspect_invoice", &args(json!({"invoice_id": "INV-9001"}))).await;
-    assert_eq!(cross.payload["error"]["code"], json!("NOT_FOUND_IN_TENANT"), "{engine}");
+    let cross = agent
+        .call(
+            "billing.inspect_invoice",
+            &args(json!({"invoice_id": "INV-9001"})),
+        )
+        .await;
+    assert_eq!(
+        cross.payload["error"]["code"],
+        json!("NOT_FOUND_IN_TENANT"),
+        "{engine}"
+    );
     assert_eq!(cross.payload["data"], Value::Null);
     outputs.push(cross.payload.to_string());
 
     // An argument that tries to set the tenant is refused before any read.
     let override_try = agent
-        .invoke("billing.inspect_invoice", &args(json!({"invoice_id": "INV-9001", "tenant_id": "otherco"})))
+        .invoke(
+            "billing.inspect_invoice",
+            &args(json!({"invoice_id": "INV-9001", "tenant_id": "otherco"})),
+        )
         .await;
     match &override_try {
         sluicegate_core::envelope::Outcome::Refused { refusal, .. } => {
-            assert_eq!(refusal.code.as_str(), "MODEL_CANNOT_OVERRIDE_BINDING", "{engine}")
+            assert_eq!(
+                refusal.code.as_str(),
+                "MODEL_CANNOT_OVERRIDE_BINDING",
+                "{engine}"
+            )
         }
         other => panic!("{engine}: tenant override was not refused: {other:?}"),
     }
 
     // Injection-looking strings are plain data: no row, no error, table intact.
     let inj = agent
-        .call("billing.inspect_invoice", &args(json!({"invoice_id": "INV-3001' OR '1'='1"})))
+        .call(
+            "billing.inspect_invoice",
+            &args(json!({"invoice_id": "INV-3001' OR '1'='1"})),
+        )
         .await;
-    assert_eq!(inj.payload["error"]["code"], json!("NOT_FOUND_IN_TENANT"), "{engine}: {}", inj.payload);
+    assert_eq!(
+        inj.payload["error"]["code"],
+        json!("NOT_FOUND_IN_TENANT"),
+        "{engine}: {}",
+        inj.payload
+    );
     let inj2 = agent
-        .call("billing.inspect_invoice", &args(json!({"invoice_id": "x\"; DROP TABLE invoices; --"})))
+        .call(
+            "billing.inspect_invoice",
+            &args(json!({"invoice_id": "x\"; DROP TABLE invoices; --"})),
+        )
         .await;
-    assert_eq!(inj2.payload["error"]["code"], json!("NOT_FOUND_IN_TENANT"), "{engine}");
+    assert_eq!(
+        inj2.payload["error"]["code"],
+        json!("NOT_FOUND_IN_TENANT"),
+        "{engine}"
+    );
     assert!(app.table_exists().await, "{engine}: the table survived");
 
     // Propose: exact diff, and the source is unchanged.
     let before = app.snapshot().await;
     let reason = "goodwill'); DELETE FROM invoices; --";
     let proposed = agent
-        .call("billing.propose_late_fee_waiver", &args(json!({"invoice_id": "INV-3001", "reason": reason})))
+        .call(
+            "billing.propose_late_fee_waiver",
+            &args(json!({"invoice_id": "INV-3001", "reason": reason})),
+        )
         .await;
-    assert_eq!(proposed.payload["ok"], json!(true), "{engine}: {}", proposed.payload);
+    assert_eq!(
+        proposed.payload["ok"],
+        json!(true),
+        "{engine}: {}",
+        proposed.payload
+    );
     let diff = &proposed.payload["proposal"]["diff"];
-    assert_eq!(diff["late_fee_cents"], json!({"before": 5500, "proposed": 0}), "{engine}");
-    assert_eq!(diff["waiver_reason"], json!({"before": null, "proposed": reason}), "{engine}");
-    let pid = proposed.payload["proposal"]["id"].as_str().unwrap().to_string();
-    assert_eq!(app.snapshot().await, before, "{engine}: a proposal changed the source");
+    assert_eq!(
+        diff["late_fee_cents"],
+        json!({"before": 5500, "proposed": 0}),
+        "{engine}"
+    );
+    assert_eq!(
+        diff["waiver_reason"],
+        json!({"before": null, "proposed": reason}),
+        "{engine}"
+    );
+    let pid = proposed.payload["proposal"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "{engine}: a proposal changed the source"
+    );
     outputs.push(proposed.payload.to_string());
 
     // Applying before approval is refused, and writes nothing.
@@ -220,38 +294,79 @@ async fn story(app: App, engine: &str, schema: &str, url: &str, ledger_dir: &Pat
     assert_eq!(app.snapshot().await, before);
 
     // Approve, apply: exactly one row changes, to exactly the approved values.
-    review.approve(&pid, "reviewer_1", Some("policy ok")).unwrap();
+    review
+        .approve(&pid, "reviewer_1", Some("policy ok"))
+        .unwrap();
     let applied = review.apply(&pid, &ApplyOptions::default()).await.unwrap();
-    assert_eq!(applied.result.status, ReceiptStatus::Applied, "{engine}: {:?}", applied.result);
+    assert_eq!(
+        applied.result.status,
+        ReceiptStatus::Applied,
+        "{engine}: {:?}",
+        applied.result
+    );
     assert_eq!(applied.result.affected_rows, 1);
     let after = app.snapshot().await;
     let changed: Vec<_> = before.iter().zip(&after).filter(|(a, b)| a != b).collect();
     assert_eq!(changed.len(), 1, "{engine}: exactly one row must change");
-    assert!(changed[0].1.contains("INV-3001") && changed[0].1.contains("DELETE FROM invoices"), "{engine}: {}", changed[0].1);
+    assert!(
+        changed[0].1.contains("INV-3001") && changed[0].1.contains("DELETE FROM invoices"),
+        "{engine}: {}",
+        changed[0].1
+    );
     assert!(app.table_exists().await);
 
     // Re-apply: the idempotency receipt answers; no second write.
     let again = review.apply(&pid, &ApplyOptions::default()).await.unwrap();
-    assert_eq!(again.result.status, ReceiptStatus::AlreadyApplied, "{engine}");
+    assert_eq!(
+        again.result.status,
+        ReceiptStatus::AlreadyApplied,
+        "{engine}"
+    );
     assert_eq!(app.snapshot().await, after, "{engine}: a retry wrote again");
 
     // Stale row: approved, then the app edits the row; the apply is a conflict and writes nothing.
     let stale = agent
-        .call("billing.propose_late_fee_waiver", &args(json!({"invoice_id": "INV-3002", "reason": "first time"})))
+        .call(
+            "billing.propose_late_fee_waiver",
+            &args(json!({"invoice_id": "INV-3002", "reason": "first time"})),
+        )
         .await;
-    let stale_id = stale.payload["proposal"]["id"].as_str().unwrap().to_string();
+    let stale_id = stale.payload["proposal"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     review.approve(&stale_id, "reviewer_1", None).unwrap();
     app.app_edit("INV-3002").await;
     let edited = app.snapshot().await;
-    let conflict = review.apply(&stale_id, &ApplyOptions::default()).await.unwrap();
-    assert_eq!(conflict.result.status, ReceiptStatus::Conflict, "{engine}: {:?}", conflict.result);
-    assert_eq!(conflict.result.error_code.as_deref(), Some("VERSION_CONFLICT"));
-    assert_eq!(app.snapshot().await, edited, "{engine}: the stale row was touched");
+    let conflict = review
+        .apply(&stale_id, &ApplyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        conflict.result.status,
+        ReceiptStatus::Conflict,
+        "{engine}: {:?}",
+        conflict.result
+    );
+    assert_eq!(
+        conflict.result.error_code.as_deref(),
+        Some("VERSION_CONFLICT")
+    );
+    assert_eq!(
+        app.snapshot().await,
+        edited,
+        "{engine}: the stale row was touched"
+    );
     assert_eq!(ledger.proposal(&stale_id).unwrap().state, "conflict");
 
     // Replay: the whole path, from the ledger.
     let replay = ledger.replay(&pid).unwrap();
-    let kinds: Vec<&str> = replay["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = replay["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -290,13 +405,23 @@ async fn story_on_sqlite() {
     // The sample app's INV-3001 carries millisecond precision; give it microseconds like the
     // server fixtures so one assertion covers all engines.
     let conn_fix = format!("sqlite://{}", db.display());
-    sluicegate_source::sample_app::set_updated_at(&db, "INV-3001", "2026-06-20T14:31:08.123456Z").unwrap();
-    story(App::Sqlite(db.clone()), "sqlite", "main", &conn_fix, dir.path()).await;
+    sluicegate_source::sample_app::set_updated_at(&db, "INV-3001", "2026-06-20T14:31:08.123456Z")
+        .unwrap();
+    story(
+        App::Sqlite(db.clone()),
+        "sqlite",
+        "main",
+        &conn_fix,
+        dir.path(),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn story_on_postgres() {
-    let Some(db) = TestDatabase::create(EngineKind::Postgres, "story").await else { return };
+    let Some(db) = TestDatabase::create(EngineKind::Postgres, "story").await else {
+        return;
+    };
     db.execute(PG_FIXTURE).await;
     let url = db.url().to_string();
     let dir = tempfile::tempdir().unwrap();
@@ -305,7 +430,9 @@ async fn story_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn story_on_mariadb() {
-    let Some(db) = TestDatabase::create(EngineKind::Mysql, "story").await else { return };
+    let Some(db) = TestDatabase::create(EngineKind::Mysql, "story").await else {
+        return;
+    };
     db.execute(MYSQL_FIXTURE).await;
     let url = db.url().to_string();
     let schema = db.name().to_string();

@@ -45,7 +45,7 @@ fn demo_quick_runs_the_whole_loop_without_a_terminal() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v = json_out(&o);
     assert_eq!(v["cross_tenant"], json!("NOT_FOUND_IN_TENANT"));
-    assert_eq!(v["tenant_override"], json!("INVALID_ARGUMENT"));
+    assert_eq!(v["tenant_override"], json!("MODEL_CANNOT_OVERRIDE_BINDING"));
     assert_eq!(v["source_unchanged_after_proposal"], json!(true));
     assert_eq!(v["apply"]["rows_changed"], json!(1));
     assert_eq!(v["retry"]["status"], json!("already_applied"));

@@ -225,9 +225,12 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let cross_code = cross.payload.pointer("/error/code").and_then(Value::as_str).unwrap_or("?").to_string();
     // 3. An argument that tries to choose the tenant is refused before anything runs.
     let override_try = rt.block_on(
-        s.agent.call("billing.inspect_invoice", &args(json!({"invoice_id": "INV-9001", "tenant_id": "otherco"}))),
+        s.agent.invoke("billing.inspect_invoice", &args(json!({"invoice_id": "INV-9001", "tenant_id": "otherco"}))),
     );
-    let override_code = override_try.payload.pointer("/error/code").and_then(Value::as_str).unwrap_or("?").to_string();
+    let override_code = match &override_try {
+        Outcome::Refused { refusal, .. } => refusal.code.as_str().to_string(),
+        _ => bail!("invariant violated: a tenant_id argument was accepted"),
+    };
     if full {
         n.section(
             "tenant scope comes from trusted context, not the model",
