@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use sluicegate_source::EnvLookup;
+
 /// Resolves env var names to values. Cheap to clone.
 #[derive(Clone)]
-pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct Env(EnvLookup);
 
 impl Env {
     /// The process environment.
@@ -32,7 +34,7 @@ impl Env {
         (self.0)(name).filter(|v| !v.is_empty())
     }
 
-    pub fn as_fn(&self) -> Arc<dyn Fn(&str) -> Option<String> + Send + Sync> {
+    pub fn as_fn(&self) -> EnvLookup {
         self.0.clone()
     }
 }
