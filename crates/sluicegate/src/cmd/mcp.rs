@@ -1,9 +1,716 @@
-//! `sluicegate mcp …`: serving capabilities over MCP (stdio, Streamable HTTP, JSON-RPC bridge)
-//! and printing client snippets. Placeholder until the MCP crate lands.
+//! `sluicegate mcp …`: serving capabilities over MCP (stdio, Streamable HTTP, the JSON-RPC
+//! bridge) and printing client configuration snippets.
+//!
+//! While serving over stdio, stdout carries protocol traffic only: every human-readable line
+//! (startup notes, warnings, logs) goes to stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use sluicegate_core::config::Mode;
+use sluicegate_core::tools::{AliasMode, openai_alias};
+use sluicegate_ledger::lease::Lease;
+use sluicegate_mcp::{
+    CancellationToken, HttpOptions, HttpServer, Protocol, Surface, is_loopback_host, serve_stdio,
+};
+use sluicegate_runtime::{AgentApi, Env, now_iso};
+
+use crate::context::{
+    DEFAULT_CONFIG, DEFAULT_STORE, config_path, confirm, load_config, open_ledger, print_json,
+    store_path,
+};
+
+/// Default env var holding the HTTP bearer token.
+pub const DEFAULT_TOKEN_ENV: &str = "SLUICEGATE_HTTP_TOKEN";
 
 #[derive(clap::Subcommand)]
-pub enum McpCommand {}
+pub enum McpCommand {
+    /// Serve capabilities to an MCP client (stdio by default)
+    Serve(ServeCmd),
+    /// Serve MCP over Streamable HTTP (default 127.0.0.1:8766, bearer token required)
+    #[command(name = "serve-streamable-http")]
+    ServeStreamableHttp(HttpCmd),
+    /// Serve the legacy JSON-RPC bridge (default 127.0.0.1:8765, bearer token required)
+    #[command(name = "serve-http")]
+    ServeHttp(HttpCmd),
+    /// Print an MCP client configuration snippet (default client: claude-desktop)
+    Config(ConfigCmd),
+    /// Print a client configuration snippet for --client
+    #[command(name = "client-config", alias = "configure")]
+    ClientConfig(ClientConfigCmd),
+}
 
-pub fn run(cmd: McpCommand) -> anyhow::Result<std::process::ExitCode> {
-    match cmd {}
+/// Options every serve command shares.
+#[derive(clap::Args, Clone, Default)]
+pub struct CommonServe {
+    /// Config file (default: $SLUICEGATE_CONFIG, then ./sluicegate.json)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Ledger file (default: $SLUICEGATE_STORE, then storage.sqlite_path, then ./.sluicegate/local.db)
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Force `mode: read_only`: only read capabilities are listed
+    #[arg(long)]
+    pub read_only: bool,
+    #[command(flatten)]
+    pub alias: AliasArgs,
+    /// Result envelope: v1 (legacy) or v2 (default: config result_format, else v1)
+    #[arg(long, value_name = "v1|1|v2|2")]
+    pub result_format: Option<String>,
+    /// Serve even when another live server holds the store lease
+    #[arg(long)]
+    pub allow_concurrent_store: bool,
+}
+
+/// Tool naming options (mcp-surface.md §3.1).
+#[derive(clap::Args, Clone, Default)]
+pub struct AliasArgs {
+    /// Tool names: canonical (`billing.inspect_invoice`), openai (`billing__inspect_invoice`) or both
+    #[arg(long, value_name = "canonical|openai|both")]
+    pub alias_mode: Option<String>,
+    /// Synonym of --alias-mode
+    #[arg(long, value_name = "canonical|openai|both")]
+    pub tool_name_style: Option<String>,
+    /// Same as --alias-mode openai
+    #[arg(long)]
+    pub openai_tool_aliases: bool,
+}
+
+impl AliasArgs {
+    /// The chosen mode, or `default` when no flag was given.
+    pub fn resolve(&self, default: AliasMode) -> anyhow::Result<AliasMode> {
+        if let (Some(a), Some(t)) = (&self.alias_mode, &self.tool_name_style)
+            && a != t
+        {
+            bail!("--tool-name-style and --alias-mode must match when both are provided");
+        }
+        let named = self
+            .alias_mode
+            .as_deref()
+            .or(self.tool_name_style.as_deref());
+        let mode = match named {
+            Some(m) => {
+                AliasMode::parse(m).context("--alias-mode must be canonical, openai, or both")?
+            }
+            None if self.openai_tool_aliases => AliasMode::Openai,
+            None => default,
+        };
+        if self.openai_tool_aliases && mode != AliasMode::Openai {
+            bail!(
+                "--openai-tool-aliases cannot be combined with --alias-mode {}",
+                mode.as_str()
+            );
+        }
+        Ok(mode)
+    }
+}
+
+/// `--result-format`: flag > config > 1.
+pub fn parse_result_format(flag: Option<&str>) -> anyhow::Result<Option<u8>> {
+    Ok(match flag {
+        None => None,
+        Some("v1" | "1") => Some(1),
+        Some("v2" | "2") => Some(2),
+        Some(_) => bail!("--result-format must be v1, 1, v2, or 2"),
+    })
+}
+
+/// Options of the HTTP transports.
+#[derive(clap::Args, Clone)]
+pub struct HttpArgs {
+    /// Address to bind (loopback by default; 0.0.0.0 exposes the server to the network)
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (default 8766 for Streamable HTTP, 8765 for the bridge; 0 picks a free port)
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Env var holding the bearer token clients must send
+    #[arg(long, default_value = DEFAULT_TOKEN_ENV, value_name = "ENV")]
+    pub auth_token_env: String,
+    /// Disable bearer auth (only allowed on a loopback bind, for local development)
+    #[arg(long)]
+    pub dev_no_auth: bool,
+    /// Browser Origin allowed to call the server (repeatable); other Origins get 403
+    #[arg(long = "allowed-origin", alias = "cors-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// Extra Host header name to accept (repeatable); loopback names and the bind host always are
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ServeCmd {
+    /// stdio (default), streamable-http, or http (the legacy JSON-RPC bridge)
+    #[arg(long, default_value = "stdio")]
+    transport: String,
+    #[command(flatten)]
+    common: CommonServe,
+    #[command(flatten)]
+    http: HttpArgs,
+}
+
+#[derive(clap::Args)]
+pub struct HttpCmd {
+    #[command(flatten)]
+    common: CommonServe,
+    #[command(flatten)]
+    http: HttpArgs,
+}
+
+/// How to serve.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Stdio,
+    Http(Protocol),
+}
+
+impl Transport {
+    fn parse(s: &str) -> anyhow::Result<Transport> {
+        Ok(match s {
+            "stdio" => Transport::Stdio,
+            "streamable-http" => Transport::Http(Protocol::StreamableHttp),
+            "http" | "json-rpc-http" | "jsonrpc-http" => Transport::Http(Protocol::Bridge),
+            _ => bail!("--transport must be stdio, streamable-http, or http"),
+        })
+    }
+
+    fn lease_name(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::Http(p) => p.lease_transport(),
+        }
+    }
+}
+
+pub fn run(cmd: McpCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        McpCommand::Serve(c) => serve(&c.common, Transport::parse(&c.transport)?, &c.http),
+        McpCommand::ServeStreamableHttp(c) => serve(
+            &c.common,
+            Transport::Http(Protocol::StreamableHttp),
+            &c.http,
+        ),
+        McpCommand::ServeHttp(c) => serve(&c.common, Transport::Http(Protocol::Bridge), &c.http),
+        McpCommand::Config(c) => {
+            let client = c.client.clone().unwrap_or_else(|| "claude-desktop".into());
+            snippet(&client, &c.options)
+        }
+        McpCommand::ClientConfig(c) => match &c.client {
+            Some(client) => snippet(client, &c.options),
+            None => bail!(
+                "mcp client-config requires --client <{}>",
+                CLIENTS.join("|")
+            ),
+        },
+    }
+}
+
+/// Logs go to stderr only, filtered by `SLUICEGATE_LOG` (default: warnings and errors).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICEGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// Resolve a serve command into what to run, then run it until the client leaves or a
+/// signal arrives. The store lease is held for exactly that long.
+pub fn serve(
+    common: &CommonServe,
+    transport: Transport,
+    http: &HttpArgs,
+) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let alias_mode = common.alias.resolve(AliasMode::Canonical)?;
+    let result_format = parse_result_format(common.result_format.as_deref())?;
+    let config_file = config_path(common.config.as_deref());
+    let mut config = load_config(&config_file)?;
+    if common.read_only && config.mode != Mode::ReadOnly {
+        let mut forced = (*config).clone();
+        forced.mode = Mode::ReadOnly;
+        config = Arc::new(forced);
+    }
+    let store = store_path(common.store.as_deref(), common.config.as_deref());
+    let env = Env::process();
+
+    // Refuse an unauthenticated HTTP server before touching the store.
+    let token = match transport {
+        Transport::Stdio => None,
+        Transport::Http(_) if http.dev_no_auth => {
+            if !is_loopback_host(&http.host) {
+                bail!("--dev-no-auth is only allowed with localhost or 127.0.0.1.");
+            }
+            None
+        }
+        Transport::Http(_) => match env.get(&http.auth_token_env) {
+            Some(t) => Some(t),
+            None => bail!(
+                "{} is not set. Streamable HTTP MCP requires bearer auth by default.\nFix: export {}=\"$(openssl rand -hex 32)\", or pass --dev-no-auth on a loopback host for local development",
+                http.auth_token_env,
+                http.auth_token_env
+            ),
+        },
+    };
+
+    let (lease, warning) = Lease::acquire(
+        &store,
+        transport.lease_name(),
+        common.allow_concurrent_store,
+        &now_iso(),
+    )?;
+    if let Some(w) = warning {
+        eprintln!("Warning: {w}");
+    }
+    let ledger = open_ledger(&store)?;
+    let api = AgentApi::new(config, ledger, env.clone(), result_format);
+    let surface = Arc::new(Surface::new(api, env, alias_mode)?);
+
+    let runtime = match transport {
+        // One thread is plenty for one client and keeps cold start and memory small.
+        Transport::Stdio => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        Transport::Http(_) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?,
+    };
+    let shutdown = CancellationToken::new();
+    let result = runtime.block_on(async {
+        spawn_signal_watch(shutdown.clone());
+        match transport {
+            Transport::Stdio => serve_stdio(surface, shutdown)
+                .await
+                .map_err(anyhow::Error::from),
+            Transport::Http(protocol) => {
+                serve_http(
+                    surface,
+                    protocol,
+                    http,
+                    token,
+                    &config_file,
+                    &store,
+                    shutdown,
+                )
+                .await
+            }
+        }
+    });
+    // A blocking stdin read (a terminal, not a pipe) cannot be interrupted: don't wait on it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    drop(lease);
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cancel `shutdown` on SIGINT or SIGTERM.
+fn spawn_signal_watch(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        shutdown.cancel();
+    });
+}
+
+async fn serve_http(
+    surface: Arc<Surface>,
+    protocol: Protocol,
+    http: &HttpArgs,
+    token: Option<String>,
+    config_file: &Path,
+    store: &Path,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    if protocol == Protocol::Bridge {
+        eprintln!(
+            "Warning: `mcp serve-http` is the legacy JSON-RPC bridge, not standard MCP. Standard clients should use `sluicegate mcp serve --transport streamable-http`."
+        );
+    }
+    if http.host == "0.0.0.0" || http.host == "::" || http.host == "[::]" {
+        eprintln!(
+            "Warning: binding {} exposes this server to the network; keep the token secret and prefer 127.0.0.1.",
+            http.host
+        );
+    }
+    let opts = HttpOptions {
+        host: http.host.clone(),
+        port: http.port.unwrap_or(protocol.default_port()),
+        token,
+        allowed_hosts: http.allowed_hosts.clone(),
+        allowed_origins: http.allowed_origins.clone(),
+    };
+    let auth = opts.token.is_some();
+    let server = HttpServer::bind(surface, protocol, opts, shutdown).await?;
+    let addr = server.local_addr()?;
+    let name = match protocol {
+        Protocol::StreamableHttp => "Streamable HTTP MCP",
+        Protocol::Bridge => "JSON-RPC bridge",
+    };
+    eprintln!("Sluicegate {name} listening on http://{addr}/mcp");
+    if auth {
+        eprintln!("Auth: bearer token from {}", http.auth_token_env);
+    } else {
+        eprintln!("Auth: disabled for localhost development only");
+    }
+    eprintln!("Config: {}", config_file.display());
+    eprintln!("Store: {}", store.display());
+    eprintln!("Press Ctrl+C to stop.");
+    server.run().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client snippets (mcp-surface.md §12)
+// ---------------------------------------------------------------------------------------------
+
+const CLIENTS: [&str; 6] = [
+    "claude-desktop",
+    "cursor",
+    "vscode",
+    "generic",
+    "generic-stdio",
+    "openai-agents",
+];
+
+#[derive(clap::Args)]
+pub struct ConfigCmd {
+    /// claude-desktop (default), cursor, vscode, generic or openai-agents
+    client: Option<String>,
+    #[command(flatten)]
+    options: SnippetArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ClientConfigCmd {
+    /// claude-desktop, cursor, vscode, generic or openai-agents
+    #[arg(long)]
+    client: Option<String>,
+    #[command(flatten)]
+    options: SnippetArgs,
+}
+
+#[derive(clap::Args)]
+pub struct SnippetArgs {
+    /// Config path to put in the snippet (default ./sluicegate.json)
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Ledger path to put in the snippet (default ./.sluicegate/local.db)
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Resolve both paths to absolute ones (clients often start servers from another directory)
+    #[arg(long)]
+    absolute_paths: bool,
+    /// stdio (default) or streamable-http (default for openai-agents)
+    #[arg(long)]
+    transport: Option<String>,
+    #[command(flatten)]
+    alias: AliasArgs,
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 8766)]
+    port: u16,
+    /// Env var name the server reads its bearer token from (never the value)
+    #[arg(long, default_value = DEFAULT_TOKEN_ENV, value_name = "ENV")]
+    auth_token_env: String,
+    /// Add a recommended propose-first system prompt and checklist
+    #[arg(long)]
+    include_instructions: bool,
+    /// Merge the snippet into --destination instead of printing it
+    #[arg(long)]
+    write: bool,
+    #[arg(long)]
+    destination: Option<PathBuf>,
+    /// Confirm --write without asking
+    #[arg(long)]
+    yes: bool,
+}
+
+/// The command name written into snippets.
+fn command_name() -> String {
+    std::env::var("SLUICEGATE_COMMAND_NAME")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "sluicegate".into())
+}
+
+fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
+    let client = match client {
+        "claude" => "claude-desktop",
+        c if CLIENTS.contains(&c) => c,
+        c => bail!(
+            "unsupported MCP client: {c} (use one of {})",
+            CLIENTS.join(", ")
+        ),
+    };
+    let openai = client == "openai-agents";
+    let transport = a
+        .transport
+        .clone()
+        .unwrap_or_else(|| if openai { "streamable-http" } else { "stdio" }.into());
+    match transport.as_str() {
+        "stdio" | "streamable-http" => {}
+        "http" | "json-rpc-http" | "jsonrpc-http" => {
+            bail!(
+                "--transport {transport} is the legacy JSON-RPC bridge, which MCP clients do not speak; use stdio or streamable-http"
+            )
+        }
+        t => bail!("--transport must be stdio or streamable-http (got {t})"),
+    }
+    let stdio = transport == "stdio";
+    if openai && stdio {
+        bail!("openai-agents snippets use streamable-http; drop --transport stdio");
+    }
+    if !stdio
+        && matches!(
+            client,
+            "claude-desktop" | "cursor" | "vscode" | "generic-stdio"
+        )
+    {
+        bail!("{client} snippets support --transport stdio only");
+    }
+    let mode = a.alias.resolve(if openai {
+        AliasMode::Openai
+    } else {
+        AliasMode::Canonical
+    })?;
+    let mut config = a
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let mut store = a
+        .store
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+    if a.absolute_paths {
+        config = std::path::absolute(&config)?;
+        store = std::path::absolute(&store)?;
+    }
+    if !config.exists() {
+        eprintln!(
+            "Warning: config path does not exist yet: {}",
+            config.display()
+        );
+    }
+    if stdio && (config.is_relative() || store.is_relative()) {
+        eprintln!(
+            "Warning: relative paths are resolved from the MCP client's working directory; pass --absolute-paths to pin them."
+        );
+    }
+    let (c, s) = (config.display().to_string(), store.display().to_string());
+    let mut args: Vec<String> = if stdio {
+        vec![
+            "mcp".into(),
+            "serve".into(),
+            "--config".into(),
+            c,
+            "--store".into(),
+            s,
+        ]
+    } else {
+        vec![
+            "mcp".into(),
+            "serve-streamable-http".into(),
+            "--config".into(),
+            c,
+            "--store".into(),
+            s,
+            "--host".into(),
+            a.host.clone(),
+            "--port".into(),
+            a.port.to_string(),
+            "--auth-token-env".into(),
+            a.auth_token_env.clone(),
+        ]
+    };
+    if mode != AliasMode::Canonical {
+        args.extend(["--alias-mode".into(), mode.as_str().into()]);
+    }
+    let cmd = command_name();
+    let mut out = match client {
+        "claude-desktop" | "cursor" => {
+            json!({"mcpServers": {"sluicegate": {"command": cmd, "args": args}}})
+        }
+        "vscode" => {
+            json!({"servers": {"sluicegate": {"type": "stdio", "command": cmd, "args": args}}})
+        }
+        "generic" | "generic-stdio" => json!({"command": cmd, "args": args}),
+        _ => openai_agents_snippet(a, &cmd, &args, mode, &config),
+    };
+    if a.include_instructions {
+        out["agent_instructions"] = instructions(client, mode);
+    }
+    if a.write {
+        if openai {
+            bail!(
+                "--write is not supported for openai-agents; paste the printed snippet into your code"
+            );
+        }
+        let dest = a
+            .destination
+            .as_deref()
+            .context("mcp configure --write requires --destination <path>")?;
+        return write_snippet(client, &out, dest, a.yes);
+    }
+    eprintln!(
+        "Paste this into your MCP client configuration (it holds command paths and env var names only: no URLs with credentials, no tokens)."
+    );
+    print_json(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A canonical capability name from the config for the naming example, else the demo's.
+fn example_tool(config: &Path) -> String {
+    std::fs::read_to_string(config)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|d| {
+            d.pointer("/capabilities/0/name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "billing.inspect_invoice".into())
+}
+
+fn openai_agents_snippet(
+    a: &SnippetArgs,
+    cmd: &str,
+    args: &[String],
+    mode: AliasMode,
+    config: &Path,
+) -> Value {
+    let env = &a.auth_token_env;
+    let url = format!("http://{}:{}/mcp", a.host, a.port);
+    let python = format!(
+        "import os\nfrom agents.mcp import MCPServerStreamableHttp\n\nsluicegate = MCPServerStreamableHttp(\n    name=\"sluicegate\",\n    params={{\n        \"url\": \"{url}\",\n        \"headers\": {{\"Authorization\": f\"Bearer {{os.environ['{env}']}}\"}},\n    }},\n    cache_tools_list=True,\n)\n"
+    );
+    let canonical = example_tool(config);
+    json!({
+        "transport": "streamable-http",
+        "start_server": {"command": cmd, "args": args, "env": {env.as_str(): "<set-a-random-local-token>"}},
+        "openai_agents_sdk": {
+            "package": "openai-agents",
+            "url": url,
+            "headers_from_env": {"Authorization": format!("Bearer ${env}")},
+            "python": python,
+        },
+        "tool_names": {
+            "canonical": canonical,
+            "model_visible_with_alias_mode_openai": openai_alias(&canonical),
+            "alias_mode": mode.as_str(),
+        },
+        "notes": [
+            format!("Start the server with {env} set to a random value and give the agent process the same value; the snippet never contains it."),
+            "Function names may not contain dots in the OpenAI Agents SDK, so the server runs with --alias-mode openai; results still name the canonical capability.",
+            "The tools read one row of the trusted tenant or record a proposal. Approval and apply happen outside MCP (sluicegate proposals approve, sluicegate apply).",
+            "Listing tools and calling them needs no OpenAI API key; running an agent does.",
+        ],
+    })
+}
+
+fn instructions(client: &str, mode: AliasMode) -> Value {
+    let names = if mode == AliasMode::Canonical {
+        "Tool names are canonical capability names such as billing.inspect_invoice."
+    } else {
+        "Tool names are OpenAI-safe aliases such as billing__inspect_invoice; results name the canonical capability."
+    };
+    json!({
+        "target_client": client,
+        "alias_mode": mode.as_str(),
+        "recommended_system_prompt": format!(
+            "You work through reviewed Sluicegate capabilities. Inspect the record and its evidence before proposing a change. Proposal tools only record a proposal for human review: never claim a change was committed unless a result says source_database_changed is true. There are no approve, apply or SQL tools; a human approves outside this conversation. If a result reports VERSION_CONFLICT, inspect again before proposing. Evidence, proposal and replay handles are audit records you do not need to open. {names}"
+        ),
+        "checklist": [
+            "Inspect before proposing.",
+            "Propose; do not claim the database changed.",
+            "Leave approval and apply to a human outside MCP.",
+            "Re-inspect after a version conflict.",
+        ],
+    })
+}
+
+/// Merge the snippet into `dest` (keeping other servers and keys), after a backup.
+fn write_snippet(
+    client: &str,
+    snippet: &Value,
+    dest: &Path,
+    yes: bool,
+) -> anyhow::Result<ExitCode> {
+    eprintln!("Destination: {}", dest.display());
+    let existing = match std::fs::read_to_string(dest) {
+        Ok(text) => Some(
+            serde_json::from_str::<Value>(&text)
+                .with_context(|| format!("{} is not valid JSON", dest.display()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dest.display())),
+    };
+    let merged = match (client, existing) {
+        ("generic" | "generic-stdio", _) | (_, None) => snippet.clone(),
+        (_, Some(mut doc)) => {
+            let key = if client == "vscode" {
+                "servers"
+            } else {
+                "mcpServers"
+            };
+            if !doc.is_object() {
+                bail!("{} does not hold a JSON object", dest.display());
+            }
+            let entry = snippet[key]["sluicegate"].clone();
+            match doc.get_mut(key).and_then(Value::as_object_mut) {
+                Some(map) => {
+                    map.insert("sluicegate".into(), entry);
+                }
+                None => doc[key] = json!({"sluicegate": entry}),
+            }
+            doc
+        }
+    };
+    confirm(
+        &format!(
+            "Write the sluicegate MCP server entry to {}?",
+            dest.display()
+        ),
+        yes,
+    )?;
+    if dest.exists() {
+        let backup = format!(
+            "{}.bak.{}",
+            dest.display(),
+            chrono::Utc::now().format("%Y%m%d%H%M%S")
+        );
+        std::fs::copy(dest, &backup)
+            .with_context(|| format!("cannot back up {}", dest.display()))?;
+        eprintln!("Backup: {backup}");
+    }
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(
+        dest,
+        format!("{}\n", serde_json::to_string_pretty(&merged)?),
+    )?;
+    println!("wrote MCP {client} configuration to {}", dest.display());
+    Ok(ExitCode::SUCCESS)
 }

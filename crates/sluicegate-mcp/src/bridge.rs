@@ -1,0 +1,209 @@
+//! The legacy JSON-RPC bridge (`mcp serve-http`): one POST per request, no handshake and no
+//! sessions. It serves the same [`Surface`] as MCP, so its `tools/list` is the MCP tool list
+//! (JSON Schema, alias modes honoured) and `tools/call` returns the same result object.
+//!
+//! Everything it writes is scrubbed of database URLs and of the bearer token (mcp-surface.md
+//! §10.4), as a second line of defence: the runtime never puts either into a result.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, Response, StatusCode};
+use serde_json::{Map, Value, json};
+
+use crate::guard::{HttpSecurity, json_response};
+use crate::http::MAX_BODY_BYTES;
+use crate::resources::{MIME, ResourceError, TEMPLATES};
+use crate::surface::{CallError, Surface, wrap_result};
+
+#[derive(Clone)]
+pub(crate) struct BridgeState {
+    surface: Arc<Surface>,
+    security: Arc<HttpSecurity>,
+}
+
+impl BridgeState {
+    pub(crate) fn new(surface: Arc<Surface>, security: Arc<HttpSecurity>) -> BridgeState {
+        BridgeState { surface, security }
+    }
+}
+
+/// A JSON-RPC error: code and message.
+struct RpcError(i64, String);
+
+fn reply(status: StatusCode, body: &Value) -> Response<Body> {
+    let text = serde_json::to_string_pretty(body).unwrap_or_default();
+    json_response(status, format!("{text}\n"))
+}
+
+pub(crate) async fn handle(State(state): State<BridgeState>, request: Request) -> Response<Body> {
+    if request.method() != Method::POST {
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({"ok": false, "error": "method_not_allowed"}),
+        );
+    }
+    let error = |id: Value, RpcError(code, message): RpcError| {
+        let message = state.security.redact_token(&redact_urls(&message));
+        json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+    };
+    let bytes = match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = RpcError(-32000, "HTTP MCP request body exceeds 1 MiB.".into());
+            return reply(StatusCode::OK, &error(Value::Null, e));
+        }
+    };
+    let message: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            let e = RpcError(-32700, format!("Parse error: {e}"));
+            return reply(StatusCode::OK, &error(Value::Null, e));
+        }
+    };
+    let Value::Object(message) = message else {
+        let e = RpcError(-32600, "JSON-RPC request must be an object.".into());
+        return reply(StatusCode::BAD_REQUEST, &error(Value::Null, e));
+    };
+    let id = message.get("id").cloned().unwrap_or(Value::Null);
+    let Some(method) = message.get("method").and_then(Value::as_str) else {
+        let e = RpcError(-32600, "JSON-RPC method is required.".into());
+        return reply(StatusCode::BAD_REQUEST, &error(id, e));
+    };
+    let params = match message.get("params") {
+        Some(Value::Object(p)) => p.clone(),
+        _ => Map::new(),
+    };
+    match dispatch(&state.surface, method, params).await {
+        Ok(mut result) => {
+            scrub(&mut result, &state.security);
+            reply(
+                StatusCode::OK,
+                &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            )
+        }
+        Err(e) => reply(StatusCode::OK, &error(id, e)),
+    }
+}
+
+async fn dispatch(
+    surface: &Surface,
+    method: &str,
+    mut params: Map<String, Value>,
+) -> Result<Value, RpcError> {
+    match method {
+        "tools/list" => Ok(json!({"tools": surface.tool_definitions().collect::<Vec<_>>()})),
+        "tools/call" => {
+            let Some(name) = params
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            else {
+                return Err(RpcError(-32602, "tools/call requires params.name.".into()));
+            };
+            // `args` is accepted as an alternative spelling (reference behaviour).
+            let arguments = params.remove("arguments").or_else(|| params.remove("args"));
+            match surface.call(&name, arguments).await {
+                Ok(result) => Ok(wrap_result(&result)),
+                Err(e @ CallError::UnknownTool(_)) => Err(RpcError(-32602, e.to_string())),
+            }
+        }
+        "resources/templates/list" => Ok(json!({
+            "resourceTemplates": TEMPLATES
+                .iter()
+                .map(|(name, uri, title)| json!({"name": name, "title": title, "uriTemplate": uri, "mimeType": MIME}))
+                .collect::<Vec<_>>()
+        })),
+        "resources/read" => {
+            let Some(uri) = params.get("uri").and_then(Value::as_str) else {
+                return Err(RpcError(
+                    -32602,
+                    "resources/read requires params.uri.".into(),
+                ));
+            };
+            match surface.read_resource(uri).await {
+                Ok(payload) => Ok(json!({"contents": [{
+                    "uri": uri,
+                    "mimeType": MIME,
+                    "text": serde_json::to_string_pretty(&payload).unwrap_or_default(),
+                }]})),
+                Err(e @ ResourceError::UnknownUri(_)) => Err(RpcError(-32602, e.to_string())),
+                Err(e) => Err(RpcError(-32603, e.to_string())),
+            }
+        }
+        other => Err(RpcError(
+            -32601,
+            format!("Unsupported MCP HTTP method: {other}"),
+        )),
+    }
+}
+
+/// Redact database URLs and the bearer token from every string in `value`.
+fn scrub(value: &mut Value, security: &HttpSecurity) {
+    match value {
+        Value::String(s) => {
+            let clean = security.redact_token(&redact_urls(s));
+            if clean != *s {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, security)),
+        Value::Object(map) => map.values_mut().for_each(|v| scrub(v, security)),
+        _ => {}
+    }
+}
+
+/// Replace `postgres://…`, `postgresql://…` and `mysql://…` (case-insensitive, up to
+/// whitespace or a quote) with `[redacted-database-url]`.
+fn redact_urls(text: &str) -> String {
+    const SCHEMES: [&str; 3] = ["postgresql://", "postgres://", "mysql://"];
+    let lower = text.to_ascii_lowercase();
+    if !SCHEMES.iter().any(|s| lower.contains(s)) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        match SCHEMES.iter().find(|s| lower[i..].starts_with(*s)) {
+            Some(scheme) => {
+                let start = i + scheme.len();
+                let end = text[start..]
+                    .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+                    .map_or(text.len(), |n| start + n);
+                if end > start {
+                    out.push_str("[redacted-database-url]");
+                    i = end;
+                } else {
+                    out.push_str(&text[i..start]);
+                    i = start;
+                }
+            }
+            None => {
+                let ch = text[i..].chars().next().unwrap_or(' ');
+                out.push(ch);
+                i += ch.len_utf8().max(1);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_are_redacted() {
+        assert_eq!(
+            redact_urls("connect POSTGRES://u:p@h:5432/db failed"),
+            "connect [redacted-database-url] failed"
+        );
+        assert_eq!(
+            redact_urls("'mysql://root@x/y' and postgresql://a"),
+            "'[redacted-database-url]' and [redacted-database-url]"
+        );
+        assert_eq!(redact_urls("plain ünïcode text"), "plain ünïcode text");
+        assert_eq!(redact_urls("mysql:// alone"), "mysql:// alone");
+    }
+}

@@ -1,0 +1,224 @@
+//! The one model-facing surface every transport serves: the tool catalog (built and compiled
+//! once at startup), argument validation, the runtime call and result wrapping.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+use sluicegate_core::call::{Args, refuse_binding_overrides, validate_args};
+use sluicegate_core::config::Kind;
+use sluicegate_core::envelope::{Outcome, ToolResult, render};
+use sluicegate_core::refusal::{Code, Refusal};
+use sluicegate_core::tools::{AliasMode, exposed_tools, tool_definition};
+use sluicegate_runtime::{AgentApi, Env};
+
+use crate::error::ServeError;
+
+/// Server instructions sent in `initialize` / `server/discover`: how a model should use the
+/// tools. Approval and writeback are deliberately not reachable from here.
+pub const INSTRUCTIONS: &str = "Sluicegate exposes reviewed business capabilities, not a database. \
+Read tools return one row of the trusted tenant and record evidence. Proposal tools record a \
+proposed change for human review; they never change the source database. Inspect before you \
+propose, propose instead of claiming a change was made, and never say something was committed \
+unless a result reports source_database_changed: true. Approval and apply happen outside MCP, \
+so there are no approve, apply or SQL tools. Tenant and principal come from trusted context: do \
+not pass them as arguments. Evidence, proposal and replay handles are audit records; you do not \
+need to read them during this turn. If a result reports a version conflict, inspect again before \
+proposing.";
+
+/// A tools/call that could not be routed: a JSON-RPC protocol error, not a tool result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("Unknown tool: {0}")]
+    UnknownTool(String),
+}
+
+/// One exposed tool: its definition and the compiled validator of its `inputSchema`.
+struct Entry {
+    exposed: String,
+    canonical: String,
+    kind: Kind,
+    definition: Value,
+    validator: jsonschema::Validator,
+}
+
+/// The served surface. Build once, share behind an `Arc`.
+pub struct Surface {
+    api: AgentApi,
+    env: Env,
+    mode: AliasMode,
+    entries: Vec<Entry>,
+    by_name: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for Surface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Surface")
+            .field("alias_mode", &self.mode)
+            .field("tools", &self.entries.len())
+            .finish()
+    }
+}
+
+impl Surface {
+    /// Build the catalog for `mode`: tool definitions in deterministic order and one compiled
+    /// JSON Schema validator per tool. `env` is what the server's trusted context resolves
+    /// against (used to scope resource reads to the tenants this server acts for).
+    pub fn new(api: AgentApi, env: Env, mode: AliasMode) -> Result<Surface, ServeError> {
+        let config = api.config();
+        let format = api.result_format();
+        let mut entries = Vec::new();
+        let mut by_name = HashMap::new();
+        for tool in exposed_tools(config, mode) {
+            let Some(cap) = config.capability(&tool.canonical) else {
+                continue;
+            };
+            let definition = tool_definition(cap, &tool.exposed, mode, format);
+            let schema = definition.get("inputSchema").cloned().unwrap_or(json!({}));
+            let validator = jsonschema::validator_for(&schema).map_err(|e| ServeError::Schema {
+                tool: tool.exposed.clone(),
+                message: e.to_string(),
+            })?;
+            by_name.insert(tool.exposed.clone(), entries.len());
+            entries.push(Entry {
+                exposed: tool.exposed,
+                canonical: tool.canonical,
+                kind: cap.kind,
+                definition,
+                validator,
+            });
+        }
+        Ok(Surface {
+            api,
+            env,
+            mode,
+            entries,
+            by_name,
+        })
+    }
+
+    pub fn api(&self) -> &AgentApi {
+        &self.api
+    }
+
+    pub(crate) fn env(&self) -> &Env {
+        &self.env
+    }
+
+    pub fn alias_mode(&self) -> AliasMode {
+        self.mode
+    }
+
+    /// `tools/list` entries (MCP JSON shape), in order.
+    pub fn tool_definitions(&self) -> impl Iterator<Item = &Value> {
+        self.entries.iter().map(|e| &e.definition)
+    }
+
+    /// Exposed names with the canonical capability each routes to, in order.
+    pub fn exposed_names(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries
+            .iter()
+            .map(|e| (e.exposed.as_str(), e.canonical.as_str()))
+    }
+
+    /// Run one tools/call by exposed name.
+    ///
+    /// Order: route the name (unknown → [`CallError`]), refuse trusted-binding arguments
+    /// (`MODEL_CANNOT_OVERRIDE_BINDING`), validate against the tool's JSON Schema, then run
+    /// the runtime. Validation failures come back as tool results with `isError: true` in the
+    /// configured envelope, so the model can correct itself; the runtime is not called.
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: Option<Value>,
+    ) -> Result<ToolResult, CallError> {
+        let Some(&index) = self.by_name.get(name) else {
+            // A capability hidden by read_only mode is known, not unknown: the runtime refuses
+            // it with PROPOSALS_DISABLED, exactly as `smoke call` does.
+            if self.api.config().capability(name).is_some() {
+                let args = match arguments {
+                    Some(Value::Object(map)) => map,
+                    _ => Args::new(),
+                };
+                return Ok(self.api.call(name, &args).await);
+            }
+            return Err(CallError::UnknownTool(name.to_string()));
+        };
+        let entry = &self.entries[index];
+        let args = match arguments {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(v @ Value::Object(_)) => v,
+            Some(_) => {
+                return Ok(self.refuse(
+                    entry,
+                    Refusal::new(
+                        Code::ArgumentTypeInvalid,
+                        "tool arguments must be a JSON object.",
+                    ),
+                ));
+            }
+        };
+        if let Some(refusal) = self.check_arguments(entry, &args) {
+            return Ok(self.refuse(entry, refusal));
+        }
+        let Value::Object(args) = args else {
+            return Err(CallError::UnknownTool(name.to_string()));
+        };
+        Ok(self.api.call(&entry.canonical, &args).await)
+    }
+
+    /// The refusal for invalid arguments, if any (binding override first, then the schema).
+    fn check_arguments(&self, entry: &Entry, args: &Value) -> Option<Refusal> {
+        let map = args.as_object()?;
+        let cap = self.api.config().capability(&entry.canonical);
+        if let Err(refusal) = refuse_binding_overrides(map, cap) {
+            return Some(refusal);
+        }
+        if entry.validator.is_valid(args) {
+            return None;
+        }
+        // Report the runtime's own code and message for the first problem, so the model sees
+        // the same refusal as over `smoke call`; fall back to the schema's own wording where
+        // the two checks disagree.
+        if let Some(Err(refusal)) = cap.map(|c| validate_args(c, map)) {
+            return Some(refusal);
+        }
+        let detail = entry
+            .validator
+            .iter_errors(args)
+            .next()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "arguments do not match the input schema".into());
+        Some(Refusal::new(
+            Code::ArgumentTypeInvalid,
+            format!("invalid arguments for {}: {detail}.", entry.canonical),
+        ))
+    }
+
+    fn refuse(&self, entry: &Entry, refusal: Refusal) -> ToolResult {
+        let outcome = Outcome::Refused {
+            capability: entry.canonical.clone(),
+            kind: entry.kind,
+            refusal,
+            correlation_id: None,
+        };
+        let mut result = render(&outcome, self.api.result_format());
+        // Invalid input is an error result in both envelopes (spec README §3.3), so clients
+        // that only look at `isError` still let the model retry.
+        result.is_error = true;
+        result
+    }
+}
+
+/// The MCP `tools/call` result object for a rendered tool result (mcp-surface.md §5.2): the
+/// payload as 2-space indented JSON text, the same payload as `structuredContent`, and
+/// `isError` only when the result is an error.
+pub fn wrap_result(result: &ToolResult) -> Value {
+    let text = serde_json::to_string_pretty(&result.payload).unwrap_or_default();
+    let mut out = Map::new();
+    out.insert("content".into(), json!([{"type": "text", "text": text}]));
+    out.insert("structuredContent".into(), result.payload.clone());
+    if result.is_error {
+        out.insert("isError".into(), json!(true));
+    }
+    Value::Object(out)
+}
