@@ -31,7 +31,7 @@ pub enum LeaseError {
         .holder.mode, .holder.transport, .holder.pid, .holder.started_at
     )]
     Active {
-        holder: LeaseInfo,
+        holder: Box<LeaseInfo>,
         operation: String,
     },
     #[error("cannot write the store lease {}: {source}", .path.display())]
@@ -100,7 +100,7 @@ pub fn check(store: &Path, force: bool, operation: &str) -> Result<Option<String
         return Ok(None);
     }
     let err = LeaseError::Active {
-        holder,
+        holder: Box::new(holder),
         operation: operation.to_string(),
     };
     if force {
