@@ -383,6 +383,32 @@ async fn story(app: App, engine: &str, schema: &str, url: &str, ledger_dir: &Pat
     assert_eq!(replay["receipts"][0]["receipt"]["rows_affected"], json!(1));
     outputs.push(replay.to_string());
 
+    // What we produced is valid protocol: change set, writeback job and receipts.
+    if let Some(dir) = sluicegate_test_support::require_conformance() {
+        let validate = |schema: &str, doc: &Value| {
+            let s = sluicegate_test_support::read_json(&dir.join("schemas").join(schema));
+            let v = jsonschema::validator_for(&s).unwrap();
+            let errs: Vec<String> = v
+                .iter_errors(doc)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(errs.is_empty(), "{engine}: {schema}: {errs:?}");
+        };
+        for r in replay["receipts"].as_array().unwrap() {
+            validate("execution-receipt.v1.schema.json", &r["receipt"]);
+        }
+        // SQLite is our extension: its change sets say `external_sqlite`, which the published
+        // schema (written for Postgres and MySQL only) does not list.
+        if engine != "sqlite" {
+            validate(
+                "change-set.v1.schema.json",
+                &ledger.proposal(&pid).unwrap().change_set,
+            );
+            let (_, job) = ledger.job_for_proposal(&pid).unwrap().unwrap();
+            validate("writeback-job.v1.schema.json", &job);
+        }
+    }
+
     // No other tenant's value anywhere: outputs, and every byte of the ledger files.
     for out in &outputs {
         assert_no_other_tenant(out, "tool output");
