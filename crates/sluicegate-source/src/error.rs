@@ -138,6 +138,22 @@ impl Redactor {
     }
 }
 
+/// `e` and its sources, joined with `: ` (drivers often say only "error performing TLS
+/// handshake" and leave the reason to the source).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
+
 /// A guarded update refused before connecting (reported as a `Query` error, see there).
 pub(crate) fn refused(detail: &str) -> SourceError {
     SourceError::Query(format!("{WRITEBACK_REFUSED}: {detail}"))

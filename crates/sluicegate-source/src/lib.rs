@@ -13,6 +13,10 @@
 //!   RFC 3339 UTC timestamps that keep their microseconds, unsafe integers as strings, and
 //!   bytes as `\x`-prefixed hex on every engine.
 //!
+//! * TLS when the URL asks for it: PostgreSQL `sslmode=require` (or `verify-ca`/`verify-full`,
+//!   optionally `sslrootcert=<path>`), MySQL `require_ssl=true` (optionally `ssl_ca=<path>`).
+//!   Server certificates are always verified against the platform roots plus that file.
+//!
 //! The `test-hooks` cargo feature (off by default, enabled only by this crate's own
 //! dev-dependency) adds a hidden way to run raw SQL on a read connection, so tests can prove
 //! that the engine refuses writes there.
@@ -24,6 +28,7 @@ mod render;
 pub mod sample_app;
 mod sources;
 mod sqlite;
+mod tls;
 mod value;
 mod writeback;
 

@@ -22,7 +22,7 @@ use sluicegate_core::json::canonical;
 
 use crate::error::{AUTH_FAILED, CONNECTION_FAILED, Redactor, SourceError, TIMEOUT, unavailable};
 use crate::render::{self, Dialect, Projection, Select, Tail, mysql as sql};
-use crate::value;
+use crate::{tls, value};
 
 /// How long to wait for a connection when none is idle.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -180,13 +180,26 @@ pub(crate) fn classify(e: &mysql_async::Error, redactor: &Redactor) -> SourceErr
     }
 }
 
+/// Parse `url` (taking out our `ssl_ca=<path>` parameter, which names a CA file and implies
+/// TLS) and keep the parts that must never appear in messages.
 fn parse_url(url: &str) -> Result<(Opts, Redactor), SourceError> {
-    let opts = Opts::from_url(url).map_err(|_| {
+    tls::ensure_default_provider();
+    let split = tls::split_url(url, "ssl_ca");
+    let invalid = || {
         unavailable(
             CONNECTION_FAILED,
             "the URL is not a valid mysql:// connection string",
         )
-    })?;
+    };
+    let mut opts = Opts::from_url(&split.url).map_err(|_| invalid())?;
+    if let Some(ca) = split.ca_file {
+        let ssl = opts
+            .ssl_opts()
+            .cloned()
+            .unwrap_or_default()
+            .with_root_certs(vec![ca.into()]);
+        opts = OptsBuilder::from_opts(opts).ssl_opts(ssl).into();
+    }
     let host = opts.ip_or_hostname().to_string();
     let mut parts = vec![format!("{host}:{}", opts.tcp_port()), host];
     parts.extend(opts.user().map(str::to_string));

@@ -24,11 +24,13 @@ use serde_json::Value;
 use sluicegate_core::call::ReadPlan;
 use sluicegate_core::evidence::Row;
 use sluicegate_core::json::{canonical, js_number};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{AUTH_FAILED, CONNECTION_FAILED, Redactor, SourceError, TIMEOUT, unavailable};
 use crate::render::{self, Dialect, Projection, Select, Tail, postgres as sql};
-use crate::value;
+use crate::{tls, value};
 
 /// How long to wait for a connection (TCP, TLS and authentication) when the URL sets no
 /// `connect_timeout`.
@@ -275,7 +277,7 @@ pub(crate) fn classify(e: &tokio_postgres::Error, redactor: &Redactor) -> Source
             )),
         };
     }
-    let text = redactor.scrub(&e.to_string());
+    let text = redactor.scrub(&crate::error::chain(e));
     if text.contains("timed out") || text.contains("timeout") {
         unavailable(TIMEOUT, "no answer from the server in time")
     } else if e.is_closed() {
@@ -285,9 +287,18 @@ pub(crate) fn classify(e: &tokio_postgres::Error, redactor: &Redactor) -> Source
     }
 }
 
+/// A parsed URL: driver config, the scrubber for its secrets, and the TLS configuration when
+/// the URL requires TLS (`sslmode=require`, `verify-ca` or `verify-full`).
+struct ParsedUrl {
+    config: tokio_postgres::Config,
+    redactor: Redactor,
+    tls: Option<MakeRustlsConnect>,
+}
+
 /// Parse `url` and keep the parts that must never appear in messages.
-fn parse_url(url: &str) -> Result<(tokio_postgres::Config, Redactor), SourceError> {
-    let config = tokio_postgres::Config::from_str(url).map_err(|_| {
+fn parse_url(url: &str) -> Result<ParsedUrl, SourceError> {
+    let split = tls::split_url(url, "sslrootcert");
+    let config = tokio_postgres::Config::from_str(&split.url).map_err(|_| {
         unavailable(
             CONNECTION_FAILED,
             "the URL is not a valid postgres:// connection string",
@@ -310,7 +321,19 @@ fn parse_url(url: &str) -> Result<(tokio_postgres::Config, Redactor), SourceErro
         }
         parts.push(name);
     }
-    Ok((config, Redactor::new(parts)))
+    // Without `require` the connection stays plain, as libpq's `prefer` would against a
+    // server without TLS; a verified handshake is only attempted when the URL asks for it.
+    let tls = match config.get_ssl_mode() {
+        SslMode::Require => Some(MakeRustlsConnect::new(tls::client_config(
+            split.ca_file.as_deref(),
+        )?)),
+        _ => None,
+    };
+    Ok(ParsedUrl {
+        config,
+        redactor: Redactor::new(parts),
+        tls,
+    })
 }
 
 fn with_connect_timeout(config: &mut tokio_postgres::Config) {
@@ -333,19 +356,23 @@ impl PgSource {
         url: &str,
         statement_timeout_ms: Option<u64>,
     ) -> Result<PgSource, SourceError> {
-        let (mut config, redactor) = parse_url(url)?;
+        let ParsedUrl {
+            mut config,
+            redactor,
+            tls,
+        } = parse_url(url)?;
         let options = sql::read_options(config.get_options(), statement_timeout_ms);
         config.options(options);
         with_connect_timeout(&mut config);
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                // Checking a connection with a query would double the round trips of a read;
-                // a broken connection surfaces as an error on use instead.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        // Checking a connection with a query would double the round trips of a read; a
+        // broken connection surfaces as an error on use instead.
+        let manager_config = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls {
+            Some(tls) => Manager::from_config(config, tls, manager_config()),
+            None => Manager::from_config(config, NoTls, manager_config()),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
@@ -460,6 +487,16 @@ async fn shape(
     )
 }
 
+/// Run a writer connection until its client is dropped.
+async fn drive<F: std::future::Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
+    if let Err(e) = connection.await {
+        tracing::debug!(
+            closed = e.is_closed(),
+            "writer connection ended with an error"
+        );
+    }
+}
+
 /// A single writer connection for one guarded update or doctor probe.
 pub(crate) struct PgWriter {
     client: Client,
@@ -468,23 +505,27 @@ pub(crate) struct PgWriter {
 
 impl PgWriter {
     pub(crate) async fn connect(url: &str) -> Result<PgWriter, SourceError> {
-        let (mut config, redactor) = parse_url(url)?;
+        let ParsedUrl {
+            mut config,
+            redactor,
+            tls,
+        } = parse_url(url)?;
         let options = sql::write_options(config.get_options());
         config.options(options);
         with_connect_timeout(&mut config);
-        let (client, connection) = config
-            .connect(NoTls)
-            .await
-            .map_err(|e| classify(&e, &redactor))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(
-                    error_kind = "postgres connection",
-                    "writer connection ended: {}",
-                    e.is_closed()
-                );
+        let failed = |e: tokio_postgres::Error| classify(&e, &redactor);
+        let client = match tls {
+            Some(tls) => {
+                let (client, connection) = config.connect(tls).await.map_err(failed)?;
+                tokio::spawn(drive(connection));
+                client
             }
-        });
+            None => {
+                let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
+                tokio::spawn(drive(connection));
+                client
+            }
+        };
         Ok(PgWriter { client, redactor })
     }
 

@@ -326,3 +326,27 @@ async fn permission_denied_is_reported(db: &Db) {
     );
     db.execute(&format!("DROP USER '{user}'@'%';")).await;
 }
+
+/// `require_ssl=true` against a server without TLS is refused, never downgraded to plain
+/// text; a CA file that cannot be read is reported as such. (The test server has no TLS, so
+/// a successful handshake is covered on PostgreSQL only.)
+#[tokio::test]
+async fn tls_is_required_when_the_url_says_so() {
+    let Some(db) = seeded("my_tls").await else {
+        return;
+    };
+    let who = plan(&db, "whoami", &["id", "pid"], None, json!("x"));
+    for url in [
+        format!("{}?require_ssl=true", db.url()),
+        format!("{}?ssl_ca=/nonexistent/ca.pem", db.url()),
+    ] {
+        let err = sources(Engine::Mysql, &url, None)
+            .read(&who)
+            .await
+            .expect_err("no TLS");
+        assert_eq!(err.category(), "connection failed", "{url}: {err}");
+        assert!(!err.to_string().contains("127.0.0.1"), "{err}");
+    }
+    read_one(&sources(Engine::Mysql, &db.url(), None), &who).await;
+    db.finish().await;
+}

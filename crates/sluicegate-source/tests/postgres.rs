@@ -343,3 +343,203 @@ async fn permission_denied_is_reported(db: &Db) {
     ))
     .await;
 }
+
+/// Runs `openssl` with `args` in `dir`; `None` (after a skip line) when openssl is missing
+/// outside CI.
+fn openssl(dir: &std::path::Path, args: &[&str]) -> Option<()> {
+    match std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+    {
+        Ok(out) if out.status.success() => Some(()),
+        Ok(out) => panic!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr)),
+        Err(_) if sluicegate_test_support::in_ci() => panic!("openssl is required in CI"),
+        Err(_) => {
+            eprintln!("skipping: openssl is not installed");
+            None
+        }
+    }
+}
+
+/// A throwaway CA and a server certificate for 127.0.0.1, as PEM files in `dir`.
+fn make_certificates(dir: &std::path::Path) -> Option<()> {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=sluicegate test ca",
+    ];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(dir, &ca)?;
+    let mut csr = vec!["req", "-new", "-subj", "/CN=127.0.0.1"];
+    csr.extend(ec);
+    csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
+    openssl(dir, &csr)?;
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("write ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ],
+    )
+}
+
+/// Write `text` to the absolute path `name` on the database server, readable by the server
+/// only (a private key must not have group or world access). Uses a superuser's
+/// `COPY … TO PROGRAM`, one row per line so nothing gets escaped.
+fn copy_to_server(name: &str, text: &str) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| format!("'{}'", l.replace('\'', "''")))
+        .collect();
+    format!(
+        "COPY (SELECT unnest(ARRAY[{}])) TO PROGRAM 'umask 077 && cat > \"{name}\"'",
+        lines.join(", ")
+    )
+}
+
+/// TLS end to end: the test server gets a certificate from a throwaway CA and `ssl = on`
+/// (reset afterwards). With `sslmode=require` and that CA as `sslrootcert`, reads and the
+/// writer probe run over TLS; without the CA the server is not trusted; a server without TLS
+/// is refused rather than used in plain text.
+#[tokio::test]
+async fn tls_when_the_url_requires_it() {
+    let Some(db) = seeded("pg_tls").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    if make_certificates(dir.path()).is_none() {
+        db.finish().await;
+        return;
+    }
+    // While the server has no TLS, require means refuse.
+    let plain = format!("{}?sslmode=require", db.url());
+    let who = plan(&db, "vals", &["id"], Some("acme"), json!("v1"));
+    let err = sources(Engine::Postgres, &plain, None)
+        .read(&who)
+        .await
+        .expect_err("no TLS on the server");
+    assert_eq!(err.category(), "connection failed", "{err}");
+
+    let data_dir = db.query("SHOW data_directory").await[0][0]
+        .clone()
+        .expect("data directory");
+    let tag = format!(
+        "{data_dir}/{}",
+        sluicegate_test_support::engines::unique_name("tls")
+    );
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).expect("read pem");
+    // ALTER SYSTEM refuses to run in a multi-statement batch: one statement at a time.
+    for sql in [
+        copy_to_server(&format!("{tag}.crt"), &read("server.pem")),
+        copy_to_server(&format!("{tag}.key"), &read("server.key")),
+        format!("ALTER SYSTEM SET ssl_cert_file = '{tag}.crt'"),
+        format!("ALTER SYSTEM SET ssl_key_file = '{tag}.key'"),
+        "ALTER SYSTEM SET ssl = on".to_string(),
+        "SELECT pg_reload_conf()".to_string(),
+    ] {
+        db.execute(&sql).await;
+    }
+    let _ssl_off = SslOff(db.url().to_string());
+    // The reload is a signal: wait until new sessions see it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while db.query("SHOW ssl").await != vec![vec![Some("on".to_string())]] {
+        assert!(Instant::now() < deadline, "the server did not turn TLS on");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    db.execute("CREATE VIEW tls_state AS SELECT 'x'::text AS id, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();")
+        .await;
+    let ca = dir.path().join("ca.pem");
+    let trusted = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        db.url(),
+        ca.display()
+    );
+    let reader = sources(Engine::Postgres, &trusted, Some(5_000));
+    let row = read_one(
+        &reader,
+        &plan(&db, "tls_state", &["id", "ssl"], None, json!("x")),
+    )
+    .await;
+    assert_eq!(row["ssl"], json!(true), "the read session is encrypted");
+    let probe = sluicegate_source::probe_writer(&trusted, Engine::Postgres)
+        .await
+        .expect("writer over TLS");
+    assert_eq!(probe["ok"], json!(true));
+    let untrusted = format!("{}?sslmode=require", db.url());
+    let err = sources(Engine::Postgres, &untrusted, None)
+        .read(&who)
+        .await
+        .expect_err("unknown CA");
+    assert_eq!(err.category(), "connection failed", "{err}");
+    db.finish().await;
+}
+
+/// Switches the server's TLS off again when dropped, even after a failed assertion.
+struct SslOff(String);
+
+impl Drop for SslOff {
+    fn drop(&mut self) {
+        let url = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                for sql in [
+                    "ALTER SYSTEM RESET ssl",
+                    "ALTER SYSTEM RESET ssl_cert_file",
+                    "ALTER SYSTEM RESET ssl_key_file",
+                    "SELECT pg_reload_conf()",
+                ] {
+                    let _ = sluicegate_test_support::engines::execute_on(
+                        EngineKind::Postgres,
+                        &url,
+                        sql,
+                    )
+                    .await;
+                }
+            })
+        })
+        .join();
+    }
+}
