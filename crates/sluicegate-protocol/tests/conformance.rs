@@ -41,6 +41,9 @@ fn fixture(dir: &Path, name: &str) -> Value {
     read_json(&dir.join("fixtures/protocol").join(name))
 }
 
+/// A change applied to a fixture to make it invalid.
+type Mutation = Box<dyn Fn(&mut Value)>;
+
 fn conformance() -> Option<PathBuf> {
     require_conformance()
 }
@@ -86,7 +89,7 @@ fn change_set_rejection_mutations_fail() {
     let Some(dir) = conformance() else { return };
     let base = fixture(&dir, "change-set.late-fee-waiver.v1.json");
     let v = schema(&dir, "change-set.v1.schema.json");
-    let mutations: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let mutations: Vec<(&str, Mutation)> = vec![
         (
             "patch column not allowlisted",
             Box::new(|d: &mut Value| d["patch"]["admin"] = json!("x")),
