@@ -160,7 +160,7 @@ fn fixed<const N: usize>(raw: &[u8]) -> Result<[u8; N], Box<dyn StdError + Sync 
 
 /// PostgreSQL's epoch for dates and timestamps.
 fn pg_epoch() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default()
+    NaiveDate::from_ymd_opt(2000, 1, 1).expect("invariant: 2000-01-01 is a valid date")
 }
 
 fn decode(ty: &Type, raw: &[u8]) -> Result<Value, Box<dyn StdError + Sync + Send>> {

@@ -303,3 +303,15 @@ async fn doctor_target_probe() {
     let db = seeded().await;
     common::target_probe_story(&db).await;
 }
+
+#[tokio::test]
+async fn limit_caps_the_rows() {
+    let db = seeded().await;
+    let sources = sources(Engine::Sqlite, &db.url(), None);
+    let mut p = plan(&db, "dupes", &["id", "status"], Some("acme"), json!("D-1"));
+    assert_eq!(sources.read(&p).await.expect("read").len(), 1);
+    p.limit = 5;
+    assert_eq!(sources.read(&p).await.expect("read").len(), 2);
+    p.limit = 0; // read as 1: a read always asks for at least one row
+    assert_eq!(sources.read(&p).await.expect("read").len(), 1);
+}
