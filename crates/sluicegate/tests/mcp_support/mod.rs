@@ -1,0 +1,546 @@
+//! Shared fixtures of the MCP end-to-end tests: a SQLite sample app with two tenants and a
+//! config over it, the built binary as stdio or HTTP server, small raw MCP clients, and the
+//! pinned Python clients (installed into `target/py-mcp` by the tests themselves).
+
+// Children are reaped in `ServerProc::drop` and `StdioClient::finish`, which clippy cannot see.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+pub const TOKEN: &str = "test-token-5f1c2a9e77d04b1b";
+pub const READ: &str = "billing.inspect_invoice";
+pub const PROPOSE: &str = "billing.propose_late_fee_waiver";
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sluicegate"));
+    c.env_remove("SLUICEGATE_CONFIG")
+        .env_remove("SLUICEGATE_STORE")
+        .env_remove("SLUICEGATE_LOG")
+        .env_remove("SLUICEGATE_HTTP_TOKEN");
+    c
+}
+
+/// A temp dir holding the sample app (tenants acme and otherco), a config and a ledger path.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub app_db: PathBuf,
+    pub config: PathBuf,
+    pub store: PathBuf,
+}
+
+pub fn config_json(result_format: u8) -> Value {
+    json!({
+        "version": 1,
+        "mode": "review",
+        "result_format": result_format,
+        "sources": {
+            "billing_app": {"engine": "sqlite", "read_url_env": "APP_READ_URL", "write_url_env": "APP_WRITE_URL"}
+        },
+        "trusted_context": {
+            "provider": "environment",
+            "values": {"tenant_id_env": "APP_TENANT_ID", "principal_env": "APP_PRINCIPAL"}
+        },
+        "capabilities": [
+            {
+                "name": READ,
+                "kind": "read",
+                "source": "billing_app",
+                "description": "Inspect one invoice of the current tenant before proposing a waiver.",
+                "target": {"schema": "main", "table": "invoices", "primary_key": "id", "tenant_key": "tenant_id"},
+                "args": {"invoice_id": {"type": "string", "required": true, "max_length": 64}},
+                "lookup": {"id_from_arg": "invoice_id"},
+                "visible_columns": ["id", "customer_name", "status", "amount_cents", "late_fee_cents", "waiver_reason", "updated_at"]
+            },
+            {
+                "name": PROPOSE,
+                "kind": "proposal",
+                "source": "billing_app",
+                "target": {"schema": "main", "table": "invoices", "primary_key": "id", "tenant_key": "tenant_id"},
+                "args": {
+                    "invoice_id": {"type": "string", "required": true, "max_length": 64},
+                    "reason": {"type": "string", "required": true, "max_length": 300}
+                },
+                "lookup": {"id_from_arg": "invoice_id"},
+                "visible_columns": ["id", "status", "late_fee_cents", "waiver_reason", "updated_at"],
+                "patch": {"late_fee_cents": {"fixed": 0}, "waiver_reason": {"from_arg": "reason"}},
+                "allowed_columns": ["late_fee_cents", "waiver_reason"],
+                "conflict_guard": {"column": "updated_at"}
+            }
+        ]
+    })
+}
+
+impl Fixture {
+    pub fn new(result_format: u8) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let app_db = dir.path().join("app.db");
+        sluicegate_source::sample_app::create(&app_db).unwrap();
+        let config = dir.path().join("sluicegate.json");
+        std::fs::write(
+            &config,
+            serde_json::to_string_pretty(&config_json(result_format)).unwrap(),
+        )
+        .unwrap();
+        let store = dir.path().join("ledger/local.db");
+        Fixture {
+            dir,
+            app_db,
+            config,
+            store,
+        }
+    }
+
+    pub fn envs(&self) -> Vec<(String, String)> {
+        let url = format!("sqlite://{}", self.app_db.display());
+        vec![
+            ("APP_READ_URL".into(), url.clone()),
+            ("APP_WRITE_URL".into(), url),
+            ("APP_TENANT_ID".into(), "acme".into()),
+            ("APP_PRINCIPAL".into(), "support_agent_17".into()),
+            ("SLUICEGATE_HTTP_TOKEN".into(), TOKEN.into()),
+        ]
+    }
+
+    /// The binary with this fixture's env, run from its directory.
+    pub fn cmd(&self) -> Command {
+        let mut c = bin();
+        c.current_dir(self.dir.path()).envs(self.envs());
+        c
+    }
+
+    /// `--config C --store S`.
+    pub fn paths(&self) -> Vec<String> {
+        vec![
+            "--config".into(),
+            self.config.display().to_string(),
+            "--store".into(),
+            self.store.display().to_string(),
+        ]
+    }
+
+    /// Every row of the sample app, for before/after comparisons.
+    pub fn snapshot(&self) -> Vec<(String, Map<String, Value>)> {
+        sluicegate_source::sample_app::snapshot(&self.app_db).unwrap()
+    }
+
+    /// Start an HTTP server (`serve-streamable-http` or `serve-http`) on a free port.
+    pub fn spawn_http(&self, sub: &str, extra: &[&str]) -> ServerProc {
+        let mut c = self.cmd();
+        c.args(["mcp", sub])
+            .args(self.paths())
+            .args(["--port", "0"])
+            .args(extra);
+        ServerProc::start(c)
+    }
+}
+
+/// A running HTTP server; SIGTERM on drop.
+pub struct ServerProc {
+    pub child: Child,
+    pub url: String,
+    pub stderr: String,
+}
+
+pub fn sigterm(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
+impl ServerProc {
+    pub fn start(mut cmd: Command) -> ServerProc {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stderr.take().unwrap());
+        let mut stderr = String::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 || Instant::now() > deadline {
+                let status = child.wait().unwrap();
+                panic!("server did not start ({status}):\n{stderr}");
+            }
+            stderr.push_str(&line);
+            if line.starts_with("Press Ctrl+C to stop.") {
+                let url = stderr
+                    .split("listening on ")
+                    .nth(1)
+                    .and_then(|rest| rest.lines().next())
+                    .unwrap()
+                    .trim()
+                    .to_string();
+                // Keep draining stderr so the server never blocks on a full pipe.
+                std::thread::spawn(move || {
+                    let mut sink = String::new();
+                    let _ = reader.read_to_string(&mut sink);
+                });
+                return ServerProc { child, url, stderr };
+            }
+        }
+    }
+
+    pub fn base(&self) -> String {
+        self.url.trim_end_matches("/mcp").to_string()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.base().rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// SIGTERM and wait; returns whether it exited successfully.
+    pub fn stop(&mut self) -> bool {
+        sigterm(self.child.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.stop();
+        }
+    }
+}
+
+/// A raw newline-delimited JSON-RPC client over a `mcp serve` child.
+pub struct StdioClient {
+    pub child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    next_id: i64,
+}
+
+impl StdioClient {
+    pub fn start(mut cmd: Command) -> StdioClient {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut c = StdioClient {
+            child,
+            stdin,
+            stdout,
+            next_id: 1,
+        };
+        let init = c.request(
+            "initialize",
+            json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "sluicegate-tests", "version": "1"}}),
+        );
+        assert_eq!(init["result"]["serverInfo"]["name"], "sluicegate", "{init}");
+        c.notify("notifications/initialized");
+        c
+    }
+
+    pub fn notify(&mut self, method: &str) {
+        writeln!(
+            self.stdin,
+            "{}",
+            json!({"jsonrpc": "2.0", "method": method})
+        )
+        .unwrap();
+    }
+
+    /// Send one request and return the whole response message.
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        writeln!(
+            self.stdin,
+            "{}",
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+        )
+        .unwrap();
+        self.stdin.flush().unwrap();
+        loop {
+            let mut line = String::new();
+            assert!(
+                self.stdout.read_line(&mut line).unwrap() > 0,
+                "server closed stdout"
+            );
+            let msg: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout is not JSON-RPC ({e}): {line}"));
+            if msg["id"] == json!(id) {
+                return msg;
+            }
+        }
+    }
+
+    pub fn call(&mut self, name: &str, args: Value) -> Value {
+        self.request("tools/call", json!({"name": name, "arguments": args}))
+    }
+
+    /// Close stdin and wait for the server to exit.
+    pub fn finish(mut self) -> std::process::ExitStatus {
+        drop(self.stdin);
+        self.child.wait().unwrap()
+    }
+}
+
+/// A raw Streamable HTTP client (handshake-era session).
+pub struct HttpMcp {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub session: Option<String>,
+    next_id: i64,
+}
+
+/// The JSON-RPC message in a response body that is either JSON or an SSE stream.
+pub fn parse_body(content_type: &str, body: &str) -> Value {
+    if content_type.starts_with("text/event-stream") {
+        for line in body.lines() {
+            if let Some(data) = line.strip_prefix("data:") {
+                let data = data.trim();
+                if let Ok(v) = serde_json::from_str::<Value>(data)
+                    && (v.get("result").is_some() || v.get("error").is_some())
+                {
+                    return v;
+                }
+            }
+        }
+        panic!("no JSON-RPC response in SSE body: {body}");
+    }
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+impl HttpMcp {
+    pub async fn connect(url: &str) -> HttpMcp {
+        let mut c = HttpMcp {
+            http: reqwest::Client::new(),
+            url: url.into(),
+            session: None,
+            next_id: 1,
+        };
+        let init = c
+            .request(
+                "initialize",
+                json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "sluicegate-tests", "version": "1"}}),
+            )
+            .await;
+        assert_eq!(init["result"]["serverInfo"]["name"], "sluicegate", "{init}");
+        let r = c
+            .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        assert_eq!(r.status(), 202);
+        c
+    }
+
+    pub async fn post(&self, body: Value) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(&self.url)
+            .bearer_auth(TOKEN)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(s) = &self.session {
+            req = req
+                .header("mcp-session-id", s)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let r = self
+            .post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        assert!(r.status().is_success(), "{method}: HTTP {}", r.status());
+        if let Some(s) = r.headers().get("mcp-session-id") {
+            self.session = Some(s.to_str().unwrap().to_string());
+        }
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        parse_body(&ct, &r.text().await.unwrap())
+    }
+
+    pub async fn call(&mut self, name: &str, args: Value) -> Value {
+        self.request("tools/call", json!({"name": name, "arguments": args}))
+            .await
+    }
+}
+
+/// POST one JSON-RPC message to the bridge.
+pub async fn bridge(url: &str, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(TOKEN)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    let text = r.text().await.unwrap();
+    assert!(
+        text.ends_with("}\n"),
+        "bridge output is pretty JSON plus a newline: {text:?}"
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Replace the values that differ between otherwise identical calls (ledger ids and hashes).
+pub fn normalize(v: &Value) -> Value {
+    const VOLATILE: [&str; 8] = [
+        "evidence_bundle_id",
+        "evidence_resource",
+        "bundle_id",
+        "proposal_id",
+        "proposal_resource",
+        "replay_resource",
+        "proposal_hash",
+        "correlation_id",
+    ];
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let v = if VOLATILE.contains(&k.as_str()) {
+                        json!("<volatile>")
+                    } else {
+                        normalize(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
+        other => other.clone(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pinned Python clients
+// ---------------------------------------------------------------------------------------------
+
+pub const PINS: [&str; 2] = ["mcp==2.3.0", "openai-agents==0.24.0"];
+static VENV: Mutex<Option<Option<PathBuf>>> = Mutex::new(None);
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The venv python with the pinned clients, installing them on first use. `None` (with a
+/// message) when Python or the package registry is unavailable outside CI; in CI that fails.
+pub fn python() -> Option<PathBuf> {
+    let mut cached = VENV.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(v) = cached.as_ref() {
+        return v.clone();
+    }
+    let result = install();
+    let out = match result {
+        Ok(p) => Some(p),
+        Err(e) if ci() => panic!("pinned Python MCP clients are required in CI: {e}"),
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: pinned Python MCP clients unavailable ({e}); set CI=true to make this a failure"
+            );
+            None
+        }
+    };
+    *cached = Some(out.clone());
+    out
+}
+
+fn install() -> Result<PathBuf, String> {
+    let target = workspace_root().join("target");
+    std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
+    let venv = target.join("py-mcp");
+    let python = venv.join("bin/python");
+    let marker = venv.join("sluicegate-pins.txt");
+    let want = PINS.join("\n");
+    // Test binaries run in parallel: one installs, the others wait on the lock.
+    let lock = std::fs::File::create(target.join("py-mcp.lock")).map_err(|e| e.to_string())?;
+    lock.lock().map_err(|e| e.to_string())?;
+    if python.exists() && std::fs::read_to_string(&marker).is_ok_and(|m| m == want) {
+        return Ok(python);
+    }
+    let run = |cmd: &mut Command| -> Result<(), String> {
+        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{cmd:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    run(Command::new("python3")
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv))?;
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+        ])
+        .args(PINS))?;
+    std::fs::write(&marker, want).map_err(|e| e.to_string())?;
+    Ok(python)
+}
+
+pub fn client_script(name: &str) -> PathBuf {
+    workspace_root()
+        .join("crates/sluicegate-mcp/tests/clients")
+        .join(name)
+}
+
+/// Run a client script with the fixture's env and parse the JSON it prints.
+pub fn run_client(python: &Path, fixture: &Fixture, script: &str, args: &[String]) -> Value {
+    let out = Command::new(python)
+        .arg(client_script(script))
+        .args(args)
+        .current_dir(fixture.dir.path())
+        .envs(fixture.envs())
+        .env_remove("SLUICEGATE_CONFIG")
+        .env_remove("SLUICEGATE_STORE")
+        .env("PYTHONUNBUFFERED", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}):\n{stdout}\n{stderr}"))
+}
