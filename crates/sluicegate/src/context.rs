@@ -34,12 +34,20 @@ pub fn config_path(flag: Option<&Path>) -> PathBuf {
 
 /// Read, parse and validate a config; an invalid one is refused with every error listed.
 pub fn load_config(path: &Path) -> anyhow::Result<Arc<Config>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config {}; pass --config <path> or run `sluicegate demo --quick`", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read config {}; pass --config <path> or run `sluicegate demo --quick`",
+            path.display()
+        )
+    })?;
     let (validation, config) = config::load_str(&text);
     match config {
         Some(c) if validation.ok => Ok(Arc::new(c)),
-        _ => bail!("invalid config {}:\n{}", path.display(), validation.error_lines().join("\n")),
+        _ => bail!(
+            "invalid config {}:\n{}",
+            path.display(),
+            validation.error_lines().join("\n")
+        ),
     }
 }
 
@@ -74,12 +82,15 @@ pub fn open_ledger(path: &Path) -> anyhow::Result<Ledger> {
 
 /// A tokio runtime for one CLI command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// ` --store <path>` when the user passed one explicitly, for next-step hints.
 pub fn store_hint(flag: Option<&Path>) -> String {
-    flag.map(|p| format!(" --store {}", p.display())).unwrap_or_default()
+    flag.map(|p| format!(" --store {}", p.display()))
+        .unwrap_or_default()
 }
 
 /// Print `value` as 2-space indented JSON.
@@ -105,7 +116,11 @@ pub fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
     eprint!("{question} Type yes to continue: ");
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
-    if line.trim().eq_ignore_ascii_case("yes") { Ok(()) } else { bail!("confirmation declined") }
+    if line.trim().eq_ignore_ascii_case("yes") {
+        Ok(())
+    } else {
+        bail!("confirmation declined")
+    }
 }
 
 /// The acting human: `--actor`, then `$USER`, then `local_operator`.

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "sluicegate", version, about = "Reviewed business actions for AI agents, instead of execute_sql")]
+#[command(
+    name = "sluicegate",
+    version,
+    about = "Reviewed business actions for AI agents, instead of execute_sql"
+)]
 struct Cli {
     #[command(subcommand)]
     command: cmd::Command,

@@ -25,7 +25,9 @@ fn text(v: Option<&Value>) -> String {
 
 /// `column: before -> after` for each patch column.
 pub fn diff_lines(p: &StoredProposal) -> Vec<String> {
-    let Some(patch) = cs(p, "/patch").and_then(Value::as_object) else { return Vec::new() };
+    let Some(patch) = cs(p, "/patch").and_then(Value::as_object) else {
+        return Vec::new();
+    };
     patch
         .keys()
         .map(|col| {
@@ -61,14 +63,32 @@ pub fn proposal_list_entry(p: &StoredProposal) -> String {
 }
 
 /// The first-look view of `proposals show`.
-pub fn proposal_first_look(p: &StoredProposal, evidence_items: usize, selector: &str, hint: &str) -> String {
+pub fn proposal_first_look(
+    p: &StoredProposal,
+    evidence_items: usize,
+    selector: &str,
+    hint: &str,
+) -> String {
     let state = state_of(p);
     let mut out = String::new();
-    let _ = writeln!(out, "Proposal {}\nStatus: {}\n", p.proposal_id, state.human());
+    let _ = writeln!(
+        out,
+        "Proposal {}\nStatus: {}\n",
+        p.proposal_id,
+        state.human()
+    );
     let _ = writeln!(out, "Agent requested:\n{}\n", p.action);
-    let _ = writeln!(out, "Business object:\n{} {}\n", p.business_object, p.object_id);
+    let _ = writeln!(
+        out,
+        "Business object:\n{} {}\n",
+        p.business_object, p.object_id
+    );
     let _ = writeln!(out, "Proposed change:\n{}\n", diff_lines(p).join("\n"));
-    let _ = writeln!(out, "Source DB changed:\n{}\n", yes_no(p.source_database_mutated));
+    let _ = writeln!(
+        out,
+        "Source DB changed:\n{}\n",
+        yes_no(p.source_database_mutated)
+    );
     let _ = writeln!(out, "Approval:\n{}\n", state.approval_boundary());
     let ev = text(cs(p, "/evidence/bundle_id"));
     if evidence_items > 0 {
@@ -87,7 +107,10 @@ pub fn proposal_first_look(p: &StoredProposal, evidence_items: usize, selector: 
         _ => {}
     }
     let _ = writeln!(out, "sluicegate replay show {selector}{hint}\n");
-    let _ = write!(out, "More detail:\nsluicegate proposals show {selector} --details{hint}");
+    let _ = write!(
+        out,
+        "More detail:\nsluicegate proposals show {selector} --details{hint}"
+    );
     out
 }
 
@@ -95,7 +118,11 @@ pub fn proposal_first_look(p: &StoredProposal, evidence_items: usize, selector: 
 pub fn proposal_details(p: &StoredProposal, events: Option<&[StoredEvent]>) -> String {
     let state = state_of(p);
     let mut out = String::new();
-    let _ = writeln!(out, "Proposal details: {}\n\nReview details:", p.proposal_id);
+    let _ = writeln!(
+        out,
+        "Proposal details: {}\n\nReview details:",
+        p.proposal_id
+    );
     let _ = writeln!(
         out,
         "principal: {} ({})",
@@ -121,7 +148,8 @@ pub fn proposal_details(p: &StoredProposal, events: Option<&[StoredEvent]>) -> S
         out,
         "approval: {}{}",
         state.approval_status(),
-        role.map(|r| format!(" required role {r}")).unwrap_or_default()
+        role.map(|r| format!(" required role {r}"))
+            .unwrap_or_default()
     );
     let _ = writeln!(out, "proposal hash: {}", p.proposal_hash);
     let _ = writeln!(out, "proposal version: {}", p.proposal_version);
@@ -134,7 +162,11 @@ pub fn proposal_details(p: &StoredProposal, events: Option<&[StoredEvent]>) -> S
     if guard_col.is_empty() || guard_col == "unset" {
         let _ = writeln!(out, "conflict guard: none");
     } else {
-        let _ = writeln!(out, "conflict guard: {guard_col}={}", text(cs(p, "/guards/expected_version/value")));
+        let _ = writeln!(
+            out,
+            "conflict guard: {guard_col}={}",
+            text(cs(p, "/guards/expected_version/value"))
+        );
     }
     let _ = writeln!(
         out,
@@ -149,7 +181,11 @@ pub fn proposal_details(p: &StoredProposal, events: Option<&[StoredEvent]>) -> S
         text(cs(p, "/writeback/mode")),
         text(cs(p, "/writeback/executor"))
     );
-    let _ = writeln!(out, "source database changed: {}\n", yes_no(p.source_database_mutated));
+    let _ = writeln!(
+        out,
+        "source database changed: {}\n",
+        yes_no(p.source_database_mutated)
+    );
     let _ = writeln!(out, "Diff:");
     for line in diff_lines(p) {
         let _ = writeln!(out, "  {line}");
@@ -160,7 +196,11 @@ pub fn proposal_details(p: &StoredProposal, events: Option<&[StoredEvent]>) -> S
             let _ = writeln!(out, "  none");
         }
         for e in events {
-            let _ = writeln!(out, "  event {}: {} by {} at {}", e.event_id, e.kind, e.actor, e.created_at);
+            let _ = writeln!(
+                out,
+                "  event {}: {} by {} at {}",
+                e.event_id, e.kind, e.actor, e.created_at
+            );
         }
     }
     out.trim_end().to_string()
@@ -171,8 +211,19 @@ fn plural(n: usize, label: &str) -> String {
 }
 
 fn replay_parts(replay: &Value) -> (Vec<Value>, Vec<Value>, Vec<Value>, Vec<Value>) {
-    let arr = |k: &str| replay.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
-    (arr("events"), arr("receipts"), arr("query_audit"), arr("evidence"))
+    let arr = |k: &str| {
+        replay
+            .get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    (
+        arr("events"),
+        arr("receipts"),
+        arr("query_audit"),
+        arr("evidence"),
+    )
 }
 
 /// The first-look story of `replay show`.
@@ -183,15 +234,26 @@ pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Replay replay_{}\n\nWhat happened:", p.proposal_id);
     let _ = writeln!(out, "1. Agent called {}", p.action);
-    let _ = writeln!(out, "2. Sluicegate read {} {} under tenant {}", p.business_object, p.object_id, p.tenant_id);
+    let _ = writeln!(
+        out,
+        "2. Sluicegate read {} {} under tenant {}",
+        p.business_object, p.object_id, p.tenant_id
+    );
     let _ = writeln!(out, "3. Sluicegate recorded evidence bundle {ev_id}");
-    let _ = writeln!(out, "4. Sluicegate created a proposal (the source was not changed)");
+    let _ = writeln!(
+        out,
+        "4. Sluicegate created a proposal (the source was not changed)"
+    );
     let approval_line = match state {
         State::PendingReview => "Approval is still pending".to_string(),
         other => format!("Proposal is {}", other.human()),
     };
     let _ = writeln!(out, "5. {approval_line}");
-    let _ = writeln!(out, "6. Source DB changed: {}\n", yes_no(p.source_database_mutated));
+    let _ = writeln!(
+        out,
+        "6. Source DB changed: {}\n",
+        yes_no(p.source_database_mutated)
+    );
     let _ = writeln!(out, "Proposed change:\n{}\n", diff_lines(p).join("\n"));
     let items: usize = evidence
         .iter()
@@ -199,7 +261,11 @@ pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
         .sum();
     let read_audits: usize = evidence
         .iter()
-        .map(|b| b.get("query_audit").and_then(Value::as_array).map_or(0, Vec::len))
+        .map(|b| {
+            b.get("query_audit")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        })
         .sum();
     let _ = writeln!(
         out,
@@ -214,7 +280,9 @@ pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
                 let _ = writeln!(
                     out,
                     "receipt {}: {} (rows affected {}, source changed {}){}",
-                    r.get("receipt_id").map(|v| text(Some(v))).unwrap_or_default(),
+                    r.get("receipt_id")
+                        .map(|v| text(Some(v)))
+                        .unwrap_or_default(),
                     text(r.get("status")).replace('_', " "),
                     text(r.pointer("/receipt/rows_affected")),
                     yes_no(r.get("source_database_mutated") == Some(&Value::Bool(true))),
@@ -224,8 +292,14 @@ pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
                         .unwrap_or_default()
                 );
             }
-            let mutated = receipts.iter().any(|r| r.get("source_database_mutated") == Some(&Value::Bool(true)));
-            let _ = writeln!(out, "source DB changed after writeback: {}", yes_no(mutated));
+            let mutated = receipts
+                .iter()
+                .any(|r| r.get("source_database_mutated") == Some(&Value::Bool(true)));
+            let _ = writeln!(
+                out,
+                "source DB changed after writeback: {}",
+                yes_no(mutated)
+            );
             let _ = r;
         }
         None => {
@@ -234,9 +308,17 @@ pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
     }
     let _ = writeln!(out, "\nNext:\n  sluicegate evidence show {ev_id}{hint}");
     if state == State::PendingReview {
-        let _ = writeln!(out, "  sluicegate proposals approve {} --yes{hint}", p.proposal_id);
+        let _ = writeln!(
+            out,
+            "  sluicegate proposals approve {} --yes{hint}",
+            p.proposal_id
+        );
     }
-    let _ = write!(out, "\nMore detail:\n  sluicegate replay show {} --details{hint}", p.proposal_id);
+    let _ = write!(
+        out,
+        "\nMore detail:\n  sluicegate replay show {} --details{hint}",
+        p.proposal_id
+    );
     out
 }
 
@@ -248,7 +330,13 @@ pub fn replay_details(p: &StoredProposal, replay: &Value) -> String {
     let _ = writeln!(out, "{}\n", proposal_details(p, None));
     let _ = writeln!(out, "events: {}", events.len());
     for e in &events {
-        let _ = writeln!(out, "  {} by {} at {}", text(e.get("kind")), text(e.get("actor")), text(e.get("created_at")));
+        let _ = writeln!(
+            out,
+            "  {} by {} at {}",
+            text(e.get("kind")),
+            text(e.get("actor")),
+            text(e.get("created_at"))
+        );
     }
     let _ = writeln!(out, "receipts: {}", receipts.len());
     for r in &receipts {
@@ -266,7 +354,12 @@ pub fn replay_details(p: &StoredProposal, replay: &Value) -> String {
     }
     let all_audits: Vec<&Value> = evidence
         .iter()
-        .flat_map(|b| b.get("query_audit").and_then(Value::as_array).into_iter().flatten())
+        .flat_map(|b| {
+            b.get("query_audit")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
         .chain(audits.iter())
         .collect();
     let mut seen = Vec::new();
@@ -319,15 +412,31 @@ pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
     let _ = writeln!(out, "## Trusted Context\n");
     let _ = writeln!(out, "- tenant_id = {}", p.tenant_id);
     let _ = writeln!(out, "- principal = {}", text(cs(p, "/principal/id")));
-    let _ = writeln!(out, "- principal_source = {}\n", text(cs(p, "/principal/source")));
+    let _ = writeln!(
+        out,
+        "- principal_source = {}\n",
+        text(cs(p, "/principal/source"))
+    );
     let _ = writeln!(out, "## Evidence\n");
     if evidence.is_empty() {
-        let _ = writeln!(out, "- evidence: {}\n  - rows captured: 0", text(cs(p, "/evidence/bundle_id")));
+        let _ = writeln!(
+            out,
+            "- evidence: {}\n  - rows captured: 0",
+            text(cs(p, "/evidence/bundle_id"))
+        );
     }
     for b in &evidence {
         let _ = writeln!(out, "- evidence: {}", text(b.get("evidence_bundle_id")));
-        let _ = writeln!(out, "  - source: {}.{}.{}", p.source_id, p.source_schema, p.source_table);
-        let _ = writeln!(out, "  - query fingerprint: {}", text(cs(p, "/evidence/query_fingerprint")));
+        let _ = writeln!(
+            out,
+            "  - source: {}.{}.{}",
+            p.source_id, p.source_schema, p.source_table
+        );
+        let _ = writeln!(
+            out,
+            "  - query fingerprint: {}",
+            text(cs(p, "/evidence/query_fingerprint"))
+        );
         let _ = writeln!(
             out,
             "  - rows captured: {}",
@@ -348,13 +457,24 @@ pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
     let _ = writeln!(out, "\n## Approval\n");
     let decisions: Vec<&Value> = events
         .iter()
-        .filter(|e| matches!(e.get("kind").and_then(Value::as_str), Some("proposal_approved" | "proposal_rejected")))
+        .filter(|e| {
+            matches!(
+                e.get("kind").and_then(Value::as_str),
+                Some("proposal_approved" | "proposal_rejected")
+            )
+        })
         .collect();
     if decisions.is_empty() {
         let _ = writeln!(out, "- {}", state_of(p).approval_status());
     }
     for e in decisions {
-        let _ = writeln!(out, "- {} by {} at {}", text(e.get("kind")), text(e.get("actor")), text(e.get("created_at")));
+        let _ = writeln!(
+            out,
+            "- {} by {} at {}",
+            text(e.get("kind")),
+            text(e.get("actor")),
+            text(e.get("created_at"))
+        );
     }
     let _ = writeln!(out, "\n## Guarded Writeback\n");
     if receipts.is_empty() {
@@ -363,14 +483,25 @@ pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
     for r in &receipts {
         let _ = writeln!(out, "- receipt: {}", text(r.get("receipt_id")));
         let _ = writeln!(out, "  - status: {}", text(r.get("status")));
-        let _ = writeln!(out, "  - affected rows: {}", text(r.pointer("/receipt/rows_affected")));
-        let _ = writeln!(out, "  - idempotency key: {}", text(r.get("idempotency_key")));
+        let _ = writeln!(
+            out,
+            "  - affected rows: {}",
+            text(r.pointer("/receipt/rows_affected"))
+        );
+        let _ = writeln!(
+            out,
+            "  - idempotency key: {}",
+            text(r.get("idempotency_key"))
+        );
         let _ = writeln!(
             out,
             "  - source database mutated: {}",
             yes_no(r.get("source_database_mutated") == Some(&Value::Bool(true)))
         );
-        if let Some(code) = r.pointer("/receipt/safe_error_code").and_then(Value::as_str) {
+        if let Some(code) = r
+            .pointer("/receipt/safe_error_code")
+            .and_then(Value::as_str)
+        {
             let _ = writeln!(out, "  - safe error: {code}");
         }
     }
@@ -398,7 +529,11 @@ pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
 pub fn evidence_view(b: &StoredEvidence, hint: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Evidence {}\n", b.evidence_bundle_id);
-    let _ = writeln!(out, "Used for:\n{}", b.capability.as_deref().unwrap_or("unknown"));
+    let _ = writeln!(
+        out,
+        "Used for:\n{}",
+        b.capability.as_deref().unwrap_or("unknown")
+    );
     match (&b.business_object, &b.object_id) {
         (Some(t), Some(id)) => {
             let _ = writeln!(out, "{t} {id}\n");
@@ -431,10 +566,15 @@ pub fn evidence_view(b: &StoredEvidence, hint: &str) -> String {
                 let _ = writeln!(out, "* {kind} {}", i + 1);
             }
         }
-        let fields = item.get("visible_row").or(Some(item)).and_then(Value::as_object);
+        let fields = item
+            .get("visible_row")
+            .or(Some(item))
+            .and_then(Value::as_object);
         let mut lines = 0;
         for (k, v) in fields.into_iter().flatten() {
-            if ["kind", "source_id", "table", "primary_key", "tenant"].contains(&k.as_str()) || lines >= 12 {
+            if ["kind", "source_id", "table", "primary_key", "tenant"].contains(&k.as_str())
+                || lines >= 12
+            {
                 continue;
             }
             match v {
@@ -454,7 +594,11 @@ pub fn evidence_view(b: &StoredEvidence, hint: &str) -> String {
             let _ = writeln!(out, "  (no scalar preview fields)");
         }
     }
-    let _ = writeln!(out, "\nNext:\n  sluicegate query-audit list --evidence {}{hint}", b.evidence_bundle_id);
+    let _ = writeln!(
+        out,
+        "\nNext:\n  sluicegate query-audit list --evidence {}{hint}",
+        b.evidence_bundle_id
+    );
     if let Some(p) = &b.proposal_id {
         let _ = writeln!(out, "  sluicegate replay show {p}{hint}");
     }
@@ -491,7 +635,12 @@ pub fn evidence_markdown(b: &StoredEvidence) -> String {
 /// `receipts show` default view.
 pub fn receipt_view(r: &StoredReceipt, hint: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Receipt {}\nStatus: {}\n", r.display_id(), r.status.replace('_', " "));
+    let _ = writeln!(
+        out,
+        "Receipt {}\nStatus: {}\n",
+        r.display_id(),
+        r.status.replace('_', " ")
+    );
     let _ = writeln!(out, "Proposal:\n{}\n", r.proposal_id);
     let _ = writeln!(out, "Writeback:\nguarded single-row update\n");
     let _ = writeln!(out, "Checks:");
@@ -503,17 +652,28 @@ pub fn receipt_view(r: &StoredReceipt, hint: &str) -> String {
             );
         }
         "conflict" => {
-            let _ = writeln!(out, "primary key matched\ntenant guard matched\nconflict guard blocked stale write");
+            let _ = writeln!(
+                out,
+                "primary key matched\ntenant guard matched\nconflict guard blocked stale write"
+            );
         }
         _ => {
             let _ = writeln!(out, "guarded writeback did not apply");
         }
     }
-    let _ = writeln!(out, "affected rows: {}\n", text(r.receipt.get("rows_affected")));
+    let _ = writeln!(
+        out,
+        "affected rows: {}\n",
+        text(r.receipt.get("rows_affected"))
+    );
     if let Some(code) = r.receipt.get("safe_error_code").and_then(Value::as_str) {
         let _ = writeln!(out, "Safe error:\n{code}\n");
     }
-    let _ = writeln!(out, "Source DB changed:\n{}\n", yes_no(r.source_database_mutated));
+    let _ = writeln!(
+        out,
+        "Source DB changed:\n{}\n",
+        yes_no(r.source_database_mutated)
+    );
     let _ = write!(out, "Next:\nsluicegate replay show {}{hint}", r.proposal_id);
     out
 }

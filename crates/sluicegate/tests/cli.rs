@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sluicegate"));
-    c.env_remove("SLUICEGATE_CONFIG").env_remove("SLUICEGATE_STORE").env("CI", "true");
+    c.env_remove("SLUICEGATE_CONFIG")
+        .env_remove("SLUICEGATE_STORE")
+        .env("CI", "true");
     c
 }
 
@@ -27,7 +29,8 @@ fn stderr(o: &Output) -> String {
 }
 
 fn json_out(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
 }
 
 #[test]
@@ -50,7 +53,12 @@ fn demo_quick_runs_the_whole_loop_without_a_terminal() {
     assert_eq!(v["apply"]["rows_changed"], json!(1));
     assert_eq!(v["retry"]["status"], json!("already_applied"));
     assert_eq!(v["stale_apply"]["status"], json!("conflict"));
-    assert!(v["read"]["hidden_columns"].as_array().unwrap().contains(&json!("internal_risk_note")));
+    assert!(
+        v["read"]["hidden_columns"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("internal_risk_note"))
+    );
 
     // The inspect commands it prints work against what the demo recorded.
     let o = run(dir.path(), &["demo", "inspect", "--json"]);
@@ -120,17 +128,49 @@ fn the_review_loop_through_the_cli() {
     let o = p.run(&["tools", "preview", "--alias-mode", "openai", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v = json_out(&o);
-    assert_eq!(v["exposed_to_mcp"], json!(["billing__inspect_invoice", "billing__propose_late_fee_waiver"]));
-    assert!(v["checks"].as_array().unwrap().iter().all(|c| c["ok"] == json!(true)));
+    assert_eq!(
+        v["exposed_to_mcp"],
+        json!([
+            "billing__inspect_invoice",
+            "billing__propose_late_fee_waiver"
+        ])
+    );
+    assert!(
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == json!(true))
+    );
 
-    let o = p.run(&["smoke", "call", "billing.inspect_invoice", "--args", r#"{"invoice_id":"INV-3001"}"#, "--json"]);
+    let o = p.run(&[
+        "smoke",
+        "call",
+        "billing.inspect_invoice",
+        "--args",
+        r#"{"invoice_id":"INV-3001"}"#,
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(json_out(&o)["result"]["data"]["late_fee_cents"], json!(5500));
+    assert_eq!(
+        json_out(&o)["result"]["data"]["late_fee_cents"],
+        json!(5500)
+    );
 
     // A refused call exits 1 with the safe code.
-    let o = p.run(&["smoke", "call", "billing.inspect_invoice", "--args", r#"{"invoice_id":"INV-9001"}"#, "--json"]);
+    let o = p.run(&[
+        "smoke",
+        "call",
+        "billing.inspect_invoice",
+        "--args",
+        r#"{"invoice_id":"INV-9001"}"#,
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(json_out(&o)["result"]["error"]["code"], json!("NOT_FOUND_IN_TENANT"));
+    assert_eq!(
+        json_out(&o)["result"]["error"]["code"],
+        json!("NOT_FOUND_IN_TENANT")
+    );
 
     // propose needs explicit input.
     let o = p.run(&["propose", "billing.propose_late_fee_waiver"]);
@@ -156,7 +196,11 @@ fn the_review_loop_through_the_cli() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("dry run passed"));
     let o = p.run(&["proposals", "show", "latest", "--json"]);
-    assert_eq!(json_out(&o)["proposal"]["state"], json!("approved"), "a dry run changes no state");
+    assert_eq!(
+        json_out(&o)["proposal"]["state"],
+        json!("approved"),
+        "a dry run changes no state"
+    );
 
     let o = p.run(&["apply", "latest", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -176,21 +220,45 @@ fn the_review_loop_through_the_cli() {
 
     let o = p.run(&["replay", "show", "latest"]);
     assert!(o.status.success());
-    assert!(stdout(&o).contains("late_fee_cents: 5500 -> 0"), "{}", stdout(&o));
-    let o = p.run(&["replay", "export", "latest", "--output", "out/replay.md", "--format", "markdown"]);
+    assert!(
+        stdout(&o).contains("late_fee_cents: 5500 -> 0"),
+        "{}",
+        stdout(&o)
+    );
+    let o = p.run(&[
+        "replay",
+        "export",
+        "latest",
+        "--output",
+        "out/replay.md",
+        "--format",
+        "markdown",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let md = std::fs::read_to_string(p.dir.path().join("out/replay.md")).unwrap();
     assert!(md.starts_with("# Sluicegate Replay"));
     assert!(md.contains("## Guarded Writeback"));
 
     let o = p.run(&["evidence", "list", "--json"]);
-    let ev = json_out(&o)["evidence"][0]["evidence_bundle_id"].as_str().unwrap().to_string();
+    let ev = json_out(&o)["evidence"][0]["evidence_bundle_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let o = p.run(&["evidence", "export", &ev, "--output", "out/ev.json"]);
     assert!(o.status.success());
     let o = p.run(&["query-audit", "list", "--json"]);
     let audits = json_out(&o)["query_audit"].as_array().unwrap().clone();
-    assert!(audits.iter().all(|a| a["payload"]["parameters_redacted"] == json!(true)));
-    assert!(!stdout(&o).contains("INV-3001\""), "parameters must not be in query audit payloads");
+    assert!(
+        audits
+            .iter()
+            .all(|a| a["payload"]["parameters_redacted"] == json!(true))
+    );
+    for a in &audits {
+        assert!(
+            !a["payload"].to_string().contains("INV-3001"),
+            "bound values must not be in audit payloads: {a}"
+        );
+    }
 }
 
 #[test]
@@ -204,9 +272,18 @@ fn config_validation_reports_codes_and_exit_status() {
     let o = run(dir.path(), &["config", "validate"]);
     assert_eq!(o.status.code(), Some(1));
     let text = stdout(&o);
-    assert!(text.contains("error $.version UNSUPPORTED_CONFIG_VERSION"), "{text}");
-    assert!(text.contains("error $.sources.a.url INLINE_DATABASE_URL_FORBIDDEN"), "{text}");
-    assert!(text.contains("error $.capabilities CAPABILITIES_REQUIRED"), "{text}");
+    assert!(
+        text.contains("error $.version UNSUPPORTED_CONFIG_VERSION"),
+        "{text}"
+    );
+    assert!(
+        text.contains("error $.sources.a.url INLINE_DATABASE_URL_FORBIDDEN"),
+        "{text}"
+    );
+    assert!(
+        text.contains("error $.capabilities CAPABILITIES_REQUIRED"),
+        "{text}"
+    );
 
     // show redacts the inline URL by default
     let o = run(dir.path(), &["config", "show"]);
@@ -217,7 +294,10 @@ fn config_validation_reports_codes_and_exit_status() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("UNSUPPORTED_CONFIG_VERSION"));
 
-    let o = run(dir.path(), &["config", "validate", "--config", "missing.json"]);
+    let o = run(
+        dir.path(),
+        &["config", "validate", "--config", "missing.json"],
+    );
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -226,21 +306,48 @@ fn read_commands_never_create_a_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let o = run(dir.path(), &["proposals", "list"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no Sluicegate ledger"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no Sluicegate ledger"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!dir.path().join(".sluicegate").exists());
 }
 
 #[test]
 fn reject_and_shadow_refusals() {
     let p = Project::new("shadow");
-    let o = p.run(&["propose", "billing.propose_late_fee_waiver", "--args", r#"{"invoice_id":"INV-3001","reason":"x"}"#, "--json"]);
+    let o = p.run(&[
+        "propose",
+        "billing.propose_late_fee_waiver",
+        "--args",
+        r#"{"invoice_id":"INV-3001","reason":"x"}"#,
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(json_out(&o)["proposal"]["state"], json!("shadow_proposal_created"));
+    assert_eq!(
+        json_out(&o)["proposal"]["state"],
+        json!("shadow_proposal_created")
+    );
     let o = p.run(&["proposals", "approve", "latest", "--yes"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("shadow"), "{}", stderr(&o));
-    let o = p.run(&["proposals", "reject", "latest", "--yes", "--reason", "not now"]);
+    let o = p.run(&[
+        "proposals",
+        "reject",
+        "latest",
+        "--yes",
+        "--reason",
+        "not now",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = p.run(&["proposals", "reject", "latest", "--yes", "--reason", "again"]);
+    let o = p.run(&[
+        "proposals",
+        "reject",
+        "latest",
+        "--yes",
+        "--reason",
+        "again",
+    ]);
     assert_eq!(o.status.code(), Some(1));
 }

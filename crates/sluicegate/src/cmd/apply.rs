@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use sluicegate_protocol::ReceiptStatus;
 use sluicegate_runtime::{ApplyOptions, ApplyReport, Env, ReviewApi, ReviewError};
 
-use crate::context::{config_path, load_config, open_existing_ledger, print_json, runtime, store_hint, store_path};
+use crate::context::{
+    config_path, load_config, open_existing_ledger, print_json, runtime, store_hint, store_path,
+};
 
 #[derive(clap::Args)]
 pub struct ApplyArgs {
@@ -35,7 +37,11 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let store = store_path(a.store.as_deref(), a.config.as_deref());
     let ledger = open_existing_ledger(&store)?;
     let review = ReviewApi::new(Some(config), ledger, Env::process());
-    let opts = ApplyOptions { dry_run: a.dry_run, project_id: a.project.clone(), lease_seconds: a.lease_seconds };
+    let opts = ApplyOptions {
+        dry_run: a.dry_run,
+        project_id: a.project.clone(),
+        lease_seconds: a.lease_seconds,
+    };
     let report = match runtime()?.block_on(review.apply(&a.id, &opts)) {
         Ok(r) => r,
         Err(ReviewError::Refused(message)) => {
@@ -98,14 +104,22 @@ pub fn human(r: &ApplyReport, hint: &str) -> String {
             ));
         }
         ReceiptStatus::Failed => {
-            out.push_str(&format!("Error:\n{}\n\n", code.unwrap_or("writeback failed")));
+            out.push_str(&format!(
+                "Error:\n{}\n\n",
+                code.unwrap_or("writeback failed")
+            ));
         }
         _ => {}
     }
     match &r.receipt {
         Some(receipt) => out.push_str(&format!("Receipt:\n{}\n\n", receipt.receipt_hash)),
-        None => out.push_str("Receipt:\n(none: dry runs change nothing and record only an event)\n\n"),
+        None => {
+            out.push_str("Receipt:\n(none: dry runs change nothing and record only an event)\n\n")
+        }
     }
-    out.push_str(&format!("Replay:\nsluicegate replay show {}{hint}", r.proposal.proposal_id));
+    out.push_str(&format!(
+        "Replay:\nsluicegate replay show {}{hint}",
+        r.proposal.proposal_id
+    ));
     out
 }

@@ -52,9 +52,17 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
                     println!("error {} {}: {}", e.path, e.code, e.message);
                 }
             }
-            Ok(if validation.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if validation.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
-        ConfigCommand::Show { config, raw, redacted: _ } => {
+        ConfigCommand::Show {
+            config,
+            raw,
+            redacted: _,
+        } => {
             let path = config_path(config.as_deref());
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read config {}", path.display()))?;

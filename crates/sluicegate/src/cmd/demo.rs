@@ -189,7 +189,11 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     let tty = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     let full = tty && !ci && !a.json;
-    let mut n = Narrator { json: a.json, paced: full && !a.no_interactive, step: 0 };
+    let mut n = Narrator {
+        json: a.json,
+        paced: full && !a.no_interactive,
+        step: 0,
+    };
     let s = setup()?;
     let rt = crate::context::runtime()?;
     let rf = s.agent.result_format();
@@ -204,8 +208,16 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     // 1. A scoped read, with evidence; columns outside visible_columns never leave the database.
-    let read = rt.block_on(s.agent.invoke("billing.inspect_invoice", &args(json!({"invoice_id": "INV-3001"}))));
-    let Outcome::Read { data, evidence_id: read_evidence, .. } = &read else {
+    let read = rt.block_on(s.agent.invoke(
+        "billing.inspect_invoice",
+        &args(json!({"invoice_id": "INV-3001"})),
+    ));
+    let Outcome::Read {
+        data,
+        evidence_id: read_evidence,
+        ..
+    } = &read
+    else {
         bail!("demo read failed: {}", pretty(&render(&read, rf).payload));
     };
     let hidden = sample_app::hidden_columns(&s.app_db, &s.config.capabilities[0].read_columns())?;
@@ -221,12 +233,21 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     // 2. Another tenant's invoice is indistinguishable from a missing one.
-    let cross = rt.block_on(s.agent.call("billing.inspect_invoice", &args(json!({"invoice_id": "INV-9001"}))));
-    let cross_code = cross.payload.pointer("/error/code").and_then(Value::as_str).unwrap_or("?").to_string();
+    let cross = rt.block_on(s.agent.call(
+        "billing.inspect_invoice",
+        &args(json!({"invoice_id": "INV-9001"})),
+    ));
+    let cross_code = cross
+        .payload
+        .pointer("/error/code")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string();
     // 3. An argument that tries to choose the tenant is refused before anything runs.
-    let override_try = rt.block_on(
-        s.agent.invoke("billing.inspect_invoice", &args(json!({"invoice_id": "INV-9001", "tenant_id": "otherco"}))),
-    );
+    let override_try = rt.block_on(s.agent.invoke(
+        "billing.inspect_invoice",
+        &args(json!({"invoice_id": "INV-9001", "tenant_id": "otherco"})),
+    ));
     let override_code = match &override_try {
         Outcome::Refused { refusal, .. } => refusal.code.as_str().to_string(),
         _ => bail!("invariant violated: a tenant_id argument was accepted"),
@@ -247,7 +268,10 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         &args(json!({"invoice_id": "INV-3001", "reason": "customer paid within the grace period"})),
     ));
     let Outcome::Proposal { change_set, .. } = &proposal else {
-        bail!("demo proposal failed: {}", pretty(&render(&proposal, rf).payload));
+        bail!(
+            "demo proposal failed: {}",
+            pretty(&render(&proposal, rf).payload)
+        );
     };
     let pid = change_set.proposal_id.clone();
     let unchanged = sample_app::row(&s.app_db, "INV-3001")? == before;
@@ -269,12 +293,16 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     // 5. A human approves outside MCP; the guarded apply changes exactly one row.
-    s.review.approve(&pid, "demo.reviewer", Some("within policy"))?;
+    s.review
+        .approve(&pid, "demo.reviewer", Some("within policy"))?;
     let snapshot = sample_app::snapshot(&s.app_db)?;
     let applied = rt.block_on(s.review.apply(&pid, &ApplyOptions::default()))?;
     let changed = sample_app::changed_rows(&snapshot, &sample_app::snapshot(&s.app_db)?);
     if applied.result.status != ReceiptStatus::Applied || changed.len() != 1 {
-        bail!("demo apply did not change exactly one row: {:?} {changed:?}", applied.result.status);
+        bail!(
+            "demo apply did not change exactly one row: {:?} {changed:?}",
+            applied.result.status
+        );
     }
     if full {
         n.section(
@@ -298,7 +326,10 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     if full {
         n.section(
             "the same apply again",
-            &format!("status: already_applied (idempotency key {}), rows changed: 0", retry.job.idempotency_key),
+            &format!(
+                "status: already_applied (idempotency key {}), rows changed: 0",
+                retry.job.idempotency_key
+            ),
         );
     }
 
@@ -307,8 +338,15 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         "billing.propose_late_fee_waiver",
         &args(json!({"invoice_id": "INV-3002", "reason": "first-time late payment"})),
     ));
-    let Outcome::Proposal { change_set: stale_cs, .. } = &stale else {
-        bail!("demo second proposal failed: {}", pretty(&render(&stale, rf).payload));
+    let Outcome::Proposal {
+        change_set: stale_cs,
+        ..
+    } = &stale
+    else {
+        bail!(
+            "demo second proposal failed: {}",
+            pretty(&render(&stale, rf).payload)
+        );
     };
     let stale_id = stale_cs.proposal_id.clone();
     s.review.approve(&stale_id, "demo.reviewer", None)?;
@@ -317,7 +355,10 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let conflict = rt.block_on(s.review.apply(&stale_id, &ApplyOptions::default()))?;
     let conflict_changed = sample_app::changed_rows(&snapshot, &sample_app::snapshot(&s.app_db)?);
     if conflict.result.status != ReceiptStatus::Conflict || !conflict_changed.is_empty() {
-        bail!("demo stale apply was not refused: {:?}", conflict.result.status);
+        bail!(
+            "demo stale apply was not refused: {:?}",
+            conflict.result.status
+        );
     }
     if full {
         n.section(
@@ -333,10 +374,17 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let replay = s.review.ledger().replay(&pid)?;
     let events: Vec<String> = replay["events"]
         .as_array()
-        .map(|a| a.iter().filter_map(|e| e["kind"].as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["kind"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     if full {
-        n.section("replay", &format!("replay_{pid}\nevents: {}", events.join(" → ")));
+        n.section(
+            "replay",
+            &format!("replay_{pid}\nevents: {}", events.join(" → ")),
+        );
         println!("\nInspect it yourself:\n  sluicegate demo inspect");
     }
 
@@ -360,7 +408,10 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         }))?;
     } else if !full {
         println!("Sluicegate quick demo complete (embedded SQLite sample app).\n");
-        println!("* read billing.inspect_invoice(INV-3001): evidence {read_evidence}; hidden columns: {}", hidden.join(", "));
+        println!(
+            "* read billing.inspect_invoice(INV-3001): evidence {read_evidence}; hidden columns: {}",
+            hidden.join(", ")
+        );
         println!("* other tenant's INV-9001: {cross_code}; tenant_id argument: {override_code}");
         println!("* proposal {pid}: late_fee_cents 5500 -> 0; source unchanged: yes");
         println!("* approved outside MCP; guarded apply: applied, 1 row changed");
@@ -388,14 +439,46 @@ fn inspect(json: bool) -> anyhow::Result<ExitCode> {
     let store = format!("--store {LEDGER}");
     let config = format!("--config {CONFIG_FILE}");
     let commands = [
-        ("Proposals", "every proposal the agent made, newest first", format!("sluicegate proposals list {store}")),
-        ("Proposal summary", "the diff, evidence and approval state", format!("sluicegate proposals show latest {store}")),
-        ("Reviewer details", "hashes, guards, fingerprints and events", format!("sluicegate proposals show latest --details {store}")),
-        ("Evidence", "what the agent actually saw", format!("sluicegate evidence list {store}")),
-        ("Query audit", "statement shapes, never parameter values", format!("sluicegate query-audit list --details {store}")),
-        ("Receipts", "what writeback did, including the refused stale write", format!("sluicegate receipts list {store}")),
-        ("Replay", "the whole story of one proposal", format!("sluicegate replay show latest {store}")),
-        ("Tool boundary", "exactly what a model would be offered", format!("sluicegate tools preview {config}")),
+        (
+            "Proposals",
+            "every proposal the agent made, newest first",
+            format!("sluicegate proposals list {store}"),
+        ),
+        (
+            "Proposal summary",
+            "the diff, evidence and approval state",
+            format!("sluicegate proposals show latest {store}"),
+        ),
+        (
+            "Reviewer details",
+            "hashes, guards, fingerprints and events",
+            format!("sluicegate proposals show latest --details {store}"),
+        ),
+        (
+            "Evidence",
+            "what the agent actually saw",
+            format!("sluicegate evidence list {store}"),
+        ),
+        (
+            "Query audit",
+            "statement shapes, never parameter values",
+            format!("sluicegate query-audit list --details {store}"),
+        ),
+        (
+            "Receipts",
+            "what writeback did, including the refused stale write",
+            format!("sluicegate receipts list {store}"),
+        ),
+        (
+            "Replay",
+            "the whole story of one proposal",
+            format!("sluicegate replay show latest {store}"),
+        ),
+        (
+            "Tool boundary",
+            "exactly what a model would be offered",
+            format!("sluicegate tools preview {config}"),
+        ),
     ];
     if json {
         print_json(&json!({

@@ -112,8 +112,21 @@ fn ledger(s: &StoreArgs) -> anyhow::Result<sluicegate_ledger::Ledger> {
 
 pub fn run_evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        EvidenceCommand::List { store, tenant, capability, proposal, limit, json } => {
-            let list = ledger(&store)?.list_evidence(&Filter { tenant, capability, proposal, limit: Some(limit), ..Filter::default() })?;
+        EvidenceCommand::List {
+            store,
+            tenant,
+            capability,
+            proposal,
+            limit,
+            json,
+        } => {
+            let list = ledger(&store)?.list_evidence(&Filter {
+                tenant,
+                capability,
+                proposal,
+                limit: Some(limit),
+                ..Filter::default()
+            })?;
             if json {
                 print_json(&json!({"evidence": list}))?;
             } else if list.is_empty() {
@@ -140,10 +153,18 @@ pub fn run_evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&b)?;
             } else {
-                println!("{}", view::evidence_view(&b, &store_hint(store.store.as_deref())));
+                println!(
+                    "{}",
+                    view::evidence_view(&b, &store_hint(store.store.as_deref()))
+                );
             }
         }
-        EvidenceCommand::Export { id, store, output, format } => {
+        EvidenceCommand::Export {
+            id,
+            store,
+            output,
+            format,
+        } => {
             let b = ledger(&store)?.evidence(&id)?;
             let body = if format == "markdown" {
                 view::evidence_markdown(&b)
@@ -159,7 +180,17 @@ pub fn run_evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
 
 pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        QueryAuditCommand::List { store, tenant, proposal, evidence, source, table, details, limit, json } => {
+        QueryAuditCommand::List {
+            store,
+            tenant,
+            proposal,
+            evidence,
+            source,
+            table,
+            details,
+            limit,
+            json,
+        } => {
             let list = ledger(&store)?.list_query_audit(&Filter {
                 tenant,
                 proposal,
@@ -176,7 +207,10 @@ pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
             } else {
                 for a in list {
                     println!("{}  audit {}", a.created_at, a.audit_id);
-                    println!("  source: {}/{}  rows: {}", a.source_id, a.table_name, a.row_count);
+                    println!(
+                        "  source: {}/{}  rows: {}",
+                        a.source_id, a.table_name, a.row_count
+                    );
                     println!(
                         "  proposal: {}  evidence: {}",
                         a.proposal_id.as_deref().unwrap_or("none"),
@@ -184,13 +218,23 @@ pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
                     );
                     if details {
                         println!("  query fingerprint: {}", a.query_fingerprint);
-                        println!("  statement: {}", a.payload.get("statement_template").and_then(|v| v.as_str()).unwrap_or(""));
+                        println!(
+                            "  statement: {}",
+                            a.payload
+                                .get("statement_template")
+                                .and_then(|v| v.as_str())
+                                .unwrap_or("")
+                        );
                     }
                     println!();
                 }
             }
         }
-        QueryAuditCommand::Show { audit_id, store, json } => {
+        QueryAuditCommand::Show {
+            audit_id,
+            store,
+            json,
+        } => {
             let a = ledger(&store)?.query_audit(audit_id)?;
             if json {
                 print_json(&a)?;
@@ -198,7 +242,13 @@ pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
                 println!("Query audit {}\n", a.audit_id);
                 println!("Read:\n{}/{}\n", a.source_id, a.table_name);
                 println!("Rows returned:\n{}\n", a.row_count);
-                println!("Statement (parameters redacted):\n{}\n", a.payload.get("statement_template").and_then(|v| v.as_str()).unwrap_or(""));
+                println!(
+                    "Statement (parameters redacted):\n{}\n",
+                    a.payload
+                        .get("statement_template")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("")
+                );
                 println!("Query fingerprint:\n{}\n", a.query_fingerprint);
                 println!(
                     "Linked records:\nproposal: {}\nevidence: {}",
@@ -213,8 +263,19 @@ pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
 
 pub fn run_receipts(cmd: ReceiptsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ReceiptsCommand::List { store, proposal, status, limit, json } => {
-            let list = ledger(&store)?.list_receipts(&Filter { proposal, status, limit: Some(limit), ..Filter::default() })?;
+        ReceiptsCommand::List {
+            store,
+            proposal,
+            status,
+            limit,
+            json,
+        } => {
+            let list = ledger(&store)?.list_receipts(&Filter {
+                proposal,
+                status,
+                limit: Some(limit),
+                ..Filter::default()
+            })?;
             if json {
                 print_json(&json!({"receipts": list}))?;
             } else if list.is_empty() {
@@ -229,23 +290,38 @@ pub fn run_receipts(cmd: ReceiptsCommand) -> anyhow::Result<ExitCode> {
                         r.proposal_id,
                         r.writeback_job_id,
                         r.idempotency_key,
-                        if r.source_database_mutated { "yes" } else { "no" }
+                        if r.source_database_mutated {
+                            "yes"
+                        } else {
+                            "no"
+                        }
                     );
                 }
             }
         }
-        ReceiptsCommand::Show { receipt_id, store, json } => {
+        ReceiptsCommand::Show {
+            receipt_id,
+            store,
+            json,
+        } => {
             let n: i64 = receipt_id
                 .trim_start_matches("rct_")
                 .parse()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| anyhow::anyhow!("receipts show requires a receipt number such as 1 or rct_000001"))?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "receipts show requires a receipt number such as 1 or rct_000001"
+                    )
+                })?;
             let r = ledger(&store)?.receipt(n)?;
             if json {
                 print_json(&r)?;
             } else {
-                println!("{}", view::receipt_view(&r, &store_hint(store.store.as_deref())));
+                println!(
+                    "{}",
+                    view::receipt_view(&r, &store_hint(store.store.as_deref()))
+                );
             }
         }
     }

@@ -51,7 +51,9 @@ impl ListFilter {
         let (object_type, object_id) = match &self.object {
             None => (None, None),
             Some(o) => match o.split_once(':') {
-                Some((t, id)) if !t.is_empty() && !id.is_empty() => (Some(t.to_string()), Some(id.to_string())),
+                Some((t, id)) if !t.is_empty() && !id.is_empty() => {
+                    (Some(t.to_string()), Some(id.to_string()))
+                }
                 _ => anyhow::bail!("--object must use type:id, for example invoice:INV-3001"),
             },
         };
@@ -127,8 +129,13 @@ pub enum ProposalsCommand {
 
 pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ProposalsCommand::List { store, filter, json } => {
-            let ledger = open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
+        ProposalsCommand::List {
+            store,
+            filter,
+            json,
+        } => {
+            let ledger =
+                open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
             let list = ledger.list_proposals(&filter.to_filter()?)?;
             if json {
                 print_json(&json!({"proposals": list}))?;
@@ -141,8 +148,14 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        ProposalsCommand::Show { id, store, details, json } => {
-            let ledger = open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
+        ProposalsCommand::Show {
+            id,
+            store,
+            details,
+            json,
+        } => {
+            let ledger =
+                open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
             let pid = ledger.resolve_proposal_id(&id)?;
             let p = ledger.proposal(&pid)?;
             let events = ledger.events(&pid)?;
@@ -158,24 +171,59 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
                 println!("{}", view::proposal_details(&p, Some(&events)));
             } else {
                 let items = evidence.iter().map(|b| b.items.len()).sum();
-                let selector = if id == "latest" { "latest" } else { p.proposal_id.as_str() };
-                println!("{}", view::proposal_first_look(&p, items, selector, &store_hint(store.store.as_deref())));
+                let selector = if id == "latest" {
+                    "latest"
+                } else {
+                    p.proposal_id.as_str()
+                };
+                println!(
+                    "{}",
+                    view::proposal_first_look(
+                        &p,
+                        items,
+                        selector,
+                        &store_hint(store.store.as_deref())
+                    )
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
-        ProposalsCommand::Approve { id, store, actor: who, reason, yes, json } => {
-            let ledger = open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
+        ProposalsCommand::Approve {
+            id,
+            store,
+            actor: who,
+            reason,
+            yes,
+            json,
+        } => {
+            let ledger =
+                open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
             let pid = ledger.resolve_proposal_id(&id)?;
             let p = ledger.proposal(&pid)?;
             if !json {
                 println!("{}\n", view::proposal_details(&p, None));
             }
-            confirm(&format!("Approve proposal {pid} for guarded writeback?"), yes)?;
+            confirm(
+                &format!("Approve proposal {pid} for guarded writeback?"),
+                yes,
+            )?;
             let review = ReviewApi::new(None, ledger, Env::process());
-            decision_output(review.approve(&pid, &actor(who.as_deref()), reason.as_deref()), "approved", json)
+            decision_output(
+                review.approve(&pid, &actor(who.as_deref()), reason.as_deref()),
+                "approved",
+                json,
+            )
         }
-        ProposalsCommand::Reject { id, store, reason, actor: who, yes, json } => {
-            let ledger = open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
+        ProposalsCommand::Reject {
+            id,
+            store,
+            reason,
+            actor: who,
+            yes,
+            json,
+        } => {
+            let ledger =
+                open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
             let pid = ledger.resolve_proposal_id(&id)?;
             let p = ledger.proposal(&pid)?;
             if !json {
@@ -183,7 +231,11 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
             }
             confirm(&format!("Reject proposal {pid}?"), yes)?;
             let review = ReviewApi::new(None, ledger, Env::process());
-            decision_output(review.reject(&pid, &actor(who.as_deref()), &reason), "rejected", json)
+            decision_output(
+                review.reject(&pid, &actor(who.as_deref()), &reason),
+                "rejected",
+                json,
+            )
         }
     }
 }
@@ -203,7 +255,9 @@ fn decision_output(
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(sluicegate_runtime::ReviewError::Ledger(e)) if e.code().is_some() && e.code() != Some("NOT_FOUND") => {
+        Err(sluicegate_runtime::ReviewError::Ledger(e))
+            if e.code().is_some() && e.code() != Some("NOT_FOUND") =>
+        {
             eprintln!("refused: {e}");
             Ok(ExitCode::from(1))
         }

@@ -59,16 +59,24 @@ impl Target {
             return Ok(ledger.resolve_proposal_id(p)?);
         }
         if let Some(r) = &self.replay {
-            return r.strip_prefix("replay_").filter(|s| !s.is_empty()).map(str::to_string).context("invalid replay id");
+            return r
+                .strip_prefix("replay_")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .context("invalid replay id");
         }
         if let Some(ev) = &self.evidence {
-            return ledger
-                .proposal_for_evidence(ev)?
-                .with_context(|| format!("evidence bundle {ev} is not linked to a replayable proposal"));
+            return ledger.proposal_for_evidence(ev)?.with_context(|| {
+                format!("evidence bundle {ev} is not linked to a replayable proposal")
+            });
         }
         match self.id.as_deref() {
-            None => bail!("replay show requires <proposal_id>, latest, --replay <replay_id>, or --evidence <evidence_bundle_id>"),
-            Some(id) if id.starts_with("ev_") => bail!("use --evidence {id} to replay from an evidence bundle"),
+            None => bail!(
+                "replay show requires <proposal_id>, latest, --replay <replay_id>, or --evidence <evidence_bundle_id>"
+            ),
+            Some(id) if id.starts_with("ev_") => {
+                bail!("use --evidence {id} to replay from an evidence bundle")
+            }
             Some(id) => Ok(ledger.resolve_proposal_id(id.strip_prefix("replay_").unwrap_or(id))?),
         }
     }
@@ -80,7 +88,11 @@ impl Target {
 
 pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     match a.cmd {
-        ReplayCommand::Show { target, details, json } => {
+        ReplayCommand::Show {
+            target,
+            details,
+            json,
+        } => {
             let ledger = target.ledger()?;
             let id = target.resolve(&ledger)?;
             let replay = ledger.replay(&id)?;
@@ -90,10 +102,17 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             } else if details {
                 println!("{}", view::replay_details(&p, &replay));
             } else {
-                println!("{}", view::replay_story(&p, &replay, &store_hint(target.store.as_deref())));
+                println!(
+                    "{}",
+                    view::replay_story(&p, &replay, &store_hint(target.store.as_deref()))
+                );
             }
         }
-        ReplayCommand::Export { target, output, format } => {
+        ReplayCommand::Export {
+            target,
+            output,
+            format,
+        } => {
             let ledger = target.ledger()?;
             let id = target.resolve(&ledger)?;
             let replay = ledger.replay(&id)?;
@@ -112,7 +131,8 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
 /// Write `body` to `path`, creating parent directories.
 pub fn write_file(path: &std::path::Path, body: &str) -> anyhow::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     std::fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))
 }

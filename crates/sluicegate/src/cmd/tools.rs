@@ -12,7 +12,9 @@ use sluicegate_core::envelope::ToolResult;
 use sluicegate_core::tools::{AliasMode, exposed_tools, sample_args, tool_definition};
 use sluicegate_runtime::{AgentApi, Env};
 
-use crate::context::{config_path, load_config, open_ledger, print_json, runtime, store_hint, store_path};
+use crate::context::{
+    config_path, load_config, open_ledger, print_json, runtime, store_hint, store_path,
+};
 
 #[derive(clap::Subcommand)]
 pub enum ToolsCommand {
@@ -125,29 +127,65 @@ pub fn boundary_checks(config: &Config, mode: AliasMode) -> Vec<(&'static str, b
     let names: Vec<String> = tools.iter().map(|t| t.exposed.clone()).collect();
     let listed: Vec<Value> = tools
         .iter()
-        .filter_map(|t| config.capability(&t.canonical).map(|c| tool_definition(c, &t.exposed, mode, config.result_format())))
+        .filter_map(|t| {
+            config
+                .capability(&t.canonical)
+                .map(|c| tool_definition(c, &t.exposed, mode, config.result_format()))
+        })
         .collect();
-    let serialized = serde_json::to_string(&listed).unwrap_or_default().to_lowercase();
-    let any = |words: &[&str]| names.iter().any(|n| words.iter().any(|w| n.to_lowercase().contains(w)));
+    let serialized = serde_json::to_string(&listed)
+        .unwrap_or_default()
+        .to_lowercase();
+    let any = |words: &[&str]| {
+        names
+            .iter()
+            .any(|n| words.iter().any(|w| n.to_lowercase().contains(w)))
+    };
     vec![
         (
             "semantic tools present",
             !names.is_empty(),
-            if names.is_empty() { "none".into() } else { names.join(", ") },
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            },
         ),
-        ("execute_sql absent", !any(&["execute_sql", "run_query", "query_database"]), "model does not receive raw SQL tools".into()),
-        ("approval tools absent", !any(&["approve"]), "approval stays outside MCP".into()),
-        ("commit tools absent", !any(&["commit", "apply_writeback"]), "commit stays outside MCP".into()),
+        (
+            "execute_sql absent",
+            !any(&["execute_sql", "run_query", "query_database"]),
+            "model does not receive raw SQL tools".into(),
+        ),
+        (
+            "approval tools absent",
+            !any(&["approve"]),
+            "approval stays outside MCP".into(),
+        ),
+        (
+            "commit tools absent",
+            !any(&["commit", "apply_writeback"]),
+            "commit stays outside MCP".into(),
+        ),
         (
             "database_url absent",
-            !["postgres://", "postgresql://", "mysql://", "sqlite://"].iter().any(|s| serialized.contains(s)),
+            !["postgres://", "postgresql://", "mysql://", "sqlite://"]
+                .iter()
+                .any(|s| serialized.contains(s)),
             "MCP config uses env var names, not connection strings".into(),
         ),
         (
             "write credentials absent",
-            !["password", "secret", "bearer", "private_key", "private-key", "privatekey", "token"]
-                .iter()
-                .any(|s| serialized.contains(s)),
+            ![
+                "password",
+                "secret",
+                "bearer",
+                "private_key",
+                "private-key",
+                "privatekey",
+                "token",
+            ]
+            .iter()
+            .any(|s| serialized.contains(s)),
             "MCP tools do not include write credentials".into(),
         ),
     ]
@@ -182,13 +220,19 @@ pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
             "checks": checks.iter().map(|(n, ok, d)| json!({"name": n, "ok": ok, "detail": d})).collect::<Vec<_>>(),
         }))?;
     } else {
-        println!("Sluicegate tools preview: {}", if ok { "ok" } else { "failed" });
+        println!(
+            "Sluicegate tools preview: {}",
+            if ok { "ok" } else { "failed" }
+        );
         println!("Config: {}", path.display());
         println!("Store: {}", store.display());
         println!("Alias mode: {}\n", mode.as_str());
         println!("Exposed to MCP:");
         for t in &tools {
-            let kind = config.capability(&t.canonical).map(|c| c.kind.as_str()).unwrap_or("read");
+            let kind = config
+                .capability(&t.canonical)
+                .map(|c| c.kind.as_str())
+                .unwrap_or("read");
             if t.is_alias {
                 println!("  - {} -> {} ({kind})", t.exposed, t.canonical);
             } else {
@@ -203,13 +247,23 @@ pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
         for (name, ok, detail) in &checks {
             println!("{} {name}\n  {detail}", if *ok { "PASS" } else { "FAIL" });
         }
-        println!("\nNext:\n  sluicegate smoke call --sample --config {}", path.display());
+        println!(
+            "\nNext:\n  sluicegate smoke call --sample --config {}",
+            path.display()
+        );
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Build the agent API for a CLI call.
-fn agent(config_flag: Option<&Path>, store_flag: Option<&Path>) -> anyhow::Result<(AgentApi, PathBuf)> {
+fn agent(
+    config_flag: Option<&Path>,
+    store_flag: Option<&Path>,
+) -> anyhow::Result<(AgentApi, PathBuf)> {
     let path = config_path(config_flag);
     let config = load_config(&path)?;
     let store = store_path(store_flag, config_flag);
@@ -220,7 +274,8 @@ fn agent(config_flag: Option<&Path>, store_flag: Option<&Path>) -> anyhow::Resul
 /// Ids a result names, whichever envelope it uses.
 pub fn result_ids(payload: &Value) -> (Option<String>, Option<String>) {
     let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-    let evidence = s(payload.get("evidence_bundle_id")).or_else(|| s(payload.pointer("/evidence/bundle_id")));
+    let evidence =
+        s(payload.get("evidence_bundle_id")).or_else(|| s(payload.pointer("/evidence/bundle_id")));
     let proposal = s(payload.get("proposal_id")).or_else(|| s(payload.pointer("/proposal/id")));
     (evidence, proposal)
 }
@@ -233,14 +288,22 @@ pub fn result_ok(r: &ToolResult) -> bool {
 pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
     let SmokeCommand::Call(a) = cmd;
     let (api, store) = agent(a.config.as_deref(), a.store.as_deref())?;
-    let exposed: Vec<String> = api.config().exposed_capabilities().map(|c| c.name.clone()).collect();
+    let exposed: Vec<String> = api
+        .config()
+        .exposed_capabilities()
+        .map(|c| c.name.clone())
+        .collect();
     let tool = match a.capability.clone() {
         Some(t) => t,
         None if exposed.len() == 1 => exposed[0].clone(),
         None => bail!(
             "smoke call needs <capability> because {} tools are exposed: {}",
             exposed.len(),
-            if exposed.is_empty() { "none".into() } else { exposed.join(", ") }
+            if exposed.is_empty() {
+                "none".into()
+            } else {
+                exposed.join(", ")
+            }
         ),
     };
     if api.config().capability(&tool).is_none() {
@@ -250,27 +313,46 @@ pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
     let result = runtime()?.block_on(api.call(&tool, &args));
     let ok = result_ok(&result);
     if a.json {
-        print_json(&json!({"ok": ok, "tool": tool, "input": args, "result": result.payload, "store_path": store}))?;
+        print_json(
+            &json!({"ok": ok, "tool": tool, "input": args, "result": result.payload, "store_path": store}),
+        )?;
     } else {
         let (evidence, proposal) = result_ids(&result.payload);
-        println!("Sluicegate smoke call: {}\n", if ok { "ok" } else { "refused" });
+        println!(
+            "Sluicegate smoke call: {}\n",
+            if ok { "ok" } else { "refused" }
+        );
         println!("Tool:\n{tool}\n");
         println!("Input:\n{}\n", serde_json::to_string_pretty(&args)?);
         if !ok {
-            println!("Result:\n{}\n", serde_json::to_string_pretty(&result.payload)?);
+            println!(
+                "Result:\n{}\n",
+                serde_json::to_string_pretty(&result.payload)?
+            );
         }
         println!("Source DB changed:\nno\n");
-        println!("Evidence:\n{}\n", evidence.as_deref().unwrap_or("(not returned)"));
+        println!(
+            "Evidence:\n{}\n",
+            evidence.as_deref().unwrap_or("(not returned)")
+        );
         let hint = store_hint(a.store.as_deref());
         if let Some(p) = &proposal {
             println!("Proposal:\n{p}\n");
             println!("Replay:\nsynapsor://replay/replay_{p}\n");
-            println!("Next:\n  sluicegate proposals show {p}{hint}\n  sluicegate proposals approve {p}{hint}\n  sluicegate apply {p}{hint}\n  sluicegate replay show {p}{hint}");
+            println!(
+                "Next:\n  sluicegate proposals show {p}{hint}\n  sluicegate proposals approve {p}{hint}\n  sluicegate apply {p}{hint}\n  sluicegate replay show {p}{hint}"
+            );
         } else if let Some(ev) = &evidence {
-            println!("Next:\n  sluicegate evidence show {ev}{hint}\n  sluicegate query-audit list --evidence {ev}{hint}");
+            println!(
+                "Next:\n  sluicegate evidence show {ev}{hint}\n  sluicegate query-audit list --evidence {ev}{hint}"
+            );
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
@@ -280,10 +362,16 @@ pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
         .capability(&a.capability)
         .with_context(|| format!("proposal capability not found: {}", a.capability))?;
     if cap.kind == Kind::Read {
-        bail!("{} is a read capability; use a proposal capability with `sluicegate propose`", a.capability);
+        bail!(
+            "{} is a read capability; use a proposal capability with `sluicegate propose`",
+            a.capability
+        );
     }
     if !a.input.given() {
-        bail!("propose {} requires --sample, --input <file>, or --args '<json object>'", a.capability);
+        bail!(
+            "propose {} requires --sample, --input <file>, or --args '<json object>'",
+            a.capability
+        );
     }
     let args = a.input.resolve(api.config(), &a.capability)?;
     let result = runtime()?.block_on(api.call(&a.capability, &args));
@@ -291,19 +379,42 @@ pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         print_json(&result.payload)?;
     } else if !ok {
-        println!("Proposal refused.\n\nCapability:\n{}\n\nResult:\n{}", a.capability, serde_json::to_string_pretty(&result.payload)?);
+        println!(
+            "Proposal refused.\n\nCapability:\n{}\n\nResult:\n{}",
+            a.capability,
+            serde_json::to_string_pretty(&result.payload)?
+        );
     } else {
         let (evidence, proposal) = result_ids(&result.payload);
         let id = proposal.clone().unwrap_or_else(|| "latest".into());
         let hint = store_hint(a.store.as_deref());
         let dedup = result.payload.get("deduplicated") == Some(&Value::Bool(true))
             || result.payload.pointer("/proposal/deduplicated") == Some(&Value::Bool(true));
-        println!("{}\n", if dedup { "Proposal already exists (same change, deduplicated)." } else { "Proposal created." });
+        println!(
+            "{}\n",
+            if dedup {
+                "Proposal already exists (same change, deduplicated)."
+            } else {
+                "Proposal created."
+            }
+        );
         println!("Capability:\n{}\n", a.capability);
-        println!("Proposal:\n{}\n", proposal.as_deref().unwrap_or("(missing)"));
-        println!("Evidence:\n{}\n", evidence.as_deref().unwrap_or("(missing)"));
+        println!(
+            "Proposal:\n{}\n",
+            proposal.as_deref().unwrap_or("(missing)")
+        );
+        println!(
+            "Evidence:\n{}\n",
+            evidence.as_deref().unwrap_or("(missing)")
+        );
         println!("Source DB changed:\nno\n");
-        println!("Review:\nsluicegate proposals show {id}{hint}\nsluicegate proposals approve {id}{hint}\nsluicegate apply {id}{hint}\nsluicegate replay show {id}{hint}");
+        println!(
+            "Review:\nsluicegate proposals show {id}{hint}\nsluicegate proposals approve {id}{hint}\nsluicegate apply {id}{hint}\nsluicegate replay show {id}{hint}"
+        );
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
