@@ -324,6 +324,17 @@ impl Ledger {
             .optional()?)
     }
 
+    /// Every job recorded for a proposal, oldest first.
+    pub fn jobs(&self, proposal_id: &str) -> Result<Vec<StoredJob>, LedgerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {} FROM writeback_jobs WHERE proposal_id = ?1 ORDER BY created_at, rowid",
+            StoredJob::COLUMNS
+        ))?;
+        let rows = stmt.query_map([proposal_id], StoredJob::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The most recent job recorded for a proposal.
     pub fn job_for_proposal(
         &self,

@@ -7,6 +7,10 @@ use rusqlite::Connection;
 
 /// Each entry moves the schema from version `i` to `i + 1`. Append only; never edit a shipped
 /// migration.
+///
+/// Evidence and query-audit rows are written on every tool call, so they carry only the indexes
+/// their lists and joins need (time, tenant, proposal, evidence link): each index is one more
+/// page written per call. Rarer filters scan the time index.
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE proposals (
   proposal_id TEXT PRIMARY KEY,
@@ -141,16 +145,10 @@ CREATE INDEX idx_proposals_source_table_created ON proposals(source_id, source_t
 CREATE INDEX idx_evidence_bundles_created ON evidence_bundles(created_at);
 CREATE INDEX idx_evidence_bundles_proposal_id ON evidence_bundles(proposal_id);
 CREATE INDEX idx_evidence_bundles_tenant_created ON evidence_bundles(tenant_id, created_at);
-CREATE INDEX idx_evidence_bundles_capability_created ON evidence_bundles(capability, created_at);
-CREATE INDEX idx_evidence_bundles_object_created ON evidence_bundles(business_object, object_id, created_at);
 CREATE INDEX idx_evidence_items_bundle_id ON evidence_items(evidence_bundle_id);
 CREATE INDEX idx_query_audit_created ON query_audit(created_at);
 CREATE INDEX idx_query_audit_proposal_id ON query_audit(proposal_id);
 CREATE INDEX idx_query_audit_evidence_id ON query_audit(evidence_bundle_id);
-CREATE INDEX idx_query_audit_tenant_created ON query_audit(tenant_id, created_at);
-CREATE INDEX idx_query_audit_capability_created ON query_audit(capability, created_at);
-CREATE INDEX idx_query_audit_source_table_created ON query_audit(source_id, table_name, created_at);
-CREATE INDEX idx_query_audit_fingerprint_created ON query_audit(query_fingerprint, created_at);
 "#];
 
 /// The schema version this build writes.

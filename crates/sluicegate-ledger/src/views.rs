@@ -96,6 +96,36 @@ impl StoredEvent {
     }
 }
 
+/// A recorded writeback job (direct SQL or app-owned handler).
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredJob {
+    pub writeback_job_id: String,
+    pub proposal_id: String,
+    pub proposal_hash: String,
+    /// `pending_worker` until a receipt for this job is recorded, then the receipt's status.
+    pub status: String,
+    pub job: Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl StoredJob {
+    pub(crate) const COLUMNS: &'static str =
+        "writeback_job_id, proposal_id, proposal_hash, status, job_json, created_at, updated_at";
+
+    pub(crate) fn from_row(row: &Row) -> rusqlite::Result<StoredJob> {
+        Ok(StoredJob {
+            writeback_job_id: row.get(0)?,
+            proposal_id: row.get(1)?,
+            proposal_hash: row.get(2)?,
+            status: row.get(3)?,
+            job: parse(row.get::<_, String>(4)?),
+            created_at: row.get(5)?,
+            updated_at: row.get(6)?,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredReceipt {
     pub receipt_id: i64,

@@ -36,6 +36,18 @@ pub enum Decision {
     Reject,
 }
 
+/// Statements are prepared once per connection and reused: parsing SQL costs more than the
+/// insert itself on the hot path of every tool call.
+trait ExecCached {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl ExecCached for rusqlite::Connection {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+}
+
 fn to_refusal(r: sluicegate_core::refusal::Refusal) -> LedgerError {
     LedgerError::refused(r.code.as_str(), r.message)
 }
@@ -105,7 +117,7 @@ impl Ledger {
             Decision::Reject => (Transition::Reject, "rejected", "proposal_rejected"),
         };
         move_state(&tx, &proposal, t, &now)?;
-        tx.execute(
+        tx.exec(
             "INSERT INTO approvals (proposal_id, proposal_version, proposal_hash, approver, status, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![proposal_id, proposal.proposal_version, proposal.proposal_hash, actor, status, reason, now],
         )?;
@@ -152,7 +164,7 @@ impl Ledger {
                 &now,
             )?;
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO writeback_jobs (writeback_job_id, proposal_id, proposal_hash, status, job_json, created_at, updated_at)
              VALUES (?1, ?2, ?3, 'pending_worker', ?4, ?5, ?5)
              ON CONFLICT(writeback_job_id) DO UPDATE SET status = excluded.status, job_json = excluded.job_json, updated_at = excluded.updated_at",
@@ -172,6 +184,58 @@ impl Ledger {
         let stored = load_proposal(&tx, proposal_id)?;
         tx.commit()?;
         Ok(stored)
+    }
+
+    /// Record an operator-forced retry of an app-owned handler call as a new job attempt.
+    ///
+    /// The proposal must already have been handed to a worker (`pending_worker`, `applied`,
+    /// `conflict` or `failed`); its state does not change here; the retry's receipt moves it.
+    /// The attempt gets its own job id so its receipt is kept beside the earlier ones.
+    pub fn record_handler_retry(
+        &self,
+        proposal_id: &str,
+        job_id: &str,
+        job: &Value,
+        executor: &str,
+        actor: &str,
+    ) -> Result<StoredProposal, LedgerError> {
+        secrets::scan(job, "handler_writeback_job").map_err(to_refusal)?;
+        let now = self.now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let proposal = load_proposal(&tx, proposal_id)?;
+        writeback_allowed(&proposal, "retried through an app-owned handler")?;
+        let state = proposal.state()?;
+        if !matches!(
+            state,
+            State::PendingWorker | State::Applied | State::Conflict | State::Failed
+        ) {
+            return Err(LedgerError::refused(
+                "PROPOSAL_NOT_APPROVED",
+                format!("proposal {proposal_id} is {}", state.as_str()),
+            ));
+        }
+        let inserted = tx.exec(
+            "INSERT OR IGNORE INTO writeback_jobs (writeback_job_id, proposal_id, proposal_hash, status, job_json, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'pending_worker', ?4, ?5, ?5)",
+            params![job_id, proposal_id, proposal.proposal_hash, serde_json::to_string(job)?, now],
+        )?;
+        if inserted != 1 {
+            return Err(LedgerError::refused(
+                "WRITEBACK_JOB_EXISTS",
+                format!("writeback job {job_id} is already recorded"),
+            ));
+        }
+        append_event(
+            &tx,
+            proposal_id,
+            "handler_writeback_retry_recorded",
+            actor,
+            &json!({"writeback_job_id": job_id, "executor": executor, "forced_by_operator": true}),
+            &now,
+        )?;
+        tx.commit()?;
+        Ok(proposal)
     }
 
     /// Record an execution receipt: the receipt row (once per job and key), the idempotency
@@ -200,7 +264,7 @@ impl Ledger {
             ReceiptStatus::Canceled => ReceiptOutcome::Canceled,
         };
         move_state(&tx, &proposal, Transition::Receipt(outcome), &at)?;
-        tx.execute(
+        tx.exec(
             "INSERT OR IGNORE INTO writeback_receipts (writeback_job_id, proposal_id, runner_id, status, idempotency_key, source_database_mutated, receipt_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 receipt.writeback_job_id,
@@ -214,7 +278,7 @@ impl Ledger {
             ],
         )?;
         // Mutation is sticky: a later no-op receipt never hides that the source was written.
-        tx.execute(
+        tx.exec(
             "UPDATE proposals SET source_database_mutated = MAX(source_database_mutated, ?2) WHERE proposal_id = ?1",
             params![receipt.proposal_id, receipt.source_database_mutated as i64],
         )?;
@@ -227,11 +291,11 @@ impl Ledger {
             .optional()?
             .unwrap_or(false);
         if job_known {
-            tx.execute(
+            tx.exec(
                 "INSERT OR REPLACE INTO idempotency_receipts (idempotency_key, writeback_job_id, proposal_id, receipt_status, receipt_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![receipt.idempotency_key, receipt.writeback_job_id, receipt.proposal_id, receipt.status.as_str(), receipt_json, at],
             )?;
-            tx.execute(
+            tx.exec(
                 "UPDATE writeback_jobs SET status = ?2, updated_at = ?3 WHERE writeback_job_id = ?1",
                 params![receipt.writeback_job_id, receipt.status.as_str(), at],
             )?;
@@ -279,7 +343,7 @@ impl Ledger {
         payload: &Value,
         at: &str,
     ) -> Result<(), LedgerError> {
-        self.conn().execute(
+        self.conn().exec(
             "INSERT OR REPLACE INTO replay_records (replay_id, proposal_id, payload_json, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![replay_id, proposal_id, serde_json::to_string(payload)?, at],
         )?;
@@ -298,7 +362,7 @@ fn scan_read(bundle: &EvidenceBundle, audit: &QueryAudit) -> Result<(), LedgerEr
 
 fn insert_bundle(tx: &Transaction, bundle: &EvidenceBundle, now: &str) -> Result<(), LedgerError> {
     let m = &bundle.meta;
-    let inserted = tx.execute(
+    let inserted = tx.exec(
         "INSERT OR IGNORE INTO evidence_bundles (evidence_bundle_id, proposal_id, tenant_id, payload_json, created_at, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             bundle.evidence_bundle_id,
@@ -330,7 +394,7 @@ fn insert_item(
     item: &Value,
     now: &str,
 ) -> Result<(), LedgerError> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO evidence_items (evidence_bundle_id, item_json, created_at) VALUES (?1, ?2, ?3)",
         params![bundle_id, serde_json::to_string(item)?, now],
     )?;
@@ -339,7 +403,7 @@ fn insert_item(
 
 fn insert_audit(tx: &Transaction, audit: &QueryAudit, now: &str) -> Result<(), LedgerError> {
     let m = &audit.meta;
-    tx.execute(
+    tx.exec(
         "INSERT INTO query_audit (proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, tenant_id, principal, capability, business_object, object_id, primary_key_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             audit.proposal_id,
@@ -399,7 +463,7 @@ fn insert_proposal(
     } else {
         cs.created_at.as_str()
     };
-    tx.execute(
+    tx.exec(
         &format!(
             "INSERT INTO proposals ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             StoredProposal::COLUMNS
@@ -434,7 +498,7 @@ fn insert_proposal(
         now,
     )?;
     // Link the read's evidence bundle to the proposal it supports.
-    let linked = tx.execute(
+    let linked = tx.exec(
         "UPDATE evidence_bundles SET proposal_id = ?2 WHERE evidence_bundle_id = ?1 AND proposal_id IS NULL",
         params![cs.evidence.bundle_id, cs.proposal_id],
     )?;
@@ -531,7 +595,7 @@ fn move_state(
         )
     })?;
     // Compare-and-set on the state we read: a concurrent decision cannot be silently overwritten.
-    let changed = tx.execute(
+    let changed = tx.exec(
         "UPDATE proposals SET state = ?2, updated_at = ?3 WHERE proposal_id = ?1 AND state = ?4",
         params![p.proposal_id, to.as_str(), now, from.as_str()],
     )?;
@@ -555,7 +619,7 @@ fn append_event(
     payload: &Value,
     now: &str,
 ) -> Result<(), LedgerError> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![proposal_id, kind, actor, serde_json::to_string(payload)?, now],
     )?;
