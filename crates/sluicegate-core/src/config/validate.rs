@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::model::*;
+use crate::call::TRUSTED_BINDING_NAMES;
 use crate::ident::{is_capability_name, is_env_name, is_safe_identifier, is_safe_name};
 
 /// One problem found in a config.
@@ -116,27 +117,9 @@ const CLOUD_KEYS: &[&str] = &[
     "session",
 ];
 
-/// Argument names that would hand trust-scope authority to the model (config.md §8.2).
-pub const RESERVED_ARG_NAMES: &[&str] = &[
-    "tenant_id",
-    "tenantId",
-    "principal",
-    "principal_id",
-    "principalId",
-    "project_id",
-    "projectId",
-    "source_id",
-    "sourceId",
-    "allowed_columns",
-    "allowedColumns",
-    "row_version",
-    "rowVersion",
-    "current_version",
-    "currentVersion",
-    "expected_version",
-    "expectedVersion",
-    "approval_identity",
-    "approvalIdentity",
+/// Argument names that would let the model choose an identifier (config.md §8.2). Together
+/// with [`TRUSTED_BINDING_NAMES`] they may never be declared as args.
+pub const IDENTIFIER_ARG_NAMES: &[&str] = &[
     "table",
     "table_name",
     "tableName",
@@ -1160,7 +1143,10 @@ impl Validator {
         let mut ok = true;
         for (name, spec) in obj {
             let path = format!("{apath}.{name}");
-            if RESERVED_ARG_NAMES.contains(&name.as_str()) || Some(name.as_str()) == tenant_key {
+            if TRUSTED_BINDING_NAMES.contains(&name.as_str())
+                || IDENTIFIER_ARG_NAMES.contains(&name.as_str())
+                || Some(name.as_str()) == tenant_key
+            {
                 self.error(
                     &path,
                     "MODEL_CONTROLLED_RESERVED_ARG",
