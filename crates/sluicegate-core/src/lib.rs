@@ -9,6 +9,7 @@ pub mod call;
 pub mod config;
 pub mod envelope;
 pub mod evidence;
+pub mod handler;
 pub mod ident;
 pub mod json;
 pub mod lifecycle;

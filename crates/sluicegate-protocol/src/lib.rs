@@ -7,11 +7,13 @@
 //! changes a wire format, so the conformance fixtures must keep passing.
 
 pub mod change_set;
+pub mod handler;
 pub mod receipt;
 pub mod registration;
 pub mod writeback_job;
 
 pub use change_set::ChangeSet;
+pub use handler::{HandlerReceipt, HandlerRequest};
 pub use receipt::{ExecutionReceipt, LegacyResult, ReceiptStatus};
 pub use registration::RunnerRegistration;
 pub use writeback_job::{LegacyJob, WritebackJobV1};
