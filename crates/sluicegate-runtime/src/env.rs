@@ -45,3 +45,54 @@ impl std::fmt::Debug for Env {
         f.write_str("Env(<redacted>)")
     }
 }
+
+impl Env {
+    /// A non-empty value of `name` that must never be shown: a handler URL, bearer token,
+    /// signing secret or command line.
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        self.get(name).map(Secret)
+    }
+}
+
+/// A secret value read from the environment. `Debug` and `Display` never show it, so it cannot
+/// reach a log line, an error message or a report by accident; [`Secret::expose`] is the one
+/// deliberate way to use it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that must send or use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_format_their_value() {
+        let env = Env::from_map(HashMap::from([("T".to_string(), "canary-123".to_string())]));
+        let s = env.secret("T").unwrap();
+        assert_eq!(s.expose(), "canary-123");
+        assert!(!format!("{s:?} {s} {env:?}").contains("canary"));
+        assert!(env.secret("MISSING").is_none());
+    }
+}

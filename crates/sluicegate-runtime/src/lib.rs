@@ -6,10 +6,11 @@
 
 mod agent;
 mod env;
+pub mod handler;
 mod review;
 
 pub use agent::AgentApi;
-pub use env::Env;
+pub use env::{Env, Secret};
 pub use review::{ApplyOptions, ApplyReport, ReviewApi, ReviewError};
 
 /// The current time as the ledger and protocol documents write it.

@@ -1,7 +1,8 @@
 //! `ReviewApi`: human decisions and writeback, outside MCP.
 //!
 //! Approval is bound to the exact hash and version the reviewer saw. Apply re-checks the job
-//! against the reviewed config and the stored approved proposal before any executor runs.
+//! against the reviewed config and the stored approved proposal before any executor runs: the
+//! guarded `UPDATE` here, or an app-owned handler (`crate::handler`).
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use sluicegate_protocol::writeback_job::{ConflictGuard, WritebackJobV1};
 use sluicegate_protocol::{ChangeSet, ExecutionReceipt, ReceiptStatus};
 use sluicegate_source::{ConflictCheck, GuardedUpdate, WriteStatus, apply_guarded_update};
 
+use crate::handler::{HandlerApply, HandlerReport};
 use crate::{Env, now_iso};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,9 @@ pub struct ApplyOptions {
     pub dry_run: bool,
     pub project_id: String,
     pub lease_seconds: i64,
+    /// Call an app-owned handler again although an earlier attempt was sent: the operator's
+    /// explicit request, never a default. The handler gets the same idempotency key.
+    pub force_handler_retry: bool,
 }
 
 impl Default for ApplyOptions {
@@ -43,6 +48,7 @@ impl Default for ApplyOptions {
             dry_run: false,
             project_id: "local".into(),
             lease_seconds: 300,
+            force_handler_retry: false,
         }
     }
 }
@@ -51,12 +57,19 @@ impl Default for ApplyOptions {
 #[derive(Debug, Clone)]
 pub struct ApplyReport {
     pub proposal: StoredProposal,
-    pub job: WritebackJobV1,
+    /// `sql_update`, or the name of the configured app-owned executor.
+    pub executor: String,
+    pub writeback_job_id: String,
+    pub idempotency_key: String,
+    /// The direct-SQL job; `None` on the app-owned handler path.
+    pub job: Option<WritebackJobV1>,
     pub result: ExecutorResult,
     /// `None` for dry runs: they record an event, never a receipt.
     pub receipt: Option<ExecutionReceipt>,
     pub dry_run: bool,
     pub completed_at: String,
+    /// What happened on the app-owned handler path.
+    pub handler: Option<HandlerReport>,
 }
 
 impl ApplyReport {
@@ -64,7 +77,7 @@ impl ApplyReport {
     pub fn legacy_result(&self, runner_id: &str) -> Value {
         let mut out = json!({
             "protocol_version": "1.0",
-            "job_id": self.job.writeback_job_id,
+            "job_id": self.writeback_job_id,
             "runner_id": runner_id,
             "status": self.result.status.as_str(),
         });
@@ -86,9 +99,9 @@ impl ApplyReport {
 #[derive(Clone)]
 pub struct ReviewApi {
     config: Option<Arc<Config>>,
-    ledger: Ledger,
-    env: Env,
-    runner_id: String,
+    pub(crate) ledger: Ledger,
+    pub(crate) env: Env,
+    pub(crate) runner_id: String,
 }
 
 impl ReviewApi {
@@ -173,10 +186,24 @@ impl ReviewApi {
                 None => Err(ReviewError::Refused(format!(
                     "executor {executor_name} is not configured"
                 ))),
-                Some(e) => Err(ReviewError::Refused(format!(
-                    "executor {executor_name} is an app-owned {}; app-owned handlers are not available in this build yet",
-                    e.type_name()
-                ))),
+                Some(sluicegate_core::config::Executor::SqlUpdate) => Err(ReviewError::Refused(
+                    format!("unsupported executor type for {executor_name}"),
+                )),
+                Some(executor) => {
+                    let cap = cap.clone();
+                    self.apply_handler(
+                        HandlerApply {
+                            config: &config,
+                            cap: &cap,
+                            cs: &cs,
+                            proposal,
+                            executor_name: &executor_name,
+                            executor,
+                        },
+                        opts,
+                    )
+                    .await
+                }
             };
         }
         let state = proposal.state()?;
@@ -231,11 +258,15 @@ impl ReviewApi {
             )?;
             return Ok(ApplyReport {
                 proposal,
-                job,
+                executor: executor_name,
+                writeback_job_id: job.writeback_job_id.clone(),
+                idempotency_key: job.idempotency_key.clone(),
+                job: Some(job),
                 result,
                 receipt: None,
                 dry_run: true,
                 completed_at: now_iso(),
+                handler: None,
             });
         }
 
@@ -293,11 +324,15 @@ impl ReviewApi {
         let proposal = self.ledger.record_receipt(&receipt)?;
         Ok(ApplyReport {
             proposal,
-            job,
+            executor: executor_name,
+            writeback_job_id: job.writeback_job_id.clone(),
+            idempotency_key: job.idempotency_key.clone(),
+            job: Some(job),
             result,
             receipt: Some(receipt),
             dry_run: false,
             completed_at,
+            handler: None,
         })
     }
 }

@@ -328,7 +328,7 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
             "the same apply again",
             &format!(
                 "status: already_applied (idempotency key {}), rows changed: 0",
-                retry.job.idempotency_key
+                retry.idempotency_key
             ),
         );
     }
