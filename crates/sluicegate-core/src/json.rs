@@ -76,6 +76,15 @@ pub fn format_f64(f: f64) -> String {
     buf.format_finite(f).to_string()
 }
 
+/// A JSON number for `f`, integral values as integers (`1`, not `1.0`), as JavaScript prints them.
+pub fn number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        Value::from(f as i64)
+    } else {
+        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+    }
+}
+
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

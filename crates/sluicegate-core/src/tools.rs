@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::call::Args;
 use crate::config::{ArgType, Capability, Config, Kind};
-use crate::json::sha256_hex;
+use crate::json::{number, sha256_hex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AliasMode {
@@ -167,10 +167,10 @@ pub fn input_schema(cap: &Capability) -> Value {
             p.insert("maxLength".into(), json!(n));
         }
         if let Some(n) = spec.minimum {
-            p.insert("minimum".into(), json!(n));
+            p.insert("minimum".into(), number(n));
         }
         if let Some(n) = spec.maximum {
-            p.insert("maximum".into(), json!(n));
+            p.insert("maximum".into(), number(n));
         }
         if let Some(values) = &spec.enum_values {
             p.insert("enum".into(), Value::Array(values.clone()));
@@ -275,10 +275,10 @@ pub fn arg_metadata(cap: &Capability) -> Value {
             m.insert("max_length".into(), json!(n));
         }
         if let Some(n) = spec.minimum {
-            m.insert("minimum".into(), json!(n));
+            m.insert("minimum".into(), number(n));
         }
         if let Some(n) = spec.maximum {
-            m.insert("maximum".into(), json!(n));
+            m.insert("maximum".into(), number(n));
         }
         if let Some(values) = &spec.enum_values {
             m.insert("enum".into(), Value::Array(values.clone()));
@@ -368,12 +368,12 @@ pub fn sample_args(cap: &Capability) -> Args {
             .any(|k| lname.contains(k))
         {
             match spec.maximum {
-                Some(max) => json!(max.min(1000.0)),
+                Some(max) => number(max.min(1000.0)),
                 None => json!(0),
             }
         } else {
             match spec.arg_type {
-                ArgType::Number => json!(spec.minimum.unwrap_or(1.0)),
+                ArgType::Number => number(spec.minimum.unwrap_or(1.0)),
                 ArgType::Boolean => json!(true),
                 ArgType::String => json!(format!("sample_{name}")),
             }
