@@ -105,6 +105,8 @@ pub(super) async fn call(
 pub enum Probe {
     /// Some HTTP response came back (any status): the network path works.
     Reachable(u16),
+    /// The value is not an absolute http(s) URL.
+    InvalidUrl,
     Timeout,
     ConnectionFailed,
 }
@@ -112,6 +114,9 @@ pub enum Probe {
 /// `OPTIONS <url>` with `accept: application/json`: proves the network path without sending a
 /// request body, a token or a signature, so nothing can be applied.
 pub async fn probe(url: &crate::env::Secret, timeout: Duration) -> Probe {
+    if !is_http_url(url.expose()) {
+        return Probe::InvalidUrl;
+    }
     let Some(client) = client(timeout) else {
         return Probe::ConnectionFailed;
     };

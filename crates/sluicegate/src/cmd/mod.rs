@@ -9,6 +9,8 @@ pub mod audit;
 pub mod benchmark;
 pub mod config;
 pub mod demo;
+pub mod doctor;
+pub mod handler;
 pub mod ledger;
 pub mod mcp;
 pub mod proposals;
@@ -38,6 +40,11 @@ pub enum Command {
     Proposals(proposals::ProposalsCommand),
     /// Apply an approved proposal with its guarded executor
     Apply(apply::ApplyArgs),
+    /// App-owned writeback handlers: starter templates
+    #[command(subcommand)]
+    Handler(handler::HandlerCommand),
+    /// Check that this setup is ready (config, env, handlers)
+    Doctor(doctor::DoctorArgs),
     /// Show what the agent saw, proposed, and what was applied or blocked
     Replay(replay::ReplayArgs),
     /// Evidence bundles recorded for reads and proposals
@@ -70,6 +77,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Propose(args) => tools::run_propose(args),
         Command::Proposals(cmd) => proposals::run(cmd),
         Command::Apply(args) => apply::run(args),
+        Command::Handler(cmd) => handler::run(cmd),
+        Command::Doctor(args) => doctor::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Evidence(cmd) => ledger::run_evidence(cmd),
         Command::QueryAudit(cmd) => ledger::run_query_audit(cmd),

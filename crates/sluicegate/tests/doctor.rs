@@ -1,0 +1,162 @@
+//! `sluicegate doctor`: env presence per context, source and executor; `--check-handlers`
+//! probes without applying; exit 0 iff nothing failed; values, URLs and hosts never printed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod handler_support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use handler_support::{Project, assert_no_secret, free_port};
+use serde_json::{Value, json};
+
+const URL_CANARY: &str = "canary-doctor-path-2c7e";
+const TOKEN: &str = "canary-doctor-token-1f9a";
+
+fn config() -> Value {
+    json!({
+        "version": 1,
+        "mode": "review",
+        "sources": {"app": {"engine": "sqlite", "read_url_env": "APP_READ_URL", "write_url_env": "APP_WRITE_URL"}},
+        "trusted_context": {"provider": "environment", "values": {"tenant_id_env": "TENANT", "principal_env": "PRINCIPAL"}},
+        "executors": {
+            "web": {"type": "http_handler", "url_env": "HOOK_URL", "auth": {"type": "bearer_env", "token_env": "HOOK_TOKEN"}, "timeout_ms": 2000},
+            "script": {"type": "command_handler", "command_env": "HOOK_COMMAND"}
+        },
+        "capabilities": [{
+            "name": "billing.propose_late_fee_waiver", "kind": "proposal", "source": "app",
+            "executor": "web",
+            "target": {"schema": "main", "table": "invoices", "primary_key": "id", "tenant_key": "tenant_id"},
+            "args": {"invoice_id": {"type": "string"}},
+            "lookup": {"id_from_arg": "invoice_id"},
+            "visible_columns": ["id", "late_fee_cents", "updated_at"],
+            "patch": {"late_fee_cents": {"fixed": 0}},
+            "allowed_columns": ["late_fee_cents"],
+            "conflict_guard": {"column": "updated_at"}
+        }]
+    })
+}
+
+/// A server that records each request line and answers 405 (as most handlers answer OPTIONS).
+fn listener() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            seen2.lock().unwrap().push(head);
+            let _ = s.write_all(
+                b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    (port, seen)
+}
+
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {report}"))
+}
+
+#[test]
+fn doctor_reports_env_presence_and_probes_handlers_without_applying() {
+    let (port, seen) = listener();
+    let url = format!("http://127.0.0.1:{port}/hook/{URL_CANARY}");
+    let mut p = Project::new(
+        &config(),
+        &[
+            ("APP_READ_URL", "/tmp/app.db"),
+            ("TENANT", "acme"),
+            ("PRINCIPAL", "agent"),
+            ("HOOK_URL", &url),
+            ("HOOK_TOKEN", TOKEN),
+            ("HOOK_COMMAND", "sh -c true"),
+        ],
+    );
+
+    // Without --check-handlers: nothing is contacted; APP_WRITE_URL is not needed (no
+    // direct-SQL proposal), the unsigned handler is a warning, so the doctor passes.
+    let o = p.cli(&["doctor", "--json"]);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{r}");
+    assert_eq!(r["ok"], json!(true));
+    assert_eq!(check(&r, "config-valid")["level"], json!("pass"));
+    assert_eq!(check(&r, "env:TENANT")["level"], json!("pass"));
+    assert_eq!(
+        check(&r, "env:HOOK_URL")["message"],
+        json!("HOOK_URL is set.")
+    );
+    assert_eq!(check(&r, "env:HOOK_TOKEN")["level"], json!("pass"));
+    assert_eq!(
+        check(&r, "executor:web:handler-signing")["level"],
+        json!("warn")
+    );
+    assert_eq!(
+        check(&r, "executor:web:handler-reachability")["level"],
+        json!("warn")
+    );
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "probed without --check-handlers"
+    );
+
+    // With it: one OPTIONS request, no body, no token, no signature.
+    let o = p.cli(&["doctor", "--json", "--check-handlers"]);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{r}");
+    assert_eq!(
+        check(&r, "executor:web:handler-reachability")["level"],
+        json!("pass")
+    );
+    assert_eq!(
+        check(&r, "executor:script:handler-reachability")["level"],
+        json!("pass")
+    );
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(requests[0].starts_with("OPTIONS "), "{}", requests[0]);
+    assert!(!requests[0].to_ascii_lowercase().contains("authorization"));
+    assert!(
+        !requests[0]
+            .to_ascii_lowercase()
+            .contains("x-synapsor-signature")
+    );
+
+    // Nothing listens, the program is missing, an env var is unset: failures, exit 1.
+    p.set_env(
+        "HOOK_URL",
+        &format!("http://127.0.0.1:{}/{URL_CANARY}", free_port()),
+    );
+    p.set_env("HOOK_COMMAND", "/nonexistent/handler-program");
+    p.env.remove("PRINCIPAL");
+    let o = p.cli(&["doctor", "--check-handlers"]);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("Sluicegate doctor: failed"), "{text}");
+    assert!(text.contains("x PRINCIPAL is required for"), "{text}");
+    assert!(text.contains("connection failed"), "{text}");
+    assert!(text.contains("not found or is not executable"), "{text}");
+
+    // Env names only: never values, URLs or hosts.
+    let all = p.outputs.join("\n");
+    assert_no_secret(&all, &[URL_CANARY, TOKEN, "127.0.0.1", "/tmp/app.db"]);
+}
+
+#[test]
+fn doctor_fails_on_an_invalid_config() {
+    let mut p = Project::new(&json!({"version": 1, "mode": "review", "bogus": true}), &[]);
+    let o = p.cli(&["doctor", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(check(&r, "config-valid")["level"], json!("fail"));
+}
