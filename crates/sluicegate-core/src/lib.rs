@@ -13,6 +13,7 @@ pub mod handler;
 pub mod ident;
 pub mod json;
 pub mod lifecycle;
+pub mod onboarding;
 pub mod proposal;
 pub mod refusal;
 pub mod secrets;

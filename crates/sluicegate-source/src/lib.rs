@@ -22,6 +22,7 @@
 //! that the engine refuses writes there.
 
 mod error;
+pub mod inspect;
 mod mysql;
 mod postgres;
 mod render;

@@ -1,4 +1,4 @@
-//! `sluicegate config validate|show`.
+//! `sluicegate config validate|show|migrate`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,10 +30,88 @@ pub enum ConfigCommand {
         #[arg(long)]
         redacted: bool,
     },
+    /// Normalise a config to the current version (1); writes only with --output or --write
+    Migrate {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write the migrated config here
+        #[arg(long, conflicts_with = "write")]
+        output: Option<PathBuf>,
+        /// Rewrite the config in place (a timestamped backup is kept)
+        #[arg(long)]
+        write: bool,
+        /// Do not ask before writing
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `config migrate`: never silent. Without a destination it only reports; with one it asks
+/// (or takes `--yes`), backs up an in-place target, and writes.
+fn migrate(
+    config: Option<PathBuf>,
+    output: Option<PathBuf>,
+    write: bool,
+    yes: bool,
+) -> anyhow::Result<ExitCode> {
+    let path = config_path(config.as_deref());
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read config {}", path.display()))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("config {} is not valid JSON", path.display()))?;
+    let migrated = sluicegate_core::onboarding::files::migrate(&doc)
+        .with_context(|| format!("cannot migrate {}", path.display()))?;
+    let dest = match (output, write) {
+        (Some(o), _) => o,
+        (None, true) => path.clone(),
+        (None, false) => {
+            println!("config already current: version 1");
+            if migrated != doc {
+                println!("A normalised copy would add the explicit \"version\": 1.");
+            }
+            println!(
+                "No file written. Use --output <path>, or --write --yes to rewrite {} (with a backup).",
+                path.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let absolute = std::path::absolute(&dest).unwrap_or_else(|_| dest.clone());
+    eprintln!("Destination: {}", absolute.display());
+    let in_place = dest.exists()
+        && std::fs::canonicalize(&dest).ok() == std::fs::canonicalize(&path).ok();
+    if in_place {
+        eprintln!("The existing config will be backed up before writing.");
+    } else if dest.exists() {
+        eprintln!("{} exists and will be backed up before writing.", dest.display());
+    }
+    crate::context::confirm("Write migrated config?", yes)?;
+    if dest.exists() {
+        let stamp = chrono::Utc::now()
+            .format("%Y-%m-%dT%H-%M-%S-%3fZ")
+            .to_string();
+        let backup = PathBuf::from(format!("{}.bak.{stamp}", dest.display()));
+        std::fs::copy(&dest, &backup)
+            .with_context(|| format!("cannot back up {}", dest.display()))?;
+        eprintln!("Backup: {}", backup.display());
+    }
+    std::fs::write(
+        &dest,
+        format!("{}\n", serde_json::to_string_pretty(&migrated)?),
+    )
+    .with_context(|| format!("cannot write {}", dest.display()))?;
+    println!("wrote migrated config: {}", dest.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        ConfigCommand::Migrate {
+            config,
+            output,
+            write,
+            yes,
+        } => migrate(config, output, write, yes),
         ConfigCommand::Validate { config, json } => {
             let path = config_path(config.as_deref());
             let text = std::fs::read_to_string(&path)

@@ -18,7 +18,9 @@ use sluicegate_core::handler::split_command;
 use sluicegate_runtime::Env;
 use sluicegate_runtime::handler::{Probe, probe};
 
-use crate::context::{config_path, print_json, runtime};
+use anyhow::Context as _;
+
+use crate::context::{config_path, print_json, runtime, store_path};
 
 #[derive(clap::Args)]
 pub struct DoctorArgs {
@@ -31,6 +33,26 @@ pub struct DoctorArgs {
     /// check each command_handler's program exists (it is not run)
     #[arg(long)]
     check_handlers: bool,
+    /// Ledger to check (default: $SLUICEGATE_STORE, then the config's storage path)
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Run the rollback-only writer probes (receipt table and target columns); never
+    /// changes a business row
+    #[arg(long, visible_alias = "check-db")]
+    check_writeback: bool,
+    /// Accept the same credential for reads and writeback (development only): a warning, not
+    /// a failure
+    #[arg(long)]
+    allow_shared_credential: bool,
+    /// Write a Markdown diagnostic report (always redacted) instead of printing the checks
+    #[arg(long)]
+    report: bool,
+    /// Accepted for compatibility: reports are always redacted
+    #[arg(long)]
+    redact: bool,
+    /// Where --report writes (default sluicegate-doctor.md)
+    #[arg(long, requires = "report")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -105,13 +127,17 @@ struct Report {
     mode: Option<&'static str>,
     config_path: String,
     checks: Vec<Check>,
+    tools: Vec<String>,
+    store_path: String,
 }
 
-pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
+fn collect(a: &DoctorArgs) -> anyhow::Result<Report> {
     let path = config_path(a.config.as_deref());
+    let store = store_path(a.store.as_deref(), a.config.as_deref());
     let env = Env::process();
     let mut checks = Checks::default();
     let config = config_valid(&path, &mut checks);
+    let mut tools = Vec::new();
     if let Some(config) = &config {
         let ctx = Ctx {
             config,
@@ -120,16 +146,151 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         };
         trusted_context_env(&ctx, &mut checks);
         source_env(&ctx, &mut checks);
+        super::doctor_db::credential_separation(&ctx, a.allow_shared_credential, &mut checks);
+        super::doctor_db::writeback_probes(&ctx, a.check_writeback, &mut checks)?;
+        super::doctor_db::source_connectivity(&ctx, &mut checks)?;
         executor_env(&ctx, &mut checks);
         handler_reachability(&ctx, &mut checks)?;
+        tools = super::doctor_db::mcp_boundary(&ctx, &mut checks);
     }
-    let report = Report {
+    super::doctor_db::store(&store, &mut checks);
+    Ok(Report {
         ok: checks.list.iter().all(|c| c.ok),
         mode: config.as_ref().map(|c| c.mode.as_str()),
         config_path: path.display().to_string(),
         checks: checks.list,
+        tools,
+        store_path: store.display().to_string(),
+    })
+}
+
+/// The doctor's text for `config` (as `onboard db` shows it); whether it passed.
+pub fn quick_report(config: &Path) -> bool {
+    let args = DoctorArgs {
+        config: Some(config.to_path_buf()),
+        json: false,
+        check_handlers: false,
+        store: None,
+        check_writeback: false,
+        allow_shared_credential: false,
+        report: false,
+        redact: false,
+        output: None,
     };
-    if a.json {
+    match collect(&args) {
+        Ok(report) => {
+            println!("{}", text(&report));
+            report.ok
+        }
+        Err(e) => {
+            println!("doctor could not run: {e:#}");
+            false
+        }
+    }
+}
+
+/// The Markdown diagnostic report. Built only from check messages, which never hold env
+/// values, URLs, hosts or credentials; redacted once more on the way out.
+fn markdown(r: &Report) -> String {
+    let mut out = String::from(
+        "# Sluicegate Doctor Report
+
+",
+    );
+    out.push_str(&format!(
+        "- sluicegate {}
+- config: {}
+- mode: {}
+- status: {}
+
+",
+        env!("CARGO_PKG_VERSION"),
+        r.config_path,
+        r.mode.unwrap_or("unknown"),
+        if r.ok { "ok" } else { "needs attention" }
+    ));
+    out.push_str(
+        "## Semantic Tools
+
+",
+    );
+    if r.tools.is_empty() {
+        out.push_str(
+            "- none
+",
+        );
+    }
+    for t in &r.tools {
+        out.push_str(&format!(
+            "- {t}
+"
+        ));
+    }
+    let boundary = r
+        .checks
+        .iter()
+        .find(|c| c.name == "mcp-tool-boundary")
+        .is_some_and(|c| c.ok);
+    out.push_str(&format!(
+        "
+## Safety Boundary
+
+- raw SQL / approval / commit tools: {}
+- database URLs, passwords, tokens and keys are never included in this report
+",
+        if boundary {
+            "none detected"
+        } else {
+            "needs review"
+        }
+    ));
+    out.push_str(&format!(
+        "
+## Local Store
+
+- path: {}
+",
+        r.store_path
+    ));
+    out.push_str(
+        "
+## Checks
+
+",
+    );
+    for c in &r.checks {
+        let level = match c.level {
+            Level::Pass => "PASS",
+            Level::Warn => "WARN",
+            Level::Fail => "FAIL",
+        };
+        out.push_str(&format!(
+            "- {level} {}: {}
+",
+            c.name, c.message
+        ));
+    }
+    out.push_str(
+        "
+## Redaction Note
+
+Env vars are named, never shown. Connection failures are reported as categories (connection failed, authentication failed, permission denied, not found, timeout).
+",
+    );
+    sluicegate_core::secrets::redact_text(&out)
+}
+
+pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
+    let report = collect(&a)?;
+    if a.report {
+        let out = a
+            .output
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("sluicegate-doctor.md"));
+        std::fs::write(&out, markdown(&report))
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        println!("wrote redacted doctor report: {}", out.display());
+    } else if a.json {
         print_json(&report)?;
     } else {
         println!("{}", text(&report));

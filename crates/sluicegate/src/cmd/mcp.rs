@@ -549,14 +549,8 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
     }
     let cmd = command_name();
     let mut out = match client {
-        "claude-desktop" | "cursor" => {
-            json!({"mcpServers": {"sluicegate": {"command": cmd, "args": args}}})
-        }
-        "vscode" => {
-            json!({"servers": {"sluicegate": {"type": "stdio", "command": cmd, "args": args}}})
-        }
-        "generic" | "generic-stdio" => json!({"command": cmd, "args": args}),
-        _ => openai_agents_snippet(a, &cmd, &args, mode, &config),
+        "openai-agents" => openai_agents_snippet(a, &cmd, &args, mode, &config),
+        _ => client_entry(client, &cmd, &args),
     };
     if a.include_instructions {
         out["agent_instructions"] = instructions(client, mode);
@@ -578,6 +572,34 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
     );
     print_json(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server entry of a stdio `client` (claude-desktop, cursor, vscode, generic) that starts
+/// `cmd args`.
+fn client_entry(client: &str, cmd: &str, args: &[String]) -> Value {
+    match client {
+        "claude-desktop" | "cursor" => {
+            json!({"mcpServers": {"sluicegate": {"command": cmd, "args": args}}})
+        }
+        "vscode" => {
+            json!({"servers": {"sluicegate": {"type": "stdio", "command": cmd, "args": args}}})
+        }
+        _ => json!({"command": cmd, "args": args}),
+    }
+}
+
+/// The stdio snippet `onboard` writes for `client`: `mcp serve` with these config and store
+/// paths, canonical tool names, no env values.
+pub fn stdio_snippet(client: &str, config: &Path, store: &Path) -> Value {
+    let args: Vec<String> = vec![
+        "mcp".into(),
+        "serve".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--store".into(),
+        store.display().to_string(),
+    ];
+    client_entry(client, &command_name(), &args)
 }
 
 /// A canonical capability name from the config for the naming example, else the demo's.

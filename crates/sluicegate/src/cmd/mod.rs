@@ -10,13 +10,19 @@ pub mod benchmark;
 pub mod config;
 pub mod demo;
 pub mod doctor;
+pub mod doctor_db;
 pub mod handler;
+pub mod inspect;
 pub mod ledger;
 pub mod mcp;
+pub mod onboard;
 pub mod proposals;
+pub mod recipes;
 pub mod replay;
 pub mod tools;
 pub mod up;
+pub mod wizard;
+pub mod writeback;
 
 use std::process::ExitCode;
 
@@ -24,6 +30,21 @@ use std::process::ExitCode;
 pub enum Command {
     /// Run the zero-setup demo: read, propose, approve, guarded apply, replay
     Demo(demo::DemoArgs),
+    /// Onboard your own database: inspect, pick a table, write a reviewed config
+    #[command(subcommand)]
+    Onboard(onboard::OnboardCommand),
+    /// Same as `onboard db` (needs --from-env or --answers)
+    Start(Box<onboard::GenArgs>),
+    /// Generate a config: from flags, an answers file, a spec, the wizard, or a starter
+    Init(Box<onboard::GenArgs>),
+    /// Read a database's catalog (metadata only) and suggest tenant and version columns
+    Inspect(inspect::InspectArgs),
+    /// Starter capability contracts for common business actions
+    #[command(subcommand)]
+    Recipes(recipes::RecipesCommand),
+    /// Receipt-table DDL, grants and writer checks for direct SQL writeback
+    #[command(subcommand)]
+    Writeback(writeback::WritebackCommand),
     /// Validate or show a config
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -71,6 +92,12 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Demo(cmd) => demo::run(cmd),
+        Command::Onboard(cmd) => onboard::run_onboard(cmd),
+        Command::Start(args) => onboard::run_start(*args),
+        Command::Init(args) => onboard::run_init(*args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Recipes(cmd) => recipes::run(cmd),
+        Command::Writeback(cmd) => writeback::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Tools(cmd) => tools::run_tools(cmd),
         Command::Smoke(cmd) => tools::run_smoke(cmd),

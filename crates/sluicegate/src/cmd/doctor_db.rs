@@ -1,0 +1,343 @@
+//! Doctor check groups that look at databases and the ledger: per-source connectivity and
+//! target columns (metadata only), credential separation, the rollback-only writeback probes
+//! of writeback.md §A.11, the ledger and its lease, and the MCP tool boundary. Each group
+//! appends to the doctor's [`Checks`]; every failure is a safe category, never a URL, host,
+//! user or password.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use sluicegate_core::config::{Kind, Mode};
+use sluicegate_core::onboarding::inspection::normalize;
+use sluicegate_core::tools::{AliasMode, exposed_tools};
+use sluicegate_ledger::lease;
+use sluicegate_runtime::now_iso;
+use sluicegate_source::inspect::inspect;
+use sluicegate_source::{TargetProbe, probe_target, probe_writer};
+
+use super::doctor::{Checks, Ctx};
+use crate::context::runtime;
+
+/// Ledger file and store lease.
+pub fn store(store: &Path, checks: &mut Checks) {
+    let shown = store.display();
+    if !store.exists() {
+        checks.warn(
+            "store",
+            format!("Ledger {shown} does not exist yet; the first tool call creates it."),
+        );
+    } else {
+        match sluicegate_ledger::Ledger::open_existing(store).and_then(|l| l.stats()) {
+            Ok(s) => checks.pass(
+                "store",
+                format!(
+                    "Ledger {shown} opens: {} proposals, {} evidence bundles, {} receipts.",
+                    s.proposals, s.evidence_bundles, s.writeback_receipts
+                ),
+            ),
+            Err(_) => checks.fail(
+                "store",
+                format!("Ledger {shown} cannot be opened; check the path and file permissions."),
+            ),
+        }
+    }
+    match lease::read(store) {
+        Some(holder) if lease::pid_is_live(holder.pid) => checks.warn(
+            "store-lease",
+            format!(
+                "A live {} server (pid {}) holds the store lease; commands that write the ledger will refuse unless forced.",
+                holder.transport, holder.pid
+            ),
+        ),
+        Some(_) => checks.pass(
+            "store-lease",
+            "The store lease is stale (its process is gone); it will be replaced.",
+        ),
+        None => checks.pass("store-lease", "No server holds the store lease."),
+    }
+}
+
+/// In review mode, the reader and the writer of a direct-SQL source must be different
+/// credentials: a read-only reader is what keeps agent reads from ever writing.
+pub fn credential_separation(ctx: &Ctx, allow_shared: bool, checks: &mut Checks) {
+    if ctx.config.mode != Mode::Review {
+        return;
+    }
+    for (name, source) in &ctx.config.sources {
+        let direct = ctx.config.capabilities.iter().any(|c| {
+            c.kind == Kind::Proposal && c.source == *name && c.executor_name() == "sql_update"
+        });
+        let Some(write_env) = source.write_url_env.as_deref().filter(|_| direct) else {
+            continue;
+        };
+        let check = format!("source:{name}:credential-separation");
+        match (ctx.env.secret(&source.read_url_env), ctx.env.secret(write_env)) {
+            (Some(r), Some(w)) if r == w && allow_shared => checks.warn(
+                check,
+                format!(
+                    "{} and {write_env} hold the same credential (allowed by --allow-shared-credential); use a read-only reader outside development.",
+                    source.read_url_env
+                ),
+            ),
+            (Some(r), Some(w)) if r == w => checks.fail(
+                check,
+                format!(
+                    "{} and {write_env} hold the same credential; give reads a read-only user (or pass --allow-shared-credential for development).",
+                    source.read_url_env
+                ),
+            ),
+            (Some(_), Some(_)) => checks.pass(
+                check,
+                format!("Reads and writeback of {name} use separate credentials."),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Per source with its read URL set: the catalog of each schema its capabilities use, then per
+/// capability the target, its columns, and (for proposals) that it is a base table.
+pub fn source_connectivity(ctx: &Ctx, checks: &mut Checks) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    for (name, source) in &ctx.config.sources {
+        let Some(url) = ctx.env.secret(&source.read_url_env) else {
+            continue;
+        };
+        let caps: Vec<_> = ctx
+            .config
+            .capabilities
+            .iter()
+            .filter(|c| c.source == *name)
+            .collect();
+        let schemas: BTreeSet<&str> = caps.iter().map(|c| c.target.schema.as_str()).collect();
+        for schema in schemas {
+            let check = format!("source:{name}:read-connectivity:{schema}");
+            let raw = rt.block_on(inspect(url.expose(), source.engine, Some(schema), &|_| {}));
+            let inspection = match raw {
+                Ok(raw) => {
+                    checks.pass(
+                        check,
+                        format!(
+                            "Source {name} answers with {} metadata for schema {schema} ({}).",
+                            source.engine.as_str(),
+                            source.read_url_env
+                        ),
+                    );
+                    normalize(raw, &now_iso())
+                }
+                Err(e) => {
+                    checks.fail(
+                        check,
+                        format!(
+                            "Source {name} ({}), schema {schema}: {}.",
+                            source.read_url_env,
+                            e.category()
+                        ),
+                    );
+                    continue;
+                }
+            };
+            for cap in caps.iter().filter(|c| c.target.schema == schema) {
+                let target = cap.target.qualified();
+                let Some(table) = inspection.find(&cap.target.table, Some(schema)) else {
+                    checks.fail(
+                        format!("capability:{}:target", cap.name),
+                        format!(
+                            "{target} (capability {}) is not visible to the read user: not found.",
+                            cap.name
+                        ),
+                    );
+                    continue;
+                };
+                checks.pass(
+                    format!("capability:{}:target", cap.name),
+                    format!("{target} is visible for {}.", cap.name),
+                );
+                let mut columns: Vec<&str> = vec![cap.target.primary_key.as_str()];
+                columns.extend(cap.target.tenant_key.as_deref());
+                columns.extend(
+                    cap.conflict_guard
+                        .as_ref()
+                        .and_then(|g| g.column.as_deref()),
+                );
+                columns.extend(cap.visible_columns.iter().map(String::as_str));
+                columns.extend(cap.allowed_columns.iter().map(String::as_str));
+                for col in columns {
+                    let check = format!("capability:{}:column:{col}", cap.name);
+                    if table.has_column(col) {
+                        checks.pass(check, format!("{target}.{col} exists."));
+                    } else {
+                        checks.fail(
+                            check,
+                            format!("{target}.{col} ({}) was not found.", cap.name),
+                        );
+                    }
+                }
+                if cap.kind == Kind::Proposal && !table.writable {
+                    checks.fail(
+                        format!("capability:{}:writable-target", cap.name),
+                        format!(
+                            "{target} is a view; proposal {} needs a base table.",
+                            cap.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--check-writeback`: the rollback-only writer probes per direct-SQL source (receipt table,
+/// a probe receipt inserted and rolled back) and per proposal capability (`SELECT … WHERE
+/// false FOR UPDATE`, `UPDATE … SET c = c WHERE false`, rolled back). No business row is read,
+/// locked or changed. Without the flag: one warning per source saying how to run them.
+pub fn writeback_probes(ctx: &Ctx, run: bool, checks: &mut Checks) -> anyhow::Result<()> {
+    if ctx.config.mode != Mode::Review {
+        return Ok(());
+    }
+    let rt = runtime()?;
+    for (name, source) in &ctx.config.sources {
+        let caps: Vec<_> = ctx
+            .config
+            .capabilities
+            .iter()
+            .filter(|c| {
+                c.kind == Kind::Proposal && c.source == *name && c.executor_name() == "sql_update"
+            })
+            .collect();
+        if caps.is_empty() {
+            continue;
+        }
+        if !run {
+            checks.warn(
+                format!("source:{name}:writeback-probe"),
+                format!(
+                    "Writer of {name} not probed; run doctor --check-writeback (rollback-only, no business row is touched)."
+                ),
+            );
+            continue;
+        }
+        let Some(url) = source
+            .write_url_env
+            .as_deref()
+            .and_then(|w| ctx.env.secret(w))
+        else {
+            checks.fail(
+                format!("source:{name}:writeback-probe"),
+                format!(
+                    "Writer of {name} cannot be probed: {} is not set.",
+                    source.write_url_env.as_deref().unwrap_or("write_url_env")
+                ),
+            );
+            continue;
+        };
+        let engine = source.engine;
+        let guidance = format!(
+            "; see `sluicegate writeback migration --engine {e}` and `sluicegate writeback grants --engine {e}`, or route writes to an app-owned executor",
+            e = engine.as_str()
+        );
+        match rt.block_on(probe_writer(url.expose(), engine)) {
+            Ok(v) if v["ok"] == serde_json::Value::Bool(true) => checks.pass(
+                format!("source:{name}:receipt-table-probe"),
+                format!("Writer of {name} can use the receipt table (probe row rolled back)."),
+            ),
+            Ok(_) => checks.fail(
+                format!("source:{name}:receipt-table-probe"),
+                format!("Writer of {name}: credential missing{guidance}."),
+            ),
+            Err(e) => checks.fail(
+                format!("source:{name}:receipt-table-probe"),
+                format!("Writer of {name}: {}{guidance}.", e.category()),
+            ),
+        }
+        for cap in caps {
+            let mut columns = vec![cap.target.primary_key.clone()];
+            columns.extend(cap.target.tenant_key.clone());
+            columns.extend(cap.conflict_guard.as_ref().and_then(|g| g.column.clone()));
+            for c in &cap.visible_columns {
+                if !columns.contains(c) {
+                    columns.push(c.clone());
+                }
+            }
+            let mut writable: Vec<String> = cap.allowed_columns.clone();
+            for c in cap.patch.keys() {
+                if !writable.contains(c) {
+                    writable.push(c.clone());
+                }
+            }
+            let probe = TargetProbe {
+                schema: cap.target.schema.clone(),
+                table: cap.target.table.clone(),
+                columns,
+                writable,
+            };
+            let check = format!("capability:{}:writeback-target-probe", cap.name);
+            match rt.block_on(probe_target(url.expose(), engine, &probe)) {
+                Ok(()) => checks.pass(
+                    check,
+                    format!(
+                        "Writer may lock and update the allowed columns of {} (rolled back).",
+                        cap.target.qualified()
+                    ),
+                ),
+                Err(e) => checks.fail(
+                    check,
+                    format!(
+                        "Writer probe of {} ({}): {}{guidance}.",
+                        cap.target.qualified(),
+                        cap.name,
+                        e.category()
+                    ),
+                ),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The exposed tools, and that none of them could run SQL, approve or commit.
+pub fn mcp_boundary(ctx: &Ctx, checks: &mut Checks) -> Vec<String> {
+    let tools: Vec<String> = exposed_tools(ctx.config, AliasMode::Canonical)
+        .into_iter()
+        .map(|t| t.exposed)
+        .collect();
+    checks.pass(
+        "mcp-runtime",
+        format!("{} MCP tool(s) would be listed.", tools.len()),
+    );
+    let forbidden: Vec<&String> = tools
+        .iter()
+        .filter(|t| {
+            let l = t.to_lowercase();
+            [
+                "execute_sql",
+                "run_query",
+                "approve",
+                "commit",
+                "apply_writeback",
+            ]
+            .iter()
+            .any(|w| l.contains(w))
+        })
+        .collect();
+    if forbidden.is_empty() {
+        checks.pass(
+            "mcp-tool-boundary",
+            "No SQL, approval or commit tool is exposed.",
+        );
+    } else {
+        checks.fail(
+            "mcp-tool-boundary",
+            format!(
+                "Tool names that look like SQL/approval/commit tools: {}.",
+                forbidden
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    tools
+}

@@ -1,0 +1,133 @@
+//! `sluicegate recipes list|show|init`: starter capability contracts (onboarding.md §10).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::json;
+use sluicegate_core::onboarding::recipes::{Recipe, builtin, recipe_selection};
+use sluicegate_core::onboarding::selection::generate;
+
+use super::onboard::{GenArgs, Generated, load_recipe};
+use crate::context::print_json;
+
+#[derive(clap::Subcommand)]
+pub enum RecipesCommand {
+    /// List the built-in recipes
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one recipe (id or JSON file)
+    Show {
+        recipe: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a config from a recipe's selection
+    Init {
+        recipe: String,
+        /// postgres, mysql or sqlite (default: the recipe's)
+        #[arg(long)]
+        engine: Option<String>,
+        /// read_only (drops the proposal), shadow or review (default: the recipe's)
+        #[arg(long)]
+        mode: Option<String>,
+        /// Env var holding the read URL (default DATABASE_URL)
+        #[arg(long, visible_alias = "from-env")]
+        read_url_env: Option<String>,
+        #[arg(long, visible_alias = "out", default_value = crate::context::DEFAULT_CONFIG)]
+        output: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn show(r: &Recipe) {
+    println!("{} ({})", r.title, r.id);
+    println!("{}\n", r.summary);
+    println!("Expected table: {}", r.expected_table_type);
+    println!("Required columns: {}", r.required_columns.join(", "));
+    println!("Primary key: {}", r.recommended_primary_key);
+    println!("Tenant key: {}", r.recommended_tenant_key);
+    println!("Conflict/version column: {}", r.recommended_conflict_column);
+    println!("Visible columns: {}", r.visible_columns.join(", "));
+    println!(
+        "Allowed write columns: {}",
+        r.allowed_write_columns.join(", ")
+    );
+    println!("Tools: {}", r.semantic_tools.join(", "));
+    for n in &r.notes {
+        println!("- {n}");
+    }
+}
+
+pub fn run(cmd: RecipesCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        RecipesCommand::List { json } => {
+            let all = builtin();
+            if json {
+                print_json(&json!({"recipes": all.iter().map(|r| json!({
+                    "id": r.id, "title": r.title, "summary": r.summary, "semantic_tools": r.semantic_tools,
+                })).collect::<Vec<_>>()}))?;
+            } else {
+                for r in &all {
+                    println!(
+                        "{}\n  {}\n  tools: {}",
+                        r.id,
+                        r.summary,
+                        r.semantic_tools.join(", ")
+                    );
+                }
+            }
+        }
+        RecipesCommand::Show { recipe, json } => {
+            let r = load_recipe(&recipe)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                show(&r);
+            }
+        }
+        RecipesCommand::Init {
+            recipe,
+            engine,
+            mode,
+            read_url_env,
+            output,
+            force,
+        } => {
+            let r = load_recipe(&recipe)?;
+            let mut sel = recipe_selection(&r, engine.as_deref(), mode.as_deref());
+            if read_url_env.is_some() {
+                sel.read_url_env = read_url_env;
+            }
+            let doc = generate(&sel).with_context(|| format!("recipe {}", r.id))?;
+            let tools = doc["capabilities"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["name"].as_str().map(str::to_string))
+                .collect();
+            let args = GenArgs {
+                output,
+                force,
+                ..Default::default()
+            };
+            let g = Generated {
+                doc,
+                selection: Some(sel),
+                smoke_id: None,
+                tools,
+                source_label: format!("recipe {}", r.id),
+            };
+            super::onboard::write_generated(&args, &g)?;
+            println!("initialized recipe {}", r.id);
+            println!(
+                "Review the table and column names against your schema (`sluicegate inspect`), then `sluicegate config validate --config {}`.",
+                args.output.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
