@@ -307,7 +307,87 @@ fn engine_story(kind: EngineKind) {
     let url = db.url().to_string();
     let password = password_of(&url);
     assert!(password.len() >= 4, "the test URL carries a password");
-    onboard_story(&url, &[&url, &password]);
+    let mut p = onboard_story(&url, &[&url, &password]);
+
+    // The inspection found the keys and classified the columns.
+    let inspection = p.json(&["inspect", "--from-env", "DATABASE_URL", "--json"]);
+    let table = inspection["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "invoices")
+        .unwrap_or_else(|| panic!("{inspection}"))
+        .clone();
+    assert_eq!(table["primary_key"], json!(["id"]), "{table}");
+    assert_eq!(table["suggestions"]["tenant_columns"], json!(["tenant_id"]));
+    assert_eq!(
+        table["suggestions"]["conflict_columns"],
+        json!(["updated_at"])
+    );
+    assert_eq!(
+        table["suggestions"]["sensitive_columns"],
+        json!(["api_token"])
+    );
+
+    // The rollback-only writer probes pass and change no business row.
+    let rows = "SELECT id, late_fee_cents, waiver_reason, updated_at FROM invoices ORDER BY id";
+    let before = rt.block_on(db.query_text(rows));
+    p.env
+        .push(("SLUICEGATE_DATABASE_WRITE_URL".into(), url.clone()));
+    let report = p.json(&[
+        "doctor",
+        "--config",
+        "sluicegate.json",
+        "--check-writeback",
+        "--allow-shared-credential",
+        "--json",
+    ]);
+    let check = |name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no check {name}: {report}"))
+    };
+    assert_eq!(
+        check(
+            "source:local_{e}:receipt-table-probe"
+                .replace("{e}", kind.name())
+                .as_str()
+        )["level"],
+        "pass",
+        "{report}"
+    );
+    assert_eq!(
+        check("capability:billing.propose_invoice_update:writeback-target-probe")["level"],
+        "pass",
+        "{report}"
+    );
+    assert_eq!(
+        check(
+            "source:local_{e}:credential-separation"
+                .replace("{e}", kind.name())
+                .as_str()
+        )["level"],
+        "warn"
+    );
+    assert_eq!(
+        check(
+            "source:local_{e}:read-connectivity:{s}"
+                .replace("{e}", kind.name())
+                .replace("{s}", table["schema"].as_str().unwrap())
+                .as_str()
+        )["level"],
+        "pass"
+    );
+    assert_eq!(
+        rt.block_on(db.query_text(rows)),
+        before,
+        "business rows unchanged"
+    );
+    p.assert_no_canary(&[&url, &password]);
 }
 
 #[test]
