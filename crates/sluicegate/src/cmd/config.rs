@@ -78,12 +78,15 @@ fn migrate(
     };
     let absolute = std::path::absolute(&dest).unwrap_or_else(|_| dest.clone());
     eprintln!("Destination: {}", absolute.display());
-    let in_place = dest.exists()
-        && std::fs::canonicalize(&dest).ok() == std::fs::canonicalize(&path).ok();
+    let in_place =
+        dest.exists() && std::fs::canonicalize(&dest).ok() == std::fs::canonicalize(&path).ok();
     if in_place {
         eprintln!("The existing config will be backed up before writing.");
     } else if dest.exists() {
-        eprintln!("{} exists and will be backed up before writing.", dest.display());
+        eprintln!(
+            "{} exists and will be backed up before writing.",
+            dest.display()
+        );
     }
     crate::context::confirm("Write migrated config?", yes)?;
     if dest.exists() {
