@@ -388,6 +388,22 @@ fn engine_story(kind: EngineKind) {
         "business rows unchanged"
     );
     p.assert_no_canary(&[&url, &password]);
+
+    // Connection problems are reported as categories, never with the URL or password.
+    let bad_password = "wrong-canary-pw";
+    p.env[0].1 = sluicegate_test_support::engines::url_with_password(&url, bad_password);
+    let o = p.run(&["inspect", "--from-env", "DATABASE_URL"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("authentication failed"), "{}", text(&o));
+    let closed = sluicegate_test_support::engines::url_with_port(
+        &url,
+        sluicegate_test_support::engines::unused_local_port(),
+    );
+    p.env[0].1 = closed.clone();
+    let o = p.run(&["inspect", "--from-env", "DATABASE_URL"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("connection failed"), "{}", text(&o));
+    p.assert_no_canary(&[bad_password, &closed, &password]);
 }
 
 #[test]
@@ -419,6 +435,14 @@ fn missing_decisions_are_listed_together_with_exit_2() {
     assert!(err.contains("--table <name>"), "{err}");
     assert!(err.contains("main.invoices"), "{err}");
     assert!(!p.dir.path().join("sluicegate.json").exists());
+
+    // No flags at all and no terminal: the wizard is not started, nothing hangs.
+    let o = p.run(&["onboard", "db", "--from-env", "DATABASE_URL"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--table <name>"), "{}", text(&o));
+    let o = p.run(&["start"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--from-env"), "{}", text(&o));
 
     // A table without a tenant column, in review mode without a patch: both reported at once.
     let o = p.run(&[
