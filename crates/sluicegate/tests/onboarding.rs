@@ -752,8 +752,10 @@ fn readme_own_database_commands_work_literally() {
     let _ = child.wait();
 }
 
-/// One full wizard run in a pseudo-terminal: defaults almost everywhere, an object id for the
-/// smoke call, and the final "write" choice; the config it writes validates.
+/// One full wizard run in a pseudo-terminal, in review mode: table, keys, tenant, trusted env
+/// vars, visible fields, patch and bounds, names, a smoke id, the writeback path and the
+/// approval role; then the preview, one revision of the capability names, and "write". The
+/// config it writes validates and exposes the revised names.
 #[test]
 fn guided_wizard_in_a_pseudo_terminal_writes_a_valid_config() {
     use expectrl::{Eof, Expect, Session};
@@ -769,7 +771,9 @@ fn guided_wizard_in_a_pseudo_terminal_writes_a_valid_config() {
     let mut s = Session::spawn(cmd).unwrap();
     s.set_expect_timeout(Some(Duration::from_secs(30)));
     let enter = "\r";
-    let steps: &[(&str, &str)] = &[
+    let down = "\x1b[B";
+    let twice_down = format!("{down}{down}\r");
+    let steps: Vec<(&str, &str)> = vec![
         ("Engine", enter),
         ("database URL", enter),
         ("Table or view", enter),
@@ -777,23 +781,45 @@ fn guided_wizard_in_a_pseudo_terminal_writes_a_valid_config() {
         ("tenant/scope column", enter),
         ("tenant env var", enter),
         ("principal env var", enter),
-        ("Capability mode", enter),
+        ("Capability mode", &twice_down),
+        ("Conflict/version column", enter),
         ("Fields the model may see", enter),
+        ("Business action setup", enter),
+        (
+            "Proposal patch",
+            "late_fee_cents=fixed:0,waiver_reason=arg:reason\r",
+        ),
+        ("Numeric bounds", "late_fee_cents=0:5500\r"),
+        ("Status transition guards", enter),
         ("Business object name", enter),
-        ("Capability namespace", enter),
+        ("Capability namespace", "billing\r"),
         ("object id argument", enter),
         ("Read capability name", enter),
+        ("Proposal capability name", enter),
         ("smoke call", "INV-1\r"),
         ("result envelope", enter),
+        ("Writeback path", enter),
+        ("Writer URL env var", enter),
+        ("Required approval role", enter),
         ("What I am about to write", ""),
+        (
+            "proposal patch: late_fee_cents = 0, waiver_reason = <reason>",
+            "",
+        ),
+        ("late_fee_cents in [0..5500]", ""),
+        // Revise the capability names, then write.
+        ("Write these files?", &twice_down),
+        ("Read capability name", "billing.look_up_invoice\r"),
+        ("Proposal capability name", enter),
+        ("read capability: billing.look_up_invoice", ""),
         ("Write these files?", enter),
     ];
-    for (prompt, answer) in steps {
+    for (prompt, answer) in &steps {
         s.expect(*prompt)
             .unwrap_or_else(|e| panic!("waiting for `{prompt}`: {e}"));
-        // Let the prompt finish drawing before typing.
-        std::thread::sleep(Duration::from_millis(150));
         if !answer.is_empty() {
+            // Let the prompt finish drawing before typing.
+            std::thread::sleep(Duration::from_millis(150));
             s.send(*answer).unwrap();
         }
     }
@@ -804,7 +830,19 @@ fn guided_wizard_in_a_pseudo_terminal_writes_a_valid_config() {
     let preview = p.json(&["tools", "preview", "--json"]);
     assert_eq!(
         preview["exposed_to_mcp"],
-        json!(["invoice.inspect_invoice"])
+        json!(["billing.look_up_invoice", "billing.propose_invoice_update"])
+    );
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.dir.path().join("sluicegate.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        config["capabilities"][1]["numeric_bounds"],
+        json!({"late_fee_cents": {"minimum": 0, "maximum": 5500}})
+    );
+    assert_eq!(
+        config["sources"]["local_sqlite"]["write_url_env"],
+        "SLUICEGATE_DATABASE_WRITE_URL"
     );
     let input = std::fs::read_to_string(p.dir.path().join(".sluicegate/smoke-input.json")).unwrap();
     assert!(input.contains("INV-1"), "{input}");

@@ -257,6 +257,8 @@ pub struct Generated {
     /// The tools the config exposes, in order.
     pub tools: Vec<String>,
     pub source_label: String,
+    /// A handler template the wizard chose to write (flags say so through `GenArgs`).
+    pub handler_template: Option<String>,
 }
 
 /// Load a recipe by id (./recipes/<id>.json first, then the built-in ones) or file path.
@@ -304,6 +306,7 @@ fn finish(
         selection: Some(resolved.selection),
         smoke_id,
         source_label: label,
+        handler_template: None,
     })
 }
 
@@ -375,6 +378,7 @@ pub fn produce(args: &GenArgs, default_env: Option<&str>) -> anyhow::Result<Gene
             selection: Some(selection),
             smoke_id: args.smoke_id.clone(),
             source_label: format!("selection spec {}", path.display()),
+            handler_template: None,
         });
     }
     if args.wants_wizard() {
@@ -471,8 +475,10 @@ fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<Plan
         .as_ref()
         .map(|s| s.executor().to_string())
         .unwrap_or_default();
-    let asked =
-        args.emit_handler || args.handler_template.is_some() || args.handler_output.is_some();
+    let asked = args.emit_handler
+        || args.handler_template.is_some()
+        || args.handler_output.is_some()
+        || g.handler_template.is_some();
     if args.no_emit_handler || !asked {
         return Ok(None);
     }
@@ -486,7 +492,11 @@ fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<Plan
     } else {
         "node-fastify"
     };
-    let name = args.handler_template.as_deref().unwrap_or(default);
+    let name = g
+        .handler_template
+        .as_deref()
+        .or(args.handler_template.as_deref())
+        .unwrap_or(default);
     let t = super::handler::find(name).with_context(|| {
         format!("unknown handler template: {name}. Use sluicegate handler template --list")
     })?;

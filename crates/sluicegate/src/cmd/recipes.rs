@@ -120,6 +120,7 @@ pub fn run(cmd: RecipesCommand) -> anyhow::Result<ExitCode> {
                 smoke_id: None,
                 tools,
                 source_label: format!("recipe {}", r.id),
+                handler_template: None,
             };
             super::onboard::write_generated(&args, &g)?;
             println!("initialized recipe {}", r.id);

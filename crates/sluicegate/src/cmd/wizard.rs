@@ -54,6 +54,19 @@ fn ask_ident(question: &str, default: &str) -> anyhow::Result<String> {
     }
 }
 
+fn ask_optional_env(question: &str, default: &str) -> anyhow::Result<Option<String>> {
+    loop {
+        let v = ask_text(&format!("{question} (empty for none)"), default)?;
+        if v.is_empty() {
+            return Ok(None);
+        }
+        if is_env_name(&v) {
+            return Ok(Some(v));
+        }
+        eprintln!("{question} must be an environment-variable name (A-Z, 0-9, _)");
+    }
+}
+
 fn ask_select(question: &str, options: Vec<String>, default: &str) -> anyhow::Result<String> {
     let start = options.iter().position(|o| o == default).unwrap_or(0);
     Select::new(question, options)
@@ -464,6 +477,9 @@ pub fn run(args: &GenArgs, recipe: Option<Recipe>) -> anyhow::Result<Generated> 
     let mut write_url_env = None;
     let mut handler_url_env = None;
     let mut handler_command_env = None;
+    let mut handler_token_env = None;
+    let mut handler_signing_secret_env = None;
+    let mut handler_template: Option<String> = None;
     if mode == "review" {
         let w = ask_select(
             "Writeback path",
@@ -489,7 +505,15 @@ pub fn run(args: &GenArgs, recipe: Option<Recipe>) -> anyhow::Result<Generated> 
                         .handler_url_env
                         .as_deref()
                         .unwrap_or("SLUICEGATE_APP_WRITEBACK_URL"),
-                )?)
+                )?);
+                handler_token_env = ask_optional_env(
+                    "Optional env var with the handler's bearer credential",
+                    flags.handler_token_env.as_deref().unwrap_or(""),
+                )?;
+                handler_signing_secret_env = ask_optional_env(
+                    "Optional env var with the HMAC signing key (recommended)",
+                    flags.handler_signing_secret_env.as_deref().unwrap_or(""),
+                )?;
             }
             _ => {
                 handler_command_env = Some(ask_env(
@@ -499,6 +523,24 @@ pub fn run(args: &GenArgs, recipe: Option<Recipe>) -> anyhow::Result<Generated> 
                         .as_deref()
                         .unwrap_or("SLUICEGATE_APP_WRITEBACK_COMMAND"),
                 )?)
+            }
+        }
+        if w != "sql_update" && !args.no_emit_handler {
+            let write = Confirm::new("Write a starter handler template?")
+                .with_default(args.emit_handler)
+                .prompt()
+                .context("wizard canceled")?;
+            if write {
+                let options: Vec<String> = if w == "command_handler" {
+                    vec!["command".into()]
+                } else {
+                    vec!["node-fastify".into(), "python-fastapi".into()]
+                };
+                let default = args
+                    .handler_template
+                    .clone()
+                    .unwrap_or_else(|| options[0].clone());
+                handler_template = Some(ask_select("Handler template", options, &default)?);
             }
         }
         writeback = Some(w);
@@ -563,6 +605,10 @@ pub fn run(args: &GenArgs, recipe: Option<Recipe>) -> anyhow::Result<Generated> 
             write_url_env: write_url_env.clone(),
             writeback: writeback.clone(),
             handler_url_env: handler_url_env.clone(),
+            handler_token_env: handler_token_env.clone(),
+            handler_signing_secret_env: handler_signing_secret_env.clone(),
+            handler_timeout_ms: flags.handler_timeout_ms,
+            executor_name: flags.executor_name.clone(),
             handler_command_env: handler_command_env.clone(),
             tenant_env: Some(tenant_env.clone()),
             principal_env: Some(principal_env.clone()),
@@ -586,6 +632,12 @@ pub fn run(args: &GenArgs, recipe: Option<Recipe>) -> anyhow::Result<Generated> 
         eprintln!("\nWhat I am about to write ({}):", args.output.display());
         for line in preview_lines(&selection, &names) {
             eprintln!("  {line}");
+        }
+        if let Some(t) = &handler_template {
+            eprintln!(
+                "  handler template: {t}\n\n{}",
+                super::handler::SECURITY_WARNING
+            );
         }
         let next = ask_select(
             "Write these files?",
@@ -612,6 +664,7 @@ pub fn run(args: &GenArgs, recipe: Option<Recipe>) -> anyhow::Result<Generated> 
                     smoke_id: answers.smoke_id,
                     tools,
                     source_label: format!("{} inspection (wizard)", inspection.engine),
+                    handler_template: handler_template.clone(),
                 });
             }
             "edit visible fields" => visible = ask_visible(&table, &visible)?,
