@@ -847,3 +847,34 @@ fn guided_wizard_in_a_pseudo_terminal_writes_a_valid_config() {
     let input = std::fs::read_to_string(p.dir.path().join(".sluicegate/smoke-input.json")).unwrap();
     assert!(input.contains("INV-1"), "{input}");
 }
+
+/// A large catalog shows a progress bar on a terminal's stderr, and never in piped output.
+#[test]
+fn large_catalogs_show_progress_on_a_terminal_only() {
+    use expectrl::{Eof, Expect, Session};
+    use std::time::Duration;
+
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("big.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let ddl: String = (0..300)
+        .map(|i| {
+            format!("CREATE TABLE t{i:03} (id INTEGER PRIMARY KEY, tenant_id TEXT, note TEXT);")
+        })
+        .collect();
+    conn.execute_batch(&ddl).unwrap();
+    drop(conn);
+    let mut p = Project::new(&format!("sqlite://{}", path.display()));
+    let piped = p.ok(&["inspect", "--from-env", "DATABASE_URL"]);
+    assert!(!text(&piped).contains("inspecting catalog"));
+    assert!(text(&piped).contains("Found 300 tables/views"));
+
+    let mut cmd = p.cmd();
+    cmd.args(["inspect", "--from-env", "DATABASE_URL"])
+        .env("TERM", "xterm");
+    let mut s = Session::spawn(cmd).unwrap();
+    s.set_expect_timeout(Some(Duration::from_secs(30)));
+    s.expect("inspecting catalog").unwrap();
+    s.expect("Found 300 tables/views").unwrap();
+    s.expect(Eof).unwrap();
+}

@@ -140,6 +140,8 @@ impl Progress {
         {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
             self.bar.enable_steady_tick(Duration::from_millis(120));
+            // Draw now: a fast inspection may end before the first tick.
+            self.bar.tick();
         }
         match step {
             InspectStep::Objects(n) => self.bar.set_message(format!("{n} tables/views")),

@@ -196,7 +196,7 @@ pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
     let path = config_path(a.config.as_deref());
     if !path.exists() {
         bail!(
-            "tool preview could not find {}.\nWhy it matters: the config is the only source of model-facing tools.\nFix: run `sluicegate demo --quick`, or pass --config <path>.",
+            "tool preview could not find {}.\nWhy it matters: the config is the only source of model-facing tools.\nFix: run `sluicegate onboard db --from-env DATABASE_URL` (or `sluicegate demo --quick`), or pass --config <path>.",
             path.display()
         );
     }
