@@ -555,7 +555,11 @@ pub fn generate_and_write(
 pub fn write_generated(args: &GenArgs, g: &Generated) -> anyhow::Result<()> {
     let files = plan_files(args, g)?;
     write_files(&files, args.force)?;
-    if let Some(sel) = &g.selection {
+    if g.source_label == "starter" {
+        println!(
+            "starter config: replace the table and column names (records, id, tenant_id, updated_at) with yours, or run `sluicegate onboard db --from-env DATABASE_URL`"
+        );
+    } else if let Some(sel) = &g.selection {
         println!(
             "selected {}.{} from {}",
             sel.schema.as_deref().unwrap_or_default(),
