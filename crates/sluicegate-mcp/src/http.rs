@@ -15,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{Response, StatusCode};
 use axum::middleware::Next;
 use axum::routing::{any, get};
+use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -179,7 +180,12 @@ impl HttpServer {
     /// Serve until the shutdown token is cancelled.
     pub async fn run(self) -> Result<(), ServeError> {
         let shutdown = self.shutdown.clone();
-        axum::serve(self.listener, self.router)
+        // Small JSON-RPC replies must not wait for Nagle's algorithm to meet the client's
+        // delayed ACK (a 40 ms stall per call without this).
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(async move { shutdown.cancelled_owned().await })
             .await?;
         Ok(())

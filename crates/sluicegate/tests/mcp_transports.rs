@@ -481,3 +481,27 @@ fn up_dry_run_prints_the_checklist_without_serving() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// 2025-06-18 is served with a session, like 2025-11-25 (the Python SDK covers 2025-11-25 and
+/// 2026-07-28); an unknown session id is refused.
+#[test]
+fn streamable_http_serves_2025_06_18_in_a_session() {
+    let fx = Fixture::new(1);
+    let server = fx.spawn_http("serve-streamable-http", &[]);
+    rt().block_on(async {
+        let mut c = HttpMcp::connect_version(&server.url, "2025-06-18").await;
+        let r = c.call(READ, json!({"invoice_id": "INV-3001"})).await;
+        assert_eq!(r["result"]["structuredContent"]["status"], "ok", "{r}");
+        let unknown = c.call("billing.delete_invoice", json!({})).await;
+        assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+        c.session = Some("not-a-session".into());
+        let r = c
+            .post(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}))
+            .await;
+        assert!(
+            r.status().is_client_error(),
+            "unknown session: {}",
+            r.status()
+        );
+    });
+}

@@ -271,13 +271,18 @@ pub fn serve(
     let api = AgentApi::new(config, ledger, env.clone(), result_format);
     let surface = Arc::new(Surface::new(api, env, alias_mode)?);
 
+    // Blocking threads run SQLite work (source reads, ledger writes); the ledger is one
+    // connection behind a mutex, so a few threads are all that can make progress, and a capped
+    // pool keeps memory flat under many concurrent sessions.
     let runtime = match transport {
         // One thread is plenty for one client and keeps cold start and memory small.
         Transport::Stdio => tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(2)
             .enable_all()
             .build()?,
         Transport::Http(_) => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .max_blocking_threads(4)
             .enable_all()
             .build()?,
     };

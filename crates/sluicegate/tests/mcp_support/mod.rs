@@ -3,7 +3,12 @@
 //! pinned Python clients (installed into `target/py-mcp` by the tests themselves).
 
 // Children are reaped in `ServerProc::drop` and `StdioClient::finish`, which clippy cannot see.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::zombie_processes
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -309,6 +314,7 @@ pub struct HttpMcp {
     pub http: reqwest::Client,
     pub url: String,
     pub session: Option<String>,
+    pub version: String,
     next_id: i64,
 }
 
@@ -332,19 +338,27 @@ pub fn parse_body(content_type: &str, body: &str) -> Value {
 
 impl HttpMcp {
     pub async fn connect(url: &str) -> HttpMcp {
+        Self::connect_version(url, "2025-11-25").await
+    }
+
+    /// Handshake with `version`; the server must agree to it and open a session.
+    pub async fn connect_version(url: &str, version: &str) -> HttpMcp {
         let mut c = HttpMcp {
             http: reqwest::Client::new(),
             url: url.into(),
             session: None,
+            version: version.into(),
             next_id: 1,
         };
         let init = c
             .request(
                 "initialize",
-                json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "sluicegate-tests", "version": "1"}}),
+                json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "sluicegate-tests", "version": "1"}}),
             )
             .await;
         assert_eq!(init["result"]["serverInfo"]["name"], "sluicegate", "{init}");
+        assert_eq!(init["result"]["protocolVersion"], version, "{init}");
+        assert!(c.session.is_some(), "handshake-era versions get a session");
         let r = c
             .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
             .await;
@@ -363,7 +377,7 @@ impl HttpMcp {
         if let Some(s) = &self.session {
             req = req
                 .header("mcp-session-id", s)
-                .header("mcp-protocol-version", "2025-11-25");
+                .header("mcp-protocol-version", &self.version);
         }
         req.send().await.unwrap()
     }
