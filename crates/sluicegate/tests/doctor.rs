@@ -72,10 +72,17 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
 fn doctor_reports_env_presence_and_probes_handlers_without_applying() {
     let (port, seen) = listener();
     let url = format!("http://127.0.0.1:{port}/hook/{URL_CANARY}");
+    // A real source: doctor also checks the read connection and the target's columns.
+    let data = tempfile::tempdir().unwrap();
+    let db = data.path().join("app.db").display().to_string();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE invoices (id TEXT PRIMARY KEY, tenant_id TEXT, late_fee_cents INTEGER, updated_at TEXT)")
+        .unwrap();
     let mut p = Project::new(
         &config(),
         &[
-            ("APP_READ_URL", "/tmp/app.db"),
+            ("APP_READ_URL", &db),
             ("TENANT", "acme"),
             ("PRINCIPAL", "agent"),
             ("HOOK_URL", &url),
@@ -149,7 +156,7 @@ fn doctor_reports_env_presence_and_probes_handlers_without_applying() {
 
     // Env names only: never values, URLs or hosts.
     let all = p.outputs.join("\n");
-    assert_no_secret(&all, &[URL_CANARY, TOKEN, "127.0.0.1", "/tmp/app.db"]);
+    assert_no_secret(&all, &[URL_CANARY, TOKEN, "127.0.0.1", &db]);
 }
 
 #[test]
