@@ -98,11 +98,17 @@ impl Setup {
         sluicegate_source::sample_app::create(&app_db)?;
         let config = path.join("sluicegate.json");
         std::fs::write(&config, serde_json::to_string_pretty(&config_json())?)?;
+        // The server is the built `sluicegate` binary, never this harness itself (which would
+        // start itself again, recursively).
+        let exe = PathBuf::from(env!("CARGO_BIN_EXE_sluicegate"));
+        if exe == std::env::current_exe()? {
+            bail!("the harness must drive the sluicegate binary, not itself");
+        }
         Ok(Setup {
             dir: path,
             app_db,
             config,
-            exe: std::env::current_exe()?,
+            exe,
         })
     }
 
@@ -269,6 +275,8 @@ fn cold_start(s: &Setup, runs: usize) -> anyhow::Result<Vec<Duration>> {
 
 struct StdioResult {
     latencies: Vec<Duration>,
+    /// `ping` round trips: the floor of MCP framing, pipes and process wake-ups.
+    pings: Vec<Duration>,
     cpu_per_call_us: f64,
     rss: Rss,
     evidence_recorded: i64,
@@ -295,6 +303,18 @@ fn stdio_latency(s: &Setup, calls: usize) -> anyhow::Result<StdioResult> {
         }
     }
     let cpu = cpu_time(server.child.id()).saturating_sub(cpu_before);
+    let mut pings = Vec::with_capacity(calls);
+    for id in 0..calls as u64 {
+        let msg = format!(
+            r#"{{"jsonrpc":"2.0","id":{},"method":"ping"}}"#,
+            100_000 + id
+        );
+        let start = Instant::now();
+        server.send(&msg)?;
+        server.recv()?;
+        pings.push(start.elapsed());
+    }
+    pings.sort();
     let cpu_per_call_us = cpu.as_secs_f64() * 1e6 / calls.max(1) as f64;
     let rss = rss_kib(server.child.id());
     server.finish()?;
@@ -303,6 +323,7 @@ fn stdio_latency(s: &Setup, calls: usize) -> anyhow::Result<StdioResult> {
     let stats = ledger.stats()?;
     Ok(StdioResult {
         latencies,
+        pings,
         cpu_per_call_us,
         rss,
         evidence_recorded: stats.evidence_bundles,
@@ -588,6 +609,7 @@ fn run() -> anyhow::Result<ExitCode> {
             "p50": pct(&cold, 50.0) / 1e3,
             "p90": pct(&cold, 90.0) / 1e3,
         },
+        "stdio_ping_us": {"p50": pct(&stdio.pings, 50.0), "p99": pct(&stdio.pings, 99.0)},
         "stdio_read_us": {"p50": stdio_p50, "p99": pct(&stdio.latencies, 99.0), "calls": stdio.latencies.len(), "server_cpu_per_call": stdio.cpu_per_call_us},
         "bare_query_us": {"p50": bare_p50, "p99": pct(&bare, 99.0)},
         "in_process_us": {
@@ -624,6 +646,11 @@ fn run() -> anyhow::Result<ExitCode> {
         stdio.latencies.len(),
         stdio.audit_recorded,
         stdio.evidence_recorded
+    );
+    println!(
+        "stdio ping (MCP framing, pipes, wake-ups; no tool work): p50 {:.0} µs, p99 {:.0} µs",
+        f("/stdio_ping_us/p50"),
+        f("/stdio_ping_us/p99")
     );
     println!(
         "bare query (rusqlite, prepared, open connection): p50 {:.1} µs, p99 {:.1} µs",
