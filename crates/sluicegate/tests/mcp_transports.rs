@@ -434,6 +434,47 @@ fn client_snippets_name_env_vars_never_values() {
             .contains("source_database_changed")
     );
 
+    // --write merges into an existing client file (other servers and keys kept), after a backup.
+    let dest = fx.dir.path().join("claude_desktop_config.json");
+    std::fs::write(
+        &dest,
+        r#"{"mcpServers": {"other": {"command": "x"}}, "theme": "dark"}"#,
+    )
+    .unwrap();
+    let d = dest.display().to_string();
+    let o = fx
+        .cmd()
+        .args([
+            "mcp",
+            "configure",
+            "--client",
+            "claude-desktop",
+            "--config",
+            &c,
+            "--write",
+            "--destination",
+            &d,
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let merged: Value = serde_json::from_str(&std::fs::read_to_string(&dest).unwrap()).unwrap();
+    assert_eq!(merged["mcpServers"]["other"]["command"], "x");
+    assert_eq!(merged["theme"], "dark");
+    assert_eq!(merged["mcpServers"]["sluicegate"]["args"][1], "serve");
+    let backups = std::fs::read_dir(fx.dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("claude_desktop_config.json.bak.")
+        })
+        .count();
+    assert_eq!(backups, 1);
+
     let o = fx.cmd().args(["mcp", "client-config"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let o = fx
