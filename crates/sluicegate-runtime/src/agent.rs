@@ -17,6 +17,7 @@ use sluicegate_core::proposal::{ProposalInput, build_change_set};
 use sluicegate_core::refusal::{Code, Refusal};
 use sluicegate_ledger::{Ledger, LedgerError};
 use sluicegate_source::{SourceError, Sources};
+use tracing::Instrument;
 
 use crate::{Env, now_iso};
 
@@ -35,6 +36,17 @@ struct Inner {
 }
 
 static CORRELATION: AtomicU64 = AtomicU64::new(1);
+static READS: AtomicU64 = AtomicU64::new(0);
+
+/// The instant an evidence id is derived from: nanoseconds plus a per-process sequence, so two
+/// identical reads in the same millisecond still get two bundles (every call is recorded).
+fn evidence_instant() -> String {
+    let n = READS.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}#{n}",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.9fZ")
+    )
+}
 
 /// A short id that ties a model-facing `INTERNAL` error to the logged cause.
 fn correlation_id() -> String {
@@ -94,8 +106,7 @@ impl AgentApi {
             .map(|c| c.kind)
             .unwrap_or(Kind::Read);
         let span = tracing::info_span!("tool_call", capability = name);
-        let _guard = span.enter();
-        match self.run(name, args).await {
+        match self.run(name, args).instrument(span).await {
             Ok(outcome) => outcome,
             Err(refusal) => {
                 let correlation_id = (refusal.code.safe().code == "INTERNAL").then(|| {
@@ -138,7 +149,14 @@ impl AgentApi {
         }
         let row = &rows[0];
         let now = now_iso();
-        let read = record_read(cap, &ctx, row, rows.len() as u64, &plan.lookup_value, &now);
+        let read = record_read(
+            cap,
+            &ctx,
+            row,
+            rows.len() as u64,
+            &plan.lookup_value,
+            &evidence_instant(),
+        );
 
         if cap.kind == Kind::Read {
             let ledger = inner.ledger.clone();
@@ -217,16 +235,13 @@ impl AgentApi {
     }
 }
 
-/// Run ledger work off the async runtime.
+/// Run ledger work the way the runtime's flavor allows (see `sluicegate_source::blocking`).
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, LedgerError> + Send + 'static,
 ) -> Result<T, Refusal> {
-    match tokio::task::spawn_blocking(f).await {
+    match sluicegate_source::blocking::run(f).await {
         Ok(result) => result.map_err(ledger_refusal),
-        Err(join) => Err(Refusal::new(
-            Code::Internal,
-            format!("ledger task failed: {join}"),
-        )),
+        Err(_) => Err(Refusal::new(Code::Internal, "ledger task failed")),
     }
 }
 

@@ -21,6 +21,7 @@
 //! dev-dependency) adds a hidden way to run raw SQL on a read connection, so tests can prove
 //! that the engine refuses writes there.
 
+pub mod blocking;
 mod error;
 pub mod inspect;
 mod mysql;

@@ -245,7 +245,7 @@ impl LiteSource {
         }
         let names = plan.columns.clone();
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
+        crate::blocking::run(move || {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             this.with_conn(|conn| query_rows(conn, &sql, &params, &names, &this.redactor))
                 .map(|rows| rows.into_iter().map(|(row, _)| row).collect())
