@@ -35,16 +35,10 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("ledger-checkpoint".into())
             .spawn(move || {
-                loop {
-                    match rx.recv_timeout(INTERVAL) {
-                        Err(RecvTimeoutError::Timeout) => {
-                            // A busy or failed checkpoint is simply retried next time; the
-                            // writer's auto-checkpoint remains the safety net.
-                            let _ =
-                                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                        }
-                        _ => break,
-                    }
+                while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(INTERVAL) {
+                    // A busy or failed checkpoint is simply retried next time; the writer's
+                    // auto-checkpoint remains the safety net.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                 }
             })
             .ok()?;
