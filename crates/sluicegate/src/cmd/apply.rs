@@ -40,7 +40,6 @@ pub struct ApplyArgs {
 }
 
 pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
-    init_tracing();
     let config = load_config(&config_path(a.config.as_deref()))?;
     let store = store_path(a.store.as_deref(), a.config.as_deref());
     let ledger = open_existing_ledger(&store)?;
@@ -76,18 +75,6 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         ReceiptStatus::Applied | ReceiptStatus::AlreadyApplied => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     })
-}
-
-/// Operator logs (handler outcomes, timings) go to stderr, filtered by `SLUICEGATE_LOG`; they
-/// name executors and codes, never URLs, tokens or row values.
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICEGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
 }
 
 /// The apply summary (writeback.md §A.10).

@@ -208,17 +208,6 @@ pub fn run(cmd: McpCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Logs go to stderr only, filtered by `SLUICEGATE_LOG` (default: warnings and errors).
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICEGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
-}
-
 /// Resolve a serve command into what to run, then run it until the client leaves or a
 /// signal arrives. The store lease is held for exactly that long.
 pub fn serve(
@@ -226,7 +215,6 @@ pub fn serve(
     transport: Transport,
     http: &HttpArgs,
 ) -> anyhow::Result<ExitCode> {
-    init_tracing();
     let alias_mode = common.alias.resolve(AliasMode::Canonical)?;
     let result_format = parse_result_format(common.result_format.as_deref())?;
     let config_file = config_path(common.config.as_deref());
