@@ -22,8 +22,33 @@ struct Cli {
 
 /// Logs go to stderr only (stdout belongs to MCP stdio and to command output), filtered by
 /// `SLUICEGATE_LOG` (default: warnings and errors).
+///
+/// A plain level (`SLUICEGATE_LOG=debug`) applies to Sluicegate's own crates only: driver and
+/// HTTP-client debug logs name hosts and ports, which must never reach output. A full filter
+/// expression (`hyper=debug`) is taken as written, for deliberate deep debugging.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICEGATE_LOG")
+    let spec = std::env::var("SLUICEGATE_LOG").unwrap_or_default();
+    let spec = spec.trim();
+    let directives = if spec.is_empty() {
+        "warn".to_string()
+    } else if spec.contains('=') || spec.contains(',') {
+        spec.to_string()
+    } else {
+        let ours = [
+            "sluicegate",
+            "sluicegate_core",
+            "sluicegate_source",
+            "sluicegate_ledger",
+            "sluicegate_runtime",
+            "sluicegate_mcp",
+            "sluicegate_audit",
+        ];
+        std::iter::once("warn".to_string())
+            .chain(ours.iter().map(|c| format!("{c}={spec}")))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
