@@ -167,3 +167,43 @@ fn doctor_fails_on_an_invalid_config() {
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(check(&r, "config-valid")["level"], json!("fail"));
 }
+
+#[test]
+fn up_with_handler_probes_handlers_and_fails_when_one_is_unreachable() {
+    let (port, seen) = listener();
+    let data = tempfile::tempdir().unwrap();
+    let db = data.path().join("app.db").display().to_string();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE invoices (id TEXT PRIMARY KEY, tenant_id TEXT, late_fee_cents INTEGER, updated_at TEXT)")
+        .unwrap();
+    let mut p = Project::new(
+        &config(),
+        &[
+            ("APP_READ_URL", &db),
+            ("TENANT", "acme"),
+            ("PRINCIPAL", "agent"),
+            ("HOOK_URL", &format!("http://127.0.0.1:{port}/hook")),
+            ("HOOK_TOKEN", TOKEN),
+            ("HOOK_COMMAND", "sh -c true"),
+        ],
+    );
+    let o = p.cli(&["up", "--dry-run", "--with-handler"]);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("Handler check:"), "{text}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "one OPTIONS probe");
+
+    p.set_env(
+        "HOOK_URL",
+        &format!("http://127.0.0.1:{}/hook", free_port()),
+    );
+    let o = p.cli(&["up", "--dry-run", "--with-handler"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_no_secret(&p.outputs.join("\n"), &[TOKEN, "127.0.0.1"]);
+}

@@ -166,11 +166,20 @@ fn collect(a: &DoctorArgs) -> anyhow::Result<Report> {
 
 /// The doctor's text for `config` (as `onboard db` shows it); whether it passed.
 pub fn quick_report(config: &Path) -> bool {
+    print_report(config, None, false)
+}
+
+/// The doctor's text with the handler reachability probes (as `up --with-handler` shows it).
+pub fn handler_report(config: &Path, store: &Path) -> bool {
+    print_report(config, Some(store), true)
+}
+
+fn print_report(config: &Path, store: Option<&Path>, check_handlers: bool) -> bool {
     let args = DoctorArgs {
         config: Some(config.to_path_buf()),
         json: false,
-        check_handlers: false,
-        store: None,
+        check_handlers,
+        store: store.map(Path::to_path_buf),
         check_writeback: false,
         allow_shared_credential: false,
         report: false,

@@ -32,6 +32,10 @@ pub struct UpArgs {
     /// Print the checklist only; never start a server
     #[arg(long)]
     dry_run: bool,
+    /// After the checklist, probe every app-owned handler (`doctor --check-handlers`); never
+    /// applies anything
+    #[arg(long, alias = "handler-check")]
+    with_handler: bool,
     /// Accepted for compatibility; the next commands are always printed
     #[arg(long, hide = true)]
     print_next: bool,
@@ -188,6 +192,17 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     println!("  - Approve proposal: {cmd} proposals approve latest --yes --store {s}");
     println!("  - Apply approved proposal: {cmd} apply latest --config {c} --store {s}");
     println!("  - Replay: {cmd} replay show latest --store {s}");
+    println!("  - Direct writeback doctor: {cmd} doctor --config {c} --check-writeback");
+    if !config.executors.is_empty() {
+        println!("  - Handler doctor: {cmd} doctor --config {c} --check-handlers");
+    }
+
+    if a.with_handler {
+        println!("\nHandler check:");
+        if !super::doctor::handler_report(&config_file, &store) {
+            return Ok(ExitCode::from(1));
+        }
+    }
 
     if !serve_now || !ok {
         return Ok(if ok {
