@@ -207,7 +207,7 @@ impl Ledger {
         let mut bundles: Vec<StoredEvidence> = {
             let conn = self.conn();
             let mut stmt = conn.prepare(&format!(
-                "SELECT {} FROM evidence_bundles WHERE proposal_id = ?1 ORDER BY created_at, rowid",
+                "SELECT {} FROM evidence_bundles WHERE proposal_id = ?1 ORDER BY created_at, evidence_bundle_id",
                 StoredEvidence::COLUMNS
             ))?;
             let rows = stmt.query_map([proposal_id], StoredEvidence::from_row)?;
@@ -234,7 +234,7 @@ impl Ledger {
             .eq("object_id", &f.object_id)
             .range("created_at", &f.from, &f.to);
         let sql = format!(
-            "SELECT {} FROM evidence_bundles{} ORDER BY created_at DESC, rowid DESC{}",
+            "SELECT {} FROM evidence_bundles{} ORDER BY created_at DESC, evidence_bundle_id DESC{}",
             StoredEvidence::COLUMNS,
             w.sql(),
             limit_sql(f.limit)

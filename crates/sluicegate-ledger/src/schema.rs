@@ -8,9 +8,10 @@ use rusqlite::Connection;
 /// Each entry moves the schema from version `i` to `i + 1`. Append only; never edit a shipped
 /// migration.
 ///
-/// Evidence and query-audit rows are written on every tool call, so they carry only the indexes
-/// their lists and joins need (time, tenant, proposal, evidence link): each index is one more
-/// page written per call. Rarer filters scan the time index.
+/// Evidence and query-audit rows are written on every tool call, so each B-tree they touch is a
+/// page written per call: rows are appended in rowid order (cheap, sequential pages), ids are
+/// plain rowids (no `AUTOINCREMENT` bookkeeping row), and only the indexes their lists and
+/// joins need exist (time, proposal, evidence link). Rarer filters scan the time index.
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE proposals (
   proposal_id TEXT PRIMARY KEY,
@@ -94,13 +95,13 @@ CREATE TABLE evidence_bundles (
   query_fingerprint TEXT
 );
 CREATE TABLE evidence_items (
-  evidence_item_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  evidence_item_id INTEGER PRIMARY KEY,
   evidence_bundle_id TEXT NOT NULL REFERENCES evidence_bundles(evidence_bundle_id),
   item_json TEXT NOT NULL,
   created_at TEXT NOT NULL
 );
 CREATE TABLE query_audit (
-  audit_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  audit_id INTEGER PRIMARY KEY,
   proposal_id TEXT REFERENCES proposals(proposal_id),
   evidence_bundle_id TEXT REFERENCES evidence_bundles(evidence_bundle_id),
   source_id TEXT NOT NULL,
@@ -143,9 +144,8 @@ CREATE INDEX idx_proposals_object_created ON proposals(business_object, object_i
 CREATE INDEX idx_proposals_state_created ON proposals(state, created_at);
 CREATE INDEX idx_proposals_source_table_created ON proposals(source_id, source_table, created_at);
 CREATE INDEX idx_evidence_bundles_created ON evidence_bundles(created_at);
+CREATE INDEX idx_evidence_items_bundle_id ON evidence_items(evidence_bundle_id, evidence_item_id);
 CREATE INDEX idx_evidence_bundles_proposal_id ON evidence_bundles(proposal_id);
-CREATE INDEX idx_evidence_bundles_tenant_created ON evidence_bundles(tenant_id, created_at);
-CREATE INDEX idx_evidence_items_bundle_id ON evidence_items(evidence_bundle_id);
 CREATE INDEX idx_query_audit_created ON query_audit(created_at);
 CREATE INDEX idx_query_audit_proposal_id ON query_audit(proposal_id);
 CREATE INDEX idx_query_audit_evidence_id ON query_audit(evidence_bundle_id);
