@@ -1,7 +1,9 @@
 //! Search filters and the WHERE-clause builder behind every list command.
 //!
-//! Every list is `… WHERE … ORDER BY created_at DESC, <id> DESC LIMIT n` in SQL over an index;
-//! nothing is loaded into memory to be sorted or cut there.
+//! Every list is `… WHERE … ORDER BY <newest first> LIMIT n` in SQL, walking an index or rowid
+//! order; nothing is loaded into memory to be sorted or cut there. Newest first means
+//! `created_at DESC, <id> DESC`, except for the per-call tables (evidence bundles, query audit),
+//! which are appended in recording order and so walk rowids backwards without a time index.
 
 use rusqlite::ToSql;
 

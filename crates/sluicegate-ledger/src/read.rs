@@ -1,6 +1,7 @@
 //! Lookups and listings. Every list is filtered and limited in SQL over an index.
 
 use rusqlite::{OptionalExtension, params};
+use serde_json::Value;
 
 use crate::query::{EventFilter, Filter, Where, limit_sql};
 use crate::views::*;
@@ -177,19 +178,27 @@ impl Ledger {
 
     fn fill_evidence(&self, bundle: &mut StoredEvidence) -> Result<(), LedgerError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT evidence_item_id, evidence_bundle_id, item_json, created_at FROM evidence_items WHERE evidence_bundle_id = ?1 ORDER BY evidence_item_id",
+        let items: String = conn.query_row(
+            "SELECT items_json FROM evidence_bundles WHERE evidence_bundle_id = ?1",
+            [&bundle.evidence_bundle_id],
+            |r| r.get(0),
         )?;
-        let items = stmt.query_map([&bundle.evidence_bundle_id], |r| {
-            let text: String = r.get(2)?;
-            Ok(StoredEvidenceItem {
-                evidence_item_id: r.get(0)?,
-                evidence_bundle_id: r.get(1)?,
-                item: serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-                created_at: r.get(3)?,
+        let items: Vec<Value> = serde_json::from_str(&items)?;
+        // Items are numbered from 1 within their bundle, in the order they were recorded.
+        bundle.items = items
+            .into_iter()
+            .zip(1..)
+            .map(|(mut stored, n)| StoredEvidenceItem {
+                evidence_item_id: n,
+                evidence_bundle_id: bundle.evidence_bundle_id.clone(),
+                item: stored.get_mut("item").map(Value::take).unwrap_or_default(),
+                created_at: stored
+                    .get("created_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&bundle.created_at)
+                    .to_string(),
             })
-        })?;
-        bundle.items = items.collect::<Result<_, _>>()?;
+            .collect();
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM query_audit WHERE evidence_bundle_id = ?1 ORDER BY audit_id",
             StoredQueryAudit::COLUMNS
@@ -207,7 +216,7 @@ impl Ledger {
         let mut bundles: Vec<StoredEvidence> = {
             let conn = self.conn();
             let mut stmt = conn.prepare(&format!(
-                "SELECT {} FROM evidence_bundles WHERE proposal_id = ?1 ORDER BY created_at, evidence_bundle_id",
+                "SELECT {} FROM evidence_bundles WHERE proposal_id = ?1 ORDER BY rowid",
                 StoredEvidence::COLUMNS
             ))?;
             let rows = stmt.query_map([proposal_id], StoredEvidence::from_row)?;
@@ -234,7 +243,7 @@ impl Ledger {
             .eq("object_id", &f.object_id)
             .range("created_at", &f.from, &f.to);
         let sql = format!(
-            "SELECT {} FROM evidence_bundles{} ORDER BY created_at DESC, evidence_bundle_id DESC{}",
+            "SELECT {} FROM evidence_bundles{} ORDER BY rowid DESC{}",
             StoredEvidence::COLUMNS,
             w.sql(),
             limit_sql(f.limit)
@@ -277,7 +286,7 @@ impl Ledger {
             .eq("query_fingerprint", &f.query_fingerprint)
             .range("created_at", &f.from, &f.to);
         let sql = format!(
-            "SELECT {} FROM query_audit{} ORDER BY created_at DESC, audit_id DESC{}",
+            "SELECT {} FROM query_audit{} ORDER BY audit_id DESC{}",
             StoredQueryAudit::COLUMNS,
             w.sql(),
             limit_sql(f.limit)
@@ -365,7 +374,11 @@ impl Ledger {
             path: self.path.display().to_string(),
             proposals: count("proposals")?,
             evidence_bundles: count("evidence_bundles")?,
-            evidence_items: count("evidence_items")?,
+            evidence_items: conn.query_row(
+                "SELECT COALESCE(SUM(json_array_length(items_json)), 0) FROM evidence_bundles",
+                [],
+                |r| r.get(0),
+            )?,
             query_audit: count("query_audit")?,
             writeback_receipts: count("writeback_receipts")?,
             writeback_jobs: count("writeback_jobs")?,

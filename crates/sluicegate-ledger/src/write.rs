@@ -60,8 +60,9 @@ impl Ledger {
         audit: &QueryAudit,
     ) -> Result<(), LedgerError> {
         scan_read(bundle, audit)?;
-        let now = self.now();
         let mut conn = self.conn();
+        // Taken under the lock, so `created_at` follows rowid (recording) order.
+        let now = self.now();
         let tx = conn.transaction()?;
         insert_bundle(&tx, bundle, &now)?;
         insert_audit(&tx, audit, &now)?;
@@ -83,8 +84,9 @@ impl Ledger {
         proposal_audit: &QueryAudit,
     ) -> Result<ProposalRecorded, LedgerError> {
         scan_read(read_bundle, read_audit)?;
-        let now = self.now();
         let mut conn = self.conn();
+        // Taken under the lock, so `created_at` follows rowid (recording) order.
+        let now = self.now();
         let tx = conn.transaction()?;
         insert_bundle(&tx, read_bundle, &now)?;
         insert_audit(&tx, read_audit, &now)?;
@@ -362,8 +364,10 @@ fn scan_read(bundle: &EvidenceBundle, audit: &QueryAudit) -> Result<(), LedgerEr
 
 fn insert_bundle(tx: &Transaction, bundle: &EvidenceBundle, now: &str) -> Result<(), LedgerError> {
     let m = &bundle.meta;
-    let inserted = tx.exec(
-        "INSERT OR IGNORE INTO evidence_bundles (evidence_bundle_id, proposal_id, tenant_id, payload_json, created_at, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    let items: Vec<Value> = bundle.items.iter().map(|i| stored_item(i, now)).collect();
+    // Two identical reads in the same millisecond share an id; the first record stands.
+    tx.exec(
+        "INSERT OR IGNORE INTO evidence_bundles (evidence_bundle_id, proposal_id, tenant_id, payload_json, created_at, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint, items_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             bundle.evidence_bundle_id,
             bundle.proposal_id,
@@ -376,29 +380,44 @@ fn insert_bundle(tx: &Transaction, bundle: &EvidenceBundle, now: &str) -> Result
             m.source_table,
             m.business_object,
             m.object_id,
-            m.query_fingerprint
+            m.query_fingerprint,
+            serde_json::to_string(&items)?
         ],
     )?;
-    // Two identical reads in the same millisecond share an id; the first record stands.
-    if inserted == 1 {
-        for item in &bundle.items {
-            insert_item(tx, &bundle.evidence_bundle_id, item, now)?;
-        }
-    }
     Ok(())
 }
 
-fn insert_item(
+/// An evidence item as kept in `evidence_bundles.items_json`.
+fn stored_item(item: &Value, now: &str) -> Value {
+    json!({"created_at": now, "item": item})
+}
+
+/// Link an unlinked bundle to the proposal it supports and append the proposal's item.
+/// Returns whether the bundle was linked (a bundle already linked to a proposal stays as is).
+fn link_bundle(
     tx: &Transaction,
     bundle_id: &str,
+    proposal_id: &str,
     item: &Value,
     now: &str,
-) -> Result<(), LedgerError> {
+) -> Result<bool, LedgerError> {
+    let items: Option<String> = tx
+        .query_row(
+            "SELECT items_json FROM evidence_bundles WHERE evidence_bundle_id = ?1 AND proposal_id IS NULL",
+            [bundle_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(items) = items else {
+        return Ok(false);
+    };
+    let mut items: Vec<Value> = serde_json::from_str(&items)?;
+    items.push(stored_item(item, now));
     tx.exec(
-        "INSERT INTO evidence_items (evidence_bundle_id, item_json, created_at) VALUES (?1, ?2, ?3)",
-        params![bundle_id, serde_json::to_string(item)?, now],
+        "UPDATE evidence_bundles SET proposal_id = ?2, items_json = ?3 WHERE evidence_bundle_id = ?1",
+        params![bundle_id, proposal_id, serde_json::to_string(&items)?],
     )?;
-    Ok(())
+    Ok(true)
 }
 
 fn insert_audit(tx: &Transaction, audit: &QueryAudit, now: &str) -> Result<(), LedgerError> {
@@ -498,12 +517,13 @@ fn insert_proposal(
         now,
     )?;
     // Link the read's evidence bundle to the proposal it supports.
-    let linked = tx.exec(
-        "UPDATE evidence_bundles SET proposal_id = ?2 WHERE evidence_bundle_id = ?1 AND proposal_id IS NULL",
-        params![cs.evidence.bundle_id, cs.proposal_id],
-    )?;
-    if linked == 1 {
-        insert_item(tx, &cs.evidence.bundle_id, proposal_item, now)?;
+    if link_bundle(
+        tx,
+        &cs.evidence.bundle_id,
+        &cs.proposal_id,
+        proposal_item,
+        now,
+    )? {
         append_event(
             tx,
             &cs.proposal_id,
