@@ -351,3 +351,37 @@ fn reject_and_shadow_refusals() {
     ]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn smoke_boundary_checks_the_tools_a_model_would_see() {
+    let p = Project::new("review");
+    for cmd in [["smoke", "boundary"], ["mcp", "smoke"]] {
+        let o = p.run(&[cmd[0], cmd[1], "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v = json_out(&o);
+        assert_eq!(v["ok"], json!(true));
+        assert_eq!(
+            v["tools"],
+            json!(["billing.inspect_invoice", "billing.propose_late_fee_waiver"])
+        );
+        assert!(v["checks"].as_array().unwrap().len() >= 6);
+        let text = stdout(&p.run(&cmd));
+        assert!(text.starts_with("Sluicegate MCP smoke: ok"), "{text}");
+        assert!(text.contains("  - billing.inspect_invoice"), "{text}");
+        assert!(text.contains("PASS approval tools absent"), "{text}");
+    }
+
+    // A capability whose name offers approval to the model fails the boundary (exit 1).
+    let path = p.dir.path().join("sluicegate.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["capabilities"][0]["name"] = json!("billing.approve_invoice");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let o = p.run(&["smoke", "boundary"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("Sluicegate MCP smoke: failed"));
+    assert!(
+        stdout(&o).contains("FAIL approval tools absent"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -41,6 +41,8 @@ pub enum McpCommand {
     /// Print a client configuration snippet for --client
     #[command(name = "client-config", alias = "configure")]
     ClientConfig(ClientConfigCmd),
+    /// Check the tool boundary (same as `smoke boundary`)
+    Smoke(super::tools::PreviewArgs),
 }
 
 /// Options every serve command shares.
@@ -205,6 +207,7 @@ pub fn run(cmd: McpCommand) -> anyhow::Result<ExitCode> {
                 CLIENTS.join("|")
             ),
         },
+        McpCommand::Smoke(a) => super::tools::run_boundary_smoke(a),
     }
 }
 

@@ -41,6 +41,8 @@ pub struct PreviewArgs {
 pub enum SmokeCommand {
     /// Call one capability with sample or given arguments; records evidence like a real call
     Call(CallArgs),
+    /// Check the tool boundary only: the tools a model would see, and no SQL, approval or secrets
+    Boundary(PreviewArgs),
 }
 
 #[derive(clap::Args)]
@@ -191,21 +193,100 @@ pub fn boundary_checks(config: &Config, mode: AliasMode) -> Vec<(&'static str, b
     ]
 }
 
+/// What `tools preview` and `smoke boundary` look at: the config, its exposed tools and checks.
+struct Boundary {
+    path: PathBuf,
+    store: PathBuf,
+    config: std::sync::Arc<Config>,
+    mode: AliasMode,
+    checks: Vec<(&'static str, bool, String)>,
+}
+
+impl Boundary {
+    fn load(a: &PreviewArgs) -> anyhow::Result<Boundary> {
+        let path = config_path(a.config.as_deref());
+        if !path.exists() {
+            bail!(
+                "tool preview could not find {}.\nWhy it matters: the config is the only source of model-facing tools.\nFix: run `sluicegate onboard db --from-env DATABASE_URL` (or `sluicegate demo --quick`), or pass --config <path>.",
+                path.display()
+            );
+        }
+        let config = load_config(&path)?;
+        let mode = AliasMode::parse(&a.alias_mode).unwrap_or_default();
+        let checks = boundary_checks(&config, mode);
+        Ok(Boundary {
+            store: store_path(a.store.as_deref(), a.config.as_deref()),
+            path,
+            config,
+            mode,
+            checks,
+        })
+    }
+
+    fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.1)
+    }
+
+    fn checks_json(&self) -> Vec<Value> {
+        self.checks
+            .iter()
+            .map(|(n, ok, d)| json!({"name": n, "ok": ok, "detail": d}))
+            .collect()
+    }
+
+    fn print_checks(&self) {
+        for (name, ok, detail) in &self.checks {
+            println!("{} {name}\n  {detail}", if *ok { "PASS" } else { "FAIL" });
+        }
+    }
+
+    fn exit_code(&self) -> ExitCode {
+        if self.ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `smoke boundary` / `mcp smoke`: the boundary checks of `tools preview`, briefly.
+pub fn run_boundary_smoke(a: PreviewArgs) -> anyhow::Result<ExitCode> {
+    let b = Boundary::load(&a)?;
+    let tools: Vec<String> = exposed_tools(&b.config, b.mode)
+        .into_iter()
+        .map(|t| t.exposed)
+        .collect();
+    if a.json {
+        print_json(&json!({
+            "ok": b.ok(),
+            "config_path": b.path,
+            "store_path": b.store,
+            "tools": tools,
+            "checks": b.checks_json(),
+        }))?;
+    } else {
+        println!(
+            "Sluicegate MCP smoke: {}",
+            if b.ok() { "ok" } else { "failed" }
+        );
+        println!("Config: {}", b.path.display());
+        println!("Store: {}\n", b.store.display());
+        println!("Tools the model would see:");
+        for t in &tools {
+            println!("  - {t}");
+        }
+        println!();
+        b.print_checks();
+    }
+    Ok(b.exit_code())
+}
+
 pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
     let (ToolsCommand::Preview(a) | ToolsCommand::List(a)) = cmd;
-    let path = config_path(a.config.as_deref());
-    if !path.exists() {
-        bail!(
-            "tool preview could not find {}.\nWhy it matters: the config is the only source of model-facing tools.\nFix: run `sluicegate onboard db --from-env DATABASE_URL` (or `sluicegate demo --quick`), or pass --config <path>.",
-            path.display()
-        );
-    }
-    let config = load_config(&path)?;
-    let mode = AliasMode::parse(&a.alias_mode).unwrap_or_default();
-    let store = store_path(a.store.as_deref(), a.config.as_deref());
-    let tools = exposed_tools(&config, mode);
-    let checks = boundary_checks(&config, mode);
-    let ok = checks.iter().all(|c| c.1);
+    let b = Boundary::load(&a)?;
+    let (path, store, config, mode) = (&b.path, &b.store, &b.config, b.mode);
+    let tools = exposed_tools(config, mode);
+    let ok = b.ok();
     if a.json {
         print_json(&json!({
             "ok": ok,
@@ -217,7 +298,7 @@ pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
                 "canonicalName": t.canonical, "exposedName": t.exposed, "isAlias": t.is_alias, "style": mode.as_str(),
             })).collect::<Vec<_>>(),
             "not_exposed_to_mcp": NOT_EXPOSED,
-            "checks": checks.iter().map(|(n, ok, d)| json!({"name": n, "ok": ok, "detail": d})).collect::<Vec<_>>(),
+            "checks": b.checks_json(),
         }))?;
     } else {
         println!(
@@ -244,19 +325,13 @@ pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
             println!("  - {n}");
         }
         println!("\nSafety checks:");
-        for (name, ok, detail) in &checks {
-            println!("{} {name}\n  {detail}", if *ok { "PASS" } else { "FAIL" });
-        }
+        b.print_checks();
         println!(
             "\nNext:\n  sluicegate smoke call --sample --config {}",
             path.display()
         );
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(b.exit_code())
 }
 
 /// Build the agent API for a CLI call.
@@ -286,7 +361,10 @@ pub fn result_ok(r: &ToolResult) -> bool {
 }
 
 pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
-    let SmokeCommand::Call(a) = cmd;
+    let a = match cmd {
+        SmokeCommand::Call(a) => a,
+        SmokeCommand::Boundary(a) => return run_boundary_smoke(a),
+    };
     let (api, store) = agent(a.config.as_deref(), a.store.as_deref())?;
     let exposed: Vec<String> = api
         .config()
