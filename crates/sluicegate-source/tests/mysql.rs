@@ -12,9 +12,7 @@ use serde_json::json;
 use sluicegate_core::config::Engine;
 use sluicegate_core::json::canonical;
 use sluicegate_source::SourceError;
-use sluicegate_test_support::engines::{
-    EngineKind, engine_url, unused_local_port, url_with_password, url_with_port,
-};
+use sluicegate_test_support::engines::{EngineKind, engine_url};
 
 /// `ts` is written at +02:00 and must read back in UTC; `js` is JSON (MariaDB: LONGTEXT with
 /// a json_valid check), `jt` is a plain LONGTEXT holding JSON-looking text.
@@ -219,52 +217,7 @@ async fn connection_errors_are_redacted() {
     let Some(admin) = engine_url(EngineKind::Mysql) else {
         return;
     };
-    let password = admin
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .and_then(|(userinfo, _)| userinfo.split_once(':'))
-        .map(|(_, pw)| pw.to_string())
-        .unwrap_or_default();
-    let port = admin
-        .rsplit_once(':')
-        .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_string())
-        .unwrap_or_default();
-    let closed = unused_local_port();
-    let bad = vec![
-        url_with_password(&admin, "wrong-pw-1234"),
-        url_with_port(&admin, closed),
-    ];
-    let closed = closed.to_string();
-    let mut secrets = vec![
-        "wrong-pw-1234",
-        "sluicegate",
-        "127.0.0.1",
-        "mysql://",
-        &closed,
-    ];
-    if !password.is_empty() {
-        secrets.push(&password);
-    }
-    if !port.is_empty() {
-        secrets.push(&port);
-    }
-    common::assert_redacted(Engine::Mysql, &bad, &secrets).await;
-    let err = sources(Engine::Mysql, &bad[0], None)
-        .read(&sluicegate_core::call::ReadPlan {
-            source: "app".into(),
-            engine: Engine::Mysql,
-            schema: "x".into(),
-            table: "t".into(),
-            columns: vec!["id".into()],
-            primary_key: "id".into(),
-            tenant_column: None,
-            lookup_value: json!(1),
-            tenant_value: None,
-            limit: 1,
-        })
-        .await
-        .expect_err("bad password");
-    assert_eq!(err.category(), "authentication failed", "{err}");
+    common::connection_errors_story(Engine::Mysql, &admin, "mysql://").await;
 }
 
 #[tokio::test]

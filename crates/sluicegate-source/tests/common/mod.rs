@@ -15,7 +15,9 @@ use sluicegate_source::{
     ConflictCheck, GuardedUpdate, SourceError, Sources, WriteStatus, apply_guarded_update,
     probe_writer,
 };
-use sluicegate_test_support::engines::{EngineKind, TestDatabase};
+use sluicegate_test_support::engines::{
+    EngineKind, TestDatabase, unused_local_port, url_with_password, url_with_port,
+};
 
 /// A throwaway database on one engine.
 pub enum Db {
@@ -570,6 +572,52 @@ pub async fn concurrent_story(db: &Db) {
             .await,
         vec![vec![s("applied")]]
     );
+}
+
+/// Connection failures on a server engine, starting from its admin URL: a wrong password and a
+/// closed port are redacted everywhere (no password, user, host, port or scheme), and the wrong
+/// password is reported as an authentication failure.
+pub async fn connection_errors_story(engine: Engine, admin: &str, scheme: &str) {
+    let password = admin
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, pw)| pw.to_string())
+        .unwrap_or_default();
+    let port = admin
+        .rsplit_once(':')
+        .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let closed = unused_local_port();
+    let bad = vec![
+        url_with_password(admin, "wrong-pw-1234"),
+        url_with_port(admin, closed),
+    ];
+    let closed = closed.to_string();
+    let mut secrets = vec!["wrong-pw-1234", "sluicegate", "127.0.0.1", scheme, &closed];
+    if !password.is_empty() {
+        secrets.push(&password);
+    }
+    if !port.is_empty() {
+        secrets.push(&port);
+    }
+    assert_redacted(engine, &bad, &secrets).await;
+    let err = sources(engine, &bad[0], None)
+        .read(&ReadPlan {
+            source: "app".into(),
+            engine,
+            schema: "public".into(),
+            table: "t".into(),
+            columns: vec!["id".into()],
+            primary_key: "id".into(),
+            tenant_column: None,
+            lookup_value: json!(1),
+            tenant_value: None,
+            limit: 1,
+        })
+        .await
+        .expect_err("bad password");
+    assert_eq!(err.category(), "authentication failed", "{err}");
 }
 
 /// Connection failures are `Unavailable` and their messages carry no secret: checked with a
