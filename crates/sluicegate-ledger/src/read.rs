@@ -1,7 +1,6 @@
 //! Lookups and listings. Every list is filtered and limited in SQL over an index.
 
 use rusqlite::{OptionalExtension, params};
-use serde_json::Value;
 
 use crate::query::{EventFilter, Filter, Where, limit_sql};
 use crate::views::*;
@@ -161,44 +160,23 @@ impl Ledger {
             .conn()
             .query_row(
                 &format!(
-                    "SELECT {} FROM evidence_bundles WHERE evidence_bundle_id = ?1",
+                    "SELECT {}, items_json FROM evidence_bundles WHERE evidence_bundle_id = ?1",
                     StoredEvidence::COLUMNS
                 ),
                 [id],
-                StoredEvidence::from_row,
+                StoredEvidence::from_row_with_items,
             )
             .optional()?
             .ok_or_else(|| LedgerError::NotFound {
                 what: "evidence bundle",
                 id: id.to_string(),
             })?;
-        self.fill_evidence(&mut bundle)?;
+        self.fill_audits(&mut bundle)?;
         Ok(bundle)
     }
 
-    fn fill_evidence(&self, bundle: &mut StoredEvidence) -> Result<(), LedgerError> {
+    fn fill_audits(&self, bundle: &mut StoredEvidence) -> Result<(), LedgerError> {
         let conn = self.conn();
-        let items: String = conn.query_row(
-            "SELECT items_json FROM evidence_bundles WHERE evidence_bundle_id = ?1",
-            [&bundle.evidence_bundle_id],
-            |r| r.get(0),
-        )?;
-        let items: Vec<Value> = serde_json::from_str(&items)?;
-        // Items are numbered from 1 within their bundle, in the order they were recorded.
-        bundle.items = items
-            .into_iter()
-            .zip(1..)
-            .map(|(mut stored, n)| StoredEvidenceItem {
-                evidence_item_id: n,
-                evidence_bundle_id: bundle.evidence_bundle_id.clone(),
-                item: stored.get_mut("item").map(Value::take).unwrap_or_default(),
-                created_at: stored
-                    .get("created_at")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&bundle.created_at)
-                    .to_string(),
-            })
-            .collect();
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM query_audit WHERE evidence_bundle_id = ?1 ORDER BY audit_id",
             StoredQueryAudit::COLUMNS
@@ -216,14 +194,14 @@ impl Ledger {
         let mut bundles: Vec<StoredEvidence> = {
             let conn = self.conn();
             let mut stmt = conn.prepare(&format!(
-                "SELECT {} FROM evidence_bundles WHERE proposal_id = ?1 ORDER BY rowid",
+                "SELECT {}, items_json FROM evidence_bundles WHERE proposal_id = ?1 ORDER BY rowid",
                 StoredEvidence::COLUMNS
             ))?;
-            let rows = stmt.query_map([proposal_id], StoredEvidence::from_row)?;
+            let rows = stmt.query_map([proposal_id], StoredEvidence::from_row_with_items)?;
             rows.collect::<Result<_, _>>()?
         };
         for b in &mut bundles {
-            self.fill_evidence(b)?;
+            self.fill_audits(b)?;
         }
         Ok(bundles)
     }

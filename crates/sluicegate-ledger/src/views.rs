@@ -268,6 +268,31 @@ impl StoredEvidence {
             created_at: row.get(11)?,
         })
     }
+
+    /// [`StoredEvidence::from_row`] for `COLUMNS, items_json`: the bundle with its items.
+    pub(crate) fn from_row_with_items(row: &Row) -> rusqlite::Result<StoredEvidence> {
+        let mut bundle = StoredEvidence::from_row(row)?;
+        let stored = match parse(row.get::<_, String>(12)?) {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        };
+        // Items are numbered from 1 within their bundle, in the order they were recorded.
+        bundle.items = stored
+            .into_iter()
+            .zip(1..)
+            .map(|(mut stored, n)| StoredEvidenceItem {
+                evidence_item_id: n,
+                evidence_bundle_id: bundle.evidence_bundle_id.clone(),
+                item: stored.get_mut("item").map(Value::take).unwrap_or_default(),
+                created_at: stored
+                    .get("created_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&bundle.created_at)
+                    .to_string(),
+            })
+            .collect();
+        Ok(bundle)
+    }
 }
 
 /// Counts and size, for `store stats`.
