@@ -574,6 +574,60 @@ pub async fn concurrent_story(db: &Db) {
     );
 }
 
+/// The tenant guard and injection story on the seeded `invoices` table: a tenant sees its own
+/// row and not another tenant's, injection-looking lookups (the common ones plus the engine's
+/// own placeholder and quoting tricks in `engine_evil`) are plain data that match nothing and
+/// change nothing, and an unsafe schema, table or column name never reaches the server.
+pub async fn tenant_guard_story(db: &Db, engine_evil: &[&str]) {
+    let sources = sources(db.engine(), &db.url(), Some(5_000));
+    let cols = &["id", "tenant_id"];
+    let own = sources
+        .read(&plan(
+            db,
+            "invoices",
+            cols,
+            Some("globex"),
+            json!("INV-4001"),
+        ))
+        .await
+        .expect("read");
+    assert_eq!(own.len(), 1);
+    let other = sources
+        .read(&plan(db, "invoices", cols, Some("acme"), json!("INV-4001")))
+        .await
+        .expect("read");
+    assert!(other.is_empty(), "another tenant's row is invisible");
+    let common = ["INV-3001' OR '1'='1", "INV-3001'; DROP TABLE invoices; --"];
+    for evil in common.iter().chain(engine_evil) {
+        let rows = sources
+            .read(&plan(db, "invoices", cols, Some("acme"), json!(evil)))
+            .await
+            .expect("read");
+        assert!(rows.is_empty(), "{evil} is plain data");
+    }
+    assert_eq!(
+        db.query(&format!("SELECT count(*) FROM {}.invoices", db.schema()))
+            .await,
+        vec![vec![Some("5".into())]]
+    );
+    let unsafe_names: [fn(&mut ReadPlan); 3] = [
+        |p| p.schema = "main\".\"invoices".into(),
+        |p| p.table = "invoices; DROP TABLE invoices".into(),
+        |p| p.columns.push("id`, `tenant_id".into()),
+    ];
+    for make_unsafe in unsafe_names {
+        let mut bad = plan(db, "invoices", cols, Some("acme"), json!("INV-3001"));
+        make_unsafe(&mut bad);
+        assert!(
+            matches!(
+                sources.read(&bad).await,
+                Err(SourceError::UnsafeIdentifier(_))
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
 /// Connection failures on a server engine, starting from its admin URL: a wrong password and a
 /// closed port are redacted everywhere (no password, user, host, port or scheme), and the wrong
 /// password is reported as an authentication failure.
