@@ -47,7 +47,12 @@ pub(crate) const ROLLBACK: &str = "ROLLBACK";
 
 /// Claim the idempotency key; returns a row only when this call inserted it.
 /// Parameters: key, job id, proposal id.
-pub(crate) const CLAIM_RECEIPT: &str = "INSERT INTO sluicegate_writeback_receipts (idempotency_key, job_id, proposal_id, status, result_hash) VALUES ($1, $2, $3, 'in_progress', NULL) ON CONFLICT (idempotency_key) DO NOTHING RETURNING status";
+/// Claim an idempotency key. No conflict target, unlike the reference's `ON CONFLICT
+/// (idempotency_key)`: two concurrent claims of one key also collide on the unique `job_id`,
+/// and when that index is checked first, a targeted `ON CONFLICT` raises a unique violation
+/// instead of reporting the existing receipt. With every unique index as arbiter the loser
+/// always sees "already claimed", as MySQL's `INSERT IGNORE` and SQLite's `INSERT OR IGNORE` do.
+pub(crate) const CLAIM_RECEIPT: &str = "INSERT INTO sluicegate_writeback_receipts (idempotency_key, job_id, proposal_id, status, result_hash) VALUES ($1, $2, $3, 'in_progress', NULL) ON CONFLICT DO NOTHING RETURNING status";
 
 /// Lock and read a receipt that already existed. Parameter: key.
 pub(crate) const EXISTING_RECEIPT: &str = "SELECT status, result_hash FROM sluicegate_writeback_receipts WHERE idempotency_key = $1 FOR UPDATE";
@@ -201,9 +206,7 @@ mod tests {
         assert!(RECEIPT_DDL.starts_with(
             "CREATE TABLE IF NOT EXISTS sluicegate_writeback_receipts (\n  idempotency_key text PRIMARY KEY,"
         ));
-        assert!(
-            CLAIM_RECEIPT.ends_with("ON CONFLICT (idempotency_key) DO NOTHING RETURNING status")
-        );
+        assert!(CLAIM_RECEIPT.ends_with("ON CONFLICT DO NOTHING RETURNING status"));
         assert!(EXISTING_RECEIPT.ends_with("FOR UPDATE"));
     }
 }

@@ -551,28 +551,44 @@ pub async fn writeback_story(db: &Db) {
     );
 }
 
-/// Two applies of the same key at once, on a database whose receipt table does not exist
-/// yet: exactly one applies, the other reports it as already applied.
+/// Two applies of the same key at once: exactly one applies, the other reports it as already
+/// applied. First on a database whose receipt table does not exist yet, then for more keys on
+/// the existing table, where the two claims race on both unique indexes (key and job id).
 pub async fn concurrent_story(db: &Db) {
     let url = db.url();
-    let u = waiver(db, "INV-3001", "wrp_same", ConflictCheck::None);
-    let (a, b) = tokio::join!(
-        apply_guarded_update(&url, &u, false),
-        apply_guarded_update(&url, &u, false)
-    );
-    let mut statuses = vec![a.expect("first").status, b.expect("second").status];
-    statuses.sort_by_key(|s| s.as_str());
+    for round in 0..CONCURRENT_ROUNDS {
+        let u = waiver(
+            db,
+            "INV-3001",
+            &format!("wrp_same_{round}"),
+            ConflictCheck::None,
+        );
+        let (a, b) = tokio::join!(
+            apply_guarded_update(&url, &u, false),
+            apply_guarded_update(&url, &u, false)
+        );
+        let (a, b) = (a.expect("first"), b.expect("second"));
+        let mut statuses = vec![a.status, b.status];
+        statuses.sort_by_key(|s| s.as_str());
+        assert_eq!(
+            statuses,
+            vec![WriteStatus::AlreadyApplied, WriteStatus::Applied],
+            "exactly one applies (round {round}): {a:?} {b:?}"
+        );
+    }
     assert_eq!(
-        statuses,
-        vec![WriteStatus::AlreadyApplied, WriteStatus::Applied],
-        "exactly one applies"
-    );
-    assert_eq!(
-        db.query("SELECT status FROM sluicegate_writeback_receipts")
+        db.query("SELECT DISTINCT status FROM sluicegate_writeback_receipts")
             .await,
         vec![vec![s("applied")]]
     );
+    assert_eq!(
+        db.query("SELECT count(*) FROM sluicegate_writeback_receipts")
+            .await,
+        vec![vec![s(&CONCURRENT_ROUNDS.to_string())]]
+    );
 }
+
+const CONCURRENT_ROUNDS: usize = 20;
 
 /// The tenant guard and injection story on the seeded `invoices` table: a tenant sees its own
 /// row and not another tenant's, injection-looking lookups (the common ones plus the engine's
