@@ -286,7 +286,7 @@ pub fn plan_read(
         engine: source.engine,
         schema: cap.target.schema.clone(),
         table: cap.target.table.clone(),
-        columns: cap.read_columns(),
+        columns: cap.read_columns().to_vec(),
         primary_key: cap.target.primary_key.clone(),
         tenant_value: tenant_column.as_ref().map(|_| ctx.tenant_id.clone()),
         tenant_column,

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::call::TrustedContext;
 use crate::config::Capability;
-use crate::json::{hash_json, js_string, stable_id};
+use crate::json::{canonical, js_string, sha256_hex, stable_id};
 
 /// A row as read from a source: column name to normalised JSON scalar, in select order.
 pub type Row = Map<String, Value>;
@@ -57,17 +57,38 @@ pub struct ReadRecord {
 /// `hash_json({source, target, columns, tenant_bound, tenant})`: identifies the reviewed
 /// statement shape and tenant, never the looked-up value.
 pub fn query_fingerprint(cap: &Capability, tenant: &str) -> String {
-    hash_json(&json!({
+    // Canonical JSON keeps insertion order and the tenant is the last key, so the document is
+    // the prefix worked out at validation, the tenant, and the closing brace.
+    let prefix = &cap.shape.fingerprint_prefix;
+    let mut doc = String::with_capacity(prefix.len() + tenant.len() + 3);
+    doc.push_str(prefix);
+    doc.push_str(&canonical(&Value::String(tenant.to_string())));
+    doc.push('}');
+    format!("sha256:{}", sha256_hex(doc.as_bytes()))
+}
+
+/// The query-fingerprint document `{"source", "target", "columns", "tenant_bound", "tenant"}` in
+/// canonical form, cut just before the tenant value.
+pub(crate) fn fingerprint_prefix(cap: &Capability) -> String {
+    let mut doc = canonical(&json!({
         "source": cap.source,
         "target": cap.target.raw,
         "columns": cap.read_columns(),
         "tenant_bound": cap.target.tenant_key.is_some(),
-        "tenant": tenant,
-    }))
+        "tenant": "",
+    }));
+    // Drop the empty tenant value `""` and the closing brace.
+    doc.truncate(doc.len() - 3);
+    doc
 }
 
 /// The audit form of the statement: unquoted identifiers and `?` placeholders on every engine.
-pub fn statement_template(cap: &Capability) -> String {
+pub fn statement_template(cap: &Capability) -> &str {
+    &cap.shape.statement_template
+}
+
+/// Build [`statement_template`] (once, at validation).
+pub(crate) fn build_statement_template(cap: &Capability) -> String {
     let mut sql = format!(
         "SELECT {} FROM {} WHERE {} = ?",
         cap.read_columns().join(", "),
@@ -110,7 +131,7 @@ pub fn record_read(
             "at": now,
         }),
     );
-    let table = cap.target.qualified();
+    let table = cap.qualified_table().to_string();
     let mut item = Map::new();
     item.insert("kind".into(), json!("external_row"));
     item.insert("source_id".into(), json!(cap.source));
@@ -206,4 +227,46 @@ pub fn link_to_proposal(
         ..read.audit.clone()
     };
     (bundle, audit)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::json::hash_json;
+
+    /// The fingerprint built from the validated prefix equals hashing the whole document, for
+    /// tenants that need escaping too.
+    #[test]
+    fn fingerprint_from_prefix_equals_the_whole_document_hash() {
+        let doc = json!({
+            "version": 1, "mode": "review",
+            "sources": {"app": {"engine": "postgres", "read_url_env": "APP_URL"}},
+            "trusted_context": {"provider": "environment", "values": {"tenant_id_env": "T", "principal_env": "P"}},
+            "capabilities": [{
+                "name": "billing.inspect_invoice", "kind": "read", "source": "app",
+                "target": {"schema": "public", "table": "invoices", "primary_key": "id", "tenant_key": "tenant_id"},
+                "args": {"invoice_id": {"type": "string"}}, "lookup": {"id_from_arg": "invoice_id"},
+                "visible_columns": ["id", "late_fee_cents"]
+            }]
+        });
+        let (report, config) = crate::config::validate(&doc);
+        let config = config.unwrap_or_else(|| panic!("{report:?}"));
+        let cap = &config.capabilities[0];
+        for tenant in ["acme", "", "a\"b\\c", "é\u{1}\n", "\u{2028}"] {
+            let whole = hash_json(&json!({
+                "source": cap.source,
+                "target": cap.target.raw,
+                "columns": cap.read_columns(),
+                "tenant_bound": true,
+                "tenant": tenant,
+            }));
+            assert_eq!(query_fingerprint(cap, tenant), whole, "{tenant:?}");
+        }
+        assert_eq!(
+            statement_template(cap),
+            "SELECT id, late_fee_cents, tenant_id FROM public.invoices WHERE id = ? AND tenant_id = ? LIMIT 1"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! The ledger calls [`scan`] on every record it is asked to keep, so a secret-like column or a
 //! URL pasted into a free-text argument never lands on disk.
 
+use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -37,47 +38,57 @@ pub fn is_secret_value(s: &str) -> bool {
 /// Refuse `value` if any key or string inside it looks like a secret. `root` names the record
 /// in the message (`evidence_bundle`, `change_set`, …).
 pub fn scan(value: &Value, root: &str) -> Result<(), Refusal> {
-    fn walk(value: &Value, path: &mut String) -> Result<(), Refusal> {
-        match value {
-            Value::Object(map) => {
-                for (key, child) in map {
-                    let len = path.len();
-                    path.push('.');
-                    path.push_str(key);
-                    if is_secret_key(key) {
-                        return Err(Refusal::new(
-                            Code::SecretMaterialRejected,
-                            format!(
-                                "refusing to persist secret-like field {path}; remove it from reviewed visible/evidence/query-audit data"
-                            ),
-                        ));
-                    }
-                    walk(child, path)?;
-                    path.truncate(len);
-                }
-            }
-            Value::Array(items) => {
-                for (i, child) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push_str(&format!("[{i}]"));
-                    walk(child, path)?;
-                    path.truncate(len);
-                }
-            }
-            Value::String(s) if is_secret_value(s) => {
-                return Err(Refusal::new(
-                    Code::SecretMaterialRejected,
-                    format!(
-                        "refusing to persist secret-like value at {path}; remove it from reviewed visible/evidence/query-audit data"
-                    ),
-                ));
-            }
-            _ => {}
-        }
-        Ok(())
-    }
+    walk(value, &mut root.to_string())
+}
+
+/// [`scan`] over the elements of a list kept under `root`, naming them `root[i]`: the same
+/// paths as scanning the list as one value, without first building that value.
+pub fn scan_list(items: &[Value], root: &str) -> Result<(), Refusal> {
     let mut path = root.to_string();
-    walk(value, &mut path)
+    walk_list(items, &mut path)
+}
+
+fn walk_list(items: &[Value], path: &mut String) -> Result<(), Refusal> {
+    for (i, child) in items.iter().enumerate() {
+        let len = path.len();
+        let _ = write!(path, "[{i}]");
+        walk(child, path)?;
+        path.truncate(len);
+    }
+    Ok(())
+}
+
+fn walk(value: &Value, path: &mut String) -> Result<(), Refusal> {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let len = path.len();
+                path.push('.');
+                path.push_str(key);
+                if is_secret_key(key) {
+                    return Err(Refusal::new(
+                        Code::SecretMaterialRejected,
+                        format!(
+                            "refusing to persist secret-like field {path}; remove it from reviewed visible/evidence/query-audit data"
+                        ),
+                    ));
+                }
+                walk(child, path)?;
+                path.truncate(len);
+            }
+        }
+        Value::Array(items) => walk_list(items, path)?,
+        Value::String(s) if is_secret_value(s) => {
+            return Err(Refusal::new(
+                Code::SecretMaterialRejected,
+                format!(
+                    "refusing to persist secret-like value at {path}; remove it from reviewed visible/evidence/query-audit data"
+                ),
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 pub const REDACTED: &str = "<redacted>";

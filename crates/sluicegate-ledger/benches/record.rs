@@ -9,6 +9,7 @@ use serde_json::json;
 use sluicegate_core::call::TrustedContext;
 use sluicegate_core::config::{Provider, validate};
 use sluicegate_core::evidence::record_read;
+use sluicegate_core::secrets;
 use sluicegate_ledger::Ledger;
 
 fn bench(c: &mut Criterion) {
@@ -35,6 +36,12 @@ fn bench(c: &mut Criterion) {
     let row = row.as_object().unwrap().clone();
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(&dir.path().join("bench.db")).unwrap();
+    if std::env::var("SG_DROP").is_ok() {
+        rusqlite::Connection::open(dir.path().join("bench.db"))
+            .unwrap()
+            .execute_batch(&std::env::var("SG_DROP").unwrap())
+            .unwrap();
+    }
     let mut n = 0u64;
     c.bench_function("build_read_records", |b| {
         b.iter(|| {
@@ -58,11 +65,10 @@ fn bench(c: &mut Criterion) {
     );
     c.bench_function("secret_scan", |b| {
         b.iter(|| {
-            sluicegate_core::secrets::scan(
-                &json!({"payload": probe.bundle.payload, "items": probe.bundle.items}),
-                "evidence_bundle",
-            )
-            .unwrap()
+            // What the ledger scans before recording a read.
+            secrets::scan(&probe.bundle.payload, "evidence_bundle.payload").unwrap();
+            secrets::scan_list(&probe.bundle.items, "evidence_bundle.items").unwrap();
+            secrets::scan(&probe.audit.payload, "query_audit").unwrap();
         })
     });
     c.bench_function("record_read", |b| {

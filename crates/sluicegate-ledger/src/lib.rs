@@ -34,11 +34,7 @@ pub type Clock = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// The wall clock, formatted the way every ledger timestamp is.
 pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        chrono::Utc::now()
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string()
-    })
+    Arc::new(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// A handle to one ledger file. Cheap to clone; all clones share one connection.
@@ -47,6 +43,9 @@ pub struct Ledger {
     conn: Arc<Mutex<Connection>>,
     /// Stops with the last clone.
     _checkpointer: Option<Arc<checkpoint::Checkpointer>>,
+    /// A handle on the ledger file itself, to notice when it has been deleted or replaced
+    /// (`None` for `:memory:`).
+    file: Option<Arc<std::fs::File>>,
     path: PathBuf,
     clock: Clock,
 }
@@ -100,14 +99,20 @@ impl Ledger {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        let checkpointer = if path.as_os_str() == MEMORY {
-            None
+        let (checkpointer, file) = if path.as_os_str() == MEMORY {
+            (None, None)
         } else {
-            checkpoint::Checkpointer::start(path).map(Arc::new)
+            let file = std::fs::File::open(path)
+                .map_err(|e| LedgerError::Io(format!("open {}: {e}", path.display())))?;
+            (
+                checkpoint::Checkpointer::start(path).map(Arc::new),
+                Some(Arc::new(file)),
+            )
         };
         Ok(Ledger {
             conn: Arc::new(Mutex::new(conn)),
             _checkpointer: checkpointer,
+            file,
             path: path.to_path_buf(),
             clock,
         })
@@ -117,9 +122,25 @@ impl Ledger {
         &self.path
     }
 
-    /// Whether the ledger file still exists (a server checks this before every call).
+    /// Whether the ledger file is still in place (a server checks this before every call).
+    /// A ledger deleted, or replaced by another file, while open would take every later
+    /// record into an unlinked file that nobody can read back.
     pub fn is_available(&self) -> bool {
-        self.path.as_os_str() == MEMORY || self.path.exists()
+        let Some(file) = &self.file else {
+            return true;
+        };
+        // One fstat on a held handle: cheaper than a lookup by path, and it also notices a
+        // file renamed over the ledger (the old inode's link count drops to zero).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            file.metadata().is_ok_and(|m| m.nlink() > 0)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = file;
+            self.path.exists()
+        }
     }
 
     fn now(&self) -> String {

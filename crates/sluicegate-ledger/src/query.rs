@@ -41,6 +41,11 @@ pub struct EventFilter {
     pub limit: Option<u32>,
 }
 
+/// The ids of the query-audit records an evidence bundle lists (one `?`: the bundle id).
+/// Audits are found through their bundle rather than an index on `query_audit.evidence_bundle_id`
+/// (schema version 3).
+pub(crate) const AUDIT_IDS_OF_BUNDLE: &str = "SELECT value FROM json_each((SELECT query_audit_ids FROM evidence_bundles WHERE evidence_bundle_id = ?))";
+
 #[derive(Default)]
 pub(crate) struct Where {
     clauses: Vec<String>,
@@ -51,6 +56,16 @@ impl Where {
     pub(crate) fn eq(&mut self, column: &str, value: &Option<String>) -> &mut Self {
         if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
             self.clauses.push(format!("{column} = ?"));
+            self.params.push(Box::new(v.clone()));
+        }
+        self
+    }
+
+    /// Query-audit records named by an evidence bundle's `query_audit_ids` list.
+    pub(crate) fn audits_of_bundle(&mut self, bundle_id: &Option<String>) -> &mut Self {
+        if let Some(v) = bundle_id.as_ref().filter(|v| !v.is_empty()) {
+            self.clauses
+                .push(format!("audit_id IN ({AUDIT_IDS_OF_BUNDLE})"));
             self.params.push(Box::new(v.clone()));
         }
         self

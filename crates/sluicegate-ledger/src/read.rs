@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::query::{EventFilter, Filter, Where, limit_sql};
+use crate::query::{AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, Where, limit_sql};
 use crate::views::*;
 use crate::{Ledger, LedgerError};
 
@@ -178,7 +178,7 @@ impl Ledger {
     fn fill_audits(&self, bundle: &mut StoredEvidence) -> Result<(), LedgerError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
-            "SELECT {} FROM query_audit WHERE evidence_bundle_id = ?1 ORDER BY audit_id",
+            "SELECT {} FROM query_audit WHERE audit_id IN ({AUDIT_IDS_OF_BUNDLE}) ORDER BY audit_id",
             StoredQueryAudit::COLUMNS
         ))?;
         let audits = stmt.query_map([&bundle.evidence_bundle_id], StoredQueryAudit::from_row)?;
@@ -255,7 +255,7 @@ impl Ledger {
             .eq("principal", &f.principal)
             .eq("capability", &f.capability)
             .eq("proposal_id", &f.proposal)
-            .eq("evidence_bundle_id", &f.evidence)
+            .audits_of_bundle(&f.evidence)
             .eq("source_id", &f.source)
             .table("table_name", &f.table)
             .object_type("business_object", "table_name", &f.object_type)
@@ -304,7 +304,7 @@ impl Ledger {
         }
         Ok(conn
             .query_row(
-                "SELECT proposal_id FROM query_audit WHERE evidence_bundle_id = ?1 AND proposal_id IS NOT NULL ORDER BY audit_id DESC LIMIT 1",
+                &format!("SELECT proposal_id FROM query_audit WHERE audit_id IN ({AUDIT_IDS_OF_BUNDLE}) AND proposal_id IS NOT NULL ORDER BY audit_id DESC LIMIT 1"),
                 [evidence_id],
                 |r| r.get(0),
             )

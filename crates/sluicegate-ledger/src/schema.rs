@@ -170,6 +170,19 @@ UPDATE evidence_bundles SET items_json = (
 );
 DROP TABLE evidence_items;
 "#,
+    // Version 3: a bundle lists the query-audit records that name it, so recording a read no
+    // longer inserts into an index keyed by a random evidence id (one B-tree page, so one WAL
+    // frame, less per read). The index serves the backfill and goes last.
+    r#"
+ALTER TABLE evidence_bundles ADD COLUMN query_audit_ids TEXT NOT NULL DEFAULT '[]';
+UPDATE evidence_bundles SET query_audit_ids = (
+  SELECT json_group_array(a.audit_id)
+  FROM (SELECT audit_id FROM query_audit
+        WHERE evidence_bundle_id = evidence_bundles.evidence_bundle_id
+        ORDER BY audit_id) AS a
+);
+DROP INDEX idx_query_audit_evidence_id;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -247,5 +260,70 @@ mod tests {
             )
             .unwrap();
         assert_eq!(tables, 0);
+    }
+
+    /// A ledger written by version 2 keeps every audit-to-evidence link when the links move
+    /// into the bundles, and the per-evidence lookups still find them.
+    #[test]
+    fn version_3_moves_audit_links_into_their_bundles() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute_batch(
+                r#"INSERT INTO evidence_bundles (evidence_bundle_id, tenant_id, payload_json, created_at)
+                     VALUES ('ev_a', 'acme', '{}', '2026-01-01T00:00:00.000Z'),
+                            ('ev_b', 'acme', '{}', '2026-01-01T00:00:01.000Z'),
+                            ('ev_c', 'acme', '{}', '2026-01-01T00:00:02.000Z');
+                   INSERT INTO proposals (proposal_id, proposal_version, proposal_hash, action, state, tenant_id, business_object, object_id, source_kind, source_id, source_schema, source_table, change_set_json, created_at, updated_at)
+                     VALUES ('wrp_1', 1, 'h', 'a', 'pending_review', 'acme', 'invoices', 'INV-1', 'sql', 's', 'main', 'invoices', '{}', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
+                   INSERT INTO query_audit (audit_id, proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at)
+                     VALUES (1, NULL, 'ev_a', 's', 'f', 't', 1, '{}', '2026-01-01T00:00:00.000Z'),
+                            (2, NULL, 'ev_b', 's', 'f', 't', 1, '{}', '2026-01-01T00:00:01.000Z'),
+                            (3, 'wrp_1', 'ev_a', 's', 'f', 't', 1, '{}', '2026-01-01T00:00:02.000Z'),
+                            (4, NULL, NULL, 's', 'f', 't', 1, '{}', '2026-01-01T00:00:03.000Z');"#,
+            )
+            .unwrap();
+        }
+        let ledger = crate::Ledger::open(&path).unwrap();
+        let ids = |ev: &str| -> Vec<i64> {
+            ledger
+                .evidence(ev)
+                .unwrap()
+                .query_audit
+                .iter()
+                .map(|a| a.audit_id)
+                .collect()
+        };
+        assert_eq!(ids("ev_a"), [1, 3]);
+        assert_eq!(ids("ev_b"), [2]);
+        assert!(ids("ev_c").is_empty());
+        assert_eq!(
+            ledger.proposal_for_evidence("ev_a").unwrap().as_deref(),
+            Some("wrp_1")
+        );
+        assert_eq!(ledger.proposal_for_evidence("ev_b").unwrap(), None);
+        let listed: Vec<i64> = ledger
+            .list_query_audit(&crate::Filter {
+                evidence: Some("ev_a".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|a| a.audit_id)
+            .collect();
+        assert_eq!(listed, [3, 1], "newest first");
+        let conn = Connection::open(&path).unwrap();
+        let index: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_query_audit_evidence_id'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 0);
     }
 }

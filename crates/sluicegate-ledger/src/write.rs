@@ -354,11 +354,8 @@ impl Ledger {
 }
 
 fn scan_read(bundle: &EvidenceBundle, audit: &QueryAudit) -> Result<(), LedgerError> {
-    secrets::scan(
-        &json!({"payload": bundle.payload, "items": bundle.items}),
-        "evidence_bundle",
-    )
-    .map_err(to_refusal)?;
+    secrets::scan(&bundle.payload, "evidence_bundle.payload").map_err(to_refusal)?;
+    secrets::scan_list(&bundle.items, "evidence_bundle.items").map_err(to_refusal)?;
     secrets::scan(&audit.payload, "query_audit").map_err(to_refusal)
 }
 
@@ -441,6 +438,13 @@ fn insert_audit(tx: &Transaction, audit: &QueryAudit, now: &str) -> Result<(), L
             m.object_id
         ],
     )?;
+    // The bundle keeps the list of audits that name it (schema version 3).
+    if let Some(bundle_id) = &audit.evidence_bundle_id {
+        tx.exec(
+            "UPDATE evidence_bundles SET query_audit_ids = json_insert(query_audit_ids, '$[#]', ?2) WHERE evidence_bundle_id = ?1",
+            params![bundle_id, tx.last_insert_rowid()],
+        )?;
+    }
     Ok(())
 }
 

@@ -101,13 +101,25 @@ fn bench_engine(
     // concurrent checkpoint) into every figure. The target is per-call p50, so time single calls
     // too, interleaved so all three see the same machine state.
     let mut times: [Vec<Duration>; 3] = Default::default();
+    let idle: u64 = std::env::var("SG_IDLE_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let nap = || {
+        if idle > 0 {
+            std::thread::sleep(Duration::from_micros(idle))
+        }
+    };
     for _ in 0..PER_CALL_SAMPLES {
+        nap();
         let t = Instant::now();
         bare();
         times[0].push(t.elapsed());
+        nap();
         let t = Instant::now();
         rt.block_on(sources.read(&plan)).unwrap();
         times[1].push(t.elapsed());
+        nap();
         let t = Instant::now();
         rt.block_on(agent.invoke("billing.inspect_invoice", &args()));
         times[2].push(t.elapsed());

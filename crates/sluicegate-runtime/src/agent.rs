@@ -12,7 +12,7 @@ use sluicegate_core::call::{
 };
 use sluicegate_core::config::{Config, Kind, Mode};
 use sluicegate_core::envelope::{Outcome, ToolResult, render};
-use sluicegate_core::evidence::{link_to_proposal, record_read};
+use sluicegate_core::evidence::{ReadRecord, link_to_proposal, record_read};
 use sluicegate_core::proposal::{ProposalInput, build_change_set};
 use sluicegate_core::refusal::{Code, Refusal};
 use sluicegate_ledger::{Ledger, LedgerError};
@@ -44,7 +44,7 @@ fn evidence_instant() -> String {
     let n = READS.fetch_add(1, Ordering::Relaxed);
     format!(
         "{}#{n}",
-        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.9fZ")
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
     )
 }
 
@@ -140,7 +140,7 @@ impl AgentApi {
         let env = inner.env.clone();
         let ctx = resolve_context(config, cap, &move |n| env.get(n))?;
         let plan = plan_read(config, cap, args, &ctx)?;
-        let rows = inner.sources.read(&plan).await.map_err(source_refusal)?;
+        let mut rows = inner.sources.read(&plan).await.map_err(source_refusal)?;
         if rows.len() != 1 {
             return Err(Refusal::new(
                 Code::RowNotFound,
@@ -148,7 +148,6 @@ impl AgentApi {
             ));
         }
         let row = &rows[0];
-        let now = now_iso();
         let read = record_read(
             cap,
             &ctx,
@@ -160,19 +159,26 @@ impl AgentApi {
 
         if cap.kind == Kind::Read {
             let ledger = inner.ledger.clone();
-            let (bundle, audit) = (read.bundle.clone(), read.audit.clone());
+            let evidence_id = read.bundle.evidence_bundle_id.clone();
+            let ReadRecord {
+                bundle,
+                audit,
+                object_id,
+                ..
+            } = read;
             blocking(move || ledger.record_read(&bundle, &audit)).await?;
             return Ok(Outcome::Read {
                 capability: cap.name.clone(),
                 mode: config.mode.as_str(),
                 business_type: cap.target.table.clone(),
-                object_id: read.object_id.clone(),
-                data: row.clone(),
+                object_id,
+                data: rows.swap_remove(0),
                 ctx,
-                evidence_id: read.bundle.evidence_bundle_id.clone(),
+                evidence_id,
             });
         }
 
+        let now = now_iso();
         let engine = plan.engine;
         let built = build_change_set(&ProposalInput {
             mode: config.mode,

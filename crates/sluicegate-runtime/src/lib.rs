@@ -15,7 +15,5 @@ pub use review::{ApplyOptions, ApplyReport, ReviewApi, ReviewError};
 
 /// The current time as the ledger and protocol documents write it.
 pub fn now_iso() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

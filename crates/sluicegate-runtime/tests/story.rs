@@ -465,3 +465,44 @@ async fn story_on_mariadb() {
     let dir = tempfile::tempdir().unwrap();
     story(App::Server(db), "mysql", &schema, &url, dir.path()).await;
 }
+
+/// A ledger deleted, or replaced by another file, while the runtime holds it open refuses the
+/// next call (LOCAL_STORE_UNAVAILABLE, shown to the model as TEMPORARILY_UNAVAILABLE) instead of recording into a file nobody can read.
+#[tokio::test]
+async fn a_deleted_or_replaced_ledger_refuses_calls() {
+    for replace in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("app.db");
+        sample_app::create(&db).unwrap();
+        let env = Env::from_map(HashMap::from([
+            ("APP_READ_URL".into(), format!("sqlite://{}", db.display())),
+            ("TENANT".into(), "acme".into()),
+            ("PRINCIPAL".into(), "agent_7".into()),
+        ]));
+        let ledger_path = dir.path().join("ledger.db");
+        let agent = AgentApi::new(
+            config("sqlite", "main"),
+            Ledger::open(&ledger_path).unwrap(),
+            env,
+            None,
+        );
+        let lookup = args(json!({"invoice_id": "INV-3001"}));
+        let read = || agent.call("billing.inspect_invoice", &lookup);
+        assert_eq!(read().await.payload["ok"], json!(true));
+        if replace {
+            let other = dir.path().join("other.db");
+            std::fs::write(&other, b"").unwrap();
+            std::fs::rename(&other, &ledger_path).unwrap();
+        } else {
+            std::fs::remove_file(&ledger_path).unwrap();
+        }
+        let refused = read().await;
+        assert_eq!(
+            refused.payload["error"]["code"],
+            json!("TEMPORARILY_UNAVAILABLE"),
+            "replace={replace}: {}",
+            refused.payload
+        );
+        assert_eq!(refused.payload["error"]["retryable"], json!(true));
+    }
+}

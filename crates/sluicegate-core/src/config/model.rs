@@ -287,13 +287,32 @@ pub struct Capability {
     pub conflict_guard: Option<ConflictGuardSpec>,
     pub approval_mode: Option<String>,
     pub required_role: Option<String>,
+    /// Derived from the fields above by the validator; see [`ReadShape`].
+    pub(crate) shape: ReadShape,
+}
+
+/// What every read of a capability needs and no call changes, worked out once when the config
+/// is validated: rebuilding these strings (and re-serialising the target for the fingerprint)
+/// on every call was a measurable part of the read path. Fields of a validated capability are
+/// not changed afterwards, so the shape cannot go stale.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReadShape {
+    /// Columns selected by a read, in order and de-duplicated: visible columns, then the
+    /// primary key, the tenant key and the conflict column when not already present.
+    pub(crate) columns: Vec<String>,
+    /// `schema.table`.
+    pub(crate) qualified_table: String,
+    /// The audit form of the statement (`crate::evidence::statement_template`).
+    pub(crate) statement_template: String,
+    /// Canonical JSON of the query-fingerprint document up to, not including, the tenant
+    /// value, which comes last (`crate::evidence::query_fingerprint`).
+    pub(crate) fingerprint_prefix: String,
 }
 
 impl Capability {
-    /// Columns selected by a read, in order and de-duplicated: visible columns, then the primary
-    /// key, the tenant key and the conflict column when not already present.
-    pub fn read_columns(&self) -> Vec<String> {
-        let mut cols: Vec<String> = Vec::with_capacity(self.visible_columns.len() + 3);
+    /// Fill in the derived [`ReadShape`]; the validator calls this once per capability.
+    pub(crate) fn with_read_shape(mut self) -> Capability {
+        let mut columns: Vec<String> = Vec::with_capacity(self.visible_columns.len() + 3);
         let extra = [
             Some(&self.target.primary_key),
             self.target.tenant_key.as_ref(),
@@ -304,11 +323,26 @@ impl Capability {
             .iter()
             .chain(extra.into_iter().flatten())
         {
-            if !cols.contains(col) {
-                cols.push(col.clone());
+            if !columns.contains(col) {
+                columns.push(col.clone());
             }
         }
-        cols
+        self.shape.columns = columns;
+        self.shape.qualified_table = self.target.qualified();
+        self.shape.statement_template = crate::evidence::build_statement_template(&self);
+        self.shape.fingerprint_prefix = crate::evidence::fingerprint_prefix(&self);
+        self
+    }
+
+    /// Columns selected by a read, in order and de-duplicated: visible columns, then the primary
+    /// key, the tenant key and the conflict column when not already present.
+    pub fn read_columns(&self) -> &[String] {
+        &self.shape.columns
+    }
+
+    /// `schema.table` of the target.
+    pub fn qualified_table(&self) -> &str {
+        &self.shape.qualified_table
     }
 
     /// The executor name recorded in the change set.

@@ -1004,27 +1004,31 @@ impl Validator {
         }
         let target = target?;
         let (approval_mode, required_role) = proposal.approval.unwrap_or_default();
-        Some(Capability {
-            name: name?.to_string(),
-            kind: kind?,
-            description,
-            returns_hint,
-            source: source_name?.to_string(),
-            context,
-            executor,
-            target,
-            args: args?,
-            lookup_arg: lookup_arg?,
-            visible_columns: visible_columns?,
-            max_rows,
-            patch: proposal.patch,
-            allowed_columns: proposal.allowed_columns,
-            numeric_bounds: proposal.numeric_bounds,
-            transition_guards: proposal.transition_guards,
-            conflict_guard: proposal.conflict_guard,
-            approval_mode,
-            required_role,
-        })
+        Some(
+            Capability {
+                name: name?.to_string(),
+                kind: kind?,
+                description,
+                returns_hint,
+                source: source_name?.to_string(),
+                context,
+                executor,
+                target,
+                args: args?,
+                lookup_arg: lookup_arg?,
+                visible_columns: visible_columns?,
+                max_rows,
+                patch: proposal.patch,
+                allowed_columns: proposal.allowed_columns,
+                numeric_bounds: proposal.numeric_bounds,
+                transition_guards: proposal.transition_guards,
+                conflict_guard: proposal.conflict_guard,
+                approval_mode,
+                required_role,
+                shape: Default::default(),
+            }
+            .with_read_shape(),
+        )
     }
 
     fn optional_text(

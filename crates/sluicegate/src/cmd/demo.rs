@@ -220,7 +220,7 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     else {
         bail!("demo read failed: {}", pretty(&render(&read, rf).payload));
     };
-    let hidden = sample_app::hidden_columns(&s.app_db, &s.config.capabilities[0].read_columns())?;
+    let hidden = sample_app::hidden_columns(&s.app_db, s.config.capabilities[0].read_columns())?;
     if full {
         n.section(
             "the agent inspects an invoice",
