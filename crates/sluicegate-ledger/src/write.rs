@@ -1,7 +1,10 @@
 //! Everything that writes to the ledger. Each public method is one transaction: either all of
 //! its records land, or none do.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use std::ops::Deref;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
 use serde_json::{Value, json};
 use sluicegate_core::evidence::{EvidenceBundle, QueryAudit};
 use sluicegate_core::lifecycle::{ReceiptOutcome, State, Transition, transition};
@@ -48,6 +51,46 @@ impl ExecCached for rusqlite::Connection {
     }
 }
 
+/// One write transaction on the ledger connection; dropped without [`WriteTx::commit`], it
+/// rolls back. `BEGIN IMMEDIATE` takes the write lock up front, so a transaction that reads
+/// before it writes (approve, apply) waits out a concurrent writer through the busy timeout
+/// instead of failing on a stale snapshot. BEGIN and COMMIT are prepared once per connection
+/// like every other statement here.
+struct WriteTx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> WriteTx<'c> {
+    fn begin(conn: &'c Connection) -> Result<WriteTx<'c>, LedgerError> {
+        conn.exec("BEGIN IMMEDIATE", [])?;
+        Ok(WriteTx { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<(), LedgerError> {
+        self.conn.exec("COMMIT", [])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Deref for WriteTx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for WriteTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing to report to: the error that abandoned the transaction already is.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 fn to_refusal(r: sluicegate_core::refusal::Refusal) -> LedgerError {
     LedgerError::refused(r.code.as_str(), r.message)
 }
@@ -60,12 +103,11 @@ impl Ledger {
         audit: &QueryAudit,
     ) -> Result<(), LedgerError> {
         scan_read(bundle, audit)?;
-        let mut conn = self.conn();
+        let conn = self.conn();
         // Taken under the lock, so `created_at` follows rowid (recording) order.
         let now = self.now();
-        let tx = conn.transaction()?;
-        insert_bundle(&tx, bundle, &now)?;
-        insert_audit(&tx, audit, &now)?;
+        let tx = WriteTx::begin(&conn)?;
+        insert_read(&tx, bundle, audit, &now)?;
         tx.commit()?;
         Ok(())
     }
@@ -84,12 +126,11 @@ impl Ledger {
         proposal_audit: &QueryAudit,
     ) -> Result<ProposalRecorded, LedgerError> {
         scan_read(read_bundle, read_audit)?;
-        let mut conn = self.conn();
+        let conn = self.conn();
         // Taken under the lock, so `created_at` follows rowid (recording) order.
         let now = self.now();
-        let tx = conn.transaction()?;
-        insert_bundle(&tx, read_bundle, &now)?;
-        insert_audit(&tx, read_audit, &now)?;
+        let tx = WriteTx::begin(&conn)?;
+        insert_read(&tx, read_bundle, read_audit, &now)?;
         let outcome = insert_proposal(&tx, change_set, proposal_item, proposal_audit, &now);
         // The read happened and stays on record even when the proposal is refused.
         tx.commit()?;
@@ -107,8 +148,8 @@ impl Ledger {
         expected_version: u32,
     ) -> Result<StoredProposal, LedgerError> {
         let now = self.now();
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let conn = self.conn();
+        let tx = WriteTx::begin(&conn)?;
         let proposal = load_proposal(&tx, proposal_id)?;
         if decision == Decision::Approve {
             writeback_allowed(&proposal, "approved")?;
@@ -150,8 +191,8 @@ impl Ledger {
             secrets::scan(job, "handler_writeback_job").map_err(to_refusal)?;
         }
         let now = self.now();
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let conn = self.conn();
+        let tx = WriteTx::begin(&conn)?;
         let proposal = load_proposal(&tx, proposal_id)?;
         writeback_allowed(&proposal, "converted into a writeback job")?;
         let was = proposal.state()?;
@@ -203,8 +244,8 @@ impl Ledger {
     ) -> Result<StoredProposal, LedgerError> {
         secrets::scan(job, "handler_writeback_job").map_err(to_refusal)?;
         let now = self.now();
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let conn = self.conn();
+        let tx = WriteTx::begin(&conn)?;
         let proposal = load_proposal(&tx, proposal_id)?;
         writeback_allowed(&proposal, "retried through an app-owned handler")?;
         let state = proposal.state()?;
@@ -255,8 +296,8 @@ impl Ledger {
             receipt.executed_at.clone()
         };
         let receipt_json = serde_json::to_string(receipt)?;
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let conn = self.conn();
+        let tx = WriteTx::begin(&conn)?;
         let proposal = load_proposal(&tx, &receipt.proposal_id)?;
         writeback_allowed(&proposal, "recorded with an execution receipt")?;
         let outcome = match receipt.status {
@@ -329,8 +370,8 @@ impl Ledger {
         payload: &Value,
     ) -> Result<(), LedgerError> {
         let now = self.now();
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let conn = self.conn();
+        let tx = WriteTx::begin(&conn)?;
         load_proposal(&tx, proposal_id)?;
         append_event(&tx, proposal_id, kind, actor, payload, &now)?;
         tx.commit()?;
@@ -359,12 +400,47 @@ fn scan_read(bundle: &EvidenceBundle, audit: &QueryAudit) -> Result<(), LedgerEr
     secrets::scan(&audit.payload, "query_audit").map_err(to_refusal)
 }
 
-fn insert_bundle(tx: &Transaction, bundle: &EvidenceBundle, now: &str) -> Result<(), LedgerError> {
+/// Insert a read's bundle and audit record. The audit's id is known before it is inserted
+/// (the transaction holds the write lock and ids are `max + 1`), so the bundle lists it in its
+/// own insert rather than being updated afterwards.
+fn insert_read(
+    tx: &Connection,
+    bundle: &EvidenceBundle,
+    audit: &QueryAudit,
+    now: &str,
+) -> Result<(), LedgerError> {
+    if audit.evidence_bundle_id.as_deref() != Some(bundle.evidence_bundle_id.as_str()) {
+        insert_bundle(tx, bundle, now, None)?;
+        return insert_audit(tx, audit, now);
+    }
+    let audit_id: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(audit_id), 0) + 1 FROM query_audit")?
+        .query_row([], |r| r.get(0))?;
+    insert_bundle(tx, bundle, now, Some(audit_id))?;
+    insert_audit_row(tx, audit, now, Some(audit_id))?;
+    Ok(())
+}
+
+/// Insert a bundle, listing `audit_id` among its audit records when given.
+fn insert_bundle(
+    tx: &Connection,
+    bundle: &EvidenceBundle,
+    now: &str,
+    audit_id: Option<i64>,
+) -> Result<(), LedgerError> {
     let m = &bundle.meta;
-    let items: Vec<Value> = bundle.items.iter().map(|i| stored_item(i, now)).collect();
-    // Two identical reads in the same millisecond share an id; the first record stands.
+    let items: Vec<StoredItem> = bundle
+        .items
+        .iter()
+        .map(|item| StoredItem {
+            created_at: now,
+            item,
+        })
+        .collect();
+    // Two identical reads in the same millisecond share an id; the first record stands and
+    // only gains the second audit record.
     tx.exec(
-        "INSERT OR IGNORE INTO evidence_bundles (evidence_bundle_id, proposal_id, tenant_id, payload_json, created_at, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint, items_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO evidence_bundles (evidence_bundle_id, proposal_id, tenant_id, payload_json, created_at, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint, items_json, query_audit_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CASE WHEN ?14 IS NULL THEN '[]' ELSE json_array(?14) END) ON CONFLICT (evidence_bundle_id) DO UPDATE SET query_audit_ids = json_insert(query_audit_ids, '$[#]', ?14) WHERE ?14 IS NOT NULL",
         params![
             bundle.evidence_bundle_id,
             bundle.proposal_id,
@@ -378,21 +454,24 @@ fn insert_bundle(tx: &Transaction, bundle: &EvidenceBundle, now: &str) -> Result
             m.business_object,
             m.object_id,
             m.query_fingerprint,
-            serde_json::to_string(&items)?
+            serde_json::to_string(&items)?,
+            audit_id
         ],
     )?;
     Ok(())
 }
 
 /// An evidence item as kept in `evidence_bundles.items_json`.
-fn stored_item(item: &Value, now: &str) -> Value {
-    json!({"created_at": now, "item": item})
+#[derive(Serialize)]
+struct StoredItem<'a> {
+    created_at: &'a str,
+    item: &'a Value,
 }
 
 /// Link an unlinked bundle to the proposal it supports and append the proposal's item.
 /// Returns whether the bundle was linked (a bundle already linked to a proposal stays as is).
 fn link_bundle(
-    tx: &Transaction,
+    tx: &Connection,
     bundle_id: &str,
     proposal_id: &str,
     item: &Value,
@@ -409,7 +488,10 @@ fn link_bundle(
         return Ok(false);
     };
     let mut items: Vec<Value> = serde_json::from_str(&items)?;
-    items.push(stored_item(item, now));
+    items.push(serde_json::to_value(StoredItem {
+        created_at: now,
+        item,
+    })?);
     tx.exec(
         "UPDATE evidence_bundles SET proposal_id = ?2, items_json = ?3 WHERE evidence_bundle_id = ?1",
         params![bundle_id, proposal_id, serde_json::to_string(&items)?],
@@ -417,11 +499,30 @@ fn link_bundle(
     Ok(true)
 }
 
-fn insert_audit(tx: &Transaction, audit: &QueryAudit, now: &str) -> Result<(), LedgerError> {
+/// Insert an audit record and add it to the list of the bundle it names, if any.
+fn insert_audit(tx: &Connection, audit: &QueryAudit, now: &str) -> Result<(), LedgerError> {
+    let audit_id = insert_audit_row(tx, audit, now, None)?;
+    if let Some(bundle_id) = &audit.evidence_bundle_id {
+        tx.exec(
+            "UPDATE evidence_bundles SET query_audit_ids = json_insert(query_audit_ids, '$[#]', ?2) WHERE evidence_bundle_id = ?1",
+            params![bundle_id, audit_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Insert the audit row itself (with `audit_id` when the caller chose it); returns its id.
+fn insert_audit_row(
+    tx: &Connection,
+    audit: &QueryAudit,
+    now: &str,
+    audit_id: Option<i64>,
+) -> Result<i64, LedgerError> {
     let m = &audit.meta;
     tx.exec(
-        "INSERT INTO query_audit (proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, tenant_id, principal, capability, business_object, object_id, primary_key_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT INTO query_audit (audit_id, proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, tenant_id, principal, capability, business_object, object_id, primary_key_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
+            audit_id,
             audit.proposal_id,
             audit.evidence_bundle_id,
             audit.source_id,
@@ -438,18 +539,11 @@ fn insert_audit(tx: &Transaction, audit: &QueryAudit, now: &str) -> Result<(), L
             m.object_id
         ],
     )?;
-    // The bundle keeps the list of audits that name it (schema version 3).
-    if let Some(bundle_id) = &audit.evidence_bundle_id {
-        tx.exec(
-            "UPDATE evidence_bundles SET query_audit_ids = json_insert(query_audit_ids, '$[#]', ?2) WHERE evidence_bundle_id = ?1",
-            params![bundle_id, tx.last_insert_rowid()],
-        )?;
-    }
-    Ok(())
+    Ok(tx.last_insert_rowid())
 }
 
 fn insert_proposal(
-    tx: &Transaction,
+    tx: &Connection,
     cs: &ChangeSet,
     proposal_item: &Value,
     proposal_audit: &QueryAudit,
@@ -546,7 +640,7 @@ fn insert_proposal(
 }
 
 pub(crate) fn load_proposal_opt(
-    tx: &Transaction,
+    tx: &Connection,
     id: &str,
 ) -> Result<Option<StoredProposal>, LedgerError> {
     Ok(tx
@@ -561,7 +655,7 @@ pub(crate) fn load_proposal_opt(
         .optional()?)
 }
 
-fn load_proposal(tx: &Transaction, id: &str) -> Result<StoredProposal, LedgerError> {
+fn load_proposal(tx: &Connection, id: &str) -> Result<StoredProposal, LedgerError> {
     load_proposal_opt(tx, id)?.ok_or_else(|| LedgerError::NotFound {
         what: "proposal",
         id: id.to_string(),
@@ -606,7 +700,7 @@ fn check_identity(p: &StoredProposal, hash: &str, version: u32) -> Result<(), Le
 }
 
 fn move_state(
-    tx: &Transaction,
+    tx: &Connection,
     p: &StoredProposal,
     t: Transition,
     now: &str,
@@ -636,7 +730,7 @@ fn move_state(
 }
 
 fn append_event(
-    tx: &Transaction,
+    tx: &Connection,
     proposal_id: &str,
     kind: &str,
     actor: &str,

@@ -154,6 +154,39 @@ fn a_proposal_call_records_read_proposal_link_and_events_together() {
     assert_eq!(p.change_set, serde_json::to_value(&cs).unwrap());
 }
 
+/// Two identical reads in the same instant share one bundle (its first record stands), and
+/// the bundle lists both audit records, in order.
+#[test]
+fn identical_reads_share_a_bundle_that_lists_both_audits() {
+    let (_d, ledger) = open_temp();
+    let cfg = config("review");
+    let cap = &cfg.capabilities[0];
+    let at = "2026-06-20T14:31:09.000Z";
+    let first = record_read(cap, &ctx(), &row("INV-1", 5500), 1, &json!("INV-1"), at);
+    let again = record_read(cap, &ctx(), &row("INV-1", 5500), 1, &json!("INV-1"), at);
+    assert_eq!(
+        first.bundle.evidence_bundle_id,
+        again.bundle.evidence_bundle_id
+    );
+    ledger.record_read(&first.bundle, &first.audit).unwrap();
+    ledger.record_read(&again.bundle, &again.audit).unwrap();
+    let other = record_read(cap, &ctx(), &row("INV-2", 100), 1, &json!("INV-2"), at);
+    ledger.record_read(&other.bundle, &other.audit).unwrap();
+
+    let bundle = ledger.evidence(&first.bundle.evidence_bundle_id).unwrap();
+    assert_eq!(bundle.items.len(), 1, "the first record stands");
+    let ids: Vec<i64> = bundle.query_audit.iter().map(|a| a.audit_id).collect();
+    assert_eq!(ids, [1, 2]);
+    let listed = ledger
+        .list_query_audit(&Filter {
+            evidence: Some(other.bundle.evidence_bundle_id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].audit_id, 3);
+}
+
 #[test]
 fn an_identical_proposal_is_deduplicated_not_an_error() {
     let (_d, ledger) = open_temp();
