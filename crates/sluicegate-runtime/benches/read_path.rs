@@ -1,13 +1,16 @@
 //! The read path, measured against the bare query it wraps.
 //!
 //! For SQLite (always) and PostgreSQL (when `SLUICEGATE_TEST_POSTGRES_URL` is set) it times:
-//! * `bare_query`: the same parameterized SELECT on one open connection, through the driver;
+//! * `bare_query`: the same parameterized SELECT straight through the driver, prepared: for
+//!   SQLite on one open connection, for PostgreSQL on the pooled read connection the read path
+//!   uses (rows counted, not decoded);
 //! * `source_read`: `Sources::read` (pool checkout, rendering, value normalisation);
 //! * `agent_read`: `AgentApi::invoke` for a read capability: plan + query + evidence +
 //!   query-audit write to the ledger (WAL, one transaction).
 //!
-//! and then prints per-call p50 / p99 of all three from single timed calls, which is the
-//! figure the read-path target is stated in.
+//! and then prints per-call p50 / p99 from single timed calls: interleaved (all three kinds in
+//! turn), and in runs of consecutive calls of one kind. The consecutive figure is the one the
+//! read-path target is judged by (see the comment at that loop for why).
 //!
 //! Run: `bash scripts/test.sh --env-only -- cargo bench -p sluicegate-runtime --bench read_path`
 //! (figures in docs/performance.md). The PostgreSQL part uses a scratch table
@@ -65,7 +68,7 @@ fn bench_engine(
     name: &str,
     config: Arc<Config>,
     url: &str,
-    bare: &mut dyn FnMut(),
+    bare: &mut dyn FnMut(&tokio::runtime::Runtime, &Sources),
 ) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -88,7 +91,7 @@ fn bench_engine(
     assert_eq!(out.payload["ok"], json!(true), "{}", out.payload);
 
     let mut g = c.benchmark_group(name);
-    g.bench_function("bare_query", |b| b.iter(&mut *bare));
+    g.bench_function("bare_query", |b| b.iter(|| bare(&rt, &sources)));
     g.bench_function("source_read", |b| {
         b.iter(|| rt.block_on(sources.read(&plan)).unwrap())
     });
@@ -113,7 +116,7 @@ fn bench_engine(
     for _ in 0..PER_CALL_SAMPLES {
         nap();
         let t = Instant::now();
-        bare();
+        bare(&rt, &sources);
         times[0].push(t.elapsed());
         nap();
         let t = Instant::now();
@@ -121,15 +124,61 @@ fn bench_engine(
         times[1].push(t.elapsed());
         nap();
         let t = Instant::now();
-        rt.block_on(agent.invoke("billing.inspect_invoice", &args()));
+        let outcome = rt.block_on(agent.invoke("billing.inspect_invoice", &args()));
         times[2].push(t.elapsed());
+        // A refused call is cheaper than a recorded one: never let one pass as a measurement.
+        assert!(
+            matches!(outcome, sluicegate_core::envelope::Outcome::Read { .. }),
+            "{outcome:?}"
+        );
     }
     let [bare_t, source_t, agent_t] = times.map(Percentiles::of);
     println!(
-        "{name} per call ({PER_CALL_SAMPLES} calls each, p50 / p99): bare_query {bare_t}, source_read {source_t}, agent_read {agent_t}; read path over the bare query p50 +{:.1} µs",
+        "{name} interleaved calls ({PER_CALL_SAMPLES} of each, p50 / p99): bare_query {bare_t}, source_read {source_t}, agent_read {agent_t}; difference p50 +{:.1} µs",
         agent_t.p50 - bare_t.p50
     );
+
+    // On a network engine, interleaving flatters the read path: on one connection its query
+    // follows `source_read` at once, while the bare query follows the previous call's recording
+    // and absorbs timing effects of that gap (PostgreSQL: +5 to +15 µs interleaved against about
+    // +105 µs in runs). So the target is judged on runs of consecutive calls of one kind. As a
+    // control, bare queries also run each after a busy gap as long as the read path's own
+    // work: what that gap alone adds to the next query is the server side, not our code.
+    let (mut bare_run, mut agent_run, mut gap_run) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        for _ in 0..RUN_LENGTH {
+            let t = Instant::now();
+            bare(&rt, &sources);
+            bare_run.push(t.elapsed());
+        }
+        for _ in 0..RUN_LENGTH {
+            let t = Instant::now();
+            rt.block_on(agent.invoke("billing.inspect_invoice", &args()));
+            agent_run.push(t.elapsed());
+        }
+        for _ in 0..RUN_LENGTH {
+            let gap = Instant::now();
+            while gap.elapsed() < CONTROL_GAP {
+                std::hint::spin_loop();
+            }
+            let t = Instant::now();
+            bare(&rt, &sources);
+            gap_run.push(t.elapsed());
+        }
+    }
+    let [bare_r, agent_r, gap_r] = [bare_run, agent_run, gap_run].map(Percentiles::of);
+    println!(
+        "{name} consecutive calls ({RUNS} runs of {RUN_LENGTH}, p50 / p99): bare_query {bare_r}, agent_read {agent_r}; read path over the bare query p50 +{:.1} µs; control: bare_query after a {} µs busy gap {gap_r} (+{:.1} µs p50, the server's wake-up alone)",
+        agent_r.p50 - bare_r.p50,
+        CONTROL_GAP.as_micros(),
+        gap_r.p50 - bare_r.p50
+    );
 }
+
+const RUNS: usize = 5;
+const RUN_LENGTH: usize = 2_000;
+/// About what the read path's own work takes (the SQLite figure, where no network is involved).
+const CONTROL_GAP: Duration = Duration::from_micros(60);
 
 const PER_CALL_SAMPLES: usize = 20_000;
 
@@ -165,7 +214,7 @@ fn sqlite(c: &mut Criterion) {
             .unwrap();
     let sql =
         format!("SELECT {COLUMNS} FROM main.invoices WHERE id = ?1 AND tenant_id = ?2 LIMIT 1");
-    let mut bare = || {
+    let mut bare = |_: &tokio::runtime::Runtime, _: &Sources| {
         let mut stmt = conn.prepare_cached(&sql).unwrap();
         let row: Vec<rusqlite::types::Value> = stmt
             .query_row(["INV-3001", "acme"], |r| (0..7).map(|i| r.get(i)).collect())
@@ -202,16 +251,16 @@ fn postgres(c: &mut Criterion) {
                                      ('INV-9001','otherco','OtherCo','overdue',7500,NULL,'2026-06-20T14:31:08Z');",
     ))
     .unwrap();
-    let stmt = rt
-        .block_on(client.prepare(&format!(
-            "SELECT {COLUMNS} FROM public.sg_bench_invoices WHERE id = $1 AND tenant_id = $2 LIMIT 1"
-        )))
-        .unwrap();
-    let mut bare = || {
+    // The bare query runs on the pooled read connection the read path itself uses, so the
+    // comparison is on the same connection (and the same runtime), as the target states.
+    let sql = format!(
+        "SELECT {COLUMNS} FROM public.sg_bench_invoices WHERE id = $1 AND tenant_id = $2 LIMIT 1"
+    );
+    let mut bare = |rt: &tokio::runtime::Runtime, sources: &Sources| {
         let rows = rt
-            .block_on(client.query(&stmt, &[&"INV-3001", &"acme"]))
+            .block_on(sources.bare_query_on_read_connection("app", &sql, &["INV-3001", "acme"]))
             .unwrap();
-        std::hint::black_box(rows);
+        assert_eq!(rows, Some(1));
     };
     bench_engine(
         c,

@@ -17,9 +17,9 @@
 //!   optionally `sslrootcert=<path>`), MySQL `require_ssl=true` (optionally `ssl_ca=<path>`).
 //!   Server certificates are always verified against the platform roots plus that file.
 //!
-//! The `test-hooks` cargo feature (off by default, enabled only by this crate's own
-//! dev-dependency) adds a hidden way to run raw SQL on a read connection, so tests can prove
-//! that the engine refuses writes there.
+//! The `test-hooks` cargo feature (off by default, enabled only by dev-dependencies) adds
+//! hidden ways to run raw SQL on a read connection: tests prove that the engine refuses writes
+//! there, and the runtime's read-path bench times the bare query on the connection reads use.
 
 pub mod blocking;
 mod error;

@@ -458,6 +458,28 @@ impl PgSource {
         decode_rows(&rows, &names, &self.redactor)
     }
 
+    /// Run a prepared `sql` on a pooled read connection and count its rows (bench hook: the
+    /// bare query, on the connection reads use).
+    #[cfg(feature = "test-hooks")]
+    pub(crate) async fn bare_query(
+        &self,
+        sql: &str,
+        params: &[&str],
+    ) -> Result<usize, SourceError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| classify(&e, &self.redactor))?;
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let rows = client
+            .query(&stmt, &refs)
+            .await
+            .map_err(|e| classify(&e, &self.redactor))?;
+        Ok(rows.len())
+    }
+
     /// Run `sql` as-is on a pooled read connection (test hook: proves the session is
     /// read-only at the engine).
     #[cfg(feature = "test-hooks")]

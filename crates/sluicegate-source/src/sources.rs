@@ -128,7 +128,7 @@ impl Sources {
 
     /// Run `sql` verbatim on a pooled read connection of `source`. Exists only so tests can
     /// prove that the engine itself refuses writes on read connections; enabled by the
-    /// non-default `test-hooks` feature, which only this crate's dev-dependencies turn on.
+    /// non-default `test-hooks` feature, which only dev-dependencies turn on.
     #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub async fn execute_on_read_connection(
@@ -140,6 +140,24 @@ impl Sources {
             Pool::Postgres(p) => p.execute_raw(sql).await,
             Pool::Mysql(p) => p.execute_raw(sql).await,
             Pool::Sqlite(p) => p.clone().execute_raw(sql).await,
+        }
+    }
+
+    /// Run a prepared `sql` with text `params` on the pooled read connection of a PostgreSQL
+    /// `source` and count the rows, decoding nothing: the bare query the read-path benchmark
+    /// measures the read path against, on the same connection the read path uses. `None` for
+    /// other engines. Enabled by the non-default `test-hooks` feature.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub async fn bare_query_on_read_connection(
+        &self,
+        source: &str,
+        sql: &str,
+        params: &[&str],
+    ) -> Result<Option<usize>, SourceError> {
+        match self.pool(source, None).await? {
+            Pool::Postgres(p) => p.bare_query(sql, params).await.map(Some),
+            _ => Ok(None),
         }
     }
 }
