@@ -217,21 +217,16 @@ mod tests {
     #[test]
     fn version_2_moves_evidence_items_into_their_bundles() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.db");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
-            conn.execute_batch(
-                r#"INSERT INTO evidence_bundles (evidence_bundle_id, tenant_id, payload_json, created_at)
+        let path = old_ledger(
+            dir.path(),
+            1,
+            r#"INSERT INTO evidence_bundles (evidence_bundle_id, tenant_id, payload_json, created_at)
                      VALUES ('ev_a', 'acme', '{}', '2026-01-01T00:00:00.000Z'),
                             ('ev_b', 'acme', '{}', '2026-01-01T00:00:01.000Z');
                    INSERT INTO evidence_items (evidence_bundle_id, item_json, created_at)
                      VALUES ('ev_a', '{"kind":"external_row","n":12345678901234567890}', '2026-01-01T00:00:00.000Z'),
                             ('ev_a', '{"kind":"proposal_evidence"}', '2026-01-01T00:00:02.000Z');"#,
-            )
-            .unwrap();
-        }
+        );
         let ledger = crate::Ledger::open(&path).unwrap();
         let a = ledger.evidence("ev_a").unwrap();
         let kinds: Vec<_> = a.items.iter().map(|i| i.item["kind"].clone()).collect();
@@ -254,6 +249,20 @@ mod tests {
         assert!(!has_object(&path, "evidence_items"));
     }
 
+    /// A ledger file in `dir` as schema `version` left it (its migrations and nothing later),
+    /// with `seed` applied.
+    fn old_ledger(dir: &std::path::Path, version: usize, seed: &str) -> std::path::PathBuf {
+        let path = dir.join(format!("v{version}.db"));
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn.execute_batch(seed).unwrap();
+        path
+    }
+
     /// Whether the schema of the ledger at `path` still has a table or index called `name`.
     fn has_object(path: &std::path::Path, name: &str) -> bool {
         Connection::open(path)
@@ -272,14 +281,10 @@ mod tests {
     #[test]
     fn version_3_moves_audit_links_into_their_bundles() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v2.db");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
-            conn.execute_batch(MIGRATIONS[1]).unwrap();
-            conn.pragma_update(None, "user_version", 2).unwrap();
-            conn.execute_batch(
-                r#"INSERT INTO evidence_bundles (evidence_bundle_id, tenant_id, payload_json, created_at)
+        let path = old_ledger(
+            dir.path(),
+            2,
+            r#"INSERT INTO evidence_bundles (evidence_bundle_id, tenant_id, payload_json, created_at)
                      VALUES ('ev_a', 'acme', '{}', '2026-01-01T00:00:00.000Z'),
                             ('ev_b', 'acme', '{}', '2026-01-01T00:00:01.000Z'),
                             ('ev_c', 'acme', '{}', '2026-01-01T00:00:02.000Z');
@@ -290,9 +295,7 @@ mod tests {
                             (2, NULL, 'ev_b', 's', 'f', 't', 1, '{}', '2026-01-01T00:00:01.000Z'),
                             (3, 'wrp_1', 'ev_a', 's', 'f', 't', 1, '{}', '2026-01-01T00:00:02.000Z'),
                             (4, NULL, NULL, 's', 'f', 't', 1, '{}', '2026-01-01T00:00:03.000Z');"#,
-            )
-            .unwrap();
-        }
+        );
         let ledger = crate::Ledger::open(&path).unwrap();
         let ids = |ev: &str| -> Vec<i64> {
             ledger
