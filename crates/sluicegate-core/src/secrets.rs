@@ -30,6 +30,28 @@ pub fn is_secret_key(key: &str) -> bool {
     SECRET_KEY.is_match(key)
 }
 
+/// [`is_secret_key`] for the scan every recorded call runs: records reuse the same few dozen
+/// keys (item structure, column names), so keys already found harmless are remembered per
+/// thread instead of running the pattern again. The memory is bounded.
+fn is_secret_key_cached(key: &str) -> bool {
+    const REMEMBERED: usize = 1024;
+    thread_local! {
+        static HARMLESS: std::cell::RefCell<std::collections::HashSet<Box<str>>> =
+            std::cell::RefCell::new(std::collections::HashSet::new());
+    }
+    HARMLESS.with(|harmless| {
+        if harmless.borrow().contains(key) {
+            return false;
+        }
+        let secret = is_secret_key(key);
+        let mut harmless = harmless.borrow_mut();
+        if !secret && harmless.len() < REMEMBERED {
+            harmless.insert(key.into());
+        }
+        secret
+    })
+}
+
 /// Whether a string carries secret material (a database URL, a bearer token, a private key).
 pub fn is_secret_value(s: &str) -> bool {
     SECRET_VALUE.is_match(s)
@@ -65,7 +87,7 @@ fn walk(value: &Value, path: &mut String) -> Result<(), Refusal> {
                 let len = path.len();
                 path.push('.');
                 path.push_str(key);
-                if is_secret_key(key) {
+                if is_secret_key_cached(key) {
                     return Err(Refusal::new(
                         Code::SecretMaterialRejected,
                         format!(
@@ -132,6 +154,17 @@ pub fn redact_text(text: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Remembering harmless keys never lets a secret key through, however often the scan runs.
+    #[test]
+    fn the_remembered_keys_only_hold_harmless_ones() {
+        for _ in 0..3 {
+            assert!(scan(&json!({"status": "open", "items": [{"note": "x"}]}), "r").is_ok());
+            let refused = scan(&json!({"status": "open", "api_key": "x"}), "r").unwrap_err();
+            assert_eq!(refused.code, Code::SecretMaterialRejected);
+            assert!(refused.message.contains("r.api_key"), "{}", refused.message);
+        }
+    }
 
     #[test]
     fn keys() {

@@ -10,10 +10,9 @@
 //! column, and the rewritten statement is remembered per source, so the steady-state read is
 //! a single cached-statement round trip.
 
-use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
@@ -345,9 +344,44 @@ fn with_connect_timeout(config: &mut tokio_postgres::Config) {
 /// The pooled, read-only reader of one source.
 pub(crate) struct PgSource {
     pool: Pool,
-    /// Plain SELECT text → the text actually run (with casts where needed).
-    shapes: Mutex<HashMap<String, String>>,
+    /// The SELECT text actually run for each read shape (with casts where needed). A source
+    /// serves a handful of capabilities, so a list compared field by field finds a shape
+    /// without rendering its SELECT on every call.
+    shapes: Mutex<Vec<(ShapeKey, Arc<str>)>>,
     redactor: Redactor,
+}
+
+/// Everything a read's SELECT text depends on.
+#[derive(Debug)]
+struct ShapeKey {
+    schema: String,
+    table: String,
+    columns: Vec<String>,
+    key: String,
+    tenant: Option<String>,
+    limit: u64,
+}
+
+impl ShapeKey {
+    fn of(plan: &ReadPlan) -> ShapeKey {
+        ShapeKey {
+            schema: plan.schema.clone(),
+            table: plan.table.clone(),
+            columns: plan.columns.clone(),
+            key: plan.primary_key.clone(),
+            tenant: plan.tenant_column.clone(),
+            limit: plan.limit,
+        }
+    }
+
+    fn matches(&self, plan: &ReadPlan) -> bool {
+        self.schema == plan.schema
+            && self.table == plan.table
+            && self.columns == plan.columns
+            && self.key == plan.primary_key
+            && self.tenant == plan.tenant_column
+            && self.limit == plan.limit
+    }
 }
 
 impl PgSource {
@@ -382,7 +416,7 @@ impl PgSource {
             .map_err(|_| unavailable(CONNECTION_FAILED, "cannot build the connection pool"))?;
         Ok(PgSource {
             pool,
-            shapes: Mutex::new(HashMap::new()),
+            shapes: Mutex::new(Vec::new()),
             redactor,
         })
     }
@@ -412,18 +446,20 @@ impl PgSource {
             tenant: plan.tenant_column.as_deref(),
             tail: Tail::Limit(plan.limit),
         };
-        let plain_sql = render::select(Dialect::Postgres, &spec)?;
-        let cached = self
-            .shapes
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&plain_sql).cloned());
+        let cached = self.shapes.lock().ok().and_then(|shapes| {
+            shapes
+                .iter()
+                .find(|(key, _)| key.matches(plan))
+                .map(|(_, sql)| sql.clone())
+        });
         let sql = match cached {
             Some(sql) => sql,
             None => {
-                let sql = shape(&client, &spec, &self.redactor).await?;
-                if let Ok(mut m) = self.shapes.lock() {
-                    m.insert(plain_sql, sql.clone());
+                let sql: Arc<str> = shape(&client, &spec, &self.redactor).await?.into();
+                if let Ok(mut shapes) = self.shapes.lock()
+                    && !shapes.iter().any(|(key, _)| key.matches(plan))
+                {
+                    shapes.push((ShapeKey::of(plan), sql.clone()));
                 }
                 sql
             }
