@@ -92,7 +92,7 @@ pub(crate) fn build_statement_template(cap: &Capability) -> String {
     let mut sql = format!(
         "SELECT {} FROM {} WHERE {} = ?",
         cap.read_columns().join(", "),
-        cap.target.qualified(),
+        cap.qualified_table(),
         cap.target.primary_key
     );
     if let Some(tenant) = &cap.target.tenant_key {

@@ -36,12 +36,6 @@ fn bench(c: &mut Criterion) {
     let row = row.as_object().unwrap().clone();
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(&dir.path().join("bench.db")).unwrap();
-    if std::env::var("SG_DROP").is_ok() {
-        rusqlite::Connection::open(dir.path().join("bench.db"))
-            .unwrap()
-            .execute_batch(&std::env::var("SG_DROP").unwrap())
-            .unwrap();
-    }
     let mut n = 0u64;
     c.bench_function("build_read_records", |b| {
         b.iter(|| {

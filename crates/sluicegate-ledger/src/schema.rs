@@ -9,11 +9,12 @@ use rusqlite::Connection;
 /// migration.
 ///
 /// Evidence and query-audit rows are written on every tool call, and each B-tree a call touches
-/// is one more WAL frame (two `pwrite`s) on the call path. So since version 2 a read touches four:
-/// the bundle row (appended in rowid order) with its id index, and the audit row (rowid) with
-/// its evidence-link index. Evidence items live inline in their bundle (`items_json`, an array
-/// of `{created_at, item}`; the reference kept them in a table of their own), lists walk rowid
-/// order instead of a `created_at` index (rows are appended in recording order), and the
+/// is one more WAL frame (two `pwrite`s) on the call path. So since version 3 a read touches
+/// three: the bundle row (appended in rowid order) with its id index, and the audit row (rowid).
+/// A bundle carries its evidence items (`items_json`, an array of `{created_at, item}`; the
+/// reference kept them in a table of their own) and the ids of the audit records that name it
+/// (`query_audit_ids`, instead of an index on `query_audit.evidence_bundle_id`). Lists walk
+/// rowid order instead of a `created_at` index (rows are appended in recording order), and the
 /// proposal links are partial indexes that reads, which have no proposal, never touch.
 const MIGRATIONS: &[&str] = &[
     r#"

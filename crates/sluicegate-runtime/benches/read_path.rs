@@ -26,6 +26,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use sluicegate_core::call::{Args, TrustedContext, plan_read};
 use sluicegate_core::config::{Config, Provider, validate};
+use sluicegate_core::envelope::Outcome;
 use sluicegate_ledger::Ledger;
 use sluicegate_runtime::{AgentApi, Env};
 use sluicegate_source::{Sources, sample_app};
@@ -90,27 +91,33 @@ fn bench_engine(
     let out = rt.block_on(agent.call("billing.inspect_invoice", &args()));
     assert_eq!(out.payload["ok"], json!(true), "{}", out.payload);
 
+    // A refused call is cheaper than a recorded one: never let one pass as a measurement.
+    let mut agent_read = || {
+        let outcome = rt.block_on(agent.invoke("billing.inspect_invoice", &args()));
+        assert!(matches!(outcome, Outcome::Read { .. }), "{outcome:?}");
+    };
+
     let mut g = c.benchmark_group(name);
     g.bench_function("bare_query", |b| b.iter(|| bare(&rt, &sources)));
     g.bench_function("source_read", |b| {
         b.iter(|| rt.block_on(sources.read(&plan)).unwrap())
     });
-    g.bench_function("agent_read", |b| {
-        b.iter(|| rt.block_on(agent.invoke("billing.inspect_invoice", &args())))
-    });
+    g.bench_function("agent_read", |b| b.iter(&mut agent_read));
     g.finish();
 
     // Criterion reports means over batches, which fold the rare slow call (a B-tree split, a
     // concurrent checkpoint) into every figure. The target is per-call p50, so time single calls
-    // too, interleaved so all three see the same machine state.
+    // too: first interleaved, all three kinds in turn.
     let mut times: [Vec<Duration>; 3] = Default::default();
-    let idle: u64 = std::env::var("SG_IDLE_US")
+    // SLUICEGATE_BENCH_IDLE_US=150 sleeps that long before each interleaved call, so a SQLite
+    // read starts from the same idle, cache-cold state as one that waited on a network answer.
+    let idle = std::env::var("SLUICEGATE_BENCH_IDLE_US")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+        .map(Duration::from_micros);
     let nap = || {
-        if idle > 0 {
-            std::thread::sleep(Duration::from_micros(idle))
+        if let Some(idle) = idle {
+            std::thread::sleep(idle);
         }
     };
     for _ in 0..PER_CALL_SAMPLES {
@@ -123,14 +130,7 @@ fn bench_engine(
         rt.block_on(sources.read(&plan)).unwrap();
         times[1].push(t.elapsed());
         nap();
-        let t = Instant::now();
-        let outcome = rt.block_on(agent.invoke("billing.inspect_invoice", &args()));
-        times[2].push(t.elapsed());
-        // A refused call is cheaper than a recorded one: never let one pass as a measurement.
-        assert!(
-            matches!(outcome, sluicegate_core::envelope::Outcome::Read { .. }),
-            "{outcome:?}"
-        );
+        times[2].push(timed(&mut agent_read));
     }
     let [bare_t, source_t, agent_t] = times.map(Percentiles::of);
     println!(
@@ -147,23 +147,17 @@ fn bench_engine(
     let (mut bare_run, mut agent_run, mut gap_run) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RUNS {
         for _ in 0..RUN_LENGTH {
-            let t = Instant::now();
-            bare(&rt, &sources);
-            bare_run.push(t.elapsed());
+            bare_run.push(timed(&mut || bare(&rt, &sources)));
         }
         for _ in 0..RUN_LENGTH {
-            let t = Instant::now();
-            rt.block_on(agent.invoke("billing.inspect_invoice", &args()));
-            agent_run.push(t.elapsed());
+            agent_run.push(timed(&mut agent_read));
         }
         for _ in 0..RUN_LENGTH {
             let gap = Instant::now();
             while gap.elapsed() < CONTROL_GAP {
                 std::hint::spin_loop();
             }
-            let t = Instant::now();
-            bare(&rt, &sources);
-            gap_run.push(t.elapsed());
+            gap_run.push(timed(&mut || bare(&rt, &sources)));
         }
     }
     let [bare_r, agent_r, gap_r] = [bare_run, agent_run, gap_run].map(Percentiles::of);
@@ -181,6 +175,13 @@ const RUN_LENGTH: usize = 2_000;
 const CONTROL_GAP: Duration = Duration::from_micros(60);
 
 const PER_CALL_SAMPLES: usize = 20_000;
+
+/// How long one call of `f` takes.
+fn timed(f: &mut dyn FnMut()) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
 
 #[derive(Clone, Copy)]
 struct Percentiles {

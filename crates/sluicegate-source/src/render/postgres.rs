@@ -46,8 +46,7 @@ pub(crate) const COMMIT: &str = "COMMIT";
 pub(crate) const ROLLBACK: &str = "ROLLBACK";
 
 /// Claim the idempotency key; returns a row only when this call inserted it.
-/// Parameters: key, job id, proposal id.
-/// Claim an idempotency key. No conflict target, unlike the reference's `ON CONFLICT
+/// Parameters: key, job id, proposal id. No conflict target, unlike the reference's `ON CONFLICT
 /// (idempotency_key)`: two concurrent claims of one key also collide on the unique `job_id`,
 /// and when that index is checked first, a targeted `ON CONFLICT` raises a unique violation
 /// instead of reporting the existing receipt. With every unique index as arbiter the loser
