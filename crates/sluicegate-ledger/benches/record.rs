@@ -70,7 +70,7 @@ fn bench(c: &mut Criterion) {
             n += 1;
             let at = format!("2026-06-20T14:31:09.{n:09}Z");
             let read = record_read(cap, &ctx, &row, 1, &json!("INV-3001"), &at);
-            ledger.record_read(&read.bundle, &read.audit).unwrap();
+            ledger.record_read(read.bundle, read.audit).wait().unwrap();
         })
     });
 }

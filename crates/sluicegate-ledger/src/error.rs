@@ -22,6 +22,8 @@ pub enum LedgerError {
     Corrupt(String),
     #[error("ledger i/o failed: {0}")]
     Io(String),
+    #[error("the ledger writer has stopped; restart sluicegate")]
+    WriterStopped,
     #[error("ledger database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }

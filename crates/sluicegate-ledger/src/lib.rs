@@ -17,6 +17,7 @@ mod replay;
 mod schema;
 mod views;
 mod write;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,7 +28,8 @@ pub use error::LedgerError;
 pub use query::{EventFilter, Filter};
 pub use schema::SCHEMA_VERSION;
 pub use views::*;
-pub use write::{Decision, JobKind, ProposalRecorded};
+pub use write::{Decision, DecisionInput, JobKind, JobRecord, ProposalCall, ProposalRecorded};
+pub use writer::Pending;
 
 /// Produces the current time as an RFC 3339 UTC string with milliseconds.
 pub type Clock = Arc<dyn Fn() -> String + Send + Sync>;
@@ -37,10 +39,12 @@ pub fn system_clock() -> Clock {
     Arc::new(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-/// A handle to one ledger file. Cheap to clone; all clones share one connection.
+/// A handle to one ledger file. Cheap to clone; all clones share one writer thread (which
+/// owns the write connection, see `writer`) and one read connection.
 #[derive(Clone)]
 pub struct Ledger {
-    conn: Arc<Mutex<Connection>>,
+    writer: Arc<writer::Writer>,
+    reader: Arc<Mutex<Connection>>,
     /// Stops with the last clone.
     _checkpointer: Option<Arc<checkpoint::Checkpointer>>,
     /// A handle on the ledger file itself, to notice when it has been deleted or replaced
@@ -74,32 +78,56 @@ impl Ledger {
     }
 
     pub fn open_with_clock(path: &Path, clock: Clock) -> Result<Ledger, LedgerError> {
-        let mut conn = if path.as_os_str() == MEMORY {
-            Connection::open_in_memory()?
+        let memory = path.as_os_str() == MEMORY;
+        let (mut conn, reader) = if memory {
+            // Two connections to one private in-memory database: a shared cache under a name
+            // nobody else uses. The reader may see a group before it commits (shared-cache
+            // readers take no table locks with read_uncommitted), which only tests ever use.
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let uri = format!(
+                "file:sluicegate-ledger-{}-{n}?mode=memory&cache=shared",
+                std::process::id()
+            );
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(&uri, flags)?;
+            let reader = Connection::open_with_flags(&uri, flags)?;
+            reader.pragma_update(None, "read_uncommitted", true)?;
+            (conn, reader)
         } else {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| LedgerError::Io(format!("create {}: {e}", parent.display())))?;
             }
-            Connection::open_with_flags(
+            let conn = Connection::open_with_flags(
                 path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE
                     | OpenFlags::SQLITE_OPEN_CREATE
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?
+            )?;
+            // WAL lets readers (the CLI, the UI, this handle's read connection) work while a
+            // server writes; the busy timeout turns writer contention into a short wait on the
+            // writer thread instead of an error. NORMAL sync is durable across process
+            // crashes in WAL mode, which is the failure we guard against.
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            // Checkpoints run on a background thread (see `checkpoint`); the writer's own
+            // auto-checkpoint is only a safety net should that thread fall behind (~80 MB).
+            conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            (conn, reader)
         };
-        // WAL lets readers (the CLI, the UI) work while a server writes; the busy timeout turns
-        // writer contention into a short wait instead of an error. NORMAL sync is durable
-        // across process crashes in WAL mode, which is the failure we guard against.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Checkpoints run on a background thread (see `checkpoint`); the writer's own
-        // auto-checkpoint is only a safety net should that thread fall behind (~80 MB of WAL).
-        conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        let (checkpointer, file) = if path.as_os_str() == MEMORY {
+        let (checkpointer, file) = if memory {
             (None, None)
         } else {
             let file = std::fs::File::open(path)
@@ -110,7 +138,8 @@ impl Ledger {
             )
         };
         Ok(Ledger {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(writer::Writer::start(conn)?),
+            reader: Arc::new(Mutex::new(reader)),
             _checkpointer: checkpointer,
             file,
             path: path.to_path_buf(),
@@ -147,11 +176,41 @@ impl Ledger {
         (self.clock)()
     }
 
+    /// The read connection. Reads block the calling thread briefly (WAL readers never wait
+    /// for the writer); async callers run them on a blocking thread.
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A poisoned lock means a panic mid-transaction; SQLite rolled that transaction back,
-        // so the connection itself is still consistent and safe to reuse.
-        self.conn
+        // A poisoned lock means a panic mid-read; the connection holds no transaction open
+        // across calls, so it is still consistent and safe to reuse.
+        self.reader
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queue `f` on the writer thread (see `writer`): it runs inside a transaction with the
+    /// ledger clock's current time, and its records stay only when it returns `Ok`.
+    fn write<T, F>(&self, f: F) -> Pending<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &str) -> Result<T, LedgerError> + Send + 'static,
+    {
+        let clock = self.clock.clone();
+        // Taken on the writer thread, so `created_at` follows rowid (recording) order.
+        self.writer.submit(move |conn| f(conn, &clock()))
+    }
+
+    /// Like [`Ledger::write`], for a job whose records stay even when it answers `Err`.
+    fn write_keeping<T, F>(&self, f: F) -> Pending<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &str) -> Result<Result<T, LedgerError>, LedgerError>
+            + Send
+            + 'static,
+    {
+        let clock = self.clock.clone();
+        self.writer
+            .submit_keeping(move |conn| match f(conn, &clock()) {
+                Ok(answer) => (answer, true),
+                Err(e) => (Err(e), false),
+            })
     }
 }

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use crate::{Ledger, LedgerError};
 
 impl Ledger {
-    /// Assemble the replay of a proposal (store.md §8.1) and cache it in `replay_records`.
+    /// Assemble the replay of a proposal (store.md §8.1). Read-only: reading a replay never
+    /// writes ([`Ledger::record_replay`] keeps a copy for the CLI).
     pub fn replay(&self, proposal_id: &str) -> Result<Value, LedgerError> {
         let proposal = self.proposal(proposal_id)?;
         let events = self.events(proposal_id)?;
@@ -54,7 +55,6 @@ impl Ledger {
             "evidence": evidence,
             "generated_at": generated_at,
         });
-        self.save_replay(&replay_id, proposal_id, &replay, &generated_at)?;
         Ok(replay)
     }
 }

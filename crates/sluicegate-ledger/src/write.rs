@@ -1,8 +1,6 @@
 //! Everything that writes to the ledger. Each public method is one transaction: either all of
 //! its records land, or none do.
 
-use std::ops::Deref;
-
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -13,7 +11,7 @@ use sluicegate_core::secrets;
 use sluicegate_protocol::{ChangeSet, ExecutionReceipt, ReceiptStatus};
 
 use crate::views::StoredProposal;
-use crate::{Ledger, LedgerError};
+use crate::{Ledger, LedgerError, Pending};
 
 /// The result of recording a proposal call.
 #[derive(Debug, Clone)]
@@ -51,65 +49,17 @@ impl ExecCached for rusqlite::Connection {
     }
 }
 
-/// One write transaction on the ledger connection; dropped without [`WriteTx::commit`], it
-/// rolls back. `BEGIN IMMEDIATE` takes the write lock up front, so a transaction that reads
-/// before it writes (approve, apply) waits out a concurrent writer through the busy timeout
-/// instead of failing on a stale snapshot. BEGIN and COMMIT are prepared once per connection
-/// like every other statement here.
-struct WriteTx<'c> {
-    conn: &'c Connection,
-    open: bool,
-}
-
-impl<'c> WriteTx<'c> {
-    fn begin(conn: &'c Connection) -> Result<WriteTx<'c>, LedgerError> {
-        conn.exec("BEGIN IMMEDIATE", [])?;
-        Ok(WriteTx { conn, open: true })
-    }
-
-    fn commit(mut self) -> Result<(), LedgerError> {
-        self.conn.exec("COMMIT", [])?;
-        self.open = false;
-        Ok(())
-    }
-}
-
-impl Deref for WriteTx<'_> {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        self.conn
-    }
-}
-
-impl Drop for WriteTx<'_> {
-    fn drop(&mut self) {
-        if self.open {
-            // Nothing to report to: the error that abandoned the transaction already is.
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-    }
-}
-
 fn to_refusal(r: sluicegate_core::refusal::Refusal) -> LedgerError {
     LedgerError::refused(r.code.as_str(), r.message)
 }
 
 impl Ledger {
     /// Record one read: its evidence bundle and query-audit record.
-    pub fn record_read(
-        &self,
-        bundle: &EvidenceBundle,
-        audit: &QueryAudit,
-    ) -> Result<(), LedgerError> {
-        scan_read(bundle, audit)?;
-        let conn = self.conn();
-        // Taken under the lock, so `created_at` follows rowid (recording) order.
-        let now = self.now();
-        let tx = WriteTx::begin(&conn)?;
-        insert_read(&tx, bundle, audit, &now)?;
-        tx.commit()?;
-        Ok(())
+    pub fn record_read(&self, bundle: EvidenceBundle, audit: QueryAudit) -> Pending<()> {
+        if let Err(e) = scan_read(&bundle, &audit) {
+            return Pending::ready(Err(e));
+        }
+        self.write(move |tx, now| insert_read(tx, &bundle, &audit, now))
     }
 
     /// Record a proposal call in one transaction: the read (always, even when the proposal is
@@ -117,116 +67,105 @@ impl Ledger {
     ///
     /// An identical proposal (same id, version and hash) returns the stored one, marked as
     /// deduplicated; a different proposal under the same id is refused.
-    pub fn record_proposal(
-        &self,
-        read_bundle: &EvidenceBundle,
-        read_audit: &QueryAudit,
-        change_set: &ChangeSet,
-        proposal_item: &Value,
-        proposal_audit: &QueryAudit,
-    ) -> Result<ProposalRecorded, LedgerError> {
-        scan_read(read_bundle, read_audit)?;
-        let conn = self.conn();
-        // Taken under the lock, so `created_at` follows rowid (recording) order.
-        let now = self.now();
-        let tx = WriteTx::begin(&conn)?;
-        insert_read(&tx, read_bundle, read_audit, &now)?;
-        let outcome = insert_proposal(&tx, change_set, proposal_item, proposal_audit, &now);
-        // The read happened and stays on record even when the proposal is refused.
-        tx.commit()?;
-        outcome
+    pub fn record_proposal(&self, call: ProposalCall) -> Pending<ProposalRecorded> {
+        if let Err(e) = scan_read(&call.read_bundle, &call.read_audit) {
+            return Pending::ready(Err(e));
+        }
+        self.write_keeping(move |tx, now| {
+            insert_read(tx, &call.read_bundle, &call.read_audit, now)?;
+            // The read happened and stays on record even when the proposal is refused: the
+            // refusal travels inside an `Ok` so the writer keeps this job's records.
+            let proposal_savepoint = SavePoint::open(tx)?;
+            let outcome = insert_proposal(
+                tx,
+                &call.change_set,
+                &call.proposal_item,
+                &call.proposal_audit,
+                now,
+            );
+            proposal_savepoint.close(outcome.is_ok())?;
+            Ok(outcome)
+        })
     }
 
     /// Approve or reject a proposal, bound to the exact hash and version the reviewer saw.
-    pub fn decide(
-        &self,
-        proposal_id: &str,
-        decision: Decision,
-        actor: &str,
-        reason: Option<&str>,
-        expected_hash: &str,
-        expected_version: u32,
-    ) -> Result<StoredProposal, LedgerError> {
-        let now = self.now();
-        let conn = self.conn();
-        let tx = WriteTx::begin(&conn)?;
-        let proposal = load_proposal(&tx, proposal_id)?;
-        if decision == Decision::Approve {
-            writeback_allowed(&proposal, "approved")?;
-        }
-        check_identity(&proposal, expected_hash, expected_version)?;
-        let (t, status, kind) = match decision {
-            Decision::Approve => (Transition::Approve, "approved", "proposal_approved"),
-            Decision::Reject => (Transition::Reject, "rejected", "proposal_rejected"),
-        };
-        move_state(&tx, &proposal, t, &now)?;
-        tx.exec(
-            "INSERT INTO approvals (proposal_id, proposal_version, proposal_hash, approver, status, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![proposal_id, proposal.proposal_version, proposal.proposal_hash, actor, status, reason, now],
-        )?;
-        append_event(
-            &tx,
-            proposal_id,
-            kind,
-            actor,
-            &json!({"proposal_hash": proposal.proposal_hash, "proposal_version": proposal.proposal_version, "reason": reason}),
-            &now,
-        )?;
-        let stored = load_proposal(&tx, proposal_id)?;
-        tx.commit()?;
-        Ok(stored)
+    pub fn decide(&self, d: DecisionInput) -> Pending<StoredProposal> {
+        self.write(move |tx, now| {
+            let proposal = load_proposal(tx, &d.proposal_id)?;
+            if d.decision == Decision::Approve {
+                writeback_allowed(&proposal, "approved")?;
+            }
+            check_identity(&proposal, &d.expected_hash, d.expected_version)?;
+            let (t, status, kind) = match d.decision {
+                Decision::Approve => (Transition::Approve, "approved", "proposal_approved"),
+                Decision::Reject => (Transition::Reject, "rejected", "proposal_rejected"),
+            };
+            move_state(tx, &proposal, t, now)?;
+            tx.exec(
+                "INSERT INTO approvals (proposal_id, proposal_version, proposal_hash, approver, status, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![d.proposal_id, proposal.proposal_version, proposal.proposal_hash, d.actor, status, d.reason, now],
+            )?;
+            append_event(
+                tx,
+                &d.proposal_id,
+                kind,
+                &d.actor,
+                &json!({"proposal_hash": proposal.proposal_hash, "proposal_version": proposal.proposal_version, "reason": d.reason}),
+                now,
+            )?;
+            load_proposal(tx, &d.proposal_id)
+        })
     }
 
     /// Hand an approved proposal to a worker: record the job and move the proposal to
     /// `pending_worker`. Recording the same job again updates it in place.
-    pub fn queue_job(
-        &self,
-        proposal_id: &str,
-        job_id: &str,
-        job: &Value,
-        kind: &JobKind,
-        actor: &str,
-    ) -> Result<StoredProposal, LedgerError> {
-        if matches!(kind, JobKind::Handler { .. }) {
-            secrets::scan(job, "handler_writeback_job").map_err(to_refusal)?;
+    pub fn queue_job(&self, job: JobRecord) -> Pending<StoredProposal> {
+        if matches!(job.kind, JobKind::Handler { .. })
+            && let Err(r) = secrets::scan(&job.job, "handler_writeback_job")
+        {
+            return Pending::ready(Err(to_refusal(r)));
         }
-        let now = self.now();
-        let conn = self.conn();
-        let tx = WriteTx::begin(&conn)?;
-        let proposal = load_proposal(&tx, proposal_id)?;
-        writeback_allowed(&proposal, "converted into a writeback job")?;
-        let was = proposal.state()?;
-        move_state(&tx, &proposal, Transition::QueueForWorker, &now)?;
-        if was == State::Approved {
-            append_event(
-                &tx,
+        self.write(move |tx, now| {
+            let JobRecord {
                 proposal_id,
-                "proposal_pending_worker",
+                job_id,
+                job,
+                kind,
                 actor,
-                &json!({"proposal_hash": proposal.proposal_hash, "proposal_version": proposal.proposal_version}),
-                &now,
+            } = job;
+            let proposal = load_proposal(tx, &proposal_id)?;
+            writeback_allowed(&proposal, "converted into a writeback job")?;
+            let was = proposal.state()?;
+            move_state(tx, &proposal, Transition::QueueForWorker, now)?;
+            if was == State::Approved {
+                append_event(
+                    tx,
+                    &proposal_id,
+                    "proposal_pending_worker",
+                    &actor,
+                    &json!({"proposal_hash": proposal.proposal_hash, "proposal_version": proposal.proposal_version}),
+                    now,
+                )?;
+            }
+            tx.exec(
+                "INSERT INTO writeback_jobs (writeback_job_id, proposal_id, proposal_hash, status, job_json, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'pending_worker', ?4, ?5, ?5)
+                 ON CONFLICT(writeback_job_id) DO UPDATE SET status = excluded.status, job_json = excluded.job_json, updated_at = excluded.updated_at",
+                params![job_id, proposal_id, proposal.proposal_hash, serde_json::to_string(&job)?, now],
             )?;
-        }
-        tx.exec(
-            "INSERT INTO writeback_jobs (writeback_job_id, proposal_id, proposal_hash, status, job_json, created_at, updated_at)
-             VALUES (?1, ?2, ?3, 'pending_worker', ?4, ?5, ?5)
-             ON CONFLICT(writeback_job_id) DO UPDATE SET status = excluded.status, job_json = excluded.job_json, updated_at = excluded.updated_at",
-            params![job_id, proposal_id, proposal.proposal_hash, serde_json::to_string(job)?, now],
-        )?;
-        let (event, payload) = match kind {
-            JobKind::Sql { source_id } => (
-                "writeback_job_recorded",
-                json!({"writeback_job_id": job_id, "proposal_hash": proposal.proposal_hash, "source_id": source_id}),
-            ),
-            JobKind::Handler { executor } => (
-                "handler_writeback_job_recorded",
-                json!({"writeback_job_id": job_id, "executor": executor}),
-            ),
-        };
-        append_event(&tx, proposal_id, event, actor, &payload, &now)?;
-        let stored = load_proposal(&tx, proposal_id)?;
-        tx.commit()?;
-        Ok(stored)
+            let (event, payload) = match &kind {
+                JobKind::Sql { source_id } => (
+                    "writeback_job_recorded",
+                    json!({"writeback_job_id": job_id, "proposal_hash": proposal.proposal_hash, "source_id": source_id}),
+                ),
+                JobKind::Handler { executor } => (
+                    "handler_writeback_job_recorded",
+                    json!({"writeback_job_id": job_id, "executor": executor}),
+                ),
+            };
+            append_event(tx, &proposal_id, event, &actor, &payload, now)?;
+            load_proposal(tx, &proposal_id)
+        })
     }
 
     /// Record an operator-forced retry of an app-owned handler call as a new job attempt.
@@ -234,131 +173,65 @@ impl Ledger {
     /// The proposal must already have been handed to a worker (`pending_worker`, `applied`,
     /// `conflict` or `failed`); its state does not change here; the retry's receipt moves it.
     /// The attempt gets its own job id so its receipt is kept beside the earlier ones.
-    pub fn record_handler_retry(
-        &self,
-        proposal_id: &str,
-        job_id: &str,
-        job: &Value,
-        executor: &str,
-        actor: &str,
-    ) -> Result<StoredProposal, LedgerError> {
-        secrets::scan(job, "handler_writeback_job").map_err(to_refusal)?;
-        let now = self.now();
-        let conn = self.conn();
-        let tx = WriteTx::begin(&conn)?;
-        let proposal = load_proposal(&tx, proposal_id)?;
-        writeback_allowed(&proposal, "retried through an app-owned handler")?;
-        let state = proposal.state()?;
-        if !matches!(
-            state,
-            State::PendingWorker | State::Applied | State::Conflict | State::Failed
-        ) {
-            return Err(LedgerError::refused(
-                "PROPOSAL_NOT_APPROVED",
-                format!("proposal {proposal_id} is {}", state.as_str()),
-            ));
+    pub fn record_handler_retry(&self, job: JobRecord) -> Pending<StoredProposal> {
+        if let Err(r) = secrets::scan(&job.job, "handler_writeback_job") {
+            return Pending::ready(Err(to_refusal(r)));
         }
-        let inserted = tx.exec(
-            "INSERT OR IGNORE INTO writeback_jobs (writeback_job_id, proposal_id, proposal_hash, status, job_json, created_at, updated_at)
-             VALUES (?1, ?2, ?3, 'pending_worker', ?4, ?5, ?5)",
-            params![job_id, proposal_id, proposal.proposal_hash, serde_json::to_string(job)?, now],
-        )?;
-        if inserted != 1 {
-            return Err(LedgerError::refused(
-                "WRITEBACK_JOB_EXISTS",
-                format!("writeback job {job_id} is already recorded"),
-            ));
-        }
-        append_event(
-            &tx,
-            proposal_id,
-            "handler_writeback_retry_recorded",
-            actor,
-            &json!({"writeback_job_id": job_id, "executor": executor, "forced_by_operator": true}),
-            &now,
-        )?;
-        tx.commit()?;
-        Ok(proposal)
+        self.write(move |tx, now| {
+            let JobRecord {
+                proposal_id,
+                job_id,
+                job,
+                kind,
+                actor,
+            } = job;
+            let executor = match &kind {
+                JobKind::Handler { executor } => executor.clone(),
+                JobKind::Sql { .. } => "sql_update".to_string(),
+            };
+            let proposal = load_proposal(tx, &proposal_id)?;
+            writeback_allowed(&proposal, "retried through an app-owned handler")?;
+            let state = proposal.state()?;
+            if !matches!(
+                state,
+                State::PendingWorker | State::Applied | State::Conflict | State::Failed
+            ) {
+                return Err(LedgerError::refused(
+                    "PROPOSAL_NOT_APPROVED",
+                    format!("proposal {proposal_id} is {}", state.as_str()),
+                ));
+            }
+            let inserted = tx.exec(
+                "INSERT OR IGNORE INTO writeback_jobs (writeback_job_id, proposal_id, proposal_hash, status, job_json, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'pending_worker', ?4, ?5, ?5)",
+                params![job_id, proposal_id, proposal.proposal_hash, serde_json::to_string(&job)?, now],
+            )?;
+            if inserted != 1 {
+                return Err(LedgerError::refused(
+                    "WRITEBACK_JOB_EXISTS",
+                    format!("writeback job {job_id} is already recorded"),
+                ));
+            }
+            append_event(
+                tx,
+                &proposal_id,
+                "handler_writeback_retry_recorded",
+                &actor,
+                &json!({"writeback_job_id": job_id, "executor": executor, "forced_by_operator": true}),
+                now,
+            )?;
+            Ok(proposal)
+        })
     }
 
     /// Record an execution receipt: the receipt row (once per job and key), the idempotency
     /// receipt (latest wins), the job status, the proposal state and a `writeback_<status>`
     /// event.
-    pub fn record_receipt(
-        &self,
-        receipt: &ExecutionReceipt,
-    ) -> Result<StoredProposal, LedgerError> {
-        validate_receipt(receipt)?;
-        let now = self.now();
-        let at = if receipt.executed_at.is_empty() {
-            now.clone()
-        } else {
-            receipt.executed_at.clone()
-        };
-        let receipt_json = serde_json::to_string(receipt)?;
-        let conn = self.conn();
-        let tx = WriteTx::begin(&conn)?;
-        let proposal = load_proposal(&tx, &receipt.proposal_id)?;
-        writeback_allowed(&proposal, "recorded with an execution receipt")?;
-        let outcome = match receipt.status {
-            ReceiptStatus::Applied | ReceiptStatus::AlreadyApplied => ReceiptOutcome::Applied,
-            ReceiptStatus::Conflict => ReceiptOutcome::Conflict,
-            ReceiptStatus::Failed => ReceiptOutcome::Failed,
-            ReceiptStatus::Canceled => ReceiptOutcome::Canceled,
-        };
-        move_state(&tx, &proposal, Transition::Receipt(outcome), &at)?;
-        tx.exec(
-            "INSERT OR IGNORE INTO writeback_receipts (writeback_job_id, proposal_id, runner_id, status, idempotency_key, source_database_mutated, receipt_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                receipt.writeback_job_id,
-                receipt.proposal_id,
-                receipt.runner_id,
-                receipt.status.as_str(),
-                receipt.idempotency_key,
-                receipt.source_database_mutated as i64,
-                receipt_json,
-                at
-            ],
-        )?;
-        // Mutation is sticky: a later no-op receipt never hides that the source was written.
-        tx.exec(
-            "UPDATE proposals SET source_database_mutated = MAX(source_database_mutated, ?2) WHERE proposal_id = ?1",
-            params![receipt.proposal_id, receipt.source_database_mutated as i64],
-        )?;
-        let job_known: bool = tx
-            .query_row(
-                "SELECT 1 FROM writeback_jobs WHERE writeback_job_id = ?1",
-                [&receipt.writeback_job_id],
-                |_| Ok(true),
-            )
-            .optional()?
-            .unwrap_or(false);
-        if job_known {
-            tx.exec(
-                "INSERT OR REPLACE INTO idempotency_receipts (idempotency_key, writeback_job_id, proposal_id, receipt_status, receipt_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![receipt.idempotency_key, receipt.writeback_job_id, receipt.proposal_id, receipt.status.as_str(), receipt_json, at],
-            )?;
-            tx.exec(
-                "UPDATE writeback_jobs SET status = ?2, updated_at = ?3 WHERE writeback_job_id = ?1",
-                params![receipt.writeback_job_id, receipt.status.as_str(), at],
-            )?;
+    pub fn record_receipt(&self, receipt: ExecutionReceipt) -> Pending<StoredProposal> {
+        if let Err(e) = validate_receipt(&receipt) {
+            return Pending::ready(Err(e));
         }
-        append_event(
-            &tx,
-            &receipt.proposal_id,
-            &format!("writeback_{}", receipt.status.as_str()),
-            &receipt.runner_id,
-            &json!({
-                "writeback_job_id": receipt.writeback_job_id,
-                "rows_affected": receipt.rows_affected,
-                "source_database_mutated": receipt.source_database_mutated,
-                "receipt_hash": receipt.receipt_hash,
-            }),
-            &at,
-        )?;
-        let stored = load_proposal(&tx, &receipt.proposal_id)?;
-        tx.commit()?;
-        Ok(stored)
+        self.write(move |tx, now| insert_receipt(tx, &receipt, now))
     }
 
     /// Append an informational event that changes no state (for example a dry-run apply).
@@ -367,31 +240,160 @@ impl Ledger {
         proposal_id: &str,
         kind: &str,
         actor: &str,
-        payload: &Value,
-    ) -> Result<(), LedgerError> {
-        let now = self.now();
-        let conn = self.conn();
-        let tx = WriteTx::begin(&conn)?;
-        load_proposal(&tx, proposal_id)?;
-        append_event(&tx, proposal_id, kind, actor, payload, &now)?;
-        tx.commit()?;
-        Ok(())
+        payload: Value,
+    ) -> Pending<()> {
+        let (proposal_id, kind, actor) =
+            (proposal_id.to_string(), kind.to_string(), actor.to_string());
+        self.write(move |tx, now| {
+            load_proposal(tx, &proposal_id)?;
+            append_event(tx, &proposal_id, &kind, &actor, &payload, now)
+        })
     }
 
-    /// Cache a generated replay (the replay itself is derived from the ledger every time).
-    pub(crate) fn save_replay(
-        &self,
-        replay_id: &str,
-        proposal_id: &str,
-        payload: &Value,
-        at: &str,
-    ) -> Result<(), LedgerError> {
-        self.conn().exec(
-            "INSERT OR REPLACE INTO replay_records (replay_id, proposal_id, payload_json, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![replay_id, proposal_id, serde_json::to_string(payload)?, at],
-        )?;
+    /// Assemble the replay of a proposal and keep a copy in `replay_records` (the CLI's
+    /// `replay show|export`). Model-facing readers use the read-only [`Ledger::replay`].
+    pub fn record_replay(&self, proposal_id: &str) -> Pending<Value> {
+        let replay = match self.replay(proposal_id) {
+            Ok(r) => r,
+            Err(e) => return Pending::ready(Err(e)),
+        };
+        let proposal_id = proposal_id.to_string();
+        self.write(move |tx, _| {
+            let replay_id = replay["replay_id"].as_str().unwrap_or_default().to_string();
+            let at = replay["generated_at"].as_str().unwrap_or_default().to_string();
+            tx.exec(
+                "INSERT OR REPLACE INTO replay_records (replay_id, proposal_id, payload_json, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![replay_id, proposal_id, serde_json::to_string(&replay)?, at],
+            )?;
+            Ok(replay)
+        })
+    }
+}
+
+/// A nested savepoint inside a writer job, for a part that may be refused while the rest of
+/// the job's records stay.
+struct SavePoint<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> SavePoint<'c> {
+    fn open(conn: &'c Connection) -> Result<SavePoint<'c>, LedgerError> {
+        conn.exec("SAVEPOINT part", [])?;
+        Ok(SavePoint { conn })
+    }
+
+    /// Keep the part's records, or roll them back.
+    fn close(self, keep: bool) -> Result<(), LedgerError> {
+        if !keep {
+            self.conn.exec("ROLLBACK TO part", [])?;
+        }
+        self.conn.exec("RELEASE part", [])?;
         Ok(())
     }
+}
+
+/// The inputs of [`Ledger::record_proposal`]: the read behind the proposal and the proposal.
+#[derive(Debug, Clone)]
+pub struct ProposalCall {
+    pub read_bundle: EvidenceBundle,
+    pub read_audit: QueryAudit,
+    pub change_set: ChangeSet,
+    pub proposal_item: Value,
+    pub proposal_audit: QueryAudit,
+}
+
+/// A human decision as [`Ledger::decide`] records it.
+#[derive(Debug, Clone)]
+pub struct DecisionInput {
+    pub proposal_id: String,
+    pub decision: Decision,
+    pub actor: String,
+    pub reason: Option<String>,
+    /// The hash and version the reviewer saw: the decision is refused if they changed.
+    pub expected_hash: String,
+    pub expected_version: u32,
+}
+
+/// A writeback job as [`Ledger::queue_job`] and [`Ledger::record_handler_retry`] record it.
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    pub proposal_id: String,
+    pub job_id: String,
+    pub job: Value,
+    pub kind: JobKind,
+    pub actor: String,
+}
+
+fn insert_receipt(
+    tx: &Connection,
+    receipt: &ExecutionReceipt,
+    now: &str,
+) -> Result<StoredProposal, LedgerError> {
+    let at = if receipt.executed_at.is_empty() {
+        now.to_string()
+    } else {
+        receipt.executed_at.clone()
+    };
+    let receipt_json = serde_json::to_string(receipt)?;
+    let proposal = load_proposal(tx, &receipt.proposal_id)?;
+    writeback_allowed(&proposal, "recorded with an execution receipt")?;
+    let outcome = match receipt.status {
+        ReceiptStatus::Applied | ReceiptStatus::AlreadyApplied => ReceiptOutcome::Applied,
+        ReceiptStatus::Conflict => ReceiptOutcome::Conflict,
+        ReceiptStatus::Failed => ReceiptOutcome::Failed,
+        ReceiptStatus::Canceled => ReceiptOutcome::Canceled,
+    };
+    move_state(tx, &proposal, Transition::Receipt(outcome), &at)?;
+    tx.exec(
+        "INSERT OR IGNORE INTO writeback_receipts (writeback_job_id, proposal_id, runner_id, status, idempotency_key, source_database_mutated, receipt_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            receipt.writeback_job_id,
+            receipt.proposal_id,
+            receipt.runner_id,
+            receipt.status.as_str(),
+            receipt.idempotency_key,
+            receipt.source_database_mutated as i64,
+            receipt_json,
+            at
+        ],
+    )?;
+    // Mutation is sticky: a later no-op receipt never hides that the source was written.
+    tx.exec(
+        "UPDATE proposals SET source_database_mutated = MAX(source_database_mutated, ?2) WHERE proposal_id = ?1",
+        params![receipt.proposal_id, receipt.source_database_mutated as i64],
+    )?;
+    let job_known: bool = tx
+        .query_row(
+            "SELECT 1 FROM writeback_jobs WHERE writeback_job_id = ?1",
+            [&receipt.writeback_job_id],
+            |_| Ok(true),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if job_known {
+        tx.exec(
+            "INSERT OR REPLACE INTO idempotency_receipts (idempotency_key, writeback_job_id, proposal_id, receipt_status, receipt_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![receipt.idempotency_key, receipt.writeback_job_id, receipt.proposal_id, receipt.status.as_str(), receipt_json, at],
+        )?;
+        tx.exec(
+            "UPDATE writeback_jobs SET status = ?2, updated_at = ?3 WHERE writeback_job_id = ?1",
+            params![receipt.writeback_job_id, receipt.status.as_str(), at],
+        )?;
+    }
+    append_event(
+        tx,
+        &receipt.proposal_id,
+        &format!("writeback_{}", receipt.status.as_str()),
+        &receipt.runner_id,
+        &json!({
+            "writeback_job_id": receipt.writeback_job_id,
+            "rows_affected": receipt.rows_affected,
+            "source_database_mutated": receipt.source_database_mutated,
+            "receipt_hash": receipt.receipt_hash,
+        }),
+        &at,
+    )?;
+    load_proposal(tx, &receipt.proposal_id)
 }
 
 fn scan_read(bundle: &EvidenceBundle, audit: &QueryAudit) -> Result<(), LedgerError> {

@@ -13,7 +13,10 @@ use sluicegate_core::config::{Config, Engine, Mode, Provider, validate};
 use sluicegate_core::evidence::{Row, link_to_proposal, record_read};
 use sluicegate_core::proposal::{ProposalInput, build_change_set};
 use sluicegate_core::writeback::{ExecutorResult, receipt_for};
-use sluicegate_ledger::{Clock, Decision, Filter, JobKind, Ledger};
+use sluicegate_ledger::{
+    Clock, Decision, DecisionInput, Filter, JobKind, JobRecord, Ledger, LedgerError, ProposalCall,
+    StoredProposal,
+};
 use sluicegate_protocol::{ChangeSet, ReceiptStatus};
 
 fn config(mode: &str) -> Config {
@@ -100,9 +103,38 @@ fn propose(
         &built.after,
     );
     let item = linked.items.last().unwrap().clone();
-    let rec =
-        ledger.record_proposal(&read.bundle, &read.audit, &built.change_set, &item, &audit2)?;
+    let rec = ledger
+        .record_proposal(ProposalCall {
+            read_bundle: read.bundle,
+            read_audit: read.audit,
+            change_set: built.change_set.clone(),
+            proposal_item: item,
+            proposal_audit: audit2,
+        })
+        .wait()?;
     Ok((built.change_set, rec.deduplicated))
+}
+
+/// Record a decision and wait for it, as the CLI does.
+fn decide(
+    ledger: &Ledger,
+    id: &str,
+    decision: Decision,
+    actor: &str,
+    reason: Option<&str>,
+    hash: &str,
+    version: u32,
+) -> Result<StoredProposal, LedgerError> {
+    ledger
+        .decide(DecisionInput {
+            proposal_id: id.into(),
+            decision,
+            actor: actor.into(),
+            reason: reason.map(str::to_string),
+            expected_hash: hash.into(),
+            expected_version: version,
+        })
+        .wait()
 }
 
 fn open_temp() -> (tempfile::TempDir, Ledger) {
@@ -168,10 +200,19 @@ fn identical_reads_share_a_bundle_that_lists_both_audits() {
         first.bundle.evidence_bundle_id,
         again.bundle.evidence_bundle_id
     );
-    ledger.record_read(&first.bundle, &first.audit).unwrap();
-    ledger.record_read(&again.bundle, &again.audit).unwrap();
+    ledger
+        .record_read(first.bundle.clone(), first.audit.clone())
+        .wait()
+        .unwrap();
+    ledger
+        .record_read(again.bundle, again.audit)
+        .wait()
+        .unwrap();
     let other = record_read(cap, &ctx(), &row("INV-2", 100), 1, &json!("INV-2"), at);
-    ledger.record_read(&other.bundle, &other.audit).unwrap();
+    ledger
+        .record_read(other.bundle.clone(), other.audit.clone())
+        .wait()
+        .unwrap();
 
     let bundle = ledger.evidence(&first.bundle.evidence_bundle_id).unwrap();
     assert_eq!(bundle.items.len(), 1, "the first record stands");
@@ -262,39 +303,39 @@ fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
     let id = &cs.proposal_id;
     let hash = ledger.proposal(id).unwrap().proposal_hash;
 
-    let err = ledger
-        .decide(id, Decision::Approve, "ann", None, "sha256:other", 1)
-        .unwrap_err();
+    let err = decide(
+        &ledger,
+        id,
+        Decision::Approve,
+        "ann",
+        None,
+        "sha256:other",
+        1,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), Some("PROPOSAL_HASH_MISMATCH"));
-    let err = ledger
-        .decide(id, Decision::Approve, "ann", None, &hash, 2)
-        .unwrap_err();
+    let err = decide(&ledger, id, Decision::Approve, "ann", None, &hash, 2).unwrap_err();
     assert_eq!(err.code(), Some("PROPOSAL_VERSION_MISMATCH"));
 
-    let p = ledger
-        .decide(id, Decision::Approve, "ann", Some("ok"), &hash, 1)
-        .unwrap();
+    let p = decide(&ledger, id, Decision::Approve, "ann", Some("ok"), &hash, 1).unwrap();
     assert_eq!(p.state, "approved");
-    let err = ledger
-        .decide(id, Decision::Approve, "ann", None, &hash, 1)
-        .unwrap_err();
+    let err = decide(&ledger, id, Decision::Approve, "ann", None, &hash, 1).unwrap_err();
     assert_eq!(err.code(), Some("PROPOSAL_NOT_PENDING_REVIEW"));
 
     let p = ledger
-        .queue_job(
-            id,
-            "wbj_1",
-            &json!({"job": 1}),
-            &JobKind::Sql {
+        .queue_job(JobRecord {
+            proposal_id: id.clone(),
+            job_id: "wbj_1".into(),
+            job: json!({"job": 1}),
+            kind: JobKind::Sql {
                 source_id: "app".into(),
             },
-            "runner",
-        )
+            actor: "runner".into(),
+        })
+        .wait()
         .unwrap();
     assert_eq!(p.state, "pending_worker");
-    let err = ledger
-        .decide(id, Decision::Reject, "ann", Some("no"), &hash, 1)
-        .unwrap_err();
+    let err = decide(&ledger, id, Decision::Reject, "ann", Some("no"), &hash, 1).unwrap_err();
     assert_eq!(err.code(), Some("PROPOSAL_NOT_REJECTABLE"));
 
     let result = ExecutorResult {
@@ -311,7 +352,7 @@ fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
         &result,
         "2026-06-20T14:40:00.000Z",
     );
-    let p = ledger.record_receipt(&receipt).unwrap();
+    let p = ledger.record_receipt(receipt.clone()).wait().unwrap();
     assert_eq!(p.state, "applied");
     assert!(p.source_database_mutated);
 
@@ -327,7 +368,7 @@ fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
         "2026-06-20T14:41:00.000Z",
     );
     assert_eq!(again.status, ReceiptStatus::AlreadyApplied);
-    let p = ledger.record_receipt(&again).unwrap();
+    let p = ledger.record_receipt(again).wait().unwrap();
     assert!(p.source_database_mutated);
     assert_eq!(ledger.receipts(id).unwrap().len(), 1);
     let kinds: Vec<String> = ledger
@@ -376,7 +417,7 @@ fn receipts_for_unapproved_proposals_are_refused() {
         &result,
         "2026-06-20T14:40:00.000Z",
     );
-    let err = ledger.record_receipt(&receipt).unwrap_err();
+    let err = ledger.record_receipt(receipt.clone()).wait().unwrap_err();
     assert_eq!(err.code(), Some("PROPOSAL_NOT_APPROVED"));
     assert_eq!(
         ledger.proposal(&cs.proposal_id).unwrap().state,
@@ -398,21 +439,28 @@ fn shadow_proposals_can_never_be_approved() {
     )
     .unwrap();
     let hash = ledger.proposal(&cs.proposal_id).unwrap().proposal_hash;
-    let err = ledger
-        .decide(&cs.proposal_id, Decision::Approve, "ann", None, &hash, 1)
-        .unwrap_err();
+    let err = decide(
+        &ledger,
+        &cs.proposal_id,
+        Decision::Approve,
+        "ann",
+        None,
+        &hash,
+        1,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), Some("SHADOW_WRITEBACK_DISABLED"));
     // Rejecting a shadow proposal is allowed.
-    ledger
-        .decide(
-            &cs.proposal_id,
-            Decision::Reject,
-            "ann",
-            Some("no"),
-            &hash,
-            1,
-        )
-        .unwrap();
+    decide(
+        &ledger,
+        &cs.proposal_id,
+        Decision::Reject,
+        "ann",
+        Some("no"),
+        &hash,
+        1,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -460,7 +508,7 @@ fn listings_filter_and_limit_in_sql_and_latest_resolves() {
 }
 
 #[test]
-fn replay_is_derived_from_the_ledger_and_cached() {
+fn replay_is_derived_from_the_ledger_and_only_recorded_on_request() {
     let (_d, ledger) = open_temp();
     let cfg = config("review");
     let (cs, _) = propose(
@@ -473,12 +521,19 @@ fn replay_is_derived_from_the_ledger_and_cached() {
     .unwrap();
     let replay = ledger.replay(&cs.proposal_id).unwrap();
     assert_eq!(
+        ledger.stats().unwrap().replay_records,
+        0,
+        "reading a replay writes nothing"
+    );
+    assert_eq!(
         replay["replay_id"],
         json!(format!("replay_{}", cs.proposal_id))
     );
     assert_eq!(replay["events"].as_array().unwrap().len(), 2);
     assert_eq!(replay["evidence"][0]["items"].as_array().unwrap().len(), 2);
     assert_eq!(replay["query_audit"].as_array().unwrap().len(), 1);
+    let recorded = ledger.record_replay(&cs.proposal_id).wait().unwrap();
+    assert_eq!(recorded["events"], replay["events"]);
     assert_eq!(ledger.stats().unwrap().replay_records, 1);
 }
 

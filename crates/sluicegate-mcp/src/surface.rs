@@ -9,7 +9,7 @@ use sluicegate_core::config::Kind;
 use sluicegate_core::envelope::{Outcome, ToolResult, render};
 use sluicegate_core::refusal::{Code, Refusal};
 use sluicegate_core::tools::{AliasMode, exposed_tools, tool_definition};
-use sluicegate_runtime::{AgentApi, Env};
+use sluicegate_runtime::AgentApi;
 
 use crate::error::ServeError;
 
@@ -44,7 +44,6 @@ struct Entry {
 /// The served surface. Build once, share behind an `Arc`.
 pub struct Surface {
     api: AgentApi,
-    env: Env,
     mode: AliasMode,
     entries: Vec<Entry>,
     by_name: HashMap<String, usize>,
@@ -61,9 +60,8 @@ impl std::fmt::Debug for Surface {
 
 impl Surface {
     /// Build the catalog for `mode`: tool definitions in deterministic order and one compiled
-    /// JSON Schema validator per tool. `env` is what the server's trusted context resolves
-    /// against (used to scope resource reads to the tenants this server acts for).
-    pub fn new(api: AgentApi, env: Env, mode: AliasMode) -> Result<Surface, ServeError> {
+    /// JSON Schema validator per tool.
+    pub fn new(api: AgentApi, mode: AliasMode) -> Result<Surface, ServeError> {
         let config = api.config();
         let format = api.result_format();
         let mut entries = Vec::new();
@@ -89,7 +87,6 @@ impl Surface {
         }
         Ok(Surface {
             api,
-            env,
             mode,
             entries,
             by_name,
@@ -98,10 +95,6 @@ impl Surface {
 
     pub fn api(&self) -> &AgentApi {
         &self.api
-    }
-
-    pub(crate) fn env(&self) -> &Env {
-        &self.env
     }
 
     pub fn alias_mode(&self) -> AliasMode {

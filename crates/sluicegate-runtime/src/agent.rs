@@ -15,7 +15,7 @@ use sluicegate_core::envelope::{Outcome, ToolResult, render};
 use sluicegate_core::evidence::{ReadRecord, link_to_proposal, record_read};
 use sluicegate_core::proposal::{ProposalInput, build_change_set};
 use sluicegate_core::refusal::{Code, Refusal};
-use sluicegate_ledger::{Ledger, LedgerError};
+use sluicegate_ledger::{Ledger, LedgerError, ProposalCall};
 use sluicegate_source::{SourceError, Sources};
 use tracing::Instrument;
 
@@ -83,8 +83,14 @@ impl AgentApi {
         &self.inner.config
     }
 
-    pub fn ledger(&self) -> &Ledger {
+    /// The ledger, for this crate's read-only record lookups. Never handed out: a
+    /// model-facing front end reaches recorded data only through [`AgentApi::read_record`].
+    pub(crate) fn ledger_handle(&self) -> &Ledger {
         &self.inner.ledger
+    }
+
+    pub(crate) fn env(&self) -> &Env {
+        &self.inner.env
     }
 
     pub fn result_format(&self) -> u8 {
@@ -158,7 +164,6 @@ impl AgentApi {
         );
 
         if cap.kind == Kind::Read {
-            let ledger = inner.ledger.clone();
             let evidence_id = read.bundle.evidence_bundle_id.clone();
             let ReadRecord {
                 bundle,
@@ -166,7 +171,11 @@ impl AgentApi {
                 object_id,
                 ..
             } = read;
-            blocking(move || ledger.record_read(&bundle, &audit)).await?;
+            inner
+                .ledger
+                .record_read(bundle, audit)
+                .await
+                .map_err(ledger_refusal)?;
             return Ok(Outcome::Read {
                 capability: cap.name.clone(),
                 mode: config.mode.as_str(),
@@ -194,9 +203,11 @@ impl AgentApi {
             Ok(b) => b,
             Err(refusal) => {
                 // The read happened; it stays on record even though the proposal is refused.
-                let ledger = inner.ledger.clone();
-                let (bundle, audit) = (read.bundle.clone(), read.audit.clone());
-                blocking(move || ledger.record_read(&bundle, &audit)).await?;
+                inner
+                    .ledger
+                    .record_read(read.bundle, read.audit)
+                    .await
+                    .map_err(ledger_refusal)?;
                 return Err(refusal);
             }
         };
@@ -204,18 +215,18 @@ impl AgentApi {
         let (linked, proposal_audit) =
             link_to_proposal(&read, cap, &cs.proposal_id, row, &built.patch, &built.after);
         let proposal_item = linked.items.last().cloned().unwrap_or(json!(null));
-        let ledger = inner.ledger.clone();
-        let (bundle, audit, cs_for_ledger) = (read.bundle.clone(), read.audit.clone(), cs.clone());
-        let recorded = blocking(move || {
-            ledger.record_proposal(
-                &bundle,
-                &audit,
-                &cs_for_ledger,
-                &proposal_item,
-                &proposal_audit,
-            )
-        })
-        .await?;
+        let evidence_id = read.bundle.evidence_bundle_id.clone();
+        let recorded = inner
+            .ledger
+            .record_proposal(ProposalCall {
+                read_bundle: read.bundle,
+                read_audit: read.audit,
+                change_set: cs.clone(),
+                proposal_item,
+                proposal_audit,
+            })
+            .await
+            .map_err(ledger_refusal)?;
         let stored_cs = if recorded.deduplicated {
             recorded.proposal.change_set().map_err(ledger_refusal)?
         } else {
@@ -234,30 +245,22 @@ impl AgentApi {
             shadow: config.mode == Mode::Shadow,
             change_set: Box::new(stored_cs),
             ctx,
-            evidence_id: read.bundle.evidence_bundle_id.clone(),
+            evidence_id,
             executor_type,
             deduplicated: recorded.deduplicated,
         })
     }
 }
 
-/// Run ledger work the way the runtime's flavor allows (see `sluicegate_source::blocking`).
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, LedgerError> + Send + 'static,
-) -> Result<T, Refusal> {
-    match sluicegate_source::blocking::run(f).await {
-        Ok(result) => result.map_err(ledger_refusal),
-        Err(_) => Err(Refusal::new(Code::Internal, "ledger task failed")),
-    }
-}
-
-fn ledger_refusal(e: LedgerError) -> Refusal {
+pub(crate) fn ledger_refusal(e: LedgerError) -> Refusal {
     let code = match e.code() {
         Some("SECRET_MATERIAL_REJECTED") => Code::SecretMaterialRejected,
         Some("PROPOSAL_IMMUTABILITY_VIOLATION") => Code::ProposalImmutabilityViolation,
         Some("CHANGE_SET_INVALID") => Code::ChangeSetInvalid,
         _ => match e {
-            LedgerError::Missing(_) | LedgerError::Io(_) => Code::LocalStoreUnavailable,
+            LedgerError::Missing(_) | LedgerError::Io(_) | LedgerError::WriterStopped => {
+                Code::LocalStoreUnavailable
+            }
             _ => Code::Internal,
         },
     };

@@ -7,10 +7,12 @@
 mod agent;
 mod env;
 pub mod handler;
+mod records;
 mod review;
 
 pub use agent::AgentApi;
 pub use env::{Env, Secret};
+pub use records::{RecordError, RecordKind};
 pub use review::{ApplyOptions, ApplyReport, ReviewApi, ReviewError};
 
 /// The current time as the ledger and protocol documents write it.

@@ -14,7 +14,9 @@ use sluicegate_core::writeback::{
     DEFAULT_RUNNER_ID, ExecutorResult, check_job_authority, conflict_guard_for,
     job_from_change_set, receipt_for, reviewed_capability,
 };
-use sluicegate_ledger::{Decision, JobKind, Ledger, LedgerError, StoredProposal};
+use sluicegate_ledger::{
+    Decision, DecisionInput, JobKind, JobRecord, Ledger, LedgerError, StoredProposal,
+};
 use sluicegate_protocol::writeback_job::{ConflictGuard, WritebackJobV1};
 use sluicegate_protocol::{ChangeSet, ExecutionReceipt, ReceiptStatus};
 use sluicegate_source::{ConflictCheck, GuardedUpdate, WriteStatus, apply_guarded_update};
@@ -127,36 +129,62 @@ impl ReviewApi {
     }
 
     /// Approve the proposal as currently stored (its own hash and version).
-    pub fn approve(
+    pub async fn approve(
         &self,
         selector: &str,
         actor: &str,
         reason: Option<&str>,
     ) -> Result<StoredProposal, ReviewError> {
         self.decide(selector, Decision::Approve, actor, reason)
+            .await
     }
 
-    pub fn reject(
+    pub async fn reject(
         &self,
         selector: &str,
         actor: &str,
         reason: &str,
     ) -> Result<StoredProposal, ReviewError> {
         self.decide(selector, Decision::Reject, actor, Some(reason))
+            .await
     }
 
-    fn decide(
+    async fn decide(
         &self,
         selector: &str,
         d: Decision,
         actor: &str,
         reason: Option<&str>,
     ) -> Result<StoredProposal, ReviewError> {
-        let id = self.ledger.resolve_proposal_id(selector)?;
-        let p = self.ledger.proposal(&id)?;
+        let selector = selector.to_string();
+        let p = self
+            .read(move |l| l.proposal(&l.resolve_proposal_id(&selector)?))
+            .await?;
         Ok(self
             .ledger
-            .decide(&id, d, actor, reason, &p.proposal_hash, p.proposal_version)?)
+            .decide(DecisionInput {
+                proposal_id: p.proposal_id,
+                decision: d,
+                actor: actor.to_string(),
+                reason: reason.map(str::to_string),
+                expected_hash: p.proposal_hash,
+                expected_version: p.proposal_version,
+            })
+            .await?)
+    }
+
+    /// Run ledger reads from async code on a blocking thread, so a slow read never stalls the
+    /// runtime's other work.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, ReviewError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Ledger) -> Result<T, LedgerError> + Send + 'static,
+    {
+        let ledger = self.ledger.clone();
+        tokio::task::spawn_blocking(move || f(&ledger))
+            .await
+            .map_err(|e| ReviewError::Refused(format!("ledger read failed: {e}")))?
+            .map_err(ReviewError::from)
     }
 
     /// Apply an approved proposal with its configured executor.
@@ -168,8 +196,14 @@ impl ReviewApi {
         let config = self.config.clone().ok_or_else(|| {
             ReviewError::Refused("apply needs the reviewed config (--config)".into())
         })?;
-        let id = self.ledger.resolve_proposal_id(selector)?;
-        let proposal = self.ledger.proposal(&id)?;
+        let selector = selector.to_string();
+        let (id, proposal) = self
+            .read(move |l| {
+                let id = l.resolve_proposal_id(&selector)?;
+                let proposal = l.proposal(&id)?;
+                Ok((id, proposal))
+            })
+            .await?;
         let cs = proposal.change_set()?;
         let cap = reviewed_capability(&config, &cs).ok_or_else(|| {
             ReviewError::Refused(format!(
@@ -250,12 +284,14 @@ impl ReviewApi {
                 .await
                 .map_err(|e| ReviewError::Refused(e.to_string()))?;
             let result = executor_result(&outcome);
-            self.ledger.record_note(
-                &id,
-                "writeback_dry_run",
-                &self.runner_id,
-                &json!({"writeback_job_id": job.writeback_job_id, "result_hash": result.result_hash}),
-            )?;
+            self.ledger
+                .record_note(
+                    &id,
+                    "writeback_dry_run",
+                    &self.runner_id,
+                    json!({"writeback_job_id": job.writeback_job_id, "result_hash": result.result_hash}),
+                )
+                .await?;
             return Ok(ApplyReport {
                 proposal,
                 executor: executor_name,
@@ -273,15 +309,17 @@ impl ReviewApi {
         if matches!(state, State::Approved | State::PendingWorker) {
             let job_json =
                 serde_json::to_value(&job).map_err(|e| ReviewError::Refused(e.to_string()))?;
-            self.ledger.queue_job(
-                &id,
-                &job.writeback_job_id,
-                &job_json,
-                &JobKind::Sql {
-                    source_id: cs.source.source_id.clone(),
-                },
-                &self.runner_id,
-            )?;
+            self.ledger
+                .queue_job(JobRecord {
+                    proposal_id: id.clone(),
+                    job_id: job.writeback_job_id.clone(),
+                    job: job_json,
+                    kind: JobKind::Sql {
+                        source_id: cs.source.source_id.clone(),
+                    },
+                    actor: self.runner_id.clone(),
+                })
+                .await?;
         }
         let writer_env = source.write_url_env.as_deref();
         let writer_url = writer_env.and_then(|e| self.env.get(e));
@@ -321,7 +359,7 @@ impl ReviewApi {
             &result,
             &completed_at,
         );
-        let proposal = self.ledger.record_receipt(&receipt)?;
+        let proposal = self.ledger.record_receipt(receipt.clone()).await?;
         Ok(ApplyReport {
             proposal,
             executor: executor_name,

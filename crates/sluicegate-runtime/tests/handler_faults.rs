@@ -257,7 +257,7 @@ impl Fixture {
 
     async fn approved(&self) -> String {
         let pid = self.propose().await;
-        self.review.approve(&pid, "reviewer_1", None).unwrap();
+        self.review.approve(&pid, "reviewer_1", None).await.unwrap();
         pid
     }
 
@@ -614,7 +614,7 @@ async fn lifecycle_approval_idempotency_and_the_retry_contract() {
     assert!(fx.ledger.jobs(&pid).unwrap().is_empty());
 
     // A dry run builds the request but never calls the handler, and changes no state.
-    fx.review.approve(&pid, "reviewer_1", None).unwrap();
+    fx.review.approve(&pid, "reviewer_1", None).await.unwrap();
     let dry = fx
         .review
         .apply(
@@ -694,15 +694,16 @@ async fn an_attempt_without_a_receipt_is_never_resent_silently() {
         "billing_hook",
     );
     fx.ledger
-        .queue_job(
-            &pid,
-            &format!("hwb_{pid}"),
-            &serde_json::to_value(job).unwrap(),
-            &sluicegate_ledger::JobKind::Handler {
+        .queue_job(sluicegate_ledger::JobRecord {
+            proposal_id: pid.clone(),
+            job_id: format!("hwb_{pid}"),
+            job: serde_json::to_value(job).unwrap(),
+            kind: sluicegate_ledger::JobKind::Handler {
                 executor: "billing_hook".into(),
             },
-            "local_runner",
-        )
+            actor: "local_runner".into(),
+        })
+        .await
         .unwrap();
     match fx.review.apply(&pid, &ApplyOptions::default()).await {
         Err(ReviewError::Refused(m)) => assert!(m.contains("--force-handler-retry"), "{m}"),

@@ -296,6 +296,7 @@ async fn story(app: App, engine: &str, schema: &str, url: &str, ledger_dir: &Pat
     // Approve, apply: exactly one row changes, to exactly the approved values.
     review
         .approve(&pid, "reviewer_1", Some("policy ok"))
+        .await
         .unwrap();
     let applied = review.apply(&pid, &ApplyOptions::default()).await.unwrap();
     assert_eq!(
@@ -335,7 +336,7 @@ async fn story(app: App, engine: &str, schema: &str, url: &str, ledger_dir: &Pat
         .as_str()
         .unwrap()
         .to_string();
-    review.approve(&stale_id, "reviewer_1", None).unwrap();
+    review.approve(&stale_id, "reviewer_1", None).await.unwrap();
     app.app_edit("INV-3002").await;
     let edited = app.snapshot().await;
     let conflict = review

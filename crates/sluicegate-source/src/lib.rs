@@ -21,7 +21,6 @@
 //! hidden ways to run raw SQL on a read connection: tests prove that the engine refuses writes
 //! there, and the runtime's read-path bench times the bare query on the connection reads use.
 
-pub mod blocking;
 mod error;
 pub mod inspect;
 mod mysql;

@@ -245,7 +245,9 @@ impl LiteSource {
         }
         let names = plan.columns.clone();
         let this = self.clone();
-        crate::blocking::run(move || {
+        // On a blocking thread, never inline: a read may wait out another process's write lock
+        // for the busy timeout, and a timeout around it must be able to fire.
+        tokio::task::spawn_blocking(move || {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             this.with_conn(|conn| query_rows(conn, &sql, &params, &names, &this.redactor))
                 .map(|rows| rows.into_iter().map(|(row, _)| row).collect())

@@ -377,12 +377,9 @@ fn in_process(s: &Setup, calls: usize) -> anyhow::Result<(Vec<Duration>, Vec<Dur
         ("BENCH_PRINCIPAL".to_string(), "bench".to_string()),
     ]));
     let ledger = sluicegate_ledger::Ledger::open(&s.dir.join("inproc.db"))?;
-    let api = sluicegate_runtime::AgentApi::new(config, ledger, env.clone(), None);
-    let surface = sluicegate_mcp::Surface::new(
-        api.clone(),
-        env,
-        sluicegate_core::tools::AliasMode::Canonical,
-    )?;
+    let api = sluicegate_runtime::AgentApi::new(config, ledger, env, None);
+    let surface =
+        sluicegate_mcp::Surface::new(api.clone(), sluicegate_core::tools::AliasMode::Canonical)?;
     let args = json!({"invoice_id": "INV-3001"});
     let map = args.as_object().cloned().unwrap_or_default();
     // The same runtime flavour `mcp serve` uses for stdio.

@@ -26,7 +26,7 @@ use sluicegate_core::handler::{
 };
 use sluicegate_core::lifecycle::State;
 use sluicegate_core::writeback::{ExecutorResult, idempotency_key, result_hash};
-use sluicegate_ledger::{JobKind, StoredProposal};
+use sluicegate_ledger::{JobKind, JobRecord, Ledger, LedgerError, StoredProposal};
 use sluicegate_protocol::{ChangeSet, ExecutionReceipt, ReceiptStatus};
 
 use crate::env::Secret;
@@ -160,7 +160,8 @@ impl ReviewApi {
         }
         check_handler_authority(a.config, a.cap, a.cs, &a.proposal.proposal_hash)
             .map_err(refused)?;
-        let history = self.handler_history(&id)?;
+        let pid = id.clone();
+        let history = self.read(move |l| handler_history(l, &pid)).await?;
         let executor_type = a.executor.type_name();
         let report =
             |proposal: StoredProposal, receipt: ExecutionReceipt, h: HandlerReport| ApplyReport {
@@ -231,12 +232,14 @@ impl ReviewApi {
 
         if opts.dry_run {
             // A dry run never calls the handler: a handler that ignored `dry_run` would write.
-            self.ledger.record_note(
-                &id,
-                "writeback_dry_run",
-                &self.runner_id,
-                &json!({"writeback_job_id": job_id, "executor": a.executor_name, "handler_called": false}),
-            )?;
+            self.ledger
+                .record_note(
+                    &id,
+                    "writeback_dry_run",
+                    &self.runner_id,
+                    json!({"writeback_job_id": job_id, "executor": a.executor_name, "handler_called": false}),
+                )
+                .await?;
             let completed_at = now_iso();
             return Ok(ApplyReport {
                 proposal: a.proposal,
@@ -269,17 +272,17 @@ impl ReviewApi {
         let kind = JobKind::Handler {
             executor: a.executor_name.to_string(),
         };
+        let record = JobRecord {
+            proposal_id: id.clone(),
+            job_id: job_id.clone(),
+            job: job_json,
+            kind,
+            actor: self.runner_id.clone(),
+        };
         if history.jobs == 0 {
-            self.ledger
-                .queue_job(&id, &job_id, &job_json, &kind, &self.runner_id)?;
+            self.ledger.queue_job(record).await?;
         } else {
-            self.ledger.record_handler_retry(
-                &id,
-                &job_id,
-                &job_json,
-                a.executor_name,
-                &self.runner_id,
-            )?;
+            self.ledger.record_handler_retry(record).await?;
         }
 
         let started = Instant::now();
@@ -330,17 +333,20 @@ impl ReviewApi {
         } else {
             tracing::info!(proposal = %id, executor = %a.executor_name, attempt, status = receipt.status.as_str(), elapsed_ms, "app-owned handler writeback");
         }
-        let mut proposal = self.ledger.record_receipt(&receipt)?;
+        let mut proposal = self.ledger.record_receipt(receipt.clone()).await?;
         if let Some(details) = mapped.details {
             // A handler may echo what it was sent: scrub our own secrets out of its details.
             let details = scrub(details, &handler.secrets());
-            self.ledger.record_note(
-                &id,
-                "handler_receipt_details",
-                &self.runner_id,
-                &json!({"writeback_job_id": job_id, "details": details}),
-            )?;
-            proposal = self.ledger.proposal(&id)?;
+            self.ledger
+                .record_note(
+                    &id,
+                    "handler_receipt_details",
+                    &self.runner_id,
+                    json!({"writeback_job_id": job_id, "details": details}),
+                )
+                .await?;
+            let pid = id.clone();
+            proposal = self.read(move |l| l.proposal(&pid)).await?;
         }
         Ok(report(
             proposal,
@@ -356,31 +362,30 @@ impl ReviewApi {
             },
         ))
     }
+}
 
-    fn handler_history(&self, proposal_id: &str) -> Result<History, ReviewError> {
-        let jobs: Vec<_> = self
-            .ledger
-            .jobs(proposal_id)?
-            .into_iter()
-            .filter(|j| is_handler_job_id(&j.writeback_job_id))
-            .collect();
-        let last = self
-            .ledger
-            .receipts(proposal_id)?
-            .into_iter()
+/// The handler jobs already recorded for a proposal and the last handler receipt.
+fn handler_history(ledger: &Ledger, proposal_id: &str) -> Result<History, LedgerError> {
+    let jobs: Vec<_> = ledger
+        .jobs(proposal_id)?
+        .into_iter()
+        .filter(|j| is_handler_job_id(&j.writeback_job_id))
+        .collect();
+    let last = ledger
+        .receipts(proposal_id)?
+        .into_iter()
+        .rev()
+        .find(|r| is_handler_job_id(&r.writeback_job_id))
+        .and_then(|r| serde_json::from_value::<ExecutionReceipt>(r.receipt).ok());
+    Ok(History {
+        jobs: jobs.len(),
+        unfinished: jobs
+            .iter()
             .rev()
-            .find(|r| is_handler_job_id(&r.writeback_job_id))
-            .and_then(|r| serde_json::from_value::<ExecutionReceipt>(r.receipt).ok());
-        Ok(History {
-            jobs: jobs.len(),
-            unfinished: jobs
-                .iter()
-                .rev()
-                .find(|j| j.status == "pending_worker")
-                .map(|j| j.writeback_job_id.clone()),
-            last,
-        })
-    }
+            .find(|j| j.status == "pending_worker")
+            .map(|j| j.writeback_job_id.clone()),
+        last,
+    })
 }
 
 impl ResolvedHandler {

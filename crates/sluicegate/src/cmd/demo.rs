@@ -293,8 +293,10 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     // 5. A human approves outside MCP; the guarded apply changes exactly one row.
-    s.review
-        .approve(&pid, "demo.reviewer", Some("within policy"))?;
+    rt.block_on(
+        s.review
+            .approve(&pid, "demo.reviewer", Some("within policy")),
+    )?;
     let snapshot = sample_app::snapshot(&s.app_db)?;
     let applied = rt.block_on(s.review.apply(&pid, &ApplyOptions::default()))?;
     let changed = sample_app::changed_rows(&snapshot, &sample_app::snapshot(&s.app_db)?);
@@ -349,7 +351,7 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let stale_id = stale_cs.proposal_id.clone();
-    s.review.approve(&stale_id, "demo.reviewer", None)?;
+    rt.block_on(s.review.approve(&stale_id, "demo.reviewer", None))?;
     sample_app::app_edit(&s.app_db, "INV-3002")?;
     let snapshot = sample_app::snapshot(&s.app_db)?;
     let conflict = rt.block_on(s.review.apply(&stale_id, &ApplyOptions::default()))?;

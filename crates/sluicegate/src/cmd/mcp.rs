@@ -260,11 +260,10 @@ pub fn serve(
     }
     let ledger = open_ledger(&store)?;
     let api = AgentApi::new(config, ledger, env.clone(), result_format);
-    let surface = Arc::new(Surface::new(api, env, alias_mode)?);
+    let surface = Arc::new(Surface::new(api, alias_mode)?);
 
-    // Blocking threads run SQLite work (source reads, ledger writes); the ledger is one
-    // connection behind a mutex, so a few threads are all that can make progress, and a capped
-    // pool keeps memory flat under many concurrent sessions.
+    // Blocking threads run SQLite source reads and ledger reads (ledger writes have their own
+    // writer thread); a capped pool keeps memory flat under many concurrent sessions.
     let runtime = match transport {
         // One thread is plenty for one client and keeps cold start and memory small.
         Transport::Stdio => tokio::runtime::Builder::new_current_thread()

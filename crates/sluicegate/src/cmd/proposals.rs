@@ -7,7 +7,9 @@ use serde_json::json;
 use sluicegate_ledger::Filter;
 use sluicegate_runtime::{Env, ReviewApi};
 
-use crate::context::{actor, confirm, open_existing_ledger, print_json, store_hint, store_path};
+use crate::context::{
+    actor, confirm, open_existing_ledger, print_json, runtime, store_hint, store_path,
+};
 use crate::view;
 
 #[derive(clap::Args)]
@@ -209,7 +211,11 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
             )?;
             let review = ReviewApi::new(None, ledger, Env::process());
             decision_output(
-                review.approve(&pid, &actor(who.as_deref()), reason.as_deref()),
+                runtime()?.block_on(review.approve(
+                    &pid,
+                    &actor(who.as_deref()),
+                    reason.as_deref(),
+                )),
                 "approved",
                 json,
             )
@@ -232,7 +238,7 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
             confirm(&format!("Reject proposal {pid}?"), yes)?;
             let review = ReviewApi::new(None, ledger, Env::process());
             decision_output(
-                review.reject(&pid, &actor(who.as_deref()), &reason),
+                runtime()?.block_on(review.reject(&pid, &actor(who.as_deref()), &reason)),
                 "rejected",
                 json,
             )

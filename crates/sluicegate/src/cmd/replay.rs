@@ -95,7 +95,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         } => {
             let ledger = target.ledger()?;
             let id = target.resolve(&ledger)?;
-            let replay = ledger.replay(&id)?;
+            let replay = ledger.record_replay(&id).wait()?;
             let p = ledger.proposal(&id)?;
             if json {
                 print_json(&replay)?;
@@ -115,7 +115,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         } => {
             let ledger = target.ledger()?;
             let id = target.resolve(&ledger)?;
-            let replay = ledger.replay(&id)?;
+            let replay = ledger.record_replay(&id).wait()?;
             let body = if format == "markdown" {
                 view::replay_markdown(&ledger.proposal(&id)?, &replay)
             } else {

@@ -275,6 +275,17 @@ impl StdioClient {
 
     /// Send one request and return the whole response message.
     pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send(method, params);
+        loop {
+            let msg = self.next_message();
+            if msg["id"] == json!(id) {
+                return msg;
+            }
+        }
+    }
+
+    /// Send one request without waiting for its answer; returns its id.
+    pub fn send(&mut self, method: &str, params: Value) -> i64 {
         let id = self.next_id;
         self.next_id += 1;
         writeln!(
@@ -284,18 +295,18 @@ impl StdioClient {
         )
         .unwrap();
         self.stdin.flush().unwrap();
-        loop {
-            let mut line = String::new();
-            assert!(
-                self.stdout.read_line(&mut line).unwrap() > 0,
-                "server closed stdout"
-            );
-            let msg: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("stdout is not JSON-RPC ({e}): {line}"));
-            if msg["id"] == json!(id) {
-                return msg;
-            }
-        }
+        id
+    }
+
+    /// The next message the server writes, whatever it answers.
+    pub fn next_message(&mut self) -> Value {
+        let mut line = String::new();
+        assert!(
+            self.stdout.read_line(&mut line).unwrap() > 0,
+            "server closed stdout"
+        );
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout is not JSON-RPC ({e}): {line}"))
     }
 
     pub fn call(&mut self, name: &str, args: Value) -> Value {

@@ -1,0 +1,299 @@
+//! The ledger's writer thread: every write runs there, never on the caller's thread.
+//!
+//! A write may have to wait for SQLite's write lock while another process holds it (a CLI
+//! `apply`, a maintenance command) for up to the busy timeout. Done on an async runtime's
+//! thread, that wait would freeze every other request the thread serves; done inline on the
+//! stdio server's only thread, it would freeze the server. So callers hand a job over a
+//! channel and wait for its answer, a [`Pending`], which async code awaits and synchronous
+//! code (the CLI) blocks on.
+//!
+//! Group commit: when the thread wakes it takes every job already queued, runs each inside its
+//! own savepoint of one transaction, commits once, and only then answers each caller. A job
+//! that fails rolls back to its savepoint and leaves its neighbours' records alone; a failed
+//! commit fails every job of the group. No caller is ever answered before its records are
+//! committed.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::LedgerError;
+
+/// At most this many jobs share one transaction, so one caller never waits behind an
+/// unbounded group.
+const MAX_GROUP: usize = 64;
+
+/// What a job hands back after running: called with the outcome of the group's commit.
+type Finish = Box<dyn FnOnce(Result<(), &str>) + Send>;
+
+/// A job runs on the writer connection inside the group's transaction (or is told why the
+/// transaction could not start) and returns whether its own records should stay.
+type Job = Box<dyn FnOnce(Result<&Connection, &str>) -> (bool, Finish) + Send>;
+
+/// The answer to one write: await it from async code, or [`Pending::wait`] from synchronous
+/// code. Resolves only after the write is committed (or has failed).
+#[must_use = "a write is only known to be recorded once its Pending resolves"]
+pub struct Pending<T> {
+    rx: oneshot::Receiver<Result<T, LedgerError>>,
+}
+
+impl<T> Pending<T> {
+    /// A write answered at once, without reaching the writer thread.
+    pub(crate) fn ready(result: Result<T, LedgerError>) -> Pending<T> {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(result);
+        Pending { rx }
+    }
+
+    /// Block the calling thread until the write is committed.
+    ///
+    /// For synchronous callers only (the CLI, tests). Calling it on an async runtime's thread
+    /// panics (tokio refuses to block a runtime thread); async code awaits the `Pending`.
+    pub fn wait(self) -> Result<T, LedgerError> {
+        self.rx
+            .blocking_recv()
+            .unwrap_or(Err(LedgerError::WriterStopped))
+    }
+}
+
+impl<T> Future for Pending<T> {
+    type Output = Result<T, LedgerError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(LedgerError::WriterStopped)))
+    }
+}
+
+/// The writer thread and the channel that feeds it. Dropping it lets the thread finish the
+/// jobs already queued, then joins it, so nothing accepted is lost at shutdown.
+pub(crate) struct Writer {
+    jobs: Option<Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Start the thread that owns `conn` from now on.
+    pub(crate) fn start(conn: Connection) -> Result<Writer, LedgerError> {
+        let (jobs, rx) = channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| LedgerError::Io(format!("start the ledger writer thread: {e}")))?;
+        Ok(Writer {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queue `f` to run on the writer connection inside a transaction. Its records stay when
+    /// it returns `Ok`, and are rolled back when it returns `Err`.
+    pub(crate) fn submit<T, F>(&self, f: F) -> Pending<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, LedgerError> + Send + 'static,
+    {
+        self.submit_keeping(move |conn| {
+            let result = f(conn);
+            let keep = result.is_ok();
+            (result, keep)
+        })
+    }
+
+    /// Like [`Writer::submit`], but `f` says itself whether its records stay: a refusal that
+    /// follows records which must stand anyway (a proposal refused after its read).
+    pub(crate) fn submit_keeping<T, F>(&self, f: F) -> Pending<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> (Result<T, LedgerError>, bool) + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let (result, keep) = match conn {
+                Ok(conn) => f(conn),
+                Err(why) => (Err(LedgerError::Io(why.to_string())), false),
+            };
+            let finish: Finish = Box::new(move |committed| {
+                let answer = match committed {
+                    Ok(()) => result,
+                    // A refusal whose records were rolled back says more than a commit
+                    // failure that did not concern it.
+                    Err(_) if result.is_err() && !keep => result,
+                    Err(why) => Err(LedgerError::Io(format!("commit failed: {why}"))),
+                };
+                // The caller may have stopped waiting (a cancelled request); the record
+                // stands either way.
+                let _ = tx.send(answer);
+            });
+            (keep, finish)
+        });
+        match self.jobs.as_ref().map(|jobs| jobs.send(job)) {
+            Some(Ok(())) => Pending { rx },
+            _ => Pending::ready(Err(LedgerError::WriterStopped)),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The writer loop: one group of queued jobs per transaction until every sender is gone.
+fn run(conn: Connection, rx: Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        commit_group(&conn, group);
+    }
+}
+
+fn commit_group(conn: &Connection, group: Vec<Job>) {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+        let why = e.to_string();
+        for job in group {
+            let (_, finish) = job(Err(&why));
+            finish(Err(&why));
+        }
+        return;
+    }
+    // A lone job needs no savepoint: its outcome decides the whole transaction.
+    let alone = group.len() == 1;
+    let mut finishes = Vec::with_capacity(group.len());
+    let mut kept_any = false;
+    for job in group {
+        if !alone && exec(conn, "SAVEPOINT job").is_err() {
+            let (_, finish) = job(Err("could not open a savepoint"));
+            finishes.push((false, finish));
+            continue;
+        }
+        let (keep, finish) = job(Ok(conn));
+        if !alone {
+            if !keep {
+                let _ = exec(conn, "ROLLBACK TO job");
+            }
+            let _ = exec(conn, "RELEASE job");
+        }
+        kept_any |= keep;
+        finishes.push((keep, finish));
+    }
+    let committed = if kept_any {
+        exec(conn, "COMMIT").map(|_| ()).map_err(|e| {
+            let _ = exec(conn, "ROLLBACK");
+            e.to_string()
+        })
+    } else {
+        let _ = exec(conn, "ROLLBACK");
+        Ok(())
+    };
+    for (_, finish) in finishes {
+        finish(committed.as_ref().map(|_| ()).map_err(String::as_str));
+    }
+}
+
+/// Fixed statements are prepared once per connection and reused.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn writer() -> (Writer, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE);")
+            .unwrap();
+        (Writer::start(conn).unwrap(), dir)
+    }
+
+    fn count(dir: &tempfile::TempDir) -> i64 {
+        Connection::open(dir.path().join("w.db"))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failed_job_leaves_its_neighbours_committed() {
+        let (w, dir) = writer();
+        let insert = |v: i64| {
+            w.submit(move |c| {
+                c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+                Ok(v)
+            })
+        };
+        let a = insert(1);
+        let dup = insert(1);
+        let b = insert(2);
+        assert_eq!(a.wait().unwrap(), 1);
+        assert!(dup.wait().is_err(), "the duplicate is refused");
+        assert_eq!(b.wait().unwrap(), 2);
+        assert_eq!(count(&dir), 2);
+    }
+
+    #[test]
+    fn a_job_that_fails_after_writing_leaves_nothing() {
+        let (w, dir) = writer();
+        let r = w
+            .submit(|c| {
+                c.execute("INSERT INTO t (v) VALUES (7)", [])?;
+                Err::<(), _>(LedgerError::refused("NOPE", "refused after writing"))
+            })
+            .wait();
+        assert_eq!(r.unwrap_err().code(), Some("NOPE"));
+        assert_eq!(count(&dir), 0);
+    }
+
+    #[test]
+    fn queued_jobs_finish_before_the_thread_stops() {
+        let (w, dir) = writer();
+        let pending: Vec<_> = (0..200)
+            .map(|v| {
+                w.submit(move |c| {
+                    c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+                    Ok(())
+                })
+            })
+            .collect();
+        drop(w);
+        for p in pending {
+            p.wait().unwrap();
+        }
+        assert_eq!(count(&dir), 200);
+    }
+
+    #[tokio::test]
+    async fn async_callers_await_the_commit() {
+        let (w, dir) = writer();
+        w.submit(|c| {
+            c.execute("INSERT INTO t (v) VALUES (9)", [])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            count(&dir),
+            1,
+            "visible to another connection once answered"
+        );
+    }
+}
