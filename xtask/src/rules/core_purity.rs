@@ -7,6 +7,8 @@
 //! this file runs clippy with that file on a probe crate to prove the configuration bites.
 
 use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
 
 use proc_macro2::TokenTree;
 use syn::visit::{self, Visit};
@@ -69,6 +71,53 @@ pub fn core_dependencies(ws: &Workspace) -> Vec<String> {
         }
     }
     out
+}
+
+/// The features chrono is compiled with when `package` is built alone (its normal dependency
+/// graph, as `cargo build -p package` resolves it), from `cargo tree`. This sees what a
+/// declaration check cannot: a dependency of `package` that turns chrono's clock on.
+pub fn resolved_chrono_features(manifest: &Path, package: &str) -> Result<Vec<String>, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["tree", "--offline", "-e", "normal", "--prefix", "none"])
+        .args(["-f", "{p}|{f}", "-p", package, "--manifest-path"])
+        .arg(manifest)
+        .output()
+        .map_err(|e| format!("cargo tree: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo tree -p {package}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let Some(line) = stdout.lines().find(|l| l.starts_with("chrono v")) else {
+        // No chrono in the graph: nothing can read its clock.
+        return Ok(Vec::new());
+    };
+    let features = line
+        .split('|')
+        .nth(1)
+        .unwrap_or("")
+        .trim_end_matches(" (*)");
+    Ok(features
+        .split(',')
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// chrono features outside [`CHRONO_FEATURES`] in a resolved build of `package`.
+pub fn clockless_chrono(package: &str, features: &[String]) -> Vec<String> {
+    features
+        .iter()
+        .filter(|f| !CHRONO_FEATURES.contains(&f.as_str()))
+        .map(|f| {
+            format!(
+                "{package} built alone compiles chrono with `{f}`: core must not read the clock"
+            )
+        })
+        .collect()
 }
 
 /// Every `async fn`, async block or closure and `.await` in `files` (core's sources).
@@ -140,9 +189,6 @@ impl<'ast> Visit<'ast> for AsyncFinder {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-    use std::process::Command;
-
     use super::*;
     use crate::rules::assert_none;
     use crate::testing::{fixture, real, sorted};
@@ -187,6 +233,33 @@ mod tests {
                 "crates/sluicegate-core/src/async_violation.rs: async fn `load`",
             ]
         );
+    }
+
+    #[test]
+    fn core_alone_compiles_chrono_without_a_clock() {
+        let features = resolved_chrono_features(&root().join("Cargo.toml"), CORE).unwrap();
+        assert!(features.contains(&"std".to_string()), "{features:?}");
+        assert_none(
+            "core can read the clock",
+            &clockless_chrono(CORE, &features),
+        );
+    }
+
+    /// The probe crate enables chrono's clock, as a dependency of core could.
+    #[test]
+    fn resolved_clock_fixture_is_refused() {
+        let work = root().join("target/xtask/clock-probe");
+        copy_probe(&work);
+        let features = resolved_chrono_features(&work.join("Cargo.toml"), "purity-probe").unwrap();
+        let found = clockless_chrono("purity-probe", &features);
+        for feature in ["clock", "now"] {
+            assert!(
+                found.contains(&format!(
+                    "purity-probe built alone compiles chrono with `{feature}`: core must not read the clock"
+                )),
+                "{found:?}"
+            );
+        }
     }
 
     /// Calls the probe makes, one or more per category; clippy must report each by the path
