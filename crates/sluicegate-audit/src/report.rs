@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 
 use crate::rules::{Audit, Code, Finding, Risk, Summary};
 
-pub const SCHEMA_VERSION: &str = "synapsor.mcp-audit.v1";
+/// The wire format is defined in `sluicegate-protocol`, like every external format.
+pub const SCHEMA_VERSION: &str = sluicegate_protocol::audit_report::MCP_AUDIT_V1;
 pub const DISCLAIMER: &str =
     "This is a static risk review, not proof that an MCP server is secure.";
 pub const TEXT_TITLE: &str = "Synapsor MCP database risk review";

@@ -1,0 +1,197 @@
+//! File hygiene: every Rust file opens with a `//!` line saying what it is for, no source file
+//! grows past [`MAX_FILE_LINES`], and the binary crate stays thin (wiring, not logic).
+//!
+//! Files and crates over a limit today are listed with today's size as a ceiling: they may
+//! shrink, not grow, and an entry fails once its file is back under the limit so it gets deleted.
+
+use crate::tree::SourceFile;
+
+/// Longest a file in `crates/*/src` may be.
+pub const MAX_FILE_LINES: usize = 800;
+
+/// Files over [`MAX_FILE_LINES`] today, with their line count as a ceiling.
+pub const OVERSIZED: &[(&str, usize)] = &[
+    ("crates/sluicegate-core/src/config/validate.rs", 1809),
+    ("crates/sluicegate-source/src/writeback.rs", 1012),
+    ("crates/sluicegate-core/src/onboarding/selection.rs", 907),
+];
+
+/// The binary crate: argv, exit codes and wiring only.
+pub const BINARY: &str = "sluicegate";
+
+/// Most lines `crates/sluicegate/src` may hold in total.
+pub const MAX_BINARY_LINES: usize = 4000;
+
+/// Today's total of `crates/sluicegate/src`, over [`MAX_BINARY_LINES`]: it may only go down.
+/// Set to `None` once the crate is under the limit.
+pub const BINARY_CEILING: Option<usize> = Some(7442);
+
+/// Files whose first non-blank line is not a `//!` doc line.
+pub fn missing_module_docs(files: &[SourceFile]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| {
+            let first = f.text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            !first.starts_with("//!")
+        })
+        .map(|f| format!("{}: does not start with a `//!` line", f.rel))
+        .collect()
+}
+
+/// Files over `max` lines that are not allowlisted, allowlisted files over their ceiling, and
+/// allowlist entries whose file is no longer over `max` (or gone).
+pub fn oversized(files: &[SourceFile], max: usize, allowlist: &[(&str, usize)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in files {
+        let lines = file.lines();
+        if lines <= max {
+            continue;
+        }
+        match allowlist.iter().find(|(rel, _)| *rel == file.rel) {
+            None => out.push(format!("{}: {lines} lines, over {max}: split it", file.rel)),
+            Some((_, ceiling)) if lines > *ceiling => out.push(format!(
+                "{}: {lines} lines, over its allowlisted ceiling of {ceiling}: it may only shrink",
+                file.rel
+            )),
+            Some(_) => {}
+        }
+    }
+    for (rel, _) in allowlist {
+        if !files.iter().any(|f| f.rel == *rel && f.lines() > max) {
+            out.push(format!(
+                "allowlist entry `{rel}` is no longer over {max} lines: delete it (the list only shrinks)"
+            ));
+        }
+    }
+    out
+}
+
+/// The total line count of `files` against `max`, with an optional ceiling for a crate that is
+/// over it today.
+pub fn total(label: &str, files: &[SourceFile], max: usize, ceiling: Option<usize>) -> Vec<String> {
+    let lines: usize = files.iter().map(SourceFile::lines).sum();
+    match ceiling {
+        None if lines > max => vec![format!("{label}: {lines} lines, over {max}")],
+        Some(ceiling) if lines > ceiling => vec![format!(
+            "{label}: {lines} lines, over its ceiling of {ceiling}: it may only shrink"
+        )],
+        Some(_) if lines <= max => vec![format!(
+            "{label}: {lines} lines, under {max}: drop its ceiling"
+        )],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::assert_none;
+    use crate::testing::sorted;
+    use crate::{fixture_workspace, root, tree};
+
+    #[test]
+    fn every_rust_file_starts_with_a_module_doc() {
+        let root = root();
+        let mut files = tree::read(&root, &root.join("crates"), "");
+        // xtask's own code and probe, not the fixture workspace: that is data shaped to break
+        // rules, this one included.
+        files.extend(
+            tree::read(&root, &root.join("xtask"), "xtask")
+                .into_iter()
+                .filter(|f| !f.rel.starts_with("xtask/testdata/workspace/")),
+        );
+        assert_none(
+            "files without a leading //! doc line",
+            &missing_module_docs(&files),
+        );
+    }
+
+    #[test]
+    fn module_doc_fixture_is_refused() {
+        let ws = fixture_workspace();
+        assert_eq!(
+            missing_module_docs(&tree::read(&ws, &ws.join("crates"), "")),
+            vec!["crates/sluicegate-core/src/missing_doc.rs: does not start with a `//!` line"]
+        );
+    }
+
+    #[test]
+    fn source_files_stay_small() {
+        let root = root();
+        let mut files = tree::crate_sources(&root);
+        files.extend(tree::read(&root, &root.join("xtask/src"), "xtask"));
+        assert_none(
+            "oversized source files",
+            &oversized(&files, MAX_FILE_LINES, OVERSIZED),
+        );
+    }
+
+    #[test]
+    fn oversized_fixture_is_refused() {
+        let files = tree::crate_sources(&fixture_workspace());
+        let big = "crates/sluicegate/src/oversized.rs";
+        assert_eq!(
+            oversized(&files, MAX_FILE_LINES, &[]),
+            vec![format!("{big}: 801 lines, over 800: split it")]
+        );
+        assert_none(
+            "allowlisted",
+            &oversized(&files, MAX_FILE_LINES, &[(big, 801)]),
+        );
+        assert_eq!(
+            oversized(&files, MAX_FILE_LINES, &[(big, 790)]),
+            vec![format!(
+                "{big}: 801 lines, over its allowlisted ceiling of 790: it may only shrink"
+            )]
+        );
+        let small = "crates/sluicegate/src/lib.rs";
+        assert_eq!(
+            sorted(oversized(
+                &files,
+                MAX_FILE_LINES,
+                &[(big, 801), (small, 900)]
+            )),
+            vec![format!(
+                "allowlist entry `{small}` is no longer over 800 lines: delete it (the list only shrinks)"
+            )]
+        );
+    }
+
+    #[test]
+    fn binary_crate_stays_thin() {
+        let root = root();
+        let files = tree::read(&root, &root.join("crates/sluicegate/src"), BINARY);
+        assert_none(
+            "binary crate too large",
+            &total(
+                "crates/sluicegate/src",
+                &files,
+                MAX_BINARY_LINES,
+                BINARY_CEILING,
+            ),
+        );
+    }
+
+    /// The fixture's binary crate holds 802 lines (an 801-line file and a doc line).
+    #[test]
+    fn binary_total_fixture_is_refused() {
+        let ws = fixture_workspace();
+        let files = tree::read(&ws, &ws.join("crates/sluicegate/src"), BINARY);
+        let label = "crates/sluicegate/src";
+        assert_eq!(
+            total(label, &files, 800, None),
+            vec![format!("{label}: 802 lines, over 800")]
+        );
+        assert_none("under the ceiling", &total(label, &files, 800, Some(802)));
+        assert_eq!(
+            total(label, &files, 800, Some(801)),
+            vec![format!(
+                "{label}: 802 lines, over its ceiling of 801: it may only shrink"
+            )]
+        );
+        assert_eq!(
+            total(label, &files, 4000, Some(802)),
+            vec![format!("{label}: 802 lines, under 4000: drop its ceiling")]
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Fixture crate sluicegate-audit for the xtask tidy tests (never built).

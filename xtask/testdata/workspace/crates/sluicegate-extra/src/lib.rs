@@ -1,0 +1,1 @@
+//! Fixture crate sluicegate-extra for the xtask tidy tests (never built).

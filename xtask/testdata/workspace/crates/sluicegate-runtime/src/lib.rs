@@ -1,0 +1,1 @@
+//! Fixture crate sluicegate-runtime for the xtask tidy tests (never built).

@@ -1,0 +1,1 @@
+//! Fixture crate sluicegate-source for the xtask tidy tests (never built).

@@ -1,0 +1,1 @@
+//! Fixture crate sluicegate-test-support for the xtask tidy tests (never built).
