@@ -6,7 +6,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::{ArgType, Capability, Config, ContextSpec, Engine, Kind, Mode, Provider};
+use crate::config::{
+    ArgSpec, ArgType, Capability, Config, ContextSpec, Engine, Kind, Mode, Provider,
+};
 use crate::json::format_f64;
 use crate::refusal::{Code, Refusal};
 
@@ -81,48 +83,55 @@ pub fn validate_args(cap: &Capability, args: &Args) -> Result<(), Refusal> {
             }
             continue;
         };
-        let type_ok = match spec.arg_type {
-            ArgType::String => value.is_string(),
-            ArgType::Number => value.is_number(),
-            ArgType::Boolean => value.is_boolean(),
-        };
-        if !type_ok {
+        check_arg(name, spec, value)?;
+    }
+    Ok(())
+}
+
+/// Check one present argument value against its declared spec: type, length (UTF-16 code
+/// units, as JSON Schema's maxLength counts in JavaScript), bounds and allowed values.
+pub fn check_arg(name: &str, spec: &ArgSpec, value: &Value) -> Result<(), Refusal> {
+    let type_ok = match spec.arg_type {
+        ArgType::String => value.is_string(),
+        ArgType::Number => value.is_number(),
+        ArgType::Boolean => value.is_boolean(),
+    };
+    if !type_ok {
+        return Err(Refusal::new(
+            Code::ArgumentTypeInvalid,
+            format!("{name} must be a {}.", spec.arg_type.as_str()),
+        ));
+    }
+    if let (Some(s), Some(max)) = (value.as_str(), spec.max_length) {
+        // Lengths count UTF-16 code units, as JSON Schema's maxLength does in JavaScript.
+        if s.encode_utf16().count() as u64 > max {
             return Err(Refusal::new(
-                Code::ArgumentTypeInvalid,
-                format!("{name} must be a {}.", spec.arg_type.as_str()),
+                Code::ArgumentTooLong,
+                format!("{name} is longer than {max}."),
             ));
         }
-        if let (Some(s), Some(max)) = (value.as_str(), spec.max_length) {
-            // Lengths count UTF-16 code units, as JSON Schema's maxLength does in JavaScript.
-            if s.encode_utf16().count() as u64 > max {
-                return Err(Refusal::new(
-                    Code::ArgumentTooLong,
-                    format!("{name} is longer than {max}."),
-                ));
-            }
-        }
-        if let Some(n) = value.as_f64() {
-            if let Some(min) = spec.minimum.filter(|min| n < *min) {
-                return Err(Refusal::new(
-                    Code::ArgumentBelowMinimum,
-                    format!("{name} must be at least {}.", format_f64(min)),
-                ));
-            }
-            if let Some(max) = spec.maximum.filter(|max| n > *max) {
-                return Err(Refusal::new(
-                    Code::ArgumentAboveMaximum,
-                    format!("{name} must be at most {}.", format_f64(max)),
-                ));
-            }
-        }
-        if let Some(allowed) = &spec.enum_values
-            && !allowed.iter().any(|a| json_strict_eq(a, value))
-        {
+    }
+    if let Some(n) = value.as_f64() {
+        if let Some(min) = spec.minimum.filter(|min| n < *min) {
             return Err(Refusal::new(
-                Code::ArgumentNotAllowed,
-                format!("{name} is not an allowed value."),
+                Code::ArgumentBelowMinimum,
+                format!("{name} must be at least {}.", format_f64(min)),
             ));
         }
+        if let Some(max) = spec.maximum.filter(|max| n > *max) {
+            return Err(Refusal::new(
+                Code::ArgumentAboveMaximum,
+                format!("{name} must be at most {}.", format_f64(max)),
+            ));
+        }
+    }
+    if let Some(allowed) = &spec.enum_values
+        && !allowed.iter().any(|a| json_strict_eq(a, value))
+    {
+        return Err(Refusal::new(
+            Code::ArgumentNotAllowed,
+            format!("{name} is not an allowed value."),
+        ));
     }
     Ok(())
 }

@@ -5,8 +5,11 @@
 //! I/O, read the clock or the environment, or use randomness: time, ids and env values are
 //! passed in, so every function is deterministic and testable without a database.
 
+pub mod authority;
 pub mod call;
+pub mod chain;
 pub mod config;
+pub mod decision;
 pub mod envelope;
 pub mod evidence;
 pub mod handler;

@@ -87,6 +87,24 @@ pub struct Config {
     pub contexts: IndexMap<String, ContextSpec>,
     pub executors: IndexMap<String, Executor>,
     pub capabilities: Vec<Capability>,
+    /// People whose signed decisions `apply` accepts. Empty: decisions are unsigned, and
+    /// anyone who can write the ledger can approve (doctor and `up` say so).
+    pub reviewers: Vec<Reviewer>,
+}
+
+/// A reviewer: a name and the Ed25519 public key their decisions are signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reviewer {
+    pub name: String,
+    /// `ed25519:<base64>`, as written in the config (checked when validated).
+    pub public_key: String,
+}
+
+impl Config {
+    /// The configured reviewer called `name`.
+    pub fn reviewer(&self, name: &str) -> Option<&Reviewer> {
+        self.reviewers.iter().find(|r| r.name == name)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -20,6 +20,7 @@ mod capability;
 mod contexts;
 mod executors;
 mod proposal;
+mod reviewers;
 mod sources;
 
 /// One problem found in a config.
@@ -72,6 +73,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "executors",
     "capabilities",
     "cloud",
+    "reviewers",
 ];
 const SOURCE_KEYS: &[&str] = &[
     "engine",
@@ -301,6 +303,7 @@ impl Validator {
             self.writeback_readiness(caps, &sources);
         }
         let capabilities = capabilities.map(|caps| caps.into_iter().map(|(_, c)| c).collect());
+        let reviewers = self.reviewers(root.get("reviewers"));
 
         Some(Config {
             mode: mode?,
@@ -311,6 +314,7 @@ impl Validator {
             contexts: contexts.unwrap_or_default(),
             executors: executors.unwrap_or_default(),
             capabilities: capabilities.unwrap_or_default(),
+            reviewers,
         })
     }
 
