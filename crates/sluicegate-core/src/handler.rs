@@ -14,9 +14,7 @@ use sluicegate_protocol::handler::{
 use sluicegate_protocol::receipt::EXECUTION_RECEIPT_V1;
 use sluicegate_protocol::{ChangeSet, ExecutionReceipt, JsonMap, ReceiptStatus};
 
-use crate::config::{Capability, Config, Mode};
 use crate::json::{canonical, sha256_hex};
-use crate::proposal::{ROW_HASH_COLUMN, SINGLE_TENANT_COLUMN, proposal_hash};
 use crate::secrets;
 use crate::writeback::{idempotency_key, sanitize_id};
 
@@ -30,12 +28,10 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
 /// A forced retry gets its own job id so its receipt is kept beside the earlier one instead of
 /// being folded into it; the idempotency key, which handlers deduplicate on, never changes.
 pub fn handler_job_id(proposal_id: &str, attempt: u32) -> String {
-    let base = format!("{HANDLER_JOB_PREFIX}{}", sanitize_id(proposal_id));
-    if attempt <= 1 {
-        base
-    } else {
-        format!("{base}-a{attempt}")
-    }
+    crate::writeback::attempt_job_id(
+        &format!("{HANDLER_JOB_PREFIX}{}", sanitize_id(proposal_id)),
+        attempt,
+    )
 }
 
 /// Whether a receipt or job id belongs to an app-owned handler.
@@ -158,62 +154,6 @@ pub fn job_record(
 /// sent and signed.
 pub fn wire_bytes(doc: &impl serde::Serialize) -> Result<String, serde_json::Error> {
     Ok(canonical(&serde_json::to_value(doc)?))
-}
-
-/// Refuse to hand a proposal to a handler unless it still matches the reviewed capability and
-/// the stored, approved content (the handler counterpart of the SQL tamper checks).
-pub fn check_handler_authority(
-    config: &Config,
-    cap: &Capability,
-    cs: &ChangeSet,
-    stored_hash: &str,
-) -> Result<(), String> {
-    if config.mode != Mode::Review {
-        return Err(format!(
-            "local handler writeback requires review mode, got {}",
-            config.mode.as_str()
-        ));
-    }
-    if proposal_hash(cs) != stored_hash {
-        return Err("handler writeback approval/proposal digest does not match local proposal; the stored proposal was modified after approval".into());
-    }
-    if cs.writeback.mode != "trusted_worker_required" {
-        return Err(format!(
-            "proposal {} uses {}",
-            cs.proposal_id, cs.writeback.mode
-        ));
-    }
-    let tenant_ok = match &cap.target.tenant_key {
-        Some(key) => *key == cs.guards.tenant.column,
-        None => cap.target.single_tenant_dev && cs.guards.tenant.column == SINGLE_TENANT_COLUMN,
-    };
-    if !tenant_ok {
-        return Err("handler writeback tenant guard does not match reviewed capability".into());
-    }
-    if let Some(col) = cs.patch.keys().find(|c| !cap.allowed_columns.contains(*c)) {
-        return Err(format!(
-            "handler writeback patch column is not reviewed by local config: {col}"
-        ));
-    }
-    if let Some(col) = cs
-        .guards
-        .allowed_columns
-        .iter()
-        .find(|c| !cap.allowed_columns.contains(*c))
-    {
-        return Err(format!(
-            "handler writeback allowlist widens reviewed authority: {col}"
-        ));
-    }
-    if let Some(reviewed) = cap.conflict_guard.as_ref().and_then(|g| g.column.as_ref()) {
-        let col = &cs.guards.expected_version.column;
-        if col != reviewed && col != ROW_HASH_COLUMN {
-            return Err(
-                "handler writeback conflict guard does not match reviewed capability".into(),
-            );
-        }
-    }
-    Ok(())
 }
 
 /// What a transport observed. Only this module turns it into a receipt.

@@ -127,14 +127,18 @@ pub fn transition(from: State, t: Transition) -> Result<State, IllegalTransition
             PendingReview | Approved => Ok(Rejected),
             _ => illegal("PROPOSAL_NOT_REJECTABLE"),
         },
+        // Each apply attempt records its own job; once applied, a proposal stays applied.
         Transition::QueueForWorker => match from {
-            Approved | PendingWorker => Ok(PendingWorker),
+            Approved | PendingWorker | Conflict | Failed => Ok(PendingWorker),
+            Applied => Ok(Applied),
             _ => illegal("PROPOSAL_NOT_APPROVED"),
         },
-        // A receipt is only ever produced for approved work; an `applied` proposal may receive
-        // a later `already_applied` receipt from an idempotent retry.
+        // A receipt is only ever produced for approved work. Applied is final: a later
+        // attempt's `already_applied`, or a racing attempt's conflict or failure, is recorded
+        // beside the `applied` receipt and never makes the source look unchanged.
         Transition::Receipt(outcome) => match from {
-            Approved | PendingWorker | Applied | Conflict | Failed => Ok(match outcome {
+            Applied => Ok(Applied),
+            Approved | PendingWorker | Conflict | Failed => Ok(match outcome {
                 ReceiptOutcome::Applied => Applied,
                 ReceiptOutcome::Conflict => Conflict,
                 ReceiptOutcome::Failed => Failed,
@@ -149,47 +153,63 @@ pub fn transition(from: State, t: Transition) -> Result<State, IllegalTransition
 mod tests {
     use super::*;
 
+    /// Every state × every transition: the state it leads to, or the refusal code.
     #[test]
-    fn happy_path() {
-        let s = transition(State::PendingReview, Transition::Approve).unwrap();
-        let s = transition(s, Transition::QueueForWorker).unwrap();
-        let s = transition(s, Transition::Receipt(ReceiptOutcome::Applied)).unwrap();
-        assert_eq!(s, State::Applied);
+    fn every_state_and_transition() {
+        use ReceiptOutcome as R;
+        use State::*;
+        use Transition as T;
+        let transitions = [
+            T::Approve,
+            T::Reject,
+            T::QueueForWorker,
+            T::Receipt(R::Applied),
+            T::Receipt(R::Conflict),
+            T::Receipt(R::Failed),
+            T::Receipt(R::Canceled),
+        ];
+        const NOT_PENDING: &str = "PROPOSAL_NOT_PENDING_REVIEW";
+        const NOT_REJECTABLE: &str = "PROPOSAL_NOT_REJECTABLE";
+        const NOT_APPROVED: &str = "PROPOSAL_NOT_APPROVED";
+        let ok = Ok::<State, &str>;
+        let no = Err::<State, &str>;
+        // Columns follow `transitions`.
+        #[rustfmt::skip]
+        let table: [(State, [Result<State, &str>; 7]); 8] = [
+            (PendingReview, [ok(Approved), ok(Rejected), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED)]),
+            (Approved, [no(NOT_PENDING), ok(Rejected), ok(PendingWorker), ok(Applied), ok(Conflict), ok(Failed), ok(Canceled)]),
+            (Rejected, [no(NOT_PENDING), no(NOT_REJECTABLE), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED)]),
+            (Canceled, [no(NOT_PENDING), no(NOT_REJECTABLE), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED)]),
+            (PendingWorker, [no(NOT_PENDING), no(NOT_REJECTABLE), ok(PendingWorker), ok(Applied), ok(Conflict), ok(Failed), ok(Canceled)]),
+            (Applied, [no(NOT_PENDING), no(NOT_REJECTABLE), ok(Applied), ok(Applied), ok(Applied), ok(Applied), ok(Applied)]),
+            (Conflict, [no(NOT_PENDING), no(NOT_REJECTABLE), ok(PendingWorker), ok(Applied), ok(Conflict), ok(Failed), ok(Canceled)]),
+            (Failed, [no(NOT_PENDING), no(NOT_REJECTABLE), ok(PendingWorker), ok(Applied), ok(Conflict), ok(Failed), ok(Canceled)]),
+        ];
+        for (from, row) in table {
+            for (t, expected) in transitions.iter().zip(row) {
+                let got = transition(from, *t).map_err(|e| {
+                    assert_eq!(e.from, from);
+                    e.code
+                });
+                assert_eq!(got, expected, "{from:?} + {t:?}");
+            }
+        }
     }
 
     #[test]
-    fn refusals() {
-        assert_eq!(
-            transition(State::Approved, Transition::Approve)
-                .unwrap_err()
-                .code,
-            "PROPOSAL_NOT_PENDING_REVIEW"
-        );
-        assert_eq!(
-            transition(State::Applied, Transition::Reject)
-                .unwrap_err()
-                .code,
-            "PROPOSAL_NOT_REJECTABLE"
-        );
-        assert_eq!(
-            transition(State::PendingReview, Transition::QueueForWorker)
-                .unwrap_err()
-                .code,
-            "PROPOSAL_NOT_APPROVED"
-        );
-        assert!(
-            transition(
-                State::Rejected,
-                Transition::Receipt(ReceiptOutcome::Applied)
-            )
-            .is_err()
-        );
-        assert!(
-            transition(
-                State::PendingReview,
-                Transition::Receipt(ReceiptOutcome::Applied)
-            )
-            .is_err()
-        );
+    fn states_round_trip_through_their_names() {
+        for s in [
+            State::PendingReview,
+            State::Approved,
+            State::Rejected,
+            State::Canceled,
+            State::PendingWorker,
+            State::Applied,
+            State::Conflict,
+            State::Failed,
+        ] {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(State::parse("approved "), None);
     }
 }

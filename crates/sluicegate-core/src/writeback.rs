@@ -29,6 +29,16 @@ pub fn sanitize_id(id: &str) -> String {
         .collect()
 }
 
+/// The job id of attempt `attempt` (from 1) at writing a proposal: `base` for the first,
+/// `<base>-a<n>` after that, so every attempt's receipt has an id of its own.
+pub fn attempt_job_id(base: &str, attempt: u32) -> String {
+    if attempt <= 1 {
+        base.to_string()
+    } else {
+        format!("{base}-a{attempt}")
+    }
+}
+
 /// `<proposal_id>:<object_id>`: one proposal maps to one receipt row forever.
 pub fn idempotency_key(cs: &ChangeSet) -> String {
     format!("{}:{}", cs.proposal_id, cs.scope.object_id)

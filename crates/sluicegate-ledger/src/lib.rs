@@ -15,6 +15,7 @@ mod query;
 mod read;
 mod replay;
 mod schema;
+mod verify;
 mod views;
 mod write;
 mod writer;
@@ -27,8 +28,9 @@ use rusqlite::{Connection, OpenFlags};
 pub use error::LedgerError;
 pub use query::{EventFilter, Filter};
 pub use schema::SCHEMA_VERSION;
+pub use verify::{Problem, VerifyReport};
 pub use views::*;
-pub use write::{Decision, DecisionInput, JobKind, JobRecord, ProposalCall, ProposalRecorded};
+pub use write::{AttemptRequest, JobKind, JobRecord, ProposalCall, ProposalRecorded, QueuedJob};
 pub use writer::Pending;
 
 /// Produces the current time as an RFC 3339 UTC string with milliseconds.

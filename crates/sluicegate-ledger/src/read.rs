@@ -2,6 +2,8 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use sluicegate_core::decision::{DecisionRecord, Verdict};
+
 use crate::query::{AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, Where, limit_sql};
 use crate::views::*;
 use crate::{Ledger, LedgerError};
@@ -369,4 +371,37 @@ impl Ledger {
             approx_bytes: page_count * page_size,
         })
     }
+
+    /// Every decision recorded for a proposal, oldest first.
+    pub fn decisions(&self, proposal_id: &str) -> Result<Vec<DecisionRecord>, LedgerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT proposal_id, proposal_version, proposal_hash, status, approver, reason, created_at, signature, reviewer_key FROM approvals WHERE proposal_id = ?1 ORDER BY approval_id",
+        )?;
+        let rows = stmt.query_map([proposal_id], decision_from_row)?;
+        rows.collect::<Result<Result<Vec<_>, _>, _>>()?
+    }
+}
+
+/// A decision row, or `Corrupt` when its status is not a decision.
+fn decision_from_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<DecisionRecord, LedgerError>> {
+    let status: String = r.get(3)?;
+    let Some(verdict) = Verdict::from_status(&status) else {
+        return Ok(Err(LedgerError::Corrupt(format!(
+            "decision status {status:?} is neither approved nor rejected"
+        ))));
+    };
+    Ok(Ok(DecisionRecord {
+        proposal_id: r.get(0)?,
+        proposal_version: r.get(1)?,
+        content_hash: r.get(2)?,
+        verdict,
+        reviewer: r.get(4)?,
+        reason: r.get(5)?,
+        decided_at: r.get(6)?,
+        signature: r.get(7)?,
+        reviewer_key: r.get(8)?,
+    }))
 }

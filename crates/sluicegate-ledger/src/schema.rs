@@ -4,6 +4,7 @@
 //! costs one pragma read, whatever its size (the reference re-scanned every row on every open).
 
 use rusqlite::Connection;
+use sluicegate_core::chain;
 
 /// Each entry moves the schema from version `i` to `i + 1`. Append only; never edit a shipped
 /// migration.
@@ -184,7 +185,89 @@ UPDATE evidence_bundles SET query_audit_ids = (
 );
 DROP INDEX idx_query_audit_evidence_id;
 "#,
+    // Version 4: decisions carry their signature, every event links into its proposal's hash
+    // chain (backfilled by `backfill_chains`), and fact tables refuse updates and deletes.
+    r#"
+ALTER TABLE approvals ADD COLUMN signature TEXT;
+ALTER TABLE approvals ADD COLUMN reviewer_key TEXT;
+ALTER TABLE proposal_events ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE proposal_events ADD COLUMN chain_hash TEXT NOT NULL DEFAULT '';
+"#,
 ];
+
+/// Run after the migration to `version` has applied its SQL, in the same transaction.
+fn after(version: usize, tx: &rusqlite::Transaction<'_>) -> Result<(), crate::LedgerError> {
+    if version == 4 {
+        backfill_chains(tx)?;
+        tx.execute_batch(FACT_TABLE_GUARDS)?;
+    }
+    Ok(())
+}
+
+/// Facts are appended, never changed. These triggers stop an accidental `UPDATE` or `DELETE`
+/// (a hand-run statement, a buggy tool); they are no defence against someone who can rewrite
+/// the file, which is what the hash chain and decision signatures are for. Only a proposal's
+/// projection (`state`, `updated_at`, `source_database_mutated`) and a job's status move.
+const FACT_TABLE_GUARDS: &str = r#"
+CREATE TRIGGER approvals_no_update BEFORE UPDATE ON approvals
+  BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals
+  BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TRIGGER proposal_events_no_update BEFORE UPDATE ON proposal_events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER proposal_events_no_delete BEFORE DELETE ON proposal_events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER writeback_receipts_no_update BEFORE UPDATE ON writeback_receipts
+  BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+CREATE TRIGGER writeback_receipts_no_delete BEFORE DELETE ON writeback_receipts
+  BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+CREATE TRIGGER proposals_no_delete BEFORE DELETE ON proposals
+  BEGIN SELECT RAISE(ABORT, 'proposals are kept'); END;
+CREATE TRIGGER proposals_content_fixed BEFORE UPDATE OF proposal_id, proposal_version,
+  proposal_hash, action, tenant_id, business_object, object_id, source_kind, source_id,
+  source_schema, source_table, change_set_json, created_at, principal, capability ON proposals
+  BEGIN SELECT RAISE(ABORT, 'a recorded proposal never changes'); END;
+CREATE TRIGGER writeback_jobs_no_delete BEFORE DELETE ON writeback_jobs
+  BEGIN SELECT RAISE(ABORT, 'writeback jobs are kept'); END;
+CREATE TRIGGER writeback_jobs_content_fixed BEFORE UPDATE OF writeback_job_id, proposal_id,
+  proposal_hash, job_json, created_at ON writeback_jobs
+  BEGIN SELECT RAISE(ABORT, 'a recorded writeback job never changes'); END;
+"#;
+
+/// Link every existing event into its proposal's chain, in recording order.
+fn backfill_chains(tx: &rusqlite::Transaction<'_>) -> Result<(), crate::LedgerError> {
+    let mut rows = Vec::new();
+    {
+        let mut stmt = tx.prepare(
+            "SELECT event_id, proposal_id, kind, actor, payload_json, created_at FROM proposal_events ORDER BY proposal_id, event_id",
+        )?;
+        let mut q = stmt.query([])?;
+        while let Some(r) = q.next()? {
+            rows.push((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ));
+        }
+    }
+    let mut prev = (String::new(), String::new());
+    for (event_id, proposal_id, kind, actor, payload, created_at) in rows {
+        if prev.0 != proposal_id {
+            prev = (proposal_id.clone(), chain::genesis(&proposal_id));
+        }
+        let payload: serde_json::Value = serde_json::from_str(&payload)?;
+        let hash = chain::link(&prev.1, &kind, &actor, &payload, &created_at);
+        tx.execute(
+            "UPDATE proposal_events SET prev_hash = ?2, chain_hash = ?3 WHERE event_id = ?1",
+            rusqlite::params![event_id, prev.1, hash],
+        )?;
+        prev.1 = hash;
+    }
+    Ok(())
+}
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -201,6 +284,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), crate::LedgerError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        after(i + 1, &tx)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }

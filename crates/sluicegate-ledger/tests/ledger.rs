@@ -3,146 +3,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
-use sluicegate_core::call::{Args, TrustedContext};
-use sluicegate_core::config::{Config, Engine, Mode, Provider, validate};
-use sluicegate_core::evidence::{Row, link_to_proposal, record_read};
-use sluicegate_core::proposal::{ProposalInput, build_change_set};
+use sluicegate_core::config::Mode;
+use sluicegate_core::decision::Verdict;
+use sluicegate_core::evidence::record_read;
 use sluicegate_core::writeback::{ExecutorResult, receipt_for};
-use sluicegate_ledger::{
-    Clock, Decision, DecisionInput, Filter, JobKind, JobRecord, Ledger, LedgerError, ProposalCall,
-    StoredProposal,
-};
-use sluicegate_protocol::{ChangeSet, ReceiptStatus};
+use sluicegate_ledger::{AttemptRequest, Filter, JobKind, JobRecord, Ledger};
+use sluicegate_protocol::ReceiptStatus;
 
-fn config(mode: &str) -> Config {
-    let doc = json!({
-        "version": 1, "mode": mode,
-        "sources": {"app": {"engine": "sqlite", "read_url_env": "APP_URL", "write_url_env": "APP_URL"}},
-        "trusted_context": {"provider": "environment"},
-        "capabilities": [{
-            "name": "billing.propose_waiver", "kind": "proposal", "source": "app",
-            "target": {"schema": "main", "table": "invoices", "primary_key": "id", "tenant_key": "tenant_id"},
-            "args": {"invoice_id": {"type": "string"}, "reason": {"type": "string"}},
-            "lookup": {"id_from_arg": "invoice_id"},
-            "visible_columns": ["id", "late_fee_cents", "waiver_reason", "updated_at"],
-            "patch": {"late_fee_cents": {"fixed": 0}, "waiver_reason": {"from_arg": "reason"}},
-            "allowed_columns": ["late_fee_cents", "waiver_reason"],
-            "conflict_guard": {"column": "updated_at"}
-        }]
-    });
-    let (v, c) = validate(&doc);
-    assert!(v.ok, "{:?}", v.errors);
-    c.unwrap()
-}
-
-fn ctx() -> TrustedContext {
-    TrustedContext {
-        tenant_id: "acme".into(),
-        principal: "agent_1".into(),
-        provenance: Provider::Environment,
-    }
-}
-
-/// A deterministic clock: every call is one millisecond later.
-fn clock() -> Clock {
-    let n = Arc::new(AtomicU64::new(0));
-    Arc::new(move || {
-        let i = n.fetch_add(1, Ordering::SeqCst);
-        format!(
-            "2026-06-20T14:{:02}:{:02}.{:03}Z",
-            (i / 60_000) % 60,
-            (i / 1000) % 60,
-            i % 1000
-        )
-    })
-}
-
-fn row(id: &str, fee: i64) -> Row {
-    json!({"id": id, "late_fee_cents": fee, "waiver_reason": null, "updated_at": "2026-06-20T14:31:08.000Z", "tenant_id": "acme"})
-        .as_object()
-        .unwrap()
-        .clone()
-}
-
-/// Record one proposal call for `row` with `reason`, as the runtime does.
-fn propose(
-    ledger: &Ledger,
-    cfg: &Config,
-    row: &Row,
-    reason: &str,
-    at: &str,
-) -> Result<(ChangeSet, bool), sluicegate_ledger::LedgerError> {
-    let cap = &cfg.capabilities[0];
-    let args: Args = json!({"invoice_id": row["id"], "reason": reason})
-        .as_object()
-        .unwrap()
-        .clone();
-    let read = record_read(cap, &ctx(), row, 1, &row["id"], at);
-    let built = build_change_set(&ProposalInput {
-        mode: cfg.mode,
-        engine: Engine::Sqlite,
-        cap,
-        args: &args,
-        ctx: &ctx(),
-        before: row,
-        read: &read,
-        now: at,
-    })
-    .unwrap();
-    let (linked, audit2) = link_to_proposal(
-        &read,
-        cap,
-        &built.change_set.proposal_id,
-        row,
-        &built.patch,
-        &built.after,
-    );
-    let item = linked.items.last().unwrap().clone();
-    let rec = ledger
-        .record_proposal(ProposalCall {
-            read_bundle: read.bundle,
-            read_audit: read.audit,
-            change_set: built.change_set.clone(),
-            proposal_item: item,
-            proposal_audit: audit2,
-        })
-        .wait()?;
-    Ok((built.change_set, rec.deduplicated))
-}
-
-/// Record a decision and wait for it, as the CLI does.
-fn decide(
-    ledger: &Ledger,
-    id: &str,
-    decision: Decision,
-    actor: &str,
-    reason: Option<&str>,
-    hash: &str,
-    version: u32,
-) -> Result<StoredProposal, LedgerError> {
-    ledger
-        .decide(DecisionInput {
-            proposal_id: id.into(),
-            decision,
-            actor: actor.into(),
-            reason: reason.map(str::to_string),
-            expected_hash: hash.into(),
-            expected_version: version,
-        })
-        .wait()
-}
-
-fn open_temp() -> (tempfile::TempDir, Ledger) {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger =
-        Ledger::open_with_clock(&dir.path().join("nested/dir/ledger.db"), clock()).unwrap();
-    (dir, ledger)
-}
+use common::*;
 
 #[test]
 fn a_proposal_call_records_read_proposal_link_and_events_together() {
@@ -306,7 +179,7 @@ fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
     let err = decide(
         &ledger,
         id,
-        Decision::Approve,
+        Verdict::Approve,
         "ann",
         None,
         "sha256:other",
@@ -314,12 +187,12 @@ fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
     )
     .unwrap_err();
     assert_eq!(err.code(), Some("PROPOSAL_HASH_MISMATCH"));
-    let err = decide(&ledger, id, Decision::Approve, "ann", None, &hash, 2).unwrap_err();
+    let err = decide(&ledger, id, Verdict::Approve, "ann", None, &hash, 2).unwrap_err();
     assert_eq!(err.code(), Some("PROPOSAL_VERSION_MISMATCH"));
 
-    let p = decide(&ledger, id, Decision::Approve, "ann", Some("ok"), &hash, 1).unwrap();
+    let p = decide(&ledger, id, Verdict::Approve, "ann", Some("ok"), &hash, 1).unwrap();
     assert_eq!(p.state, "approved");
-    let err = decide(&ledger, id, Decision::Approve, "ann", None, &hash, 1).unwrap_err();
+    let err = decide(&ledger, id, Verdict::Approve, "ann", None, &hash, 1).unwrap_err();
     assert_eq!(err.code(), Some("PROPOSAL_NOT_PENDING_REVIEW"));
 
     let p = ledger
@@ -335,7 +208,7 @@ fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
         .wait()
         .unwrap();
     assert_eq!(p.state, "pending_worker");
-    let err = decide(&ledger, id, Decision::Reject, "ann", Some("no"), &hash, 1).unwrap_err();
+    let err = decide(&ledger, id, Verdict::Reject, "ann", Some("no"), &hash, 1).unwrap_err();
     assert_eq!(err.code(), Some("PROPOSAL_NOT_REJECTABLE"));
 
     let result = ExecutorResult {
@@ -356,9 +229,31 @@ fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
     assert_eq!(p.state, "applied");
     assert!(p.source_database_mutated);
 
-    // A retry's no-op receipt keeps the mutation flag and the receipt row is not duplicated.
+    // A receipt is recorded once per attempt: a second one for the same attempt is refused.
+    let err = ledger.record_receipt(receipt).wait().unwrap_err();
+    assert_eq!(err.code(), Some("RECEIPT_EXISTS"));
+
+    // A later attempt has its own id; its no-op receipt is kept beside the first and the
+    // mutation flag stays.
+    let queued = ledger
+        .queue_attempt(
+            AttemptRequest {
+                proposal_id: id.clone(),
+                base_job_id: "wbj_1".into(),
+                kind: JobKind::Sql {
+                    source_id: "app".into(),
+                },
+                actor: "runner".into(),
+            },
+            |job_id| Ok(json!({"writeback_job_id": job_id})),
+        )
+        .wait()
+        .unwrap();
+    assert_eq!(queued.job_id, "wbj_1-a2");
+    assert_eq!(queued.job["writeback_job_id"], "wbj_1-a2");
+    assert_eq!(queued.proposal.state, "applied", "applied stays applied");
     let again = receipt_for(
-        "wbj_1",
+        "wbj_1-a2",
         &cs,
         "local_runner",
         &ExecutorResult {
@@ -370,7 +265,14 @@ fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
     assert_eq!(again.status, ReceiptStatus::AlreadyApplied);
     let p = ledger.record_receipt(again).wait().unwrap();
     assert!(p.source_database_mutated);
-    assert_eq!(ledger.receipts(id).unwrap().len(), 1);
+    assert_eq!(p.state, "applied");
+    let receipts: Vec<String> = ledger
+        .receipts(id)
+        .unwrap()
+        .into_iter()
+        .map(|r| format!("{} {}", r.writeback_job_id, r.status))
+        .collect();
+    assert_eq!(receipts, ["wbj_1 applied", "wbj_1-a2 already_applied"]);
     let kinds: Vec<String> = ledger
         .events(id)
         .unwrap()
@@ -386,9 +288,12 @@ fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
             "proposal_pending_worker",
             "writeback_job_recorded",
             "writeback_applied",
+            "writeback_job_recorded",
             "writeback_already_applied"
         ]
     );
+    let report = ledger.verify(&[]).unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
 }
 
 #[test]
@@ -442,7 +347,7 @@ fn shadow_proposals_can_never_be_approved() {
     let err = decide(
         &ledger,
         &cs.proposal_id,
-        Decision::Approve,
+        Verdict::Approve,
         "ann",
         None,
         &hash,
@@ -454,7 +359,7 @@ fn shadow_proposals_can_never_be_approved() {
     decide(
         &ledger,
         &cs.proposal_id,
-        Decision::Reject,
+        Verdict::Reject,
         "ann",
         Some("no"),
         &hash,

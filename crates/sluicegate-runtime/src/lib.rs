@@ -9,11 +9,12 @@ mod env;
 pub mod handler;
 mod records;
 mod review;
+pub mod reviewer;
 
 pub use agent::AgentApi;
 pub use env::{Env, Secret};
 pub use records::{RecordError, RecordKind};
-pub use review::{ApplyOptions, ApplyReport, ReviewApi, ReviewError};
+pub use review::{ApplyOptions, ApplyReport, DecisionRequest, ReviewApi, ReviewError};
 
 /// The current time as the ledger and protocol documents write it.
 pub fn now_iso() -> String {

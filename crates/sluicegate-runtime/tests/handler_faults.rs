@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -257,7 +259,9 @@ impl Fixture {
 
     async fn approved(&self) -> String {
         let pid = self.propose().await;
-        self.review.approve(&pid, "reviewer_1", None).await.unwrap();
+        common::approve(&self.review, &self.ledger, &pid, "reviewer_1", None)
+            .await
+            .unwrap();
         pid
     }
 
@@ -302,11 +306,20 @@ impl Fixture {
             "one receipt per handler call: {jobs:?} {receipts:?}"
         );
         if let Some(last) = receipts.last() {
-            let expected = match last.status.as_str() {
-                "applied" | "already_applied" => "applied",
-                other => other,
+            // Applied is final: once a receipt says the source changed, later attempts'
+            // outcomes are recorded beside it and never make it look unchanged.
+            let applied = receipts
+                .iter()
+                .any(|r| matches!(r.status.as_str(), "applied" | "already_applied"));
+            let expected = if applied {
+                "applied"
+            } else {
+                last.status.as_str()
             };
-            assert_eq!(proposal.state, expected, "state follows the latest receipt");
+            assert_eq!(
+                proposal.state, expected,
+                "state: applied once any receipt applied, else the latest"
+            );
         }
         let outcome_events: Vec<&String> = events
             .iter()
@@ -607,14 +620,16 @@ async fn lifecycle_approval_idempotency_and_the_retry_contract() {
     let pid = fx.propose().await;
     let early = fx.review.apply(&pid, &ApplyOptions::default()).await;
     match early {
-        Err(ReviewError::Refused(m)) => assert!(m.contains("pending_review"), "{m}"),
+        Err(ReviewError::Refused { code, .. }) => assert_eq!(code, "PROPOSAL_NOT_APPROVED"),
         other => panic!("unapproved apply was not refused: {other:?}"),
     }
     assert_eq!(stub.count(), 0);
     assert!(fx.ledger.jobs(&pid).unwrap().is_empty());
 
     // A dry run builds the request but never calls the handler, and changes no state.
-    fx.review.approve(&pid, "reviewer_1", None).await.unwrap();
+    common::approve(&fx.review, &fx.ledger, &pid, "reviewer_1", None)
+        .await
+        .unwrap();
     let dry = fx
         .review
         .apply(
@@ -667,7 +682,9 @@ async fn missing_env_refuses_before_anything_is_recorded() {
     let fx = Fixture::new(http_executor(5000), &[]);
     let pid = fx.approved().await;
     match fx.review.apply(&pid, &ApplyOptions::default()).await {
-        Err(ReviewError::Refused(m)) => assert!(m.contains("HOOK_URL is not set"), "{m}"),
+        Err(ReviewError::Refused { message: m, .. }) => {
+            assert!(m.contains("HOOK_URL is not set"), "{m}")
+        }
         other => panic!("expected a refusal: {other:?}"),
     }
     assert_eq!(fx.state(&pid), "approved");
@@ -706,7 +723,9 @@ async fn an_attempt_without_a_receipt_is_never_resent_silently() {
         .await
         .unwrap();
     match fx.review.apply(&pid, &ApplyOptions::default()).await {
-        Err(ReviewError::Refused(m)) => assert!(m.contains("--force-handler-retry"), "{m}"),
+        Err(ReviewError::Refused { message: m, .. }) => {
+            assert!(m.contains("--force-handler-retry"), "{m}")
+        }
         other => panic!("expected a refusal: {other:?}"),
     }
     assert_eq!(stub.count(), 0);

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -294,8 +296,7 @@ async fn story(app: App, engine: &str, schema: &str, url: &str, ledger_dir: &Pat
     assert_eq!(app.snapshot().await, before);
 
     // Approve, apply: exactly one row changes, to exactly the approved values.
-    review
-        .approve(&pid, "reviewer_1", Some("policy ok"))
+    common::approve(&review, &ledger, &pid, "reviewer_1", Some("policy ok"))
         .await
         .unwrap();
     let applied = review.apply(&pid, &ApplyOptions::default()).await.unwrap();
@@ -336,7 +337,9 @@ async fn story(app: App, engine: &str, schema: &str, url: &str, ledger_dir: &Pat
         .as_str()
         .unwrap()
         .to_string();
-    review.approve(&stale_id, "reviewer_1", None).await.unwrap();
+    common::approve(&review, &ledger, &stale_id, "reviewer_1", None)
+        .await
+        .unwrap();
     app.app_edit("INV-3002").await;
     let edited = app.snapshot().await;
     let conflict = review

@@ -183,7 +183,11 @@ fn the_review_loop_through_the_cli() {
     // Applying before approval is refused (exit 1), nothing is written.
     let o = p.run(&["apply", "latest"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("pending_review"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("PROPOSAL_NOT_APPROVED"),
+        "{}",
+        stderr(&o)
+    );
 
     // Approval without a terminal needs --yes.
     let o = p.run(&["proposals", "approve", "latest"]);
@@ -214,7 +218,15 @@ fn the_review_loop_through_the_cli() {
 
     let o = p.run(&["receipts", "list", "--json"]);
     let receipts = json_out(&o)["receipts"].as_array().unwrap().clone();
-    assert_eq!(receipts.len(), 1);
+    let statuses: Vec<&str> = receipts
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["already_applied", "applied"],
+        "every attempt keeps its own receipt (newest first)"
+    );
     let o = p.run(&["receipts", "show", "rct_000001"]);
     assert!(stdout(&o).contains("Status: applied"), "{}", stdout(&o));
 

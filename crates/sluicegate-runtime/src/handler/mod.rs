@@ -18,13 +18,12 @@ mod http;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sluicegate_core::config::{Capability, Config, Executor, HttpMethod};
+use sluicegate_core::config::{Executor, HttpMethod};
 use sluicegate_core::handler::{
     DEFAULT_TIMEOUT_MS, HandlerOutcome, ReceiptContext, already_applied_receipt, build_request,
-    check_handler_authority, command_input, enforce_retry_contract, handler_job_id, http_body,
-    is_handler_job_id, job_record, mirror, receipt_from_outcome, split_command, wire_bytes,
+    command_input, enforce_retry_contract, handler_job_id, http_body, is_handler_job_id,
+    job_record, mirror, receipt_from_outcome, split_command, wire_bytes,
 };
-use sluicegate_core::lifecycle::State;
 use sluicegate_core::writeback::{ExecutorResult, idempotency_key, result_hash};
 use sluicegate_ledger::{JobKind, JobRecord, Ledger, LedgerError, StoredProposal};
 use sluicegate_protocol::{ChangeSet, ExecutionReceipt, ReceiptStatus};
@@ -120,10 +119,9 @@ pub fn resolve(executor: &Executor, env: &Env) -> Result<ResolvedHandler, String
     }
 }
 
-/// Everything `apply` already looked up before it dispatched to a handler.
+/// Everything `apply` already looked up (and `can_apply` authorised) before it dispatched to
+/// a handler.
 pub(crate) struct HandlerApply<'a> {
-    pub config: &'a Config,
-    pub cap: &'a Capability,
     pub cs: &'a ChangeSet,
     pub proposal: StoredProposal,
     pub executor_name: &'a str,
@@ -147,19 +145,7 @@ impl ReviewApi {
         opts: &ApplyOptions,
     ) -> Result<ApplyReport, ReviewError> {
         let id = a.proposal.proposal_id.clone();
-        let refused = |m: String| ReviewError::Refused(m);
-        let state = a.proposal.state()?;
-        if matches!(
-            state,
-            State::PendingReview | State::Rejected | State::Canceled
-        ) {
-            return Err(refused(format!(
-                "proposal {id} is {}; only approved proposals can be applied (a human approves outside MCP: sluicegate proposals approve {id})",
-                state.as_str()
-            )));
-        }
-        check_handler_authority(a.config, a.cap, a.cs, &a.proposal.proposal_hash)
-            .map_err(refused)?;
+        let refused = |m: String| ReviewError::refused("HANDLER_APPLY_REFUSED", m);
         let pid = id.clone();
         let history = self.read(move |l| handler_history(l, &pid)).await?;
         let executor_type = a.executor.type_name();
@@ -175,6 +161,8 @@ impl ReviewApi {
                 receipt: Some(receipt),
                 dry_run: false,
                 handler: Some(h),
+                approved_by: String::new(),
+                signed: false,
             };
         let not_called = |previous: Option<ReceiptStatus>| HandlerReport {
             executor_type,
@@ -203,13 +191,6 @@ impl ReviewApi {
                 });
             }
         }
-        if history.jobs == 0 && !matches!(state, State::Approved | State::PendingWorker) {
-            return Err(refused(format!(
-                "proposal {id} is {}, not approved for handler writeback",
-                state.as_str()
-            )));
-        }
-
         let attempt = history.jobs as u32 + 1;
         let job_id = handler_job_id(&id, attempt);
         let request = build_request(
@@ -224,10 +205,13 @@ impl ReviewApi {
             .map_err(|e| refused(format!("cannot encode the handler request: {e}")))?;
         // Resolve before anything is recorded: a missing variable changes nothing.
         let handler = resolve(a.executor, &self.env).map_err(|m| {
-            refused(format!(
-                "{m}; set it in the environment of this command (executor {})",
-                a.executor_name
-            ))
+            ReviewError::refused(
+                "HANDLER_ENV_MISSING",
+                format!(
+                    "{m}; set it in the environment of this command (executor {})",
+                    a.executor_name
+                ),
+            )
         })?;
 
         if opts.dry_run {
@@ -266,6 +250,8 @@ impl ReviewApi {
                     previous_status: history.last.as_ref().map(|r| r.status),
                     elapsed_ms: 0,
                 }),
+                approved_by: String::new(),
+                signed: false,
             });
         }
 

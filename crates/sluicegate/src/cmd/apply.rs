@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use sluicegate_core::secrets;
 use sluicegate_protocol::ReceiptStatus;
-use sluicegate_runtime::{ApplyOptions, ApplyReport, Env, ReviewApi, ReviewError};
+use sluicegate_runtime::{ApplyOptions, ApplyReport, Env, ReviewApi};
 
 use crate::context::{
     config_path, load_config, open_existing_ledger, print_json, runtime, store_hint, store_path,
@@ -52,12 +52,8 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     };
     let report = match runtime()?.block_on(review.apply(&a.id, &opts)) {
         Ok(r) => r,
-        Err(ReviewError::Refused(message)) => {
-            eprintln!("refused: {message}");
-            return Ok(ExitCode::from(1));
-        }
-        Err(ReviewError::Ledger(e)) if e.code().is_some() && e.code() != Some("NOT_FOUND") => {
-            eprintln!("refused: {e}");
+        Err(e) if e.code().is_some_and(|c| c != "NOT_FOUND") => {
+            eprintln!("refused: {}: {e}", e.code().unwrap_or_default());
             return Ok(ExitCode::from(1));
         }
         Err(e) => return Err(e.into()),

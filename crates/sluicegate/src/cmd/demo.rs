@@ -18,7 +18,7 @@ use sluicegate_core::config::{self, Config};
 use sluicegate_core::envelope::{Outcome, render};
 use sluicegate_ledger::Ledger;
 use sluicegate_protocol::ReceiptStatus;
-use sluicegate_runtime::{AgentApi, ApplyOptions, Env, ReviewApi};
+use sluicegate_runtime::{AgentApi, ApplyOptions, DecisionRequest, Env, ReviewApi};
 use sluicegate_source::sample_app;
 
 use crate::context::print_json;
@@ -293,10 +293,7 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     // 5. A human approves outside MCP; the guarded apply changes exactly one row.
-    rt.block_on(
-        s.review
-            .approve(&pid, "demo.reviewer", Some("within policy")),
-    )?;
+    rt.block_on(s.review.decide(approval(change_set, Some("within policy"))))?;
     let snapshot = sample_app::snapshot(&s.app_db)?;
     let applied = rt.block_on(s.review.apply(&pid, &ApplyOptions::default()))?;
     let changed = sample_app::changed_rows(&snapshot, &sample_app::snapshot(&s.app_db)?);
@@ -351,7 +348,7 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let stale_id = stale_cs.proposal_id.clone();
-    rt.block_on(s.review.approve(&stale_id, "demo.reviewer", None))?;
+    rt.block_on(s.review.decide(approval(stale_cs, None)))?;
     sample_app::app_edit(&s.app_db, "INV-3002")?;
     let snapshot = sample_app::snapshot(&s.app_db)?;
     let conflict = rt.block_on(s.review.apply(&stale_id, &ApplyOptions::default()))?;
@@ -495,4 +492,17 @@ fn inspect(json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo reviewer's approval of the change set the demo just showed.
+fn approval(cs: &sluicegate_protocol::ChangeSet, reason: Option<&str>) -> DecisionRequest {
+    DecisionRequest {
+        proposal_id: cs.proposal_id.clone(),
+        shown_hash: sluicegate_core::proposal::content_hash(cs),
+        shown_version: cs.proposal_version,
+        verdict: sluicegate_core::decision::Verdict::Approve,
+        reviewer: "demo.reviewer".into(),
+        reason: reason.map(str::to_string),
+        key: None,
+    }
 }

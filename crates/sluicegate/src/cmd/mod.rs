@@ -8,6 +8,7 @@ pub mod apply;
 pub mod audit;
 pub mod benchmark;
 pub mod config;
+pub mod decide;
 pub mod demo;
 pub mod doctor;
 pub mod doctor_db;

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
+use sluicegate_core::decision::Verdict;
 use sluicegate_ledger::Filter;
-use sluicegate_runtime::{Env, ReviewApi};
 
-use crate::context::{
-    actor, confirm, open_existing_ledger, print_json, runtime, store_hint, store_path,
-};
+use super::decide::DecideArgs;
+
+use crate::context::{open_existing_ledger, print_json, store_hint, store_path};
 use crate::view;
 
 #[derive(clap::Args)]
@@ -98,34 +98,20 @@ pub enum ProposalsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Approve a proposal for guarded writeback (bound to its exact hash and version)
+    /// Approve a proposal for guarded writeback (bound to the content hash shown, signed with
+    /// the reviewer's key when reviewers are configured)
     Approve {
-        id: String,
         #[command(flatten)]
-        store: StoreArgs,
-        #[arg(long)]
-        actor: Option<String>,
+        decide: DecideArgs,
         #[arg(long)]
         reason: Option<String>,
-        /// Do not ask for confirmation
-        #[arg(long)]
-        yes: bool,
-        #[arg(long)]
-        json: bool,
     },
-    /// Reject a proposal
+    /// Reject a proposal (a reason is required)
     Reject {
-        id: String,
         #[command(flatten)]
-        store: StoreArgs,
+        decide: DecideArgs,
         #[arg(long)]
         reason: String,
-        #[arg(long)]
-        actor: Option<String>,
-        #[arg(long)]
-        yes: bool,
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -190,83 +176,11 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        ProposalsCommand::Approve {
-            id,
-            store,
-            actor: who,
-            reason,
-            yes,
-            json,
-        } => {
-            let ledger =
-                open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
-            let pid = ledger.resolve_proposal_id(&id)?;
-            let p = ledger.proposal(&pid)?;
-            if !json {
-                println!("{}\n", view::proposal_details(&p, None));
-            }
-            confirm(
-                &format!("Approve proposal {pid} for guarded writeback?"),
-                yes,
-            )?;
-            let review = ReviewApi::new(None, ledger, Env::process());
-            decision_output(
-                runtime()?.block_on(review.approve(
-                    &pid,
-                    &actor(who.as_deref()),
-                    reason.as_deref(),
-                )),
-                "approved",
-                json,
-            )
+        ProposalsCommand::Approve { decide, reason } => {
+            super::decide::run(decide, Verdict::Approve, reason)
         }
-        ProposalsCommand::Reject {
-            id,
-            store,
-            reason,
-            actor: who,
-            yes,
-            json,
-        } => {
-            let ledger =
-                open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
-            let pid = ledger.resolve_proposal_id(&id)?;
-            let p = ledger.proposal(&pid)?;
-            if !json {
-                println!("{}\n", view::proposal_details(&p, None));
-            }
-            confirm(&format!("Reject proposal {pid}?"), yes)?;
-            let review = ReviewApi::new(None, ledger, Env::process());
-            decision_output(
-                runtime()?.block_on(review.reject(&pid, &actor(who.as_deref()), &reason)),
-                "rejected",
-                json,
-            )
+        ProposalsCommand::Reject { decide, reason } => {
+            super::decide::run(decide, Verdict::Reject, Some(reason))
         }
-    }
-}
-
-/// Print a decision; a refused decision (wrong state, hash mismatch) exits 1 with the reason.
-fn decision_output(
-    result: Result<sluicegate_ledger::StoredProposal, sluicegate_runtime::ReviewError>,
-    verb: &str,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    match result {
-        Ok(p) => {
-            if json {
-                print_json(&p)?;
-            } else {
-                println!("{verb} {}", p.proposal_id);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(sluicegate_runtime::ReviewError::Ledger(e))
-            if e.code().is_some() && e.code() != Some("NOT_FOUND") =>
-        {
-            eprintln!("refused: {e}");
-            Ok(ExitCode::from(1))
-        }
-        Err(e) => Err(e.into()),
     }
 }

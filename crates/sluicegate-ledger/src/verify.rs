@@ -1,0 +1,458 @@
+//! `store verify`: check every proposal's hash chain, every record against the digest its
+//! event carries, every decision against its event and signature, and the `state` column
+//! against what the records say.
+//!
+//! It reports the first broken link of each proposal: after one break, later links of the
+//! same chain prove nothing.
+
+use rusqlite::params;
+use serde::Serialize;
+use serde_json::Value;
+use sluicegate_core::chain;
+use sluicegate_core::config::Reviewer;
+use sluicegate_core::decision::{DecisionRecord, Verdict, parse_public_key};
+use sluicegate_core::lifecycle::{ReceiptOutcome, State, Transition, transition};
+use sluicegate_core::proposal::{content_hash, proposal_hash};
+use sluicegate_protocol::ChangeSet;
+
+use crate::{Ledger, LedgerError};
+
+/// What `store verify` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    pub proposals: u64,
+    pub events: u64,
+    pub decisions: u64,
+    pub signed_decisions: u64,
+    /// Broken links: the ledger was changed outside Sluicegate.
+    pub problems: Vec<Problem>,
+    /// Things worth knowing that prove no tampering (unsigned decisions while reviewers are
+    /// configured, records from before the chain existed).
+    pub notes: Vec<Problem>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// One finding, located as precisely as the ledger allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub proposal_id: String,
+    /// The event where the chain breaks, when the finding is about one.
+    pub event_id: Option<i64>,
+    /// `proposal`, `event`, `decision`, `job`, `receipt` or `state`.
+    pub record: &'static str,
+    pub message: String,
+}
+
+struct Event {
+    id: i64,
+    kind: String,
+    actor: String,
+    payload: Value,
+    created_at: String,
+    prev_hash: String,
+    chain_hash: String,
+}
+
+impl Ledger {
+    /// Verify every proposal. `reviewers` are the configured reviewers (empty: signatures are
+    /// checked against the key recorded beside them only).
+    pub fn verify(&self, reviewers: &[Reviewer]) -> Result<VerifyReport, LedgerError> {
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare("SELECT proposal_id FROM proposals ORDER BY rowid")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut report = VerifyReport::default();
+        for id in ids {
+            self.verify_into(&id, reviewers, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    /// Verify one proposal.
+    pub fn verify_proposal(
+        &self,
+        proposal_id: &str,
+        reviewers: &[Reviewer],
+    ) -> Result<VerifyReport, LedgerError> {
+        let mut report = VerifyReport::default();
+        self.verify_into(proposal_id, reviewers, &mut report)?;
+        Ok(report)
+    }
+
+    fn verify_into(
+        &self,
+        id: &str,
+        reviewers: &[Reviewer],
+        report: &mut VerifyReport,
+    ) -> Result<(), LedgerError> {
+        let proposal = self.proposal(id)?;
+        let cs_json: String = self.conn().query_row(
+            "SELECT change_set_json FROM proposals WHERE proposal_id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        let events = self.chain_events(id)?;
+        let decisions = self.decisions(id)?;
+        report.proposals += 1;
+        report.events += events.len() as u64;
+        report.decisions += decisions.len() as u64;
+        report.signed_decisions +=
+            decisions.iter().filter(|d| d.signature.is_some()).count() as u64;
+        let mut check = Check {
+            id,
+            problems: Vec::new(),
+            notes: &mut report.notes,
+        };
+        let cs: Option<ChangeSet> = serde_json::from_str(&cs_json).ok();
+        match &cs {
+            None => check.problem(
+                None,
+                "proposal",
+                "the stored change set is not valid JSON for a change set",
+            ),
+            Some(cs) => {
+                let hash = content_hash(cs);
+                if hash != proposal.proposal_hash || hash != proposal_hash(cs) {
+                    check.problem(
+                        None,
+                        "proposal",
+                        "the change set no longer hashes to its recorded hash: it was edited",
+                    );
+                }
+            }
+        }
+        check.chain(&events);
+        check.created(&events, &cs_json);
+        check.decisions(&events, &decisions, &proposal.proposal_hash, reviewers);
+        let jobs = self.raw_rows(
+            "SELECT writeback_job_id, job_json FROM writeback_jobs WHERE proposal_id = ?1 ORDER BY rowid",
+            id,
+        )?;
+        check.digests(&events, &jobs, "job", "job_sha256");
+        let receipts = self.raw_rows(
+            "SELECT writeback_job_id, receipt_json FROM writeback_receipts WHERE proposal_id = ?1 ORDER BY receipt_id",
+            id,
+        )?;
+        check.digests(&events, &receipts, "receipt", "receipt_sha256");
+        let initial = match cs.as_ref().map(|c| c.approval.status.as_str()) {
+            Some("approved") => State::Approved,
+            Some("rejected") => State::Rejected,
+            Some("canceled") => State::Canceled,
+            _ => State::PendingReview,
+        };
+        check.state(&events, initial, &proposal.state);
+        // One broken link per proposal: after it, later links prove nothing.
+        if let Some(first) = check.problems.into_iter().next() {
+            report.problems.push(first);
+        }
+        Ok(())
+    }
+
+    fn chain_events(&self, id: &str) -> Result<Vec<Event>, LedgerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT event_id, kind, actor, payload_json, created_at, prev_hash, chain_hash FROM proposal_events WHERE proposal_id = ?1 ORDER BY event_id",
+        )?;
+        let rows = stmt.query_map(params![id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, kind, actor, payload, created_at, prev_hash, chain_hash) = row?;
+            out.push(Event {
+                id,
+                kind,
+                actor,
+                // Unparseable payload JSON cannot hash to the recorded link: leave it as text.
+                payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
+                created_at,
+                prev_hash,
+                chain_hash,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `(id, exact stored text)` pairs of one proposal's jobs or receipts.
+    fn raw_rows(&self, sql: &str, id: &str) -> Result<Vec<(String, String)>, LedgerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// The findings about one proposal.
+struct Check<'a> {
+    id: &'a str,
+    problems: Vec<Problem>,
+    notes: &'a mut Vec<Problem>,
+}
+
+impl Check<'_> {
+    fn problem(&mut self, event_id: Option<i64>, record: &'static str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            proposal_id: self.id.to_string(),
+            event_id,
+            record,
+            message: message.into(),
+        });
+    }
+
+    fn note(&mut self, event_id: Option<i64>, record: &'static str, message: impl Into<String>) {
+        self.notes.push(Problem {
+            proposal_id: self.id.to_string(),
+            event_id,
+            record,
+            message: message.into(),
+        });
+    }
+
+    fn chain(&mut self, events: &[Event]) {
+        let links: Vec<chain::Link> = events
+            .iter()
+            .map(|e| chain::Link {
+                kind: &e.kind,
+                actor: &e.actor,
+                payload: &e.payload,
+                created_at: &e.created_at,
+                prev_hash: &e.prev_hash,
+                hash: &e.chain_hash,
+            })
+            .collect();
+        if let Err(b) = chain::verify(self.id, &links) {
+            let e = &events[b.index];
+            self.problem(
+                Some(e.id),
+                "event",
+                format!("event {} ({}) {}", e.id, e.kind, b.reason),
+            );
+        }
+    }
+
+    fn created(&mut self, events: &[Event], cs_json: &str) {
+        let Some(first) = events.first().filter(|e| e.kind == "proposal_created") else {
+            self.problem(None, "event", "the proposal has no creation event");
+            return;
+        };
+        match first
+            .payload
+            .get("change_set_sha256")
+            .and_then(Value::as_str)
+        {
+            Some(d) if d == chain::digest(cs_json) => {}
+            Some(_) => self.problem(
+                Some(first.id),
+                "proposal",
+                "the stored change set is not the one recorded at creation",
+            ),
+            None => self.note(
+                Some(first.id),
+                "proposal",
+                "created before schema version 4: no digest of the change set to compare",
+            ),
+        }
+    }
+
+    fn decisions(
+        &mut self,
+        events: &[Event],
+        decisions: &[DecisionRecord],
+        stored_hash: &str,
+        reviewers: &[Reviewer],
+    ) {
+        let decided: Vec<&Event> = events
+            .iter()
+            .filter(|e| matches!(e.kind.as_str(), "proposal_approved" | "proposal_rejected"))
+            .collect();
+        if decided.len() != decisions.len() {
+            self.problem(
+                decided.first().map(|e| e.id),
+                "decision",
+                format!(
+                    "{} decision records but {} decision events: a decision was added or removed",
+                    decisions.len(),
+                    decided.len()
+                ),
+            );
+            return;
+        }
+        for (event, d) in decided.iter().zip(decisions) {
+            let verdict_kind = match d.verdict {
+                Verdict::Approve => "proposal_approved",
+                Verdict::Reject => "proposal_rejected",
+            };
+            match event
+                .payload
+                .get("decision")
+                .cloned()
+                .map(serde_json::from_value::<DecisionRecord>)
+            {
+                Some(Ok(recorded)) if recorded == *d && event.kind == verdict_kind => {}
+                Some(_) => {
+                    self.problem(
+                        Some(event.id),
+                        "decision",
+                        "the decision record differs from the decision its event recorded",
+                    );
+                    continue;
+                }
+                None => self.note(
+                    Some(event.id),
+                    "decision",
+                    "decided before schema version 4: the event holds no copy of the decision",
+                ),
+            }
+            if d.content_hash != stored_hash {
+                self.problem(
+                    Some(event.id),
+                    "decision",
+                    "the decision is bound to other content than the proposal's",
+                );
+            }
+            self.signature(event.id, d, reviewers);
+        }
+    }
+
+    fn signature(&mut self, event_id: i64, d: &DecisionRecord, reviewers: &[Reviewer]) {
+        let configured = reviewers.iter().find(|r| r.name == d.reviewer);
+        let key = match (&d.signature, &d.reviewer_key, configured) {
+            (None, _, _) if reviewers.is_empty() => return,
+            (None, _, _) => {
+                self.note(
+                    Some(event_id),
+                    "decision",
+                    format!(
+                        "{} decision by {} is not signed",
+                        d.verdict.status(),
+                        d.reviewer
+                    ),
+                );
+                return;
+            }
+            (Some(_), Some(k), Some(r)) if *k != r.public_key => {
+                self.problem(
+                    Some(event_id),
+                    "decision",
+                    format!(
+                        "signed with a key that is not {}'s configured key",
+                        d.reviewer
+                    ),
+                );
+                return;
+            }
+            (Some(_), _, None) if !reviewers.is_empty() => {
+                self.problem(
+                    Some(event_id),
+                    "decision",
+                    format!("signed by {}, who is not a configured reviewer", d.reviewer),
+                );
+                return;
+            }
+            (Some(_), Some(k), _) => k.clone(),
+            (Some(_), None, _) => {
+                self.problem(Some(event_id), "decision", "signed without a recorded key");
+                return;
+            }
+        };
+        let ok = parse_public_key(&key)
+            .ok()
+            .is_some_and(|k| d.verify(&k).is_ok());
+        if !ok {
+            self.problem(
+                Some(event_id),
+                "decision",
+                "the decision's signature does not verify",
+            );
+        }
+    }
+
+    /// Each stored job or receipt matches the digest of one event that recorded it.
+    fn digests(
+        &mut self,
+        events: &[Event],
+        rows: &[(String, String)],
+        record: &'static str,
+        key: &str,
+    ) {
+        for (job_id, text) in rows {
+            let digest = chain::digest(text);
+            let mut recorded = events.iter().filter(|e| {
+                e.payload.get("writeback_job_id").and_then(Value::as_str) == Some(job_id.as_str())
+                    && e.payload.get(key).is_some()
+            });
+            let matched = recorded
+                .clone()
+                .any(|e| e.payload.get(key).and_then(Value::as_str) == Some(digest.as_str()));
+            if matched {
+                continue;
+            }
+            match recorded.next() {
+                Some(e) => self.problem(Some(e.id), record, format!("{record} {job_id} is not the one its event recorded")),
+                None => self.note(None, record, format!("{record} {job_id} has no event with its digest (recorded before schema version 4, or added outside Sluicegate)")),
+            }
+        }
+    }
+
+    /// The `state` column is what the recorded transitions lead to.
+    fn state(&mut self, events: &[Event], initial: State, column: &str) {
+        let mut state = initial;
+        for e in events {
+            let t = match e.kind.as_str() {
+                "proposal_approved" => Transition::Approve,
+                "proposal_rejected" => Transition::Reject,
+                "writeback_job_recorded" | "handler_writeback_job_recorded" => {
+                    Transition::QueueForWorker
+                }
+                "writeback_applied" | "writeback_already_applied" => {
+                    Transition::Receipt(ReceiptOutcome::Applied)
+                }
+                "writeback_conflict" => Transition::Receipt(ReceiptOutcome::Conflict),
+                "writeback_failed" => Transition::Receipt(ReceiptOutcome::Failed),
+                "writeback_canceled" => Transition::Receipt(ReceiptOutcome::Canceled),
+                _ => continue,
+            };
+            match transition(state, t) {
+                Ok(next) => state = next,
+                Err(_) => {
+                    self.problem(
+                        Some(e.id),
+                        "state",
+                        format!(
+                            "event {} ({}) is not a legal step from {}",
+                            e.id,
+                            e.kind,
+                            state.as_str()
+                        ),
+                    );
+                    return;
+                }
+            }
+        }
+        if state.as_str() != column {
+            self.problem(
+                None,
+                "state",
+                format!(
+                    "the state column says {column} but the records say {}",
+                    state.as_str()
+                ),
+            );
+        }
+    }
+}

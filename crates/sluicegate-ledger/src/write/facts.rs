@@ -1,0 +1,130 @@
+//! What every writer shares: loading a proposal inside a transaction, its state projection
+//! (changed only through `core::lifecycle::transition`, compare-and-set) and the event log,
+//! where each event links into its proposal's hash chain (`core::chain`).
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+use sluicegate_core::chain;
+use sluicegate_core::lifecycle::{State, Transition, transition};
+
+use super::ExecCached;
+use crate::LedgerError;
+use crate::views::StoredProposal;
+
+pub(crate) fn load_proposal_opt(
+    tx: &Connection,
+    id: &str,
+) -> Result<Option<StoredProposal>, LedgerError> {
+    Ok(tx
+        .query_row(
+            &format!(
+                "SELECT {} FROM proposals WHERE proposal_id = ?1",
+                StoredProposal::COLUMNS
+            ),
+            [id],
+            StoredProposal::from_row,
+        )
+        .optional()?)
+}
+
+pub(super) fn load_proposal(tx: &Connection, id: &str) -> Result<StoredProposal, LedgerError> {
+    load_proposal_opt(tx, id)?.ok_or_else(|| LedgerError::NotFound {
+        what: "proposal",
+        id: id.to_string(),
+    })
+}
+
+/// Shadow and read-only proposals are evidence only: they can never reach a writer.
+pub(super) fn writeback_allowed(p: &StoredProposal, operation: &str) -> Result<(), LedgerError> {
+    match p.change_set.get("mode").and_then(Value::as_str) {
+        Some("shadow") => Err(LedgerError::refused(
+            "SHADOW_WRITEBACK_DISABLED",
+            format!(
+                "shadow proposal {} cannot be {operation}; shadow mode stores proposals, evidence, query audit, and replay only and never mutates the source database",
+                p.proposal_id
+            ),
+        )),
+        Some("read_only") => Err(LedgerError::refused(
+            "READ_ONLY_WRITEBACK_DISABLED",
+            format!(
+                "read-only proposal {} cannot be {operation}; it never mutates the source database",
+                p.proposal_id
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn check_identity(
+    p: &StoredProposal,
+    hash: &str,
+    version: u32,
+) -> Result<(), LedgerError> {
+    if p.proposal_hash != hash {
+        return Err(LedgerError::refused(
+            "PROPOSAL_HASH_MISMATCH",
+            format!("proposal {} hash mismatch", p.proposal_id),
+        ));
+    }
+    if p.proposal_version != version {
+        return Err(LedgerError::refused(
+            "PROPOSAL_VERSION_MISMATCH",
+            format!("proposal {} version mismatch", p.proposal_id),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn move_state(
+    tx: &Connection,
+    p: &StoredProposal,
+    t: Transition,
+    now: &str,
+) -> Result<State, LedgerError> {
+    let from = p.state()?;
+    let to = transition(from, t).map_err(|e| {
+        LedgerError::refused(
+            e.code,
+            format!("proposal {} is {}", p.proposal_id, e.from.as_str()),
+        )
+    })?;
+    // Compare-and-set on the state we read: a concurrent decision cannot be silently overwritten.
+    let changed = tx.exec(
+        "UPDATE proposals SET state = ?2, updated_at = ?3 WHERE proposal_id = ?1 AND state = ?4",
+        params![p.proposal_id, to.as_str(), now, from.as_str()],
+    )?;
+    if changed != 1 {
+        return Err(LedgerError::refused(
+            "PROPOSAL_STATE_CHANGED",
+            format!(
+                "proposal {} changed while this decision was being recorded; reload it",
+                p.proposal_id
+            ),
+        ));
+    }
+    Ok(to)
+}
+
+/// Append an event, linked to the last event of its proposal (or the chain's genesis).
+pub(super) fn append_event(
+    tx: &Connection,
+    proposal_id: &str,
+    kind: &str,
+    actor: &str,
+    payload: &Value,
+    now: &str,
+) -> Result<(), LedgerError> {
+    let prev: String = tx
+        .prepare_cached(
+            "SELECT chain_hash FROM proposal_events WHERE proposal_id = ?1 ORDER BY event_id DESC LIMIT 1",
+        )?
+        .query_row([proposal_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or_else(|| chain::genesis(proposal_id));
+    let hash = chain::link(&prev, kind, actor, payload, now);
+    tx.exec(
+        "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at, prev_hash, chain_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![proposal_id, kind, actor, serde_json::to_string(payload)?, now, prev, hash],
+    )?;
+    Ok(())
+}

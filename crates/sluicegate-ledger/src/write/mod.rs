@@ -1,0 +1,369 @@
+//! Everything that writes to the ledger. Each public method is one writer job: either all of
+//! its records land, or none do (see `crate::writer`).
+//!
+//! This file records what the agent side produces (reads and proposals); `review` records
+//! what humans and writeback produce; `facts` holds what both share: the proposal projection
+//! and the chained event log.
+
+mod facts;
+mod review;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sluicegate_core::chain;
+use sluicegate_core::evidence::{EvidenceBundle, QueryAudit};
+use sluicegate_core::lifecycle::State;
+use sluicegate_core::proposal::{content_hash, proposal_hash, validate_change_set};
+use sluicegate_core::secrets;
+use sluicegate_protocol::ChangeSet;
+
+use crate::views::StoredProposal;
+use crate::{Ledger, LedgerError, Pending};
+pub(crate) use facts::load_proposal_opt;
+use facts::{append_event, load_proposal};
+pub use review::{AttemptRequest, JobKind, JobRecord, QueuedJob};
+
+/// The result of recording a proposal call.
+#[derive(Debug, Clone)]
+pub struct ProposalRecorded {
+    pub proposal: StoredProposal,
+    /// True when an identical proposal already existed and was returned instead.
+    pub deduplicated: bool,
+}
+
+/// Statements are prepared once per connection and reused: parsing SQL costs more than the
+/// insert itself on the hot path of every tool call.
+trait ExecCached {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl ExecCached for rusqlite::Connection {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+}
+
+fn to_refusal(r: sluicegate_core::refusal::Refusal) -> LedgerError {
+    LedgerError::refused(r.code.as_str(), r.message)
+}
+
+impl Ledger {
+    /// Record one read: its evidence bundle and query-audit record.
+    pub fn record_read(&self, bundle: EvidenceBundle, audit: QueryAudit) -> Pending<()> {
+        if let Err(e) = scan_read(&bundle, &audit) {
+            return Pending::ready(Err(e));
+        }
+        self.write(move |tx, now| insert_read(tx, &bundle, &audit, now))
+    }
+
+    /// Record a proposal call in one transaction: the read (always, even when the proposal is
+    /// refused), then the proposal, its evidence link, the second audit record and the events.
+    ///
+    /// An identical proposal (same id, version and hash) returns the stored one, marked as
+    /// deduplicated; a different proposal under the same id is refused.
+    pub fn record_proposal(&self, call: ProposalCall) -> Pending<ProposalRecorded> {
+        if let Err(e) = scan_read(&call.read_bundle, &call.read_audit) {
+            return Pending::ready(Err(e));
+        }
+        self.write_keeping(move |tx, now| {
+            insert_read(tx, &call.read_bundle, &call.read_audit, now)?;
+            // The read happened and stays on record even when the proposal is refused: the
+            // refusal travels inside an `Ok` so the writer keeps this job's records.
+            let proposal_savepoint = SavePoint::open(tx)?;
+            let outcome = insert_proposal(
+                tx,
+                &call.change_set,
+                &call.proposal_item,
+                &call.proposal_audit,
+                now,
+            );
+            proposal_savepoint.close(outcome.is_ok())?;
+            Ok(outcome)
+        })
+    }
+}
+
+/// A nested savepoint inside a writer job, for a part that may be refused while the rest of
+/// the job's records stay.
+struct SavePoint<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> SavePoint<'c> {
+    fn open(conn: &'c Connection) -> Result<SavePoint<'c>, LedgerError> {
+        conn.exec("SAVEPOINT part", [])?;
+        Ok(SavePoint { conn })
+    }
+
+    /// Keep the part's records, or roll them back.
+    fn close(self, keep: bool) -> Result<(), LedgerError> {
+        if !keep {
+            self.conn.exec("ROLLBACK TO part", [])?;
+        }
+        self.conn.exec("RELEASE part", [])?;
+        Ok(())
+    }
+}
+
+/// The inputs of [`Ledger::record_proposal`]: the read behind the proposal and the proposal.
+#[derive(Debug, Clone)]
+pub struct ProposalCall {
+    pub read_bundle: EvidenceBundle,
+    pub read_audit: QueryAudit,
+    pub change_set: ChangeSet,
+    pub proposal_item: Value,
+    pub proposal_audit: QueryAudit,
+}
+
+fn scan_read(bundle: &EvidenceBundle, audit: &QueryAudit) -> Result<(), LedgerError> {
+    secrets::scan(&bundle.payload, "evidence_bundle.payload").map_err(to_refusal)?;
+    secrets::scan_list(&bundle.items, "evidence_bundle.items").map_err(to_refusal)?;
+    secrets::scan(&audit.payload, "query_audit").map_err(to_refusal)
+}
+
+/// Insert a read's bundle and audit record. The audit's id is known before it is inserted
+/// (the transaction holds the write lock and ids are `max + 1`), so the bundle lists it in its
+/// own insert rather than being updated afterwards.
+fn insert_read(
+    tx: &Connection,
+    bundle: &EvidenceBundle,
+    audit: &QueryAudit,
+    now: &str,
+) -> Result<(), LedgerError> {
+    if audit.evidence_bundle_id.as_deref() != Some(bundle.evidence_bundle_id.as_str()) {
+        insert_bundle(tx, bundle, now, None)?;
+        return insert_audit(tx, audit, now);
+    }
+    let audit_id: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(audit_id), 0) + 1 FROM query_audit")?
+        .query_row([], |r| r.get(0))?;
+    insert_bundle(tx, bundle, now, Some(audit_id))?;
+    insert_audit_row(tx, audit, now, Some(audit_id))?;
+    Ok(())
+}
+
+/// Insert a bundle, listing `audit_id` among its audit records when given.
+fn insert_bundle(
+    tx: &Connection,
+    bundle: &EvidenceBundle,
+    now: &str,
+    audit_id: Option<i64>,
+) -> Result<(), LedgerError> {
+    let m = &bundle.meta;
+    let items: Vec<StoredItem> = bundle
+        .items
+        .iter()
+        .map(|item| StoredItem {
+            created_at: now,
+            item,
+        })
+        .collect();
+    // Two identical reads in the same millisecond share an id; the first record stands and
+    // only gains the second audit record.
+    tx.exec(
+        "INSERT INTO evidence_bundles (evidence_bundle_id, proposal_id, tenant_id, payload_json, created_at, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint, items_json, query_audit_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CASE WHEN ?14 IS NULL THEN '[]' ELSE json_array(?14) END) ON CONFLICT (evidence_bundle_id) DO UPDATE SET query_audit_ids = json_insert(query_audit_ids, '$[#]', ?14) WHERE ?14 IS NOT NULL",
+        params![
+            bundle.evidence_bundle_id,
+            bundle.proposal_id,
+            bundle.tenant_id,
+            serde_json::to_string(&bundle.payload)?,
+            now,
+            m.principal,
+            m.capability,
+            m.source_id,
+            m.source_table,
+            m.business_object,
+            m.object_id,
+            m.query_fingerprint,
+            serde_json::to_string(&items)?,
+            audit_id
+        ],
+    )?;
+    Ok(())
+}
+
+/// An evidence item as kept in `evidence_bundles.items_json`.
+#[derive(Serialize)]
+struct StoredItem<'a> {
+    created_at: &'a str,
+    item: &'a Value,
+}
+
+/// Link an unlinked bundle to the proposal it supports and append the proposal's item.
+/// Returns whether the bundle was linked (a bundle already linked to a proposal stays as is).
+fn link_bundle(
+    tx: &Connection,
+    bundle_id: &str,
+    proposal_id: &str,
+    item: &Value,
+    now: &str,
+) -> Result<bool, LedgerError> {
+    let items: Option<String> = tx
+        .query_row(
+            "SELECT items_json FROM evidence_bundles WHERE evidence_bundle_id = ?1 AND proposal_id IS NULL",
+            [bundle_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(items) = items else {
+        return Ok(false);
+    };
+    let mut items: Vec<Value> = serde_json::from_str(&items)?;
+    items.push(serde_json::to_value(StoredItem {
+        created_at: now,
+        item,
+    })?);
+    tx.exec(
+        "UPDATE evidence_bundles SET proposal_id = ?2, items_json = ?3 WHERE evidence_bundle_id = ?1",
+        params![bundle_id, proposal_id, serde_json::to_string(&items)?],
+    )?;
+    Ok(true)
+}
+
+/// Insert an audit record and add it to the list of the bundle it names, if any.
+fn insert_audit(tx: &Connection, audit: &QueryAudit, now: &str) -> Result<(), LedgerError> {
+    let audit_id = insert_audit_row(tx, audit, now, None)?;
+    if let Some(bundle_id) = &audit.evidence_bundle_id {
+        tx.exec(
+            "UPDATE evidence_bundles SET query_audit_ids = json_insert(query_audit_ids, '$[#]', ?2) WHERE evidence_bundle_id = ?1",
+            params![bundle_id, audit_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Insert the audit row itself (with `audit_id` when the caller chose it); returns its id.
+fn insert_audit_row(
+    tx: &Connection,
+    audit: &QueryAudit,
+    now: &str,
+    audit_id: Option<i64>,
+) -> Result<i64, LedgerError> {
+    let m = &audit.meta;
+    tx.exec(
+        "INSERT INTO query_audit (audit_id, proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, tenant_id, principal, capability, business_object, object_id, primary_key_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        params![
+            audit_id,
+            audit.proposal_id,
+            audit.evidence_bundle_id,
+            audit.source_id,
+            audit.query_fingerprint,
+            audit.table_name,
+            audit.row_count as i64,
+            serde_json::to_string(&audit.payload)?,
+            now,
+            m.tenant_id,
+            m.principal,
+            m.capability,
+            m.business_object,
+            m.object_id,
+            m.object_id
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn insert_proposal(
+    tx: &Connection,
+    cs: &ChangeSet,
+    proposal_item: &Value,
+    proposal_audit: &QueryAudit,
+    now: &str,
+) -> Result<ProposalRecorded, LedgerError> {
+    validate_change_set(cs).map_err(|m| LedgerError::refused("CHANGE_SET_INVALID", m))?;
+    let cs_value = serde_json::to_value(cs)?;
+    secrets::scan(&cs_value, "change_set").map_err(to_refusal)?;
+    secrets::scan(&proposal_audit.payload, "query_audit").map_err(to_refusal)?;
+    let hash = proposal_hash(cs);
+    if content_hash(cs) != hash {
+        return Err(LedgerError::refused(
+            "CHANGE_SET_INVALID",
+            "integrity.proposal_hash is not the hash of the change set's content",
+        ));
+    }
+    if let Some(existing) = load_proposal_opt(tx, &cs.proposal_id)? {
+        if existing.proposal_hash == hash && existing.proposal_version == cs.proposal_version {
+            return Ok(ProposalRecorded {
+                proposal: existing,
+                deduplicated: true,
+            });
+        }
+        return Err(LedgerError::refused(
+            "PROPOSAL_IMMUTABILITY_VIOLATION",
+            format!(
+                "proposal {} already exists with a different version or hash",
+                cs.proposal_id
+            ),
+        ));
+    }
+    let cs_json = serde_json::to_string(&cs_value)?;
+    let state = match cs.approval.status.as_str() {
+        "approved" => State::Approved,
+        "rejected" => State::Rejected,
+        "canceled" => State::Canceled,
+        _ => State::PendingReview,
+    };
+    let created = if cs.created_at.is_empty() {
+        now
+    } else {
+        cs.created_at.as_str()
+    };
+    tx.exec(
+        &format!(
+            "INSERT INTO proposals ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            StoredProposal::COLUMNS
+        ),
+        params![
+            cs.proposal_id,
+            cs.proposal_version,
+            hash,
+            cs.action,
+            state.as_str(),
+            cs.scope.tenant_id,
+            cs.principal.id,
+            cs.action,
+            cs.scope.business_object,
+            cs.scope.object_id,
+            cs.source.kind,
+            cs.source.source_id,
+            cs.source.schema,
+            cs.source.table,
+            cs.source_database_mutated as i64,
+            cs_json,
+            created,
+            created
+        ],
+    )?;
+    append_event(
+        tx,
+        &cs.proposal_id,
+        "proposal_created",
+        &cs.principal.id,
+        &json!({"proposal_hash": hash, "proposal_version": cs.proposal_version, "source_database_mutated": cs.source_database_mutated, "change_set_sha256": chain::digest(&cs_json)}),
+        now,
+    )?;
+    // Link the read's evidence bundle to the proposal it supports.
+    if link_bundle(
+        tx,
+        &cs.evidence.bundle_id,
+        &cs.proposal_id,
+        proposal_item,
+        now,
+    )? {
+        append_event(
+            tx,
+            &cs.proposal_id,
+            "evidence_recorded",
+            "runner",
+            &json!({"evidence_bundle_id": cs.evidence.bundle_id, "item_count": 1}),
+            now,
+        )?;
+    }
+    insert_audit(tx, proposal_audit, now)?;
+    let proposal = load_proposal(tx, &cs.proposal_id)?;
+    Ok(ProposalRecorded {
+        proposal,
+        deduplicated: false,
+    })
+}

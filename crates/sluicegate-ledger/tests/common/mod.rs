@@ -1,0 +1,144 @@
+//! Fixtures shared by the ledger's integration tests: a config, a trusted context, a
+//! deterministic clock, rows, and proposals recorded the way the runtime records them.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::json;
+use sluicegate_core::call::{Args, TrustedContext};
+use sluicegate_core::config::{Config, Engine, Provider, validate};
+use sluicegate_core::decision::{DecisionRecord, Verdict};
+use sluicegate_core::evidence::{Row, link_to_proposal, record_read};
+use sluicegate_core::proposal::{ProposalInput, build_change_set};
+use sluicegate_ledger::{Clock, Ledger, LedgerError, ProposalCall, StoredProposal};
+use sluicegate_protocol::ChangeSet;
+
+pub fn config(mode: &str) -> Config {
+    let doc = json!({
+        "version": 1, "mode": mode,
+        "sources": {"app": {"engine": "sqlite", "read_url_env": "APP_URL", "write_url_env": "APP_URL"}},
+        "trusted_context": {"provider": "environment"},
+        "capabilities": [{
+            "name": "billing.propose_waiver", "kind": "proposal", "source": "app",
+            "target": {"schema": "main", "table": "invoices", "primary_key": "id", "tenant_key": "tenant_id"},
+            "args": {"invoice_id": {"type": "string"}, "reason": {"type": "string"}},
+            "lookup": {"id_from_arg": "invoice_id"},
+            "visible_columns": ["id", "late_fee_cents", "waiver_reason", "updated_at"],
+            "patch": {"late_fee_cents": {"fixed": 0}, "waiver_reason": {"from_arg": "reason"}},
+            "allowed_columns": ["late_fee_cents", "waiver_reason"],
+            "conflict_guard": {"column": "updated_at"}
+        }]
+    });
+    let (v, c) = validate(&doc);
+    assert!(v.ok, "{:?}", v.errors);
+    c.unwrap()
+}
+
+pub fn ctx() -> TrustedContext {
+    TrustedContext {
+        tenant_id: "acme".into(),
+        principal: "agent_1".into(),
+        provenance: Provider::Environment,
+    }
+}
+
+/// A deterministic clock: every call is one millisecond later.
+pub fn clock() -> Clock {
+    let n = Arc::new(AtomicU64::new(0));
+    Arc::new(move || {
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        format!(
+            "2026-06-20T14:{:02}:{:02}.{:03}Z",
+            (i / 60_000) % 60,
+            (i / 1000) % 60,
+            i % 1000
+        )
+    })
+}
+
+pub fn row(id: &str, fee: i64) -> Row {
+    json!({"id": id, "late_fee_cents": fee, "waiver_reason": null, "updated_at": "2026-06-20T14:31:08.000Z", "tenant_id": "acme"})
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+/// Record one proposal call for `row` with `reason`, as the runtime does.
+pub fn propose(
+    ledger: &Ledger,
+    cfg: &Config,
+    row: &Row,
+    reason: &str,
+    at: &str,
+) -> Result<(ChangeSet, bool), sluicegate_ledger::LedgerError> {
+    let cap = &cfg.capabilities[0];
+    let args: Args = json!({"invoice_id": row["id"], "reason": reason})
+        .as_object()
+        .unwrap()
+        .clone();
+    let read = record_read(cap, &ctx(), row, 1, &row["id"], at);
+    let built = build_change_set(&ProposalInput {
+        mode: cfg.mode,
+        engine: Engine::Sqlite,
+        cap,
+        args: &args,
+        ctx: &ctx(),
+        before: row,
+        read: &read,
+        now: at,
+    })
+    .unwrap();
+    let (linked, audit2) = link_to_proposal(
+        &read,
+        cap,
+        &built.change_set.proposal_id,
+        row,
+        &built.patch,
+        &built.after,
+    );
+    let item = linked.items.last().unwrap().clone();
+    let rec = ledger
+        .record_proposal(ProposalCall {
+            read_bundle: read.bundle,
+            read_audit: read.audit,
+            change_set: built.change_set.clone(),
+            proposal_item: item,
+            proposal_audit: audit2,
+        })
+        .wait()?;
+    Ok((built.change_set, rec.deduplicated))
+}
+
+/// Record a decision and wait for it, as the CLI does.
+pub fn decide(
+    ledger: &Ledger,
+    id: &str,
+    verdict: Verdict,
+    actor: &str,
+    reason: Option<&str>,
+    hash: &str,
+    version: u32,
+) -> Result<StoredProposal, LedgerError> {
+    ledger
+        .decide(DecisionRecord {
+            proposal_id: id.into(),
+            proposal_version: version,
+            content_hash: hash.into(),
+            verdict,
+            reviewer: actor.into(),
+            reason: reason.map(str::to_string),
+            decided_at: "2026-06-20T14:35:00.000Z".into(),
+            signature: None,
+            reviewer_key: None,
+        })
+        .wait()
+}
+
+pub fn open_temp() -> (tempfile::TempDir, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger =
+        Ledger::open_with_clock(&dir.path().join("nested/dir/ledger.db"), clock()).unwrap();
+    (dir, ledger)
+}
