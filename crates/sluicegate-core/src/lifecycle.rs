@@ -107,10 +107,36 @@ pub enum ReceiptOutcome {
     Canceled,
 }
 
+/// The stable codes of refused transitions (store.md §3.3), printed by the CLI and kept by
+/// the ledger's own refusal codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
+pub enum TransitionRefusal {
+    /// Only a proposal pending review can be approved.
+    NotPendingReview,
+    /// Only a proposal pending review or approved (not yet handed to a worker) can be rejected.
+    NotRejectable,
+    /// Work for a worker and receipts need an approved proposal.
+    NotApproved,
+}
+
+impl TransitionRefusal {
+    /// Every transition refusal (derived, so it cannot miss a variant).
+    pub const ALL: &'static [TransitionRefusal] =
+        <TransitionRefusal as strum::VariantArray>::VARIANTS;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransitionRefusal::NotPendingReview => "PROPOSAL_NOT_PENDING_REVIEW",
+            TransitionRefusal::NotRejectable => "PROPOSAL_NOT_REJECTABLE",
+            TransitionRefusal::NotApproved => "PROPOSAL_NOT_APPROVED",
+        }
+    }
+}
+
 /// Why a transition is not allowed from the current state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IllegalTransition {
-    pub code: &'static str,
+    pub code: TransitionRefusal,
     pub from: State,
 }
 
@@ -121,15 +147,15 @@ pub fn transition(from: State, t: Transition) -> Result<State, IllegalTransition
     match t {
         Transition::Approve => match from {
             PendingReview => Ok(Approved),
-            _ => illegal("PROPOSAL_NOT_PENDING_REVIEW"),
+            _ => illegal(TransitionRefusal::NotPendingReview),
         },
         Transition::Reject => match from {
             PendingReview | Approved => Ok(Rejected),
-            _ => illegal("PROPOSAL_NOT_REJECTABLE"),
+            _ => illegal(TransitionRefusal::NotRejectable),
         },
         Transition::QueueForWorker => match from {
             Approved | PendingWorker => Ok(PendingWorker),
-            _ => illegal("PROPOSAL_NOT_APPROVED"),
+            _ => illegal(TransitionRefusal::NotApproved),
         },
         // A receipt is only ever produced for approved work; an `applied` proposal may receive
         // a later `already_applied` receipt from an idempotent retry.
@@ -140,7 +166,7 @@ pub fn transition(from: State, t: Transition) -> Result<State, IllegalTransition
                 ReceiptOutcome::Failed => Failed,
                 ReceiptOutcome::Canceled => Canceled,
             }),
-            _ => illegal("PROPOSAL_NOT_APPROVED"),
+            _ => illegal(TransitionRefusal::NotApproved),
         },
     }
 }
@@ -163,19 +189,19 @@ mod tests {
             transition(State::Approved, Transition::Approve)
                 .unwrap_err()
                 .code,
-            "PROPOSAL_NOT_PENDING_REVIEW"
+            TransitionRefusal::NotPendingReview
         );
         assert_eq!(
             transition(State::Applied, Transition::Reject)
                 .unwrap_err()
                 .code,
-            "PROPOSAL_NOT_REJECTABLE"
+            TransitionRefusal::NotRejectable
         );
         assert_eq!(
             transition(State::PendingReview, Transition::QueueForWorker)
                 .unwrap_err()
                 .code,
-            "PROPOSAL_NOT_APPROVED"
+            TransitionRefusal::NotApproved
         );
         assert!(
             transition(
@@ -190,6 +216,19 @@ mod tests {
                 Transition::Receipt(ReceiptOutcome::Applied)
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn refusal_codes_keep_their_strings() {
+        let strings: Vec<&str> = TransitionRefusal::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            strings,
+            [
+                "PROPOSAL_NOT_PENDING_REVIEW",
+                "PROPOSAL_NOT_REJECTABLE",
+                "PROPOSAL_NOT_APPROVED"
+            ]
         );
     }
 }
