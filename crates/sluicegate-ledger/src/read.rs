@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::query::{AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, Where, limit_sql};
 use crate::views::*;
-use crate::{Ledger, LedgerError};
+use crate::{Ledger, LedgerError, RefusalCode};
 
 impl Ledger {
     pub fn proposal(&self, id: &str) -> Result<StoredProposal, LedgerError> {
@@ -34,7 +34,10 @@ impl Ledger {
             )
             .optional()?
             .ok_or_else(|| {
-                LedgerError::refused("NO_PROPOSALS", "no proposals found in the local store")
+                LedgerError::refused(
+                    RefusalCode::NoProposals,
+                    "no proposals found in the local store",
+                )
             })
     }
 

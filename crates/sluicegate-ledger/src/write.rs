@@ -5,13 +5,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sluicegate_core::evidence::{EvidenceBundle, QueryAudit};
-use sluicegate_core::lifecycle::{ReceiptOutcome, State, Transition, transition};
+use sluicegate_core::lifecycle::{
+    ReceiptOutcome, State, Transition, TransitionRefusal, transition,
+};
 use sluicegate_core::proposal::{proposal_hash, validate_change_set};
 use sluicegate_core::secrets;
 use sluicegate_protocol::{ChangeSet, ExecutionReceipt, ReceiptStatus};
 
 use crate::views::StoredProposal;
-use crate::{Ledger, LedgerError, Pending};
+use crate::{Ledger, LedgerError, Pending, RefusalCode};
 
 /// The result of recording a proposal call.
 #[derive(Debug, Clone)]
@@ -49,8 +51,13 @@ impl ExecCached for rusqlite::Connection {
     }
 }
 
+/// A refusal of core's secret scan, which refuses only with `SECRET_MATERIAL_REJECTED`.
 fn to_refusal(r: sluicegate_core::refusal::Refusal) -> LedgerError {
-    LedgerError::refused(r.code.as_str(), r.message)
+    debug_assert_eq!(
+        r.code,
+        sluicegate_core::refusal::Code::SecretMaterialRejected
+    );
+    LedgerError::refused(RefusalCode::SecretMaterialRejected, r.message)
 }
 
 impl Ledger {
@@ -197,7 +204,7 @@ impl Ledger {
                 State::PendingWorker | State::Applied | State::Conflict | State::Failed
             ) {
                 return Err(LedgerError::refused(
-                    "PROPOSAL_NOT_APPROVED",
+                    RefusalCode::Transition(TransitionRefusal::NotApproved),
                     format!("proposal {proposal_id} is {}", state.as_str()),
                 ));
             }
@@ -208,7 +215,7 @@ impl Ledger {
             )?;
             if inserted != 1 {
                 return Err(LedgerError::refused(
-                    "WRITEBACK_JOB_EXISTS",
+                    RefusalCode::WritebackJobExists,
                     format!("writeback job {job_id} is already recorded"),
                 ));
             }
@@ -551,7 +558,7 @@ fn insert_proposal(
     proposal_audit: &QueryAudit,
     now: &str,
 ) -> Result<ProposalRecorded, LedgerError> {
-    validate_change_set(cs).map_err(|m| LedgerError::refused("CHANGE_SET_INVALID", m))?;
+    validate_change_set(cs).map_err(|m| LedgerError::refused(RefusalCode::ChangeSetInvalid, m))?;
     let cs_value = serde_json::to_value(cs)?;
     secrets::scan(&cs_value, "change_set").map_err(to_refusal)?;
     secrets::scan(&proposal_audit.payload, "query_audit").map_err(to_refusal)?;
@@ -564,7 +571,7 @@ fn insert_proposal(
             });
         }
         return Err(LedgerError::refused(
-            "PROPOSAL_IMMUTABILITY_VIOLATION",
+            RefusalCode::ProposalImmutabilityViolation,
             format!(
                 "proposal {} already exists with a different version or hash",
                 cs.proposal_id
@@ -668,14 +675,14 @@ fn load_proposal(tx: &Connection, id: &str) -> Result<StoredProposal, LedgerErro
 fn writeback_allowed(p: &StoredProposal, operation: &str) -> Result<(), LedgerError> {
     match p.change_set.get("mode").and_then(Value::as_str) {
         Some("shadow") => Err(LedgerError::refused(
-            "SHADOW_WRITEBACK_DISABLED",
+            RefusalCode::ShadowWritebackDisabled,
             format!(
                 "shadow proposal {} cannot be {operation}; shadow mode stores proposals, evidence, query audit, and replay only and never mutates the source database",
                 p.proposal_id
             ),
         )),
         Some("read_only") => Err(LedgerError::refused(
-            "READ_ONLY_WRITEBACK_DISABLED",
+            RefusalCode::ReadOnlyWritebackDisabled,
             format!(
                 "read-only proposal {} cannot be {operation}; it never mutates the source database",
                 p.proposal_id
@@ -688,13 +695,13 @@ fn writeback_allowed(p: &StoredProposal, operation: &str) -> Result<(), LedgerEr
 fn check_identity(p: &StoredProposal, hash: &str, version: u32) -> Result<(), LedgerError> {
     if p.proposal_hash != hash {
         return Err(LedgerError::refused(
-            "PROPOSAL_HASH_MISMATCH",
+            RefusalCode::ProposalHashMismatch,
             format!("proposal {} hash mismatch", p.proposal_id),
         ));
     }
     if p.proposal_version != version {
         return Err(LedgerError::refused(
-            "PROPOSAL_VERSION_MISMATCH",
+            RefusalCode::ProposalVersionMismatch,
             format!("proposal {} version mismatch", p.proposal_id),
         ));
     }
@@ -710,7 +717,7 @@ fn move_state(
     let from = p.state()?;
     let to = transition(from, t).map_err(|e| {
         LedgerError::refused(
-            e.code,
+            RefusalCode::Transition(e.code),
             format!("proposal {} is {}", p.proposal_id, e.from.as_str()),
         )
     })?;
@@ -721,7 +728,7 @@ fn move_state(
     )?;
     if changed != 1 {
         return Err(LedgerError::refused(
-            "PROPOSAL_STATE_CHANGED",
+            RefusalCode::ProposalStateChanged,
             format!(
                 "proposal {} changed while this decision was being recorded; reload it",
                 p.proposal_id
@@ -747,7 +754,12 @@ fn append_event(
 }
 
 fn validate_receipt(r: &ExecutionReceipt) -> Result<(), LedgerError> {
-    let bad = |m: &str| Err(LedgerError::refused("RECEIPT_INVALID", m.to_string()));
+    let bad = |m: &str| {
+        Err(LedgerError::refused(
+            RefusalCode::ReceiptInvalid,
+            m.to_string(),
+        ))
+    };
     if r.schema_version != sluicegate_protocol::receipt::EXECUTION_RECEIPT_V1 {
         return bad("receipt schema_version must be synapsor.execution-receipt.v1");
     }

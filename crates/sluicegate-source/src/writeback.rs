@@ -13,7 +13,7 @@ use sluicegate_core::evidence::Row;
 use sluicegate_core::json::hash_json;
 use sluicegate_core::writeback::{result_hash, versions_match};
 
-use crate::error::{SourceError, refused};
+use crate::error::{SourceError, SourceErrorKind, refused};
 use crate::mysql::{self, MyWriter};
 use crate::postgres::{PgParam, PgWriter};
 use crate::render::{self, Dialect, Projection, RECEIPT_TABLE, Select, Tail, Update};
@@ -564,8 +564,10 @@ impl Writer {
         if n == 1 {
             Ok(())
         } else {
-            Err(SourceError::Query(
-                "IDEMPOTENCY_RECEIPT_UNAVAILABLE: the claimed receipt row is gone".into(),
+            Err(SourceError::new(
+                SourceErrorKind::QueryFailed,
+                None,
+                "IDEMPOTENCY_RECEIPT_UNAVAILABLE: the claimed receipt row is gone",
             ))
         }
     }
@@ -842,9 +844,7 @@ pub async fn probe_target(
         statements.push(render::probe_update(d, &target.schema, &target.table, c)?);
     }
     if writer_url.trim().is_empty() {
-        return Err(SourceError::CredentialMissing {
-            env: "the writer URL env var".into(),
-        });
+        return Err(SourceError::credential_missing("the writer URL env var"));
     }
     let mut w = Writer::connect(engine, writer_url).await?;
     let result = async {
@@ -853,7 +853,7 @@ pub async fn probe_target(
             let r = match &mut w {
                 Writer::Postgres(pg) => pg.batch(sql).await,
                 Writer::Mysql(my) => my.batch(sql).await,
-                Writer::Sqlite(lite) => lite.batch(sql.clone()).await,
+                Writer::Sqlite(lite) => lite.probe(sql.clone()).await,
             };
             if let Err(e) = r {
                 w.rollback().await;
@@ -963,7 +963,7 @@ mod tests {
             let mut u = update();
             mutate(&mut u);
             match apply_guarded_update("postgres://u:p@192.0.2.1:1/x", &u, false).await {
-                Err(e @ SourceError::Query(_)) => {
+                Err(e) if e.kind() == &SourceErrorKind::WritebackRefused => {
                     assert_eq!(e.category(), "invalid writeback");
                     assert!(e.to_string().contains(needle), "{e}");
                 }
@@ -974,16 +974,14 @@ mod tests {
         u.table = "invoices; DROP TABLE x".into();
         assert_eq!(
             apply_guarded_update("", &u, true).await,
-            Err(SourceError::UnsafeIdentifier(
-                "invoices; DROP TABLE x".into()
-            ))
+            Err(SourceError::unsafe_identifier("invoices; DROP TABLE x"))
         );
         let mut u = update();
         u.patch.insert("bad-col".into(), json!(1));
         u.allowed_columns.push("bad-col".into());
         assert!(matches!(
             apply_guarded_update("", &u, true).await,
-            Err(SourceError::UnsafeIdentifier(_))
+            Err(e) if e.kind() == &SourceErrorKind::UnsafeIdentifier
         ));
         let mut u = update();
         u.conflict = ConflictCheck::Version {
@@ -992,7 +990,7 @@ mod tests {
         };
         assert!(matches!(
             apply_guarded_update("", &u, true).await,
-            Err(SourceError::UnsafeIdentifier(_))
+            Err(e) if e.kind() == &SourceErrorKind::UnsafeIdentifier
         ));
     }
 
