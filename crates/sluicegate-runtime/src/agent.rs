@@ -14,7 +14,7 @@ use sluicegate_core::config::{Config, Kind, Mode};
 use sluicegate_core::envelope::{Outcome, ToolResult, render};
 use sluicegate_core::evidence::{ReadRecord, link_to_proposal, record_read};
 use sluicegate_core::proposal::{ProposalInput, build_change_set};
-use sluicegate_core::refusal::{Code, Refusal};
+use sluicegate_core::refusal::{Code, Refusal, SafeError};
 use sluicegate_ledger::{Ledger, LedgerError, ProposalCall, RefusalCode};
 use sluicegate_source::{SourceError, SourceErrorKind, Sources};
 use tracing::Instrument;
@@ -115,7 +115,7 @@ impl AgentApi {
         match self.run(name, args).instrument(span).await {
             Ok(outcome) => outcome,
             Err(refusal) => {
-                let correlation_id = (refusal.code.safe().code == "INTERNAL").then(|| {
+                let correlation_id = (refusal.code.safe() == SafeError::INTERNAL).then(|| {
                     let id = correlation_id();
                     tracing::error!(correlation_id = %id, code = refusal.code.as_str(), cause = %refusal.message, "tool call failed");
                     id
@@ -327,7 +327,6 @@ fn source_refusal(e: SourceError, lookup_arg: &str) -> Refusal {
 mod tests {
     use super::*;
     use sluicegate_core::lifecycle::TransitionRefusal;
-    use sluicegate_core::refusal::SafeError;
     use sluicegate_source::EngineCode;
 
     /// The refusal code of each source error kind, as a table. No wildcard: a new kind fails

@@ -43,8 +43,8 @@ pub enum SourceErrorKind {
 }
 
 impl SourceErrorKind {
-    /// Whether the source could not be used at all (the old `Unavailable` group): the call
-    /// may work later without any change to the request.
+    /// Whether the source could not be used at all (authentication, timeout, connection):
+    /// the call may work later without any change to the request.
     pub fn is_unavailable(&self) -> bool {
         match self {
             SourceErrorKind::AuthenticationFailed

@@ -581,13 +581,12 @@ enum Decision {
 
 /// Apply one guarded single-row UPDATE (writeback.md §A.6).
 ///
-/// * Refuses without connecting (`Err(Query)` starting `writeback refused before connecting`,
-///   or `Err(UnsafeIdentifier)`) when the update is
-///   malformed: no tenant guard, an empty patch, a patch column outside `allowed_columns`,
+/// * Refuses without connecting (an error of kind `WritebackRefused` or `UnsafeIdentifier`)
+///   when the update is malformed: no tenant guard, an empty patch, a patch column outside `allowed_columns`,
 ///   the primary-key or tenant column inside it, or an unsafe identifier.
 /// * `dry_run` validates and renders only: `Applied`, 0 rows, `H(job_id, "dry-run")`.
 /// * An empty `writer_url` gives `Failed` / `DATABASE_UNAVAILABLE`.
-/// * A failure to connect is `Err(Unavailable)`: nothing was attempted.
+/// * A failure to connect is an error whose kind `is_unavailable()`: nothing was attempted.
 /// * Everything after connecting is an outcome: `Applied` (1 row), `AlreadyApplied`,
 ///   `Conflict` (`ROW_NOT_FOUND`, `VERSION_CONFLICT`, `IDEMPOTENT_CONFLICT`) or `Failed`
 ///   (`VERSION_CONFLICT` / `MULTI_ROW_WRITE_BLOCKED` when the UPDATE did not match exactly

@@ -690,7 +690,7 @@ pub async fn connection_errors_story(engine: Engine, admin: &str, scheme: &str) 
     assert_eq!(err.category(), "authentication failed", "{err}");
 }
 
-/// Connection failures are `Unavailable` and their messages carry no secret: checked with a
+/// Connection failures are of an unavailable kind and their messages carry no secret: checked with a
 /// wrong password and with a closed port, for both the reader and the writer.
 pub async fn assert_redacted(engine: Engine, bad_urls: &[String], secrets: &[&str]) {
     for url in bad_urls {
