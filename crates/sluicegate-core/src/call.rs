@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::config::{
     ArgSpec, ArgType, Capability, Config, ContextSpec, Engine, Kind, Mode, Provider,
 };
-use crate::json::format_f64;
+use crate::json::{cmp_number, format_f64, numbers_equal};
 use crate::refusal::{Code, Refusal};
 
 /// Argument names that would hand trust-scope authority to the model.
@@ -88,8 +88,8 @@ pub fn validate_args(cap: &Capability, args: &Args) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Check one present argument value against its declared spec: type, length (UTF-16 code
-/// units, as JSON Schema's maxLength counts in JavaScript), bounds and allowed values.
+/// Check one present argument value against its declared spec: type, length, bounds and
+/// allowed values.
 pub fn check_arg(name: &str, spec: &ArgSpec, value: &Value) -> Result<(), Refusal> {
     let type_ok = match spec.arg_type {
         ArgType::String => value.is_string(),
@@ -103,7 +103,8 @@ pub fn check_arg(name: &str, spec: &ArgSpec, value: &Value) -> Result<(), Refusa
         ));
     }
     if let (Some(s), Some(max)) = (value.as_str(), spec.max_length) {
-        // Lengths count UTF-16 code units, as JSON Schema's maxLength does in JavaScript.
+        // Lengths count UTF-16 code units, as JavaScript's `length` does (the reference
+        // validates with it); the MCP surface publishes `maxLength` with the same meaning.
         if s.encode_utf16().count() as u64 > max {
             return Err(Refusal::new(
                 Code::ArgumentTooLong,
@@ -111,14 +112,18 @@ pub fn check_arg(name: &str, spec: &ArgSpec, value: &Value) -> Result<(), Refusa
             ));
         }
     }
-    if let Some(n) = value.as_f64() {
-        if let Some(min) = spec.minimum.filter(|min| n < *min) {
+    if let Value::Number(n) = value {
+        // Exact comparison, as the published `inputSchema` states the bounds (an integer
+        // beyond 2^53 is not rounded first), so the schema and this check agree.
+        let below = |min: &f64| cmp_number(n, *min) == Some(std::cmp::Ordering::Less);
+        let above = |max: &f64| cmp_number(n, *max) == Some(std::cmp::Ordering::Greater);
+        if let Some(min) = spec.minimum.filter(below) {
             return Err(Refusal::new(
                 Code::ArgumentBelowMinimum,
                 format!("{name} must be at least {}.", format_f64(min)),
             ));
         }
-        if let Some(max) = spec.maximum.filter(|max| n > *max) {
+        if let Some(max) = spec.maximum.filter(above) {
             return Err(Refusal::new(
                 Code::ArgumentAboveMaximum,
                 format!("{name} must be at most {}.", format_f64(max)),
@@ -139,7 +144,7 @@ pub fn check_arg(name: &str, spec: &ArgSpec, value: &Value) -> Result<(), Refusa
 /// `===` on JSON scalars: numbers compare by value (`1` equals `1.0`), other types exactly.
 pub fn json_strict_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Number(x), Value::Number(y)) => numbers_equal(x, y),
         _ => a == b,
     }
 }

@@ -155,7 +155,33 @@ fn v1_error(r: &Refusal) -> (&'static str, String) {
         | Code::SourceUnavailable
         | Code::SourceQueryFailed
         | Code::Internal => ("MCP_TOOL_FAILED", r.message.clone()),
-        code => (code.as_str(), r.message.clone()),
+        // The runtime codes of mcp-surface.md §8 go out verbatim; listed (no wildcard) so a
+        // new code is placed on one side or the other deliberately.
+        Code::ModelCannotOverrideBinding
+        | Code::McpToolNotFound
+        | Code::ArgumentRequired
+        | Code::ArgumentTypeInvalid
+        | Code::ArgumentTooLong
+        | Code::ArgumentBelowMinimum
+        | Code::ArgumentAboveMaximum
+        | Code::ArgumentNotAllowed
+        | Code::ArgumentUnknown
+        | Code::ProposalsDisabled
+        | Code::SourceNotFound
+        | Code::TrustedContextMissing
+        | Code::TrustedBindingMissing
+        | Code::TrustedContextUnsupported
+        | Code::SourceCredentialMissing
+        | Code::LookupArgMissing
+        | Code::UnsafeIdentifier
+        | Code::RowNotFound
+        | Code::PatchRequired
+        | Code::PatchNumericBoundTypeInvalid
+        | Code::PatchBelowMinimum
+        | Code::PatchAboveMaximum
+        | Code::PatchTransitionTypeInvalid
+        | Code::PatchTransitionNotAllowed
+        | Code::ConflictGuardMissing => (r.code.as_str(), r.message.clone()),
     }
 }
 
@@ -255,9 +281,16 @@ pub fn v2(outcome: &Outcome) -> ToolResult {
             )
         }
     };
+    // The reference's v2 results are never `isError`, except that arguments the model can
+    // correct are an error result on every transport (spec README §3.3), whichever layer
+    // refused them.
+    let is_error = match outcome {
+        Outcome::Refused { refusal, .. } => refusal.code.is_invalid_input(),
+        Outcome::Read { .. } | Outcome::Proposal { .. } => false,
+    };
     ToolResult {
         payload: envelope,
-        is_error: false,
+        is_error,
     }
 }
 
@@ -389,5 +422,19 @@ mod tests {
         let r1 = v1(&out);
         assert!(r1.is_error);
         assert_eq!(r1.payload["code"], "ROW_NOT_FOUND");
+    }
+
+    #[test]
+    fn invalid_input_is_an_error_result_in_both_formats() {
+        for &code in Code::ALL {
+            let out = Outcome::Refused {
+                capability: "billing.inspect_invoice".into(),
+                kind: Kind::Read,
+                refusal: Refusal::new(code, "x"),
+                correlation_id: None,
+            };
+            assert!(v1(&out).is_error, "{code:?}");
+            assert_eq!(v2(&out).is_error, code.is_invalid_input(), "{code:?}");
+        }
     }
 }

@@ -85,6 +85,56 @@ pub fn number(f: f64) -> Value {
     }
 }
 
+/// Compare a JSON number with a bound exactly, as JSON Schema's `minimum`/`maximum` do: an
+/// integer beyond 2^53 is not rounded to the nearest double first. `None` for a NaN bound.
+pub fn cmp_number(n: &serde_json::Number, bound: f64) -> Option<std::cmp::Ordering> {
+    match integer(n) {
+        Some(i) => cmp_int_f64(i, bound),
+        None => n.as_f64()?.partial_cmp(&bound),
+    }
+}
+
+/// Mathematical equality of two JSON numbers (`1` equals `1.0`; two integers beyond 2^53 that
+/// round to the same double do not), as JSON Schema's `enum` compares them.
+pub fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    use std::cmp::Ordering::Equal;
+    match (integer(a), integer(b)) {
+        (Some(x), Some(y)) => x == y,
+        (Some(x), None) => b.as_f64().and_then(|f| cmp_int_f64(x, f)) == Some(Equal),
+        (None, Some(y)) => a.as_f64().and_then(|f| cmp_int_f64(y, f)) == Some(Equal),
+        (None, None) => a.as_f64() == b.as_f64(),
+    }
+}
+
+fn integer(n: &serde_json::Number) -> Option<i128> {
+    n.as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from))
+}
+
+/// `i` (an `i64` or `u64`) against `f` without converting `i` to a double.
+fn cmp_int_f64(i: i128, f: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    if f.is_nan() {
+        return None;
+    }
+    // Every i64 and u64 lies strictly inside ±2^64, so a bound outside it decides at once, and
+    // inside it the truncated bound converts to i128 exactly.
+    const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+    if f >= TWO_POW_64 {
+        return Some(Ordering::Less);
+    }
+    if f <= -TWO_POW_64 {
+        return Some(Ordering::Greater);
+    }
+    let whole = f.trunc();
+    match i.cmp(&(whole as i128)) {
+        // Same integer part: the bound's fraction decides (`2` < `2.5`, `-2` > `-2.5`).
+        Ordering::Equal => 0.0_f64.partial_cmp(&(f - whole)),
+        other => Some(other),
+    }
+}
+
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -161,5 +211,29 @@ mod tests {
         );
         let ev: Value = serde_json::from_str(r#"{"capability":"billing.inspect_invoice","source":"app_postgres","tenant":"acme","row":{"id":"INV-3001","tenant_id":"acme","late_fee_cents":5500,"waiver_reason":null,"updated_at":"2026-06-20T14:31:08Z"},"at":"2026-06-20T14:31:09.000Z"}"#).unwrap();
         assert_eq!(stable_id("ev", &ev), "ev_627ce01fef8592a7b060");
+    }
+
+    #[test]
+    fn numbers_compare_exactly() {
+        use std::cmp::Ordering::*;
+        let n = |v: Value| match v {
+            Value::Number(n) => n,
+            other => panic!("{other}"),
+        };
+        let big = n(json!(9_007_199_254_740_993_u64));
+        // As doubles these two are equal; as numbers they are not.
+        assert_eq!(cmp_number(&big, 9_007_199_254_740_992.0), Some(Greater));
+        assert_eq!(cmp_number(&n(json!(5)), 5.0), Some(Equal));
+        assert_eq!(cmp_number(&n(json!(2)), 2.5), Some(Less));
+        assert_eq!(cmp_number(&n(json!(-2)), -2.5), Some(Greater));
+        assert_eq!(cmp_number(&n(json!(-3)), -2.5), Some(Less));
+        assert_eq!(cmp_number(&n(json!(u64::MAX)), 1e30), Some(Less));
+        assert_eq!(cmp_number(&n(json!(i64::MIN)), -1e30), Some(Greater));
+        assert_eq!(cmp_number(&n(json!(0.5)), 0.25), Some(Greater));
+        assert!(numbers_equal(&n(json!(1)), &n(json!(1.0))));
+        assert!(numbers_equal(&n(json!(1.0)), &n(json!(1))));
+        assert!(!numbers_equal(&big, &n(json!(9_007_199_254_740_992.0))));
+        assert!(!numbers_equal(&n(json!(1)), &n(json!(1.5))));
+        assert!(numbers_equal(&n(json!(u64::MAX)), &n(json!(u64::MAX))));
     }
 }

@@ -107,10 +107,36 @@ pub enum ReceiptOutcome {
     Canceled,
 }
 
+/// The stable codes of refused transitions (store.md §3.3), printed by the CLI and kept by
+/// the ledger's own refusal codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
+pub enum TransitionRefusal {
+    /// Only a proposal pending review can be approved.
+    NotPendingReview,
+    /// Only a proposal pending review or approved (not yet handed to a worker) can be rejected.
+    NotRejectable,
+    /// Work for a worker and receipts need an approved proposal.
+    NotApproved,
+}
+
+impl TransitionRefusal {
+    /// Every transition refusal (derived, so it cannot miss a variant).
+    pub const ALL: &'static [TransitionRefusal] =
+        <TransitionRefusal as strum::VariantArray>::VARIANTS;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransitionRefusal::NotPendingReview => "PROPOSAL_NOT_PENDING_REVIEW",
+            TransitionRefusal::NotRejectable => "PROPOSAL_NOT_REJECTABLE",
+            TransitionRefusal::NotApproved => "PROPOSAL_NOT_APPROVED",
+        }
+    }
+}
+
 /// Why a transition is not allowed from the current state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IllegalTransition {
-    pub code: &'static str,
+    pub code: TransitionRefusal,
     pub from: State,
 }
 
@@ -121,17 +147,17 @@ pub fn transition(from: State, t: Transition) -> Result<State, IllegalTransition
     match t {
         Transition::Approve => match from {
             PendingReview => Ok(Approved),
-            _ => illegal("PROPOSAL_NOT_PENDING_REVIEW"),
+            _ => illegal(TransitionRefusal::NotPendingReview),
         },
         Transition::Reject => match from {
             PendingReview | Approved => Ok(Rejected),
-            _ => illegal("PROPOSAL_NOT_REJECTABLE"),
+            _ => illegal(TransitionRefusal::NotRejectable),
         },
         // Each apply attempt records its own job; once applied, a proposal stays applied.
         Transition::QueueForWorker => match from {
             Approved | PendingWorker | Conflict | Failed => Ok(PendingWorker),
             Applied => Ok(Applied),
-            _ => illegal("PROPOSAL_NOT_APPROVED"),
+            _ => illegal(TransitionRefusal::NotApproved),
         },
         // A receipt is only ever produced for approved work. Applied is final: a later
         // attempt's `already_applied`, or a racing attempt's conflict or failure, is recorded
@@ -144,7 +170,7 @@ pub fn transition(from: State, t: Transition) -> Result<State, IllegalTransition
                 ReceiptOutcome::Failed => Failed,
                 ReceiptOutcome::Canceled => Canceled,
             }),
-            _ => illegal("PROPOSAL_NOT_APPROVED"),
+            _ => illegal(TransitionRefusal::NotApproved),
         },
     }
 }
@@ -168,14 +194,14 @@ mod tests {
             T::Receipt(R::Failed),
             T::Receipt(R::Canceled),
         ];
-        const NOT_PENDING: &str = "PROPOSAL_NOT_PENDING_REVIEW";
-        const NOT_REJECTABLE: &str = "PROPOSAL_NOT_REJECTABLE";
-        const NOT_APPROVED: &str = "PROPOSAL_NOT_APPROVED";
-        let ok = Ok::<State, &str>;
-        let no = Err::<State, &str>;
+        const NOT_PENDING: TransitionRefusal = TransitionRefusal::NotPendingReview;
+        const NOT_REJECTABLE: TransitionRefusal = TransitionRefusal::NotRejectable;
+        const NOT_APPROVED: TransitionRefusal = TransitionRefusal::NotApproved;
+        let ok = Ok::<State, TransitionRefusal>;
+        let no = Err::<State, TransitionRefusal>;
         // Columns follow `transitions`.
         #[rustfmt::skip]
-        let table: [(State, [Result<State, &str>; 7]); 8] = [
+        let table: [(State, [Result<State, TransitionRefusal>; 7]); 8] = [
             (PendingReview, [ok(Approved), ok(Rejected), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED)]),
             (Approved, [no(NOT_PENDING), ok(Rejected), ok(PendingWorker), ok(Applied), ok(Conflict), ok(Failed), ok(Canceled)]),
             (Rejected, [no(NOT_PENDING), no(NOT_REJECTABLE), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED), no(NOT_APPROVED)]),
@@ -211,5 +237,18 @@ mod tests {
             assert_eq!(State::parse(s.as_str()), Some(s));
         }
         assert_eq!(State::parse("approved "), None);
+    }
+
+    #[test]
+    fn refusal_codes_keep_their_strings() {
+        let strings: Vec<&str> = TransitionRefusal::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            strings,
+            [
+                "PROPOSAL_NOT_PENDING_REVIEW",
+                "PROPOSAL_NOT_REJECTABLE",
+                "PROPOSAL_NOT_APPROVED"
+            ]
+        );
     }
 }

@@ -6,7 +6,10 @@
 use serde::Serialize;
 
 /// Runtime codes (mcp-surface.md §8 plus the store refusals of capability-runtime.md §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+///
+/// Every code reaches the model through [`Code::safe`], whose match has no wildcard: a new
+/// code does not compile until someone decides what the model may see of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::VariantArray)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Code {
     ModelCannotOverrideBinding,
@@ -45,6 +48,9 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in declaration order (derived, so it cannot miss a variant).
+    pub const ALL: &'static [Code] = <Code as strum::VariantArray>::VARIANTS;
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::ModelCannotOverrideBinding => "MODEL_CANNOT_OVERRIDE_BINDING",
@@ -109,7 +115,59 @@ impl Code {
             | ConflictGuardMissing => SafeError::POLICY_VIOLATION,
             LocalStoreUnavailable => SafeError::STORE_UNAVAILABLE,
             SourceCredentialMissing | SourceUnavailable => SafeError::DATABASE_UNAVAILABLE,
-            _ => SafeError::INTERNAL,
+            // Listed one by one (no wildcard): these say something about the deployment, the
+            // store or the database that the model cannot act on, so it sees only INTERNAL
+            // and the cause goes to the log under a correlation id.
+            SourceNotFound
+            | TrustedContextUnsupported
+            | UnsafeIdentifier
+            | SecretMaterialRejected
+            | ProposalImmutabilityViolation
+            | ChangeSetInvalid
+            | SourceQueryFailed
+            | Internal => SafeError::INTERNAL,
+        }
+    }
+
+    /// Whether the model sent arguments it can correct: such a refusal is an `isError` tool
+    /// result in both envelopes (spec README §3.3), whichever layer found the problem. The
+    /// trusted-context codes share the v2 `INVALID_ARGUMENT` code but are the operator's to
+    /// fix, so they keep the reference's plain v2 result.
+    pub fn is_invalid_input(self) -> bool {
+        use Code::*;
+        match self {
+            ModelCannotOverrideBinding
+            | ArgumentRequired
+            | ArgumentTypeInvalid
+            | ArgumentTooLong
+            | ArgumentBelowMinimum
+            | ArgumentAboveMaximum
+            | ArgumentNotAllowed
+            | ArgumentUnknown
+            | LookupArgMissing => true,
+            McpToolNotFound
+            | ProposalsDisabled
+            | SourceNotFound
+            | TrustedContextMissing
+            | TrustedBindingMissing
+            | TrustedContextUnsupported
+            | SourceCredentialMissing
+            | UnsafeIdentifier
+            | RowNotFound
+            | PatchRequired
+            | PatchNumericBoundTypeInvalid
+            | PatchBelowMinimum
+            | PatchAboveMaximum
+            | PatchTransitionTypeInvalid
+            | PatchTransitionNotAllowed
+            | ConflictGuardMissing
+            | LocalStoreUnavailable
+            | SecretMaterialRejected
+            | ProposalImmutabilityViolation
+            | ChangeSetInvalid
+            | SourceUnavailable
+            | SourceQueryFailed
+            | Internal => false,
         }
     }
 }
@@ -189,3 +247,101 @@ impl std::fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the model sees of each code (mcp-surface.md §7.4), written out as a table. The
+    /// match has no wildcard, so a new code fails to compile here until its row is added.
+    fn expected(code: Code) -> (&'static str, SafeError, bool) {
+        use Code::*;
+        let (invalid, policy, internal) = (
+            SafeError::INVALID_ARGUMENT,
+            SafeError::POLICY_VIOLATION,
+            SafeError::INTERNAL,
+        );
+        match code {
+            ModelCannotOverrideBinding => ("MODEL_CANNOT_OVERRIDE_BINDING", invalid, true),
+            McpToolNotFound => ("MCP_TOOL_NOT_FOUND", SafeError::CAPABILITY_NOT_FOUND, false),
+            ArgumentRequired => ("ARGUMENT_REQUIRED", invalid, true),
+            ArgumentTypeInvalid => ("ARGUMENT_TYPE_INVALID", invalid, true),
+            ArgumentTooLong => ("ARGUMENT_TOO_LONG", invalid, true),
+            ArgumentBelowMinimum => ("ARGUMENT_BELOW_MINIMUM", invalid, true),
+            ArgumentAboveMaximum => ("ARGUMENT_ABOVE_MAXIMUM", invalid, true),
+            ArgumentNotAllowed => ("ARGUMENT_NOT_ALLOWED", invalid, true),
+            ArgumentUnknown => ("ARGUMENT_UNKNOWN", invalid, true),
+            ProposalsDisabled => ("PROPOSALS_DISABLED", SafeError::APPROVAL_REQUIRED, false),
+            SourceNotFound => ("SOURCE_NOT_FOUND", internal, false),
+            TrustedContextMissing => ("TRUSTED_CONTEXT_MISSING", invalid, false),
+            TrustedBindingMissing => ("TRUSTED_BINDING_MISSING", invalid, false),
+            TrustedContextUnsupported => ("TRUSTED_CONTEXT_UNSUPPORTED", internal, false),
+            SourceCredentialMissing => (
+                "SOURCE_CREDENTIAL_MISSING",
+                SafeError::DATABASE_UNAVAILABLE,
+                false,
+            ),
+            LookupArgMissing => ("LOOKUP_ARG_MISSING", invalid, true),
+            UnsafeIdentifier => ("UNSAFE_IDENTIFIER", internal, false),
+            RowNotFound => ("ROW_NOT_FOUND", SafeError::NOT_FOUND, false),
+            PatchRequired => ("PATCH_REQUIRED", policy, false),
+            PatchNumericBoundTypeInvalid => ("PATCH_NUMERIC_BOUND_TYPE_INVALID", policy, false),
+            PatchBelowMinimum => ("PATCH_BELOW_MINIMUM", policy, false),
+            PatchAboveMaximum => ("PATCH_ABOVE_MAXIMUM", policy, false),
+            PatchTransitionTypeInvalid => ("PATCH_TRANSITION_TYPE_INVALID", policy, false),
+            PatchTransitionNotAllowed => ("PATCH_TRANSITION_NOT_ALLOWED", policy, false),
+            ConflictGuardMissing => ("CONFLICT_GUARD_MISSING", policy, false),
+            LocalStoreUnavailable => (
+                "LOCAL_STORE_UNAVAILABLE",
+                SafeError::STORE_UNAVAILABLE,
+                false,
+            ),
+            SecretMaterialRejected => ("SECRET_MATERIAL_REJECTED", internal, false),
+            ProposalImmutabilityViolation => ("PROPOSAL_IMMUTABILITY_VIOLATION", internal, false),
+            ChangeSetInvalid => ("CHANGE_SET_INVALID", internal, false),
+            SourceUnavailable => ("SOURCE_UNAVAILABLE", SafeError::DATABASE_UNAVAILABLE, false),
+            SourceQueryFailed => ("SOURCE_QUERY_FAILED", internal, false),
+            Internal => ("INTERNAL", internal, false),
+        }
+    }
+
+    #[test]
+    fn every_code_maps_to_its_safe_error() {
+        for &code in Code::ALL {
+            let (name, safe, invalid_input) = expected(code);
+            assert_eq!(code.as_str(), name);
+            assert_eq!(code.safe(), safe, "{name}");
+            assert_eq!(code.is_invalid_input(), invalid_input, "{name}");
+            assert_eq!(
+                serde_json::to_value(code).ok(),
+                Some(serde_json::Value::String(name.into())),
+                "serde and as_str agree"
+            );
+        }
+    }
+
+    #[test]
+    fn all_lists_every_code_once() {
+        let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Code::ALL.len());
+    }
+
+    #[test]
+    fn safe_codes_are_the_published_v2_codes() {
+        // The v2 envelope is a compatibility contract: no code may invent a new safe code.
+        let published = [
+            "NOT_FOUND_IN_TENANT",
+            "CAPABILITY_NOT_FOUND",
+            "APPROVAL_REQUIRED",
+            "INVALID_ARGUMENT",
+            "POLICY_VIOLATION",
+            "TEMPORARILY_UNAVAILABLE",
+            "INTERNAL",
+        ];
+        for &code in Code::ALL {
+            assert!(published.contains(&code.safe().code), "{code:?}");
+        }
+    }
+}

@@ -1,7 +1,9 @@
 //! Ledger errors. A refusal (secret material, an illegal transition, a hash mismatch) carries a
-//! stable code; anything else means the ledger itself could not be used.
+//! typed, stable code; anything else means the ledger itself could not be used.
 
 use std::path::PathBuf;
+
+use sluicegate_core::lifecycle::TransitionRefusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -13,7 +15,7 @@ pub enum LedgerError {
     #[error("{what} not found: {id}")]
     NotFound { what: &'static str, id: String },
     #[error("{message}")]
-    Refused { code: &'static str, message: String },
+    Refused { code: RefusalCode, message: String },
     #[error(
         "ledger schema version {found} is newer than this build supports ({supported}); upgrade sluicegate"
     )]
@@ -28,18 +30,114 @@ pub enum LedgerError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// Every reason the ledger refuses a write or a lookup. The strings of [`RefusalCode::as_str`]
+/// are printed by the CLI and asserted by tests: they never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalCode {
+    /// A record holds something that looks like a secret (core's secret scan).
+    SecretMaterialRejected,
+    /// A change set failed its structural validation.
+    ChangeSetInvalid,
+    /// A proposal id is already recorded with a different hash or version.
+    ProposalImmutabilityViolation,
+    /// A decision or job names a hash other than the stored proposal's.
+    ProposalHashMismatch,
+    /// A decision or job names a version other than the stored proposal's.
+    ProposalVersionMismatch,
+    /// The proposal's state changed between reading and writing it.
+    ProposalStateChanged,
+    /// Shadow proposals never reach a writer.
+    ShadowWritebackDisabled,
+    /// Read-only proposals never reach a writer.
+    ReadOnlyWritebackDisabled,
+    /// A writeback job id is already recorded.
+    WritebackJobExists,
+    /// A receipt failed its structural validation.
+    ReceiptInvalid,
+    /// `latest` was asked for and the ledger holds no proposal.
+    NoProposals,
+    /// The stored change set no longer hashes to its recorded hash (edited in the ledger).
+    ProposalContentModified,
+    /// An attempt already has its receipt; a new attempt gets a new job id.
+    ReceiptExists,
+    /// The job built for a new attempt could not be encoded.
+    WritebackJobInvalid,
+    /// The lifecycle does not allow the transition (core's own codes, kept as they are).
+    Transition(TransitionRefusal),
+}
+
+impl RefusalCode {
+    /// Every refusal code (the transition codes expanded).
+    pub fn all() -> impl Iterator<Item = RefusalCode> {
+        use RefusalCode::*;
+        [
+            SecretMaterialRejected,
+            ChangeSetInvalid,
+            ProposalImmutabilityViolation,
+            ProposalHashMismatch,
+            ProposalVersionMismatch,
+            ProposalStateChanged,
+            ShadowWritebackDisabled,
+            ReadOnlyWritebackDisabled,
+            WritebackJobExists,
+            ReceiptInvalid,
+            NoProposals,
+            ProposalContentModified,
+            ReceiptExists,
+            WritebackJobInvalid,
+        ]
+        .into_iter()
+        .chain(TransitionRefusal::ALL.iter().copied().map(Transition))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalCode::SecretMaterialRejected => "SECRET_MATERIAL_REJECTED",
+            RefusalCode::ChangeSetInvalid => "CHANGE_SET_INVALID",
+            RefusalCode::ProposalImmutabilityViolation => "PROPOSAL_IMMUTABILITY_VIOLATION",
+            RefusalCode::ProposalHashMismatch => "PROPOSAL_HASH_MISMATCH",
+            RefusalCode::ProposalVersionMismatch => "PROPOSAL_VERSION_MISMATCH",
+            RefusalCode::ProposalStateChanged => "PROPOSAL_STATE_CHANGED",
+            RefusalCode::ShadowWritebackDisabled => "SHADOW_WRITEBACK_DISABLED",
+            RefusalCode::ReadOnlyWritebackDisabled => "READ_ONLY_WRITEBACK_DISABLED",
+            RefusalCode::WritebackJobExists => "WRITEBACK_JOB_EXISTS",
+            RefusalCode::ReceiptInvalid => "RECEIPT_INVALID",
+            RefusalCode::NoProposals => "NO_PROPOSALS",
+            RefusalCode::ProposalContentModified => "PROPOSAL_CONTENT_MODIFIED",
+            RefusalCode::ReceiptExists => "RECEIPT_EXISTS",
+            RefusalCode::WritebackJobInvalid => "WRITEBACK_JOB_INVALID",
+            RefusalCode::Transition(t) => t.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for RefusalCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl LedgerError {
-    pub fn refused(code: &'static str, message: impl Into<String>) -> LedgerError {
+    pub fn refused(code: RefusalCode, message: impl Into<String>) -> LedgerError {
         LedgerError::Refused {
             code,
             message: message.into(),
         }
     }
 
-    /// The stable code of a refusal, if this is one.
+    /// The typed code of a refusal, if this is one.
+    pub fn refusal_code(&self) -> Option<RefusalCode> {
+        match self {
+            LedgerError::Refused { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The stable code string of a refusal or a missing record, if this is one (what the CLI
+    /// prints).
     pub fn code(&self) -> Option<&'static str> {
         match self {
-            LedgerError::Refused { code, .. } => Some(code),
+            LedgerError::Refused { code, .. } => Some(code.as_str()),
             LedgerError::NotFound { .. } => Some("NOT_FOUND"),
             _ => None,
         }
@@ -49,5 +147,40 @@ impl LedgerError {
 impl From<serde_json::Error> for LedgerError {
     fn from(e: serde_json::Error) -> Self {
         LedgerError::Corrupt(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_codes_keep_their_strings() {
+        let strings: Vec<&str> = RefusalCode::all().map(RefusalCode::as_str).collect();
+        assert_eq!(
+            strings,
+            [
+                "SECRET_MATERIAL_REJECTED",
+                "CHANGE_SET_INVALID",
+                "PROPOSAL_IMMUTABILITY_VIOLATION",
+                "PROPOSAL_HASH_MISMATCH",
+                "PROPOSAL_VERSION_MISMATCH",
+                "PROPOSAL_STATE_CHANGED",
+                "SHADOW_WRITEBACK_DISABLED",
+                "READ_ONLY_WRITEBACK_DISABLED",
+                "WRITEBACK_JOB_EXISTS",
+                "RECEIPT_INVALID",
+                "NO_PROPOSALS",
+                "PROPOSAL_CONTENT_MODIFIED",
+                "RECEIPT_EXISTS",
+                "WRITEBACK_JOB_INVALID",
+                "PROPOSAL_NOT_PENDING_REVIEW",
+                "PROPOSAL_NOT_REJECTABLE",
+                "PROPOSAL_NOT_APPROVED",
+            ]
+        );
+        let e = LedgerError::refused(RefusalCode::ReceiptInvalid, "x");
+        assert_eq!(e.code(), Some("RECEIPT_INVALID"));
+        assert_eq!(e.refusal_code(), Some(RefusalCode::ReceiptInvalid));
     }
 }

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use error::LedgerError;
+pub use error::{LedgerError, RefusalCode};
 pub use query::{EventFilter, Filter};
 pub use schema::SCHEMA_VERSION;
 pub use verify::{Problem, VerifyReport};

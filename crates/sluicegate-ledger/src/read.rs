@@ -6,7 +6,7 @@ use sluicegate_core::decision::{DecisionRecord, Verdict};
 
 use crate::query::{AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, Where, limit_sql};
 use crate::views::*;
-use crate::{Ledger, LedgerError};
+use crate::{Ledger, LedgerError, RefusalCode};
 
 impl Ledger {
     pub fn proposal(&self, id: &str) -> Result<StoredProposal, LedgerError> {
@@ -36,7 +36,10 @@ impl Ledger {
             )
             .optional()?
             .ok_or_else(|| {
-                LedgerError::refused("NO_PROPOSALS", "no proposals found in the local store")
+                LedgerError::refused(
+                    RefusalCode::NoProposals,
+                    "no proposals found in the local store",
+                )
             })
     }
 

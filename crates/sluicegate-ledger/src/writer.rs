@@ -256,10 +256,13 @@ mod tests {
         let r = w
             .submit(|c| {
                 c.execute("INSERT INTO t (v) VALUES (7)", [])?;
-                Err::<(), _>(LedgerError::refused("NOPE", "refused after writing"))
+                Err::<(), _>(LedgerError::refused(
+                    crate::RefusalCode::ReceiptInvalid,
+                    "refused after writing",
+                ))
             })
             .wait();
-        assert_eq!(r.unwrap_err().code(), Some("NOPE"));
+        assert_eq!(r.unwrap_err().code(), Some("RECEIPT_INVALID"));
         assert_eq!(count(&dir), 0);
     }
 

@@ -1,10 +1,15 @@
-//! The one model-facing surface every transport serves: the tool catalog (built and compiled
-//! once at startup), argument validation, the runtime call and result wrapping.
+//! The one model-facing surface every transport serves: the tool catalog (built once at
+//! startup), the runtime call and result wrapping.
+//!
+//! Arguments are validated in exactly one place, the runtime's `core::call::validate_args`,
+//! on every transport. Each tool's `inputSchema` is still published, and states the same
+//! rules (`maxLength` counts UTF-16 code units, as the reference does), so a client that checks
+//! it first reaches the same verdict; `tests/argument_agreement.rs` holds the two together.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
-use sluicegate_core::call::{Args, refuse_binding_overrides, validate_args};
+use sluicegate_core::call::Args;
 use sluicegate_core::config::Kind;
 use sluicegate_core::envelope::{Outcome, ToolResult, render};
 use sluicegate_core::refusal::{Code, Refusal};
@@ -32,13 +37,12 @@ pub enum CallError {
     UnknownTool(String),
 }
 
-/// One exposed tool: its definition and the compiled validator of its `inputSchema`.
+/// One exposed tool: its definition.
 struct Entry {
     exposed: String,
     canonical: String,
     kind: Kind,
     definition: Value,
-    validator: jsonschema::Validator,
 }
 
 /// The served surface. Build once, share behind an `Arc`.
@@ -59,8 +63,8 @@ impl std::fmt::Debug for Surface {
 }
 
 impl Surface {
-    /// Build the catalog for `mode`: tool definitions in deterministic order and one compiled
-    /// JSON Schema validator per tool.
+    /// Build the catalog for `mode`: tool definitions in deterministic order, each
+    /// `inputSchema` checked against its JSON Schema meta-schema.
     pub fn new(api: AgentApi, mode: AliasMode) -> Result<Surface, ServeError> {
         let config = api.config();
         let format = api.result_format();
@@ -72,7 +76,7 @@ impl Surface {
             };
             let definition = tool_definition(cap, &tool.exposed, mode, format);
             let schema = definition.get("inputSchema").cloned().unwrap_or(json!({}));
-            let validator = jsonschema::validator_for(&schema).map_err(|e| ServeError::Schema {
+            jsonschema::meta::validate(&schema).map_err(|e| ServeError::Schema {
                 tool: tool.exposed.clone(),
                 message: e.to_string(),
             })?;
@@ -82,7 +86,6 @@ impl Surface {
                 canonical: tool.canonical,
                 kind: cap.kind,
                 definition,
-                validator,
             });
         }
         Ok(Surface {
@@ -115,10 +118,10 @@ impl Surface {
 
     /// Run one tools/call by exposed name.
     ///
-    /// Order: route the name (unknown → [`CallError`]), refuse trusted-binding arguments
-    /// (`MODEL_CANNOT_OVERRIDE_BINDING`), validate against the tool's JSON Schema, then run
-    /// the runtime. Validation failures come back as tool results with `isError: true` in the
-    /// configured envelope, so the model can correct itself; the runtime is not called.
+    /// Order: route the name (unknown → [`CallError`]), refuse arguments that are not a JSON
+    /// object, then run the runtime, which refuses trusted-binding arguments and validates the
+    /// rest (capability-runtime.md §2). An argument refusal is a tool result with
+    /// `isError: true` in the configured envelope, so the model can correct itself.
     pub async fn call(
         &self,
         name: &str,
@@ -138,8 +141,8 @@ impl Surface {
         };
         let entry = &self.entries[index];
         let args = match arguments {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(v @ Value::Object(_)) => v,
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(map)) => map,
             Some(_) => {
                 return Ok(self.refuse(
                     entry,
@@ -150,41 +153,7 @@ impl Surface {
                 ));
             }
         };
-        if let Some(refusal) = self.check_arguments(entry, &args) {
-            return Ok(self.refuse(entry, refusal));
-        }
-        let Value::Object(args) = args else {
-            return Err(CallError::UnknownTool(name.to_string()));
-        };
         Ok(self.api.call(&entry.canonical, &args).await)
-    }
-
-    /// The refusal for invalid arguments, if any (binding override first, then the schema).
-    fn check_arguments(&self, entry: &Entry, args: &Value) -> Option<Refusal> {
-        let map = args.as_object()?;
-        let cap = self.api.config().capability(&entry.canonical);
-        if let Err(refusal) = refuse_binding_overrides(map, cap) {
-            return Some(refusal);
-        }
-        if entry.validator.is_valid(args) {
-            return None;
-        }
-        // Report the runtime's own code and message for the first problem, so the model sees
-        // the same refusal as over `smoke call`; fall back to the schema's own wording where
-        // the two checks disagree.
-        if let Some(Err(refusal)) = cap.map(|c| validate_args(c, map)) {
-            return Some(refusal);
-        }
-        let detail = entry
-            .validator
-            .iter_errors(args)
-            .next()
-            .map(|e| e.to_string())
-            .unwrap_or_else(|| "arguments do not match the input schema".into());
-        Some(Refusal::new(
-            Code::ArgumentTypeInvalid,
-            format!("invalid arguments for {}: {detail}.", entry.canonical),
-        ))
     }
 
     fn refuse(&self, entry: &Entry, refusal: Refusal) -> ToolResult {
@@ -194,11 +163,8 @@ impl Surface {
             refusal,
             correlation_id: None,
         };
-        let mut result = render(&outcome, self.api.result_format());
-        // Invalid input is an error result in both envelopes (spec README §3.3), so clients
-        // that only look at `isError` still let the model retry.
-        result.is_error = true;
-        result
+        // ArgumentTypeInvalid is invalid input: an `isError` result in both envelopes.
+        render(&outcome, self.api.result_format())
     }
 }
 

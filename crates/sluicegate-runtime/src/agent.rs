@@ -14,9 +14,9 @@ use sluicegate_core::config::{Config, Kind, Mode};
 use sluicegate_core::envelope::{Outcome, ToolResult, render};
 use sluicegate_core::evidence::{ReadRecord, link_to_proposal, record_read};
 use sluicegate_core::proposal::{ProposalInput, build_change_set};
-use sluicegate_core::refusal::{Code, Refusal};
-use sluicegate_ledger::{Ledger, LedgerError, ProposalCall};
-use sluicegate_source::{SourceError, Sources};
+use sluicegate_core::refusal::{Code, Refusal, SafeError};
+use sluicegate_ledger::{Ledger, LedgerError, ProposalCall, RefusalCode};
+use sluicegate_source::{SourceError, SourceErrorKind, Sources};
 use tracing::Instrument;
 
 use crate::{Env, now_iso};
@@ -115,7 +115,7 @@ impl AgentApi {
         match self.run(name, args).instrument(span).await {
             Ok(outcome) => outcome,
             Err(refusal) => {
-                let correlation_id = (refusal.code.safe().code == "INTERNAL").then(|| {
+                let correlation_id = (refusal.code.safe() == SafeError::INTERNAL).then(|| {
                     let id = correlation_id();
                     tracing::error!(correlation_id = %id, code = refusal.code.as_str(), cause = %refusal.message, "tool call failed");
                     id
@@ -146,7 +146,11 @@ impl AgentApi {
         let env = inner.env.clone();
         let ctx = resolve_context(config, cap, &move |n| env.get(n))?;
         let plan = plan_read(config, cap, args, &ctx)?;
-        let mut rows = inner.sources.read(&plan).await.map_err(source_refusal)?;
+        let mut rows = inner
+            .sources
+            .read(&plan)
+            .await
+            .map_err(|e| source_refusal(e, &cap.lookup_arg))?;
         if rows.len() != 1 {
             return Err(Refusal::new(
                 Code::RowNotFound,
@@ -252,30 +256,176 @@ impl AgentApi {
     }
 }
 
+/// A ledger error as a refusal. Exhaustive on both the error and the ledger's refusal codes
+/// (no wildcard): a new ledger code must be placed deliberately.
 pub(crate) fn ledger_refusal(e: LedgerError) -> Refusal {
-    let code = match e.code() {
-        Some("SECRET_MATERIAL_REJECTED") => Code::SecretMaterialRejected,
-        Some("PROPOSAL_IMMUTABILITY_VIOLATION") => Code::ProposalImmutabilityViolation,
-        Some("CHANGE_SET_INVALID") => Code::ChangeSetInvalid,
-        _ => match e {
-            LedgerError::Missing(_) | LedgerError::Io(_) | LedgerError::WriterStopped => {
-                Code::LocalStoreUnavailable
-            }
-            _ => Code::Internal,
+    let code = match &e {
+        LedgerError::Refused { code, .. } => match code {
+            RefusalCode::SecretMaterialRejected => Code::SecretMaterialRejected,
+            RefusalCode::ProposalImmutabilityViolation => Code::ProposalImmutabilityViolation,
+            RefusalCode::ChangeSetInvalid => Code::ChangeSetInvalid,
+            // Decision, writeback and lookup refusals: a tool call never asks for these, so
+            // meeting one here is a bug the model cannot act on.
+            RefusalCode::ProposalHashMismatch
+            | RefusalCode::ProposalVersionMismatch
+            | RefusalCode::ProposalStateChanged
+            | RefusalCode::ShadowWritebackDisabled
+            | RefusalCode::ReadOnlyWritebackDisabled
+            | RefusalCode::WritebackJobExists
+            | RefusalCode::ReceiptInvalid
+            | RefusalCode::NoProposals
+            | RefusalCode::ProposalContentModified
+            | RefusalCode::ReceiptExists
+            | RefusalCode::WritebackJobInvalid
+            | RefusalCode::Transition(_) => Code::Internal,
         },
+        LedgerError::Missing(_) | LedgerError::Io(_) | LedgerError::WriterStopped => {
+            Code::LocalStoreUnavailable
+        }
+        LedgerError::NotFound { .. }
+        | LedgerError::TooNew { .. }
+        | LedgerError::Corrupt(_)
+        | LedgerError::Sqlite(_) => Code::Internal,
     };
     Refusal::new(code, e.to_string())
 }
 
-fn source_refusal(e: SourceError) -> Refusal {
-    match e {
-        SourceError::CredentialMissing { env } => {
-            Refusal::new(Code::SourceCredentialMissing, format!("{env} is not set."))
+/// A source error of the read as a refusal, by its kind (exhaustive, no wildcard).
+/// `lookup_arg` names the only model-supplied value a read binds.
+fn source_refusal(e: SourceError, lookup_arg: &str) -> Refusal {
+    let code = match e.kind() {
+        SourceErrorKind::CredentialMissing { env } => {
+            return Refusal::new(Code::SourceCredentialMissing, format!("{env} is not set."));
         }
-        SourceError::UnsafeIdentifier(id) => {
-            Refusal::new(Code::UnsafeIdentifier, format!("Unsafe identifier: {id}"))
+        SourceErrorKind::UnsafeIdentifier => {
+            return Refusal::new(
+                Code::UnsafeIdentifier,
+                format!("Unsafe identifier: {}", e.message()),
+            );
         }
-        SourceError::Unavailable(m) => Refusal::new(Code::SourceUnavailable, m),
-        SourceError::Query(m) => Refusal::new(Code::SourceQueryFailed, m),
+        // The database refused the bound lookup value (malformed for the column's type, too
+        // long, out of range): the model can correct that, so it is an argument refusal.
+        // Tenant and principal come from trusted context and are not bound as model values.
+        SourceErrorKind::InvalidValue => {
+            tracing::info!(error = %e, "the source refused the lookup value");
+            return Refusal::new(
+                Code::ArgumentTypeInvalid,
+                format!("{lookup_arg} is not a valid value for the column it looks up."),
+            );
+        }
+        SourceErrorKind::AuthenticationFailed
+        | SourceErrorKind::Timeout
+        | SourceErrorKind::ConnectionFailed => Code::SourceUnavailable,
+        SourceErrorKind::PermissionDenied
+        | SourceErrorKind::ObjectNotFound
+        | SourceErrorKind::ReadOnlyViolation
+        | SourceErrorKind::ConstraintViolation
+        | SourceErrorKind::WritebackRefused
+        | SourceErrorKind::QueryFailed => Code::SourceQueryFailed,
+    };
+    Refusal::new(code, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluicegate_core::lifecycle::TransitionRefusal;
+    use sluicegate_source::EngineCode;
+
+    /// The refusal code of each source error kind, as a table. No wildcard: a new kind fails
+    /// to compile here until it has a row.
+    fn expected(kind: &SourceErrorKind) -> Code {
+        match kind {
+            SourceErrorKind::CredentialMissing { .. } => Code::SourceCredentialMissing,
+            SourceErrorKind::UnsafeIdentifier => Code::UnsafeIdentifier,
+            SourceErrorKind::InvalidValue => Code::ArgumentTypeInvalid,
+            SourceErrorKind::AuthenticationFailed
+            | SourceErrorKind::Timeout
+            | SourceErrorKind::ConnectionFailed => Code::SourceUnavailable,
+            SourceErrorKind::WritebackRefused
+            | SourceErrorKind::PermissionDenied
+            | SourceErrorKind::ObjectNotFound
+            | SourceErrorKind::ReadOnlyViolation
+            | SourceErrorKind::ConstraintViolation
+            | SourceErrorKind::QueryFailed => Code::SourceQueryFailed,
+        }
+    }
+
+    #[test]
+    fn every_source_kind_becomes_its_refusal() {
+        let kinds = [
+            SourceErrorKind::CredentialMissing {
+                env: "APP_URL".into(),
+            },
+            SourceErrorKind::UnsafeIdentifier,
+            SourceErrorKind::WritebackRefused,
+            SourceErrorKind::AuthenticationFailed,
+            SourceErrorKind::Timeout,
+            SourceErrorKind::ConnectionFailed,
+            SourceErrorKind::PermissionDenied,
+            SourceErrorKind::ObjectNotFound,
+            SourceErrorKind::ReadOnlyViolation,
+            SourceErrorKind::InvalidValue,
+            SourceErrorKind::ConstraintViolation,
+            SourceErrorKind::QueryFailed,
+        ];
+        for kind in kinds {
+            let e = SourceError::new(kind.clone(), EngineCode::sqlstate("XX000"), "m");
+            assert_eq!(
+                source_refusal(e, "invoice_id").code,
+                expected(&kind),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_invalid_value_is_an_argument_refusal_naming_the_argument() {
+        let e = SourceError::new(
+            SourceErrorKind::InvalidValue,
+            EngineCode::sqlstate("22P02"),
+            "invalid input syntax for type integer: \"abc\"",
+        );
+        let refusal = source_refusal(e, "invoice_id");
+        assert_eq!(refusal.code, Code::ArgumentTypeInvalid);
+        assert_eq!(refusal.code.safe(), SafeError::INVALID_ARGUMENT);
+        assert!(refusal.code.is_invalid_input());
+        assert!(refusal.message.starts_with("invoice_id "), "{refusal}");
+        // The bound value itself is not echoed back.
+        assert!(!refusal.message.contains("abc"), "{refusal}");
+        let missing = source_refusal(SourceError::credential_missing("APP_URL"), "x");
+        assert_eq!(missing.message, "APP_URL is not set.");
+    }
+
+    #[test]
+    fn every_ledger_refusal_code_becomes_its_refusal() {
+        for code in RefusalCode::all() {
+            let want = match code {
+                RefusalCode::SecretMaterialRejected => Code::SecretMaterialRejected,
+                RefusalCode::ProposalImmutabilityViolation => Code::ProposalImmutabilityViolation,
+                RefusalCode::ChangeSetInvalid => Code::ChangeSetInvalid,
+                RefusalCode::ProposalHashMismatch
+                | RefusalCode::ProposalVersionMismatch
+                | RefusalCode::ProposalStateChanged
+                | RefusalCode::ShadowWritebackDisabled
+                | RefusalCode::ReadOnlyWritebackDisabled
+                | RefusalCode::WritebackJobExists
+                | RefusalCode::ReceiptInvalid
+                | RefusalCode::NoProposals
+                | RefusalCode::ProposalContentModified
+                | RefusalCode::ReceiptExists
+                | RefusalCode::WritebackJobInvalid
+                | RefusalCode::Transition(_) => Code::Internal,
+            };
+            let refusal = ledger_refusal(LedgerError::refused(code, "m"));
+            assert_eq!(refusal.code, want, "{code}");
+        }
+        let stopped = ledger_refusal(LedgerError::WriterStopped);
+        assert_eq!(stopped.code, Code::LocalStoreUnavailable);
+        let transition = ledger_refusal(LedgerError::refused(
+            RefusalCode::Transition(TransitionRefusal::NotApproved),
+            "m",
+        ));
+        assert_eq!(transition.code, Code::Internal);
     }
 }

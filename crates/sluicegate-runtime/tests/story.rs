@@ -380,9 +380,10 @@ async fn story(app: App, engine: &str, schema: &str, url: &str, ledger_dir: &Pat
             "proposal_pending_worker",
             "writeback_job_recorded",
             "writeback_applied",
+            "writeback_job_recorded",
             "writeback_already_applied"
         ],
-        "{engine}"
+        "{engine}: every attempt records its job and its receipt"
     );
     assert_eq!(replay["receipts"][0]["receipt"]["rows_affected"], json!(1));
     outputs.push(replay.to_string());

@@ -1,96 +1,217 @@
 //! The crate's error type and the scrubbing of driver messages before they leave the crate.
 //!
-//! Driver messages can name the user (`password authentication failed for user "x"`,
-//! `SELECT command denied to user 'x'@'host'`), the host or the file path. Connection-level
-//! failures therefore get fixed, category-first messages written here, and SQL errors pass
+//! Each engine's `classify` decides the [`SourceErrorKind`] from the engine's code (SQLSTATE,
+//! MySQL server error number, SQLite extended result code), keeps that code, and only then
+//! writes a message. Driver messages can name the user (`password authentication failed for
+//! user "x"`, `SELECT command denied to user 'x'@'host'`), the host or the file path, so
+//! connection-level failures get fixed messages written here, and statement failures pass
 //! through [`Redactor::scrub`], which removes URLs and every secret-bearing part of the URL
 //! that was used.
 
 use sluicegate_core::secrets::{REDACTED, redact_text};
 
-/// Why a source operation could not be carried out. Expected outcomes (no row, a conflict)
-/// are values, never errors.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SourceError {
+/// What went wrong, decided from the engine's own error code (SQLSTATE, MySQL server error
+/// number, SQLite result code) or from where the failure happened, never from message text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceErrorKind {
     /// The env var that should hold the database URL is unset or empty.
-    #[error("{env} is not set; export the database URL in it")]
     CredentialMissing { env: String },
     /// An identifier failed the safe-identifier rule at the last moment before quoting.
-    #[error("unsafe identifier: {0}")]
-    UnsafeIdentifier(String),
-    /// Cannot connect, authenticate, or finish in time. The message starts with one of the
-    /// [`SourceError::category`] labels and never contains the URL, host, user or password.
-    #[error("source unavailable: {0}")]
-    Unavailable(String),
-    /// The database rejected the statement (unknown column, type error, read-only session).
-    /// The message is the driver's, scrubbed of URLs and credentials. A guarded update that
-    /// is refused before anything connects (no tenant guard, an empty patch, a column outside
-    /// the allowlist) is reported here too, with a message starting
-    /// `writeback refused before connecting`.
-    #[error("source query failed: {0}")]
-    Query(String),
+    UnsafeIdentifier,
+    /// A guarded update refused before anything connected: no tenant guard, an empty patch,
+    /// a column outside the allowlist.
+    WritebackRefused,
+    /// The server rejected the user or password.
+    AuthenticationFailed,
+    /// No connection, or no answer, in time; or the statement outlived its deadline.
+    Timeout,
+    /// Cannot reach the server, open the file, or keep the session.
+    ConnectionFailed,
+    /// The account may not do this (a missing grant).
+    PermissionDenied,
+    /// A configured table, column or schema does not exist.
+    ObjectNotFound,
+    /// A write on a connection the engine keeps read-only.
+    ReadOnlyViolation,
+    /// A bound value the column cannot take: malformed text for its type, too long, out of
+    /// range, an impossible date (SQLSTATE class 22 and the engines' equivalents).
+    InvalidValue,
+    /// A unique, foreign-key, not-null or check constraint refused the row.
+    ConstraintViolation,
+    /// Any other failure of a statement.
+    QueryFailed,
 }
 
-/// Category labels (writeback.md §A.11 doctor vocabulary) that start `Unavailable` messages.
-pub(crate) const AUTH_FAILED: &str = "authentication failed";
-pub(crate) const TIMEOUT: &str = "timeout";
-pub(crate) const CONNECTION_FAILED: &str = "connection failed";
-/// Prefix of `Query` messages for guarded updates refused before connecting.
-pub(crate) const WRITEBACK_REFUSED: &str = "writeback refused before connecting";
+impl SourceErrorKind {
+    /// Whether the source could not be used at all (authentication, timeout, connection):
+    /// the call may work later without any change to the request.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            SourceErrorKind::AuthenticationFailed
+            | SourceErrorKind::Timeout
+            | SourceErrorKind::ConnectionFailed => true,
+            SourceErrorKind::CredentialMissing { .. }
+            | SourceErrorKind::UnsafeIdentifier
+            | SourceErrorKind::WritebackRefused
+            | SourceErrorKind::PermissionDenied
+            | SourceErrorKind::ObjectNotFound
+            | SourceErrorKind::ReadOnlyViolation
+            | SourceErrorKind::InvalidValue
+            | SourceErrorKind::ConstraintViolation
+            | SourceErrorKind::QueryFailed => false,
+        }
+    }
+}
+
+/// The engine's own code for an error, kept beside the kind for logs and support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineCode {
+    /// A PostgreSQL SQLSTATE: five ASCII letters or digits.
+    SqlState([u8; 5]),
+    /// A MySQL / MariaDB server error number.
+    MySql(u16),
+    /// A SQLite extended result code.
+    Sqlite(i32),
+}
+
+impl EngineCode {
+    /// The SQLSTATE `code`, when it has the SQLSTATE shape.
+    pub fn sqlstate(code: &str) -> Option<EngineCode> {
+        let bytes: [u8; 5] = code.as_bytes().try_into().ok()?;
+        bytes
+            .iter()
+            .all(u8::is_ascii_alphanumeric)
+            .then_some(EngineCode::SqlState(bytes))
+    }
+
+    /// The SQLSTATE as text, for a PostgreSQL code.
+    pub fn as_sqlstate(&self) -> Option<&str> {
+        match self {
+            EngineCode::SqlState(bytes) => std::str::from_utf8(bytes).ok(),
+            EngineCode::MySql(_) | EngineCode::Sqlite(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for EngineCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineCode::SqlState(_) => {
+                write!(f, "SQLSTATE {}", self.as_sqlstate().unwrap_or("?????"))
+            }
+            EngineCode::MySql(n) => write!(f, "error {n}"),
+            EngineCode::Sqlite(n) => write!(f, "SQLite code {n}"),
+        }
+    }
+}
+
+/// Why a source operation could not be carried out. Expected outcomes (no row, a conflict)
+/// are values, never errors.
+///
+/// The message is safe to show: fixed text for connection-level failures, and for statement
+/// failures the driver's message scrubbed of URLs and credentials. It never decides the kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    kind: SourceErrorKind,
+    code: Option<EngineCode>,
+    message: String,
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            SourceErrorKind::CredentialMissing { env } => {
+                write!(f, "{env} is not set; export the database URL in it")?
+            }
+            SourceErrorKind::UnsafeIdentifier => write!(f, "unsafe identifier: {}", self.message)?,
+            SourceErrorKind::WritebackRefused => {
+                write!(f, "writeback refused before connecting: {}", self.message)?
+            }
+            kind if kind.is_unavailable() => write!(
+                f,
+                "source unavailable: {}: {}",
+                self.category(),
+                self.message
+            )?,
+            _ => write!(f, "source query failed: {}", self.message)?,
+        }
+        match self.code {
+            Some(code) => write!(f, " ({code})"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for SourceError {}
 
 impl SourceError {
+    /// An error of `kind` with the engine's `code`, if it gave one. `message` must already be
+    /// safe to show (fixed text or scrubbed driver text): this crate's `classify` functions
+    /// build them; other crates only to stand in for one in tests.
+    pub fn new(
+        kind: SourceErrorKind,
+        code: Option<EngineCode>,
+        message: impl Into<String>,
+    ) -> SourceError {
+        SourceError {
+            kind,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The env var `env` holding the database URL is unset or empty.
+    pub fn credential_missing(env: impl Into<String>) -> SourceError {
+        SourceError::new(
+            SourceErrorKind::CredentialMissing { env: env.into() },
+            None,
+            "",
+        )
+    }
+
+    /// `identifier` failed the safe-identifier rule.
+    pub fn unsafe_identifier(identifier: impl Into<String>) -> SourceError {
+        SourceError::new(SourceErrorKind::UnsafeIdentifier, None, identifier)
+    }
+
+    pub fn kind(&self) -> &SourceErrorKind {
+        &self.kind
+    }
+
+    /// The engine's code (SQLSTATE, MySQL error number, SQLite extended code), when the
+    /// failure came from the engine.
+    pub fn engine_code(&self) -> Option<EngineCode> {
+        self.code
+    }
+
+    /// The safe message alone: the scrubbed driver text, fixed text, or the identifier.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// A short, safe category for doctor output: `credential missing`, `unsafe identifier`,
     /// `invalid writeback`, `authentication failed`, `timeout`, `connection failed`,
     /// `permission denied`, `configured object not found` or `database probe failed`.
     pub fn category(&self) -> &'static str {
-        match self {
-            SourceError::CredentialMissing { .. } => "credential missing",
-            SourceError::UnsafeIdentifier(_) => "unsafe identifier",
-            SourceError::Unavailable(m) => {
-                if m.starts_with(AUTH_FAILED) {
-                    AUTH_FAILED
-                } else if m.starts_with(TIMEOUT) {
-                    TIMEOUT
-                } else {
-                    CONNECTION_FAILED
-                }
-            }
-            SourceError::Query(m) if m.starts_with(WRITEBACK_REFUSED) => "invalid writeback",
-            SourceError::Query(m) => {
-                let m = m.to_ascii_lowercase();
-                if m.contains("permission denied")
-                    || m.contains("42501")
-                    || m.contains("command denied")
-                    || m.contains("access denied")
-                {
-                    "permission denied"
-                } else if m.contains("42p01")
-                    || m.contains("does not exist")
-                    || m.contains("doesn't exist")
-                    || m.contains("no such table")
-                    || m.contains("unknown column")
-                    || m.contains("no such column")
-                {
-                    "configured object not found"
-                } else {
-                    "database probe failed"
-                }
-            }
+        match self.kind {
+            SourceErrorKind::CredentialMissing { .. } => "credential missing",
+            SourceErrorKind::UnsafeIdentifier => "unsafe identifier",
+            SourceErrorKind::WritebackRefused => "invalid writeback",
+            SourceErrorKind::AuthenticationFailed => "authentication failed",
+            SourceErrorKind::Timeout => "timeout",
+            SourceErrorKind::ConnectionFailed => "connection failed",
+            SourceErrorKind::PermissionDenied => "permission denied",
+            SourceErrorKind::ObjectNotFound => "configured object not found",
+            SourceErrorKind::ReadOnlyViolation
+            | SourceErrorKind::InvalidValue
+            | SourceErrorKind::ConstraintViolation
+            | SourceErrorKind::QueryFailed => "database probe failed",
         }
     }
 
-    /// Whether the error says the session refused to write because it is read-only.
+    /// Whether the session refused to write because it is read-only.
     pub fn is_read_only_violation(&self) -> bool {
-        match self {
-            SourceError::Query(m) => {
-                m.contains("SQLSTATE 25006")
-                    || m.contains("error 1792")
-                    || m.contains("readonly database")
-                    || m.contains("read-only")
-                    || m.contains("READ ONLY")
-            }
-            _ => false,
-        }
+        self.kind == SourceErrorKind::ReadOnlyViolation
     }
 }
 
@@ -138,6 +259,22 @@ impl Redactor {
     }
 }
 
+/// Whether `e` or one of its sources is an I/O timeout (the drivers report connect and read
+/// timeouts as `std::io::ErrorKind::TimedOut` underneath their own error types).
+pub(crate) fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
 /// `e` and its sources, joined with `: ` (drivers often say only "error performing TLS
 /// handshake" and leave the reason to the source).
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
@@ -154,22 +291,22 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// A guarded update refused before connecting (reported as a `Query` error, see there).
+/// A guarded update refused before connecting.
 pub(crate) fn refused(detail: &str) -> SourceError {
-    SourceError::Query(format!("{WRITEBACK_REFUSED}: {detail}"))
+    SourceError::new(SourceErrorKind::WritebackRefused, None, detail)
 }
 
 /// A plan naming a source that is not configured (for its engine): nothing to connect to.
 pub(crate) fn unknown_source(name: &str) -> SourceError {
     unavailable(
-        CONNECTION_FAILED,
+        SourceErrorKind::ConnectionFailed,
         &format!("source {name} is not configured for this engine"),
     )
 }
 
-/// An `Unavailable` error whose message starts with `category`.
-pub(crate) fn unavailable(category: &str, detail: &str) -> SourceError {
-    SourceError::Unavailable(format!("{category}: {detail}"))
+/// A failure found before or around the engine (no engine code): `kind` with fixed text.
+pub(crate) fn unavailable(kind: SourceErrorKind, detail: &str) -> SourceError {
+    SourceError::new(kind, None, detail)
 }
 
 #[cfg(test)]
@@ -188,30 +325,70 @@ mod tests {
     }
 
     #[test]
-    fn categories() {
-        assert_eq!(
-            unavailable(AUTH_FAILED, "check the password").category(),
-            "authentication failed"
+    fn categories_follow_the_kind_alone() {
+        use SourceErrorKind::*;
+        let cases = [
+            (
+                CredentialMissing { env: "X".into() },
+                "credential missing",
+                false,
+            ),
+            (UnsafeIdentifier, "unsafe identifier", false),
+            (WritebackRefused, "invalid writeback", false),
+            (AuthenticationFailed, "authentication failed", true),
+            (Timeout, "timeout", true),
+            (ConnectionFailed, "connection failed", true),
+            (PermissionDenied, "permission denied", false),
+            (ObjectNotFound, "configured object not found", false),
+            (ReadOnlyViolation, "database probe failed", false),
+            (InvalidValue, "database probe failed", false),
+            (ConstraintViolation, "database probe failed", false),
+            (QueryFailed, "database probe failed", false),
+        ];
+        for (kind, category, unavailable) in cases {
+            // A message that names another category changes nothing: text never decides.
+            let e = SourceError::new(
+                kind.clone(),
+                None,
+                "permission denied; relation does not exist; read-only (SQLSTATE 25006)",
+            );
+            assert_eq!(e.category(), category, "{kind:?}");
+            assert_eq!(kind.is_unavailable(), unavailable, "{kind:?}");
+            assert_eq!(e.is_read_only_violation(), kind == ReadOnlyViolation);
+        }
+    }
+
+    #[test]
+    fn display_keeps_the_engine_code_apart_from_the_message() {
+        let e = SourceError::new(
+            SourceErrorKind::ObjectNotFound,
+            EngineCode::sqlstate("42P01"),
+            "relation \"x\" does not exist",
         );
-        assert_eq!(unavailable(TIMEOUT, "x").category(), "timeout");
+        assert_eq!(e.message(), "relation \"x\" does not exist");
         assert_eq!(
-            unavailable(CONNECTION_FAILED, "x").category(),
-            "connection failed"
+            e.to_string(),
+            "source query failed: relation \"x\" does not exist (SQLSTATE 42P01)"
         );
         assert_eq!(
-            SourceError::Query("permission denied for table invoices (SQLSTATE 42501)".into())
-                .category(),
-            "permission denied"
+            e.engine_code()
+                .and_then(|c| c.as_sqlstate().map(str::to_string)),
+            Some("42P01".into())
+        );
+        assert_eq!(EngineCode::sqlstate("4200"), None);
+        assert_eq!(EngineCode::sqlstate("42 01"), None);
+        let e = SourceError::new(
+            SourceErrorKind::Timeout,
+            Some(EngineCode::MySql(3024)),
+            "the statement ran too long",
         );
         assert_eq!(
-            SourceError::Query("relation \"x\" does not exist (SQLSTATE 42P01)".into()).category(),
-            "configured object not found"
+            e.to_string(),
+            "source unavailable: timeout: the statement ran too long (error 3024)"
         );
-        assert!(
-            SourceError::Query(
-                "cannot execute INSERT in a read-only transaction (SQLSTATE 25006)".into()
-            )
-            .is_read_only_violation()
+        assert_eq!(
+            SourceError::credential_missing("APP_URL").to_string(),
+            "APP_URL is not set; export the database URL in it"
         );
     }
 }

@@ -15,7 +15,7 @@ use sluicegate_core::onboarding::inspection::{
     IndexInfo, RawCatalog, RawColumn, RawConstraint, RawForeignKey, RawObject,
 };
 
-use crate::error::{CONNECTION_FAILED, Redactor, SourceError, unavailable};
+use crate::error::{Redactor, SourceError, SourceErrorKind, unavailable};
 use crate::mysql::MyWriter;
 use crate::postgres::{PgParam, PgWriter};
 use crate::sqlite::{self, sqlite_path};
@@ -50,9 +50,7 @@ pub async fn inspect(
     progress: &(dyn Fn(InspectStep) + Send + Sync),
 ) -> Result<RawCatalog, SourceError> {
     if url.trim().is_empty() {
-        return Err(SourceError::CredentialMissing {
-            env: "the database URL env var".into(),
-        });
+        return Err(SourceError::credential_missing("the database URL env var"));
     }
     let raw = match engine {
         Engine::Postgres => inspect_postgres(url, schema, progress).await?,
@@ -75,7 +73,7 @@ pub async fn inspect(
                         while let Ok(step) = rx.try_recv() {
                             progress(step);
                         }
-                        break done.map_err(|_| unavailable(CONNECTION_FAILED, "the inspection task failed"))??;
+                        break done.map_err(|_| unavailable(SourceErrorKind::ConnectionFailed, "the inspection task failed"))??;
                     }
                 }
             }
@@ -84,9 +82,12 @@ pub async fn inspect(
     if let Some(s) = schema
         && !raw.schemas.iter().any(|x| x == s)
     {
-        return Err(SourceError::Query(format!(
-            "schema {s} does not exist or is not visible to this user"
-        )));
+        // The catalog, not an error message, says the schema is missing.
+        return Err(SourceError::new(
+            SourceErrorKind::ObjectNotFound,
+            None,
+            format!("schema {s} does not exist or is not visible to this user"),
+        ));
     }
     Ok(raw)
 }

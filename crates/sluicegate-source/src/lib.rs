@@ -21,6 +21,7 @@
 //! hidden ways to run raw SQL on a read connection: tests prove that the engine refuses writes
 //! there, and the runtime's read-path bench times the bare query on the connection reads use.
 
+mod codes;
 mod error;
 pub mod inspect;
 mod mysql;
@@ -33,7 +34,7 @@ mod tls;
 mod value;
 mod writeback;
 
-pub use error::SourceError;
+pub use error::{EngineCode, SourceError, SourceErrorKind};
 pub use render::RECEIPT_TABLE;
 pub use sources::{EnvLookup, Sources};
 pub use sqlite::sqlite_path;

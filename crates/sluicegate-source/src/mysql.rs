@@ -20,7 +20,8 @@ use sluicegate_core::call::ReadPlan;
 use sluicegate_core::evidence::Row;
 use sluicegate_core::json::canonical;
 
-use crate::error::{AUTH_FAILED, CONNECTION_FAILED, Redactor, SourceError, TIMEOUT, unavailable};
+use crate::codes::server_code_kind;
+use crate::error::{EngineCode, Redactor, SourceError, SourceErrorKind, unavailable};
 use crate::render::{self, Dialect, Projection, Select, Tail, mysql as sql};
 use crate::{tls, value};
 
@@ -138,45 +139,54 @@ pub(crate) fn decode(v: mysql_async::Value, col: &Column, json_columns: &HashSet
     }
 }
 
-/// Map a driver error to a [`SourceError`] whose message is safe to show.
+/// Map a driver error to a [`SourceError`]: the kind from the server's error number, or from
+/// the client-side failure; the message safe to show.
 pub(crate) fn classify(e: &mysql_async::Error, redactor: &Redactor) -> SourceError {
     match e {
-        mysql_async::Error::Server(s) => match s.code {
-            1045 | 1044 | 1698 | 1251 => unavailable(
-                AUTH_FAILED,
-                "the server rejected the user or password in the URL env var",
-            ),
-            // MySQL max_execution_time, MariaDB max_statement_time, interrupted query.
-            3024 | 1969 | 1317 | 1028 => unavailable(
-                TIMEOUT,
-                "the statement ran longer than statement_timeout_ms and was cancelled",
-            ),
-            1049 => unavailable(
-                CONNECTION_FAILED,
-                "the database named in the URL does not exist",
-            ),
-            1040 | 1203 | 1129 | 1130 => unavailable(
-                CONNECTION_FAILED,
-                &format!("the server refused the connection (error {})", s.code),
-            ),
-            code => SourceError::Query(format!("{} (error {code})", redactor.scrub(&s.message))),
-        },
+        mysql_async::Error::Server(s) => {
+            let kind = server_code_kind(s.code);
+            // Connection-level failures get fixed text: the server's own words name the user
+            // and the host (`Access denied for user 'x'@'host'`).
+            let message = match (&kind, s.code) {
+                (_, 1049) => "the database named in the URL does not exist".to_string(),
+                (SourceErrorKind::AuthenticationFailed, _) => {
+                    "the server rejected the user or password in the URL env var".to_string()
+                }
+                (SourceErrorKind::Timeout, 3024 | 1969) => {
+                    "the statement ran longer than statement_timeout_ms and was cancelled"
+                        .to_string()
+                }
+                (SourceErrorKind::ConnectionFailed, _) => {
+                    "the server refused the connection".to_string()
+                }
+                _ => redactor.scrub(&s.message),
+            };
+            SourceError::new(kind, Some(EngineCode::MySql(s.code)), message)
+        }
         mysql_async::Error::Url(_) => unavailable(
-            CONNECTION_FAILED,
+            SourceErrorKind::ConnectionFailed,
             "the URL is not a valid mysql:// connection string",
         ),
         mysql_async::Error::Io(io) => {
-            let text = redactor.scrub(&io.to_string());
-            if text.contains("timed out") {
-                unavailable(TIMEOUT, "no answer from the server in time")
+            if crate::error::timed_out(io) {
+                unavailable(
+                    SourceErrorKind::Timeout,
+                    "no answer from the server in time",
+                )
             } else {
-                unavailable(CONNECTION_FAILED, &text)
+                unavailable(
+                    SourceErrorKind::ConnectionFailed,
+                    &redactor.scrub(&io.to_string()),
+                )
             }
         }
-        mysql_async::Error::Driver(d) => {
-            unavailable(CONNECTION_FAILED, &redactor.scrub(&d.to_string()))
+        mysql_async::Error::Driver(d) => unavailable(
+            SourceErrorKind::ConnectionFailed,
+            &redactor.scrub(&d.to_string()),
+        ),
+        mysql_async::Error::Other(_) => {
+            unavailable(SourceErrorKind::ConnectionFailed, "the driver failed")
         }
-        mysql_async::Error::Other(_) => unavailable(CONNECTION_FAILED, "the driver failed"),
     }
 }
 
@@ -187,7 +197,7 @@ fn parse_url(url: &str) -> Result<(Opts, Redactor), SourceError> {
     let split = tls::split_url(url, "ssl_ca");
     let invalid = || {
         unavailable(
-            CONNECTION_FAILED,
+            SourceErrorKind::ConnectionFailed,
             "the URL is not a valid mysql:// connection string",
         )
     };
@@ -258,7 +268,10 @@ impl MySource {
         match tokio::time::timeout(CONNECT_TIMEOUT, self.pool.get_conn()).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(classify(&e, &self.redactor)),
-            Err(_) => Err(unavailable(TIMEOUT, "no connection to the server in time")),
+            Err(_) => Err(unavailable(
+                SourceErrorKind::Timeout,
+                "no connection to the server in time",
+            )),
         }
     }
 
@@ -383,7 +396,12 @@ impl MyWriter {
         let conn = match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(builder)).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => return Err(classify(&e, &redactor)),
-            Err(_) => return Err(unavailable(TIMEOUT, "no connection to the server in time")),
+            Err(_) => {
+                return Err(unavailable(
+                    SourceErrorKind::Timeout,
+                    "no connection to the server in time",
+                ));
+            }
         };
         Ok(MyWriter { conn, redactor })
     }

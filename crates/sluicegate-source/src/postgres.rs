@@ -27,7 +27,8 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::error::{AUTH_FAILED, CONNECTION_FAILED, Redactor, SourceError, TIMEOUT, unavailable};
+use crate::codes::sqlstate_kind;
+use crate::error::{EngineCode, Redactor, SourceError, SourceErrorKind, unavailable};
 use crate::render::{self, Dialect, Projection, Select, Tail, postgres as sql};
 use crate::{tls, value};
 
@@ -240,7 +241,11 @@ pub(crate) fn decode_rows(
             let mut out = Row::new();
             for (i, name) in names.iter().enumerate() {
                 let Cell(v) = row.try_get(i).map_err(|e| {
-                    SourceError::Query(redactor.scrub(&format!("cannot decode column {name}: {e}")))
+                    SourceError::new(
+                        SourceErrorKind::QueryFailed,
+                        None,
+                        redactor.scrub(&format!("cannot decode column {name}: {e}")),
+                    )
                 })?;
                 out.insert((*name).to_string(), v);
             }
@@ -249,40 +254,44 @@ pub(crate) fn decode_rows(
         .collect()
 }
 
-/// Map a driver error to a [`SourceError`] whose message is safe to show.
+/// Map a driver error to a [`SourceError`]: the kind from the SQLSTATE, or, without a server
+/// error, from the I/O failure underneath; the message safe to show.
 pub(crate) fn classify(e: &tokio_postgres::Error, redactor: &Redactor) -> SourceError {
     if let Some(db) = e.as_db_error() {
-        let code = db.code().code();
-        return match code {
-            "28P01" | "28000" => unavailable(
-                AUTH_FAILED,
-                "the server rejected the user or password in the URL env var",
-            ),
-            "57014" => unavailable(
-                TIMEOUT,
-                "the statement ran longer than statement_timeout_ms and was cancelled",
-            ),
-            "3D000" => unavailable(
-                CONNECTION_FAILED,
-                "the database named in the URL does not exist",
-            ),
-            c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => unavailable(
-                CONNECTION_FAILED,
-                &format!("the server refused or ended the session (SQLSTATE {c})"),
-            ),
-            _ => SourceError::Query(format!(
-                "{} (SQLSTATE {code})",
-                redactor.scrub(db.message())
-            )),
+        let sqlstate = db.code().code();
+        let kind = sqlstate_kind(sqlstate);
+        // Connection-level failures get fixed text: the server's own words can name the user
+        // or the database.
+        let message = match (&kind, sqlstate) {
+            (_, "3D000") => "the database named in the URL does not exist".to_string(),
+            (SourceErrorKind::AuthenticationFailed, _) => {
+                "the server rejected the user or password in the URL env var".to_string()
+            }
+            (SourceErrorKind::Timeout, "57014") => {
+                "the statement ran longer than statement_timeout_ms and was cancelled".to_string()
+            }
+            (SourceErrorKind::ConnectionFailed, _) => {
+                "the server refused or ended the session".to_string()
+            }
+            _ => redactor.scrub(db.message()),
         };
+        return SourceError::new(kind, EngineCode::sqlstate(sqlstate), message);
     }
-    let text = redactor.scrub(&crate::error::chain(e));
-    if text.contains("timed out") || text.contains("timeout") {
-        unavailable(TIMEOUT, "no answer from the server in time")
+    if crate::error::timed_out(e) {
+        unavailable(
+            SourceErrorKind::Timeout,
+            "no answer from the server in time",
+        )
     } else if e.is_closed() {
-        unavailable(CONNECTION_FAILED, "the connection was closed")
+        unavailable(
+            SourceErrorKind::ConnectionFailed,
+            "the connection was closed",
+        )
     } else {
-        unavailable(CONNECTION_FAILED, &text)
+        unavailable(
+            SourceErrorKind::ConnectionFailed,
+            &redactor.scrub(&crate::error::chain(e)),
+        )
     }
 }
 
@@ -299,7 +308,7 @@ fn parse_url(url: &str) -> Result<ParsedUrl, SourceError> {
     let split = tls::split_url(url, "sslrootcert");
     let config = tokio_postgres::Config::from_str(&split.url).map_err(|_| {
         unavailable(
-            CONNECTION_FAILED,
+            SourceErrorKind::ConnectionFailed,
             "the URL is not a valid postgres:// connection string",
         )
     })?;
@@ -413,7 +422,12 @@ impl PgSource {
             .wait_timeout(Some(CONNECT_TIMEOUT))
             .create_timeout(Some(CONNECT_TIMEOUT + Duration::from_secs(1)))
             .build()
-            .map_err(|_| unavailable(CONNECTION_FAILED, "cannot build the connection pool"))?;
+            .map_err(|_| {
+                unavailable(
+                    SourceErrorKind::ConnectionFailed,
+                    "cannot build the connection pool",
+                )
+            })?;
         Ok(PgSource {
             pool,
             shapes: Mutex::new(Vec::new()),
@@ -424,8 +438,14 @@ impl PgSource {
     fn pool_error(&self, e: PoolError) -> SourceError {
         match e {
             PoolError::Backend(e) => classify(&e, &self.redactor),
-            PoolError::Timeout(_) => unavailable(TIMEOUT, "no connection to the server in time"),
-            _ => unavailable(CONNECTION_FAILED, "the connection pool is unavailable"),
+            PoolError::Timeout(_) => unavailable(
+                SourceErrorKind::Timeout,
+                "no connection to the server in time",
+            ),
+            _ => unavailable(
+                SourceErrorKind::ConnectionFailed,
+                "the connection pool is unavailable",
+            ),
         }
     }
 
@@ -657,9 +677,13 @@ impl PgWriter {
             .pop()
             .unwrap_or_default();
         let native = match version {
-            Some(_) => first
-                .try_get::<_, Option<String>>(decoded)
-                .map_err(|e| SourceError::Query(self.redactor.scrub(&e.to_string())))?,
+            Some(_) => first.try_get::<_, Option<String>>(decoded).map_err(|e| {
+                SourceError::new(
+                    SourceErrorKind::QueryFailed,
+                    None,
+                    self.redactor.scrub(&e.to_string()),
+                )
+            })?,
             None => None,
         };
         Ok(Some((row, native)))

@@ -10,7 +10,7 @@ use sluicegate_core::config::{Config, Engine, Source};
 use sluicegate_core::evidence::Row;
 use tokio::sync::OnceCell;
 
-use crate::error::{SourceError, TIMEOUT, unavailable, unknown_source};
+use crate::error::{SourceError, SourceErrorKind, unavailable, unknown_source};
 use crate::mysql::MySource;
 use crate::postgres::PgSource;
 use crate::sqlite::LiteSource;
@@ -89,9 +89,7 @@ impl Sources {
     fn open(&self, source: &Source) -> Result<Pool, SourceError> {
         let url = (self.env)(&source.read_url_env)
             .filter(|u| !u.trim().is_empty())
-            .ok_or_else(|| SourceError::CredentialMissing {
-                env: source.read_url_env.clone(),
-            })?;
+            .ok_or_else(|| SourceError::credential_missing(&source.read_url_env))?;
         let timeout = source.statement_timeout_ms;
         Ok(match source.engine {
             Engine::Postgres => Pool::Postgres(PgSource::new(&url, timeout)?),
@@ -121,7 +119,9 @@ impl Sources {
         match timeout {
             Some(t) => tokio::time::timeout(t + CLIENT_GRACE, work)
                 .await
-                .map_err(|_| unavailable(TIMEOUT, "the read did not finish in time"))?,
+                .map_err(|_| {
+                    unavailable(SourceErrorKind::Timeout, "the read did not finish in time")
+                })?,
             None => work.await,
         }
     }
@@ -201,9 +201,7 @@ mod tests {
         );
         assert_eq!(
             sources.read(&plan("app", Engine::Sqlite)).await,
-            Err(SourceError::CredentialMissing {
-                env: "APP_URL".into()
-            })
+            Err(SourceError::credential_missing("APP_URL"))
         );
         assert_eq!(
             sources.read(&plan("other", Engine::Sqlite)).await,

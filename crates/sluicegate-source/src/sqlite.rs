@@ -16,7 +16,8 @@ use sluicegate_core::call::ReadPlan;
 use sluicegate_core::evidence::Row;
 use sluicegate_core::json::canonical;
 
-use crate::error::{CONNECTION_FAILED, Redactor, SourceError, TIMEOUT, unavailable};
+use crate::codes::{Stage, result_code_kind};
+use crate::error::{EngineCode, Redactor, SourceError, SourceErrorKind, unavailable};
 use crate::render::{self, Dialect, Projection, Select, Tail};
 use crate::value;
 
@@ -74,25 +75,44 @@ pub(crate) fn decode(v: ValueRef<'_>, decl: Option<&str>) -> Value {
     }
 }
 
-/// Map a driver error to a [`SourceError`] whose message is safe to show.
+/// Map a driver error raised while running a statement (or opening the file) to a
+/// [`SourceError`]; see [`classify_prepare`] for errors of `prepare`.
 pub(crate) fn classify(e: &rusqlite::Error, redactor: &Redactor) -> SourceError {
-    use rusqlite::ErrorCode as C;
-    match e.sqlite_error_code() {
-        Some(C::OperationInterrupted) => unavailable(
-            TIMEOUT,
-            "the statement ran longer than statement_timeout_ms and was interrupted",
-        ),
-        Some(C::CannotOpen | C::NotADatabase | C::PermissionDenied | C::SystemIoFailure) => {
-            unavailable(
-                CONNECTION_FAILED,
-                "cannot open the database file named in the URL env var",
-            )
+    classify_at(e, Stage::Run, redactor)
+}
+
+/// Map a driver error raised while preparing a statement to a [`SourceError`].
+pub(crate) fn classify_prepare(e: &rusqlite::Error, redactor: &Redactor) -> SourceError {
+    classify_at(e, Stage::Prepare, redactor)
+}
+
+fn classify_at(e: &rusqlite::Error, stage: Stage, redactor: &Redactor) -> SourceError {
+    let extended = match e {
+        rusqlite::Error::SqliteFailure(err, _)
+        | rusqlite::Error::SqlInputError { error: err, .. } => Some(err.extended_code),
+        _ => None,
+    };
+    let Some(extended) = extended else {
+        // Not the engine's error: rusqlite could not convert a value or was misused.
+        return SourceError::new(
+            SourceErrorKind::QueryFailed,
+            None,
+            redactor.scrub(&e.to_string()),
+        );
+    };
+    let kind = result_code_kind(extended, stage);
+    // Opening failures get fixed text: the driver's names the file.
+    let message = match (&kind, extended & 0xff) {
+        (SourceErrorKind::Timeout, rusqlite::ffi::SQLITE_INTERRUPT) => {
+            "the statement ran longer than statement_timeout_ms and was interrupted".to_string()
         }
-        Some(C::DatabaseBusy | C::DatabaseLocked) => {
-            unavailable(TIMEOUT, "the database stayed locked by another writer")
+        (SourceErrorKind::Timeout, _) => "the database stayed locked by another writer".to_string(),
+        (SourceErrorKind::ConnectionFailed, _) => {
+            "cannot open the database file named in the URL env var".to_string()
         }
-        _ => SourceError::Query(redactor.scrub(&e.to_string())),
-    }
+        _ => redactor.scrub(&e.to_string()),
+    };
+    SourceError::new(kind, Some(EngineCode::Sqlite(extended)), message)
 }
 
 fn open(path: &Path, flags: OpenFlags, redactor: &Redactor) -> Result<Connection, SourceError> {
@@ -131,7 +151,9 @@ fn query_rows(
     redactor: &Redactor,
 ) -> Result<Vec<(Row, Vec<Lite>)>, SourceError> {
     let err = |e: rusqlite::Error| classify(&e, redactor);
-    let mut stmt = conn.prepare_cached(sql).map_err(err)?;
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .map_err(|e| classify_prepare(&e, redactor))?;
     let decls: Vec<Option<String>> = stmt
         .columns()
         .map(|c| c.decl_type().map(str::to_string))
@@ -212,11 +234,16 @@ impl LiteSource {
         if self.timeout.is_some() {
             let _ = conn.progress_handler(PROGRESS_STEPS, None::<fn() -> bool>);
         }
-        // A connection that failed for a reason other than the query itself is not reused.
-        match &result {
-            Ok(_) | Err(SourceError::Query(_)) => self.give_back(conn),
-            Err(SourceError::Unavailable(m)) if m.starts_with(TIMEOUT) => self.give_back(conn),
-            Err(_) => {}
+        // A connection that failed for a reason other than the statement itself (or its
+        // deadline) is not reused.
+        let broken = result.as_ref().err().is_some_and(|e| {
+            matches!(
+                e.kind(),
+                SourceErrorKind::ConnectionFailed | SourceErrorKind::AuthenticationFailed
+            )
+        });
+        if !broken {
+            self.give_back(conn);
         }
         result
     }
@@ -253,7 +280,7 @@ impl LiteSource {
                 .map(|rows| rows.into_iter().map(|(row, _)| row).collect())
         })
         .await
-        .map_err(|_| unavailable(CONNECTION_FAILED, "the read task failed"))?
+        .map_err(|_| unavailable(SourceErrorKind::ConnectionFailed, "the read task failed"))?
     }
 
     /// Run `sql` as-is on a read connection (test hook: proves the connection is read-only
@@ -268,7 +295,7 @@ impl LiteSource {
             })
         })
         .await
-        .map_err(|_| unavailable(CONNECTION_FAILED, "the task failed"))?
+        .map_err(|_| unavailable(SourceErrorKind::ConnectionFailed, "the task failed"))?
     }
 }
 
@@ -294,7 +321,7 @@ impl LiteWriter {
             )
         })
         .await
-        .map_err(|_| unavailable(CONNECTION_FAILED, "the open task failed"))??;
+        .map_err(|_| unavailable(SourceErrorKind::ConnectionFailed, "the open task failed"))??;
         Ok(LiteWriter {
             conn: Arc::new(Mutex::new(conn)),
             redactor,
@@ -308,13 +335,21 @@ impl LiteWriter {
         let conn = self.conn.clone();
         let redactor = self.redactor.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = conn
-                .lock()
-                .map_err(|_| unavailable(CONNECTION_FAILED, "the connection is poisoned"))?;
+            let conn = conn.lock().map_err(|_| {
+                unavailable(
+                    SourceErrorKind::ConnectionFailed,
+                    "the connection is poisoned",
+                )
+            })?;
             f(&conn, &redactor)
         })
         .await
-        .map_err(|_| unavailable(CONNECTION_FAILED, "the database task failed"))?
+        .map_err(|_| {
+            unavailable(
+                SourceErrorKind::ConnectionFailed,
+                "the database task failed",
+            )
+        })?
     }
 
     /// Run fixed statement text (BEGIN IMMEDIATE, COMMIT, DDL).
@@ -327,9 +362,23 @@ impl LiteWriter {
     /// Run a statement with parameters and return the number of changed rows.
     pub(crate) async fn execute(&self, sql: String, params: Vec<Lite>) -> Result<u64, SourceError> {
         self.run(move |c, r| {
-            c.execute(&sql, rusqlite::params_from_iter(params.iter()))
+            c.prepare(&sql)
+                .map_err(|e| classify_prepare(&e, r))?
+                .execute(rusqlite::params_from_iter(params.iter()))
                 .map(|n| n as u64)
                 .map_err(|e| classify(&e, r))
+        })
+        .await
+    }
+
+    /// Prepare and run one rendered statement that returns no rows (the doctor's probes), so
+    /// a missing table or column is told apart from other failures.
+    pub(crate) async fn probe(&self, sql: String) -> Result<(), SourceError> {
+        self.run(move |c, r| {
+            let mut stmt = c.prepare(&sql).map_err(|e| classify_prepare(&e, r))?;
+            let mut rows = stmt.query([]).map_err(|e| classify(&e, r))?;
+            rows.next().map_err(|e| classify(&e, r))?;
+            Ok(())
         })
         .await
     }
@@ -342,7 +391,7 @@ impl LiteWriter {
     ) -> Result<Vec<Vec<Option<String>>>, SourceError> {
         self.run(move |c, r| {
             let err = |e: rusqlite::Error| classify(&e, r);
-            let mut stmt = c.prepare(sql).map_err(err)?;
+            let mut stmt = c.prepare(sql).map_err(|e| classify_prepare(&e, r))?;
             let width = stmt.column_count();
             let mut rows = stmt
                 .query(rusqlite::params_from_iter(params.iter()))

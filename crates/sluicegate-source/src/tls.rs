@@ -15,7 +15,7 @@ use rustls::crypto::{CryptoProvider, aws_lc_rs};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::error::{CONNECTION_FAILED, SourceError, unavailable};
+use crate::error::{SourceError, SourceErrorKind, unavailable};
 
 /// mysql_async builds its rustls configuration with the process-wide default provider; make
 /// sure there is one, and that it is the one the workspace compiles in.
@@ -36,13 +36,13 @@ pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, Sour
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
             .map_err(|_| {
                 unavailable(
-                    CONNECTION_FAILED,
+                    SourceErrorKind::ConnectionFailed,
                     "cannot read the CA certificate file named in the URL",
                 )
             })?,
         None => Vec::new(),
     };
-    let tls_error = |_| unavailable(CONNECTION_FAILED, "cannot set up TLS");
+    let tls_error = |_| unavailable(SourceErrorKind::ConnectionFailed, "cannot set up TLS");
     let verifier =
         rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
             .map_err(tls_error)?;
@@ -152,6 +152,6 @@ mod tests {
         ensure_default_provider();
         assert!(client_config(None).is_ok());
         let missing = client_config(Some(Path::new("/nonexistent/ca.pem")));
-        assert!(matches!(missing, Err(SourceError::Unavailable(_))));
+        assert!(matches!(missing, Err(e) if e.kind().is_unavailable()));
     }
 }

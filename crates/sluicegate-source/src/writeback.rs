@@ -13,7 +13,7 @@ use sluicegate_core::evidence::Row;
 use sluicegate_core::json::hash_json;
 use sluicegate_core::writeback::{result_hash, versions_match};
 
-use crate::error::{SourceError, refused};
+use crate::error::{SourceError, SourceErrorKind, refused};
 use crate::mysql::{self, MyWriter};
 use crate::postgres::{PgParam, PgWriter};
 use crate::render::{self, Dialect, Projection, RECEIPT_TABLE, Select, Tail, Update};
@@ -564,8 +564,10 @@ impl Writer {
         if n == 1 {
             Ok(())
         } else {
-            Err(SourceError::Query(
-                "IDEMPOTENCY_RECEIPT_UNAVAILABLE: the claimed receipt row is gone".into(),
+            Err(SourceError::new(
+                SourceErrorKind::QueryFailed,
+                None,
+                "IDEMPOTENCY_RECEIPT_UNAVAILABLE: the claimed receipt row is gone",
             ))
         }
     }
@@ -579,13 +581,12 @@ enum Decision {
 
 /// Apply one guarded single-row UPDATE (writeback.md §A.6).
 ///
-/// * Refuses without connecting (`Err(Query)` starting `writeback refused before connecting`,
-///   or `Err(UnsafeIdentifier)`) when the update is
-///   malformed: no tenant guard, an empty patch, a patch column outside `allowed_columns`,
+/// * Refuses without connecting (an error of kind `WritebackRefused` or `UnsafeIdentifier`)
+///   when the update is malformed: no tenant guard, an empty patch, a patch column outside `allowed_columns`,
 ///   the primary-key or tenant column inside it, or an unsafe identifier.
 /// * `dry_run` validates and renders only: `Applied`, 0 rows, `H(job_id, "dry-run")`.
 /// * An empty `writer_url` gives `Failed` / `DATABASE_UNAVAILABLE`.
-/// * A failure to connect is `Err(Unavailable)`: nothing was attempted.
+/// * A failure to connect is an error whose kind `is_unavailable()`: nothing was attempted.
 /// * Everything after connecting is an outcome: `Applied` (1 row), `AlreadyApplied`,
 ///   `Conflict` (`ROW_NOT_FOUND`, `VERSION_CONFLICT`, `IDEMPOTENT_CONFLICT`) or `Failed`
 ///   (`VERSION_CONFLICT` / `MULTI_ROW_WRITE_BLOCKED` when the UPDATE did not match exactly
@@ -842,9 +843,7 @@ pub async fn probe_target(
         statements.push(render::probe_update(d, &target.schema, &target.table, c)?);
     }
     if writer_url.trim().is_empty() {
-        return Err(SourceError::CredentialMissing {
-            env: "the writer URL env var".into(),
-        });
+        return Err(SourceError::credential_missing("the writer URL env var"));
     }
     let mut w = Writer::connect(engine, writer_url).await?;
     let result = async {
@@ -853,7 +852,7 @@ pub async fn probe_target(
             let r = match &mut w {
                 Writer::Postgres(pg) => pg.batch(sql).await,
                 Writer::Mysql(my) => my.batch(sql).await,
-                Writer::Sqlite(lite) => lite.batch(sql.clone()).await,
+                Writer::Sqlite(lite) => lite.probe(sql.clone()).await,
             };
             if let Err(e) = r {
                 w.rollback().await;
@@ -963,7 +962,7 @@ mod tests {
             let mut u = update();
             mutate(&mut u);
             match apply_guarded_update("postgres://u:p@192.0.2.1:1/x", &u, false).await {
-                Err(e @ SourceError::Query(_)) => {
+                Err(e) if e.kind() == &SourceErrorKind::WritebackRefused => {
                     assert_eq!(e.category(), "invalid writeback");
                     assert!(e.to_string().contains(needle), "{e}");
                 }
@@ -974,16 +973,14 @@ mod tests {
         u.table = "invoices; DROP TABLE x".into();
         assert_eq!(
             apply_guarded_update("", &u, true).await,
-            Err(SourceError::UnsafeIdentifier(
-                "invoices; DROP TABLE x".into()
-            ))
+            Err(SourceError::unsafe_identifier("invoices; DROP TABLE x"))
         );
         let mut u = update();
         u.patch.insert("bad-col".into(), json!(1));
         u.allowed_columns.push("bad-col".into());
         assert!(matches!(
             apply_guarded_update("", &u, true).await,
-            Err(SourceError::UnsafeIdentifier(_))
+            Err(e) if e.kind() == &SourceErrorKind::UnsafeIdentifier
         ));
         let mut u = update();
         u.conflict = ConflictCheck::Version {
@@ -992,7 +989,7 @@ mod tests {
         };
         assert!(matches!(
             apply_guarded_update("", &u, true).await,
-            Err(SourceError::UnsafeIdentifier(_))
+            Err(e) if e.kind() == &SourceErrorKind::UnsafeIdentifier
         ));
     }
 

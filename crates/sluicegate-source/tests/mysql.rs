@@ -11,7 +11,7 @@ use common::{Db, plan, read_one, sources};
 use serde_json::json;
 use sluicegate_core::config::Engine;
 use sluicegate_core::json::canonical;
-use sluicegate_source::SourceError;
+use sluicegate_source::{EngineCode, SourceErrorKind};
 use sluicegate_test_support::engines::{EngineKind, engine_url};
 
 /// `ts` is written at +02:00 and must read back in UTC; `js` is JSON (MariaDB: LONGTEXT with
@@ -157,13 +157,14 @@ async fn statement_timeout_and_pooling() {
         .read(&plan(&db, "invoices", &["id", "nope"], None, json!("x")))
         .await
         .expect_err("unknown column");
-    match &err {
-        SourceError::Query(m) => {
-            assert!(m.contains("nope") && m.contains("1054"), "{m}");
-            assert!(!m.contains("127.0.0.1") && !m.contains("mysql://"), "{m}");
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(err.kind(), &SourceErrorKind::ObjectNotFound, "{err}");
+    assert_eq!(err.engine_code(), Some(EngineCode::MySql(1054)), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("nope") && text.contains("1054"), "{text}");
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains("mysql://"),
+        "{text}"
+    );
     db.finish().await;
 }
 

@@ -11,7 +11,7 @@ use common::{Db, plan, read_one, sources};
 use serde_json::json;
 use sluicegate_core::config::Engine;
 use sluicegate_core::json::canonical;
-use sluicegate_source::SourceError;
+use sluicegate_source::{EngineCode, SourceErrorKind};
 use sluicegate_test_support::engines::{EngineKind, engine_url};
 
 const VALUES_DDL: &str = r#"
@@ -163,21 +163,19 @@ async fn statement_timeout_and_pooling() {
     for _ in 0..3 {
         assert_eq!(read_one(&sources, &who).await["pid"], first["pid"]);
     }
-    // SQL errors are Query errors naming the problem, never the URL.
+    // SQL errors carry their kind and SQLSTATE and name the problem, never the URL.
     let err = sources
         .read(&plan(&db, "invoices", &["id", "nope"], None, json!("x")))
         .await
         .expect_err("unknown column");
-    match &err {
-        SourceError::Query(m) => {
-            assert!(m.contains("nope") && m.contains("42703"), "{m}");
-            assert!(
-                !m.contains("127.0.0.1") && !m.contains("postgres://"),
-                "{m}"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(err.kind(), &SourceErrorKind::ObjectNotFound, "{err}");
+    assert_eq!(err.engine_code(), EngineCode::sqlstate("42703"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("nope") && text.contains("42703"), "{text}");
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains("postgres://"),
+        "{text}"
+    );
     db.finish().await;
 }
 

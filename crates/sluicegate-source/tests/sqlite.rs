@@ -11,7 +11,7 @@ use common::{Db, plan, read_one, sources};
 use serde_json::json;
 use sluicegate_core::config::Engine;
 use sluicegate_core::json::canonical;
-use sluicegate_source::{SourceError, apply_guarded_update, probe_writer};
+use sluicegate_source::{SourceErrorKind, apply_guarded_update, probe_writer};
 
 const VALUES_DDL: &str = r#"
 CREATE TABLE vals (
@@ -186,10 +186,8 @@ async fn statement_timeout() {
         .read(&plan(&db, "invoices", &["id", "nope"], None, json!("x")))
         .await
         .expect_err("unknown column");
-    match &err {
-        SourceError::Query(m) => assert!(m.contains("nope"), "{m}"),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(err.kind(), &SourceErrorKind::ObjectNotFound, "{err}");
+    assert!(err.message().contains("nope"), "{err}");
 }
 
 #[tokio::test]

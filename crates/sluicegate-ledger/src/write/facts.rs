@@ -8,8 +8,8 @@ use sluicegate_core::chain;
 use sluicegate_core::lifecycle::{State, Transition, transition};
 
 use super::ExecCached;
-use crate::LedgerError;
 use crate::views::StoredProposal;
+use crate::{LedgerError, RefusalCode};
 
 pub(crate) fn load_proposal_opt(
     tx: &Connection,
@@ -38,14 +38,14 @@ pub(super) fn load_proposal(tx: &Connection, id: &str) -> Result<StoredProposal,
 pub(super) fn writeback_allowed(p: &StoredProposal, operation: &str) -> Result<(), LedgerError> {
     match p.change_set.get("mode").and_then(Value::as_str) {
         Some("shadow") => Err(LedgerError::refused(
-            "SHADOW_WRITEBACK_DISABLED",
+            RefusalCode::ShadowWritebackDisabled,
             format!(
                 "shadow proposal {} cannot be {operation}; shadow mode stores proposals, evidence, query audit, and replay only and never mutates the source database",
                 p.proposal_id
             ),
         )),
         Some("read_only") => Err(LedgerError::refused(
-            "READ_ONLY_WRITEBACK_DISABLED",
+            RefusalCode::ReadOnlyWritebackDisabled,
             format!(
                 "read-only proposal {} cannot be {operation}; it never mutates the source database",
                 p.proposal_id
@@ -62,13 +62,13 @@ pub(super) fn check_identity(
 ) -> Result<(), LedgerError> {
     if p.proposal_hash != hash {
         return Err(LedgerError::refused(
-            "PROPOSAL_HASH_MISMATCH",
+            RefusalCode::ProposalHashMismatch,
             format!("proposal {} hash mismatch", p.proposal_id),
         ));
     }
     if p.proposal_version != version {
         return Err(LedgerError::refused(
-            "PROPOSAL_VERSION_MISMATCH",
+            RefusalCode::ProposalVersionMismatch,
             format!("proposal {} version mismatch", p.proposal_id),
         ));
     }
@@ -84,7 +84,7 @@ pub(super) fn move_state(
     let from = p.state()?;
     let to = transition(from, t).map_err(|e| {
         LedgerError::refused(
-            e.code,
+            RefusalCode::Transition(e.code),
             format!("proposal {} is {}", p.proposal_id, e.from.as_str()),
         )
     })?;
@@ -95,7 +95,7 @@ pub(super) fn move_state(
     )?;
     if changed != 1 {
         return Err(LedgerError::refused(
-            "PROPOSAL_STATE_CHANGED",
+            RefusalCode::ProposalStateChanged,
             format!(
                 "proposal {} changed while this decision was being recorded; reload it",
                 p.proposal_id

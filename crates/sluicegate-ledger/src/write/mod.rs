@@ -19,7 +19,7 @@ use sluicegate_core::secrets;
 use sluicegate_protocol::ChangeSet;
 
 use crate::views::StoredProposal;
-use crate::{Ledger, LedgerError, Pending};
+use crate::{Ledger, LedgerError, Pending, RefusalCode};
 pub(crate) use facts::load_proposal_opt;
 use facts::{append_event, load_proposal};
 pub use review::{AttemptRequest, JobKind, JobRecord, QueuedJob};
@@ -45,7 +45,7 @@ impl ExecCached for rusqlite::Connection {
 }
 
 fn to_refusal(r: sluicegate_core::refusal::Refusal) -> LedgerError {
-    LedgerError::refused(r.code.as_str(), r.message)
+    LedgerError::refused(RefusalCode::SecretMaterialRejected, r.message)
 }
 
 impl Ledger {
@@ -271,14 +271,14 @@ fn insert_proposal(
     proposal_audit: &QueryAudit,
     now: &str,
 ) -> Result<ProposalRecorded, LedgerError> {
-    validate_change_set(cs).map_err(|m| LedgerError::refused("CHANGE_SET_INVALID", m))?;
+    validate_change_set(cs).map_err(|m| LedgerError::refused(RefusalCode::ChangeSetInvalid, m))?;
     let cs_value = serde_json::to_value(cs)?;
     secrets::scan(&cs_value, "change_set").map_err(to_refusal)?;
     secrets::scan(&proposal_audit.payload, "query_audit").map_err(to_refusal)?;
     let hash = proposal_hash(cs);
     if content_hash(cs) != hash {
         return Err(LedgerError::refused(
-            "CHANGE_SET_INVALID",
+            RefusalCode::ChangeSetInvalid,
             "integrity.proposal_hash is not the hash of the change set's content",
         ));
     }
@@ -290,7 +290,7 @@ fn insert_proposal(
             });
         }
         return Err(LedgerError::refused(
-            "PROPOSAL_IMMUTABILITY_VIOLATION",
+            RefusalCode::ProposalImmutabilityViolation,
             format!(
                 "proposal {} already exists with a different version or hash",
                 cs.proposal_id

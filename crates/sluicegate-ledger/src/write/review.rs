@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 use sluicegate_core::chain;
 use sluicegate_core::decision::{DecisionRecord, Verdict};
-use sluicegate_core::lifecycle::{ReceiptOutcome, State, Transition};
+use sluicegate_core::lifecycle::{ReceiptOutcome, State, Transition, TransitionRefusal};
 use sluicegate_core::proposal::content_hash;
 use sluicegate_core::secrets;
 use sluicegate_protocol::{ExecutionReceipt, ReceiptStatus};
@@ -13,7 +13,7 @@ use sluicegate_protocol::{ExecutionReceipt, ReceiptStatus};
 use super::facts::{append_event, check_identity, load_proposal, move_state, writeback_allowed};
 use super::{ExecCached, to_refusal};
 use crate::views::StoredProposal;
-use crate::{Ledger, LedgerError, Pending};
+use crate::{Ledger, LedgerError, Pending, RefusalCode};
 
 /// What kind of writeback job is being recorded.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ impl Ledger {
             let stored = proposal.change_set()?;
             if content_hash(&stored) != record.content_hash {
                 return Err(LedgerError::refused(
-                    "PROPOSAL_CONTENT_MODIFIED",
+                    RefusalCode::ProposalContentModified,
                     format!(
                         "proposal {id} no longer matches its recorded hash; it was edited in the ledger (run `sluicegate store verify`)"
                     ),
@@ -132,7 +132,7 @@ impl Ledger {
                 |r| r.get(0),
             )?;
             let job_id = sluicegate_core::writeback::attempt_job_id(&base_job_id, earlier + 1);
-            let job = make_job(&job_id).map_err(|m| LedgerError::refused("WRITEBACK_JOB_INVALID", m))?;
+            let job = make_job(&job_id).map_err(|m| LedgerError::refused(RefusalCode::WritebackJobInvalid, m))?;
             let proposal = insert_job(
                 tx,
                 &JobRecord {
@@ -192,7 +192,7 @@ impl Ledger {
                 State::PendingWorker | State::Applied | State::Conflict | State::Failed
             ) {
                 return Err(LedgerError::refused(
-                    "PROPOSAL_NOT_APPROVED",
+                    RefusalCode::Transition(TransitionRefusal::NotApproved),
                     format!("proposal {proposal_id} is {}", state.as_str()),
                 ));
             }
@@ -204,7 +204,7 @@ impl Ledger {
             )?;
             if inserted != 1 {
                 return Err(LedgerError::refused(
-                    "WRITEBACK_JOB_EXISTS",
+                    RefusalCode::WritebackJobExists,
                     format!("writeback job {job_id} is already recorded"),
                 ));
             }
@@ -295,7 +295,7 @@ fn insert_receipt(
         .unwrap_or(false);
     if exists {
         return Err(LedgerError::refused(
-            "RECEIPT_EXISTS",
+            RefusalCode::ReceiptExists,
             format!(
                 "writeback attempt {} already has a receipt; a new attempt gets a new job id",
                 receipt.writeback_job_id
@@ -359,7 +359,12 @@ fn insert_receipt(
 }
 
 fn validate_receipt(r: &ExecutionReceipt) -> Result<(), LedgerError> {
-    let bad = |m: &str| Err(LedgerError::refused("RECEIPT_INVALID", m.to_string()));
+    let bad = |m: &str| {
+        Err(LedgerError::refused(
+            RefusalCode::ReceiptInvalid,
+            m.to_string(),
+        ))
+    };
     if r.schema_version != sluicegate_protocol::receipt::EXECUTION_RECEIPT_V1 {
         return bad("receipt schema_version must be synapsor.execution-receipt.v1");
     }
@@ -400,7 +405,7 @@ fn insert_job(tx: &Connection, job: &JobRecord, now: &str) -> Result<StoredPropo
     )?;
     if inserted != 1 {
         return Err(LedgerError::refused(
-            "WRITEBACK_JOB_EXISTS",
+            RefusalCode::WritebackJobExists,
             format!("writeback job {} is already recorded", job.job_id),
         ));
     }

@@ -118,13 +118,18 @@ impl ReviewApi {
                     status: ReceiptStatus::Failed,
                     affected_rows: 0,
                     result_hash: None,
-                    error_code: Some(match e {
-                        sluicegate_source::SourceError::Unavailable(_)
-                        | sluicegate_source::SourceError::CredentialMissing { .. } => {
+                    error_code: Some(
+                        if e.kind().is_unavailable()
+                            || matches!(
+                                e.kind(),
+                                sluicegate_source::SourceErrorKind::CredentialMissing { .. }
+                            )
+                        {
                             "DATABASE_UNAVAILABLE".into()
-                        }
-                        _ => "TRANSACTION_FAILED".into(),
-                    }),
+                        } else {
+                            "TRANSACTION_FAILED".into()
+                        },
+                    ),
                     new_version: None,
                 }
             }

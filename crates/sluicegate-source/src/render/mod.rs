@@ -29,7 +29,7 @@ impl Dialect {
     /// Quote `name` after checking it is a safe identifier: `"x"` or `` `x` ``.
     pub(crate) fn ident(self, name: &str) -> Result<String, SourceError> {
         if !is_safe_identifier(name) {
-            return Err(SourceError::UnsafeIdentifier(name.to_string()));
+            return Err(SourceError::unsafe_identifier(name));
         }
         Ok(match self {
             Dialect::Postgres | Dialect::Sqlite => format!("\"{name}\""),
@@ -261,7 +261,7 @@ mod tests {
                 };
                 assert_eq!(
                     select(d, &sel),
-                    Err(SourceError::UnsafeIdentifier(b.to_string()))
+                    Err(SourceError::unsafe_identifier(b.to_string()))
                 );
                 let sel = Select {
                     schema: b,
@@ -320,7 +320,7 @@ mod tests {
         };
         assert!(matches!(
             update(Dialect::Postgres, &upd),
-            Err(SourceError::Query(_))
+            Err(e) if e.kind() == &crate::error::SourceErrorKind::WritebackRefused
         ));
         let sel = Select {
             schema: "s",
