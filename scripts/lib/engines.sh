@@ -4,9 +4,10 @@
 #
 # Sourced by scripts/test.sh (and usable by other scripts). Everything lives in
 # one temp dir on free loopback ports; the system-wide services are never
-# started, stopped or reconfigured. The functions set ENGINES_* globals:
+# started or stopped, and stay enabled at boot only if they were before. The functions set ENGINES_* globals:
 #
-#   engines_ensure_packages   install postgresql / mariadb-server if missing
+#   engines_ensure_packages   apt-install what is missing (the engines, and the compiler,
+#                             python3-venv, npm... the tests need); boot services as found
 #   engines_make_tmpdir       ENGINES_TMPDIR
 #   engines_start_postgres    ENGINES_PG_PORT, ENGINES_PG_URL (superuser)
 #   engines_start_mariadb     ENGINES_MARIADB_PORT, ENGINES_MARIADB_URL
@@ -92,13 +93,67 @@ engines_have_mariadb() {
 	done
 }
 
-# Install the Debian packages that are missing; no apt at all when none is.
+# What the test suite needs from the system, one line each: Debian package, then a check that
+# passes when what the package would provide is already there (from any source: a pyenv
+# python3 or a NodeSource npm counts). Only the failing ones are installed.
+ENGINES_PREREQUISITES=(
+	'ca-certificates|[[ -s /etc/ssl/certs/ca-certificates.crt ]]'
+	'gcc|type -P cc >/dev/null'
+	'libc6-dev|[[ -e /usr/include/stdio.h ]]'
+	'procps|type -P kill >/dev/null'
+	'openssl|type -P openssl >/dev/null'
+	'python3|type -P python3 >/dev/null'
+	'python3-venv|python3 -c "import ensurepip, venv" >/dev/null 2>&1'
+	'npm|type -P npm >/dev/null && type -P node >/dev/null'
+	'postgresql|engines_pg_bindir >/dev/null'
+	'mariadb-server|engines_have_mariadb'
+	'mariadb-client|engines_have_mariadb'
+)
+
+# The boot-time service a package enables when installed (Debian enables it on install).
+engines_package_service() {
+	case $1 in
+	postgresql) echo postgresql ;;
+	mariadb-server) echo mariadb ;;
+	*) return 1 ;;
+	esac
+}
+
+# Is SERVICE started at boot, by systemd's account or by SysV rc links?
+engines_service_enabled() {
+	local svc=$1
+	if command -v systemctl >/dev/null 2>&1 &&
+		[[ $(systemctl is-enabled "$svc" 2>/dev/null) == enabled ]]; then
+		return 0
+	fi
+	compgen -G "/etc/rc[2-5].d/S[0-9][0-9]$svc" >/dev/null
+}
+
+# Stop SERVICE starting at boot. Both systemd's links and the SysV rc links are turned off:
+# which one a machine boots from depends on its init, not on what is installed.
+engines_service_disable() {
+	local svc=$1
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --quiet "$svc" >/dev/null 2>&1 || true
+	fi
+	if [[ -e /etc/init.d/$svc ]] && command -v update-rc.d >/dev/null 2>&1; then
+		update-rc.d "$svc" disable >/dev/null 2>&1 || true
+	fi
+	! engines_service_enabled "$svc"
+}
+
+# Install the Debian packages whose check fails; no apt at all when none does. Services the
+# packages enable at boot are disabled again unless they were enabled before, and the install
+# never starts them (policy-rc.d), so the machine's services end up as they were found.
 engines_ensure_packages() {
-	local pkgs=()
-	engines_pg_bindir >/dev/null || pkgs+=(postgresql)
-	engines_have_mariadb || pkgs+=(mariadb-server mariadb-client)
+	local pkgs=() entry pkg check
+	for entry in "${ENGINES_PREREQUISITES[@]}"; do
+		pkg=${entry%%|*}
+		check=${entry#*|}
+		eval "$check" || pkgs+=("$pkg")
+	done
 	if ((${#pkgs[@]} == 0)); then
-		engines_log "postgresql and mariadb-server are installed; skipping apt"
+		engines_log "every prerequisite is present; nothing to install with apt"
 		return 0
 	fi
 	if ! engines_is_root; then
@@ -111,7 +166,16 @@ engines_ensure_packages() {
 		return 1
 	}
 
-	engines_log "installing Debian packages: ${pkgs[*]} (system services will not be started)"
+	# Which services were already enabled at boot, before the packages can enable theirs.
+	local svc was_enabled=()
+	for pkg in "${pkgs[@]}"; do
+		svc=$(engines_package_service "$pkg") || continue
+		if engines_service_enabled "$svc"; then
+			was_enabled+=("$svc")
+		fi
+	done
+
+	engines_log "installing missing Debian packages: ${pkgs[*]} (no service will be started)"
 	# Keep the packages' postinst scripts from starting the system services.
 	# A policy-rc.d that already exists (Docker images ship one) is left as is.
 	if [[ ! -e $ENGINES_POLICY_RC ]]; then
@@ -124,6 +188,7 @@ engines_ensure_packages() {
 	apt_log=$(mktemp "${TMPDIR:-/tmp}/sluicegate-apt.XXXXXX.log")
 	engines_apt "$apt_log" "${pkgs[@]}" || rc=$?
 	engines_remove_policy_rc
+	engines_restore_boot_services "${was_enabled[*]}" "${pkgs[@]}"
 	if ((rc != 0)); then
 		engines_show_log "$apt_log"
 		rm -f "$apt_log"
@@ -132,8 +197,33 @@ engines_ensure_packages() {
 	fi
 	rm -f "$apt_log"
 	engines_log "installed ${pkgs[*]} in $((SECONDS - start)) s"
-	engines_pg_bindir >/dev/null || { engines_fail "postgresql installed but no /usr/lib/postgresql/*/bin/initdb found"; return 1; }
-	engines_have_mariadb || { engines_fail "mariadb-server installed but mariadbd/mariadb-install-db not found"; return 1; }
+	for entry in "${ENGINES_PREREQUISITES[@]}"; do
+		check=${entry#*|}
+		eval "$check" || {
+			engines_fail "${entry%%|*} is installed but its check still fails: $check"
+			return 1
+		}
+	done
+}
+
+# engines_restore_boot_services "SERVICES ENABLED BEFORE" PACKAGE...: disable at boot every
+# service of the packages that is enabled now but was not before. Runs after a failed install
+# too, since a package may be half configured with its service already enabled.
+engines_restore_boot_services() {
+	local before=" $1 " pkg svc
+	shift
+	for pkg in "$@"; do
+		svc=$(engines_package_service "$pkg") || continue
+		if [[ $before == *" $svc "* ]]; then
+			engines_log "$svc was enabled at boot before the install; left enabled"
+		elif engines_service_enabled "$svc"; then
+			if engines_service_disable "$svc"; then
+				engines_log "$svc: disabled at boot again (installing $pkg had enabled it)"
+			else
+				engines_log "WARNING: $svc stays enabled at boot; disable it with: systemctl disable $svc; update-rc.d $svc disable"
+			fi
+		fi
+	done
 }
 
 # engines_apt LOGFILE PACKAGE...: apt-get update + install, output to LOGFILE.

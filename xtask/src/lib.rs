@@ -185,6 +185,36 @@ mod tests {
         }
     }
 
+    /// A skip printed any other way than through `sluicegate_test_support::skip_or_fail`
+    /// would pass unseen by `scripts/test.sh`, and a test installing packages would hide a
+    /// missing prerequisite behind the network: neither may appear in a test.
+    #[test]
+    fn tests_skip_only_through_the_helper_and_install_nothing() {
+        let mut found = Vec::new();
+        for dir in crate_dirs() {
+            for file in rust_files(&dir.join("tests")) {
+                let text = std::fs::read_to_string(&file).unwrap().to_lowercase();
+                for bad in [
+                    "\"skipping",
+                    "skipped:",
+                    "pip install",
+                    "\"pip\"",
+                    "npm install",
+                ] {
+                    if text.contains(bad) {
+                        let rel = file.strip_prefix(root()).unwrap_or(&file);
+                        found.push(format!("{}: {bad}", rel.display()));
+                    }
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "use sluicegate_test_support::skip_or_fail, and install in scripts/lib/test-deps.sh:\n{}",
+            found.join("\n")
+        );
+    }
+
     #[test]
     fn manifest_parser_finds_internal_deps() {
         let m = "[dependencies]\nsluicegate-core.workspace = true\nserde = \"1\"\n[dev-dependencies]\nsluicegate-test-support.workspace = true\n";
