@@ -110,36 +110,40 @@ ENGINES_PREREQUISITES=(
 	'mariadb-client|engines_have_mariadb'
 )
 
-# The boot-time service a package enables when installed (Debian enables it on install).
-engines_package_service() {
-	case $1 in
-	postgresql) echo postgresql ;;
-	mariadb-server) echo mariadb ;;
-	*) return 1 ;;
-	esac
+# Every service started at boot, one per line, sorted: `sysv:NAME` for each SysV rc start
+# link, `systemd:UNIT` for each enabled systemd service. A package (or one it pulls in, like
+# rsync with mariadb-server) may add either.
+engines_boot_services() {
+	local link name
+	{
+		for link in /etc/rc[2-5].d/S[0-9][0-9]*; do
+			[[ -e $link ]] || continue
+			name=${link##*/}
+			printf 'sysv:%s\n' "${name:3}"
+		done
+		if command -v systemctl >/dev/null 2>&1; then
+			systemctl list-unit-files --state=enabled --type=service --no-legend 2>/dev/null |
+				awk '{print "systemd:" $1}'
+		fi
+	} | sort -u
 }
 
-# Is SERVICE started at boot, by systemd's account or by SysV rc links?
-engines_service_enabled() {
-	local svc=$1
-	if command -v systemctl >/dev/null 2>&1 &&
-		[[ $(systemctl is-enabled "$svc" 2>/dev/null) == enabled ]]; then
-		return 0
-	fi
-	compgen -G "/etc/rc[2-5].d/S[0-9][0-9]$svc" >/dev/null
-}
-
-# Stop SERVICE starting at boot. Both systemd's links and the SysV rc links are turned off:
-# which one a machine boots from depends on its init, not on what is installed.
-engines_service_disable() {
-	local svc=$1
-	if command -v systemctl >/dev/null 2>&1; then
-		systemctl disable --quiet "$svc" >/dev/null 2>&1 || true
-	fi
-	if [[ -e /etc/init.d/$svc ]] && command -v update-rc.d >/dev/null 2>&1; then
-		update-rc.d "$svc" disable >/dev/null 2>&1 || true
-	fi
-	! engines_service_enabled "$svc"
+# engines_restore_boot_services BEFORE: turn off at boot every service that is enabled now but
+# was not in BEFORE (an engines_boot_services listing taken before the install).
+engines_restore_boot_services() {
+	local before=$1 entry
+	while IFS= read -r entry; do
+		[[ -n $entry ]] || continue
+		case $entry in
+		sysv:*) update-rc.d "${entry#sysv:}" disable >/dev/null 2>&1 || true ;;
+		systemd:*) systemctl disable --quiet "${entry#systemd:}" >/dev/null 2>&1 || true ;;
+		esac
+		if engines_boot_services | grep -qxF "$entry"; then
+			engines_log "WARNING: the install enabled $entry at boot and it could not be disabled"
+		else
+			engines_log "the install enabled $entry at boot; disabled again, as it was before"
+		fi
+	done < <(comm -13 <(printf '%s\n' "$before") <(engines_boot_services))
 }
 
 # Install the Debian packages whose check fails; no apt at all when none does. Services the
@@ -166,14 +170,9 @@ engines_ensure_packages() {
 		return 1
 	}
 
-	# Which services were already enabled at boot, before the packages can enable theirs.
-	local svc was_enabled=()
-	for pkg in "${pkgs[@]}"; do
-		svc=$(engines_package_service "$pkg") || continue
-		if engines_service_enabled "$svc"; then
-			was_enabled+=("$svc")
-		fi
-	done
+	# What starts at boot now, before the packages can enable their services.
+	local boot_before
+	boot_before=$(engines_boot_services)
 
 	engines_log "installing missing Debian packages: ${pkgs[*]} (no service will be started)"
 	# Keep the packages' postinst scripts from starting the system services.
@@ -188,7 +187,8 @@ engines_ensure_packages() {
 	apt_log=$(mktemp "${TMPDIR:-/tmp}/sluicegate-apt.XXXXXX.log")
 	engines_apt "$apt_log" "${pkgs[@]}" || rc=$?
 	engines_remove_policy_rc
-	engines_restore_boot_services "${was_enabled[*]}" "${pkgs[@]}"
+	# Also after a failed install: a half-configured package may have enabled its service.
+	engines_restore_boot_services "$boot_before"
 	if ((rc != 0)); then
 		engines_show_log "$apt_log"
 		rm -f "$apt_log"
@@ -203,26 +203,6 @@ engines_ensure_packages() {
 			engines_fail "${entry%%|*} is installed but its check still fails: $check"
 			return 1
 		}
-	done
-}
-
-# engines_restore_boot_services "SERVICES ENABLED BEFORE" PACKAGE...: disable at boot every
-# service of the packages that is enabled now but was not before. Runs after a failed install
-# too, since a package may be half configured with its service already enabled.
-engines_restore_boot_services() {
-	local before=" $1 " pkg svc
-	shift
-	for pkg in "$@"; do
-		svc=$(engines_package_service "$pkg") || continue
-		if [[ $before == *" $svc "* ]]; then
-			engines_log "$svc was enabled at boot before the install; left enabled"
-		elif engines_service_enabled "$svc"; then
-			if engines_service_disable "$svc"; then
-				engines_log "$svc: disabled at boot again (installing $pkg had enabled it)"
-			else
-				engines_log "WARNING: $svc stays enabled at boot; disable it with: systemctl disable $svc; update-rc.d $svc disable"
-			fi
-		fi
 	done
 }
 
