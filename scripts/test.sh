@@ -6,21 +6,39 @@
 #   bash scripts/test.sh --no-lint                # skip cargo fmt / clippy
 #   bash scripts/test.sh --env-only -- CMD ARGS   # run CMD with the databases up
 #
-# Missing Debian packages (postgresql, mariadb-server) are installed without
-# starting the system services; the system-wide instances are never touched.
-# The servers run from a temp dir on free loopback ports and are removed on
-# exit. The tests get:
+# Missing Debian packages (postgresql, mariadb-server, and gcc, python3-venv,
+# npm... see ENGINES_PREREQUISITES in scripts/lib/engines.sh) are installed and
+# named; the system services they bring are not started, and are disabled at
+# boot again unless they were enabled before. The servers run from a temp dir
+# on free loopback ports and are removed on exit. The pinned third-party
+# programs the tests drive (Python MCP clients, handler toolchains) are
+# installed under target/test-deps by scripts/lib/test-deps.sh. The tests get:
 #
 #   SLUICEGATE_TEST_POSTGRES_URL  postgres://sluicegate:PW@127.0.0.1:PORT/postgres (superuser)
 #   SLUICEGATE_TEST_MYSQL_URL     mysql://sluicegate:PW@127.0.0.1:PORT (all privileges)
+#   SLUICEGATE_TEST_PYTHON        venv python with the pinned MCP clients
+#   SLUICEGATE_HANDLER_DEPS       the handler templates' Python venv and node_modules
+#   CI=true                       always, so a test that cannot run fails, here as in CI
 #
 # Tiers run in order and stop at the first failure: fmt, clippy, test, then
-# every scripts/tiers.d/*.sh (sourced in a subshell, in lexical order).
+# every scripts/tiers.d/*.sh (sourced in a subshell, in lexical order). Every
+# tier's output is kept in target/test-logs/; a tier that printed the skip
+# marker (SLUICEGATE-TEST-SKIPPED:) or ignored a test fails, and the number of
+# tests that passed is added up and printed at the end.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 cd "$REPO_ROOT"
+
+# A test that cannot run (no engine, no client, no fixture) fails with CI=true instead of
+# skipping: a local run must prove what CI proves.
+export CI=true
+TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
+LOG_DIR=$TARGET_DIR/test-logs
+# What sluicegate_test_support::skip_or_fail prints; seeing it anywhere fails the run.
+SKIP_MARKER='SLUICEGATE-TEST-SKIPPED:'
+TESTS_PASSED=0
 
 ENGINES_LOG_PREFIX='[test.sh]'
 # shellcheck source=scripts/lib/engines.sh
@@ -34,9 +52,10 @@ usage: bash scripts/test.sh [--no-lint]
        bash scripts/test.sh --env-only -- COMMAND [ARGS...]
 
   --no-lint    skip the fmt and clippy tiers
-  --env-only   start the databases, export SLUICEGATE_TEST_POSTGRES_URL and
-               SLUICEGATE_TEST_MYSQL_URL, run COMMAND instead of the tiers,
-               then tear everything down (exit status is COMMAND's)
+  --env-only   start the databases, install the test dependencies, export
+               the variables the tests read (CI=true included), run COMMAND
+               instead of the tiers, then tear everything down (exit status
+               is COMMAND's)
 EOF
 }
 
@@ -87,23 +106,46 @@ tier_test() { cargo test --workspace --locked; }
 TIERS=(fmt clippy test)
 LINT_TIERS=(fmt clippy)
 
-# Run one tier in a subshell with errexit on; stop the script on failure.
+# Run one tier in a subshell with errexit on, its output shown and kept in LOG_DIR; stop the
+# script on failure, on a skip marker, or on an ignored test. Adds its passed tests to
+# TESTS_PASSED.
 run_tier() {
-	local name=$1 start=$SECONDS rc
+	local name=$1 start=$SECONDS rc tier_log passed ignored
 	shift
+	tier_log=$LOG_DIR/${name//\//_}.log
 	log "tier $name: starting"
 	set +e
 	(
 		set -euo pipefail
 		"$@"
-	)
-	rc=$?
+	) 2>&1 | tee "$tier_log"
+	rc=${PIPESTATUS[0]}
 	set -e
 	if ((rc != 0)); then
-		log "FAILED: tier $name (exit $rc)"
+		log "FAILED: tier $name (exit $rc); output in $tier_log"
 		exit "$rc"
 	fi
-	log "tier $name: passed ($((SECONDS - start)) s)"
+	if grep -qF "$SKIP_MARKER" "$tier_log"; then
+		grep -F "$SKIP_MARKER" "$tier_log" | sort | uniq -c >&2
+		log "FAILED: tier $name: a test skipped instead of running (above; output in $tier_log)"
+		exit 1
+	fi
+	ignored=$(count_results ignored "$tier_log")
+	if ((ignored > 0)); then
+		log "FAILED: tier $name: $ignored tests are #[ignore]d; every test must run"
+		exit 1
+	fi
+	passed=$(count_results passed "$tier_log")
+	TESTS_PASSED=$((TESTS_PASSED + passed))
+	log "tier $name: passed ($((SECONDS - start)) s, $passed tests)"
+}
+
+# count_results WORD LOG: the sum of N over libtest's "test result: ok. N passed; N failed;
+# N ignored; ..." lines (0 when there are none, as in the lint tiers).
+count_results() {
+	awk -v word="$1" '/^test result: / {
+		for (i = 4; i < NF; i++) if ($(i + 1) == word ";" || $(i + 1) == word) s += $i
+	} END { print s + 0 }' "$2"
 }
 
 is_lint_tier() {
@@ -148,7 +190,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 setup_started=$SECONDS
+mkdir -p "$LOG_DIR"
 engines_ensure_packages
+# The tests never install anything themselves: everything they drive is installed here.
+test_deps_exports=$(bash "$SCRIPT_DIR/lib/test-deps.sh" "$TARGET_DIR/test-deps")
+eval "$test_deps_exports"
+log "test dependencies ready:"
+log "  SLUICEGATE_TEST_PYTHON=$SLUICEGATE_TEST_PYTHON"
+log "  SLUICEGATE_HANDLER_DEPS=$SLUICEGATE_HANDLER_DEPS"
 engines_make_tmpdir
 engines_start_postgres
 engines_start_mariadb
@@ -169,4 +218,4 @@ if ((ENV_ONLY == 1)); then
 fi
 
 run_all_tiers
-log "all tiers passed"
+log "all tiers passed: $TESTS_PASSED tests passed, none skipped or ignored"

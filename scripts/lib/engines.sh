@@ -4,9 +4,10 @@
 #
 # Sourced by scripts/test.sh (and usable by other scripts). Everything lives in
 # one temp dir on free loopback ports; the system-wide services are never
-# started, stopped or reconfigured. The functions set ENGINES_* globals:
+# started or stopped, and stay enabled at boot only if they were before. The functions set ENGINES_* globals:
 #
-#   engines_ensure_packages   install postgresql / mariadb-server if missing
+#   engines_ensure_packages   apt-install what is missing (the engines, and the compiler,
+#                             python3-venv, npm... the tests need); boot services as found
 #   engines_make_tmpdir       ENGINES_TMPDIR
 #   engines_start_postgres    ENGINES_PG_PORT, ENGINES_PG_URL (superuser)
 #   engines_start_mariadb     ENGINES_MARIADB_PORT, ENGINES_MARIADB_URL
@@ -92,13 +93,71 @@ engines_have_mariadb() {
 	done
 }
 
-# Install the Debian packages that are missing; no apt at all when none is.
+# What the test suite needs from the system, one line each: Debian package, then a check that
+# passes when what the package would provide is already there (from any source: a pyenv
+# python3 or a NodeSource npm counts). Only the failing ones are installed.
+ENGINES_PREREQUISITES=(
+	'ca-certificates|[[ -s /etc/ssl/certs/ca-certificates.crt ]]'
+	'gcc|type -P cc >/dev/null'
+	'libc6-dev|[[ -e /usr/include/stdio.h ]]'
+	'procps|type -P kill >/dev/null'
+	'openssl|type -P openssl >/dev/null'
+	'python3|type -P python3 >/dev/null'
+	'python3-venv|python3 -c "import ensurepip, venv" >/dev/null 2>&1'
+	'npm|type -P npm >/dev/null && type -P node >/dev/null'
+	'postgresql|engines_pg_bindir >/dev/null'
+	'mariadb-server|engines_have_mariadb'
+	'mariadb-client|engines_have_mariadb'
+)
+
+# Every service started at boot, one per line, sorted: `sysv:NAME` for each SysV rc start
+# link, `systemd:UNIT` for each enabled systemd service. A package (or one it pulls in, like
+# rsync with mariadb-server) may add either.
+engines_boot_services() {
+	local link name
+	{
+		for link in /etc/rc[2-5].d/S[0-9][0-9]*; do
+			[[ -e $link ]] || continue
+			name=${link##*/}
+			printf 'sysv:%s\n' "${name:3}"
+		done
+		if command -v systemctl >/dev/null 2>&1; then
+			systemctl list-unit-files --state=enabled --type=service --no-legend 2>/dev/null |
+				awk '{print "systemd:" $1}'
+		fi
+	} | sort -u
+}
+
+# engines_restore_boot_services BEFORE: turn off at boot every service that is enabled now but
+# was not in BEFORE (an engines_boot_services listing taken before the install).
+engines_restore_boot_services() {
+	local before=$1 entry
+	while IFS= read -r entry; do
+		[[ -n $entry ]] || continue
+		case $entry in
+		sysv:*) update-rc.d "${entry#sysv:}" disable >/dev/null 2>&1 || true ;;
+		systemd:*) systemctl disable --quiet "${entry#systemd:}" >/dev/null 2>&1 || true ;;
+		esac
+		if engines_boot_services | grep -qxF "$entry"; then
+			engines_log "WARNING: the install enabled $entry at boot and it could not be disabled"
+		else
+			engines_log "the install enabled $entry at boot; disabled again, as it was before"
+		fi
+	done < <(comm -13 <(printf '%s\n' "$before") <(engines_boot_services))
+}
+
+# Install the Debian packages whose check fails; no apt at all when none does. Services the
+# packages enable at boot are disabled again unless they were enabled before, and the install
+# never starts them (policy-rc.d), so the machine's services end up as they were found.
 engines_ensure_packages() {
-	local pkgs=()
-	engines_pg_bindir >/dev/null || pkgs+=(postgresql)
-	engines_have_mariadb || pkgs+=(mariadb-server mariadb-client)
+	local pkgs=() entry pkg check
+	for entry in "${ENGINES_PREREQUISITES[@]}"; do
+		pkg=${entry%%|*}
+		check=${entry#*|}
+		eval "$check" || pkgs+=("$pkg")
+	done
 	if ((${#pkgs[@]} == 0)); then
-		engines_log "postgresql and mariadb-server are installed; skipping apt"
+		engines_log "every prerequisite is present; nothing to install with apt"
 		return 0
 	fi
 	if ! engines_is_root; then
@@ -111,7 +170,11 @@ engines_ensure_packages() {
 		return 1
 	}
 
-	engines_log "installing Debian packages: ${pkgs[*]} (system services will not be started)"
+	# What starts at boot now, before the packages can enable their services.
+	local boot_before
+	boot_before=$(engines_boot_services)
+
+	engines_log "installing missing Debian packages: ${pkgs[*]} (no service will be started)"
 	# Keep the packages' postinst scripts from starting the system services.
 	# A policy-rc.d that already exists (Docker images ship one) is left as is.
 	if [[ ! -e $ENGINES_POLICY_RC ]]; then
@@ -124,6 +187,8 @@ engines_ensure_packages() {
 	apt_log=$(mktemp "${TMPDIR:-/tmp}/sluicegate-apt.XXXXXX.log")
 	engines_apt "$apt_log" "${pkgs[@]}" || rc=$?
 	engines_remove_policy_rc
+	# Also after a failed install: a half-configured package may have enabled its service.
+	engines_restore_boot_services "$boot_before"
 	if ((rc != 0)); then
 		engines_show_log "$apt_log"
 		rm -f "$apt_log"
@@ -132,8 +197,13 @@ engines_ensure_packages() {
 	fi
 	rm -f "$apt_log"
 	engines_log "installed ${pkgs[*]} in $((SECONDS - start)) s"
-	engines_pg_bindir >/dev/null || { engines_fail "postgresql installed but no /usr/lib/postgresql/*/bin/initdb found"; return 1; }
-	engines_have_mariadb || { engines_fail "mariadb-server installed but mariadbd/mariadb-install-db not found"; return 1; }
+	for entry in "${ENGINES_PREREQUISITES[@]}"; do
+		check=${entry#*|}
+		eval "$check" || {
+			engines_fail "${entry%%|*} is installed but its check still fails: $check"
+			return 1
+		}
+	done
 }
 
 # engines_apt LOGFILE PACKAGE...: apt-get update + install, output to LOGFILE.

@@ -3,13 +3,11 @@
 
 use serde_json::Value;
 use sluicegate_audit::benchmark::{measure_served, render_json, render_text, report_json};
-use sluicegate_test_support::{read_json, require_conformance};
+use sluicegate_test_support::{conformance_dir, read_json};
 
 #[test]
 fn text_report_equals_fixture_byte_for_byte() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let fixture =
         std::fs::read_to_string(dir.join("fixtures/benchmark/mcp-efficiency.txt")).unwrap();
     assert_eq!(render_text(None), fixture);
@@ -17,9 +15,7 @@ fn text_report_equals_fixture_byte_for_byte() {
 
 #[test]
 fn json_report_deep_equals_fixture_with_key_order() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let path = dir.join("fixtures/benchmark/mcp-efficiency.json");
     let fixture = read_json(&path);
     let ours: Value = serde_json::from_str(&render_json(None)).unwrap();
@@ -30,17 +26,15 @@ fn json_report_deep_equals_fixture_with_key_order() {
     assert!(render_json(None).ends_with("}\n"));
 }
 
-fn served() -> Option<sluicegate_audit::benchmark::ServedMeasurement> {
-    let dir = require_conformance()?;
+fn served() -> sluicegate_audit::benchmark::ServedMeasurement {
+    let dir = conformance_dir();
     let config = read_json(&dir.join("examples/mcp-postgres-billing/synapsor.runner.json"));
-    Some(measure_served("billing.json", &config).expect("config measures"))
+    measure_served("billing.json", &config).expect("config measures")
 }
 
 #[test]
 fn served_section_appears_only_with_a_config() {
-    let Some(served) = served() else {
-        return;
-    };
+    let served = served();
     assert_eq!(
         served.tool_names,
         ["billing.inspect_invoice", "billing.propose_late_fee_waiver"]
@@ -72,9 +66,7 @@ fn served_section_appears_only_with_a_config() {
 
 #[test]
 fn served_list_is_measured_with_the_fixture_tokenizer() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let config = read_json(&dir.join("examples/mcp-postgres-billing/synapsor.runner.json"));
     let list = sluicegate_audit::served_tools_list(&config).unwrap();
     let text = list.to_string();

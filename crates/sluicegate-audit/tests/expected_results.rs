@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use sluicegate_audit::{
     Audit, Options, Risk, Target, audit, audit_target, example, is_runner_config, tools_from_config,
 };
-use sluicegate_test_support::{read_json, require_conformance};
+use sluicegate_test_support::{conformance_dir, read_json};
 
 /// `(severity, code, tool, evidence)` of every finding, for exact comparisons.
 fn rows(audit: &Audit) -> Vec<(String, String, String, Vec<String>)> {
@@ -210,18 +210,14 @@ fn dangerous_example_counts_and_per_tool_findings() {
 
 #[test]
 fn dangerous_conformance_file_gives_the_same_result() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let manifest = read_json(&dir.join("examples/dangerous-mcp-tools.json"));
     assert_dangerous(&audit(&manifest));
 }
 
 #[test]
 fn built_in_example_equals_the_conformance_manifest() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let file = read_json(&dir.join("examples/dangerous-mcp-tools.json"));
     let built_in = example("dangerous-db-mcp").expect("built-in example");
     assert_eq!(built_in, file);
@@ -250,21 +246,19 @@ fn unknown_example_is_an_error() {
 }
 
 /// Audits an example config through the same path as `audit <config>`.
-fn audit_config(name: &str) -> Option<Audit> {
-    let dir = require_conformance()?;
+fn audit_config(name: &str) -> Audit {
+    let dir = conformance_dir();
     let config = read_json(&dir.join("examples").join(name).join("synapsor.runner.json"));
     assert!(
         is_runner_config(&config),
         "{name} is detected as a runner config"
     );
     let tools = tools_from_config(&config).expect("tools");
-    Some(audit(&json!({ "tools": tools })))
+    audit(&json!({ "tools": tools }))
 }
 
 fn assert_config_clean(name: &str, tools: usize) {
-    let Some(result) = audit_config(name) else {
-        return;
-    };
+    let result = audit_config(name);
     assert_eq!(
         counts(&result),
         (tools, 0, tools, tools, 2 * tools),
@@ -313,9 +307,7 @@ fn config_support_billing_agent() {
 
 #[test]
 fn every_example_config_is_covered() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let mut found: Vec<String> = std::fs::read_dir(dir.join("examples"))
         .unwrap()
         .filter_map(|entry| {
@@ -344,9 +336,7 @@ fn every_example_config_is_covered() {
 
 #[test]
 fn read_only_config_lists_only_reads() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let mut config = read_json(&dir.join("examples/mcp-mysql-orders/synapsor.runner.json"));
     config["mode"] = json!("read_only");
     let result = audit(&json!({ "tools": tools_from_config(&config).unwrap() }));
@@ -468,9 +458,7 @@ fn annotations_never_exempt_a_tool() {
 
 #[test]
 fn file_target_detects_runner_configs() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let path = dir.join("examples/mcp-postgres-billing/synapsor.runner.json");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -495,9 +483,7 @@ fn file_target_detects_runner_configs() {
 
 #[test]
 fn config_validator_runs_before_the_audit() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let path = dir.join("examples/mcp-postgres-billing/synapsor.runner.json");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

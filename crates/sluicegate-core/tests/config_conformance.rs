@@ -11,7 +11,7 @@
 
 use serde_json::{Value, json};
 use sluicegate_core::config::{Validation, validate};
-use sluicegate_test_support::{read_json, require_conformance};
+use sluicegate_test_support::{conformance_dir, read_json};
 
 fn codes(v: &Validation) -> (Vec<String>, Vec<String>) {
     (
@@ -28,9 +28,7 @@ fn codes(v: &Validation) -> (Vec<String>, Vec<String>) {
 
 #[test]
 fn every_conformance_example_validates_without_errors_or_warnings() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let mut seen = 0;
     for entry in std::fs::read_dir(dir.join("examples")).unwrap() {
         let path = entry.unwrap().path().join("synapsor.runner.json");
@@ -51,16 +49,13 @@ fn every_conformance_example_validates_without_errors_or_warnings() {
     assert_eq!(seen, 6, "expected six example configs");
 }
 
-fn base() -> Option<Value> {
-    let dir = require_conformance()?;
-    Some(read_json(
-        &dir.join("examples/mcp-postgres-billing/synapsor.runner.json"),
-    ))
+fn base() -> Value {
+    read_json(&conformance_dir().join("examples/mcp-postgres-billing/synapsor.runner.json"))
 }
 
 /// Apply `mutate` to the base config and compare error and warning `path code` lists.
 fn case(mutate: impl FnOnce(&mut Value), errors: &[&str], warnings: &[&str]) {
-    let Some(mut doc) = base() else { return };
+    let mut doc = base();
     mutate(&mut doc);
     let (validation, config) = validate(&doc);
     let (got_errors, got_warnings) = codes(&validation);
@@ -447,7 +442,7 @@ fn completeness_fixes_are_validation_errors() {
 
 #[test]
 fn sqlite_sources_default_to_the_main_schema() {
-    let Some(mut doc) = base() else { return };
+    let mut doc = base();
     doc["sources"]["app_postgres"]["engine"] = json!("sqlite");
     for i in 0..2 {
         cap(&mut doc, i)["target"]

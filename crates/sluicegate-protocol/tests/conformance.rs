@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use sluicegate_protocol::{
     ChangeSet, ExecutionReceipt, LegacyJob, RunnerRegistration, WritebackJobV1,
 };
-use sluicegate_test_support::{read_json, require_conformance};
+use sluicegate_test_support::{conformance_dir, read_json};
 
 fn schema(dir: &Path, name: &str) -> jsonschema::Validator {
     let s = read_json(&dir.join("schemas").join(name));
@@ -44,13 +44,9 @@ fn fixture(dir: &Path, name: &str) -> Value {
 /// A change applied to a fixture to make it invalid.
 type Mutation = Box<dyn Fn(&mut Value)>;
 
-fn conformance() -> Option<PathBuf> {
-    require_conformance()
-}
-
 #[test]
 fn manifest_digests_match_the_files() {
-    let Some(dir) = conformance() else { return };
+    let dir = conformance_dir();
     let manifest = fixture(&dir, "MANIFEST.json");
     assert_eq!(
         manifest["schema_version"],
@@ -72,7 +68,7 @@ fn manifest_digests_match_the_files() {
 
 #[test]
 fn change_set_fixture_round_trips_and_validates() {
-    let Some(dir) = conformance() else { return };
+    let dir = conformance_dir();
     let doc = fixture(&dir, "change-set.late-fee-waiver.v1.json");
     let cs: ChangeSet = round_trip(&doc);
     assert_eq!(cs.schema_version, "synapsor.change-set.v1");
@@ -86,7 +82,7 @@ fn change_set_fixture_round_trips_and_validates() {
 
 #[test]
 fn change_set_rejection_mutations_fail() {
-    let Some(dir) = conformance() else { return };
+    let dir = conformance_dir();
     let base = fixture(&dir, "change-set.late-fee-waiver.v1.json");
     let v = schema(&dir, "change-set.v1.schema.json");
     let mutations: Vec<(&str, Mutation)> = vec![
@@ -140,7 +136,7 @@ fn change_set_rejection_mutations_fail() {
 
 #[test]
 fn writeback_job_fixture_round_trips_and_normalises() {
-    let Some(dir) = conformance() else { return };
+    let dir = conformance_dir();
     let doc = fixture(&dir, "writeback-job.late-fee-waiver.v1.json");
     let job: WritebackJobV1 = round_trip(&doc);
     let v = schema(&dir, "writeback-job.v1.schema.json");
@@ -169,7 +165,7 @@ fn writeback_job_fixture_round_trips_and_normalises() {
 
 #[test]
 fn writeback_job_rejection_mutations_fail_the_schema() {
-    let Some(dir) = conformance() else { return };
+    let dir = conformance_dir();
     let base = fixture(&dir, "writeback-job.late-fee-waiver.v1.json");
     let v = schema(&dir, "writeback-job.v1.schema.json");
     for (what, mutate) in [
@@ -191,7 +187,7 @@ fn writeback_job_rejection_mutations_fail_the_schema() {
 
 #[test]
 fn receipt_and_registration_fixtures_round_trip_and_validate() {
-    let Some(dir) = conformance() else { return };
+    let dir = conformance_dir();
     let v = schema(&dir, "execution-receipt.v1.schema.json");
     for name in [
         "execution-receipt.applied.v1.json",
@@ -226,7 +222,7 @@ fn receipt_and_registration_fixtures_round_trip_and_validate() {
 
 #[test]
 fn fixtures_carry_no_urls_or_secrets() {
-    let Some(dir) = conformance() else { return };
+    let dir = conformance_dir();
     for entry in std::fs::read_dir(dir.join("fixtures/protocol")).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path())
             .unwrap()

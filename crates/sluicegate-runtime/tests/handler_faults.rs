@@ -345,9 +345,7 @@ impl Fixture {
 }
 
 fn validate_schema(schema: &str, doc: &Value) {
-    let Some(dir) = sluicegate_test_support::require_conformance() else {
-        return;
-    };
+    let dir = sluicegate_test_support::conformance_dir();
     let s = sluicegate_test_support::read_json(&dir.join("schemas").join(schema));
     let v = jsonschema::validator_for(&s).unwrap();
     let errs: Vec<String> = v

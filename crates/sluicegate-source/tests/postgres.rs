@@ -1,7 +1,7 @@
 //! PostgreSQL engine tests: value conversion, tenant guard, injection, engine-enforced
 //! read-only sessions, statement timeout, pooling, redacted errors and guarded writeback.
-//! Needs `SLUICEGATE_TEST_POSTGRES_URL` (see `scripts/test.sh`); skipped without it, except
-//! in CI, where its absence fails.
+//! Needs `SLUICEGATE_TEST_POSTGRES_URL` (see `scripts/test.sh`); without it each test goes
+//! through `skip_or_fail`, a failure with `CI=true`.
 
 mod common;
 
@@ -249,8 +249,8 @@ async fn permission_denied_is_reported(db: &Db) {
     .await;
 }
 
-/// Runs `openssl` with `args` in `dir`; `None` (after a skip line) when openssl is missing
-/// outside CI.
+/// Runs `openssl` with `args` in `dir`; [`sluicegate_test_support::skip_or_fail`] when the
+/// `openssl` program is missing.
 fn openssl(dir: &std::path::Path, args: &[&str]) -> Option<()> {
     match std::process::Command::new("openssl")
         .args(args)
@@ -259,11 +259,9 @@ fn openssl(dir: &std::path::Path, args: &[&str]) -> Option<()> {
     {
         Ok(out) if out.status.success() => Some(()),
         Ok(out) => panic!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr)),
-        Err(_) if sluicegate_test_support::in_ci() => panic!("openssl is required in CI"),
-        Err(_) => {
-            eprintln!("skipping: openssl is not installed");
-            None
-        }
+        Err(e) => sluicegate_test_support::skip_or_fail(format!(
+            "cannot run openssl ({e}) to make test certificates; `apt-get install openssl` (scripts/test.sh does)"
+        )),
     }
 }
 

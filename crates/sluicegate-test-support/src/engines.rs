@@ -4,13 +4,13 @@
 //! (`SLUICEGATE_TEST_POSTGRES_URL`, `SLUICEGATE_TEST_MYSQL_URL`). Each test creates its own
 //! uniquely named database with [`TestDatabase::create`], loads its SQL with
 //! [`TestDatabase::execute`], and the database is dropped when the value goes out of scope,
-//! panics included. Without the env var a test prints a skip line and returns; with `CI=true`
-//! a missing engine fails the test instead, so CI can never go green by skipping.
+//! panics included. Without the env var the test goes through [`crate::skip_or_fail`]: it
+//! fails with `CI=true` (which `scripts/test.sh` sets), and otherwise prints the skip marker.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::in_ci;
+use crate::skip_or_fail;
 
 /// A server engine the integration tests can run against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,23 +44,15 @@ impl EngineKind {
     }
 }
 
-/// The admin URL of `kind`'s test server. When the env var is unset this prints a skip line
-/// and returns `None`, except in CI, where it panics.
+/// The admin URL of `kind`'s test server, or [`skip_or_fail`] when the env var is unset.
 pub fn engine_url(kind: EngineKind) -> Option<String> {
     match std::env::var(kind.env_var()) {
         Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if in_ci() => panic!(
-            "{} is not set; CI must run the {} tests (use scripts/test.sh)",
+        _ => skip_or_fail(format!(
+            "{} is not set, so this {} test cannot run; `bash scripts/test.sh --env-only -- cargo test` starts the server and sets it",
             kind.env_var(),
             kind.name()
-        ),
-        _ => {
-            eprintln!(
-                "skipping: {} is not set (run through `bash scripts/test.sh --env-only -- cargo test`)",
-                kind.env_var()
-            );
-            None
-        }
+        )),
     }
 }
 

@@ -1,41 +1,64 @@
-//! Shared test fixtures: locating `../shared/conformance`, engine databases, fixed clocks.
-//! Never a dependency of production code.
+//! Shared test fixtures: the in-repo conformance vectors, the one skip helper, engine
+//! databases. Never a dependency of production code.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub mod engines;
+
+/// The one line every skipped test prints. `scripts/test.sh` fails the run when it sees it, so
+/// a skip can never pass for a test that ran.
+pub const SKIP_MARKER: &str = "SLUICEGATE-TEST-SKIPPED:";
 
 /// True when running in CI, where a missing fixture or engine is a failure, never a skip.
+/// `scripts/test.sh` sets `CI=true` itself, so a local run behaves the same.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// The workspace root (the directory holding the top-level `Cargo.toml`).
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// The only way a test may decline to run: with `CI=true` this panics with `reason`; otherwise
+/// it prints [`SKIP_MARKER`] and `reason` to stderr and returns `None`, so callers can write
+/// `return skip_or_fail("...")` from a function returning `Option`.
+///
+/// The line goes to the process's stderr directly rather than through `eprintln!`, which the
+/// test harness captures and hides for passing tests; a skip must show in every run.
+pub fn skip_or_fail<T>(reason: impl std::fmt::Display) -> Option<T> {
+    if in_ci() {
+        panic!("{reason} (CI=true: a test that cannot run fails instead of skipping)");
+    }
+    let line = format!("{SKIP_MARKER} {reason}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    None
 }
 
-/// `../shared/conformance` beside the workspace, when present.
-pub fn conformance_dir() -> Option<PathBuf> {
+/// The workspace root (the directory holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
+
+/// The conformance vectors kept in this crate (`conformance/`, see its README): part of every
+/// checkout, so conformance tests always run.
+pub fn conformance_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance");
+    assert!(
+        dir.join("schemas").is_dir(),
+        "{} is missing its schemas; it is part of the repository, restore it with git",
+        dir.display()
+    );
+    dir.canonicalize().unwrap_or(dir)
+}
+
+/// `../shared/conformance` beside the workspace, the folder the in-repo vectors were copied
+/// from, when it is there. Only the copy check reads it.
+pub fn shared_conformance_dir() -> Option<PathBuf> {
     let dir = workspace_root().join("../shared/conformance");
     dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
 }
 
-/// The conformance directory, or `None` after saying plainly that it is absent.
-/// In CI the conformance data is always present, so its absence fails the test.
-pub fn require_conformance() -> Option<PathBuf> {
-    match conformance_dir() {
-        Some(dir) => Some(dir),
-        None if in_ci() => panic!("../shared/conformance is missing; CI always provides it"),
-        None => {
-            eprintln!("conformance data not found at ../shared/conformance: skipping this check");
-            None
-        }
-    }
-}
-
 /// Read and parse a JSON file, panicking with the path on failure.
-pub fn read_json(path: &std::path::Path) -> serde_json::Value {
+pub fn read_json(path: &Path) -> serde_json::Value {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
-pub mod engines;

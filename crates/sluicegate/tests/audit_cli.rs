@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sluicegate_test_support::{read_json, require_conformance};
+use sluicegate_test_support::{conformance_dir, read_json};
 
 fn sluicegate(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sluicegate"))
@@ -132,9 +132,7 @@ fn usage_and_input_errors_exit_2() {
 
 #[test]
 fn example_configs_audit_clean_of_high_findings() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     for (name, tools) in [
         ("mcp-postgres-billing", 2),
         ("mcp-mysql-orders", 3),
@@ -154,9 +152,7 @@ fn example_configs_audit_clean_of_high_findings() {
 
 #[test]
 fn invalid_config_is_refused_before_the_audit() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let mut config = read_json(&dir.join("examples/mcp-postgres-billing/synapsor.runner.json"));
     config["mode"] = json!("yolo");
     let tmp = tempfile::tempdir().unwrap();
@@ -169,9 +165,7 @@ fn invalid_config_is_refused_before_the_audit() {
 
 #[test]
 fn benchmark_text_equals_fixture() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let fixture =
         std::fs::read_to_string(dir.join("fixtures/benchmark/mcp-efficiency.txt")).unwrap();
     let output = sluicegate(&["benchmark", "mcp-efficiency"]);
@@ -181,9 +175,7 @@ fn benchmark_text_equals_fixture() {
 
 #[test]
 fn benchmark_json_equals_fixture() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let path = dir.join("fixtures/benchmark/mcp-efficiency.json");
     let output = sluicegate(&["benchmark", "mcp-efficiency", "--json"]);
     assert_eq!(code(&output), 0);
@@ -196,9 +188,7 @@ fn benchmark_json_equals_fixture() {
 
 #[test]
 fn benchmark_config_adds_the_served_section() {
-    let Some(dir) = require_conformance() else {
-        return;
-    };
+    let dir = conformance_dir();
     let config = dir.join("examples/mcp-postgres-billing/synapsor.runner.json");
     let output = sluicegate(&[
         "benchmark",

@@ -3,8 +3,8 @@
 //! stale proposal, and (HTTP templates) a request signed with the wrong secret, which the
 //! template's own HMAC check (Node `crypto`, Python `hmac`) must refuse.
 //!
-//! Needs the handler toolchains (`SLUICEGATE_HANDLER_DEPS`, installed and set by
-//! `scripts/tiers.d/30-handlers.sh`) and `SLUICEGATE_TEST_POSTGRES_URL`.
+//! Needs the handler toolchains (`SLUICEGATE_HANDLER_DEPS`) and `SLUICEGATE_TEST_POSTGRES_URL`,
+//! both set by `scripts/test.sh`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

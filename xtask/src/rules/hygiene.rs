@@ -81,6 +81,38 @@ pub fn total(label: &str, files: &[SourceFile], max: usize, ceiling: Option<usiz
     }
 }
 
+/// Text that marks a test skipping on its own (instead of through
+/// `sluicegate_test_support::skip_or_fail`, whose one marker `scripts/test.sh` fails on) or
+/// installing packages (which hides a missing prerequisite behind the network; installs belong
+/// in `scripts/lib/test-deps.sh`).
+pub const TEST_SMELLS: &[&str] = &[
+    "\"skipping",
+    "skipped:",
+    "pip install",
+    "\"pip\"",
+    "npm install",
+];
+
+/// Test files (under a crate's `tests/`) that skip on their own or install packages.
+pub fn test_smells(files: &[SourceFile]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| f.rel.contains("/tests/"))
+        .flat_map(|f| {
+            let text = f.text.to_lowercase();
+            TEST_SMELLS
+                .iter()
+                .filter(move |bad| text.contains(*bad))
+                .map(move |bad| {
+                    format!(
+                        "{}: {bad} (use skip_or_fail; install in scripts/lib/test-deps.sh)",
+                        f.rel
+                    )
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +224,46 @@ mod tests {
             total(label, &files, 4000, Some(802)),
             vec![format!("{label}: 802 lines, under 4000: drop its ceiling")]
         );
+    }
+
+    #[test]
+    fn tests_skip_only_through_the_helper_and_install_nothing() {
+        let files: Vec<SourceFile> = tree::crate_dirs(&root())
+            .into_iter()
+            .flat_map(|(name, dir)| tree::read(&root(), &dir.join("tests"), &name))
+            .collect();
+        assert!(files.len() > 10, "crate tests not found");
+        assert_none(
+            "tests that skip or install on their own",
+            &test_smells(&files),
+        );
+    }
+
+    #[test]
+    fn test_smell_fixture_is_refused() {
+        let file = |rel: &str, text: &str| SourceFile {
+            rel: rel.into(),
+            crate_name: "sluicegate".into(),
+            text: text.into(),
+        };
+        let files = [
+            file(
+                "crates/sluicegate/tests/a.rs",
+                "eprintln!(\"skipping: no db\");",
+            ),
+            file(
+                "crates/sluicegate/tests/b.rs",
+                "Command::new(\"pip\").args([\"install\"])",
+            ),
+            file("crates/sluicegate/tests/c.rs", "skip_or_fail(\"no db\")"),
+            file(
+                "crates/sluicegate/src/d.rs",
+                "// pip install is documented here",
+            ),
+        ];
+        let found = test_smells(&files);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("crates/sluicegate/tests/a.rs"));
+        assert!(found[1].starts_with("crates/sluicegate/tests/b.rs"));
     }
 }

@@ -2,8 +2,8 @@
 //! toolchains, a project directory driven through the built binary, and handler processes.
 //!
 //! The toolchains (FastAPI/uvicorn/psycopg in a venv, Fastify/pg from npm) are installed by
-//! `scripts/lib/handler-deps.sh`; the `scripts/tiers.d/30-handlers.sh` tier does that and runs
-//! these tests with `SLUICEGATE_HANDLER_DEPS` set. Without it the tests say so and return.
+//! `scripts/lib/test-deps.sh`, and `scripts/test.sh` names them in `SLUICEGATE_HANDLER_DEPS`.
+//! Unset goes through `skip_or_fail` (a failure with `CI=true`); set but incomplete fails.
 
 #![allow(dead_code)]
 
@@ -14,26 +14,23 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use sluicegate_test_support::skip_or_fail;
 
-/// Where the handler toolchains are, or `None` (after saying so) when they are not installed.
+/// Where the handler toolchains are, or `None` after [`skip_or_fail`] when not named.
 pub fn deps() -> Option<PathBuf> {
-    match std::env::var("SLUICEGATE_HANDLER_DEPS") {
-        Ok(dir) if !dir.is_empty() => {
-            let dir = PathBuf::from(dir);
-            assert!(
-                dir.join("venv/bin/python").exists() && dir.join("node/node_modules").is_dir(),
-                "SLUICEGATE_HANDLER_DEPS={} is incomplete; run scripts/lib/handler-deps.sh",
-                dir.display()
-            );
-            Some(dir)
-        }
-        _ => {
-            eprintln!(
-                "skipping: SLUICEGATE_HANDLER_DEPS is not set (scripts/tiers.d/30-handlers.sh installs the handler toolchains and runs this test)"
-            );
-            None
-        }
-    }
+    const INSTALL: &str = "`eval \"$(bash scripts/lib/test-deps.sh target/test-deps)\"` installs them and sets it; scripts/test.sh does both";
+    let Some(dir) = std::env::var_os("SLUICEGATE_HANDLER_DEPS").filter(|d| !d.is_empty()) else {
+        return skip_or_fail(format!(
+            "SLUICEGATE_HANDLER_DEPS is not set, so the handler templates cannot run; {INSTALL}"
+        ));
+    };
+    let dir = PathBuf::from(dir);
+    assert!(
+        dir.join("venv/bin/python").exists() && dir.join("node/node_modules").is_dir(),
+        "SLUICEGATE_HANDLER_DEPS={} lacks venv/bin/python or node/node_modules; {INSTALL}",
+        dir.display()
+    );
+    Some(dir)
 }
 
 pub fn free_port() -> u16 {

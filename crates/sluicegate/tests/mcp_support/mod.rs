@@ -1,6 +1,7 @@
 //! Shared fixtures of the MCP end-to-end tests: a SQLite sample app with two tenants and a
 //! config over it, the built binary as stdio or HTTP server, small raw MCP clients, and the
-//! pinned Python clients (installed into `target/py-mcp` by the tests themselves).
+//! pinned Python clients (installed by `scripts/lib/test-deps.sh`, found through
+//! `SLUICEGATE_TEST_PYTHON`).
 
 // Children are reaped in `ServerProc::drop` and `StdioClient::finish`, which clippy cannot see.
 #![allow(
@@ -13,10 +14,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
+use sluicegate_test_support::skip_or_fail;
 
 pub const TOKEN: &str = "test-token-5f1c2a9e77d04b1b";
 pub const READ: &str = "billing.inspect_invoice";
@@ -473,73 +475,55 @@ pub fn normalize(v: &Value) -> Value {
 // The pinned Python clients
 // ---------------------------------------------------------------------------------------------
 
-pub const PINS: [&str; 2] = ["mcp==2.3.0", "openai-agents==0.24.0"];
-static VENV: Mutex<Option<Option<PathBuf>>> = Mutex::new(None);
+/// The client versions these tests were written against; `scripts/lib/test-deps.sh` installs
+/// exactly these, and [`python`] checks that is what it was given.
+pub const PINS: [(&str, &str); 2] = [("mcp", "2.3.0"), ("openai-agents", "0.24.0")];
+/// The python already checked against [`PINS`] by an earlier test in this binary.
+static CHECKED: OnceLock<PathBuf> = OnceLock::new();
+/// How to get the clients, for every message that finds them missing.
+const INSTALL: &str = "`eval \"$(bash scripts/lib/test-deps.sh target/test-deps)\"` installs them and sets it; scripts/test.sh does both";
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// The venv python with the pinned clients, installing them on first use. `None` (with a
-/// message) when Python or the package registry is unavailable outside CI; in CI that fails.
+/// The venv python holding the pinned clients, from `SLUICEGATE_TEST_PYTHON` (set by
+/// `scripts/test.sh`). Unset goes through [`skip_or_fail`] in every test that asks; set to
+/// anything but a python with exactly the pinned versions fails. Tests never install packages.
 pub fn python() -> Option<PathBuf> {
-    let mut cached = VENV.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(v) = cached.as_ref() {
-        return v.clone();
-    }
-    let result = install();
-    let out = match result {
-        Ok(p) => Some(p),
-        Err(e) if ci() => panic!("pinned Python MCP clients are required in CI: {e}"),
-        Err(e) => {
-            eprintln!(
-                "SKIPPED: pinned Python MCP clients unavailable ({e}); set CI=true to make this a failure"
-            );
-            None
-        }
+    let Some(python) = std::env::var_os("SLUICEGATE_TEST_PYTHON").filter(|p| !p.is_empty()) else {
+        return skip_or_fail(format!(
+            "SLUICEGATE_TEST_PYTHON is not set, so the pinned Python MCP clients cannot run; {INSTALL}"
+        ));
     };
-    *cached = Some(out.clone());
-    out
+    Some(
+        CHECKED
+            .get_or_init(|| check_pins(PathBuf::from(python)))
+            .clone(),
+    )
 }
 
-fn install() -> Result<PathBuf, String> {
-    let target = workspace_root().join("target");
-    std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
-    let venv = target.join("py-mcp");
-    let python = venv.join("bin/python");
-    let marker = venv.join("sluicegate-pins.txt");
-    let want = PINS.join("\n");
-    // Test binaries run in parallel: one installs, the others wait on the lock.
-    let lock = std::fs::File::create(target.join("py-mcp.lock")).map_err(|e| e.to_string())?;
-    lock.lock().map_err(|e| e.to_string())?;
-    if python.exists() && std::fs::read_to_string(&marker).is_ok_and(|m| m == want) {
-        return Ok(python);
-    }
-    let run = |cmd: &mut Command| -> Result<(), String> {
-        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{cmd:?} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    };
-    run(Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv))?;
-    run(Command::new(&python)
+/// `python`, after checking it has exactly the [`PINS`] installed.
+fn check_pins(python: PathBuf) -> PathBuf {
+    let names: Vec<&str> = PINS.iter().map(|(name, _)| *name).collect();
+    let out = Command::new(&python)
         .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--quiet",
+            "-c",
+            "import sys, importlib.metadata as m; print(' '.join(m.version(n) for n in sys.argv[1:]))",
         ])
-        .args(PINS))?;
-    std::fs::write(&marker, want).map_err(|e| e.to_string())?;
-    Ok(python)
+        .args(&names)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "SLUICEGATE_TEST_PYTHON={} cannot run ({e}); {INSTALL}",
+                python.display()
+            )
+        });
+    let want: Vec<&str> = PINS.iter().map(|(_, version)| *version).collect();
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && got.split_whitespace().eq(want.iter().copied()),
+        "SLUICEGATE_TEST_PYTHON={} should have {PINS:?}, has {got:?} ({}); {INSTALL}",
+        python.display(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    python
 }
 
 pub fn client_script(name: &str) -> PathBuf {

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Install every third-party program the tests drive, pinned, under one directory, so that no
+# test ever installs anything itself:
+#
+#   eval "$(bash scripts/lib/test-deps.sh target/test-deps)"
+#
+#   <dir>/handlers/venv   FastAPI, uvicorn, psycopg: the Python handler template and the
+#                         worked example (pip)
+#   <dir>/handlers/node   Fastify and pg: the Node handler templates (npm)
+#   <dir>/mcp-clients     the Python MCP SDK and the OpenAI Agents SDK the MCP client tests
+#                         run against Sluicegate (pip)
+#
+# On success it prints, on stdout and nothing else, the exports the tests read:
+#
+#   SLUICEGATE_HANDLER_DEPS  <dir>/handlers
+#   SLUICEGATE_TEST_PYTHON   <dir>/mcp-clients/bin/python
+#
+# Versions are pinned so CI runs what was tested. Re-running is cheap: a part whose marker
+# file names the same pins is left alone. Needs python3 with venv (Debian: python3-venv), npm,
+# and network access to PyPI and the npm registry. Any failure exits non-zero naming the step.
+set -euo pipefail
+
+dir=${1:?usage: test-deps.sh DIR}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+HANDLER_PY=(fastapi==0.121.1 uvicorn==0.38.0 "psycopg[binary]==3.2.12")
+HANDLER_NODE=(fastify@5.6.1 pg@8.16.3)
+# openai-agents depends on mcp; both go in one venv so pip resolves them together.
+MCP_CLIENTS_PY=(mcp==2.3.0 openai-agents==0.24.0)
+
+say() { printf '[test-deps] %s\n' "$*" >&2; }
+fail() {
+	say "FAILED: $*"
+	exit 1
+}
+
+# Two runs in one checkout would otherwise install into the same venv at once.
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$dir/.lock"
+	flock 9
+fi
+
+# marker DIR PACKAGE...: the file whose presence says DIR holds exactly these pins.
+marker() {
+	local where=$1
+	shift
+	printf '%s/.installed-%s\n' "$where" "$(printf '%s ' "$@" | sha256sum | cut -c1-12)"
+}
+
+# python_venv DIR PACKAGE...: a fresh venv at DIR with the packages, unless already there.
+python_venv() {
+	local venv=$1 done_file
+	shift
+	done_file=$(marker "$venv" "$@")
+	[[ -f $done_file ]] && return 0
+	say "python: venv $venv with $*"
+	command -v python3 >/dev/null || fail "python3 is not installed (apt-get install python3)"
+	# --clear: a venv left half-installed by an interrupted run starts over.
+	python3 -m venv --clear "$venv" ||
+		fail "python3 -m venv $venv (Debian: apt-get install python3-venv)"
+	"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" ||
+		fail "pip install $* into $venv"
+	touch "$done_file"
+}
+
+# node_modules DIR PACKAGE...: DIR/node_modules with the packages, unless already there.
+node_modules() {
+	local where=$1 done_file
+	shift
+	done_file=$(marker "$where" "$@")
+	[[ -f $done_file ]] && return 0
+	say "node: $where with $*"
+	command -v npm >/dev/null || fail "npm is not installed (apt-get install npm)"
+	mkdir -p "$where"
+	[[ -f $where/package.json ]] || printf '{"private": true}\n' >"$where/package.json"
+	npm install --prefix "$where" --no-audit --no-fund --silent "$@" ||
+		fail "npm install $* into $where"
+	touch "$done_file"
+}
+
+python_venv "$dir/handlers/venv" "${HANDLER_PY[@]}"
+node_modules "$dir/handlers/node" "${HANDLER_NODE[@]}"
+python_venv "$dir/mcp-clients" "${MCP_CLIENTS_PY[@]}"
+say "ready: $dir"
+
+printf 'export SLUICEGATE_HANDLER_DEPS=%q\n' "$dir/handlers"
+printf 'export SLUICEGATE_TEST_PYTHON=%q\n' "$dir/mcp-clients/bin/python"
