@@ -35,6 +35,21 @@ pub enum Code {
     PatchTransitionTypeInvalid,
     PatchTransitionNotAllowed,
     ConflictGuardMissing,
+    /// A patch value is not of the column's type or form (a timestamp without a zone, a word
+    /// like `yesterday`, more decimal places than the column keeps, a fraction for an integer).
+    PatchValueInvalid,
+    /// A patch value is longer than its column holds.
+    PatchValueTooLong,
+    /// A patch value is outside its column's range (integer bounds, decimal precision).
+    PatchValueOutOfRange,
+    /// NULL proposed for a NOT NULL column.
+    PatchValueNullNotAllowed,
+    /// Every proposed value equals the row's current value.
+    PatchNoChange,
+    /// A patch or version column whose type is neither in the catalog nor declared.
+    PatchColumnUnknown,
+    /// Sluicegate maintains the version column but cannot advance a column of its type.
+    ConflictGuardNotAdvanceable,
     LocalStoreUnavailable,
     SecretMaterialRejected,
     ProposalImmutabilityViolation,
@@ -72,6 +87,13 @@ impl Code {
             Code::PatchTransitionTypeInvalid => "PATCH_TRANSITION_TYPE_INVALID",
             Code::PatchTransitionNotAllowed => "PATCH_TRANSITION_NOT_ALLOWED",
             Code::ConflictGuardMissing => "CONFLICT_GUARD_MISSING",
+            Code::PatchValueInvalid => "PATCH_VALUE_INVALID",
+            Code::PatchValueTooLong => "PATCH_VALUE_TOO_LONG",
+            Code::PatchValueOutOfRange => "PATCH_VALUE_OUT_OF_RANGE",
+            Code::PatchValueNullNotAllowed => "PATCH_VALUE_NULL_NOT_ALLOWED",
+            Code::PatchNoChange => "PATCH_NO_CHANGE",
+            Code::PatchColumnUnknown => "PATCH_COLUMN_UNKNOWN",
+            Code::ConflictGuardNotAdvanceable => "CONFLICT_GUARD_NOT_ADVANCEABLE",
             Code::LocalStoreUnavailable => "LOCAL_STORE_UNAVAILABLE",
             Code::SecretMaterialRejected => "SECRET_MATERIAL_REJECTED",
             Code::ProposalImmutabilityViolation => "PROPOSAL_IMMUTABILITY_VIOLATION",
@@ -97,6 +119,12 @@ impl Code {
             | ArgumentNotAllowed
             | ArgumentUnknown
             | LookupArgMissing
+            // The model chose the value (or the patch), so it can correct it.
+            | PatchValueInvalid
+            | PatchValueTooLong
+            | PatchValueOutOfRange
+            | PatchValueNullNotAllowed
+            | PatchNoChange
             | ModelCannotOverrideBinding
             | TrustedBindingMissing
             | TrustedContextMissing => SafeError::INVALID_ARGUMENT,
@@ -106,7 +134,9 @@ impl Code {
             | PatchAboveMaximum
             | PatchTransitionTypeInvalid
             | PatchTransitionNotAllowed
-            | ConflictGuardMissing => SafeError::POLICY_VIOLATION,
+            | ConflictGuardMissing
+            | PatchColumnUnknown
+            | ConflictGuardNotAdvanceable => SafeError::POLICY_VIOLATION,
             LocalStoreUnavailable => SafeError::STORE_UNAVAILABLE,
             SourceCredentialMissing | SourceUnavailable => SafeError::DATABASE_UNAVAILABLE,
             _ => SafeError::INTERNAL,

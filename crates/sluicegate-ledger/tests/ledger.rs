@@ -92,6 +92,7 @@ fn propose(
         before: row,
         read: &read,
         now: at,
+        columns: None,
     })
     .unwrap();
     let (linked, audit2) = link_to_proposal(
