@@ -278,7 +278,7 @@ impl ReviewApi {
         let source = config.sources.get(&cs.source.source_id).ok_or_else(|| {
             ReviewError::Refused(format!("source {} is not configured", cs.source.source_id))
         })?;
-        let update = guarded_update(&job, &cs, source.engine);
+        let update = guarded_update(&job, &cs, cap, source.engine);
         if opts.dry_run {
             let outcome = apply_guarded_update("", &update, true)
                 .await
@@ -378,6 +378,7 @@ impl ReviewApi {
 fn guarded_update(
     job: &WritebackJobV1,
     cs: &ChangeSet,
+    cap: &sluicegate_core::config::Capability,
     engine: sluicegate_core::config::Engine,
 ) -> GuardedUpdate {
     GuardedUpdate {
@@ -401,10 +402,15 @@ fn guarded_update(
             } => ConflictCheck::Version {
                 column,
                 expected: expected_value,
+                maintained_by: cap
+                    .conflict_guard
+                    .as_ref()
+                    .map(|g| g.maintained_by)
+                    .unwrap_or_default(),
             },
             ConflictGuard::RowHash { expected_hash } => ConflictCheck::RowHash {
                 expected: expected_hash,
-                columns: cs.before.keys().cloned().collect(),
+                before: cs.before.clone(),
             },
             ConflictGuard::None => ConflictCheck::None,
         },

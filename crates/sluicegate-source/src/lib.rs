@@ -21,6 +21,7 @@
 //! hidden ways to run raw SQL on a read connection: tests prove that the engine refuses writes
 //! there, and the runtime's read-path bench times the bare query on the connection reads use.
 
+mod columns;
 mod error;
 pub mod inspect;
 mod mysql;

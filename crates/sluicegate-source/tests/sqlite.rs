@@ -235,7 +235,10 @@ async fn a_misspelt_guard_column_fails_instead_of_guarding_a_literal() {
     let guard = sluicegate_source::ConflictCheck::RowHash {
         // What hash_json would give if "nope" were read as the string literal 'nope'.
         expected: sluicegate_core::json::hash_json(&json!({"nope": "nope"})),
-        columns: vec!["nope".into()],
+        before: json!({"nope": "nope"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
     };
     let u = common::waiver(&db, "INV-3001", "wrp_typo", guard);
     let out = apply_guarded_update(&db.url(), &u, false)

@@ -18,7 +18,7 @@ use crate::evidence::Row;
 use crate::refusal::{Code, Refusal};
 
 pub use normalise::{ValueProblem, normalise};
-pub use parse::{Timestamp, parse_timestamp};
+pub use parse::{Timestamp, format_utc, parse_date, parse_timestamp};
 
 /// What a column holds, as far as checking a proposed value needs to know.
 #[derive(Debug, Clone, PartialEq)]
