@@ -405,7 +405,7 @@ async fn decide(
     let columns = w.columns(u).await?;
     let plan = match guard::plan(u, p, &columns, &row, native.as_ref()) {
         Ok(plan) => plan,
-        Err(outcome) => return Ok(Decision::Rollback(outcome)),
+        Err(failure) => return Ok(Decision::Rollback(failure.outcome())),
     };
     let affected = w.update(u, p, native, &plan).await?;
     if affected != 1 {

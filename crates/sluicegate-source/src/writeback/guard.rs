@@ -30,6 +30,27 @@ pub(super) struct Typed {
     pub compare: bool,
 }
 
+/// Why a plan cannot be carried out: a safe error code and the detail for operators. The
+/// write fails and the transaction is rolled back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PlanFailure {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl PlanFailure {
+    fn new(code: &'static str, detail: impl Into<String>) -> PlanFailure {
+        PlanFailure {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub(super) fn outcome(self) -> WriteOutcome {
+        WriteOutcome::failed(self.code, Some(self.detail))
+    }
+}
+
 /// The final UPDATE text and its typed values.
 #[derive(Debug, Clone)]
 pub(super) struct GuardPlan {
@@ -39,15 +60,14 @@ pub(super) struct GuardPlan {
 }
 
 /// Plan the UPDATE of `u` on the locked row `row` (decoded like a read; `native` is the
-/// version value as stored). A plan that cannot be carried out is a failed outcome, and the
-/// transaction is rolled back.
+/// version value as stored).
 pub(super) fn plan(
     u: &GuardedUpdate,
     p: &Prepared<'_>,
     columns: &TableColumns,
     row: &sluicegate_core::evidence::Row,
     native: Option<&Native>,
-) -> Result<GuardPlan, WriteOutcome> {
+) -> Result<GuardPlan, PlanFailure> {
     let d = dialect(u.engine);
     let mut set = Vec::with_capacity(u.patch.len());
     for (col, value) in &u.patch {
@@ -103,28 +123,28 @@ pub(super) fn plan(
             compare: &compare_columns,
         },
     )
-    .map_err(|e| WriteOutcome::failed("TRANSACTION_FAILED", Some(e.to_string())))?;
+    .map_err(|e| PlanFailure::new("TRANSACTION_FAILED", e.to_string()))?;
     Ok(GuardPlan { sql, set, compare })
 }
 
 /// The approved value must be exactly what the live column stores: normalising it again
 /// must change nothing. A proposal made before the column was altered, or from a config
 /// whose declared type disagrees with the table, fails here instead of being reinterpreted.
-fn check_approved(col: &str, value: &Value, info: &ColumnInfo) -> Result<(), WriteOutcome> {
+fn check_approved(col: &str, value: &Value, info: &ColumnInfo) -> Result<(), PlanFailure> {
     match normalise(value, info) {
         Ok(stored) if stored == *value => Ok(()),
-        Ok(stored) => Err(WriteOutcome::failed(
+        Ok(stored) => Err(PlanFailure::new(
             "PATCH_VALUE_INVALID",
-            Some(format!(
+            format!(
                 "the approved value of {col} would be stored as {stored}, not as approved; propose it again"
-            )),
+            ),
         )),
-        Err(problem) => Err(WriteOutcome::failed(
+        Err(problem) => Err(PlanFailure::new(
             problem.code.as_str(),
-            Some(format!(
+            format!(
                 "the approved value of {col} does not fit the column: {}",
                 problem.reason
-            )),
+            ),
         )),
     }
 }
@@ -135,9 +155,8 @@ fn advance_for(
     columns: &TableColumns,
     row: &sluicegate_core::evidence::Row,
     native: Option<&Native>,
-) -> Result<Advance, WriteOutcome> {
-    let not_advanceable =
-        |m: String| WriteOutcome::failed("CONFLICT_GUARD_NOT_ADVANCEABLE", Some(m));
+) -> Result<Advance, PlanFailure> {
+    let not_advanceable = |m: String| PlanFailure::new("CONFLICT_GUARD_NOT_ADVANCEABLE", m);
     let Some(info) = columns.get(column) else {
         return Err(not_advanceable(format!(
             "the version column {column} is not in the table's catalog; set conflict_guard.maintained_by to \"app\" if the app advances it"
@@ -183,7 +202,7 @@ pub(super) fn compare_for(d: Dialect, info: Option<&ColumnInfo>) -> Compare {
         (Dialect::Postgres, ColumnType::Bytes) => Compare::Text,
         // `time` decodes natively; uuid, enums, inet, interval, timetz, … as their text.
         (Dialect::Postgres, ColumnType::Other)
-            if !(declared.starts_with("time") && !declared.contains("with time zone")) =>
+            if !declared.starts_with("time") || declared.contains("with time zone") =>
         {
             Compare::Text
         }

@@ -7,9 +7,9 @@ use sluicegate_core::columns::{ColumnInfo, ColumnType, Padding, TableColumns};
 use sluicegate_core::config::{Engine, MaintainedBy};
 use sluicegate_core::evidence::Row;
 
-use super::guard::{self, GuardPlan};
+use super::guard::{self, GuardPlan, PlanFailure};
 use super::writer::Native;
-use super::{ConflictCheck, GuardedUpdate, WriteOutcome, prepare};
+use super::{ConflictCheck, GuardedUpdate, prepare};
 
 fn row(v: Value) -> Row {
     v.as_object().cloned().unwrap_or_default()
@@ -121,7 +121,7 @@ fn plan_for(
     u: &GuardedUpdate,
     live: &Row,
     native: Option<&Native>,
-) -> Result<GuardPlan, WriteOutcome> {
+) -> Result<GuardPlan, PlanFailure> {
     let p = prepare(u).expect("valid update");
     guard::plan(u, &p, &columns(u.engine), live, native)
 }
@@ -227,10 +227,7 @@ fn a_version_column_that_cannot_advance_fails_the_write() {
         None,
     )
     .expect_err("cannot advance");
-    assert_eq!(
-        out.error_code.as_deref(),
-        Some("CONFLICT_GUARD_NOT_ADVANCEABLE")
-    );
+    assert_eq!(out.code, "CONFLICT_GUARD_NOT_ADVANCEABLE");
     let out = plan_for(
         &update(
             Engine::Postgres,
@@ -240,10 +237,7 @@ fn a_version_column_that_cannot_advance_fails_the_write() {
         None,
     )
     .expect_err("not in the catalog");
-    assert_eq!(
-        out.error_code.as_deref(),
-        Some("CONFLICT_GUARD_NOT_ADVANCEABLE")
-    );
+    assert_eq!(out.code, "CONFLICT_GUARD_NOT_ADVANCEABLE");
 }
 
 #[test]
@@ -287,16 +281,13 @@ fn approved_values_must_be_what_the_column_stores() {
     let mut u = update(Engine::Postgres, ConflictCheck::None);
     u.patch.insert("late_fee".into(), json!(3.99));
     let out = plan_for(&u, &before(), None).expect_err("a number for a decimal");
-    assert_eq!(out.error_code.as_deref(), Some("PATCH_VALUE_INVALID"));
-    assert!(
-        out.detail.as_deref().unwrap_or("").contains("\"3.99\""),
-        "{out:?}"
-    );
+    assert_eq!(out.code, "PATCH_VALUE_INVALID");
+    assert!(out.detail.contains("\"3.99\""), "{out:?}");
     u.patch.insert("late_fee".into(), json!("1.999"));
     let out = plan_for(&u, &before(), None).expect_err("rounded");
-    assert_eq!(out.error_code.as_deref(), Some("PATCH_VALUE_INVALID"));
+    assert_eq!(out.code, "PATCH_VALUE_INVALID");
     u.patch.insert("late_fee".into(), json!("1.99"));
     u.patch.insert("reason".into(), json!("x".repeat(41)));
     let out = plan_for(&u, &before(), None).expect_err("too long");
-    assert_eq!(out.error_code.as_deref(), Some("PATCH_VALUE_TOO_LONG"));
+    assert_eq!(out.code, "PATCH_VALUE_TOO_LONG");
 }

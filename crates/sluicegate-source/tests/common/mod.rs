@@ -2,6 +2,8 @@
 //! pointed at it, and the writeback story every engine must pass.
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
+pub mod writeguard;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
