@@ -381,6 +381,13 @@ fn guarded_update(
     cap: &sluicegate_core::config::Capability,
     engine: sluicegate_core::config::Engine,
 ) -> GuardedUpdate {
+    let guard = cap.conflict_guard.as_ref();
+    let maintained_by = guard.map(|g| g.maintained_by).unwrap_or_default();
+    // A version read as NULL still guards the row (NULL-safely) and is advanced: the job
+    // format says "no guard" for it, which would let two proposals from one read both apply.
+    let null_version = guard
+        .and_then(|g| g.column.clone())
+        .filter(|c| *c == cs.guards.expected_version.column);
     GuardedUpdate {
         engine,
         schema: job.target.schema.clone(),
@@ -402,17 +409,20 @@ fn guarded_update(
             } => ConflictCheck::Version {
                 column,
                 expected: expected_value,
-                maintained_by: cap
-                    .conflict_guard
-                    .as_ref()
-                    .map(|g| g.maintained_by)
-                    .unwrap_or_default(),
+                maintained_by,
             },
             ConflictGuard::RowHash { expected_hash } => ConflictCheck::RowHash {
                 expected: expected_hash,
                 before: cs.before.clone(),
             },
-            ConflictGuard::None => ConflictCheck::None,
+            ConflictGuard::None => match null_version {
+                Some(column) => ConflictCheck::Version {
+                    column,
+                    expected: Value::Null,
+                    maintained_by,
+                },
+                None => ConflictCheck::None,
+            },
         },
         idempotency_key: job.idempotency_key.clone(),
         job_id: job.writeback_job_id.clone(),

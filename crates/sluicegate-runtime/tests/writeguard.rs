@@ -161,3 +161,93 @@ async fn two_proposals_from_one_read_never_both_apply() {
         other => panic!("a too-long value was not refused: {other:?}"),
     }
 }
+
+/// A row whose version column is NULL is still guarded: the change set records the NULL, the
+/// job format calls that "no guard", but the UPDATE compares it NULL-safely and advances it,
+/// so the second proposal made from the same read conflicts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_null_version_is_guarded_and_advanced_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE tickets (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, status TEXT NOT NULL,
+                note TEXT, updated_at DATETIME);
+             INSERT INTO tickets VALUES ('T-1', 'acme', 'open', NULL, NULL);",
+        )
+        .unwrap();
+    let doc = json!({
+        "version": 1, "mode": "review", "result_format": 2,
+        "sources": {"app": {"engine": "sqlite", "read_url_env": "APP_URL", "write_url_env": "APP_URL"}},
+        "trusted_context": {"provider": "environment", "values": {"tenant_id_env": "TENANT", "principal_env": "PRINCIPAL"}},
+        "capabilities": [{
+            "name": "support.propose_note", "kind": "proposal", "source": "app",
+            "target": {"schema": "main", "table": "tickets", "primary_key": "id", "tenant_key": "tenant_id"},
+            "args": {"ticket_id": {"type": "string"}, "note": {"type": "string"}},
+            "lookup": {"id_from_arg": "ticket_id"},
+            "visible_columns": ["id", "status", "note", "updated_at"],
+            "patch": {"note": {"from_arg": "note"}},
+            "allowed_columns": ["note"],
+            "conflict_guard": {"column": "updated_at"}
+        }]
+    });
+    let (v, config) = validate(&doc);
+    assert!(v.ok, "{:?}", v.errors);
+    let config = Arc::new(config.unwrap());
+    let env = Env::from_map(HashMap::from([
+        ("APP_URL".into(), format!("sqlite://{}", db.display())),
+        ("TENANT".into(), "acme".into()),
+        ("PRINCIPAL".into(), "agent_7".into()),
+    ]));
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+    let agent = AgentApi::new(config.clone(), ledger.clone(), env.clone(), None);
+    let review = ReviewApi::new(Some(config), ledger, env);
+    let mut ids = Vec::new();
+    for note in ["first", "second"] {
+        let p = agent
+            .call(
+                "support.propose_note",
+                &args(json!({"ticket_id": "T-1", "note": note})),
+            )
+            .await
+            .payload;
+        assert_eq!(p["ok"], json!(true), "{p}");
+        let id = p["proposal"]["id"].as_str().unwrap().to_string();
+        review.approve(&id, "reviewer_1", None).await.unwrap();
+        ids.push(id);
+    }
+    let first = review
+        .apply(&ids[0], &ApplyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        first.result.status,
+        ReceiptStatus::Applied,
+        "{:?}",
+        first.result
+    );
+    let second = review
+        .apply(&ids[1], &ApplyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        second.result.status,
+        ReceiptStatus::Conflict,
+        "{:?}",
+        second.result
+    );
+    let (note, version): (String, Option<String>) = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT note, updated_at FROM tickets WHERE id = 'T-1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(note, "first");
+    assert!(
+        version.is_some_and(|v| v.ends_with('Z')),
+        "the NULL version was advanced"
+    );
+}
