@@ -328,6 +328,13 @@ pub(super) mod bind {
         if let Some(b) = hex_bytes(t) {
             return Lite::Blob(b);
         }
+        // Integers beyond 2^53 are read as strings; bind them as the integers they are.
+        if let (Some(ColumnType::Integer { .. }), Value::String(s)) =
+            (t.info.as_ref().map(|i| &i.column_type), &t.value)
+            && let Ok(i) = s.parse::<i64>()
+        {
+            return Lite::Integer(i);
+        }
         sqlite::param(&t.value)
     }
 }

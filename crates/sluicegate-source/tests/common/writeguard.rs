@@ -31,7 +31,8 @@ pub fn ddl(engine: Engine) -> &'static str {
                 FOR EACH ROW EXECUTE FUNCTION bump_version();
              CREATE TABLE plain (id text PRIMARY KEY, tenant_id text NOT NULL,
                 balance numeric(10,2) NOT NULL, note varchar(10), code char(4),
-                due_at timestamp(6) with time zone, local_at timestamp(3), flag boolean, payload jsonb);"
+                due_at timestamp(6) with time zone, local_at timestamp(3), flag boolean, payload jsonb,
+                big bigint);"
         }
         Engine::Mysql => {
             "CREATE TABLE versioned (id varchar(64) PRIMARY KEY, tenant_id varchar(64) NOT NULL,
@@ -44,8 +45,8 @@ pub fn ddl(engine: Engine) -> &'static str {
                 FOR EACH ROW SET NEW.version = OLD.version + 1;
              CREATE TABLE plain (id varchar(64) PRIMARY KEY, tenant_id varchar(64) NOT NULL,
                 balance decimal(10,2) NOT NULL, note varchar(10), code char(4),
-                due_at timestamp(6) NULL, local_at datetime(3) NULL, flag boolean, payload json)
-                DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;"
+                due_at timestamp(6) NULL, local_at datetime(3) NULL, flag boolean, payload json,
+                big bigint) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;"
         }
         Engine::Sqlite => {
             "CREATE TABLE versioned (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL,
@@ -57,7 +58,7 @@ pub fn ddl(engine: Engine) -> &'static str {
                 BEGIN UPDATE triggered SET version = OLD.version + 1 WHERE id = NEW.id; END;
              CREATE TABLE plain (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL,
                 balance DECIMAL(10,2) NOT NULL, note VARCHAR(10), code CHAR(4),
-                due_at DATETIME, local_at DATETIME, flag BOOLEAN, payload JSON);"
+                due_at DATETIME, local_at DATETIME, flag BOOLEAN, payload JSON, big INTEGER);"
         }
     }
 }
@@ -67,9 +68,9 @@ INSERT INTO versioned (id, tenant_id, balance, note, updated_at, stamp0, version
   ('A-1', 'acme', 10.00, NULL, '2026-06-20 14:31:08', '2999-01-01 00:00:00', 1),
   ('A-2', 'acme', 20.00, NULL, '2026-06-20 14:31:08', '2999-01-01 00:00:00', 1);
 INSERT INTO triggered (id, tenant_id, balance, version) VALUES ('T-1', 'acme', 10.00, 1);
-INSERT INTO plain (id, tenant_id, balance, note, code, due_at, local_at, flag, payload) VALUES
-  ('P-1', 'acme', 1.99, NULL, 'ab', '2026-06-20 14:31:08.123456', '2026-06-20 14:31:08.5', true, '\"x\"'),
-  ('P-2', 'acme', 5.00, 'Open', NULL, NULL, NULL, false, NULL);
+INSERT INTO plain (id, tenant_id, balance, note, code, due_at, local_at, flag, payload, big) VALUES
+  ('P-1', 'acme', 1.99, NULL, 'ab', '2026-06-20 14:31:08.123456', '2026-06-20 14:31:08.5', true, '\"x\"', 9007199254740993),
+  ('P-2', 'acme', 5.00, 'Open', NULL, NULL, NULL, false, NULL, NULL);
 ";
 
 fn row(v: Value) -> Row {
@@ -244,8 +245,8 @@ pub async fn app_maintained_story(db: &Db) {
 }
 
 /// Finding 1 without a version column: the row-hash guard. The reviewed `before` row (with
-/// NULLs, a decimal, timestamps with and without zone, a boolean, a padded CHAR and a JSON
-/// scalar) is compared column by column in the UPDATE itself: the faithful values match the
+/// NULLs, a decimal, timestamps with and without zone, a boolean, a padded CHAR, a JSON
+/// scalar and an integer beyond 2^53, read as a string) is compared column by column in the UPDATE itself: the faithful values match the
 /// live row, the second proposal from the same read conflicts, and a `before` value that
 /// differs from the live row by a single character case matches zero rows in SQL even when
 /// the hash on the locked row is satisfied.
