@@ -414,7 +414,13 @@ fn check_conflict_guard(cap: &Capability, cs: &ChangeSet) -> Result<(), ApplyRef
                 && cs.guards.expected_version.column == ROW_HASH_COLUMN
                 && expected_hash == hash_json(&Value::Object(cs.before.clone()))
         }
-        ConflictGuard::None => false,
+        // A version column that was NULL when read: guarded NULL-safely and advanced by the
+        // writer, so it must still be the capability's column and NULL in the row.
+        ConflictGuard::None => {
+            let column = &cs.guards.expected_version.column;
+            spec.and_then(|g| g.column.as_ref()) == Some(column)
+                && cs.before.get(column).is_some_and(Value::is_null)
+        }
     };
     if !ok {
         return refuse(

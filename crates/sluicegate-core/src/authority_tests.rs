@@ -74,6 +74,7 @@ fn proposal(cfg: &Config) -> ChangeSet {
         before: &row,
         read: &read,
         now: "2026-06-20T14:31:09.000Z",
+        columns: None,
     })
     .unwrap()
     .change_set

@@ -181,7 +181,14 @@ fn v1_error(r: &Refusal) -> (&'static str, String) {
         | Code::PatchAboveMaximum
         | Code::PatchTransitionTypeInvalid
         | Code::PatchTransitionNotAllowed
-        | Code::ConflictGuardMissing => (r.code.as_str(), r.message.clone()),
+        | Code::ConflictGuardMissing
+        | Code::PatchValueInvalid
+        | Code::PatchValueTooLong
+        | Code::PatchValueOutOfRange
+        | Code::PatchValueNullNotAllowed
+        | Code::PatchNoChange
+        | Code::PatchColumnUnknown
+        | Code::ConflictGuardNotAdvanceable => (r.code.as_str(), r.message.clone()),
     }
 }
 

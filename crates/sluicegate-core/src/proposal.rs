@@ -13,6 +13,7 @@ use sluicegate_protocol::change_set::{
 use sluicegate_protocol::{ChangeSet, ColumnValue};
 
 use crate::call::{Args, TrustedContext};
+use crate::columns::{TableColumns, check_proposal};
 use crate::config::{Capability, Engine, Mode, PatchBinding, Provider};
 use crate::evidence::{ReadRecord, Row};
 use crate::ident::is_safe_identifier;
@@ -140,6 +141,11 @@ pub struct ProposalInput<'a> {
     pub before: &'a Row,
     pub read: &'a ReadRecord,
     pub now: &'a str,
+    /// The target table's columns (from the catalog). With them every patch value is
+    /// normalised to what its column stores and a patch that changes nothing is refused
+    /// ([`crate::columns::check_proposal`]); `None` takes the values as built, for callers
+    /// that hold no catalog (fixtures).
+    pub columns: Option<&'a TableColumns>,
 }
 
 /// A built proposal: the change set plus the rows the evidence link needs.
@@ -155,6 +161,10 @@ pub fn build_change_set(input: &ProposalInput) -> Result<BuiltProposal, Refusal>
     let cap = input.cap;
     let patch = build_patch(cap, input.args)?;
     check_guards(cap, input.before, &patch)?;
+    let patch = match input.columns {
+        Some(columns) => check_proposal(cap, input.before, &patch, columns)?,
+        None => patch,
+    };
     let after = apply_patch(input.before, &patch);
     let expected = expected_version(cap, input.before)?;
     let object_id = input.read.object_id.clone();

@@ -38,6 +38,21 @@ pub enum Code {
     PatchTransitionTypeInvalid,
     PatchTransitionNotAllowed,
     ConflictGuardMissing,
+    /// A patch value is not of the column's type or form (a timestamp without a zone, a word
+    /// like `yesterday`, more decimal places than the column keeps, a fraction for an integer).
+    PatchValueInvalid,
+    /// A patch value is longer than its column holds.
+    PatchValueTooLong,
+    /// A patch value is outside its column's range (integer bounds, decimal precision).
+    PatchValueOutOfRange,
+    /// NULL proposed for a NOT NULL column.
+    PatchValueNullNotAllowed,
+    /// Every proposed value equals the row's current value.
+    PatchNoChange,
+    /// A patch or version column whose type is neither in the catalog nor declared.
+    PatchColumnUnknown,
+    /// Sluicegate maintains the version column but cannot advance a column of its type.
+    ConflictGuardNotAdvanceable,
     LocalStoreUnavailable,
     SecretMaterialRejected,
     ProposalImmutabilityViolation,
@@ -78,6 +93,13 @@ impl Code {
             Code::PatchTransitionTypeInvalid => "PATCH_TRANSITION_TYPE_INVALID",
             Code::PatchTransitionNotAllowed => "PATCH_TRANSITION_NOT_ALLOWED",
             Code::ConflictGuardMissing => "CONFLICT_GUARD_MISSING",
+            Code::PatchValueInvalid => "PATCH_VALUE_INVALID",
+            Code::PatchValueTooLong => "PATCH_VALUE_TOO_LONG",
+            Code::PatchValueOutOfRange => "PATCH_VALUE_OUT_OF_RANGE",
+            Code::PatchValueNullNotAllowed => "PATCH_VALUE_NULL_NOT_ALLOWED",
+            Code::PatchNoChange => "PATCH_NO_CHANGE",
+            Code::PatchColumnUnknown => "PATCH_COLUMN_UNKNOWN",
+            Code::ConflictGuardNotAdvanceable => "CONFLICT_GUARD_NOT_ADVANCEABLE",
             Code::LocalStoreUnavailable => "LOCAL_STORE_UNAVAILABLE",
             Code::SecretMaterialRejected => "SECRET_MATERIAL_REJECTED",
             Code::ProposalImmutabilityViolation => "PROPOSAL_IMMUTABILITY_VIOLATION",
@@ -103,6 +125,12 @@ impl Code {
             | ArgumentNotAllowed
             | ArgumentUnknown
             | LookupArgMissing
+            // The model chose the value (or the patch), so it can correct it.
+            | PatchValueInvalid
+            | PatchValueTooLong
+            | PatchValueOutOfRange
+            | PatchValueNullNotAllowed
+            | PatchNoChange
             | ModelCannotOverrideBinding
             | TrustedBindingMissing
             | TrustedContextMissing => SafeError::INVALID_ARGUMENT,
@@ -112,7 +140,9 @@ impl Code {
             | PatchAboveMaximum
             | PatchTransitionTypeInvalid
             | PatchTransitionNotAllowed
-            | ConflictGuardMissing => SafeError::POLICY_VIOLATION,
+            | ConflictGuardMissing
+            | PatchColumnUnknown
+            | ConflictGuardNotAdvanceable => SafeError::POLICY_VIOLATION,
             LocalStoreUnavailable => SafeError::STORE_UNAVAILABLE,
             SourceCredentialMissing | SourceUnavailable => SafeError::DATABASE_UNAVAILABLE,
             // Listed one by one (no wildcard): these say something about the deployment, the
@@ -144,7 +174,14 @@ impl Code {
             | ArgumentAboveMaximum
             | ArgumentNotAllowed
             | ArgumentUnknown
-            | LookupArgMissing => true,
+            | LookupArgMissing
+            // The model chose the value (or the patch), so it can correct it.
+            | PatchValueInvalid
+            | PatchValueTooLong
+            | PatchValueOutOfRange
+            | PatchValueNullNotAllowed
+            | PatchNoChange => true,
+            PatchColumnUnknown | ConflictGuardNotAdvanceable => false,
             McpToolNotFound
             | ProposalsDisabled
             | SourceNotFound
@@ -291,6 +328,13 @@ mod tests {
             PatchTransitionTypeInvalid => ("PATCH_TRANSITION_TYPE_INVALID", policy, false),
             PatchTransitionNotAllowed => ("PATCH_TRANSITION_NOT_ALLOWED", policy, false),
             ConflictGuardMissing => ("CONFLICT_GUARD_MISSING", policy, false),
+            PatchValueInvalid => ("PATCH_VALUE_INVALID", invalid, true),
+            PatchValueTooLong => ("PATCH_VALUE_TOO_LONG", invalid, true),
+            PatchValueOutOfRange => ("PATCH_VALUE_OUT_OF_RANGE", invalid, true),
+            PatchValueNullNotAllowed => ("PATCH_VALUE_NULL_NOT_ALLOWED", invalid, true),
+            PatchNoChange => ("PATCH_NO_CHANGE", invalid, true),
+            PatchColumnUnknown => ("PATCH_COLUMN_UNKNOWN", policy, false),
+            ConflictGuardNotAdvanceable => ("CONFLICT_GUARD_NOT_ADVANCEABLE", policy, false),
             LocalStoreUnavailable => (
                 "LOCAL_STORE_UNAVAILABLE",
                 SafeError::STORE_UNAVAILABLE,

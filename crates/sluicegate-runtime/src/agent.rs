@@ -10,6 +10,7 @@ use sluicegate_core::call::{
     Args, find_capability, plan_read, refuse_binding_overrides, refuse_disabled_proposals,
     resolve_context, validate_args,
 };
+use sluicegate_core::columns::TableColumns;
 use sluicegate_core::config::{Config, Kind, Mode};
 use sluicegate_core::envelope::{Outcome, ToolResult, render};
 use sluicegate_core::evidence::{ReadRecord, link_to_proposal, record_read};
@@ -193,16 +194,20 @@ impl AgentApi {
 
         let now = now_iso();
         let engine = plan.engine;
-        let built = build_change_set(&ProposalInput {
-            mode: config.mode,
-            engine,
-            cap,
-            args,
-            ctx: &ctx,
-            before: row,
-            read: &read,
-            now: &now,
-        });
+        let built = match self.columns(cap).await {
+            Ok(columns) => build_change_set(&ProposalInput {
+                mode: config.mode,
+                engine,
+                cap,
+                args,
+                ctx: &ctx,
+                before: row,
+                read: &read,
+                now: &now,
+                columns: Some(&columns),
+            }),
+            Err(refusal) => Err(refusal),
+        };
         let built = match built {
             Ok(b) => b,
             Err(refusal) => {
@@ -253,6 +258,37 @@ impl AgentApi {
             executor_type,
             deduplicated: recorded.deduplicated,
         })
+    }
+}
+
+impl AgentApi {
+    /// The target table's columns from the source catalog (read once, then cached by
+    /// `Sources`). An unreachable source refuses the call like a failed read. A catalog the
+    /// read user may not see gives no columns: the proposal then relies on the capability's
+    /// declared `column_types`, and is refused for any patch column they do not cover.
+    async fn columns(
+        &self,
+        cap: &sluicegate_core::config::Capability,
+    ) -> Result<Arc<TableColumns>, Refusal> {
+        let t = &cap.target;
+        match self
+            .inner
+            .sources
+            .columns(&cap.source, &t.schema, &t.table)
+            .await
+        {
+            Ok(columns) => Ok(columns),
+            Err(e)
+                if e.kind().is_unavailable()
+                    || matches!(e.kind(), SourceErrorKind::CredentialMissing { .. }) =>
+            {
+                Err(source_refusal(e, &cap.lookup_arg))
+            }
+            Err(e) => {
+                tracing::warn!(capability = %cap.name, error = %e, "cannot read the target table's column types");
+                Ok(Arc::new(TableColumns::default()))
+            }
+        }
     }
 }
 

@@ -7,8 +7,12 @@
 //!
 //! * [`Sources`] reads: one pool per source, created on first use, read-only at the engine
 //!   (PostgreSQL startup options, a MySQL session setting, a read-only SQLite file handle).
+//! * [`Sources::columns`] reads a table's column types from the catalog (once per source and
+//!   table) for the proposal-time checks of `sluicegate_core::columns`.
 //! * [`apply_guarded_update`] writes: one guarded UPDATE in one transaction, idempotent
-//!   through the `sluicegate_writeback_receipts` table; [`probe_writer`] checks a writer.
+//!   through the `sluicegate_writeback_receipts` table, advancing a version column Sluicegate
+//!   maintains and comparing a row-hash guard's columns in SQL; [`probe_writer`] checks a
+//!   writer.
 //! * Values come back faithful (spec README §3.7): JSON as JSON, exact decimals as strings,
 //!   RFC 3339 UTC timestamps that keep their microseconds, unsafe integers as strings, and
 //!   bytes as `\x`-prefixed hex on every engine.
@@ -22,6 +26,7 @@
 //! there, and the runtime's read-path bench times the bare query on the connection reads use.
 
 mod codes;
+mod columns;
 mod error;
 pub mod inspect;
 mod mysql;

@@ -227,7 +227,7 @@ pub(crate) struct MySource {
     pool: Pool,
     /// `(schema, table)` → text columns holding JSON (MariaDB check constraints).
     json_columns: Mutex<HashMap<(String, String), JsonColumns>>,
-    redactor: Redactor,
+    pub(crate) redactor: Redactor,
 }
 
 impl MySource {
@@ -264,7 +264,7 @@ impl MySource {
         })
     }
 
-    async fn conn(&self) -> Result<Conn, SourceError> {
+    pub(crate) async fn conn(&self) -> Result<Conn, SourceError> {
         match tokio::time::timeout(CONNECT_TIMEOUT, self.pool.get_conn()).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(classify(&e, &self.redactor)),

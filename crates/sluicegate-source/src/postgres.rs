@@ -357,7 +357,7 @@ pub(crate) struct PgSource {
     /// serves a handful of capabilities, so a list compared field by field finds a shape
     /// without rendering its SELECT on every call.
     shapes: Mutex<Vec<(ShapeKey, Arc<str>)>>,
-    redactor: Redactor,
+    pub(crate) redactor: Redactor,
 }
 
 /// Everything a read's SELECT text depends on.
@@ -449,7 +449,7 @@ impl PgSource {
         }
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, SourceError> {
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, SourceError> {
         self.pool.get().await.map_err(|e| self.pool_error(e))
     }
 
@@ -577,8 +577,8 @@ async fn drive<F: std::future::Future<Output = Result<(), tokio_postgres::Error>
 
 /// A single writer connection for one guarded update or doctor probe.
 pub(crate) struct PgWriter {
-    client: Client,
-    redactor: Redactor,
+    pub(crate) client: Client,
+    pub(crate) redactor: Redactor,
 }
 
 impl PgWriter {

@@ -2,10 +2,11 @@
 //! source, and the one-row read of a [`ReadPlan`] on it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sluicegate_core::call::ReadPlan;
+use sluicegate_core::columns::TableColumns;
 use sluicegate_core::config::{Config, Engine, Source};
 use sluicegate_core::evidence::Row;
 use tokio::sync::OnceCell;
@@ -32,6 +33,8 @@ enum Pool {
 struct Entry {
     source: Source,
     pool: OnceCell<Pool>,
+    /// `(schema, table)` → its columns, read once from the catalog.
+    columns: Mutex<HashMap<(String, String), Arc<TableColumns>>>,
 }
 
 /// Connection pools per source, created lazily on first use and reused across calls.
@@ -67,6 +70,7 @@ impl Sources {
                     Entry {
                         source,
                         pool: OnceCell::new(),
+                        columns: Mutex::new(HashMap::new()),
                     },
                 )
             })
@@ -124,6 +128,71 @@ impl Sources {
                 })?,
             None => work.await,
         }
+    }
+
+    /// The columns of `schema.table` in `source`: type, length, precision and scale,
+    /// nullability, read from the engine's catalog on a read connection the first time and
+    /// remembered for the life of this `Sources` (a table altered meanwhile is seen after a
+    /// restart). Failures are not remembered. An empty result means the table is unknown or
+    /// none of its columns are visible to the read user.
+    pub async fn columns(
+        &self,
+        source: &str,
+        schema: &str,
+        table: &str,
+    ) -> Result<Arc<TableColumns>, SourceError> {
+        let key = (schema.to_string(), table.to_string());
+        let entry = self
+            .entries
+            .get(source)
+            .ok_or_else(|| unknown_source(source))?;
+        if let Some(found) = entry.columns.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let pool = self.pool(source, None).await?;
+        let work = async {
+            match pool {
+                Pool::Postgres(p) => {
+                    let client = p.client().await?;
+                    crate::columns::postgres(&client, &p.redactor, schema, table).await
+                }
+                Pool::Mysql(p) => {
+                    let mut conn = p.conn().await?;
+                    crate::columns::mysql(&mut conn, &p.redactor, schema, table).await
+                }
+                Pool::Sqlite(p) => {
+                    let (p, schema, table) = (p.clone(), schema.to_string(), table.to_string());
+                    tokio::task::spawn_blocking(move || {
+                        p.with_conn(|conn| {
+                            crate::columns::sqlite(conn, &p.redactor, &schema, &table)
+                        })
+                    })
+                    .await
+                    .map_err(|_| {
+                        unavailable(
+                            SourceErrorKind::ConnectionFailed,
+                            "the catalog read task failed",
+                        )
+                    })?
+                }
+            }
+        };
+        let timeout = entry.source.statement_timeout_ms.map(Duration::from_millis);
+        let found = Arc::new(match timeout {
+            Some(t) => tokio::time::timeout(t + CLIENT_GRACE, work)
+                .await
+                .map_err(|_| {
+                    unavailable(
+                        SourceErrorKind::Timeout,
+                        "the catalog read did not finish in time",
+                    )
+                })??,
+            None => work.await?,
+        });
+        if let Ok(mut m) = entry.columns.lock() {
+            m.insert(key, found.clone());
+        }
+        Ok(found)
     }
 
     /// Run `sql` verbatim on a pooled read connection of `source`. Exists only so tests can

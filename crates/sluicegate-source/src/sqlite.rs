@@ -183,7 +183,7 @@ pub(crate) struct LiteSource {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     timeout: Option<Duration>,
-    redactor: Redactor,
+    pub(crate) redactor: Redactor,
 }
 
 impl LiteSource {
@@ -220,7 +220,7 @@ impl LiteSource {
     }
 
     /// Run `f` on a read connection with the statement deadline armed.
-    fn with_conn<T>(
+    pub(crate) fn with_conn<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, SourceError>,
     ) -> Result<T, SourceError> {
@@ -328,7 +328,7 @@ impl LiteWriter {
         })
     }
 
-    async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection, &Redactor) -> Result<T, SourceError> + Send + 'static,
     ) -> Result<T, SourceError> {

@@ -6,31 +6,43 @@
 //! primary key and tenant, checks the conflict guard (version column or row hash) on the
 //! locked row, updates exactly one row and records the receipt. Any error rolls the whole
 //! transaction back, claim included, so nothing is ever half-written.
+//!
+//! The UPDATE itself enforces the guard too ([`guard`]): it advances a version column that
+//! Sluicegate maintains, compares every reviewed column under a row-hash guard, and binds
+//! each value in the form its live column stores.
+
+mod guard;
+mod writer;
 
 use serde_json::{Value, json};
-use sluicegate_core::config::Engine;
+use sluicegate_core::config::{Engine, MaintainedBy};
 use sluicegate_core::evidence::Row;
 use sluicegate_core::json::hash_json;
 use sluicegate_core::writeback::{result_hash, versions_match};
 
-use crate::error::{SourceError, SourceErrorKind, refused};
-use crate::mysql::{self, MyWriter};
-use crate::postgres::{PgParam, PgWriter};
+use crate::error::{SourceError, refused};
+use crate::mysql;
+use crate::postgres::PgParam;
 use crate::render::{self, Dialect, Projection, RECEIPT_TABLE, Select, Tail, Update};
-use crate::sqlite::{self, LiteWriter};
+use crate::sqlite;
+use writer::Writer;
 
 /// The conflict guard of a writeback job.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConflictCheck {
     /// The live value of `column` must still equal `expected` (compared with
-    /// [`versions_match`] after normalising the live value like a read).
-    Version { column: String, expected: Value },
-    /// `hash_json` of the live row's `columns` (in order, normalised like a read) must equal
-    /// `expected`.
-    RowHash {
-        expected: String,
-        columns: Vec<String>,
+    /// [`versions_match`] after normalising the live value like a read, and again in the
+    /// UPDATE's WHERE clause). When Sluicegate maintains the column, the UPDATE also advances
+    /// it, so every later proposal made from the same read conflicts.
+    Version {
+        column: String,
+        expected: Value,
+        maintained_by: MaintainedBy,
     },
+    /// `hash_json` of the live row's columns (the keys of `before`, in order, normalised like
+    /// a read) must equal `expected`, and the UPDATE's WHERE clause compares every one of
+    /// them with the reviewed `before` value.
+    RowHash { expected: String, before: Row },
     /// No guard beyond primary key and tenant.
     None,
 }
@@ -163,7 +175,6 @@ struct Prepared<'a> {
     lock_columns: Vec<&'a str>,
     /// The version column whose stored value is bound back into the UPDATE.
     version: Option<&'a str>,
-    update_sql: String,
 }
 
 impl Prepared<'_> {
@@ -214,16 +225,18 @@ fn prepare(u: &GuardedUpdate) -> Result<Prepared<'_>, SourceError> {
     }
     let (lock_columns, version): (Vec<&str>, Option<&str>) = match &u.conflict {
         ConflictCheck::Version { column, .. } => (vec![column.as_str()], Some(column.as_str())),
-        ConflictCheck::RowHash { columns, .. } if columns.is_empty() => {
+        ConflictCheck::RowHash { before, .. } if before.is_empty() => {
             return invalid("a row-hash guard needs the columns it covers".into());
         }
-        ConflictCheck::RowHash { columns, .. } => {
-            (columns.iter().map(String::as_str).collect(), None)
+        ConflictCheck::RowHash { before, .. } => {
+            (before.keys().map(String::as_str).collect(), None)
         }
         ConflictCheck::None => (vec![u.primary_key.0.as_str()], None),
     };
     let set: Vec<&str> = u.patch.keys().map(String::as_str).collect();
-    let update_sql = render::update(
+    // Rendered here only to validate every identifier before anything connects; the UPDATE
+    // that runs is planned under the row lock (`guard::plan`).
+    render::update(
         d,
         &Update {
             schema: &u.schema,
@@ -232,13 +245,14 @@ fn prepare(u: &GuardedUpdate) -> Result<Prepared<'_>, SourceError> {
             key: &u.primary_key.0,
             tenant: tenant_col,
             version,
+            advance: None,
+            compare: &[],
         },
     )?;
     let prepared = Prepared {
         tenant: (tenant_col.as_str(), tenant_value),
         lock_columns,
         version,
-        update_sql,
     };
     // Render the lock statement too, so a dry run validates every identifier it would use.
     let projections: Vec<Projection<'_>> = prepared
@@ -248,329 +262,6 @@ fn prepare(u: &GuardedUpdate) -> Result<Prepared<'_>, SourceError> {
         .collect();
     render::select(d, &prepared.lock_select(u, &projections))?;
     Ok(prepared)
-}
-
-/// The version value as stored, to be bound back into the UPDATE.
-enum Native {
-    Postgres(Option<String>),
-    Mysql(mysql_async::Value),
-    Sqlite(rusqlite::types::Value),
-}
-
-enum Writer {
-    Postgres(PgWriter),
-    Mysql(MyWriter),
-    Sqlite(LiteWriter),
-}
-
-/// Values of the receipt table as read back.
-struct Receipt {
-    status: String,
-    result_hash: Option<String>,
-}
-
-impl Writer {
-    async fn connect(engine: Engine, url: &str) -> Result<Writer, SourceError> {
-        Ok(match engine {
-            Engine::Postgres => Writer::Postgres(PgWriter::connect(url).await?),
-            Engine::Mysql => Writer::Mysql(MyWriter::connect(url).await?),
-            Engine::Sqlite => Writer::Sqlite(LiteWriter::connect(url).await?),
-        })
-    }
-
-    async fn close(self) {
-        if let Writer::Mysql(w) = self {
-            w.close().await;
-        }
-    }
-
-    async fn ensure_receipt_table(&mut self) -> Result<(), SourceError> {
-        match self {
-            Writer::Postgres(w) => {
-                // Two first-ever writebacks racing on CREATE TABLE IF NOT EXISTS can collide
-                // in the catalog; the loser finds the table on its second try.
-                match w.batch(render::postgres::RECEIPT_DDL).await {
-                    Ok(()) => Ok(()),
-                    Err(_) => w.batch(render::postgres::RECEIPT_DDL).await,
-                }
-            }
-            Writer::Mysql(w) => w.batch(render::mysql::RECEIPT_DDL).await,
-            Writer::Sqlite(w) => w.batch(render::sqlite::RECEIPT_DDL).await,
-        }
-    }
-
-    async fn begin(&mut self) -> Result<(), SourceError> {
-        match self {
-            Writer::Postgres(w) => w.batch(render::postgres::BEGIN).await,
-            Writer::Mysql(w) => w.batch(render::mysql::BEGIN).await,
-            Writer::Sqlite(w) => w.batch(render::sqlite::BEGIN).await,
-        }
-    }
-
-    async fn commit(&mut self) -> Result<(), SourceError> {
-        match self {
-            Writer::Postgres(w) => w.batch(render::postgres::COMMIT).await,
-            Writer::Mysql(w) => w.batch(render::mysql::COMMIT).await,
-            Writer::Sqlite(w) => w.batch(render::sqlite::COMMIT).await,
-        }
-    }
-
-    async fn rollback(&mut self) {
-        // A failed rollback leaves nothing to undo: the connection is closed right after,
-        // and the server discards an unfinished transaction with it.
-        let _ = match self {
-            Writer::Postgres(w) => w.batch(render::postgres::ROLLBACK).await,
-            Writer::Mysql(w) => w.batch(render::mysql::ROLLBACK).await,
-            Writer::Sqlite(w) => w.batch(render::sqlite::ROLLBACK).await,
-        };
-    }
-
-    /// Insert the `in_progress` receipt; false when the key already had one.
-    async fn claim(&mut self, u: &GuardedUpdate) -> Result<bool, SourceError> {
-        let (key, job, proposal) = (
-            Value::String(u.idempotency_key.clone()),
-            Value::String(u.job_id.clone()),
-            Value::String(u.proposal_id.clone()),
-        );
-        Ok(match self {
-            Writer::Postgres(w) => !w
-                .query(
-                    render::postgres::CLAIM_RECEIPT,
-                    &[
-                        PgParam::Json(&key),
-                        PgParam::Json(&job),
-                        PgParam::Json(&proposal),
-                    ],
-                )
-                .await?
-                .is_empty(),
-            Writer::Mysql(w) => {
-                w.execute(
-                    render::mysql::CLAIM_RECEIPT,
-                    vec![
-                        mysql::param(&key),
-                        mysql::param(&job),
-                        mysql::param(&proposal),
-                    ],
-                )
-                .await?
-                    == 1
-            }
-            Writer::Sqlite(w) => {
-                w.execute(
-                    render::sqlite::CLAIM_RECEIPT.to_string(),
-                    vec![
-                        sqlite::param(&key),
-                        sqlite::param(&job),
-                        sqlite::param(&proposal),
-                    ],
-                )
-                .await?
-                    == 1
-            }
-        })
-    }
-
-    /// Lock and read the receipt of a key that was already claimed.
-    async fn existing(&mut self, key: &str) -> Result<Option<Receipt>, SourceError> {
-        let key_value = Value::String(key.to_string());
-        let rows: Vec<(Option<String>, Option<String>)> = match self {
-            Writer::Postgres(w) => w
-                .query(
-                    render::postgres::EXISTING_RECEIPT,
-                    &[PgParam::Json(&key_value)],
-                )
-                .await?
-                .iter()
-                .map(|r| (r.try_get(0).ok(), r.try_get(1).ok().flatten()))
-                .collect(),
-            Writer::Mysql(w) => w
-                .query(
-                    render::mysql::EXISTING_RECEIPT,
-                    vec![mysql::param(&key_value)],
-                )
-                .await?
-                .into_iter()
-                .map(|mut r| {
-                    (
-                        r.take_opt::<Option<String>, _>(0)
-                            .and_then(Result::ok)
-                            .flatten(),
-                        r.take_opt::<Option<String>, _>(1)
-                            .and_then(Result::ok)
-                            .flatten(),
-                    )
-                })
-                .collect(),
-            Writer::Sqlite(w) => w
-                .query_strings(
-                    render::sqlite::EXISTING_RECEIPT,
-                    vec![sqlite::param(&key_value)],
-                )
-                .await?
-                .into_iter()
-                .map(|mut r| {
-                    let hash = r.pop().flatten();
-                    (r.pop().flatten(), hash)
-                })
-                .collect(),
-        };
-        Ok(rows
-            .into_iter()
-            .next()
-            .map(|(status, result_hash)| Receipt {
-                status: status.unwrap_or_default(),
-                result_hash,
-            }))
-    }
-
-    /// Lock the target row and read the guard's columns (decoded like reads) and the stored
-    /// version value.
-    async fn lock_row(
-        &mut self,
-        u: &GuardedUpdate,
-        p: &Prepared<'_>,
-    ) -> Result<Option<(Row, Option<Native>)>, SourceError> {
-        let projections: Vec<Projection<'_>> = p
-            .lock_columns
-            .iter()
-            .map(|c| Projection::Column(c))
-            .collect();
-        let spec = p.lock_select(u, &projections);
-        let key = &u.primary_key.1;
-        let tenant = p.tenant.1;
-        Ok(match self {
-            Writer::Postgres(w) => w
-                .lock_row(&spec, &p.lock_columns, p.version, key, tenant)
-                .await?
-                .map(|(row, v)| (row, p.version.map(|_| Native::Postgres(v)))),
-            Writer::Mysql(w) => {
-                let sql = render::select(Dialect::Mysql, &spec)?;
-                w.lock_row(
-                    &sql,
-                    (&u.schema, &u.table),
-                    &p.lock_columns,
-                    p.version,
-                    key,
-                    tenant,
-                )
-                .await?
-                .map(|(row, v)| (row, v.map(Native::Mysql)))
-            }
-            Writer::Sqlite(w) => {
-                let sql = render::select(Dialect::Sqlite, &spec)?;
-                let names = p.lock_columns.iter().map(|c| c.to_string()).collect();
-                w.lock_row(sql, names, p.version.map(str::to_string), key, tenant)
-                    .await?
-                    .map(|(row, v)| (row, v.map(Native::Sqlite)))
-            }
-        })
-    }
-
-    /// Run the guarded UPDATE; returns the affected (matched) rows.
-    async fn update(
-        &mut self,
-        u: &GuardedUpdate,
-        p: &Prepared<'_>,
-        native: Option<Native>,
-    ) -> Result<u64, SourceError> {
-        let key = &u.primary_key.1;
-        let tenant = p.tenant.1;
-        match self {
-            Writer::Postgres(w) => {
-                let mut params: Vec<PgParam<'_>> = u.patch.values().map(PgParam::Json).collect();
-                params.push(PgParam::Json(key));
-                params.push(PgParam::Json(tenant));
-                let version = match native {
-                    Some(Native::Postgres(v)) => v,
-                    _ => None,
-                };
-                if p.version.is_some() {
-                    params.push(PgParam::Text(version.as_deref()));
-                }
-                w.execute(&p.update_sql, &params).await
-            }
-            Writer::Mysql(w) => {
-                let mut params: Vec<mysql_async::Value> =
-                    u.patch.values().map(mysql::param).collect();
-                params.push(mysql::param(key));
-                params.push(mysql::param(tenant));
-                if p.version.is_some() {
-                    params.push(match native {
-                        Some(Native::Mysql(v)) => v,
-                        _ => mysql_async::Value::NULL,
-                    });
-                }
-                w.execute(&p.update_sql, params).await
-            }
-            Writer::Sqlite(w) => {
-                let mut params: Vec<rusqlite::types::Value> =
-                    u.patch.values().map(sqlite::param).collect();
-                params.push(sqlite::param(key));
-                params.push(sqlite::param(tenant));
-                if p.version.is_some() {
-                    params.push(match native {
-                        Some(Native::Sqlite(v)) => v,
-                        _ => rusqlite::types::Value::Null,
-                    });
-                }
-                w.execute(p.update_sql.clone(), params).await
-            }
-        }
-    }
-
-    /// Record the outcome on the claimed receipt; anything but one row is an error.
-    async fn record(&mut self, status: &str, hash: &str, key: &str) -> Result<(), SourceError> {
-        let (status, hash, key) = (
-            Value::String(status.to_string()),
-            Value::String(hash.to_string()),
-            Value::String(key.to_string()),
-        );
-        let n = match self {
-            Writer::Postgres(w) => {
-                w.execute(
-                    render::postgres::RECORD_RECEIPT,
-                    &[
-                        PgParam::Json(&status),
-                        PgParam::Json(&hash),
-                        PgParam::Json(&key),
-                    ],
-                )
-                .await?
-            }
-            Writer::Mysql(w) => {
-                w.execute(
-                    render::mysql::RECORD_RECEIPT,
-                    vec![
-                        mysql::param(&status),
-                        mysql::param(&hash),
-                        mysql::param(&key),
-                    ],
-                )
-                .await?
-            }
-            Writer::Sqlite(w) => {
-                w.execute(
-                    render::sqlite::RECORD_RECEIPT.to_string(),
-                    vec![
-                        sqlite::param(&status),
-                        sqlite::param(&hash),
-                        sqlite::param(&key),
-                    ],
-                )
-                .await?
-            }
-        };
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(SourceError::new(
-                SourceErrorKind::QueryFailed,
-                None,
-                "IDEMPOTENCY_RECEIPT_UNAVAILABLE: the claimed receipt row is gone",
-            ))
-        }
-    }
 }
 
 /// How the transaction ends.
@@ -679,7 +370,9 @@ async fn decide(
         )));
     };
     let expected_version = match &u.conflict {
-        ConflictCheck::Version { column, expected } => {
+        ConflictCheck::Version {
+            column, expected, ..
+        } => {
             let current = row.get(column).cloned().unwrap_or(Value::Null);
             if !versions_match(&current, expected) {
                 let hash = result_hash(&u.job_id, "VERSION_CONFLICT", Some(&current));
@@ -693,7 +386,7 @@ async fn decide(
             Some(expected)
         }
         ConflictCheck::RowHash { expected, .. } => {
-            let live = hash_json(&Value::Object(row));
+            let live = hash_json(&Value::Object(row.clone()));
             if &live != expected {
                 let live = Value::String(live);
                 let hash = result_hash(&u.job_id, "VERSION_CONFLICT", Some(&live));
@@ -708,7 +401,12 @@ async fn decide(
         }
         ConflictCheck::None => None,
     };
-    let affected = w.update(u, p, native).await?;
+    let columns = w.columns(u).await?;
+    let plan = match guard::plan(u, p, &columns, &row, native.as_ref()) {
+        Ok(plan) => plan,
+        Err(failure) => return Ok(Decision::Rollback(failure.outcome())),
+    };
+    let affected = w.update(u, p, native, &plan).await?;
     if affected != 1 {
         let code = if affected == 0 {
             "VERSION_CONFLICT"
@@ -868,8 +566,12 @@ pub async fn probe_target(
 }
 
 #[cfg(test)]
+mod plan_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::SourceErrorKind;
 
     fn update() -> GuardedUpdate {
         let mut patch = Row::new();
@@ -886,6 +588,7 @@ mod tests {
             conflict: ConflictCheck::Version {
                 column: "updated_at".into(),
                 expected: json!("2026-06-20T14:31:08Z"),
+                maintained_by: MaintainedBy::Sluicegate,
             },
             idempotency_key: "wrp_1:INV-3001".into(),
             job_id: "wbj_wrp_1".into(),
@@ -904,12 +607,6 @@ mod tests {
         assert_eq!(
             out.result_hash,
             Some(result_hash("wbj_wrp_1", "dry-run", None))
-        );
-        let p = update();
-        let prepared = prepare(&p).expect("valid");
-        assert_eq!(
-            prepared.update_sql,
-            r#"UPDATE "public"."invoices" SET "late_fee_cents" = $1, "waiver_reason" = $2 WHERE "id" = $3 AND "tenant_id" = $4 AND "updated_at" IS NOT DISTINCT FROM $5"#
         );
     }
 
@@ -952,7 +649,7 @@ mod tests {
                 Box::new(|u| {
                     u.conflict = ConflictCheck::RowHash {
                         expected: "sha256:x".into(),
-                        columns: vec![],
+                        before: Row::new(),
                     }
                 }),
                 "row-hash",
@@ -986,6 +683,7 @@ mod tests {
         u.conflict = ConflictCheck::Version {
             column: "updated at".into(),
             expected: json!(1),
+            maintained_by: MaintainedBy::App,
         };
         assert!(matches!(
             apply_guarded_update("", &u, true).await,

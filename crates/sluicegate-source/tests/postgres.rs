@@ -446,3 +446,46 @@ impl Drop for SslOff {
         .join();
     }
 }
+
+async fn writeguard_db(prefix: &str) -> Option<Db> {
+    let db = Db::postgres(prefix).await?;
+    db.execute(common::writeguard::ddl(Engine::Postgres)).await;
+    db.execute(common::writeguard::SEED).await;
+    Some(db)
+}
+
+#[tokio::test]
+async fn a_second_proposal_from_one_read_conflicts_once_sluicegate_advances_the_version() {
+    let Some(db) = writeguard_db("pg_wg_version").await else {
+        return;
+    };
+    common::writeguard::lost_update_story(&db).await;
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn a_trigger_maintained_version_is_left_to_the_app() {
+    let Some(db) = writeguard_db("pg_wg_trigger").await else {
+        return;
+    };
+    common::writeguard::app_maintained_story(&db).await;
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn the_row_hash_guard_is_enforced_in_sql() {
+    let Some(db) = writeguard_db("pg_wg_rowhash").await else {
+        return;
+    };
+    common::writeguard::row_hash_story(&db).await;
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn patch_values_are_checked_at_proposal_and_stored_as_approved() {
+    let Some(db) = writeguard_db("pg_wg_values").await else {
+        return;
+    };
+    common::writeguard::proposal_values_story(&db).await;
+    db.finish().await;
+}

@@ -233,7 +233,10 @@ async fn a_misspelt_guard_column_fails_instead_of_guarding_a_literal() {
     let guard = sluicegate_source::ConflictCheck::RowHash {
         // What hash_json would give if "nope" were read as the string literal 'nope'.
         expected: sluicegate_core::json::hash_json(&json!({"nope": "nope"})),
-        columns: vec!["nope".into()],
+        before: json!({"nope": "nope"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
     };
     let u = common::waiver(&db, "INV-3001", "wrp_typo", guard);
     let out = apply_guarded_update(&db.url(), &u, false)
@@ -268,4 +271,31 @@ async fn limit_caps_the_rows() {
     assert_eq!(sources.read(&p).await.expect("read").len(), 2);
     p.limit = 0; // read as 1: a read always asks for at least one row
     assert_eq!(sources.read(&p).await.expect("read").len(), 1);
+}
+
+async fn writeguard_db() -> Db {
+    let db = Db::sqlite();
+    db.execute(common::writeguard::ddl(Engine::Sqlite)).await;
+    db.execute(common::writeguard::SEED).await;
+    db
+}
+
+#[tokio::test]
+async fn a_second_proposal_from_one_read_conflicts_once_sluicegate_advances_the_version() {
+    common::writeguard::lost_update_story(&writeguard_db().await).await;
+}
+
+#[tokio::test]
+async fn a_trigger_maintained_version_is_left_to_the_app() {
+    common::writeguard::app_maintained_story(&writeguard_db().await).await;
+}
+
+#[tokio::test]
+async fn the_row_hash_guard_is_enforced_in_sql() {
+    common::writeguard::row_hash_story(&writeguard_db().await).await;
+}
+
+#[tokio::test]
+async fn patch_values_are_checked_at_proposal_and_stored_as_approved() {
+    common::writeguard::proposal_values_story(&writeguard_db().await).await;
 }

@@ -3,6 +3,8 @@
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use crate::columns::ColumnInfo;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     ReadOnly,
@@ -281,6 +283,36 @@ pub struct TransitionGuard {
 pub struct ConflictGuardSpec {
     pub column: Option<String>,
     pub weak_guard_ack: bool,
+    /// Who moves the version column forward on every write (`conflict_guard.maintained_by`).
+    pub maintained_by: MaintainedBy,
+}
+
+/// Who advances a version column. Without an advance, two proposals made from one read both
+/// match the same version and the second silently overwrites the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaintainedBy {
+    /// The guarded UPDATE sets it: the database clock for timestamps, `+ 1` for integers.
+    #[default]
+    Sluicegate,
+    /// The application (or a trigger) changes it on every write; the UPDATE leaves it alone.
+    App,
+}
+
+impl MaintainedBy {
+    pub fn parse(s: &str) -> Option<MaintainedBy> {
+        Some(match s {
+            "sluicegate" => MaintainedBy::Sluicegate,
+            "app" => MaintainedBy::App,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaintainedBy::Sluicegate => "sluicegate",
+            MaintainedBy::App => "app",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -303,6 +335,9 @@ pub struct Capability {
     pub numeric_bounds: IndexMap<String, Bounds>,
     pub transition_guards: IndexMap<String, TransitionGuard>,
     pub conflict_guard: Option<ConflictGuardSpec>,
+    /// Column types declared in the config (`column_types`); they take the place of the
+    /// catalog's for those columns.
+    pub column_types: IndexMap<String, ColumnInfo>,
     pub approval_mode: Option<String>,
     pub required_role: Option<String>,
     /// Derived from the fields above by the validator; see [`ReadShape`].

@@ -88,6 +88,7 @@ pub fn propose(
         before: row,
         read: &read,
         now: at,
+        columns: None,
     })
     .unwrap();
     let (linked, audit2) = link_to_proposal(

@@ -292,7 +292,8 @@ impl ReviewApi {
             authority.approval.signature.is_some(),
         );
         let mut report = if authority.executor == "sql_update" {
-            self.apply_sql(&config, &cs, proposal, opts).await?
+            self.apply_sql(&config, authority.cap, &cs, proposal, opts)
+                .await?
         } else {
             let executor = match config.executors.get(&authority.executor) {
                 None => {

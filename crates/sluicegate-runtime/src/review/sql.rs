@@ -8,7 +8,7 @@
 //! `applied` receipt in the ledger.
 
 use serde_json::json;
-use sluicegate_core::config::{Config, Engine};
+use sluicegate_core::config::{Capability, Config, Engine};
 use sluicegate_core::writeback::{
     ExecutorResult, check_job_authority, conflict_guard_for, job_from_change_set, receipt_for,
 };
@@ -24,6 +24,7 @@ impl ReviewApi {
     pub(super) async fn apply_sql(
         &self,
         config: &Config,
+        cap: &Capability,
         cs: &ChangeSet,
         proposal: StoredProposal,
         opts: &ApplyOptions,
@@ -52,7 +53,7 @@ impl ReviewApi {
             .map_err(|m| ReviewError::refused("WRITEBACK_JOB_INVALID", m))?;
 
         if opts.dry_run {
-            let update = guarded_update(&job, cs, source.engine);
+            let update = guarded_update(&job, cs, cap, source.engine);
             let outcome = apply_guarded_update("", &update, true)
                 .await
                 .map_err(|e| ReviewError::refused("WRITEBACK_INVALID", e.to_string()))?;
@@ -109,7 +110,7 @@ impl ReviewApi {
             .await?;
         let mut job = job;
         job.writeback_job_id = queued.job_id.clone();
-        let update = guarded_update(&job, cs, source.engine);
+        let update = guarded_update(&job, cs, cap, source.engine);
         let result = match apply_guarded_update(&url, &update, false).await {
             Ok(outcome) => executor_result(&outcome),
             Err(e) => {
@@ -219,7 +220,19 @@ fn report(
     }
 }
 
-fn guarded_update(job: &WritebackJobV1, cs: &ChangeSet, engine: Engine) -> GuardedUpdate {
+fn guarded_update(
+    job: &WritebackJobV1,
+    cs: &ChangeSet,
+    cap: &Capability,
+    engine: Engine,
+) -> GuardedUpdate {
+    let guard = cap.conflict_guard.as_ref();
+    let maintained_by = guard.map(|g| g.maintained_by).unwrap_or_default();
+    // A version read as NULL still guards the row (NULL-safely) and is advanced: the job
+    // format says "no guard" for it, which would let two proposals from one read both apply.
+    let null_version = guard
+        .and_then(|g| g.column.clone())
+        .filter(|c| *c == cs.guards.expected_version.column);
     GuardedUpdate {
         engine,
         schema: job.target.schema.clone(),
@@ -241,12 +254,20 @@ fn guarded_update(job: &WritebackJobV1, cs: &ChangeSet, engine: Engine) -> Guard
             } => ConflictCheck::Version {
                 column,
                 expected: expected_value,
+                maintained_by,
             },
             ConflictGuard::RowHash { expected_hash } => ConflictCheck::RowHash {
                 expected: expected_hash,
-                columns: cs.before.keys().cloned().collect(),
+                before: cs.before.clone(),
             },
-            ConflictGuard::None => ConflictCheck::None,
+            ConflictGuard::None => match null_version {
+                Some(column) => ConflictCheck::Version {
+                    column,
+                    expected: serde_json::Value::Null,
+                    maintained_by,
+                },
+                None => ConflictCheck::None,
+            },
         },
         idempotency_key: job.idempotency_key.clone(),
         job_id: job.writeback_job_id.clone(),

@@ -3,6 +3,7 @@
 //! placeholder. The shared shapes (the one-row SELECT and the guarded UPDATE) live here; the
 //! fixed statements of each dialect live in its own module, each with tests of the exact text.
 
+pub(crate) mod guard;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
@@ -10,6 +11,7 @@ pub(crate) mod sqlite;
 use sluicegate_core::ident::is_safe_identifier;
 
 use crate::error::{SourceError, refused};
+pub(crate) use guard::{Advance, Compare, TextShape};
 
 /// Name of the idempotency receipt table (writeback.md §A.7), created unqualified so it lands
 /// in the writer connection's default schema or database.
@@ -136,7 +138,8 @@ pub(crate) fn select(d: Dialect, s: &Select<'_>) -> Result<String, SourceError> 
 }
 
 /// The guarded single-row UPDATE (writeback.md §A.6 "UPDATE shape"). Parameters in order:
-/// the `set` values, the key, the tenant, then the version as read under the lock.
+/// the `set` values, the key, the tenant, the version as read under the lock, then one value
+/// per `compare` column.
 #[derive(Debug, Clone)]
 pub(crate) struct Update<'a> {
     pub schema: &'a str,
@@ -145,6 +148,10 @@ pub(crate) struct Update<'a> {
     pub key: &'a str,
     pub tenant: &'a str,
     pub version: Option<&'a str>,
+    /// The version column and how the UPDATE advances it (no parameter).
+    pub advance: Option<(&'a str, Advance)>,
+    /// Columns of the reviewed row the UPDATE compares, NULL-safely, with bound values.
+    pub compare: &'a [(&'a str, Compare)],
 }
 
 pub(crate) fn update(d: Dialect, u: &Update<'_>) -> Result<String, SourceError> {
@@ -156,9 +163,12 @@ pub(crate) fn update(d: Dialect, u: &Update<'_>) -> Result<String, SourceError> 
         n += 1;
         d.param(n)
     };
-    let mut sets = Vec::with_capacity(u.set.len());
+    let mut sets = Vec::with_capacity(u.set.len() + 1);
     for c in u.set {
         sets.push(format!("{} = {}", d.ident(c)?, next()));
+    }
+    if let Some((column, how)) = u.advance {
+        sets.push(guard::advance(d, &d.ident(column)?, how)?);
     }
     let mut sql = format!(
         "UPDATE {}.{} SET {} WHERE {} = {} AND {} = {}",
@@ -177,6 +187,11 @@ pub(crate) fn update(d: Dialect, u: &Update<'_>) -> Result<String, SourceError> 
             d.null_safe_eq(),
             next()
         ));
+    }
+    for (column, how) in u.compare {
+        let q = d.ident(column)?;
+        sql.push_str(" AND ");
+        sql.push_str(&guard::compare(d, &q, &next(), *how));
     }
     Ok(sql)
 }
@@ -276,6 +291,8 @@ mod tests {
                     key: "id",
                     tenant: b,
                     version: None,
+                    advance: None,
+                    compare: &[],
                 };
                 assert!(update(d, &upd).is_err());
             }
@@ -317,6 +334,8 @@ mod tests {
             key: "id",
             tenant: "tenant_id",
             version: None,
+            advance: None,
+            compare: &[],
         };
         assert!(matches!(
             update(Dialect::Postgres, &upd),

@@ -63,6 +63,10 @@ pub(crate) const RECORD_RECEIPT: &str = "UPDATE sluicegate_writeback_receipts SE
 
 pub(crate) const SERVER_VERSION: &str = "SELECT VERSION()";
 
+/// The columns of one table from `information_schema.COLUMNS` (a user sees the columns it
+/// holds a privilege on). Parameters: schema (the database), table.
+pub(crate) const COLUMNS: &str = "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
+
 /// The doctor's probe row, inserted only inside a transaction that is rolled back.
 /// Parameters: the probe key twice (key and job id).
 pub(crate) const PROBE_RECEIPT: &str = "INSERT INTO sluicegate_writeback_receipts (idempotency_key, job_id, proposal_id, status, result_hash, completed_at) VALUES (?, ?, 'doctor', 'doctor', 'sha256:doctor', CURRENT_TIMESTAMP)";
@@ -145,6 +149,8 @@ mod tests {
                 key: "id",
                 tenant: "tenant_id",
                 version: Some("updated_at"),
+                advance: None,
+                compare: &[],
             },
         );
         assert_eq!(

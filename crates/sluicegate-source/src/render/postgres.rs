@@ -61,6 +61,19 @@ pub(crate) const RECORD_RECEIPT: &str = "UPDATE sluicegate_writeback_receipts SE
 
 pub(crate) const SERVER_VERSION: &str = "SELECT version()";
 
+/// The columns of one table from `pg_catalog`, which every user may read: name, the base
+/// type's name (domains resolved), its spelling with length or precision
+/// (`character varying(10)`, `numeric(10,2)`, `timestamp(3) with time zone`) and whether it
+/// accepts NULL. Parameters: schema, table.
+pub(crate) const COLUMNS: &str = "SELECT a.attname::text, bt.typname::text, format_type(bt.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END), NOT a.attnotnull AND NOT (t.typtype = 'd' AND t.typnotnull) \
+FROM pg_catalog.pg_attribute a \
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
+WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+ORDER BY a.attnum";
+
 /// The doctor's probe row, inserted only inside a transaction that is rolled back.
 /// Parameter: the probe key (used as key and job id).
 pub(crate) const PROBE_RECEIPT: &str = "INSERT INTO sluicegate_writeback_receipts (idempotency_key, job_id, proposal_id, status, result_hash, completed_at) VALUES ($1, $1, 'doctor', 'doctor', 'sha256:doctor', now())";
@@ -157,6 +170,8 @@ mod tests {
                 key: "id",
                 tenant: "tenant_id",
                 version: Some("updated_at"),
+                advance: None,
+                compare: &[],
             },
         );
         assert_eq!(
@@ -174,6 +189,8 @@ mod tests {
                 key: "id",
                 tenant: "tenant_id",
                 version: None,
+                advance: None,
+                compare: &[],
             },
         );
         assert_eq!(

@@ -31,6 +31,11 @@ pub(crate) const RECORD_RECEIPT: &str = "UPDATE sluicegate_writeback_receipts SE
 
 pub(crate) const SERVER_VERSION: &str = "SELECT sqlite_version()";
 
+/// The columns of one table: name, declared type and the NOT NULL flag. Parameters: table,
+/// schema (the attached database).
+pub(crate) const COLUMNS: &str =
+    "SELECT name, type, \"notnull\" FROM pragma_table_info(?, ?) ORDER BY cid";
+
 /// The doctor's probe row, inserted only inside a transaction that is rolled back.
 /// Parameters: the probe key twice (key and job id).
 pub(crate) const PROBE_RECEIPT: &str = "INSERT INTO sluicegate_writeback_receipts (idempotency_key, job_id, proposal_id, status, result_hash, completed_at) VALUES (?, ?, 'doctor', 'doctor', 'sha256:doctor', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
@@ -91,6 +96,8 @@ mod tests {
                 key: "id",
                 tenant: "tenant_id",
                 version: Some("version"),
+                advance: None,
+                compare: &[],
             },
         );
         assert_eq!(

@@ -2,12 +2,14 @@
 //! pointed at it, and the writeback story every engine must pass.
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
+pub mod writeguard;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 use sluicegate_core::call::ReadPlan;
-use sluicegate_core::config::{Engine, Source};
+use sluicegate_core::config::{Engine, MaintainedBy, Source};
 use sluicegate_core::evidence::Row;
 use sluicegate_core::json::hash_json;
 use sluicegate_core::writeback::result_hash;
@@ -194,7 +196,7 @@ pub fn invoices_ddl(engine: Engine) -> &'static str {
         }
         Engine::Sqlite => {
             "CREATE TABLE invoices (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, status TEXT NOT NULL,
-                late_fee_cents INTEGER NOT NULL, waiver_reason TEXT, updated_at TEXT);
+                late_fee_cents INTEGER NOT NULL, waiver_reason TEXT, updated_at DATETIME);
              CREATE TABLE dupes (id TEXT, tenant_id TEXT, status TEXT);"
         }
     }
@@ -246,10 +248,12 @@ pub fn waiver(db: &Db, id: &str, key: &str, conflict: ConflictCheck) -> GuardedU
     }
 }
 
+/// The `updated_at` version guard, advanced by Sluicegate (the default).
 pub fn version(expected: &Value) -> ConflictCheck {
     ConflictCheck::Version {
         column: "updated_at".into(),
         expected: expected.clone(),
+        maintained_by: MaintainedBy::Sluicegate,
     }
 }
 
@@ -399,16 +403,11 @@ pub async fn writeback_story(db: &Db) {
 
     // 5. Row-hash guard, computed from a real read: matches, then stale after a change.
     let row = read_one(&reader, &read("INV-3004")).await;
-    let rh = |expected: String| ConflictCheck::RowHash {
-        expected,
-        columns: READ_COLUMNS.iter().map(|c| c.to_string()).collect(),
+    let rh = |row: &Row| ConflictCheck::RowHash {
+        expected: hash_json(&Value::Object(row.clone())),
+        before: row.clone(),
     };
-    let mut stale_hash = waiver(
-        db,
-        "INV-3004",
-        "wrp_e",
-        rh(hash_json(&Value::Object(row.clone()))),
-    );
+    let mut stale_hash = waiver(db, "INV-3004", "wrp_e", rh(&row));
     stale_hash.patch.insert("late_fee_cents".into(), json!(1));
     db.execute(&format!(
         "UPDATE {}.invoices SET status = 'void' WHERE id = 'INV-3004'",
@@ -426,7 +425,7 @@ pub async fn writeback_story(db: &Db) {
         vec![vec![s("300")]]
     );
     let row = read_one(&reader, &read("INV-3004")).await;
-    let fresh = waiver(db, "INV-3004", "wrp_f", rh(hash_json(&Value::Object(row))));
+    let fresh = waiver(db, "INV-3004", "wrp_f", rh(&row));
     let out = apply_guarded_update(&url, &fresh, false)
         .await
         .expect("apply");
@@ -487,16 +486,11 @@ pub async fn writeback_story(db: &Db) {
 
     // 9. A failure inside the transaction rolls everything back, the claim included, so the
     //    same key can be retried once the cause is fixed.
+    //    (A column the catalog does not know is not checked beforehand; the server refuses it.)
     let mut broken = waiver(db, "INV-4001", "wrp_k", ConflictCheck::None);
     broken.tenant_guard = Some(("tenant_id".into(), json!("globex")));
-    broken
-        .patch
-        .insert("late_fee_cents".into(), json!("not a number"));
-    if db.engine() == Engine::Sqlite {
-        // SQLite stores any value in any column; a missing column fails instead.
-        broken.patch.insert("no_such_column".into(), json!(1));
-        broken.allowed_columns.push("no_such_column".into());
-    }
+    broken.patch.insert("no_such_column".into(), json!(1));
+    broken.allowed_columns.push("no_such_column".into());
     let out = apply_guarded_update(&url, &broken, false)
         .await
         .expect("apply");
@@ -509,6 +503,19 @@ pub async fn writeback_story(db: &Db) {
         None,
         "claim rolled back"
     );
+    // An approved value its column would not store as approved fails the same way, before
+    // the UPDATE runs.
+    let mut not_stored = waiver(db, "INV-4001", "wrp_k", ConflictCheck::None);
+    not_stored.tenant_guard = Some(("tenant_id".into(), json!("globex")));
+    not_stored
+        .patch
+        .insert("late_fee_cents".into(), json!("not a number"));
+    let out = apply_guarded_update(&url, &not_stored, false)
+        .await
+        .expect("apply");
+    assert_eq!(out.status, WriteStatus::Failed, "{out:?}");
+    assert_eq!(out.error_code.as_deref(), Some("PATCH_VALUE_INVALID"));
+    assert_eq!(receipt(db, "wrp_k:INV-4001").await, None);
     let mut fixed = waiver(db, "INV-4001", "wrp_k", ConflictCheck::None);
     fixed.tenant_guard = Some(("tenant_id".into(), json!("globex")));
     let out = apply_guarded_update(&url, &fixed, false)

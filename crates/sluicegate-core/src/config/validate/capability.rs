@@ -206,6 +206,7 @@ impl Validator {
                 numeric_bounds: proposal.numeric_bounds,
                 transition_guards: proposal.transition_guards,
                 conflict_guard: proposal.conflict_guard,
+                column_types: proposal.column_types,
                 approval_mode,
                 required_role,
                 shape: Default::default(),

@@ -17,11 +17,14 @@ use crate::ident::{is_capability_name, is_env_name, is_safe_identifier, is_safe_
 // One section of config.md per file; each adds methods to `Validator`.
 mod args;
 mod capability;
+mod column_types;
 mod contexts;
 mod executors;
 mod proposal;
 mod reviewers;
 mod sources;
+
+use proposal::ProposalParts;
 
 /// One problem found in a config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -111,6 +114,7 @@ const CAPABILITY_KEYS: &[&str] = &[
     "numeric_bounds",
     "transition_guards",
     "conflict_guard",
+    "column_types",
     "approval",
     "single_tenant_dev_ack",
 ];
@@ -475,14 +479,4 @@ struct CapContext<'a> {
     source_names: Vec<&'a str>,
     contexts: &'a Option<IndexMap<String, ContextSpec>>,
     executors: &'a Option<IndexMap<String, Executor>>,
-}
-
-#[derive(Default)]
-struct ProposalParts {
-    patch: IndexMap<String, PatchBinding>,
-    numeric_bounds: IndexMap<String, Bounds>,
-    transition_guards: IndexMap<String, TransitionGuard>,
-    allowed_columns: Vec<String>,
-    conflict_guard: Option<ConflictGuardSpec>,
-    approval: Option<(Option<String>, Option<String>)>,
 }

@@ -1,7 +1,25 @@
-//! The proposal parts of a capability (config.md §9): patch, bounds, transition guards,
-//! allowed columns, conflict guard, approval and writeback readiness.
+//! Validation of the proposal-only fields of a capability (config.md §9): `patch`,
+//! `numeric_bounds`, `transition_guards`, `allowed_columns`, `conflict_guard` (with
+//! `maintained_by`), `column_types` and `approval`.
 
-use super::*;
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use super::super::model::*;
+use super::{Validator, is_scalar, non_empty_str};
+use crate::columns::ColumnInfo;
+use crate::ident::is_safe_identifier;
+
+#[derive(Default)]
+pub(super) struct ProposalParts {
+    pub(super) patch: IndexMap<String, PatchBinding>,
+    pub(super) numeric_bounds: IndexMap<String, Bounds>,
+    pub(super) transition_guards: IndexMap<String, TransitionGuard>,
+    pub(super) allowed_columns: Vec<String>,
+    pub(super) conflict_guard: Option<ConflictGuardSpec>,
+    pub(super) column_types: IndexMap<String, ColumnInfo>,
+    pub(super) approval: Option<(Option<String>, Option<String>)>,
+}
 
 impl Validator {
     pub(super) fn proposal_parts(
@@ -39,6 +57,9 @@ impl Validator {
         parts.allowed_columns =
             self.allowed_columns(obj.get("allowed_columns"), path, &patch_cols, target);
         parts.conflict_guard = self.conflict_guard(obj.get("conflict_guard"), path);
+        if let Some(types) = obj.get("column_types") {
+            parts.column_types = self.column_types(types, path);
+        }
         if let Some(approval) = obj.get("approval") {
             parts.approval = self.approval(approval, path);
         }
@@ -337,7 +358,21 @@ impl Validator {
             );
             return None;
         };
-        self.unknown_keys(obj, &["column", "weak_guard_ack"], &gpath);
+        self.unknown_keys(obj, &["column", "weak_guard_ack", "maintained_by"], &gpath);
+        let maintained_by = match obj.get("maintained_by") {
+            None => MaintainedBy::default(),
+            Some(v) => match v.as_str().and_then(MaintainedBy::parse) {
+                Some(m) => m,
+                None => {
+                    self.error(
+                        format!("{gpath}.maintained_by"),
+                        "INVALID_CONFLICT_GUARD_MAINTAINED_BY",
+                        "maintained_by must be \"sluicegate\" (the guarded UPDATE advances the version column) or \"app\" (a trigger or the app does)",
+                    );
+                    MaintainedBy::default()
+                }
+            },
+        };
         let weak_guard_ack = obj.get("weak_guard_ack") == Some(&Value::Bool(true));
         let column = obj
             .get("column")
@@ -353,6 +388,7 @@ impl Validator {
         Some(ConflictGuardSpec {
             column: column.map(str::to_string),
             weak_guard_ack,
+            maintained_by,
         })
     }
 
