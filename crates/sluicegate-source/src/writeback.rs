@@ -16,7 +16,7 @@ use sluicegate_core::writeback::{result_hash, versions_match};
 use crate::error::{SourceError, refused};
 use crate::mysql::{self, MyWriter};
 use crate::postgres::{PgParam, PgWriter};
-use crate::render::{self, Dialect, Projection, RECEIPT_TABLE, Select, Tail, Update};
+use crate::render::{self, Dialect, Projection, Select, Tail, Update};
 use crate::sqlite::{self, LiteWriter};
 
 /// The conflict guard of a writeback job.
@@ -132,30 +132,6 @@ impl WriteOutcome {
     }
 }
 
-/// The receipt table DDL of `engine` (for `writeback migration`), unqualified.
-pub fn receipt_table_ddl(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Postgres => render::postgres::RECEIPT_DDL,
-        Engine::Mysql => render::mysql::RECEIPT_DDL,
-        Engine::Sqlite => render::sqlite::RECEIPT_DDL,
-    }
-}
-
-/// The receipt table DDL with the table qualified by `schema` (`"S".sluicegate_…` or
-/// `` `S`.sluicegate_… ``), for `writeback migration --schema S`.
-pub fn receipt_table_ddl_in_schema(engine: Engine, schema: &str) -> Result<String, SourceError> {
-    let qualified = format!("{}.{RECEIPT_TABLE}", dialect(engine).ident(schema)?);
-    Ok(receipt_table_ddl(engine).replacen(RECEIPT_TABLE, &qualified, 1))
-}
-
-fn dialect(engine: Engine) -> Dialect {
-    match engine {
-        Engine::Postgres => Dialect::Postgres,
-        Engine::Mysql => Dialect::Mysql,
-        Engine::Sqlite => Dialect::Sqlite,
-    }
-}
-
 /// The checked shape of an update, rendered before anything connects.
 struct Prepared<'a> {
     tenant: (&'a str, &'a Value),
@@ -186,7 +162,7 @@ impl Prepared<'_> {
 /// Re-check everything the config validator and the tamper checks already checked, so that
 /// a bug upstream cannot widen what a single UPDATE touches.
 fn prepare(u: &GuardedUpdate) -> Result<Prepared<'_>, SourceError> {
-    let d = dialect(u.engine);
+    let d = Dialect::of(u.engine);
     let invalid = |m: String| Err(refused(&m));
     let Some((tenant_col, tenant_value)) = &u.tenant_guard else {
         return invalid(
@@ -830,7 +806,7 @@ pub async fn probe_target(
     engine: Engine,
     target: &TargetProbe,
 ) -> Result<(), SourceError> {
-    let d = dialect(engine);
+    let d = Dialect::of(engine);
     let columns: Vec<&str> = target.columns.iter().map(String::as_str).collect();
     let mut statements = vec![render::probe_select(
         d,
@@ -994,19 +970,5 @@ mod tests {
             apply_guarded_update("", &u, true).await,
             Err(SourceError::UnsafeIdentifier(_))
         ));
-    }
-
-    #[test]
-    fn migration_ddl() {
-        assert!(receipt_table_ddl(Engine::Mysql).contains("varchar(255) PRIMARY KEY"));
-        let ddl = receipt_table_ddl_in_schema(Engine::Postgres, "synapsor").expect("safe");
-        assert!(ddl.starts_with(
-            r#"CREATE TABLE IF NOT EXISTS "synapsor".sluicegate_writeback_receipts ("#
-        ));
-        let ddl = receipt_table_ddl_in_schema(Engine::Mysql, "appdb").expect("safe");
-        assert!(
-            ddl.starts_with("CREATE TABLE IF NOT EXISTS `appdb`.sluicegate_writeback_receipts (")
-        );
-        assert!(receipt_table_ddl_in_schema(Engine::Postgres, "a;b").is_err());
     }
 }
