@@ -19,10 +19,11 @@ use sluicegate_core::onboarding::inspection::Inspection;
 use sluicegate_core::onboarding::recipes::{Recipe, builtin_recipe, is_recipe_path, parse_recipe};
 use sluicegate_core::onboarding::selection::{Selection, generate};
 use sluicegate_core::tools::AliasMode;
+use sluicegate_core::tools::boundary::{all_pass, boundary_checks};
 use sluicegate_runtime::{AgentApi, Env};
 
 use super::inspect::{DbArgs, run_inspection};
-use super::tools::{boundary_checks, result_ids, result_ok};
+use super::tools::print_checks;
 use crate::context::{DEFAULT_CONFIG, load_config, open_ledger, print_json, runtime, store_path};
 
 /// Where onboarding keeps its side files (snippets, smoke input), beside the ledger.
@@ -637,10 +638,8 @@ pub fn onboard_db(args: &GenArgs) -> anyhow::Result<ExitCode> {
 
     println!("\nTool boundary:");
     let checks = boundary_checks(&config, AliasMode::Canonical);
-    for (name, ok, detail) in &checks {
-        println!("{} {name}\n  {detail}", if *ok { "PASS" } else { "FAIL" });
-    }
-    let boundary_ok = checks.iter().all(|c| c.1);
+    print_checks(&checks);
+    let boundary_ok = all_pass(&checks);
 
     println!("\nFirst smoke call:");
     smoke(&g, config, &store);
@@ -721,8 +720,8 @@ fn smoke(g: &Generated, config: std::sync::Arc<sluicegate_core::config::Config>,
             return;
         }
     };
-    let (evidence, _) = result_ids(&result.payload);
-    if result_ok(&result) {
+    let (evidence, _) = result.ids();
+    if result.succeeded() {
         println!("Smoke call ran successfully.");
         println!("Tool: {}", read.name);
         println!(
@@ -731,13 +730,7 @@ fn smoke(g: &Generated, config: std::sync::Arc<sluicegate_core::config::Config>,
         );
         println!("Source DB changed: no");
     } else {
-        let code = result
-            .payload
-            .pointer("/error/code")
-            .or_else(|| result.payload.get("error_code"))
-            .or_else(|| result.payload.get("code"))
-            .and_then(Value::as_str)
-            .unwrap_or("refused");
+        let code = result.error_code().unwrap_or("refused");
         println!("Smoke call attempted but did not pass.");
         println!("Reason: {code}");
         println!(

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use sluicegate_core::config::{self, Config, Executor, Kind};
+use sluicegate_core::tools::boundary::{all_pass, boundary_checks};
 use sluicegate_core::tools::{AliasMode, exposed_tools};
 use sluicegate_ledger::lease;
 use sluicegate_mcp::Protocol;
 use sluicegate_runtime::Env;
 
 use crate::cmd::mcp::{self, AliasArgs, CommonServe, HttpArgs, Transport, parse_result_format};
-use crate::cmd::tools::boundary_checks;
 use crate::context::{config_path, store_path};
 
 #[derive(clap::Args)]
@@ -100,7 +100,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("Warning: {w}");
     }
     let checks = boundary_checks(&config, mode);
-    let ok = checks.iter().all(|c| c.1);
+    let ok = all_pass(&checks);
     let env = Env::process();
     let cmd = "sluicegate";
     let (c, s) = (
@@ -143,8 +143,9 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     print_writeback(&config, &env);
 
     println!("\nBoundary checks:");
-    for (name, pass, detail) in &checks {
-        println!("  {} {name}: {detail}", if *pass { "PASS" } else { "FAIL" });
+    for c in &checks {
+        let mark = if c.ok { "PASS" } else { "FAIL" };
+        println!("  {mark} {}: {}", c.name, c.detail);
     }
 
     println!("\nServer guidance:");
