@@ -6,6 +6,7 @@
 //! passed in, so every function is deterministic and testable without a database.
 
 pub mod call;
+pub mod client_config;
 pub mod config;
 pub mod envelope;
 pub mod evidence;

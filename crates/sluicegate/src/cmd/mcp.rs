@@ -9,9 +9,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::Value;
+use sluicegate_core::client_config::{self, CLIENTS, ClientConfigError};
 use sluicegate_core::config::Mode;
-use sluicegate_core::tools::{AliasMode, openai_alias};
+use sluicegate_core::tools::AliasMode;
 use sluicegate_ledger::lease::Lease;
 use sluicegate_mcp::{
     CancellationToken, HttpOptions, HttpServer, Protocol, Surface, is_loopback_host, serve_stdio,
@@ -381,15 +382,6 @@ async fn serve_http(
 // Client snippets (mcp-surface.md §12)
 // ---------------------------------------------------------------------------------------------
 
-const CLIENTS: [&str; 6] = [
-    "claude-desktop",
-    "cursor",
-    "vscode",
-    "generic",
-    "generic-stdio",
-    "openai-agents",
-];
-
 #[derive(clap::Args)]
 pub struct ConfigCmd {
     /// claude-desktop (default), cursor, vscode, generic or openai-agents
@@ -451,46 +443,29 @@ fn command_name() -> String {
         .unwrap_or_else(|| "sluicegate".into())
 }
 
-fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
-    let client = match client {
-        "claude" => "claude-desktop",
-        c if CLIENTS.contains(&c) => c,
-        c => bail!(
-            "unsupported MCP client: {c} (use one of {})",
-            CLIENTS.join(", ")
+/// The snippet error in the words of the flags that caused it.
+fn flag_error(e: ClientConfigError) -> anyhow::Error {
+    match e {
+        ClientConfigError::Bridge(t) => anyhow::anyhow!(
+            "--transport {t} is the legacy JSON-RPC bridge, which MCP clients do not speak; use stdio or streamable-http"
         ),
-    };
-    let openai = client == "openai-agents";
-    let transport = a
-        .transport
-        .clone()
-        .unwrap_or_else(|| if openai { "streamable-http" } else { "stdio" }.into());
-    match transport.as_str() {
-        "stdio" | "streamable-http" => {}
-        "http" | "json-rpc-http" | "jsonrpc-http" => {
-            bail!(
-                "--transport {transport} is the legacy JSON-RPC bridge, which MCP clients do not speak; use stdio or streamable-http"
-            )
+        ClientConfigError::UnknownTransport(t) => {
+            anyhow::anyhow!("--transport must be stdio or streamable-http (got {t})")
         }
-        t => bail!("--transport must be stdio or streamable-http (got {t})"),
+        ClientConfigError::OpenaiStdio => {
+            anyhow::anyhow!("openai-agents snippets use streamable-http; drop --transport stdio")
+        }
+        ClientConfigError::StdioOnly(c) => {
+            anyhow::anyhow!("{c} snippets support --transport stdio only")
+        }
+        other => other.into(),
     }
-    let stdio = transport == "stdio";
-    if openai && stdio {
-        bail!("openai-agents snippets use streamable-http; drop --transport stdio");
-    }
-    if !stdio
-        && matches!(
-            client,
-            "claude-desktop" | "cursor" | "vscode" | "generic-stdio"
-        )
-    {
-        bail!("{client} snippets support --transport stdio only");
-    }
-    let mode = a.alias.resolve(if openai {
-        AliasMode::Openai
-    } else {
-        AliasMode::Canonical
-    })?;
+}
+
+fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
+    let client = client_config::client(client)?;
+    let transport = client_config::transport(client, a.transport.as_deref()).map_err(flag_error)?;
+    let mode = a.alias.resolve(client_config::default_alias_mode(client))?;
     let mut config = a
         .config
         .clone()
@@ -509,47 +484,37 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
             config.display()
         );
     }
+    let stdio = transport == client_config::Transport::Stdio;
     if stdio && (config.is_relative() || store.is_relative()) {
         eprintln!(
             "Warning: relative paths are resolved from the MCP client's working directory; pass --absolute-paths to pin them."
         );
     }
+    let openai = client == "openai-agents";
     let (c, s) = (config.display().to_string(), store.display().to_string());
-    let mut args: Vec<String> = if stdio {
-        vec![
-            "mcp".into(),
-            "serve".into(),
-            "--config".into(),
-            c,
-            "--store".into(),
-            s,
-        ]
+    let command = command_name();
+    let server = client_config::Server {
+        command: &command,
+        config: &c,
+        store: &s,
+        transport,
+        host: &a.host,
+        port: a.port,
+        auth_token_env: &a.auth_token_env,
+        alias_mode: mode,
+    };
+    // Only the OpenAI snippet names an example tool; it comes from the config when readable.
+    let example = if openai {
+        let doc = std::fs::read_to_string(&config)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+        client_config::example_tool(doc.as_ref())
     } else {
-        vec![
-            "mcp".into(),
-            "serve-streamable-http".into(),
-            "--config".into(),
-            c,
-            "--store".into(),
-            s,
-            "--host".into(),
-            a.host.clone(),
-            "--port".into(),
-            a.port.to_string(),
-            "--auth-token-env".into(),
-            a.auth_token_env.clone(),
-        ]
+        String::new()
     };
-    if mode != AliasMode::Canonical {
-        args.extend(["--alias-mode".into(), mode.as_str().into()]);
-    }
-    let cmd = command_name();
-    let mut out = match client {
-        "openai-agents" => openai_agents_snippet(a, &cmd, &args, mode, &config),
-        _ => client_entry(client, &cmd, &args),
-    };
+    let mut out = client_config::snippet(client, &server, &example);
     if a.include_instructions {
-        out["agent_instructions"] = instructions(client, mode);
+        out["agent_instructions"] = client_config::instructions(client, mode);
     }
     if a.write {
         if openai {
@@ -570,102 +535,15 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The server entry of a stdio `client` (claude-desktop, cursor, vscode, generic) that starts
-/// `cmd args`.
-fn client_entry(client: &str, cmd: &str, args: &[String]) -> Value {
-    match client {
-        "claude-desktop" | "cursor" => {
-            json!({"mcpServers": {"sluicegate": {"command": cmd, "args": args}}})
-        }
-        "vscode" => {
-            json!({"servers": {"sluicegate": {"type": "stdio", "command": cmd, "args": args}}})
-        }
-        _ => json!({"command": cmd, "args": args}),
-    }
-}
-
 /// The stdio snippet `onboard` writes for `client`: `mcp serve` with these config and store
 /// paths, canonical tool names, no env values.
 pub fn stdio_snippet(client: &str, config: &Path, store: &Path) -> Value {
-    let args: Vec<String> = vec![
-        "mcp".into(),
-        "serve".into(),
-        "--config".into(),
-        config.display().to_string(),
-        "--store".into(),
-        store.display().to_string(),
-    ];
-    client_entry(client, &command_name(), &args)
-}
-
-/// A canonical capability name from the config for the naming example, else the demo's.
-fn example_tool(config: &Path) -> String {
-    std::fs::read_to_string(config)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|d| {
-            d.pointer("/capabilities/0/name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "billing.inspect_invoice".into())
-}
-
-fn openai_agents_snippet(
-    a: &SnippetArgs,
-    cmd: &str,
-    args: &[String],
-    mode: AliasMode,
-    config: &Path,
-) -> Value {
-    let env = &a.auth_token_env;
-    let url = format!("http://{}:{}/mcp", a.host, a.port);
-    let python = format!(
-        "import os\nfrom agents.mcp import MCPServerStreamableHttp\n\nsluicegate = MCPServerStreamableHttp(\n    name=\"sluicegate\",\n    params={{\n        \"url\": \"{url}\",\n        \"headers\": {{\"Authorization\": f\"Bearer {{os.environ['{env}']}}\"}},\n    }},\n    cache_tools_list=True,\n)\n"
-    );
-    let canonical = example_tool(config);
-    json!({
-        "transport": "streamable-http",
-        "start_server": {"command": cmd, "args": args, "env": {env.as_str(): "<set-a-random-local-token>"}},
-        "openai_agents_sdk": {
-            "package": "openai-agents",
-            "url": url,
-            "headers_from_env": {"Authorization": format!("Bearer ${env}")},
-            "python": python,
-        },
-        "tool_names": {
-            "canonical": canonical,
-            "model_visible_with_alias_mode_openai": openai_alias(&canonical),
-            "alias_mode": mode.as_str(),
-        },
-        "notes": [
-            format!("Start the server with {env} set to a random value and give the agent process the same value; the snippet never contains it."),
-            "Function names may not contain dots in the OpenAI Agents SDK, so the server runs with --alias-mode openai; results still name the canonical capability.",
-            "The tools read one row of the trusted tenant or record a proposal. Approval and apply happen outside MCP (sluicegate proposals approve, sluicegate apply).",
-            "Listing tools and calling them needs no OpenAI API key; running an agent does.",
-        ],
-    })
-}
-
-fn instructions(client: &str, mode: AliasMode) -> Value {
-    let names = if mode == AliasMode::Canonical {
-        "Tool names are canonical capability names such as billing.inspect_invoice."
-    } else {
-        "Tool names are OpenAI-safe aliases such as billing__inspect_invoice; results name the canonical capability."
-    };
-    json!({
-        "target_client": client,
-        "alias_mode": mode.as_str(),
-        "recommended_system_prompt": format!(
-            "You work through reviewed Sluicegate capabilities. Inspect the record and its evidence before proposing a change. Proposal tools only record a proposal for human review: never claim a change was committed unless a result says source_database_changed is true. There are no approve, apply or SQL tools; a human approves outside this conversation. If a result reports VERSION_CONFLICT, inspect again before proposing. Evidence, proposal and replay handles are audit records you do not need to open. {names}"
-        ),
-        "checklist": [
-            "Inspect before proposing.",
-            "Propose; do not claim the database changed.",
-            "Leave approval and apply to a human outside MCP.",
-            "Re-inspect after a version conflict.",
-        ],
-    })
+    client_config::stdio_snippet(
+        client,
+        &command_name(),
+        &config.display().to_string(),
+        &store.display().to_string(),
+    )
 }
 
 /// Merge the snippet into `dest` (keeping other servers and keys), after a backup.
@@ -684,27 +562,12 @@ fn write_snippet(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", dest.display())),
     };
-    let merged = match (client, existing) {
-        ("generic" | "generic-stdio", _) | (_, None) => snippet.clone(),
-        (_, Some(mut doc)) => {
-            let key = if client == "vscode" {
-                "servers"
-            } else {
-                "mcpServers"
-            };
-            if !doc.is_object() {
-                bail!("{} does not hold a JSON object", dest.display());
-            }
-            let entry = snippet[key]["sluicegate"].clone();
-            match doc.get_mut(key).and_then(Value::as_object_mut) {
-                Some(map) => {
-                    map.insert("sluicegate".into(), entry);
-                }
-                None => doc[key] = json!({"sluicegate": entry}),
-            }
-            doc
+    let merged = client_config::merge(client, snippet, existing).map_err(|e| match e {
+        ClientConfigError::NotAnObject => {
+            anyhow::anyhow!("{} does not hold a JSON object", dest.display())
         }
-    };
+        other => other.into(),
+    })?;
     confirm(
         &format!(
             "Write the sluicegate MCP server entry to {}?",
