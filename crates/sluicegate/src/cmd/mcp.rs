@@ -14,8 +14,9 @@ use sluicegate_core::client_config::{self, CLIENTS, ClientConfigError};
 use sluicegate_core::config::Mode;
 use sluicegate_core::tools::AliasMode;
 use sluicegate_ledger::lease::Lease;
+use sluicegate_mcp::serve::{Transport, cancel_on_signal, exposes_to_network, protocol_name};
 use sluicegate_mcp::{
-    CancellationToken, HttpOptions, HttpServer, Protocol, Surface, is_loopback_host, serve_stdio,
+    CancellationToken, HttpOptions, Protocol, Surface, is_loopback_host, serve_stdio,
 };
 use sluicegate_runtime::{AgentApi, Env, now_iso};
 
@@ -163,34 +164,14 @@ pub struct HttpCmd {
     http: HttpArgs,
 }
 
-/// How to serve.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Stdio,
-    Http(Protocol),
-}
-
-impl Transport {
-    fn parse(s: &str) -> anyhow::Result<Transport> {
-        Ok(match s {
-            "stdio" => Transport::Stdio,
-            "streamable-http" => Transport::Http(Protocol::StreamableHttp),
-            "http" | "json-rpc-http" | "jsonrpc-http" => Transport::Http(Protocol::Bridge),
-            _ => bail!("--transport must be stdio, streamable-http, or http"),
-        })
-    }
-
-    fn lease_name(self) -> &'static str {
-        match self {
-            Transport::Stdio => "stdio",
-            Transport::Http(p) => p.lease_transport(),
-        }
-    }
+/// `--transport` for `mcp serve`.
+fn parse_transport(s: &str) -> anyhow::Result<Transport> {
+    Transport::parse(s).context("--transport must be stdio, streamable-http, or http")
 }
 
 pub fn run(cmd: McpCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        McpCommand::Serve(c) => serve(&c.common, Transport::parse(&c.transport)?, &c.http),
+        McpCommand::Serve(c) => serve(&c.common, parse_transport(&c.transport)?, &c.http),
         McpCommand::ServeStreamableHttp(c) => serve(
             &c.common,
             Transport::Http(Protocol::StreamableHttp),
@@ -263,24 +244,10 @@ pub fn serve(
     let api = AgentApi::new(config, ledger, env.clone(), result_format);
     let surface = Arc::new(Surface::new(api, env, alias_mode)?);
 
-    // Blocking threads run SQLite work (source reads, ledger writes); the ledger is one
-    // connection behind a mutex, so a few threads are all that can make progress, and a capped
-    // pool keeps memory flat under many concurrent sessions.
-    let runtime = match transport {
-        // One thread is plenty for one client and keeps cold start and memory small.
-        Transport::Stdio => tokio::runtime::Builder::new_current_thread()
-            .max_blocking_threads(2)
-            .enable_all()
-            .build()?,
-        Transport::Http(_) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .max_blocking_threads(4)
-            .enable_all()
-            .build()?,
-    };
+    let runtime = transport.runtime()?;
     let shutdown = CancellationToken::new();
     let result = runtime.block_on(async {
-        spawn_signal_watch(shutdown.clone());
+        cancel_on_signal(shutdown.clone());
         match transport {
             Transport::Stdio => serve_stdio(surface, shutdown)
                 .await
@@ -306,31 +273,6 @@ pub fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Cancel `shutdown` on SIGINT or SIGTERM.
-fn spawn_signal_watch(shutdown: CancellationToken) {
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-        shutdown.cancel();
-    });
-}
-
 async fn serve_http(
     surface: Arc<Surface>,
     protocol: Protocol,
@@ -345,7 +287,7 @@ async fn serve_http(
             "Warning: `mcp serve-http` is the legacy JSON-RPC bridge, not standard MCP. Standard clients should use `sluicegate mcp serve --transport streamable-http`."
         );
     }
-    if http.host == "0.0.0.0" || http.host == "::" || http.host == "[::]" {
+    if exposes_to_network(&http.host) {
         eprintln!(
             "Warning: binding {} exposes this server to the network; keep the token secret and prefer 127.0.0.1.",
             http.host
@@ -359,22 +301,21 @@ async fn serve_http(
         allowed_origins: http.allowed_origins.clone(),
     };
     let auth = opts.token.is_some();
-    let server = HttpServer::bind(surface, protocol, opts, shutdown).await?;
-    let addr = server.local_addr()?;
-    let name = match protocol {
-        Protocol::StreamableHttp => "Streamable HTTP MCP",
-        Protocol::Bridge => "JSON-RPC bridge",
+    let listening = |addr| {
+        eprintln!(
+            "Sluicegate {} listening on http://{addr}/mcp",
+            protocol_name(protocol)
+        );
+        if auth {
+            eprintln!("Auth: bearer token from {}", http.auth_token_env);
+        } else {
+            eprintln!("Auth: disabled for localhost development only");
+        }
+        eprintln!("Config: {}", config_file.display());
+        eprintln!("Store: {}", store.display());
+        eprintln!("Press Ctrl+C to stop.");
     };
-    eprintln!("Sluicegate {name} listening on http://{addr}/mcp");
-    if auth {
-        eprintln!("Auth: bearer token from {}", http.auth_token_env);
-    } else {
-        eprintln!("Auth: disabled for localhost development only");
-    }
-    eprintln!("Config: {}", config_file.display());
-    eprintln!("Store: {}", store.display());
-    eprintln!("Press Ctrl+C to stop.");
-    server.run().await?;
+    sluicegate_mcp::serve::serve_http(surface, protocol, opts, shutdown, listening).await?;
     Ok(())
 }
 

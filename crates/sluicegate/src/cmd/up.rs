@@ -10,9 +10,10 @@ use sluicegate_core::tools::boundary::{all_pass, boundary_checks};
 use sluicegate_core::tools::{AliasMode, exposed_tools};
 use sluicegate_ledger::lease;
 use sluicegate_mcp::Protocol;
+use sluicegate_mcp::serve::Transport;
 use sluicegate_runtime::Env;
 
-use crate::cmd::mcp::{self, AliasArgs, CommonServe, HttpArgs, Transport, parse_result_format};
+use crate::cmd::mcp::{self, AliasArgs, CommonServe, HttpArgs, parse_result_format};
 use crate::context::{config_path, store_path};
 
 #[derive(clap::Args)]
