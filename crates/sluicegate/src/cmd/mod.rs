@@ -10,7 +10,6 @@ pub mod benchmark;
 pub mod config;
 pub mod demo;
 pub mod doctor;
-pub mod doctor_db;
 pub mod handler;
 pub mod inspect;
 pub mod ledger;

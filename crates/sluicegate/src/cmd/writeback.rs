@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use sluicegate_core::config::{Engine, Kind, Mode};
+use sluicegate_core::config::Engine;
 use sluicegate_runtime::Env;
-use sluicegate_source::{
-    RECEIPT_TABLE, ScriptError, migration_body, migration_header, probe_writer,
-};
+use sluicegate_runtime::doctor::writeback;
+use sluicegate_source::{ScriptError, migration_body, migration_header};
 
 use crate::context::{config_path, load_config, runtime};
 
@@ -101,70 +100,10 @@ fn grants(a: &SqlArgs) -> anyhow::Result<ExitCode> {
 fn doctor(config: Option<PathBuf>, check_db: bool) -> anyhow::Result<ExitCode> {
     let path = config_path(config.as_deref());
     let config = load_config(&path)?;
-    println!("Sluicegate writeback doctor");
-    println!("Config: {}\n", path.display());
     let env = Env::process();
-    let mut ok = true;
-    let mut any = false;
-    let rt = runtime()?;
-    for (name, source) in &config.sources {
-        let direct = config.mode == Mode::Review
-            && config.capabilities.iter().any(|c| {
-                c.kind == Kind::Proposal && c.source == *name && c.executor_name() == "sql_update"
-            });
-        if !direct {
-            continue;
-        }
-        any = true;
-        println!("Source: {name}");
-        println!("  engine: {}", source.engine.as_str());
-        println!(
-            "  writer env: {}",
-            source
-                .write_url_env
-                .as_deref()
-                .unwrap_or("(missing write_url_env)")
-        );
-        let url = source.write_url_env.as_deref().and_then(|w| env.secret(w));
-        println!(
-            "  env status: {}",
-            if url.is_some() { "set" } else { "missing" }
-        );
-        println!("  receipt table: {RECEIPT_TABLE}");
-        match (&url, check_db) {
-            (None, _) => {
-                ok = false;
-                if check_db {
-                    println!("  db check: skipped because the writer env is missing");
-                }
-            }
-            (Some(u), true) => match rt.block_on(probe_writer(u.expose(), source.engine)) {
-                Ok(v) if v["ok"] == serde_json::Value::Bool(true) => {
-                    println!("  db check: ok (probe receipt inserted and rolled back)")
-                }
-                Ok(_) => {
-                    ok = false;
-                    println!("  db check: failed (credential missing)");
-                }
-                Err(e) => {
-                    ok = false;
-                    println!("  db check: failed ({})", e.category());
-                }
-            },
-            (Some(_), false) => println!("  db check: not run (pass --check-db)"),
-        }
-        println!(
-            "\nNext:\n  sluicegate writeback migration --engine {e}\n  sluicegate writeback grants --engine {e} --writer-role <writer_role>\n",
-            e = source.engine.as_str()
-        );
-    }
-    if !any {
-        println!("No direct SQL writeback sources found.");
-        println!(
-            "Proposals that use app-owned executors (http_handler, command_handler) write through your app instead."
-        );
-    }
-    Ok(if ok {
+    let writers = runtime()?.block_on(writeback::writers(&config, &env, check_db));
+    print!("{}", writeback::text(&path.display().to_string(), &writers));
+    Ok(if writers.iter().all(writeback::Writer::ok) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
