@@ -8,6 +8,7 @@
 //! * [`selection`]: the selection spec and the config generator (checked by the validator).
 //! * [`recipes`]: built-in starter contracts.
 //! * [`files`]: `.env.example`, the wizard preview, `config migrate`.
+//! * [`wizard`]: the guided wizard's questions, defaults, answer checks and result.
 //!
 //! Like the rest of the crate: no I/O, no clock, no environment. The binary inspects, prompts
 //! and writes files.
@@ -18,6 +19,7 @@ pub mod grammar;
 pub mod inspection;
 pub mod recipes;
 pub mod selection;
+pub mod wizard;
 
 /// Why onboarding could not produce a config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
