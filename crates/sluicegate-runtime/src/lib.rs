@@ -9,6 +9,7 @@ pub mod doctor;
 mod env;
 pub mod handler;
 mod review;
+pub mod view;
 
 pub use agent::AgentApi;
 pub use env::{Env, Secret};

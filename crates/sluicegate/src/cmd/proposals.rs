@@ -5,10 +5,9 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use sluicegate_ledger::Filter;
-use sluicegate_runtime::{Env, ReviewApi};
+use sluicegate_runtime::{Env, ReviewApi, view};
 
 use crate::context::{actor, confirm, open_existing_ledger, print_json, store_hint, store_path};
-use crate::view;
 
 #[derive(clap::Args)]
 pub struct StoreArgs {
