@@ -5,6 +5,7 @@
 //! from it can approve, apply, run SQL or read a credential.
 
 mod agent;
+pub mod demo;
 pub mod doctor;
 mod env;
 pub mod handler;
