@@ -79,6 +79,20 @@ impl SourceError {
         }
     }
 
+    /// Why a schema inspection failed, in the few words `inspect` and onboarding print: `not
+    /// found`, `credential missing`, `permission denied`, `authentication failed`, `timeout`,
+    /// or `connection failed` for everything else.
+    pub fn inspection_category(&self) -> &'static str {
+        match self.category() {
+            "configured object not found" => "not found",
+            c @ ("credential missing"
+            | "permission denied"
+            | "authentication failed"
+            | "timeout") => c,
+            _ => "connection failed",
+        }
+    }
+
     /// Whether the error says the session refused to write because it is read-only.
     pub fn is_read_only_violation(&self) -> bool {
         match self {
@@ -174,6 +188,26 @@ pub(crate) fn unavailable(category: &str, detail: &str) -> SourceError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn inspection_categories_are_few() {
+        let q = |m: &str| SourceError::Query(m.into()).inspection_category();
+        assert_eq!(q("relation \"x\" does not exist"), "not found");
+        assert_eq!(q("permission denied for table x"), "permission denied");
+        assert_eq!(q("syntax error"), "connection failed");
+        assert_eq!(
+            SourceError::CredentialMissing { env: "X".into() }.inspection_category(),
+            "credential missing"
+        );
+        assert_eq!(
+            SourceError::Unavailable("timeout after 3 s".into()).inspection_category(),
+            "timeout"
+        );
+        assert_eq!(
+            SourceError::UnsafeIdentifier("a b".into()).inspection_category(),
+            "connection failed"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -7,6 +7,7 @@
 //!   [`selection::Selection`] with every missing decision reported at once.
 //! * [`selection`]: the selection spec and the config generator (checked by the validator).
 //! * [`recipes`]: built-in starter contracts.
+//! * [`report`]: the inspection as `inspect` prints it.
 //! * [`files`]: `.env.example`, the wizard preview, `config migrate`.
 //! * [`wizard`]: the guided wizard's questions, defaults, answer checks and result.
 //!
@@ -18,6 +19,7 @@ pub mod files;
 pub mod grammar;
 pub mod inspection;
 pub mod recipes;
+pub mod report;
 pub mod selection;
 pub mod wizard;
 
