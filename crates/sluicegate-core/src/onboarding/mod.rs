@@ -9,6 +9,7 @@
 //! * [`recipes`]: built-in starter contracts.
 //! * [`report`]: the inspection as `inspect` prints it.
 //! * [`files`]: `.env.example`, the wizard preview, `config migrate`.
+//! * [`generated`]: what a run produces and the files it writes.
 //! * [`wizard`]: the guided wizard's questions, defaults, answer checks and result.
 //!
 //! Like the rest of the crate: no I/O, no clock, no environment. The binary inspects, prompts
@@ -16,6 +17,7 @@
 
 pub mod answers;
 pub mod files;
+pub mod generated;
 pub mod grammar;
 pub mod inspection;
 pub mod recipes;

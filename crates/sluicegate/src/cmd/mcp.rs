@@ -377,7 +377,7 @@ pub struct SnippetArgs {
 }
 
 /// The command name written into snippets.
-fn command_name() -> String {
+pub fn command_name() -> String {
     std::env::var("SLUICEGATE_COMMAND_NAME")
         .ok()
         .filter(|s| !s.is_empty())
@@ -474,17 +474,6 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
     );
     print_json(&out)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The stdio snippet `onboard` writes for `client`: `mcp serve` with these config and store
-/// paths, canonical tool names, no env values.
-pub fn stdio_snippet(client: &str, config: &Path, store: &Path) -> Value {
-    client_config::stdio_snippet(
-        client,
-        &command_name(),
-        &config.display().to_string(),
-        &store.display().to_string(),
-    )
 }
 
 /// Merge the snippet into `dest` (keeping other servers and keys), after a backup.

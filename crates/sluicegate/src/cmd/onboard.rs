@@ -11,23 +11,24 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sluicegate_core::config::{Engine, Kind};
 use sluicegate_core::onboarding::answers::{Answers, Resolved, resolve};
-use sluicegate_core::onboarding::files::{env_example, smoke_env_names};
+use sluicegate_core::onboarding::files::smoke_env_names;
+use sluicegate_core::onboarding::generated::{
+    Generated, PlannedFile, STATE_DIR, plan_files, starter_answers,
+};
 use sluicegate_core::onboarding::inspection::Inspection;
 use sluicegate_core::onboarding::recipes::{Recipe, builtin_recipe, is_recipe_path, parse_recipe};
-use sluicegate_core::onboarding::selection::{Selection, generate};
+use sluicegate_core::onboarding::selection::Selection;
 use sluicegate_core::tools::AliasMode;
 use sluicegate_core::tools::boundary::{all_pass, boundary_checks};
 use sluicegate_runtime::{AgentApi, Env};
 
 use super::inspect::{DbArgs, run_inspection};
+use super::mcp::command_name;
 use super::tools::print_checks;
 use crate::context::{DEFAULT_CONFIG, load_config, open_ledger, print_json, runtime, store_path};
-
-/// Where onboarding keeps its side files (snippets, smoke input), beside the ledger.
-pub const STATE_DIR: &str = ".sluicegate";
 
 #[derive(clap::Args, Clone, Default)]
 pub struct GenArgs {
@@ -250,18 +251,6 @@ pub enum OnboardCommand {
     Db(Box<GenArgs>),
 }
 
-/// What one generation produced.
-pub struct Generated {
-    pub doc: Value,
-    pub selection: Option<Selection>,
-    pub smoke_id: Option<String>,
-    /// The tools the config exposes, in order.
-    pub tools: Vec<String>,
-    pub source_label: String,
-    /// A handler template the wizard chose to write (flags say so through `GenArgs`).
-    pub handler_template: Option<String>,
-}
-
 /// Load a recipe by id (./recipes/<id>.json first, then the built-in ones) or file path.
 pub fn load_recipe(arg: &str) -> anyhow::Result<Recipe> {
     if is_recipe_path(arg) {
@@ -282,16 +271,7 @@ pub fn load_recipe(arg: &str) -> anyhow::Result<Recipe> {
     })
 }
 
-fn tool_names(doc: &Value) -> Vec<String> {
-    doc["capabilities"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str().map(str::to_string))
-        .collect()
-}
-
-/// Resolve decisions and generate, printing warnings on stderr.
+/// Generate from resolved decisions, printing their warnings on stderr.
 fn finish(
     resolved: Resolved,
     smoke_id: Option<String>,
@@ -300,15 +280,11 @@ fn finish(
     for w in &resolved.warnings {
         eprintln!("warning: {w}");
     }
-    let doc = generate(&resolved.selection)?;
-    Ok(Generated {
-        tools: tool_names(&doc),
-        doc,
-        selection: Some(resolved.selection),
+    Ok(Generated::from_selection(
+        resolved.selection,
         smoke_id,
-        source_label: label,
-        handler_template: None,
-    })
+        label,
+    )?)
 }
 
 /// The starter config (`init` with no database input): placeholders to edit.
@@ -319,29 +295,9 @@ fn starter(args: &GenArgs) -> anyhow::Result<Generated> {
         .as_deref()
         .filter(|e| *e != "auto")
         .unwrap_or("postgres");
-    let engine_kind =
+    let engine =
         Engine::parse(engine).context("init --engine must be postgres, mysql, or sqlite")?;
-    let answers = Answers {
-        engine: Some(engine.into()),
-        mode: Some(args.mode.clone().unwrap_or_else(|| "read_only".into())),
-        table: Some("records".into()),
-        schema: Some(
-            match engine_kind {
-                Engine::Postgres => "public",
-                Engine::Mysql => "app",
-                Engine::Sqlite => "main",
-            }
-            .into(),
-        ),
-        primary_key: Some("id".into()),
-        tenant_key: Some("tenant_id".into()),
-        visible_columns: vec!["id,tenant_id,updated_at".into()],
-        conflict_column: Some("updated_at".into()),
-        namespace: Some("records".into()),
-        object_name: Some("record".into()),
-        read_url_env: args.db.from_env.clone(),
-        ..Default::default()
-    };
+    let answers = starter_answers(engine, args.mode.clone(), args.db.from_env.clone());
     let resolved = resolve(&answers, None, None, "read_only")?;
     finish(resolved, None, "starter".into())
 }
@@ -372,15 +328,11 @@ pub fn produce(args: &GenArgs, default_env: Option<&str>) -> anyhow::Result<Gene
             .with_context(|| format!("cannot read --spec {}", path.display()))?;
         let selection: Selection = serde_json::from_str(&text)
             .with_context(|| format!("--spec {} is not a valid selection", path.display()))?;
-        let doc = generate(&selection)?;
-        return Ok(Generated {
-            tools: tool_names(&doc),
-            doc,
-            selection: Some(selection),
-            smoke_id: args.smoke_id.clone(),
-            source_label: format!("selection spec {}", path.display()),
-            handler_template: None,
-        });
+        return Ok(Generated::from_selection(
+            selection,
+            args.smoke_id.clone(),
+            format!("selection spec {}", path.display()),
+        )?);
     }
     if args.wants_wizard() {
         return super::wizard::run(args, recipe);
@@ -412,57 +364,14 @@ pub fn produce(args: &GenArgs, default_env: Option<&str>) -> anyhow::Result<Gene
     finish(resolved, args.smoke_id.clone(), label)
 }
 
-/// A file to write, refused if it exists and `--force` is absent.
-struct Planned {
-    path: PathBuf,
-    body: String,
-    executable: bool,
-}
-
-fn pretty(v: &Value) -> anyhow::Result<String> {
-    Ok(format!("{}\n", serde_json::to_string_pretty(v)?))
-}
-
 /// Every file of one generation: config, `.env.example`, MCP snippets, smoke input and the
 /// optional handler template. All are checked before any is written.
-fn plan_files(args: &GenArgs, g: &Generated) -> anyhow::Result<Vec<Planned>> {
-    let mut files = vec![
-        Planned {
-            path: args.output.clone(),
-            body: pretty(&g.doc)?,
-            executable: false,
-        },
-        Planned {
-            path: PathBuf::from(".env.example"),
-            body: env_example(&g.doc),
-            executable: false,
-        },
-    ];
+fn plan(args: &GenArgs, g: &Generated) -> anyhow::Result<Vec<PlannedFile>> {
     let store = args
         .store
         .clone()
         .unwrap_or_else(|| PathBuf::from(sluicegate_core::onboarding::selection::STORAGE_PATH));
-    for (client, file) in [
-        ("generic-stdio", "generic-stdio.json"),
-        ("claude-desktop", "claude-desktop.json"),
-        ("cursor", "cursor.json"),
-        ("vscode", "vscode.json"),
-    ] {
-        files.push(Planned {
-            path: Path::new(STATE_DIR).join("mcp").join(file),
-            body: pretty(&super::mcp::stdio_snippet(client, &args.output, &store))?,
-            executable: false,
-        });
-    }
-    if let (Some(id), Some(sel)) = (&g.smoke_id, &g.selection)
-        && let Some(names) = sel.names()
-    {
-        files.push(Planned {
-            path: Path::new(STATE_DIR).join("smoke-input.json"),
-            body: pretty(&json!({names.lookup: id}))?,
-            executable: false,
-        });
-    }
+    let mut files = plan_files(g, &args.output, &store, &command_name());
     if let Some(t) = handler_template(args, g)? {
         files.push(t);
     }
@@ -470,7 +379,7 @@ fn plan_files(args: &GenArgs, g: &Generated) -> anyhow::Result<Vec<Planned>> {
 }
 
 /// The handler template to write, when the executor is app-owned and a flag asks for one.
-fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<Planned>> {
+fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<PlannedFile>> {
     let executor = g
         .selection
         .as_ref()
@@ -501,7 +410,7 @@ fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<Plan
     let t = super::handler::find(name).with_context(|| {
         format!("unknown handler template: {name}. Use sluicegate handler template --list")
     })?;
-    Ok(Some(Planned {
+    Ok(Some(PlannedFile {
         path: args
             .handler_output
             .clone()
@@ -511,7 +420,7 @@ fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<Plan
     }))
 }
 
-fn write_files(files: &[Planned], force: bool) -> anyhow::Result<()> {
+fn write_files(files: &[PlannedFile], force: bool) -> anyhow::Result<()> {
     let existing: Vec<String> = files
         .iter()
         .filter(|f| f.path.exists())
@@ -554,7 +463,7 @@ pub fn generate_and_write(
 
 /// Write every file of `g` (refusing to overwrite without `--force`) and say what was written.
 pub fn write_generated(args: &GenArgs, g: &Generated) -> anyhow::Result<()> {
-    let files = plan_files(args, g)?;
+    let files = plan(args, g)?;
     write_files(&files, args.force)?;
     if g.source_label == "starter" {
         println!(

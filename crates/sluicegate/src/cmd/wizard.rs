@@ -10,6 +10,7 @@ use std::io::IsTerminal;
 
 use anyhow::{Context, bail};
 use inquire::{Confirm, MultiSelect, Select, Text};
+use sluicegate_core::onboarding::generated::Generated;
 use sluicegate_core::onboarding::recipes::Recipe;
 use sluicegate_core::onboarding::wizard::{
     Answer, Prompt, Rejected, Start, Step, Wizard, summary_lines,
@@ -17,7 +18,7 @@ use sluicegate_core::onboarding::wizard::{
 
 use super::handler::SECURITY_WARNING;
 use super::inspect::run_inspection;
-use super::onboard::{GenArgs, Generated};
+use super::onboard::GenArgs;
 
 /// Ask `prompt` on the terminal.
 fn ask(prompt: &Prompt) -> anyhow::Result<Answer> {
@@ -108,16 +109,7 @@ pub fn run(args: &GenArgs, recipe: Option<Recipe>) -> anyhow::Result<Generated> 
                 }
                 wizard.inspected(inspection)?;
             }
-            Step::Done(done) => {
-                return Ok(Generated {
-                    doc: done.doc,
-                    selection: Some(done.selection),
-                    smoke_id: done.smoke_id,
-                    tools: done.tools,
-                    source_label: done.source_label,
-                    handler_template: done.handler_template,
-                });
-            }
+            Step::Done(generated) => return Ok(*generated),
         }
     }
 }

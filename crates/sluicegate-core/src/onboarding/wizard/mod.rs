@@ -13,12 +13,10 @@ mod review;
 #[cfg(test)]
 mod tests;
 
-use serde_json::Value;
-
 use super::answers::Answers;
+use super::generated::Generated;
 use super::inspection::{Inspection, TableInfo};
 use super::recipes::Recipe;
-use super::selection::Selection;
 
 /// The column choice that means "no column".
 pub const NONE_CHOICE: &str = "(none)";
@@ -83,20 +81,7 @@ pub enum Step {
         read_env: String,
     },
     /// The reviewed result, ready to be written.
-    Done(Box<Finished>),
-}
-
-/// What the wizard produced.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Finished {
-    pub doc: Value,
-    pub selection: Selection,
-    pub smoke_id: Option<String>,
-    /// The tools the config exposes, in order.
-    pub tools: Vec<String>,
-    pub source_label: String,
-    /// The handler template the user chose to have written.
-    pub handler_template: Option<String>,
+    Done(Box<Generated>),
 }
 
 /// What the wizard starts from: flags as decisions (they become defaults) and the handler

@@ -1,10 +1,11 @@
 //! The end of the wizard: the defaults that come from a recipe, the decisions as [`Answers`],
 //! the resolved selection, the preview shown before writing, and the generated config.
 
-use super::{Finished, Rejected, Wizard};
+use super::{Rejected, Wizard};
 use crate::onboarding::answers::{Answers, resolve};
 use crate::onboarding::files::preview_lines;
-use crate::onboarding::selection::{PatchSpec, Selection, generate};
+use crate::onboarding::generated::Generated;
+use crate::onboarding::selection::{PatchSpec, Selection};
 
 impl Wizard {
     /// The patch default: the recipe's patch, else the `--patch` flags, else the first column
@@ -176,28 +177,17 @@ impl Wizard {
     }
 
     /// The generated config and what goes with it.
-    pub(super) fn finish(&self) -> Result<Finished, Rejected> {
-        let selection = self.selection()?;
-        let doc = generate(&selection).map_err(|e| Rejected::Abort(e.to_string()))?;
-        let tools = doc["capabilities"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["name"].as_str().map(str::to_string))
-            .collect();
-        Ok(Finished {
-            doc,
-            selection,
-            smoke_id: self.answers().smoke_id,
-            tools,
-            source_label: format!(
-                "{} inspection (wizard)",
-                self.inspection
-                    .as_ref()
-                    .map(|i| i.engine.as_str())
-                    .unwrap_or_default()
-            ),
-            handler_template: self.draft.handler_template.clone(),
-        })
+    pub(super) fn finish(&self) -> Result<Generated, Rejected> {
+        let label = format!(
+            "{} inspection (wizard)",
+            self.inspection
+                .as_ref()
+                .map(|i| i.engine.as_str())
+                .unwrap_or_default()
+        );
+        let mut g = Generated::from_selection(self.selection()?, self.answers().smoke_id, label)
+            .map_err(|e| Rejected::Abort(e.to_string()))?;
+        g.handler_template = self.draft.handler_template.clone();
+        Ok(g)
     }
 }

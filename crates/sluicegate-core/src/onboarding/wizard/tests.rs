@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::Engine;
+use crate::onboarding::generated::Generated;
 use crate::onboarding::inspection::{RawCatalog, RawColumn, RawConstraint, RawObject, normalize};
 use crate::onboarding::recipes::builtin_recipe;
 
@@ -117,7 +118,11 @@ fn choose(w: &mut Wizard, choice: &str) {
         .expect("a valid choice");
 }
 
-fn done(w: &Wizard) -> Finished {
+fn sel(g: &Generated) -> &crate::onboarding::selection::Selection {
+    g.selection.as_ref().expect("a selection")
+}
+
+fn done(w: &Wizard) -> Generated {
     match w.next() {
         Ok(Step::Done(f)) => *f,
         other => panic!("expected the end, got {other:?}"),
@@ -166,7 +171,7 @@ fn read_only_with_every_default() {
     assert_eq!(f.tools, ["invoice.inspect_invoice"]);
     assert_eq!(f.doc["mode"], "read_only");
     assert_eq!(f.source_label, "postgres inspection (wizard)");
-    assert_eq!(f.selection.table.as_deref(), Some("invoices"));
+    assert_eq!(sel(&f).table.as_deref(), Some("invoices"));
     assert_eq!(f.smoke_id, None);
 }
 
@@ -289,8 +294,8 @@ fn no_tenant_column_needs_single_tenant_dev() {
     defaults_until(&mut w, "Write these files?");
     choose(&mut w, "write");
     let f = done(&w);
-    assert_eq!(f.selection.table.as_deref(), Some("notes"));
-    assert_eq!(f.selection.tenant_key, None);
+    assert_eq!(sel(&f).table.as_deref(), Some("notes"));
+    assert_eq!(sel(&f).tenant_key, None);
 }
 
 #[test]
@@ -401,9 +406,9 @@ fn a_recipe_supplies_the_defaults() {
     defaults_until(&mut w, "Write these files?");
     choose(&mut w, "write");
     let f = done(&w);
-    assert_eq!(f.selection.patch_args, recipe.spec.patch_args);
+    assert_eq!(sel(&f).patch_args, recipe.spec.patch_args);
     assert_eq!(
-        f.selection.allowed_columns,
+        sel(&f).allowed_columns,
         Some(recipe.allowed_write_columns.clone())
     );
 }
@@ -474,7 +479,7 @@ fn review_with_an_http_handler_and_a_template() {
     choose(&mut w, "write");
     let f = done(&w);
     assert_eq!(f.handler_template.as_deref(), Some("python-fastapi"));
-    assert_eq!(f.selection.executor(), "http_handler");
+    assert_eq!(sel(&f).executor(), "http_handler");
 }
 
 #[test]
@@ -524,7 +529,7 @@ fn the_preview_can_be_revised_or_canceled() {
     choose(&mut w, "write");
     let f = done(&w);
     assert_eq!(f.tools, ["billing.look_up"]);
-    assert_eq!(f.selection.visible_columns, ["id"]);
+    assert_eq!(sel(&f).visible_columns, ["id"]);
 }
 
 #[test]
