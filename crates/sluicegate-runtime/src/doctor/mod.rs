@@ -10,6 +10,7 @@
 mod config;
 mod db;
 mod render;
+pub mod up;
 pub mod writeback;
 
 use std::collections::HashSet;
