@@ -1,5 +1,6 @@
 //! Human views of ledger records: what `proposals show`, `replay show`, `evidence show`,
-//! `receipts show`, the record listings and `apply` print, and the Markdown exports. Every
+//! `receipts show`, the record listings, `apply`, `smoke call` and `propose` print, and the
+//! Markdown exports. Every
 //! front end that shows these records to a person (the CLI now, a review UI later) uses them.
 //!
 //! Views build strings; front ends decide where they go. Values print raw when they are
@@ -8,6 +9,7 @@
 mod evidence;
 mod proposal;
 mod replay;
+mod tool_call;
 mod writeback;
 
 #[cfg(test)]
@@ -23,6 +25,7 @@ pub use evidence::{
 };
 pub use proposal::{diff_lines, proposal_details, proposal_first_look, proposal_list_entry};
 pub use replay::{replay_details, replay_markdown, replay_story};
+pub use tool_call::{proposal_result, smoke_call};
 pub use writeback::{apply_summary, handler_apply_summary, receipt_list_entry, receipt_view};
 
 /// The proposal's lifecycle state (an unknown one reads as pending review).

@@ -10,7 +10,7 @@ use sluicegate_core::call::Args;
 use sluicegate_core::config::{Config, Kind};
 use sluicegate_core::tools::boundary::{BoundaryCheck, NOT_EXPOSED, all_pass, boundary_checks};
 use sluicegate_core::tools::{AliasMode, exposed_tools, sample_args};
-use sluicegate_runtime::{AgentApi, Env};
+use sluicegate_runtime::{AgentApi, Env, view};
 
 use crate::context::{
     config_path, load_config, open_ledger, print_json, runtime, store_hint, store_path,
@@ -311,36 +311,10 @@ pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
             &json!({"ok": ok, "tool": tool, "input": args, "result": result.payload, "store_path": store}),
         )?;
     } else {
-        let (evidence, proposal) = result.ids();
-        println!(
-            "Sluicegate smoke call: {}\n",
-            if ok { "ok" } else { "refused" }
+        print!(
+            "{}",
+            view::smoke_call(&tool, &args, &result, &store_hint(a.store.as_deref()))
         );
-        println!("Tool:\n{tool}\n");
-        println!("Input:\n{}\n", serde_json::to_string_pretty(&args)?);
-        if !ok {
-            println!(
-                "Result:\n{}\n",
-                serde_json::to_string_pretty(&result.payload)?
-            );
-        }
-        println!("Source DB changed:\nno\n");
-        println!(
-            "Evidence:\n{}\n",
-            evidence.as_deref().unwrap_or("(not returned)")
-        );
-        let hint = store_hint(a.store.as_deref());
-        if let Some(p) = &proposal {
-            println!("Proposal:\n{p}\n");
-            println!("Replay:\nsynapsor://replay/replay_{p}\n");
-            println!(
-                "Next:\n  sluicegate proposals show {p}{hint}\n  sluicegate proposals approve {p}{hint}\n  sluicegate apply {p}{hint}\n  sluicegate replay show {p}{hint}"
-            );
-        } else if let Some(ev) = &evidence {
-            println!(
-                "Next:\n  sluicegate evidence show {ev}{hint}\n  sluicegate query-audit list --evidence {ev}{hint}"
-            );
-        }
     }
     Ok(if ok {
         ExitCode::SUCCESS
@@ -372,38 +346,10 @@ pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
     let ok = result.succeeded();
     if a.json {
         print_json(&result.payload)?;
-    } else if !ok {
-        println!(
-            "Proposal refused.\n\nCapability:\n{}\n\nResult:\n{}",
-            a.capability,
-            serde_json::to_string_pretty(&result.payload)?
-        );
     } else {
-        let (evidence, proposal) = result.ids();
-        let id = proposal.clone().unwrap_or_else(|| "latest".into());
-        let hint = store_hint(a.store.as_deref());
-        let dedup = result.payload.get("deduplicated") == Some(&Value::Bool(true))
-            || result.payload.pointer("/proposal/deduplicated") == Some(&Value::Bool(true));
-        println!(
-            "{}\n",
-            if dedup {
-                "Proposal already exists (same change, deduplicated)."
-            } else {
-                "Proposal created."
-            }
-        );
-        println!("Capability:\n{}\n", a.capability);
-        println!(
-            "Proposal:\n{}\n",
-            proposal.as_deref().unwrap_or("(missing)")
-        );
-        println!(
-            "Evidence:\n{}\n",
-            evidence.as_deref().unwrap_or("(missing)")
-        );
-        println!("Source DB changed:\nno\n");
-        println!(
-            "Review:\nsluicegate proposals show {id}{hint}\nsluicegate proposals approve {id}{hint}\nsluicegate apply {id}{hint}\nsluicegate replay show {id}{hint}"
+        print!(
+            "{}",
+            view::proposal_result(&a.capability, &result, &store_hint(a.store.as_deref()))
         );
     }
     Ok(if ok {
