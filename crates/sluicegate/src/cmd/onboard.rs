@@ -11,10 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use serde_json::Value;
-use sluicegate_core::config::{Engine, Kind};
+use sluicegate_core::config::Engine;
 use sluicegate_core::onboarding::answers::{Answers, Resolved, resolve};
-use sluicegate_core::onboarding::files::smoke_env_names;
 use sluicegate_core::onboarding::generated::{
     Generated, PlannedFile, STATE_DIR, plan_files, starter_answers,
 };
@@ -23,12 +21,13 @@ use sluicegate_core::onboarding::recipes::{Recipe, builtin_recipe, is_recipe_pat
 use sluicegate_core::onboarding::selection::Selection;
 use sluicegate_core::tools::AliasMode;
 use sluicegate_core::tools::boundary::{all_pass, boundary_checks};
-use sluicegate_runtime::{AgentApi, Env};
+use sluicegate_runtime::Env;
+use sluicegate_runtime::first_read::first_read;
 
 use super::inspect::{DbArgs, run_inspection};
 use super::mcp::command_name;
 use super::tools::print_checks;
-use crate::context::{DEFAULT_CONFIG, load_config, open_ledger, print_json, runtime, store_path};
+use crate::context::{DEFAULT_CONFIG, load_config, print_json, runtime, store_path};
 
 #[derive(clap::Args, Clone, Default)]
 pub struct GenArgs {
@@ -576,74 +575,19 @@ pub fn onboard_db(args: &GenArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Run the first read through the same runtime as MCP when the env vars it needs are set, and
-/// record its evidence in the ledger. Never fails the onboarding: it says what is missing.
+/// The first read, through the same runtime as MCP (see `sluicegate_runtime::first_read`).
 fn smoke(g: &Generated, config: std::sync::Arc<sluicegate_core::config::Config>, store: &Path) {
-    let Some(read) = config
-        .capabilities
-        .iter()
-        .find(|c| c.kind == Kind::Read)
-        .cloned()
-    else {
-        println!("No read capability to call.");
-        return;
-    };
-    let Some(id) = &g.smoke_id else {
-        println!(
-            "Not run: no object id given. Try one:\n  sluicegate smoke call {} --args '{{\"{}\":\"<real id>\"}}' --config <config>",
-            read.name, read.lookup_arg
-        );
-        return;
-    };
-    let env = Env::process();
-    let missing: Vec<String> = smoke_env_names(&g.doc)
-        .into_iter()
-        .filter(|n| env.get(n).is_none())
-        .collect();
-    if !missing.is_empty() {
-        println!("Smoke call not run yet.");
-        println!("Missing trusted/runtime env vars: {}", missing.join(", "));
-        println!(
-            "Set them (see .env.example), then: sluicegate smoke call {} --input {STATE_DIR}/smoke-input.json",
-            read.name
-        );
-        return;
-    }
-    let ledger = match open_ledger(store) {
-        Ok(l) => l,
-        Err(e) => {
-            println!(
-                "Smoke call not run: cannot open the ledger {}: {e:#}",
-                store.display()
-            );
-            return;
-        }
-    };
-    let api = AgentApi::new(config, ledger, env, None);
-    let mut args = serde_json::Map::new();
-    args.insert(read.lookup_arg.clone(), Value::String(id.clone()));
-    let result = match runtime() {
-        Ok(rt) => rt.block_on(api.call(&read.name, &args)),
-        Err(e) => {
-            println!("Smoke call not run: {e:#}");
-            return;
-        }
-    };
-    let (evidence, _) = result.ids();
-    if result.succeeded() {
-        println!("Smoke call ran successfully.");
-        println!("Tool: {}", read.name);
-        println!(
-            "Evidence: {}",
-            evidence.as_deref().unwrap_or("(not returned)")
-        );
-        println!("Source DB changed: no");
-    } else {
-        let code = result.error_code().unwrap_or("refused");
-        println!("Smoke call attempted but did not pass.");
-        println!("Reason: {code}");
-        println!(
-            "The config was written; check the object id and tenant, then retry with `sluicegate smoke call`."
-        );
+    match runtime() {
+        Ok(rt) => println!(
+            "{}",
+            rt.block_on(first_read(
+                config,
+                &g.doc,
+                g.smoke_id.as_deref(),
+                Env::process(),
+                store
+            ))
+        ),
+        Err(e) => println!("Smoke call not run: {e:#}"),
     }
 }
