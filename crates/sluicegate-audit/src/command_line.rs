@@ -1,60 +1,13 @@
-//! Shell-like splitting of a `--stdio "<command line>"` into program and arguments. No shell runs:
-//! quotes group, a backslash escapes the next character, nothing is expanded.
+//! Splitting a `--stdio "<command line>"` into program and arguments, the way a POSIX shell
+//! splits words (the `shell-words` crate, which the handler's command lines use too). No shell
+//! runs and nothing is expanded.
 
-/// Splits `line` into words. Single quotes keep everything literally; double quotes group and
-/// honour backslash escapes; outside quotes whitespace separates words. An unterminated quote is
-/// an error.
+/// Splits `line` into words: single quotes keep everything literally; double quotes group and
+/// honour `\"`, `\\`, `\$` and `` \` ``; outside quotes a backslash escapes the next character and
+/// whitespace separates words; `#` at the start of a word begins a comment. An unterminated
+/// quote is an error.
 pub fn split_command_line(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err("unterminated single quote".to_owned()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c) => word.push(c),
-                            None => return Err("unterminated double quote".to_owned()),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err("unterminated double quote".to_owned()),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                word.push(chars.next().unwrap_or('\\'));
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
+    shell_words::split(line).map_err(|_| "unterminated quote".to_owned())
 }
 
 #[cfg(test)]
@@ -76,6 +29,20 @@ mod tests {
         );
     }
 
+    /// The same input the handler's splitter is tested with: both give the same words.
+    #[test]
+    fn escaped_double_quotes_inside_double_quotes() {
+        assert_eq!(split_command_line(r#"x "y""#).unwrap(), vec!["x", "y"]);
+        assert_eq!(
+            split_command_line(r#""x \"y\"""#).unwrap(),
+            vec![r#"x "y""#]
+        );
+        assert_eq!(
+            split_command_line(r#"say "a\b" 'c\"d'"#).unwrap(),
+            vec!["say", r"a\b", r#"c\"d"#]
+        );
+    }
+
     #[test]
     fn empty_quotes_are_an_argument() {
         assert_eq!(split_command_line(r#"a "" b"#).unwrap(), vec!["a", "", "b"]);
@@ -84,7 +51,10 @@ mod tests {
 
     #[test]
     fn unterminated_quotes_are_errors() {
-        assert!(split_command_line("a 'b").is_err());
+        assert_eq!(
+            split_command_line("a 'b").unwrap_err(),
+            "unterminated quote"
+        );
         assert!(split_command_line("a \"b").is_err());
     }
 }

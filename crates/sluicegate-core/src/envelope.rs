@@ -54,6 +54,32 @@ pub struct ToolResult {
     pub is_error: bool,
 }
 
+impl ToolResult {
+    /// Whether the result is a success, in either envelope (v1 says `"ok": false` on refusals).
+    pub fn succeeded(&self) -> bool {
+        !self.is_error && self.payload.get("ok") != Some(&Value::Bool(false))
+    }
+
+    /// The evidence bundle and proposal ids the result names, whichever envelope it uses.
+    pub fn ids(&self) -> (Option<String>, Option<String>) {
+        let p = &self.payload;
+        let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        let evidence =
+            s(p.get("evidence_bundle_id")).or_else(|| s(p.pointer("/evidence/bundle_id")));
+        let proposal = s(p.get("proposal_id")).or_else(|| s(p.pointer("/proposal/id")));
+        (evidence, proposal)
+    }
+
+    /// The refusal code of a failed result, whichever envelope it uses.
+    pub fn error_code(&self) -> Option<&str> {
+        let p = &self.payload;
+        p.pointer("/error/code")
+            .or_else(|| p.get("error_code"))
+            .or_else(|| p.get("code"))
+            .and_then(Value::as_str)
+    }
+}
+
 fn resource(kind: &str, id: &str) -> String {
     format!("synapsor://{kind}/{id}")
 }
@@ -443,5 +469,30 @@ mod tests {
             assert!(v1(&out).is_error, "{code:?}");
             assert_eq!(v2(&out).is_error, code.is_invalid_input(), "{code:?}");
         }
+    }
+
+    #[test]
+    fn ids_success_and_error_code_in_either_envelope() {
+        let r = |payload: Value, is_error| ToolResult { payload, is_error };
+        let v1 = r(
+            json!({"ok": true, "evidence_bundle_id": "ev_1", "proposal_id": "wrp_1"}),
+            false,
+        );
+        assert!(v1.succeeded());
+        assert_eq!(v1.ids(), (Some("ev_1".into()), Some("wrp_1".into())));
+        let v2 = r(
+            json!({"ok": true, "evidence": {"bundle_id": "ev_2"}, "proposal": {"id": "wrp_2"}}),
+            false,
+        );
+        assert_eq!(v2.ids(), (Some("ev_2".into()), Some("wrp_2".into())));
+        let refused = r(
+            json!({"ok": false, "error": {"code": "NOT_FOUND_IN_TENANT"}}),
+            true,
+        );
+        assert!(!refused.succeeded());
+        assert_eq!(refused.error_code(), Some("NOT_FOUND_IN_TENANT"));
+        assert!(!r(json!({"ok": false, "error_code": "X"}), false).succeeded());
+        assert_eq!(r(json!({"code": "Y"}), true).error_code(), Some("Y"));
+        assert_eq!(r(json!({}), true).ids(), (None, None));
     }
 }

@@ -400,53 +400,13 @@ pub enum SplitError {
     UnterminatedQuote,
 }
 
-/// Split a command line into argv the way a shell would for plain words, without a shell:
-/// whitespace separates; `'…'` and `"…"` group their contents literally; a backslash outside
-/// quotes escapes the next character, and a trailing one is kept. `env_name` names the variable
-/// in the error (never its value).
+/// Split a command line into argv the way a POSIX shell splits words, without a shell (the
+/// `shell-words` crate, which `audit --stdio` uses too): whitespace separates; `'…'` groups
+/// literally; `"…"` groups and honours `\"`, `\\`, `\$` and `` \` ``; a backslash outside quotes
+/// escapes the next character, and a trailing one is kept; `#` at the start of a word begins a
+/// comment. `env_name` names the variable in the error (never its value).
 pub fn split_command(line: &str, env_name: &str) -> Result<Vec<String>, SplitError> {
-    let mut args = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' | '"' => {
-                in_word = true;
-                let mut closed = false;
-                for q in chars.by_ref() {
-                    if q == c {
-                        closed = true;
-                        break;
-                    }
-                    current.push(q);
-                }
-                if !closed {
-                    return Err(SplitError::UnterminatedQuote);
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(next) => current.push(next),
-                    None => current.push('\\'),
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    args.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                current.push(c);
-            }
-        }
-    }
-    if in_word {
-        args.push(current);
-    }
+    let args = shell_words::split(line).map_err(|_| SplitError::UnterminatedQuote)?;
     if args.is_empty() {
         return Err(SplitError::Empty(env_name.to_string()));
     }
@@ -631,7 +591,13 @@ mod tests {
         assert_eq!(s(r#"say "a\b""#).unwrap(), ["say", r"a\b"]);
         assert_eq!(s(r"x trailing\").unwrap(), ["x", r"trailing\"]);
         assert_eq!(s(r#"x """#).unwrap(), ["x", ""]);
+        // Escaped double quotes inside double quotes, as `audit --stdio` splits them too.
+        assert_eq!(s(r#"x "y""#).unwrap(), ["x", "y"]);
+        assert_eq!(s(r#"run "x \"y\"""#).unwrap(), ["run", r#"x "y""#]);
+        assert_eq!(s(r#"run 'x \"y\"'"#).unwrap(), ["run", r#"x \"y\""#]);
+        assert_eq!(s(r#"a"b"'c'd"#).unwrap(), ["abcd"]);
         assert_eq!(s("x 'open"), Err(SplitError::UnterminatedQuote));
+        assert_eq!(s(r#"x "open"#), Err(SplitError::UnterminatedQuote));
         assert_eq!(
             s("  ").unwrap_err().to_string(),
             "CMD did not contain a command"

@@ -8,6 +8,7 @@
 pub mod authority;
 pub mod call;
 pub mod chain;
+pub mod client_config;
 pub mod columns;
 pub mod config;
 pub mod decision;

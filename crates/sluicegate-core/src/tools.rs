@@ -4,6 +4,8 @@
 //! Nothing here can describe SQL, approval, apply or credentials: tools exist only for
 //! capabilities, and their schemas come only from declared business arguments.
 
+pub mod boundary;
+
 use serde_json::{Map, Value, json};
 
 use crate::call::Args;

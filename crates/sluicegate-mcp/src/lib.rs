@@ -15,6 +15,7 @@ mod error;
 mod guard;
 mod http;
 mod resources;
+pub mod serve;
 mod server;
 mod stdio;
 mod surface;

@@ -5,11 +5,15 @@
 //! from it can approve, apply, run SQL or read a credential.
 
 mod agent;
+pub mod demo;
+pub mod doctor;
 mod env;
+pub mod first_read;
 pub mod handler;
 mod records;
 mod review;
 pub mod reviewer;
+pub mod view;
 
 pub use agent::AgentApi;
 pub use env::{Env, Secret};

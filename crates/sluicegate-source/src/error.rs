@@ -209,6 +209,20 @@ impl SourceError {
         }
     }
 
+    /// Why a schema inspection failed, in the few words `inspect` and onboarding print: `not
+    /// found`, `credential missing`, `permission denied`, `authentication failed`, `timeout`,
+    /// or `connection failed` for everything else.
+    pub fn inspection_category(&self) -> &'static str {
+        match self.category() {
+            "configured object not found" => "not found",
+            c @ ("credential missing"
+            | "permission denied"
+            | "authentication failed"
+            | "timeout") => c,
+            _ => "connection failed",
+        }
+    }
+
     /// Whether the session refused to write because it is read-only.
     pub fn is_read_only_violation(&self) -> bool {
         self.kind == SourceErrorKind::ReadOnlyViolation
@@ -312,6 +326,20 @@ pub(crate) fn unavailable(kind: SourceErrorKind, detail: &str) -> SourceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inspection_categories_are_few() {
+        let of = |kind: SourceErrorKind| SourceError::new(kind, None, "m").inspection_category();
+        assert_eq!(of(SourceErrorKind::ObjectNotFound), "not found");
+        assert_eq!(of(SourceErrorKind::PermissionDenied), "permission denied");
+        assert_eq!(of(SourceErrorKind::QueryFailed), "connection failed");
+        assert_eq!(
+            of(SourceErrorKind::CredentialMissing { env: "X".into() }),
+            "credential missing"
+        );
+        assert_eq!(of(SourceErrorKind::Timeout), "timeout");
+        assert_eq!(of(SourceErrorKind::UnsafeIdentifier), "connection failed");
+    }
 
     #[test]
     fn scrub_removes_urls_and_parts() {

@@ -41,9 +41,13 @@ mod writeback;
 
 pub use error::{EngineCode, SourceError, SourceErrorKind};
 pub use render::RECEIPT_TABLE;
+pub use render::grants::{
+    ScriptError, grants, migration_body, migration_header, receipt_table_ddl,
+    receipt_table_ddl_in_schema,
+};
 pub use sources::{EnvLookup, Sources};
 pub use sqlite::sqlite_path;
 pub use writeback::{
     ConflictCheck, GuardedUpdate, TargetProbe, WriteOutcome, WriteStatus, apply_guarded_update,
-    probe_target, probe_writer, receipt_table_ddl, receipt_table_ddl_in_schema,
+    probe_target, probe_writer,
 };

@@ -23,7 +23,7 @@ use sluicegate_core::writeback::{result_hash, versions_match};
 use crate::error::{SourceError, refused};
 use crate::mysql;
 use crate::postgres::PgParam;
-use crate::render::{self, Dialect, Projection, RECEIPT_TABLE, Select, Tail, Update};
+use crate::render::{self, Dialect, Projection, Select, Tail, Update};
 use crate::sqlite;
 use writer::Writer;
 
@@ -142,22 +142,6 @@ impl WriteOutcome {
             detail,
         }
     }
-}
-
-/// The receipt table DDL of `engine` (for `writeback migration`), unqualified.
-pub fn receipt_table_ddl(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Postgres => render::postgres::RECEIPT_DDL,
-        Engine::Mysql => render::mysql::RECEIPT_DDL,
-        Engine::Sqlite => render::sqlite::RECEIPT_DDL,
-    }
-}
-
-/// The receipt table DDL with the table qualified by `schema` (`"S".sluicegate_…` or
-/// `` `S`.sluicegate_… ``), for `writeback migration --schema S`.
-pub fn receipt_table_ddl_in_schema(engine: Engine, schema: &str) -> Result<String, SourceError> {
-    let qualified = format!("{}.{RECEIPT_TABLE}", dialect(engine).ident(schema)?);
-    Ok(receipt_table_ddl(engine).replacen(RECEIPT_TABLE, &qualified, 1))
 }
 
 fn dialect(engine: Engine) -> Dialect {
@@ -689,19 +673,5 @@ mod tests {
             apply_guarded_update("", &u, true).await,
             Err(e) if e.kind() == &SourceErrorKind::UnsafeIdentifier
         ));
-    }
-
-    #[test]
-    fn migration_ddl() {
-        assert!(receipt_table_ddl(Engine::Mysql).contains("varchar(255) PRIMARY KEY"));
-        let ddl = receipt_table_ddl_in_schema(Engine::Postgres, "synapsor").expect("safe");
-        assert!(ddl.starts_with(
-            r#"CREATE TABLE IF NOT EXISTS "synapsor".sluicegate_writeback_receipts ("#
-        ));
-        let ddl = receipt_table_ddl_in_schema(Engine::Mysql, "appdb").expect("safe");
-        assert!(
-            ddl.starts_with("CREATE TABLE IF NOT EXISTS `appdb`.sluicegate_writeback_receipts (")
-        );
-        assert!(receipt_table_ddl_in_schema(Engine::Postgres, "a;b").is_err());
     }
 }

@@ -3,7 +3,6 @@
 
 mod cmd;
 mod context;
-mod view;
 
 use std::process::ExitCode;
 

@@ -21,7 +21,8 @@ pub const CORE: &str = "sluicegate-core";
 /// The only crates `sluicegate-core` may link. Each is pure computation: serialisation,
 /// hashing, number formatting, regexes, error derives, ordered maps, signature verification
 /// (ed25519-dalek without its `rand_core` feature: signing is deterministic and key generation
-/// happens outside core), base64, enum derives (strum) and calendar arithmetic.
+/// happens outside core), base64, enum derives (strum), shell-style argv splitting (shell-words)
+/// and calendar arithmetic.
 /// A new entry needs a reason it cannot reach the clock, the environment or I/O.
 pub const CORE_DEPS: &[&str] = &[
     "sluicegate-protocol",
@@ -36,6 +37,7 @@ pub const CORE_DEPS: &[&str] = &[
     "ed25519-dalek",
     "base64",
     "strum",
+    "shell-words",
     "chrono",
 ];
 

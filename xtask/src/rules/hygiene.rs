@@ -10,8 +10,7 @@ use crate::tree::SourceFile;
 pub const MAX_FILE_LINES: usize = 800;
 
 /// Files over [`MAX_FILE_LINES`] today, with their line count as a ceiling.
-pub const OVERSIZED: &[(&str, usize)] =
-    &[("crates/sluicegate-core/src/onboarding/selection.rs", 907)];
+pub const OVERSIZED: &[(&str, usize)] = &[];
 
 /// The binary crate: argv, exit codes and wiring only.
 pub const BINARY: &str = "sluicegate";
@@ -21,7 +20,7 @@ pub const MAX_BINARY_LINES: usize = 4000;
 
 /// Today's total of `crates/sluicegate/src`, over [`MAX_BINARY_LINES`]: it may only go down.
 /// Set to `None` once the crate is under the limit.
-pub const BINARY_CEILING: Option<usize> = Some(7495);
+pub const BINARY_CEILING: Option<usize> = None;
 
 /// Files whose first non-blank line is not a `//!` doc line.
 pub fn missing_module_docs(files: &[SourceFile]) -> Vec<String> {

@@ -51,6 +51,24 @@ impl Engine {
         })
     }
 
+    /// The engine of a database URL by its scheme (or, for SQLite, its file extension).
+    pub fn from_url(url: &str) -> Option<Engine> {
+        let lower = url.trim().to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Some(Engine::Postgres)
+        } else if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
+            Some(Engine::Mysql)
+        } else if lower.starts_with("sqlite:")
+            || lower.ends_with(".db")
+            || lower.ends_with(".sqlite")
+            || lower.ends_with(".sqlite3")
+        {
+            Some(Engine::Sqlite)
+        } else {
+            None
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Engine::Postgres => "postgres",
@@ -432,5 +450,25 @@ impl Config {
 
     pub fn result_format(&self) -> u8 {
         self.result_format.unwrap_or(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Engine;
+
+    #[test]
+    fn engines_by_url() {
+        for (url, engine) in [
+            ("postgres://u@h/db", Some(Engine::Postgres)),
+            (" PostgreSQL://h/db", Some(Engine::Postgres)),
+            ("mysql://h/db", Some(Engine::Mysql)),
+            ("mariadb://h/db", Some(Engine::Mysql)),
+            ("sqlite:///tmp/app.db", Some(Engine::Sqlite)),
+            ("/data/app.sqlite3", Some(Engine::Sqlite)),
+            ("redis://h", None),
+        ] {
+            assert_eq!(Engine::from_url(url), engine, "{url}");
+        }
     }
 }

@@ -7,17 +7,23 @@
 //!   [`selection::Selection`] with every missing decision reported at once.
 //! * [`selection`]: the selection spec and the config generator (checked by the validator).
 //! * [`recipes`]: built-in starter contracts.
+//! * [`report`]: the inspection as `inspect` prints it.
 //! * [`files`]: `.env.example`, the wizard preview, `config migrate`.
+//! * [`generated`]: what a run produces and the files it writes.
+//! * [`wizard`]: the guided wizard's questions, defaults, answer checks and result.
 //!
 //! Like the rest of the crate: no I/O, no clock, no environment. The binary inspects, prompts
 //! and writes files.
 
 pub mod answers;
 pub mod files;
+pub mod generated;
 pub mod grammar;
 pub mod inspection;
 pub mod recipes;
+pub mod report;
 pub mod selection;
+pub mod wizard;
 
 /// Why onboarding could not produce a config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,11 +3,13 @@
 //! placeholder. The shared shapes (the one-row SELECT and the guarded UPDATE) live here; the
 //! fixed statements of each dialect live in its own module, each with tests of the exact text.
 
+pub mod grants;
 pub(crate) mod guard;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
+use sluicegate_core::config::Engine;
 use sluicegate_core::ident::is_safe_identifier;
 
 use crate::error::{SourceError, refused};
@@ -28,6 +30,15 @@ pub(crate) enum Dialect {
 }
 
 impl Dialect {
+    /// The dialect `engine` speaks.
+    pub(crate) fn of(engine: Engine) -> Dialect {
+        match engine {
+            Engine::Postgres => Dialect::Postgres,
+            Engine::Mysql => Dialect::Mysql,
+            Engine::Sqlite => Dialect::Sqlite,
+        }
+    }
+
     /// Quote `name` after checking it is a safe identifier: `"x"` or `` `x` ``.
     pub(crate) fn ident(self, name: &str) -> Result<String, SourceError> {
         if !is_safe_identifier(name) {

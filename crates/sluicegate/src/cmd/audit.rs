@@ -142,10 +142,8 @@ fn validate_config(config: &Value) -> Result<(), String> {
     if validation.ok {
         return Ok(());
     }
-    let problems: Vec<String> = validation
-        .errors
-        .iter()
-        .map(|issue| format!("{} {}: {}", issue.path, issue.code, issue.message))
-        .collect();
-    Err(format!("invalid config:\n{}", problems.join("\n")))
+    Err(format!(
+        "invalid config:\n{}",
+        validation.error_lines().join("\n")
+    ))
 }

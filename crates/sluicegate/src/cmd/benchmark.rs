@@ -45,12 +45,10 @@ fn mcp_efficiency(args: McpEfficiencyArgs) -> anyhow::Result<ExitCode> {
             }
             let (validation, _) = sluicegate_core::config::validate(&config);
             if !validation.ok {
-                let problems: Vec<String> = validation
-                    .errors
-                    .iter()
-                    .map(|issue| format!("{} {}: {}", issue.path, issue.code, issue.message))
-                    .collect();
-                bail!("invalid config {path}:\n{}", problems.join("\n"));
+                bail!(
+                    "invalid config {path}:\n{}",
+                    validation.error_lines().join("\n")
+                );
             }
             Some(measure_served(path, &config).map_err(|err| anyhow::anyhow!("{path}: {err}"))?)
         }

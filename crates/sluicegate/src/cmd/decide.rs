@@ -7,12 +7,11 @@ use std::process::ExitCode;
 
 use sluicegate_core::decision::Verdict;
 use sluicegate_core::proposal::content_hash;
-use sluicegate_runtime::{DecisionRequest, Env, ReviewApi, ReviewError, reviewer};
+use sluicegate_runtime::{DecisionRequest, Env, ReviewApi, ReviewError, reviewer, view};
 
 use crate::context::{
     actor, config_path, confirm, load_config, open_existing_ledger, print_json, runtime, store_path,
 };
-use crate::view;
 
 /// The flags approve and reject share.
 #[derive(clap::Args)]

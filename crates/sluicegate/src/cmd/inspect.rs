@@ -12,7 +12,8 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sluicegate_core::config::Engine;
 use sluicegate_core::ident::is_env_name;
-use sluicegate_core::onboarding::inspection::{Inspection, TableInfo, normalize};
+use sluicegate_core::onboarding::inspection::{Inspection, normalize};
+use sluicegate_core::onboarding::report::inspection_text;
 use sluicegate_runtime::{Env, now_iso};
 use sluicegate_source::inspect::{INSPECT_STEPS, InspectStep, inspect};
 
@@ -43,36 +44,6 @@ pub struct InspectArgs {
     json: bool,
 }
 
-/// Why an inspection failed, in words that are safe to print.
-fn safe_category(e: &sluicegate_source::SourceError) -> &'static str {
-    match e.category() {
-        "configured object not found" => "not found",
-        "credential missing" => "credential missing",
-        "permission denied" => "permission denied",
-        "authentication failed" => "authentication failed",
-        "timeout" => "timeout",
-        _ => "connection failed",
-    }
-}
-
-/// The engine of `url` by its scheme.
-pub fn engine_from_url(url: &str) -> Option<Engine> {
-    let lower = url.trim().to_ascii_lowercase();
-    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-        Some(Engine::Postgres)
-    } else if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
-        Some(Engine::Mysql)
-    } else if lower.starts_with("sqlite:")
-        || lower.ends_with(".db")
-        || lower.ends_with(".sqlite")
-        || lower.ends_with(".sqlite3")
-    {
-        Some(Engine::Sqlite)
-    } else {
-        None
-    }
-}
-
 /// Resolve the URL env var and engine, inspect, and normalise. Progress goes to stderr, and
 /// only on a terminal.
 pub fn run_inspection(db: &DbArgs, env_name: &str) -> anyhow::Result<Inspection> {
@@ -84,7 +55,7 @@ pub fn run_inspection(db: &DbArgs, env_name: &str) -> anyhow::Result<Inspection>
         bail!("{env_name} is not set; export the database URL in it, then run this again");
     };
     let engine = match db.engine.as_deref().unwrap_or("auto") {
-        "auto" => engine_from_url(url.expose()).with_context(|| {
+        "auto" => Engine::from_url(url.expose()).with_context(|| {
             format!(
                 "could not tell the engine from the URL in {env_name}; pass --engine postgres, mysql or sqlite"
             )
@@ -104,7 +75,7 @@ pub fn run_inspection(db: &DbArgs, env_name: &str) -> anyhow::Result<Inspection>
         Err(e) => bail!(
             "schema inspection failed for {} using {env_name}: {}",
             engine.as_str(),
-            safe_category(&e)
+            e.inspection_category()
         ),
     }
 }
@@ -156,57 +127,6 @@ impl Progress {
     }
 }
 
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "not detected".into()
-    } else {
-        items.join(", ")
-    }
-}
-
-/// The per-table block of `inspect`'s text output.
-pub fn describe_table(t: &TableInfo) -> Vec<String> {
-    let object = sluicegate_core::onboarding::grammar::object_name_for(&t.name);
-    let pk = match (t.primary_key.as_slice(), t.primary_key_candidate(&object)) {
-        ([], Some(c)) => format!("not detected; candidate: {c}"),
-        ([], None) => "not detected".into(),
-        (cols, _) => cols.join(", "),
-    };
-    let sensitive = if t.suggestions.sensitive_columns.is_empty() {
-        "none".to_string()
-    } else {
-        t.suggestions.sensitive_columns.join(", ")
-    };
-    let visible: Vec<String> = t
-        .suggestions
-        .default_visible_columns
-        .iter()
-        .take(12)
-        .cloned()
-        .collect();
-    vec![
-        format!("- {} ({})", t.qualified(), t.kind),
-        format!("  primary key: {pk}"),
-        format!(
-            "  possible tenant/scope columns: {}",
-            list(&t.suggestions.tenant_columns)
-        ),
-        format!(
-            "  possible conflict/version columns: {}",
-            list(&t.suggestions.conflict_columns)
-        ),
-        format!("  fields to review before exposing: {sensitive}"),
-        format!(
-            "  suggested visible fields: {}",
-            if visible.is_empty() {
-                "none".into()
-            } else {
-                visible.join(", ")
-            }
-        ),
-    ]
-}
-
 pub fn run(a: InspectArgs) -> anyhow::Result<ExitCode> {
     let env_name =
         a.db.from_env
@@ -217,30 +137,6 @@ pub fn run(a: InspectArgs) -> anyhow::Result<ExitCode> {
         print_json(&inspection)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Sluicegate schema inspection");
-    println!("Engine: {}", inspection.engine);
-    println!("Server: {}", inspection.server_version);
-    if !inspection.current_user.is_empty() {
-        println!("Current user: {}", inspection.current_user);
-    }
-    println!(
-        "Schemas: {}",
-        if inspection.schemas.is_empty() {
-            "(none)".into()
-        } else {
-            inspection.schemas.join(", ")
-        }
-    );
-    println!("\nFound {} tables/views:", inspection.tables.len());
-    for t in &inspection.tables {
-        for line in describe_table(t) {
-            println!("{line}");
-        }
-    }
-    println!("\nWarnings:");
-    for w in &inspection.warnings {
-        println!("! {w}");
-    }
-    println!("\nNext:\n  sluicegate onboard db --from-env {env_name}");
+    println!("{}", inspection_text(&inspection, &env_name));
     Ok(ExitCode::SUCCESS)
 }

@@ -8,8 +8,9 @@ use sluicegate_ledger::Filter;
 
 use crate::cmd::proposals::StoreArgs;
 use crate::cmd::replay::write_file;
+use sluicegate_runtime::view;
+
 use crate::context::{open_existing_ledger, print_json, store_hint, store_path};
-use crate::view;
 
 #[derive(clap::Subcommand)]
 pub enum EvidenceCommand {
@@ -132,19 +133,8 @@ pub fn run_evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
             } else if list.is_empty() {
                 println!("No evidence bundles found.");
             } else {
-                for b in list {
-                    println!(
-                        "{}  {}\n  tenant: {}  capability: {}  proposal: {}\n  source: {}/{}  object: {}:{}\n",
-                        b.created_at,
-                        b.evidence_bundle_id,
-                        b.tenant_id,
-                        b.capability.as_deref().unwrap_or("unknown"),
-                        b.proposal_id.as_deref().unwrap_or("none"),
-                        b.source_id.as_deref().unwrap_or("unknown"),
-                        b.source_table.as_deref().unwrap_or("unknown"),
-                        b.business_object.as_deref().unwrap_or("object"),
-                        b.object_id.as_deref().unwrap_or("unknown"),
-                    );
+                for b in &list {
+                    println!("{}", view::evidence_list_entry(b));
                 }
             }
         }
@@ -205,28 +195,8 @@ pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
             } else if list.is_empty() {
                 println!("No query audit records found.");
             } else {
-                for a in list {
-                    println!("{}  audit {}", a.created_at, a.audit_id);
-                    println!(
-                        "  source: {}/{}  rows: {}",
-                        a.source_id, a.table_name, a.row_count
-                    );
-                    println!(
-                        "  proposal: {}  evidence: {}",
-                        a.proposal_id.as_deref().unwrap_or("none"),
-                        a.evidence_bundle_id.as_deref().unwrap_or("none")
-                    );
-                    if details {
-                        println!("  query fingerprint: {}", a.query_fingerprint);
-                        println!(
-                            "  statement: {}",
-                            a.payload
-                                .get("statement_template")
-                                .and_then(|v| v.as_str())
-                                .unwrap_or("")
-                        );
-                    }
-                    println!();
+                for a in &list {
+                    println!("{}", view::query_audit_list_entry(a, details));
                 }
             }
         }
@@ -239,22 +209,7 @@ pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&a)?;
             } else {
-                println!("Query audit {}\n", a.audit_id);
-                println!("Read:\n{}/{}\n", a.source_id, a.table_name);
-                println!("Rows returned:\n{}\n", a.row_count);
-                println!(
-                    "Statement (parameters redacted):\n{}\n",
-                    a.payload
-                        .get("statement_template")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or("")
-                );
-                println!("Query fingerprint:\n{}\n", a.query_fingerprint);
-                println!(
-                    "Linked records:\nproposal: {}\nevidence: {}",
-                    a.proposal_id.as_deref().unwrap_or("none"),
-                    a.evidence_bundle_id.as_deref().unwrap_or("none")
-                );
+                println!("{}", view::query_audit_view(&a));
             }
         }
     }
@@ -281,21 +236,8 @@ pub fn run_receipts(cmd: ReceiptsCommand) -> anyhow::Result<ExitCode> {
             } else if list.is_empty() {
                 println!("No writeback receipts found.");
             } else {
-                for r in list {
-                    println!(
-                        "{}  receipt {}  {}\n  proposal: {}  job: {}\n  idempotency: {}  source changed: {}\n",
-                        r.created_at,
-                        r.receipt_id,
-                        r.status,
-                        r.proposal_id,
-                        r.writeback_job_id,
-                        r.idempotency_key,
-                        if r.source_database_mutated {
-                            "yes"
-                        } else {
-                            "no"
-                        }
-                    );
+                for r in &list {
+                    println!("{}", view::receipt_list_entry(r));
                 }
             }
         }

@@ -9,12 +9,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::Value;
+use sluicegate_core::client_config::{self, CLIENTS, ClientConfigError};
 use sluicegate_core::config::Mode;
-use sluicegate_core::tools::{AliasMode, openai_alias};
+use sluicegate_core::tools::AliasMode;
 use sluicegate_ledger::lease::Lease;
+use sluicegate_mcp::serve::{Transport, cancel_on_signal, exposes_to_network, protocol_name};
 use sluicegate_mcp::{
-    CancellationToken, HttpOptions, HttpServer, Protocol, Surface, is_loopback_host, serve_stdio,
+    CancellationToken, HttpOptions, Protocol, Surface, is_loopback_host, serve_stdio,
 };
 use sluicegate_runtime::{AgentApi, Env, now_iso};
 
@@ -162,34 +164,14 @@ pub struct HttpCmd {
     http: HttpArgs,
 }
 
-/// How to serve.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Stdio,
-    Http(Protocol),
-}
-
-impl Transport {
-    fn parse(s: &str) -> anyhow::Result<Transport> {
-        Ok(match s {
-            "stdio" => Transport::Stdio,
-            "streamable-http" => Transport::Http(Protocol::StreamableHttp),
-            "http" | "json-rpc-http" | "jsonrpc-http" => Transport::Http(Protocol::Bridge),
-            _ => bail!("--transport must be stdio, streamable-http, or http"),
-        })
-    }
-
-    fn lease_name(self) -> &'static str {
-        match self {
-            Transport::Stdio => "stdio",
-            Transport::Http(p) => p.lease_transport(),
-        }
-    }
+/// `--transport` for `mcp serve`.
+fn parse_transport(s: &str) -> anyhow::Result<Transport> {
+    Transport::parse(s).context("--transport must be stdio, streamable-http, or http")
 }
 
 pub fn run(cmd: McpCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        McpCommand::Serve(c) => serve(&c.common, Transport::parse(&c.transport)?, &c.http),
+        McpCommand::Serve(c) => serve(&c.common, parse_transport(&c.transport)?, &c.http),
         McpCommand::ServeStreamableHttp(c) => serve(
             &c.common,
             Transport::Http(Protocol::StreamableHttp),
@@ -262,23 +244,10 @@ pub fn serve(
     let api = AgentApi::new(config, ledger, env.clone(), result_format);
     let surface = Arc::new(Surface::new(api, alias_mode)?);
 
-    // Blocking threads run SQLite source reads and ledger reads (ledger writes have their own
-    // writer thread); a capped pool keeps memory flat under many concurrent sessions.
-    let runtime = match transport {
-        // One thread is plenty for one client and keeps cold start and memory small.
-        Transport::Stdio => tokio::runtime::Builder::new_current_thread()
-            .max_blocking_threads(2)
-            .enable_all()
-            .build()?,
-        Transport::Http(_) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .max_blocking_threads(4)
-            .enable_all()
-            .build()?,
-    };
+    let runtime = transport.runtime()?;
     let shutdown = CancellationToken::new();
     let result = runtime.block_on(async {
-        spawn_signal_watch(shutdown.clone());
+        cancel_on_signal(shutdown.clone());
         match transport {
             Transport::Stdio => serve_stdio(surface, shutdown)
                 .await
@@ -304,31 +273,6 @@ pub fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Cancel `shutdown` on SIGINT or SIGTERM.
-fn spawn_signal_watch(shutdown: CancellationToken) {
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-        shutdown.cancel();
-    });
-}
-
 async fn serve_http(
     surface: Arc<Surface>,
     protocol: Protocol,
@@ -343,7 +287,7 @@ async fn serve_http(
             "Warning: `mcp serve-http` is the legacy JSON-RPC bridge, not standard MCP. Standard clients should use `sluicegate mcp serve --transport streamable-http`."
         );
     }
-    if http.host == "0.0.0.0" || http.host == "::" || http.host == "[::]" {
+    if exposes_to_network(&http.host) {
         eprintln!(
             "Warning: binding {} exposes this server to the network; keep the token secret and prefer 127.0.0.1.",
             http.host
@@ -357,37 +301,27 @@ async fn serve_http(
         allowed_origins: http.allowed_origins.clone(),
     };
     let auth = opts.token.is_some();
-    let server = HttpServer::bind(surface, protocol, opts, shutdown).await?;
-    let addr = server.local_addr()?;
-    let name = match protocol {
-        Protocol::StreamableHttp => "Streamable HTTP MCP",
-        Protocol::Bridge => "JSON-RPC bridge",
+    let listening = |addr| {
+        eprintln!(
+            "Sluicegate {} listening on http://{addr}/mcp",
+            protocol_name(protocol)
+        );
+        if auth {
+            eprintln!("Auth: bearer token from {}", http.auth_token_env);
+        } else {
+            eprintln!("Auth: disabled for localhost development only");
+        }
+        eprintln!("Config: {}", config_file.display());
+        eprintln!("Store: {}", store.display());
+        eprintln!("Press Ctrl+C to stop.");
     };
-    eprintln!("Sluicegate {name} listening on http://{addr}/mcp");
-    if auth {
-        eprintln!("Auth: bearer token from {}", http.auth_token_env);
-    } else {
-        eprintln!("Auth: disabled for localhost development only");
-    }
-    eprintln!("Config: {}", config_file.display());
-    eprintln!("Store: {}", store.display());
-    eprintln!("Press Ctrl+C to stop.");
-    server.run().await?;
+    sluicegate_mcp::serve::serve_http(surface, protocol, opts, shutdown, listening).await?;
     Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
 // Client snippets (mcp-surface.md §12)
 // ---------------------------------------------------------------------------------------------
-
-const CLIENTS: [&str; 6] = [
-    "claude-desktop",
-    "cursor",
-    "vscode",
-    "generic",
-    "generic-stdio",
-    "openai-agents",
-];
 
 #[derive(clap::Args)]
 pub struct ConfigCmd {
@@ -443,53 +377,36 @@ pub struct SnippetArgs {
 }
 
 /// The command name written into snippets.
-fn command_name() -> String {
+pub fn command_name() -> String {
     std::env::var("SLUICEGATE_COMMAND_NAME")
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "sluicegate".into())
 }
 
-fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
-    let client = match client {
-        "claude" => "claude-desktop",
-        c if CLIENTS.contains(&c) => c,
-        c => bail!(
-            "unsupported MCP client: {c} (use one of {})",
-            CLIENTS.join(", ")
+/// The snippet error in the words of the flags that caused it.
+fn flag_error(e: ClientConfigError) -> anyhow::Error {
+    match e {
+        ClientConfigError::Bridge(t) => anyhow::anyhow!(
+            "--transport {t} is the legacy JSON-RPC bridge, which MCP clients do not speak; use stdio or streamable-http"
         ),
-    };
-    let openai = client == "openai-agents";
-    let transport = a
-        .transport
-        .clone()
-        .unwrap_or_else(|| if openai { "streamable-http" } else { "stdio" }.into());
-    match transport.as_str() {
-        "stdio" | "streamable-http" => {}
-        "http" | "json-rpc-http" | "jsonrpc-http" => {
-            bail!(
-                "--transport {transport} is the legacy JSON-RPC bridge, which MCP clients do not speak; use stdio or streamable-http"
-            )
+        ClientConfigError::UnknownTransport(t) => {
+            anyhow::anyhow!("--transport must be stdio or streamable-http (got {t})")
         }
-        t => bail!("--transport must be stdio or streamable-http (got {t})"),
+        ClientConfigError::OpenaiStdio => {
+            anyhow::anyhow!("openai-agents snippets use streamable-http; drop --transport stdio")
+        }
+        ClientConfigError::StdioOnly(c) => {
+            anyhow::anyhow!("{c} snippets support --transport stdio only")
+        }
+        other => other.into(),
     }
-    let stdio = transport == "stdio";
-    if openai && stdio {
-        bail!("openai-agents snippets use streamable-http; drop --transport stdio");
-    }
-    if !stdio
-        && matches!(
-            client,
-            "claude-desktop" | "cursor" | "vscode" | "generic-stdio"
-        )
-    {
-        bail!("{client} snippets support --transport stdio only");
-    }
-    let mode = a.alias.resolve(if openai {
-        AliasMode::Openai
-    } else {
-        AliasMode::Canonical
-    })?;
+}
+
+fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
+    let client = client_config::client(client)?;
+    let transport = client_config::transport(client, a.transport.as_deref()).map_err(flag_error)?;
+    let mode = a.alias.resolve(client_config::default_alias_mode(client))?;
     let mut config = a
         .config
         .clone()
@@ -508,47 +425,37 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
             config.display()
         );
     }
+    let stdio = transport == client_config::Transport::Stdio;
     if stdio && (config.is_relative() || store.is_relative()) {
         eprintln!(
             "Warning: relative paths are resolved from the MCP client's working directory; pass --absolute-paths to pin them."
         );
     }
+    let openai = client == "openai-agents";
     let (c, s) = (config.display().to_string(), store.display().to_string());
-    let mut args: Vec<String> = if stdio {
-        vec![
-            "mcp".into(),
-            "serve".into(),
-            "--config".into(),
-            c,
-            "--store".into(),
-            s,
-        ]
+    let command = command_name();
+    let server = client_config::Server {
+        command: &command,
+        config: &c,
+        store: &s,
+        transport,
+        host: &a.host,
+        port: a.port,
+        auth_token_env: &a.auth_token_env,
+        alias_mode: mode,
+    };
+    // Only the OpenAI snippet names an example tool; it comes from the config when readable.
+    let example = if openai {
+        let doc = std::fs::read_to_string(&config)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+        client_config::example_tool(doc.as_ref())
     } else {
-        vec![
-            "mcp".into(),
-            "serve-streamable-http".into(),
-            "--config".into(),
-            c,
-            "--store".into(),
-            s,
-            "--host".into(),
-            a.host.clone(),
-            "--port".into(),
-            a.port.to_string(),
-            "--auth-token-env".into(),
-            a.auth_token_env.clone(),
-        ]
+        String::new()
     };
-    if mode != AliasMode::Canonical {
-        args.extend(["--alias-mode".into(), mode.as_str().into()]);
-    }
-    let cmd = command_name();
-    let mut out = match client {
-        "openai-agents" => openai_agents_snippet(a, &cmd, &args, mode, &config),
-        _ => client_entry(client, &cmd, &args),
-    };
+    let mut out = client_config::snippet(client, &server, &example);
     if a.include_instructions {
-        out["agent_instructions"] = instructions(client, mode);
+        out["agent_instructions"] = client_config::instructions(client, mode);
     }
     if a.write {
         if openai {
@@ -569,104 +476,6 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The server entry of a stdio `client` (claude-desktop, cursor, vscode, generic) that starts
-/// `cmd args`.
-fn client_entry(client: &str, cmd: &str, args: &[String]) -> Value {
-    match client {
-        "claude-desktop" | "cursor" => {
-            json!({"mcpServers": {"sluicegate": {"command": cmd, "args": args}}})
-        }
-        "vscode" => {
-            json!({"servers": {"sluicegate": {"type": "stdio", "command": cmd, "args": args}}})
-        }
-        _ => json!({"command": cmd, "args": args}),
-    }
-}
-
-/// The stdio snippet `onboard` writes for `client`: `mcp serve` with these config and store
-/// paths, canonical tool names, no env values.
-pub fn stdio_snippet(client: &str, config: &Path, store: &Path) -> Value {
-    let args: Vec<String> = vec![
-        "mcp".into(),
-        "serve".into(),
-        "--config".into(),
-        config.display().to_string(),
-        "--store".into(),
-        store.display().to_string(),
-    ];
-    client_entry(client, &command_name(), &args)
-}
-
-/// A canonical capability name from the config for the naming example, else the demo's.
-fn example_tool(config: &Path) -> String {
-    std::fs::read_to_string(config)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|d| {
-            d.pointer("/capabilities/0/name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "billing.inspect_invoice".into())
-}
-
-fn openai_agents_snippet(
-    a: &SnippetArgs,
-    cmd: &str,
-    args: &[String],
-    mode: AliasMode,
-    config: &Path,
-) -> Value {
-    let env = &a.auth_token_env;
-    let url = format!("http://{}:{}/mcp", a.host, a.port);
-    let python = format!(
-        "import os\nfrom agents.mcp import MCPServerStreamableHttp\n\nsluicegate = MCPServerStreamableHttp(\n    name=\"sluicegate\",\n    params={{\n        \"url\": \"{url}\",\n        \"headers\": {{\"Authorization\": f\"Bearer {{os.environ['{env}']}}\"}},\n    }},\n    cache_tools_list=True,\n)\n"
-    );
-    let canonical = example_tool(config);
-    json!({
-        "transport": "streamable-http",
-        "start_server": {"command": cmd, "args": args, "env": {env.as_str(): "<set-a-random-local-token>"}},
-        "openai_agents_sdk": {
-            "package": "openai-agents",
-            "url": url,
-            "headers_from_env": {"Authorization": format!("Bearer ${env}")},
-            "python": python,
-        },
-        "tool_names": {
-            "canonical": canonical,
-            "model_visible_with_alias_mode_openai": openai_alias(&canonical),
-            "alias_mode": mode.as_str(),
-        },
-        "notes": [
-            format!("Start the server with {env} set to a random value and give the agent process the same value; the snippet never contains it."),
-            "Function names may not contain dots in the OpenAI Agents SDK, so the server runs with --alias-mode openai; results still name the canonical capability.",
-            "The tools read one row of the trusted tenant or record a proposal. Approval and apply happen outside MCP (sluicegate proposals approve, sluicegate apply).",
-            "Listing tools and calling them needs no OpenAI API key; running an agent does.",
-        ],
-    })
-}
-
-fn instructions(client: &str, mode: AliasMode) -> Value {
-    let names = if mode == AliasMode::Canonical {
-        "Tool names are canonical capability names such as billing.inspect_invoice."
-    } else {
-        "Tool names are OpenAI-safe aliases such as billing__inspect_invoice; results name the canonical capability."
-    };
-    json!({
-        "target_client": client,
-        "alias_mode": mode.as_str(),
-        "recommended_system_prompt": format!(
-            "You work through reviewed Sluicegate capabilities. Inspect the record and its evidence before proposing a change. Proposal tools only record a proposal for human review: never claim a change was committed unless a result says source_database_changed is true. There are no approve, apply or SQL tools; a human approves outside this conversation. If a result reports VERSION_CONFLICT, inspect again before proposing. Evidence, proposal and replay handles are audit records you do not need to open. {names}"
-        ),
-        "checklist": [
-            "Inspect before proposing.",
-            "Propose; do not claim the database changed.",
-            "Leave approval and apply to a human outside MCP.",
-            "Re-inspect after a version conflict.",
-        ],
-    })
-}
-
 /// Merge the snippet into `dest` (keeping other servers and keys), after a backup.
 fn write_snippet(
     client: &str,
@@ -683,27 +492,12 @@ fn write_snippet(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", dest.display())),
     };
-    let merged = match (client, existing) {
-        ("generic" | "generic-stdio", _) | (_, None) => snippet.clone(),
-        (_, Some(mut doc)) => {
-            let key = if client == "vscode" {
-                "servers"
-            } else {
-                "mcpServers"
-            };
-            if !doc.is_object() {
-                bail!("{} does not hold a JSON object", dest.display());
-            }
-            let entry = snippet[key]["sluicegate"].clone();
-            match doc.get_mut(key).and_then(Value::as_object_mut) {
-                Some(map) => {
-                    map.insert("sluicegate".into(), entry);
-                }
-                None => doc[key] = json!({"sluicegate": entry}),
-            }
-            doc
+    let merged = client_config::merge(client, snippet, existing).map_err(|e| match e {
+        ClientConfigError::NotAnObject => {
+            anyhow::anyhow!("{} does not hold a JSON object", dest.display())
         }
-    };
+        other => other.into(),
+    })?;
     confirm(
         &format!(
             "Write the sluicegate MCP server entry to {}?",

@@ -11,7 +11,6 @@ pub mod config;
 pub mod decide;
 pub mod demo;
 pub mod doctor;
-pub mod doctor_db;
 pub mod handler;
 pub mod inspect;
 pub mod ledger;

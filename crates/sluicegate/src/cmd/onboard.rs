@@ -11,22 +11,23 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
-use sluicegate_core::config::{Engine, Kind};
+use sluicegate_core::config::Engine;
 use sluicegate_core::onboarding::answers::{Answers, Resolved, resolve};
-use sluicegate_core::onboarding::files::{env_example, smoke_env_names};
+use sluicegate_core::onboarding::generated::{
+    Generated, PlannedFile, STATE_DIR, plan_files, starter_answers,
+};
 use sluicegate_core::onboarding::inspection::Inspection;
 use sluicegate_core::onboarding::recipes::{Recipe, builtin_recipe, is_recipe_path, parse_recipe};
-use sluicegate_core::onboarding::selection::{Selection, generate};
+use sluicegate_core::onboarding::selection::Selection;
 use sluicegate_core::tools::AliasMode;
-use sluicegate_runtime::{AgentApi, Env};
+use sluicegate_core::tools::boundary::{all_pass, boundary_checks};
+use sluicegate_runtime::Env;
+use sluicegate_runtime::first_read::first_read;
 
 use super::inspect::{DbArgs, run_inspection};
-use super::tools::{boundary_checks, result_ids, result_ok};
-use crate::context::{DEFAULT_CONFIG, load_config, open_ledger, print_json, runtime, store_path};
-
-/// Where onboarding keeps its side files (snippets, smoke input), beside the ledger.
-pub const STATE_DIR: &str = ".sluicegate";
+use super::mcp::command_name;
+use super::tools::print_checks;
+use crate::context::{DEFAULT_CONFIG, load_config, print_json, runtime, store_path};
 
 #[derive(clap::Args, Clone, Default)]
 pub struct GenArgs {
@@ -249,18 +250,6 @@ pub enum OnboardCommand {
     Db(Box<GenArgs>),
 }
 
-/// What one generation produced.
-pub struct Generated {
-    pub doc: Value,
-    pub selection: Option<Selection>,
-    pub smoke_id: Option<String>,
-    /// The tools the config exposes, in order.
-    pub tools: Vec<String>,
-    pub source_label: String,
-    /// A handler template the wizard chose to write (flags say so through `GenArgs`).
-    pub handler_template: Option<String>,
-}
-
 /// Load a recipe by id (./recipes/<id>.json first, then the built-in ones) or file path.
 pub fn load_recipe(arg: &str) -> anyhow::Result<Recipe> {
     if is_recipe_path(arg) {
@@ -281,16 +270,7 @@ pub fn load_recipe(arg: &str) -> anyhow::Result<Recipe> {
     })
 }
 
-fn tool_names(doc: &Value) -> Vec<String> {
-    doc["capabilities"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str().map(str::to_string))
-        .collect()
-}
-
-/// Resolve decisions and generate, printing warnings on stderr.
+/// Generate from resolved decisions, printing their warnings on stderr.
 fn finish(
     resolved: Resolved,
     smoke_id: Option<String>,
@@ -299,15 +279,11 @@ fn finish(
     for w in &resolved.warnings {
         eprintln!("warning: {w}");
     }
-    let doc = generate(&resolved.selection)?;
-    Ok(Generated {
-        tools: tool_names(&doc),
-        doc,
-        selection: Some(resolved.selection),
+    Ok(Generated::from_selection(
+        resolved.selection,
         smoke_id,
-        source_label: label,
-        handler_template: None,
-    })
+        label,
+    )?)
 }
 
 /// The starter config (`init` with no database input): placeholders to edit.
@@ -318,29 +294,9 @@ fn starter(args: &GenArgs) -> anyhow::Result<Generated> {
         .as_deref()
         .filter(|e| *e != "auto")
         .unwrap_or("postgres");
-    let engine_kind =
+    let engine =
         Engine::parse(engine).context("init --engine must be postgres, mysql, or sqlite")?;
-    let answers = Answers {
-        engine: Some(engine.into()),
-        mode: Some(args.mode.clone().unwrap_or_else(|| "read_only".into())),
-        table: Some("records".into()),
-        schema: Some(
-            match engine_kind {
-                Engine::Postgres => "public",
-                Engine::Mysql => "app",
-                Engine::Sqlite => "main",
-            }
-            .into(),
-        ),
-        primary_key: Some("id".into()),
-        tenant_key: Some("tenant_id".into()),
-        visible_columns: vec!["id,tenant_id,updated_at".into()],
-        conflict_column: Some("updated_at".into()),
-        namespace: Some("records".into()),
-        object_name: Some("record".into()),
-        read_url_env: args.db.from_env.clone(),
-        ..Default::default()
-    };
+    let answers = starter_answers(engine, args.mode.clone(), args.db.from_env.clone());
     let resolved = resolve(&answers, None, None, "read_only")?;
     finish(resolved, None, "starter".into())
 }
@@ -371,15 +327,11 @@ pub fn produce(args: &GenArgs, default_env: Option<&str>) -> anyhow::Result<Gene
             .with_context(|| format!("cannot read --spec {}", path.display()))?;
         let selection: Selection = serde_json::from_str(&text)
             .with_context(|| format!("--spec {} is not a valid selection", path.display()))?;
-        let doc = generate(&selection)?;
-        return Ok(Generated {
-            tools: tool_names(&doc),
-            doc,
-            selection: Some(selection),
-            smoke_id: args.smoke_id.clone(),
-            source_label: format!("selection spec {}", path.display()),
-            handler_template: None,
-        });
+        return Ok(Generated::from_selection(
+            selection,
+            args.smoke_id.clone(),
+            format!("selection spec {}", path.display()),
+        )?);
     }
     if args.wants_wizard() {
         return super::wizard::run(args, recipe);
@@ -411,57 +363,14 @@ pub fn produce(args: &GenArgs, default_env: Option<&str>) -> anyhow::Result<Gene
     finish(resolved, args.smoke_id.clone(), label)
 }
 
-/// A file to write, refused if it exists and `--force` is absent.
-struct Planned {
-    path: PathBuf,
-    body: String,
-    executable: bool,
-}
-
-fn pretty(v: &Value) -> anyhow::Result<String> {
-    Ok(format!("{}\n", serde_json::to_string_pretty(v)?))
-}
-
 /// Every file of one generation: config, `.env.example`, MCP snippets, smoke input and the
 /// optional handler template. All are checked before any is written.
-fn plan_files(args: &GenArgs, g: &Generated) -> anyhow::Result<Vec<Planned>> {
-    let mut files = vec![
-        Planned {
-            path: args.output.clone(),
-            body: pretty(&g.doc)?,
-            executable: false,
-        },
-        Planned {
-            path: PathBuf::from(".env.example"),
-            body: env_example(&g.doc),
-            executable: false,
-        },
-    ];
+fn plan(args: &GenArgs, g: &Generated) -> anyhow::Result<Vec<PlannedFile>> {
     let store = args
         .store
         .clone()
         .unwrap_or_else(|| PathBuf::from(sluicegate_core::onboarding::selection::STORAGE_PATH));
-    for (client, file) in [
-        ("generic-stdio", "generic-stdio.json"),
-        ("claude-desktop", "claude-desktop.json"),
-        ("cursor", "cursor.json"),
-        ("vscode", "vscode.json"),
-    ] {
-        files.push(Planned {
-            path: Path::new(STATE_DIR).join("mcp").join(file),
-            body: pretty(&super::mcp::stdio_snippet(client, &args.output, &store))?,
-            executable: false,
-        });
-    }
-    if let (Some(id), Some(sel)) = (&g.smoke_id, &g.selection)
-        && let Some(names) = sel.names()
-    {
-        files.push(Planned {
-            path: Path::new(STATE_DIR).join("smoke-input.json"),
-            body: pretty(&json!({names.lookup: id}))?,
-            executable: false,
-        });
-    }
+    let mut files = plan_files(g, &args.output, &store, &command_name());
     if let Some(t) = handler_template(args, g)? {
         files.push(t);
     }
@@ -469,7 +378,7 @@ fn plan_files(args: &GenArgs, g: &Generated) -> anyhow::Result<Vec<Planned>> {
 }
 
 /// The handler template to write, when the executor is app-owned and a flag asks for one.
-fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<Planned>> {
+fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<PlannedFile>> {
     let executor = g
         .selection
         .as_ref()
@@ -500,7 +409,7 @@ fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<Plan
     let t = super::handler::find(name).with_context(|| {
         format!("unknown handler template: {name}. Use sluicegate handler template --list")
     })?;
-    Ok(Some(Planned {
+    Ok(Some(PlannedFile {
         path: args
             .handler_output
             .clone()
@@ -510,7 +419,7 @@ fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<Plan
     }))
 }
 
-fn write_files(files: &[Planned], force: bool) -> anyhow::Result<()> {
+fn write_files(files: &[PlannedFile], force: bool) -> anyhow::Result<()> {
     let existing: Vec<String> = files
         .iter()
         .filter(|f| f.path.exists())
@@ -553,7 +462,7 @@ pub fn generate_and_write(
 
 /// Write every file of `g` (refusing to overwrite without `--force`) and say what was written.
 pub fn write_generated(args: &GenArgs, g: &Generated) -> anyhow::Result<()> {
-    let files = plan_files(args, g)?;
+    let files = plan(args, g)?;
     write_files(&files, args.force)?;
     if g.source_label == "starter" {
         println!(
@@ -637,10 +546,8 @@ pub fn onboard_db(args: &GenArgs) -> anyhow::Result<ExitCode> {
 
     println!("\nTool boundary:");
     let checks = boundary_checks(&config, AliasMode::Canonical);
-    for (name, ok, detail) in &checks {
-        println!("{} {name}\n  {detail}", if *ok { "PASS" } else { "FAIL" });
-    }
-    let boundary_ok = checks.iter().all(|c| c.1);
+    print_checks(&checks);
+    let boundary_ok = all_pass(&checks);
 
     println!("\nFirst smoke call:");
     smoke(&g, config, &store);
@@ -668,80 +575,19 @@ pub fn onboard_db(args: &GenArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Run the first read through the same runtime as MCP when the env vars it needs are set, and
-/// record its evidence in the ledger. Never fails the onboarding: it says what is missing.
+/// The first read, through the same runtime as MCP (see `sluicegate_runtime::first_read`).
 fn smoke(g: &Generated, config: std::sync::Arc<sluicegate_core::config::Config>, store: &Path) {
-    let Some(read) = config
-        .capabilities
-        .iter()
-        .find(|c| c.kind == Kind::Read)
-        .cloned()
-    else {
-        println!("No read capability to call.");
-        return;
-    };
-    let Some(id) = &g.smoke_id else {
-        println!(
-            "Not run: no object id given. Try one:\n  sluicegate smoke call {} --args '{{\"{}\":\"<real id>\"}}' --config <config>",
-            read.name, read.lookup_arg
-        );
-        return;
-    };
-    let env = Env::process();
-    let missing: Vec<String> = smoke_env_names(&g.doc)
-        .into_iter()
-        .filter(|n| env.get(n).is_none())
-        .collect();
-    if !missing.is_empty() {
-        println!("Smoke call not run yet.");
-        println!("Missing trusted/runtime env vars: {}", missing.join(", "));
-        println!(
-            "Set them (see .env.example), then: sluicegate smoke call {} --input {STATE_DIR}/smoke-input.json",
-            read.name
-        );
-        return;
-    }
-    let ledger = match open_ledger(store) {
-        Ok(l) => l,
-        Err(e) => {
-            println!(
-                "Smoke call not run: cannot open the ledger {}: {e:#}",
-                store.display()
-            );
-            return;
-        }
-    };
-    let api = AgentApi::new(config, ledger, env, None);
-    let mut args = serde_json::Map::new();
-    args.insert(read.lookup_arg.clone(), Value::String(id.clone()));
-    let result = match runtime() {
-        Ok(rt) => rt.block_on(api.call(&read.name, &args)),
-        Err(e) => {
-            println!("Smoke call not run: {e:#}");
-            return;
-        }
-    };
-    let (evidence, _) = result_ids(&result.payload);
-    if result_ok(&result) {
-        println!("Smoke call ran successfully.");
-        println!("Tool: {}", read.name);
-        println!(
-            "Evidence: {}",
-            evidence.as_deref().unwrap_or("(not returned)")
-        );
-        println!("Source DB changed: no");
-    } else {
-        let code = result
-            .payload
-            .pointer("/error/code")
-            .or_else(|| result.payload.get("error_code"))
-            .or_else(|| result.payload.get("code"))
-            .and_then(Value::as_str)
-            .unwrap_or("refused");
-        println!("Smoke call attempted but did not pass.");
-        println!("Reason: {code}");
-        println!(
-            "The config was written; check the object id and tenant, then retry with `sluicegate smoke call`."
-        );
+    match runtime() {
+        Ok(rt) => println!(
+            "{}",
+            rt.block_on(first_read(
+                config,
+                &g.doc,
+                g.smoke_id.as_deref(),
+                Env::process(),
+                store
+            ))
+        ),
+        Err(e) => println!("Smoke call not run: {e:#}"),
     }
 }

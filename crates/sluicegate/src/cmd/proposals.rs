@@ -6,11 +6,10 @@ use std::process::ExitCode;
 use serde_json::json;
 use sluicegate_core::decision::Verdict;
 use sluicegate_ledger::Filter;
+use sluicegate_runtime::view;
 
 use super::decide::DecideArgs;
-
 use crate::context::{open_existing_ledger, print_json, store_hint, store_path};
-use crate::view;
 
 #[derive(clap::Args)]
 pub struct StoreArgs {

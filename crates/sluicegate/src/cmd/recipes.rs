@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use serde_json::json;
+use sluicegate_core::onboarding::generated::Generated;
 use sluicegate_core::onboarding::recipes::{Recipe, builtin, recipe_selection};
-use sluicegate_core::onboarding::selection::generate;
 
-use super::onboard::{GenArgs, Generated, load_recipe};
+use super::onboard::{GenArgs, load_recipe};
 use crate::context::print_json;
 
 #[derive(clap::Subcommand)]
@@ -102,25 +102,13 @@ pub fn run(cmd: RecipesCommand) -> anyhow::Result<ExitCode> {
             if read_url_env.is_some() {
                 sel.read_url_env = read_url_env;
             }
-            let doc = generate(&sel).with_context(|| format!("recipe {}", r.id))?;
-            let tools = doc["capabilities"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c["name"].as_str().map(str::to_string))
-                .collect();
+            let label = format!("recipe {}", r.id);
+            let g = Generated::from_selection(sel, None, label)
+                .with_context(|| format!("recipe {}", r.id))?;
             let args = GenArgs {
                 output,
                 force,
                 ..Default::default()
-            };
-            let g = Generated {
-                doc,
-                selection: Some(sel),
-                smoke_id: None,
-                tools,
-                source_label: format!("recipe {}", r.id),
-                handler_template: None,
             };
             super::onboard::write_generated(&args, &g)?;
             println!("initialized recipe {}", r.id);

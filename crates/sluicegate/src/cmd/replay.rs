@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use sluicegate_ledger::Ledger;
 
+use sluicegate_runtime::view;
+
 use crate::context::{open_existing_ledger, print_json, store_hint, store_path};
-use crate::view;
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {

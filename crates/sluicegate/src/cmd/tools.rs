@@ -8,9 +8,9 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use sluicegate_core::call::Args;
 use sluicegate_core::config::{Config, Kind};
-use sluicegate_core::envelope::ToolResult;
-use sluicegate_core::tools::{AliasMode, exposed_tools, sample_args, tool_definition};
-use sluicegate_runtime::{AgentApi, Env};
+use sluicegate_core::tools::boundary::{BoundaryCheck, NOT_EXPOSED, all_pass, boundary_checks};
+use sluicegate_core::tools::{AliasMode, exposed_tools, sample_args};
+use sluicegate_runtime::{AgentApi, Env, view};
 
 use crate::context::{
     config_path, load_config, open_ledger, print_json, runtime, store_hint, store_path,
@@ -113,93 +113,13 @@ impl InputArgs {
     }
 }
 
-const NOT_EXPOSED: [&str; 7] = [
-    "execute_sql / raw query tools",
-    "approval tools",
-    "commit/apply tools",
-    "database URLs",
-    "write credentials",
-    "model-controlled tenant authority",
-    "arbitrary table or column names",
-];
-
-/// The boundary checks of `tools preview` (cli.md §5): name, pass, detail.
-pub fn boundary_checks(config: &Config, mode: AliasMode) -> Vec<(&'static str, bool, String)> {
-    let tools = exposed_tools(config, mode);
-    let names: Vec<String> = tools.iter().map(|t| t.exposed.clone()).collect();
-    let listed: Vec<Value> = tools
-        .iter()
-        .filter_map(|t| {
-            config
-                .capability(&t.canonical)
-                .map(|c| tool_definition(c, &t.exposed, mode, config.result_format()))
-        })
-        .collect();
-    let serialized = serde_json::to_string(&listed)
-        .unwrap_or_default()
-        .to_lowercase();
-    let any = |words: &[&str]| {
-        names
-            .iter()
-            .any(|n| words.iter().any(|w| n.to_lowercase().contains(w)))
-    };
-    vec![
-        (
-            "semantic tools present",
-            !names.is_empty(),
-            if names.is_empty() {
-                "none".into()
-            } else {
-                names.join(", ")
-            },
-        ),
-        (
-            "execute_sql absent",
-            !any(&["execute_sql", "run_query", "query_database"]),
-            "model does not receive raw SQL tools".into(),
-        ),
-        (
-            "approval tools absent",
-            !any(&["approve"]),
-            "approval stays outside MCP".into(),
-        ),
-        (
-            "commit tools absent",
-            !any(&["commit", "apply_writeback"]),
-            "commit stays outside MCP".into(),
-        ),
-        (
-            "database_url absent",
-            !["postgres://", "postgresql://", "mysql://", "sqlite://"]
-                .iter()
-                .any(|s| serialized.contains(s)),
-            "MCP config uses env var names, not connection strings".into(),
-        ),
-        (
-            "write credentials absent",
-            ![
-                "password",
-                "secret",
-                "bearer",
-                "private_key",
-                "private-key",
-                "privatekey",
-                "token",
-            ]
-            .iter()
-            .any(|s| serialized.contains(s)),
-            "MCP tools do not include write credentials".into(),
-        ),
-    ]
-}
-
 /// What `tools preview` and `smoke boundary` look at: the config, its exposed tools and checks.
 struct Boundary {
     path: PathBuf,
     store: PathBuf,
     config: std::sync::Arc<Config>,
     mode: AliasMode,
-    checks: Vec<(&'static str, bool, String)>,
+    checks: Vec<BoundaryCheck>,
 }
 
 impl Boundary {
@@ -224,20 +144,18 @@ impl Boundary {
     }
 
     fn ok(&self) -> bool {
-        self.checks.iter().all(|c| c.1)
+        all_pass(&self.checks)
     }
 
     fn checks_json(&self) -> Vec<Value> {
         self.checks
             .iter()
-            .map(|(n, ok, d)| json!({"name": n, "ok": ok, "detail": d}))
+            .map(|c| json!({"name": c.name, "ok": c.ok, "detail": c.detail}))
             .collect()
     }
 
     fn print_checks(&self) {
-        for (name, ok, detail) in &self.checks {
-            println!("{} {name}\n  {detail}", if *ok { "PASS" } else { "FAIL" });
-        }
+        print_checks(&self.checks);
     }
 
     fn exit_code(&self) -> ExitCode {
@@ -346,18 +264,16 @@ fn agent(
     Ok((AgentApi::new(config, ledger, Env::process(), None), store))
 }
 
-/// Ids a result names, whichever envelope it uses.
-pub fn result_ids(payload: &Value) -> (Option<String>, Option<String>) {
-    let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-    let evidence =
-        s(payload.get("evidence_bundle_id")).or_else(|| s(payload.pointer("/evidence/bundle_id")));
-    let proposal = s(payload.get("proposal_id")).or_else(|| s(payload.pointer("/proposal/id")));
-    (evidence, proposal)
-}
-
-/// Whether a rendered result is a success in either envelope.
-pub fn result_ok(r: &ToolResult) -> bool {
-    !r.is_error && r.payload.get("ok") != Some(&Value::Bool(false))
+/// `PASS name` / `FAIL name` and the detail below, per check.
+pub fn print_checks(checks: &[BoundaryCheck]) {
+    for c in checks {
+        println!(
+            "{} {}\n  {}",
+            if c.ok { "PASS" } else { "FAIL" },
+            c.name,
+            c.detail
+        );
+    }
 }
 
 pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
@@ -389,42 +305,16 @@ pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
     }
     let args = a.input.resolve(api.config(), &tool)?;
     let result = runtime()?.block_on(api.call(&tool, &args));
-    let ok = result_ok(&result);
+    let ok = result.succeeded();
     if a.json {
         print_json(
             &json!({"ok": ok, "tool": tool, "input": args, "result": result.payload, "store_path": store}),
         )?;
     } else {
-        let (evidence, proposal) = result_ids(&result.payload);
-        println!(
-            "Sluicegate smoke call: {}\n",
-            if ok { "ok" } else { "refused" }
+        print!(
+            "{}",
+            view::smoke_call(&tool, &args, &result, &store_hint(a.store.as_deref()))
         );
-        println!("Tool:\n{tool}\n");
-        println!("Input:\n{}\n", serde_json::to_string_pretty(&args)?);
-        if !ok {
-            println!(
-                "Result:\n{}\n",
-                serde_json::to_string_pretty(&result.payload)?
-            );
-        }
-        println!("Source DB changed:\nno\n");
-        println!(
-            "Evidence:\n{}\n",
-            evidence.as_deref().unwrap_or("(not returned)")
-        );
-        let hint = store_hint(a.store.as_deref());
-        if let Some(p) = &proposal {
-            println!("Proposal:\n{p}\n");
-            println!("Replay:\nsynapsor://replay/replay_{p}\n");
-            println!(
-                "Next:\n  sluicegate proposals show {p}{hint}\n  sluicegate proposals approve {p}{hint}\n  sluicegate apply {p}{hint}\n  sluicegate replay show {p}{hint}"
-            );
-        } else if let Some(ev) = &evidence {
-            println!(
-                "Next:\n  sluicegate evidence show {ev}{hint}\n  sluicegate query-audit list --evidence {ev}{hint}"
-            );
-        }
     }
     Ok(if ok {
         ExitCode::SUCCESS
@@ -453,41 +343,13 @@ pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
     }
     let args = a.input.resolve(api.config(), &a.capability)?;
     let result = runtime()?.block_on(api.call(&a.capability, &args));
-    let ok = result_ok(&result);
+    let ok = result.succeeded();
     if a.json {
         print_json(&result.payload)?;
-    } else if !ok {
-        println!(
-            "Proposal refused.\n\nCapability:\n{}\n\nResult:\n{}",
-            a.capability,
-            serde_json::to_string_pretty(&result.payload)?
-        );
     } else {
-        let (evidence, proposal) = result_ids(&result.payload);
-        let id = proposal.clone().unwrap_or_else(|| "latest".into());
-        let hint = store_hint(a.store.as_deref());
-        let dedup = result.payload.get("deduplicated") == Some(&Value::Bool(true))
-            || result.payload.pointer("/proposal/deduplicated") == Some(&Value::Bool(true));
-        println!(
-            "{}\n",
-            if dedup {
-                "Proposal already exists (same change, deduplicated)."
-            } else {
-                "Proposal created."
-            }
-        );
-        println!("Capability:\n{}\n", a.capability);
-        println!(
-            "Proposal:\n{}\n",
-            proposal.as_deref().unwrap_or("(missing)")
-        );
-        println!(
-            "Evidence:\n{}\n",
-            evidence.as_deref().unwrap_or("(missing)")
-        );
-        println!("Source DB changed:\nno\n");
-        println!(
-            "Review:\nsluicegate proposals show {id}{hint}\nsluicegate proposals approve {id}{hint}\nsluicegate apply {id}{hint}\nsluicegate replay show {id}{hint}"
+        print!(
+            "{}",
+            view::proposal_result(&a.capability, &result, &store_hint(a.store.as_deref()))
         );
     }
     Ok(if ok {

@@ -5,14 +5,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use sluicegate_core::config::{self, Config, Executor, Kind};
-use sluicegate_core::tools::{AliasMode, exposed_tools};
+use sluicegate_core::config;
+use sluicegate_core::tools::AliasMode;
+use sluicegate_core::tools::boundary::{all_pass, boundary_checks};
 use sluicegate_ledger::lease;
 use sluicegate_mcp::Protocol;
+use sluicegate_mcp::serve::Transport;
 use sluicegate_runtime::Env;
+use sluicegate_runtime::doctor::up::{Up, checklist};
 
-use crate::cmd::mcp::{self, AliasArgs, CommonServe, HttpArgs, Transport, parse_result_format};
-use crate::cmd::tools::boundary_checks;
+use crate::cmd::mcp::{self, AliasArgs, CommonServe, HttpArgs, parse_result_format};
 use crate::context::{config_path, store_path};
 
 #[derive(clap::Args)]
@@ -51,27 +53,18 @@ pub struct UpArgs {
     http: HttpArgs,
 }
 
-fn set_or_missing(env: &Env, name: &str) -> &'static str {
-    if env.get(name).is_some() {
-        "set"
-    } else {
-        "missing"
-    }
-}
-
 pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     let transport = a
         .transport
         .clone()
         .unwrap_or_else(|| if a.serve { "streamable-http" } else { "stdio" }.into());
-    let http = match transport.as_str() {
+    match transport.as_str() {
         "stdio" if a.serve => bail!(
             "up --serve starts the Streamable HTTP MCP server. Use `--transport streamable-http`, or run `sluicegate up --transport stdio` for the checklist and let your MCP client start `sluicegate mcp serve`."
         ),
-        "stdio" => false,
-        "streamable-http" => true,
+        "stdio" | "streamable-http" => {}
         _ => bail!("--transport must be stdio or streamable-http"),
-    };
+    }
     let mode = a.alias.resolve(AliasMode::Canonical)?;
     let result_format = parse_result_format(a.result_format.as_deref())?;
     let config_file = config_path(a.config.as_deref());
@@ -100,9 +93,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("Warning: {w}");
     }
     let checks = boundary_checks(&config, mode);
-    let ok = checks.iter().all(|c| c.1);
-    let env = Env::process();
-    let cmd = "sluicegate";
+    let ok = all_pass(&checks);
     let (c, s) = (
         config_file.display().to_string(),
         store.display().to_string(),
@@ -113,89 +104,19 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or(Protocol::StreamableHttp.default_port());
     let serve_now = a.serve && !a.dry_run;
 
-    println!("Sluicegate review-mode up\n");
-    println!("Config: {c}");
-    println!("Store: {s}");
-    println!("Mode: {}", config.mode.as_str());
-    println!("Transport: {transport}");
-    println!("Serve now: {}", if serve_now { "yes" } else { "no" });
-    println!("Alias mode: {}", mode.as_str());
-    let format = match result_format.or(config.result_format) {
-        Some(2) => "v2",
-        Some(_) => "v1",
-        None => "default",
+    let up = Up {
+        config_path: &c,
+        store_path: &s,
+        transport: &transport,
+        serve: a.serve,
+        dry_run: a.dry_run,
+        alias_mode: mode,
+        result_format,
+        host: &a.http.host,
+        port,
+        auth_token_env: &a.http.auth_token_env,
     };
-    println!("Result format: {format}");
-    println!("Dry run: {}\n", if a.dry_run { "yes" } else { "no" });
-
-    println!("Model-facing tools:");
-    let tools = exposed_tools(&config, mode);
-    if tools.is_empty() {
-        println!("  - (none)");
-    }
-    for t in &tools {
-        if t.is_alias {
-            println!("  - {} -> {}", t.exposed, t.canonical);
-        } else {
-            println!("  - {}", t.exposed);
-        }
-    }
-    print_writeback(&config, &env);
-
-    println!("\nBoundary checks:");
-    for (name, pass, detail) in &checks {
-        println!("  {} {name}: {detail}", if *pass { "PASS" } else { "FAIL" });
-    }
-
-    println!("\nServer guidance:");
-    let alias_flag = format!(" --alias-mode {}", mode.as_str());
-    if http {
-        println!(
-            "  Streamable HTTP endpoint: http://{}:{port}/mcp",
-            a.http.host
-        );
-        println!(
-            "  Auth token env: {} ({})",
-            a.http.auth_token_env,
-            set_or_missing(&env, &a.http.auth_token_env)
-        );
-        if a.dry_run {
-            println!("  Status: dry run only; server not started.");
-        } else if a.serve {
-            println!("  Status: starting after this checklist.");
-        } else {
-            println!(
-                "  Start command: {cmd} up --serve --config {c} --store {s} --port {port} --auth-token-env {}{alias_flag}",
-                a.http.auth_token_env
-            );
-        }
-    } else {
-        println!("  stdio servers are started by the MCP client itself.");
-        println!(
-            "  Print client config: {cmd} mcp client-config --client claude-desktop --config {c} --store {s}"
-        );
-        println!(
-            "  Serve command used by clients: {cmd} mcp serve --config {c} --store {s}{alias_flag}"
-        );
-    }
-
-    println!("\nNext commands:");
-    println!("  - Preview tools: {cmd} tools preview --config {c}{alias_flag}");
-    if let Some(first) = config.capabilities.first() {
-        println!(
-            "  - Smoke call: {cmd} smoke call {} --sample --config {c} --store {s}",
-            first.name
-        );
-    }
-    println!("  - List proposals: {cmd} proposals list --store {s}");
-    println!("  - Show proposal: {cmd} proposals show latest --store {s}");
-    println!("  - Approve proposal: {cmd} proposals approve latest --yes --store {s}");
-    println!("  - Apply approved proposal: {cmd} apply latest --config {c} --store {s}");
-    println!("  - Replay: {cmd} replay show latest --store {s}");
-    println!("  - Direct writeback doctor: {cmd} doctor --config {c} --check-writeback");
-    if !config.executors.is_empty() {
-        println!("  - Handler doctor: {cmd} doctor --config {c} --check-handlers");
-    }
+    print!("{}", checklist(&up, &config, &checks, &Env::process()));
 
     if a.with_handler {
         println!("\nHandler check:");
@@ -225,83 +146,4 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         allow_concurrent_store: a.allow_concurrent_store,
     };
     mcp::serve(&common, Transport::Http(Protocol::StreamableHttp), &a.http)
-}
-
-fn print_writeback(config: &Config, env: &Env) {
-    println!("\nWriteback paths:");
-    let proposals: Vec<_> = config
-        .capabilities
-        .iter()
-        .filter(|c| c.kind == Kind::Proposal)
-        .collect();
-    if proposals.is_empty() {
-        println!(
-            "  - no proposal capabilities; this config is read-only from Sluicegate's perspective"
-        );
-    }
-    for cap in &proposals {
-        match cap
-            .executor
-            .as_deref()
-            .and_then(|name| config.executors.get(name).map(|e| (name, e)))
-        {
-            Some((name, e)) if !matches!(e, Executor::SqlUpdate) => {
-                println!("  - {}: app-owned {} {name}", cap.name, e.type_name());
-            }
-            _ => {
-                let url_env = config
-                    .sources
-                    .get(&cap.source)
-                    .and_then(|s| s.write_url_env.clone())
-                    .unwrap_or_else(|| "SLUICEGATE_DATABASE_URL".into());
-                println!(
-                    "  - {}: direct guarded one-row UPDATE via {url_env} ({})",
-                    cap.name,
-                    set_or_missing(env, &url_env)
-                );
-            }
-        }
-    }
-    let handlers: Vec<_> = config
-        .executors
-        .iter()
-        .filter(|(_, e)| !matches!(e, Executor::SqlUpdate))
-        .collect();
-    if handlers.is_empty() {
-        return;
-    }
-    println!("\nApp-owned handler requirements:");
-    for (name, e) in handlers {
-        match e {
-            Executor::HttpHandler {
-                url_env,
-                token_env,
-                signing_secret_env,
-                ..
-            } => {
-                println!("  - {name}: http_handler");
-                println!("    url env: {url_env} ({})", set_or_missing(env, url_env));
-                if let Some(t) = token_env {
-                    println!("    bearer token env: {t} ({})", set_or_missing(env, t));
-                }
-                match signing_secret_env {
-                    Some(s) => println!("    signing secret env: {s} ({})", set_or_missing(env, s)),
-                    None => println!(
-                        "    signing secret env: not configured (recommended unless loopback-only)"
-                    ),
-                }
-            }
-            Executor::CommandHandler { command_env, .. } => {
-                println!("  - {name}: command_handler");
-                println!(
-                    "    command env: {command_env} ({})",
-                    set_or_missing(env, command_env)
-                );
-            }
-            Executor::SqlUpdate => {}
-        }
-    }
-    println!(
-        "  Handlers run app-owned code with the approved change: verify signatures and keep them on loopback or behind auth."
-    );
 }

@@ -5,13 +5,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use sluicegate_core::config::{Engine, Kind, Mode};
-use sluicegate_core::ident::is_safe_identifier;
+use anyhow::Context;
+use sluicegate_core::config::Engine;
 use sluicegate_runtime::Env;
-use sluicegate_source::{
-    RECEIPT_TABLE, probe_writer, receipt_table_ddl, receipt_table_ddl_in_schema,
-};
+use sluicegate_runtime::doctor::writeback;
+use sluicegate_source::{ScriptError, migration_body, migration_header};
 
 use crate::context::{config_path, load_config, runtime};
 
@@ -56,15 +54,20 @@ impl SqlArgs {
             )?;
         Engine::parse(name).context("--engine must be postgres, mysql or sqlite")
     }
+}
 
-    fn schema(&self) -> anyhow::Result<Option<&str>> {
-        match self.schema.as_deref() {
-            Some(s) if !is_safe_identifier(s) => {
-                bail!("--schema must be a plain identifier (letters, digits, underscores)")
-            }
-            other => Ok(other),
+/// The script's complaint in the words of the flag that caused it.
+fn flag_error(e: ScriptError) -> anyhow::Error {
+    anyhow::anyhow!(match e {
+        ScriptError::UnsafeSchema => {
+            "--schema must be a plain identifier (letters, digits, underscores)"
         }
-    }
+        ScriptError::SqliteSchema => {
+            "--schema is not used for SQLite: the receipt table lives in the writer's file"
+        }
+        ScriptError::UnsafeRole => "--writer-role must be a plain identifier",
+        ScriptError::UnsafeAccount => "--writer-role must be an account such as 'writer'@'%'",
+    })
 }
 
 pub fn run(cmd: WritebackCommand) -> anyhow::Result<ExitCode> {
@@ -77,139 +80,30 @@ pub fn run(cmd: WritebackCommand) -> anyhow::Result<ExitCode> {
 
 fn migration(a: &SqlArgs) -> anyhow::Result<ExitCode> {
     let engine = a.engine()?;
-    println!("-- Sluicegate writeback receipts ({}).", engine.as_str());
-    println!(
-        "-- One row per applied proposal: it makes a retried apply idempotent. Run as a schema owner."
+    // The header goes out before the schema is checked, as it always has.
+    print!("{}", migration_header(engine));
+    print!(
+        "{}",
+        migration_body(engine, a.schema.as_deref()).map_err(flag_error)?
     );
-    match (engine, a.schema()?) {
-        (Engine::Postgres, Some(s)) => {
-            println!("CREATE SCHEMA IF NOT EXISTS \"{s}\";");
-            println!("{};", receipt_table_ddl_in_schema(engine, s)?);
-            println!(
-                "-- The writer finds the table through its search_path, e.g. with this URL option:"
-            );
-            println!("--   ?options=-csearch_path%3D{s}%2Cpublic");
-        }
-        (Engine::Mysql, Some(s)) => {
-            println!("USE `{s}`;");
-            println!("{};", receipt_table_ddl(engine));
-        }
-        (Engine::Sqlite, Some(_)) => {
-            bail!("--schema is not used for SQLite: the receipt table lives in the writer's file")
-        }
-        (_, None) => println!("{};", receipt_table_ddl(engine)),
-    }
     Ok(ExitCode::SUCCESS)
 }
 
 fn grants(a: &SqlArgs) -> anyhow::Result<ExitCode> {
     let engine = a.engine()?;
-    let schema = a.schema()?;
-    match engine {
-        Engine::Postgres => {
-            let s = schema.unwrap_or("public");
-            let role = match a.writer_role.as_deref() {
-                Some(r) if is_safe_identifier(r) => format!("\"{r}\""),
-                Some(_) => bail!("--writer-role must be a plain identifier"),
-                None => "<writer_role>".into(),
-            };
-            println!("-- Grants for the Sluicegate writer on the receipt table.");
-            println!("GRANT USAGE ON SCHEMA \"{s}\" TO {role};");
-            println!("GRANT SELECT, INSERT, UPDATE ON TABLE \"{s}\".{RECEIPT_TABLE} TO {role};");
-            println!("-- Only if the writer should create the table itself:");
-            println!("-- GRANT CREATE ON SCHEMA \"{s}\" TO {role};");
-            println!("-- ALTER ROLE {role} SET search_path = {s}, public;");
-        }
-        Engine::Mysql => {
-            let db = schema.unwrap_or("<database_name>");
-            let account = a
-                .writer_role
-                .clone()
-                .unwrap_or_else(|| "'<writer_user>'@'%'".into());
-            if account.contains(';') {
-                bail!("--writer-role must be an account such as 'writer'@'%'");
-            }
-            println!("-- Grants for the Sluicegate writer on the receipt table.");
-            println!("GRANT SELECT, INSERT, UPDATE ON `{db}`.{RECEIPT_TABLE} TO {account};");
-            println!("-- Only if the writer should create the table itself:");
-            println!("-- GRANT CREATE ON `{db}`.* TO {account};");
-        }
-        Engine::Sqlite => {
-            println!(
-                "-- SQLite has no grants: the writer needs write access to the database file (and its directory, for the journal)."
-            );
-        }
-    }
+    let script = sluicegate_source::grants(engine, a.schema.as_deref(), a.writer_role.as_deref())
+        .map_err(flag_error)?;
+    print!("{script}");
     Ok(ExitCode::SUCCESS)
 }
 
 fn doctor(config: Option<PathBuf>, check_db: bool) -> anyhow::Result<ExitCode> {
     let path = config_path(config.as_deref());
     let config = load_config(&path)?;
-    println!("Sluicegate writeback doctor");
-    println!("Config: {}\n", path.display());
     let env = Env::process();
-    let mut ok = true;
-    let mut any = false;
-    let rt = runtime()?;
-    for (name, source) in &config.sources {
-        let direct = config.mode == Mode::Review
-            && config.capabilities.iter().any(|c| {
-                c.kind == Kind::Proposal && c.source == *name && c.executor_name() == "sql_update"
-            });
-        if !direct {
-            continue;
-        }
-        any = true;
-        println!("Source: {name}");
-        println!("  engine: {}", source.engine.as_str());
-        println!(
-            "  writer env: {}",
-            source
-                .write_url_env
-                .as_deref()
-                .unwrap_or("(missing write_url_env)")
-        );
-        let url = source.write_url_env.as_deref().and_then(|w| env.secret(w));
-        println!(
-            "  env status: {}",
-            if url.is_some() { "set" } else { "missing" }
-        );
-        println!("  receipt table: {RECEIPT_TABLE}");
-        match (&url, check_db) {
-            (None, _) => {
-                ok = false;
-                if check_db {
-                    println!("  db check: skipped because the writer env is missing");
-                }
-            }
-            (Some(u), true) => match rt.block_on(probe_writer(u.expose(), source.engine)) {
-                Ok(v) if v["ok"] == serde_json::Value::Bool(true) => {
-                    println!("  db check: ok (probe receipt inserted and rolled back)")
-                }
-                Ok(_) => {
-                    ok = false;
-                    println!("  db check: failed (credential missing)");
-                }
-                Err(e) => {
-                    ok = false;
-                    println!("  db check: failed ({})", e.category());
-                }
-            },
-            (Some(_), false) => println!("  db check: not run (pass --check-db)"),
-        }
-        println!(
-            "\nNext:\n  sluicegate writeback migration --engine {e}\n  sluicegate writeback grants --engine {e} --writer-role <writer_role>\n",
-            e = source.engine.as_str()
-        );
-    }
-    if !any {
-        println!("No direct SQL writeback sources found.");
-        println!(
-            "Proposals that use app-owned executors (http_handler, command_handler) write through your app instead."
-        );
-    }
-    Ok(if ok {
+    let writers = runtime()?.block_on(writeback::writers(&config, &env, check_db));
+    print!("{}", writeback::text(&path.display().to_string(), &writers));
+    Ok(if writers.iter().all(writeback::Writer::ok) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -1,8 +1,7 @@
-//! Doctor check groups that look at databases and the ledger: per-source connectivity and
-//! target columns (metadata only), credential separation, the rollback-only writeback probes
-//! of writeback.md §A.11, the ledger and its lease, and the MCP tool boundary. Each group
-//! appends to the doctor's [`Checks`]; every failure is a safe category, never a URL, host,
-//! user or password.
+//! Check groups that look at databases and the ledger: per-source connectivity and target
+//! columns (metadata only), credential separation, the rollback-only writeback probes of
+//! writeback.md §A.11, the ledger and its lease, and the MCP tool boundary. Every failure is a
+//! safe category, never a URL, host, user or password.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -11,15 +10,14 @@ use sluicegate_core::config::{Kind, Mode};
 use sluicegate_core::onboarding::inspection::normalize;
 use sluicegate_core::tools::{AliasMode, exposed_tools};
 use sluicegate_ledger::lease;
-use sluicegate_runtime::now_iso;
 use sluicegate_source::inspect::inspect;
 use sluicegate_source::{TargetProbe, probe_target, probe_writer};
 
-use super::doctor::{Checks, Ctx};
-use crate::context::runtime;
+use super::{Checks, Ctx};
+use crate::now_iso;
 
 /// Ledger file and store lease.
-pub fn store(store: &Path, checks: &mut Checks) {
+pub(super) fn store(store: &Path, checks: &mut Checks) {
     let shown = store.display();
     if !store.exists() {
         checks.warn(
@@ -59,7 +57,7 @@ pub fn store(store: &Path, checks: &mut Checks) {
 
 /// In review mode, the reader and the writer of a direct-SQL source must be different
 /// credentials: a read-only reader is what keeps agent reads from ever writing.
-pub fn credential_separation(ctx: &Ctx, allow_shared: bool, checks: &mut Checks) {
+pub(super) fn credential_separation(ctx: &Ctx<'_>, allow_shared: bool, checks: &mut Checks) {
     if ctx.config.mode != Mode::Review {
         return;
     }
@@ -97,8 +95,7 @@ pub fn credential_separation(ctx: &Ctx, allow_shared: bool, checks: &mut Checks)
 
 /// Per source with its read URL set: the catalog of each schema its capabilities use, then per
 /// capability the target, its columns, and (for proposals) that it is a base table.
-pub fn source_connectivity(ctx: &Ctx, checks: &mut Checks) -> anyhow::Result<()> {
-    let rt = runtime()?;
+pub(super) async fn source_connectivity(ctx: &Ctx<'_>, checks: &mut Checks) {
     for (name, source) in &ctx.config.sources {
         let Some(url) = ctx.env.secret(&source.read_url_env) else {
             continue;
@@ -112,7 +109,7 @@ pub fn source_connectivity(ctx: &Ctx, checks: &mut Checks) -> anyhow::Result<()>
         let schemas: BTreeSet<&str> = caps.iter().map(|c| c.target.schema.as_str()).collect();
         for schema in schemas {
             let check = format!("source:{name}:read-connectivity:{schema}");
-            let raw = rt.block_on(inspect(url.expose(), source.engine, Some(schema), &|_| {}));
+            let raw = inspect(url.expose(), source.engine, Some(schema), &|_| {}).await;
             let inspection = match raw {
                 Ok(raw) => {
                     checks.pass(
@@ -185,18 +182,16 @@ pub fn source_connectivity(ctx: &Ctx, checks: &mut Checks) -> anyhow::Result<()>
             }
         }
     }
-    Ok(())
 }
 
 /// `--check-writeback`: the rollback-only writer probes per direct-SQL source (receipt table,
 /// a probe receipt inserted and rolled back) and per proposal capability (`SELECT … WHERE
 /// false FOR UPDATE`, `UPDATE … SET c = c WHERE false`, rolled back). No business row is read,
 /// locked or changed. Without the flag: one warning per source saying how to run them.
-pub fn writeback_probes(ctx: &Ctx, run: bool, checks: &mut Checks) -> anyhow::Result<()> {
+pub(super) async fn writeback_probes(ctx: &Ctx<'_>, run: bool, checks: &mut Checks) {
     if ctx.config.mode != Mode::Review {
-        return Ok(());
+        return;
     }
-    let rt = runtime()?;
     for (name, source) in &ctx.config.sources {
         let caps: Vec<_> = ctx
             .config
@@ -237,7 +232,7 @@ pub fn writeback_probes(ctx: &Ctx, run: bool, checks: &mut Checks) -> anyhow::Re
             "; see `sluicegate writeback migration --engine {e}` and `sluicegate writeback grants --engine {e}`, or route writes to an app-owned executor",
             e = engine.as_str()
         );
-        match rt.block_on(probe_writer(url.expose(), engine)) {
+        match probe_writer(url.expose(), engine).await {
             Ok(v) if v["ok"] == serde_json::Value::Bool(true) => checks.pass(
                 format!("source:{name}:receipt-table-probe"),
                 format!("Writer of {name} can use the receipt table (probe row rolled back)."),
@@ -273,7 +268,7 @@ pub fn writeback_probes(ctx: &Ctx, run: bool, checks: &mut Checks) -> anyhow::Re
                 writable,
             };
             let check = format!("capability:{}:writeback-target-probe", cap.name);
-            match rt.block_on(probe_target(url.expose(), engine, &probe)) {
+            match probe_target(url.expose(), engine, &probe).await {
                 Ok(()) => checks.pass(
                     check,
                     format!(
@@ -293,11 +288,10 @@ pub fn writeback_probes(ctx: &Ctx, run: bool, checks: &mut Checks) -> anyhow::Re
             }
         }
     }
-    Ok(())
 }
 
 /// The exposed tools, and that none of them could run SQL, approve or commit.
-pub fn mcp_boundary(ctx: &Ctx, checks: &mut Checks) -> Vec<String> {
+pub(super) fn mcp_boundary(ctx: &Ctx<'_>, checks: &mut Checks) -> Vec<String> {
     let tools: Vec<String> = exposed_tools(ctx.config, AliasMode::Canonical)
         .into_iter()
         .map(|t| t.exposed)
