@@ -153,6 +153,8 @@ fn details_list_guards_and_events() {
         actor: "agent".into(),
         payload: json!({}),
         created_at: "t0".into(),
+        prev_hash: String::new(),
+        chain_hash: String::new(),
     };
     assert!(
         proposal_details(&p, Some(&[event]))
