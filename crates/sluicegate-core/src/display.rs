@@ -191,7 +191,10 @@ mod tests {
             "\\x1b]8;;https://evil.example\\x1b\\click\\x1b]8;;\\x1b\\",
         ),
         ("\u{202e}0007\u{202c}", "\\u{202e}0007\\u{202c}"),
-        ("\u{2066}a\u{2069}\u{2067}\u{2068}", "\\u{2066}a\\u{2069}\\u{2067}\\u{2068}"),
+        (
+            "\u{2066}a\u{2069}\u{2067}\u{2068}",
+            "\\u{2066}a\\u{2069}\\u{2067}\\u{2068}",
+        ),
         (
             "\u{200e}\u{200f}\u{61c}\u{202a}\u{202b}\u{202d}",
             "\\u{200e}\\u{200f}\\u{61c}\\u{202a}\\u{202b}\\u{202d}",
@@ -220,7 +223,9 @@ mod tests {
             let c = char::from_u32(cp).unwrap();
             assert!(is_control(c), "U+{cp:04X}");
         }
-        for cp in [0x20, 0x7e, 0xa0, 0x61b, 0x200d, 0x2027, 0x202f, 0x2065, 0x206a] {
+        for cp in [
+            0x20, 0x7e, 0xa0, 0x61b, 0x200d, 0x2027, 0x202f, 0x2065, 0x206a,
+        ] {
             let c = char::from_u32(cp).unwrap();
             assert!(!is_control(c), "U+{cp:04X}");
         }
@@ -267,7 +272,10 @@ mod tests {
             serde_json::to_string_pretty(&v).unwrap(),
         ] {
             let inert = inert_json(&serialized);
-            assert!(inert.contains("a\\u202eb\\u009bc\\u007f\\u2028\\u001b"), "{inert}");
+            assert!(
+                inert.contains("a\\u202eb\\u009bc\\u007f\\u2028\\u001b"),
+                "{inert}"
+            );
             assert!(!inert.chars().any(|c| is_control(c) && c != '\n'));
             let back: Value = serde_json::from_str(&inert).unwrap();
             assert_eq!(back, v);

@@ -3,8 +3,10 @@
 //! Markdown exports. Every
 //! front end that shows these records to a person (the CLI now, a review UI later) uses them.
 //!
-//! Views build strings; front ends decide where they go. Values print raw when they are
-//! strings and as JSON otherwise, so `null` and numbers stay unambiguous.
+//! Views build strings; front ends decide where they go. Everything a model, a tool argument, a
+//! source row or the ledger wrote goes through `sluicegate_core::display` (see "Honest screens"
+//! in ARCHITECTURE.md): free text with its control characters visible, diff and row values
+//! quoted when they are strings, so a value can never redraw the screen around it.
 
 mod evidence;
 mod proposal;
@@ -16,8 +18,9 @@ mod writeback;
 mod tests;
 
 use serde_json::Value;
+use sluicegate_core::display;
+pub(crate) use sluicegate_core::display::text;
 use sluicegate_core::lifecycle::State;
-use sluicegate_core::proposal::display_value;
 use sluicegate_ledger::StoredProposal;
 
 pub use evidence::{
@@ -38,9 +41,24 @@ pub(crate) fn cs<'a>(p: &'a StoredProposal, pointer: &str) -> Option<&'a Value> 
     p.change_set.pointer(pointer)
 }
 
-/// A value as a person reads it: strings raw, everything else as JSON.
-pub(crate) fn text(v: Option<&Value>) -> String {
-    display_value(v)
+/// A record field (an id, a status, a principal): free text with its controls visible,
+/// anything else as [`shown`] writes it.
+pub(crate) fn field(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => text(s).into_owned(),
+        other => shown(other),
+    }
+}
+
+/// A diff or row value: strings quoted, controls visible, `unset` when the record has none.
+pub(crate) fn shown(v: Option<&Value>) -> String {
+    v.map_or_else(|| "unset".to_string(), display::value)
+}
+
+/// JSON for a person: pretty, and inert (C1, DEL and bidi escaped; serde already escapes C0).
+pub(crate) fn pretty(v: &impl serde::Serialize) -> String {
+    // Records and arguments are JSON values: they always serialize.
+    display::inert_json(&serde_json::to_string_pretty(v).unwrap_or_default()).into_owned()
 }
 
 pub(crate) fn yes_no(b: bool) -> &'static str {
