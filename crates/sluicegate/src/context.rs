@@ -26,7 +26,7 @@ pub fn config_path(flag: Option<&Path>) -> PathBuf {
     }
     let ours = PathBuf::from(DEFAULT_CONFIG);
     if !ours.exists() && Path::new(LEGACY_CONFIG).exists() {
-        eprintln!("note: {DEFAULT_CONFIG} not found; using {LEGACY_CONFIG}");
+        errln!("note: {DEFAULT_CONFIG} not found; using {LEGACY_CONFIG}");
         return PathBuf::from(LEGACY_CONFIG);
     }
     ours
@@ -95,7 +95,8 @@ pub fn store_hint(flag: Option<&Path>) -> String {
 
 /// Print `value` as 2-space indented JSON.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    let json = serde_json::to_string_pretty(value)?;
+    outln!("{}", sluicegate_core::display::inert_json(&json));
     Ok(())
 }
 
@@ -113,7 +114,7 @@ pub fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
     if !interactive() {
         bail!("{question} needs confirmation: rerun with --yes (no terminal to ask on)");
     }
-    eprint!("{question} Type yes to continue: ");
+    crate::out::err(&format!("{question} Type yes to continue: "));
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     if line.trim().eq_ignore_ascii_case("yes") {

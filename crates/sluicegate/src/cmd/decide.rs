@@ -46,13 +46,13 @@ pub fn run(a: DecideArgs, verdict: Verdict, reason: Option<String>) -> anyhow::R
     let p = ledger.proposal(&pid)?;
     let shown = content_hash(&p.change_set()?);
     if shown != p.proposal_hash {
-        eprintln!(
+        errln!(
             "refused: PROPOSAL_CONTENT_MODIFIED: proposal {pid} no longer matches its recorded hash; it was edited in the ledger (run `sluicegate store verify`)"
         );
         return Ok(ExitCode::from(1));
     }
     if let Some(pinned) = a.hash.as_deref().filter(|h| *h != shown) {
-        eprintln!(
+        errln!(
             "refused: PROPOSAL_HASH_MISMATCH: you reviewed {pinned}, but proposal {pid} now hashes to {shown}; review it again"
         );
         return Ok(ExitCode::from(1));
@@ -65,8 +65,8 @@ pub fn run(a: DecideArgs, verdict: Verdict, reason: Option<String>) -> anyhow::R
         None => None,
     };
     if !a.json {
-        println!("{}\n", view::proposal_details(&p, None));
-        println!("content hash: {shown}\n");
+        outln!("{}\n", view::proposal_details(&p, None));
+        outln!("content hash: {shown}\n");
     }
     let question = match verdict {
         Verdict::Approve => format!("Approve proposal {pid} for guarded writeback?"),
@@ -88,12 +88,12 @@ pub fn run(a: DecideArgs, verdict: Verdict, reason: Option<String>) -> anyhow::R
             if a.json {
                 print_json(&p)?;
             } else {
-                println!("{} {}", verdict.status(), p.proposal_id);
+                outln!("{} {}", verdict.status(), p.proposal_id);
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) if e.code().is_some_and(|c| c != "NOT_FOUND") => {
-            eprintln!("refused: {}: {e}", e.code().unwrap_or_default());
+            errln!("refused: {}: {e}", e.code().unwrap_or_default());
             Ok(ExitCode::from(1))
         }
         Err(ReviewError::Refused { message, .. }) => Err(anyhow::anyhow!(message)),

@@ -238,7 +238,7 @@ pub fn serve(
         &now_iso(),
     )?;
     if let Some(w) = warning {
-        eprintln!("Warning: {w}");
+        errln!("Warning: {w}");
     }
     let ledger = open_ledger(&store)?;
     let api = AgentApi::new(config, ledger, env.clone(), result_format);
@@ -283,12 +283,12 @@ async fn serve_http(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     if protocol == Protocol::Bridge {
-        eprintln!(
+        errln!(
             "Warning: `mcp serve-http` is the legacy JSON-RPC bridge, not standard MCP. Standard clients should use `sluicegate mcp serve --transport streamable-http`."
         );
     }
     if exposes_to_network(&http.host) {
-        eprintln!(
+        errln!(
             "Warning: binding {} exposes this server to the network; keep the token secret and prefer 127.0.0.1.",
             http.host
         );
@@ -302,18 +302,18 @@ async fn serve_http(
     };
     let auth = opts.token.is_some();
     let listening = |addr| {
-        eprintln!(
+        errln!(
             "Sluicegate {} listening on http://{addr}/mcp",
             protocol_name(protocol)
         );
         if auth {
-            eprintln!("Auth: bearer token from {}", http.auth_token_env);
+            errln!("Auth: bearer token from {}", http.auth_token_env);
         } else {
-            eprintln!("Auth: disabled for localhost development only");
+            errln!("Auth: disabled for localhost development only");
         }
-        eprintln!("Config: {}", config_file.display());
-        eprintln!("Store: {}", store.display());
-        eprintln!("Press Ctrl+C to stop.");
+        errln!("Config: {}", config_file.display());
+        errln!("Store: {}", store.display());
+        errln!("Press Ctrl+C to stop.");
     };
     sluicegate_mcp::serve::serve_http(surface, protocol, opts, shutdown, listening).await?;
     Ok(())
@@ -420,14 +420,14 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
         store = std::path::absolute(&store)?;
     }
     if !config.exists() {
-        eprintln!(
+        errln!(
             "Warning: config path does not exist yet: {}",
             config.display()
         );
     }
     let stdio = transport == client_config::Transport::Stdio;
     if stdio && (config.is_relative() || store.is_relative()) {
-        eprintln!(
+        errln!(
             "Warning: relative paths are resolved from the MCP client's working directory; pass --absolute-paths to pin them."
         );
     }
@@ -469,7 +469,7 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
             .context("mcp configure --write requires --destination <path>")?;
         return write_snippet(client, &out, dest, a.yes);
     }
-    eprintln!(
+    errln!(
         "Paste this into your MCP client configuration (it holds command paths and env var names only: no URLs with credentials, no tokens)."
     );
     print_json(&out)?;
@@ -483,7 +483,7 @@ fn write_snippet(
     dest: &Path,
     yes: bool,
 ) -> anyhow::Result<ExitCode> {
-    eprintln!("Destination: {}", dest.display());
+    errln!("Destination: {}", dest.display());
     let existing = match std::fs::read_to_string(dest) {
         Ok(text) => Some(
             serde_json::from_str::<Value>(&text)
@@ -513,7 +513,7 @@ fn write_snippet(
         );
         std::fs::copy(dest, &backup)
             .with_context(|| format!("cannot back up {}", dest.display()))?;
-        eprintln!("Backup: {backup}");
+        errln!("Backup: {backup}");
     }
     if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
@@ -522,6 +522,6 @@ fn write_snippet(
         dest,
         format!("{}\n", serde_json::to_string_pretty(&merged)?),
     )?;
-    println!("wrote MCP {client} configuration to {}", dest.display());
+    outln!("wrote MCP {client} configuration to {}", dest.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -44,21 +44,21 @@ pub enum RecipesCommand {
 }
 
 fn show(r: &Recipe) {
-    println!("{} ({})", r.title, r.id);
-    println!("{}\n", r.summary);
-    println!("Expected table: {}", r.expected_table_type);
-    println!("Required columns: {}", r.required_columns.join(", "));
-    println!("Primary key: {}", r.recommended_primary_key);
-    println!("Tenant key: {}", r.recommended_tenant_key);
-    println!("Conflict/version column: {}", r.recommended_conflict_column);
-    println!("Visible columns: {}", r.visible_columns.join(", "));
-    println!(
+    outln!("{} ({})", r.title, r.id);
+    outln!("{}\n", r.summary);
+    outln!("Expected table: {}", r.expected_table_type);
+    outln!("Required columns: {}", r.required_columns.join(", "));
+    outln!("Primary key: {}", r.recommended_primary_key);
+    outln!("Tenant key: {}", r.recommended_tenant_key);
+    outln!("Conflict/version column: {}", r.recommended_conflict_column);
+    outln!("Visible columns: {}", r.visible_columns.join(", "));
+    outln!(
         "Allowed write columns: {}",
         r.allowed_write_columns.join(", ")
     );
-    println!("Tools: {}", r.semantic_tools.join(", "));
+    outln!("Tools: {}", r.semantic_tools.join(", "));
     for n in &r.notes {
-        println!("- {n}");
+        outln!("- {n}");
     }
 }
 
@@ -72,7 +72,7 @@ pub fn run(cmd: RecipesCommand) -> anyhow::Result<ExitCode> {
                 })).collect::<Vec<_>>()}))?;
             } else {
                 for r in &all {
-                    println!(
+                    outln!(
                         "{}\n  {}\n  tools: {}",
                         r.id,
                         r.summary,
@@ -111,8 +111,8 @@ pub fn run(cmd: RecipesCommand) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             };
             super::onboard::write_generated(&args, &g)?;
-            println!("initialized recipe {}", r.id);
-            println!(
+            outln!("initialized recipe {}", r.id);
+            outln!(
                 "Review the table and column names against your schema (`sluicegate inspect`), then `sluicegate config validate --config {}`.",
                 args.output.display()
             );

@@ -101,9 +101,9 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&replay)?;
             } else if details {
-                println!("{}", view::replay_details(&p, &replay));
+                outln!("{}", view::replay_details(&p, &replay));
             } else {
-                println!(
+                outln!(
                     "{}",
                     view::replay_story(&p, &replay, &store_hint(target.store.as_deref()))
                 );
@@ -123,7 +123,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                 format!("{}\n", serde_json::to_string_pretty(&replay)?)
             };
             write_file(&output, &body)?;
-            println!("exported replay_{id} to {}", output.display());
+            outln!("exported replay_{id} to {}", output.display());
         }
     }
     Ok(ExitCode::SUCCESS)
