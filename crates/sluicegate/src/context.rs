@@ -93,10 +93,15 @@ pub fn store_hint(flag: Option<&Path>) -> String {
         .unwrap_or_default()
 }
 
-/// Print `value` as 2-space indented JSON.
-pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+/// `value` as 2-space indented JSON and a newline, inert on a terminal (`display::inert_json`).
+pub fn json_text(value: &impl serde::Serialize) -> anyhow::Result<String> {
     let json = serde_json::to_string_pretty(value)?;
-    outln!("{}", sluicegate_core::display::inert_json(&json));
+    Ok(format!("{}\n", sluicegate_core::display::inert_json(&json)))
+}
+
+/// Print `value` as [`json_text`].
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    out!("{}", json_text(value)?);
     Ok(())
 }
 

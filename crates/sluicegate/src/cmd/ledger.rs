@@ -10,7 +10,7 @@ use crate::cmd::proposals::StoreArgs;
 use crate::cmd::replay::write_file;
 use sluicegate_runtime::view;
 
-use crate::context::{open_existing_ledger, print_json, store_hint, store_path};
+use crate::context::{json_text, open_existing_ledger, print_json, store_hint, store_path};
 
 #[derive(clap::Subcommand)]
 pub enum EvidenceCommand {
@@ -159,7 +159,7 @@ pub fn run_evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
             let body = if format == "markdown" {
                 view::evidence_markdown(&b)
             } else {
-                format!("{}\n", serde_json::to_string_pretty(&b)?)
+                json_text(&b)?
             };
             write_file(&output, &body)?;
             outln!("exported {id} to {}", output.display());

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 use sluicegate_core::onboarding::generated::Generated;
-use sluicegate_core::onboarding::recipes::{Recipe, builtin, recipe_selection};
+use sluicegate_core::onboarding::recipes::{builtin, recipe_selection};
 
 use super::onboard::{GenArgs, load_recipe};
 use crate::context::print_json;
@@ -43,25 +43,6 @@ pub enum RecipesCommand {
     },
 }
 
-fn show(r: &Recipe) {
-    outln!("{} ({})", r.title, r.id);
-    outln!("{}\n", r.summary);
-    outln!("Expected table: {}", r.expected_table_type);
-    outln!("Required columns: {}", r.required_columns.join(", "));
-    outln!("Primary key: {}", r.recommended_primary_key);
-    outln!("Tenant key: {}", r.recommended_tenant_key);
-    outln!("Conflict/version column: {}", r.recommended_conflict_column);
-    outln!("Visible columns: {}", r.visible_columns.join(", "));
-    outln!(
-        "Allowed write columns: {}",
-        r.allowed_write_columns.join(", ")
-    );
-    outln!("Tools: {}", r.semantic_tools.join(", "));
-    for n in &r.notes {
-        outln!("- {n}");
-    }
-}
-
 pub fn run(cmd: RecipesCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         RecipesCommand::List { json } => {
@@ -86,7 +67,7 @@ pub fn run(cmd: RecipesCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&r)?;
             } else {
-                show(&r);
+                out!("{}", r.describe());
             }
         }
         RecipesCommand::Init {

@@ -8,7 +8,7 @@ use sluicegate_ledger::Ledger;
 
 use sluicegate_runtime::view;
 
-use crate::context::{open_existing_ledger, print_json, store_hint, store_path};
+use crate::context::{json_text, open_existing_ledger, print_json, store_hint, store_path};
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
@@ -120,7 +120,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             let body = if format == "markdown" {
                 view::replay_markdown(&ledger.proposal(&id)?, &replay)
             } else {
-                format!("{}\n", serde_json::to_string_pretty(&replay)?)
+                json_text(&replay)?
             };
             write_file(&output, &body)?;
             outln!("exported replay_{id} to {}", output.display());
