@@ -85,3 +85,39 @@ pub fn tools_preview(
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use sluicegate_core::config::load_str;
+
+    use super::*;
+
+    #[test]
+    fn the_preview_lists_aliases_and_checks() {
+        let doc = json!({
+            "version": 1, "mode": "review",
+            "sources": {"app": {"engine": "sqlite", "read_url_env": "APP_URL"}},
+            "trusted_context": {"provider": "environment", "values": {"tenant_id_env": "TENANT"}},
+            "capabilities": [{"name": "billing.inspect_invoice", "kind": "read", "source": "app",
+                "target": {"table": "invoices", "primary_key": "id", "tenant_key": "tenant_id"},
+                "args": {"invoice_id": {"type": "string"}}, "lookup": {"id_from_arg": "invoice_id"},
+                "visible_columns": ["id"]}]
+        });
+        let config = load_str(&doc.to_string()).1.unwrap();
+        let mut checks =
+            sluicegate_core::tools::boundary::boundary_checks(&config, AliasMode::Both);
+        let (c, s) = (Path::new("c.json"), Path::new("l.db"));
+        let text = tools_preview(&config, AliasMode::Both, c, s, &checks);
+        assert!(text.starts_with("Sluicegate tools preview: ok\nConfig: c.json\nStore: l.db\nAlias mode: both\n\nExposed to MCP:\n  - billing.inspect_invoice (read)\n  - billing__inspect_invoice -> billing.inspect_invoice (read)\n\nNot exposed to MCP:\n"), "{text}");
+        assert!(text.ends_with("\nNext:\n  sluicegate smoke call --sample --config c.json"));
+        checks[0].ok = false;
+        checks[0].detail = "tool `x\u{1b}[2K` offers SQL".into();
+        let smoke = boundary_smoke(c, s, &["t".into()], &checks);
+        assert!(smoke.starts_with("Sluicegate MCP smoke: failed\nConfig: c.json\nStore: l.db\n\nTools the model would see:\n  - t\n\nFAIL "), "{smoke}");
+        assert!(
+            smoke.contains("\n  tool `x\\x1b[2K` offers SQL\n"),
+            "{smoke}"
+        );
+    }
+}
