@@ -371,6 +371,18 @@ fn hostile_text_never_reaches_the_screen_raw() {
     let mut applied = report(ReceiptStatus::Failed, Some(FORGED), None);
     applied.proposal = p.clone();
     applied.idempotency_key = LINK.into();
+    let handler = HandlerReport {
+        executor_type: "http_handler",
+        called: true,
+        recorded: true,
+        attempt: 1,
+        forced: false,
+        previous_status: None,
+        elapsed_ms: 3,
+    };
+    let mut handled = report(ReceiptStatus::Conflict, Some(LINK), Some(handler));
+    handled.proposal = p.clone();
+    handled.executor = FORGED.into();
     let views = [
         diff_lines(&p).join("\n"),
         proposal_list_entry(&p),
@@ -387,6 +399,7 @@ fn hostile_text_never_reaches_the_screen_raw() {
         receipt_view(&r, ""),
         receipt_list_entry(&r),
         apply_summary(&applied, ""),
+        handler_apply_summary(&handled, ""),
     ];
     for view in &views {
         let raw: Vec<char> = view
