@@ -8,6 +8,7 @@ mod agent;
 pub mod demo;
 pub mod doctor;
 mod env;
+pub mod failpoint;
 pub mod first_read;
 pub mod handler;
 mod records;

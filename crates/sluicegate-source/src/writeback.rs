@@ -300,13 +300,18 @@ async fn run(w: &mut Writer, u: &GuardedUpdate, p: &Prepared<'_>) -> WriteOutcom
         return transaction_failed(e);
     }
     match decide(w, u, p).await {
-        Ok(Decision::Commit(outcome)) => match w.commit().await {
-            Ok(()) => outcome,
-            Err(e) => {
-                w.rollback().await;
-                transaction_failed(e)
+        Ok(Decision::Commit(outcome)) => {
+            // Crash tests (sluicegate-runtime's `failpoints` feature): stop before COMMIT.
+            #[cfg(feature = "failpoints")]
+            fail::fail_point!("writeback.before_commit");
+            match w.commit().await {
+                Ok(()) => outcome,
+                Err(e) => {
+                    w.rollback().await;
+                    transaction_failed(e)
+                }
             }
-        },
+        }
         Ok(Decision::Rollback(outcome)) => {
             w.rollback().await;
             outcome

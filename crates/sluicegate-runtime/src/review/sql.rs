@@ -18,6 +18,7 @@ use sluicegate_protocol::{ChangeSet, ReceiptStatus};
 use sluicegate_source::{ConflictCheck, GuardedUpdate, WriteStatus, apply_guarded_update};
 
 use super::{ApplyOptions, ApplyReport, ReviewApi, ReviewError};
+use crate::failpoint::step;
 use crate::now_iso;
 
 impl ReviewApi {
@@ -108,6 +109,7 @@ impl ReviewApi {
                 },
             )
             .await?;
+        step!("apply.after_job_queued");
         let mut job = job;
         job.writeback_job_id = queued.job_id.clone();
         let update = guarded_update(&job, cs, cap, source.engine);
@@ -135,12 +137,15 @@ impl ReviewApi {
                 }
             }
         };
+        step!("apply.after_source_commit");
         if result.status == ReceiptStatus::AlreadyApplied {
             self.reconcile(cs, &queued.job_id).await?;
+            step!("apply.after_reconcile");
         }
         let completed_at = now_iso();
         let receipt = receipt_for(&queued.job_id, cs, &self.runner_id, &result, &completed_at);
         let proposal = self.ledger.record_receipt(receipt.clone()).await?;
+        step!("apply.after_receipt");
         Ok(report(
             proposal,
             job,
