@@ -186,7 +186,7 @@ impl ReviewApi {
         if !orphaned {
             return Ok(());
         }
-        tracing::warn!(proposal = %cs.proposal_id, attempt = %writer, "an earlier attempt wrote without recording its receipt; recording it as applied");
+        tracing::warn!(proposal = %cs.proposal_id, attempt = %writer, "another attempt wrote and left no receipt (it died, or has not recorded yet); recording its write as applied");
         let result = ExecutorResult {
             status: ReceiptStatus::Applied,
             affected_rows: 1,
