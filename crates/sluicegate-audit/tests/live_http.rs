@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sluicegate_audit::{BearerToken, LiveErrorKind, Options, Target, audit_target};
+use sluicegate_audit::{LiveErrorKind, Options, Target, audit_target};
+use sluicegate_core::secrets::Secret;
 
 const TOKEN: &str = "test-token-5b1f";
 const TIMEOUT: Duration = Duration::from_millis(3000);
@@ -213,8 +214,8 @@ fn audit_url(
     bearer: Option<&str>,
 ) -> Result<sluicegate_audit::Report, sluicegate_audit::AuditError> {
     let target = Target::Url {
-        url: url.to_owned(),
-        bearer: bearer.map(BearerToken::new),
+        url: Secret::new(url),
+        bearer: bearer.map(Secret::new),
     };
     let options = Options {
         timeout: TIMEOUT,
@@ -357,8 +358,9 @@ fn plain_json_rpc_endpoint_falls_back_to_tools_list() {
 #[test]
 fn url_label_never_shows_a_password() {
     let target = Target::Url {
-        url: "https://user:hunter2@example.invalid/mcp".to_owned(),
+        url: Secret::new("https://user:hunter2@example.invalid/mcp"),
         bearer: None,
     };
-    assert_eq!(target.label(), "https://user:redacted@example.invalid/mcp");
+    assert_eq!(target.label(), "https://<redacted>@example.invalid/mcp");
+    assert!(!format!("{target:?}").contains("hunter2"));
 }

@@ -11,6 +11,7 @@ use common::{Db, plan, read_one, sources};
 use serde_json::json;
 use sluicegate_core::config::Engine;
 use sluicegate_core::json::canonical;
+use sluicegate_core::secrets::Secret;
 use sluicegate_source::{EngineCode, SourceErrorKind};
 use sluicegate_test_support::engines::{EngineKind, engine_url};
 
@@ -226,7 +227,7 @@ async fn permission_denied_is_reported(db: &Db) {
     .await;
     let url = url_with_credentials(&db.url(), &role, "ro-pw-5678");
     let err = probe_target(
-        &url,
+        &Secret::new(&url),
         Engine::Postgres,
         &TargetProbe {
             schema: "public".into(),
@@ -403,7 +404,7 @@ async fn tls_when_the_url_requires_it() {
     )
     .await;
     assert_eq!(row["ssl"], json!(true), "the read session is encrypted");
-    let probe = sluicegate_source::probe_writer(&trusted, Engine::Postgres)
+    let probe = sluicegate_source::probe_writer(&Secret::new(&trusted), Engine::Postgres)
         .await
         .expect("writer over TLS");
     assert_eq!(probe["ok"], json!(true));

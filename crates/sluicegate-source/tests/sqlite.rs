@@ -11,6 +11,7 @@ use common::{Db, plan, read_one, sources};
 use serde_json::json;
 use sluicegate_core::config::Engine;
 use sluicegate_core::json::canonical;
+use sluicegate_core::secrets::Secret;
 use sluicegate_source::{SourceErrorKind, apply_guarded_update, probe_writer};
 
 const VALUES_DDL: &str = r#"
@@ -214,11 +215,11 @@ async fn writer_errors_are_redacted_and_never_create_files() {
         "wrp_x",
         sluicegate_source::ConflictCheck::None,
     );
-    let err = apply_guarded_update(&url, &u, false)
+    let err = apply_guarded_update(&Secret::new(&url), &u, false)
         .await
         .expect_err("missing file");
     assert_eq!(err.category(), "connection failed", "{err}");
-    let err = probe_writer(&url, Engine::Sqlite)
+    let err = probe_writer(&Secret::new(&url), Engine::Sqlite)
         .await
         .expect_err("missing file");
     for text in [format!("{err}"), format!("{err:?}")] {
@@ -239,7 +240,7 @@ async fn a_misspelt_guard_column_fails_instead_of_guarding_a_literal() {
             .unwrap_or_default(),
     };
     let u = common::waiver(&db, "INV-3001", "wrp_typo", guard);
-    let out = apply_guarded_update(&db.url(), &u, false)
+    let out = apply_guarded_update(&Secret::new(&db.url()), &u, false)
         .await
         .expect("outcome");
     assert_eq!(

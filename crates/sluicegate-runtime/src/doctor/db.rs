@@ -109,7 +109,7 @@ pub(super) async fn source_connectivity(ctx: &Ctx<'_>, checks: &mut Checks) {
         let schemas: BTreeSet<&str> = caps.iter().map(|c| c.target.schema.as_str()).collect();
         for schema in schemas {
             let check = format!("source:{name}:read-connectivity:{schema}");
-            let raw = inspect(url.expose(), source.engine, Some(schema), &|_| {}).await;
+            let raw = inspect(&url, source.engine, Some(schema), &|_| {}).await;
             let inspection = match raw {
                 Ok(raw) => {
                     checks.pass(
@@ -232,7 +232,7 @@ pub(super) async fn writeback_probes(ctx: &Ctx<'_>, run: bool, checks: &mut Chec
             "; see `sluicegate writeback migration --engine {e}` and `sluicegate writeback grants --engine {e}`, or route writes to an app-owned executor",
             e = engine.as_str()
         );
-        match probe_writer(url.expose(), engine).await {
+        match probe_writer(&url, engine).await {
             Ok(v) if v["ok"] == serde_json::Value::Bool(true) => checks.pass(
                 format!("source:{name}:receipt-table-probe"),
                 format!("Writer of {name} can use the receipt table (probe row rolled back)."),
@@ -268,7 +268,7 @@ pub(super) async fn writeback_probes(ctx: &Ctx<'_>, run: bool, checks: &mut Chec
                 writable,
             };
             let check = format!("capability:{}:writeback-target-probe", cap.name);
-            match probe_target(url.expose(), engine, &probe).await {
+            match probe_target(&url, engine, &probe).await {
                 Ok(()) => checks.pass(
                     check,
                     format!(
