@@ -9,7 +9,7 @@ use std::path::Path;
 use sluicegate_core::config::{Kind, Mode};
 use sluicegate_core::onboarding::inspection::normalize;
 use sluicegate_core::tools::{AliasMode, exposed_tools};
-use sluicegate_ledger::lease;
+use sluicegate_ledger::lease::{self, Holder};
 use sluicegate_source::inspect::inspect;
 use sluicegate_source::{TargetProbe, probe_target, probe_writer};
 
@@ -39,19 +39,24 @@ pub(super) fn store(store: &Path, checks: &mut Checks) {
             ),
         }
     }
-    match lease::read(store) {
-        Some(holder) if lease::pid_is_live(holder.pid) => checks.warn(
+    match lease::holder(store) {
+        Ok(Holder::Live(Some(holder))) => checks.warn(
             "store-lease",
             format!(
                 "A live {} server (pid {}) holds the store lease; commands that write the ledger will refuse unless forced.",
                 holder.transport, holder.pid
             ),
         ),
-        Some(_) => checks.pass(
+        Ok(Holder::Live(None)) => checks.warn(
+            "store-lease",
+            "Another process holds the store lease lock; commands that write the ledger will refuse unless forced.",
+        ),
+        Ok(Holder::Stale(_)) => checks.pass(
             "store-lease",
             "The store lease is stale (its process is gone); it will be replaced.",
         ),
-        None => checks.pass("store-lease", "No server holds the store lease."),
+        Ok(Holder::Free) => checks.pass("store-lease", "No server holds the store lease."),
+        Err(e) => checks.warn("store-lease", format!("The store lease cannot be checked: {e}.")),
     }
 }
 
