@@ -1,11 +1,12 @@
 //! Shared test fixtures: the in-repo conformance vectors, the one skip helper, engine
-//! databases, the HTTP stub server. Never a dependency of production code.
+//! databases, the HTTP stub server, waits on processes. Never a dependency of production code.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub mod engines;
 pub mod http_stub;
+pub mod process;
 
 pub use http_stub::{HttpStub, Reply};
 
