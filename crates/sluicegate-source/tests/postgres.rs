@@ -383,7 +383,9 @@ async fn tls_when_the_url_requires_it() {
         db.execute(&sql).await;
     }
     let _ssl_off = SslOff(db.url().to_string());
-    // The reload is a signal: wait until new sessions see it.
+    // `pg_reload_conf()` only sends SIGHUP to the postmaster and returns; PostgreSQL offers
+    // no way to wait for the reload to finish. So this is a bounded poll of an external
+    // process: ask new sessions until they see TLS on, and fail after the deadline.
     let deadline = Instant::now() + Duration::from_secs(5);
     while db.query("SHOW ssl").await != vec![vec![Some("on".to_string())]] {
         assert!(Instant::now() < deadline, "the server did not turn TLS on");

@@ -107,9 +107,15 @@ async fn tenant_guard_and_injection() {
 async fn reads_never_modify_the_file() {
     let db = seeded().await;
     let path = path_of(&db).to_path_buf();
+    // Date the file an hour back, so any write now shows in its mtime, whatever the
+    // filesystem's timestamp granularity (no waiting for the clock to tick).
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(an_hour_ago))
+        .expect("set mtime");
     let before = fingerprint(&path);
-    // Let a modification, if any, show in the mtime.
-    std::thread::sleep(Duration::from_millis(20));
     let sources = sources(Engine::Sqlite, &db.url(), Some(5_000));
     read_one(
         &sources,
