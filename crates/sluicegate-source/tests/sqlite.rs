@@ -246,7 +246,7 @@ async fn a_misspelt_guard_column_fails_instead_of_guarding_a_literal() {
             .unwrap_or_default(),
     };
     let u = common::waiver(&db, "INV-3001", "wrp_typo", guard);
-    let out = apply_guarded_update(&Secret::new(&db.url()), &u, false)
+    let out = apply_guarded_update(&Secret::new(db.url()), &u, false)
         .await
         .expect("outcome");
     assert_eq!(

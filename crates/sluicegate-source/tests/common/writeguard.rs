@@ -129,7 +129,7 @@ fn balance(engine: Engine, text: &str) -> Value {
 }
 
 async fn apply(db: &Db, u: &GuardedUpdate) -> sluicegate_source::WriteOutcome {
-    apply_guarded_update(&Secret::new(&db.url()), u, false)
+    apply_guarded_update(&Secret::new(db.url()), u, false)
         .await
         .expect("apply")
 }

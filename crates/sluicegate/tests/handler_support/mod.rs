@@ -33,7 +33,10 @@ pub fn deps() -> Option<PathBuf> {
     Some(dir)
 }
 
-pub use sluicegate_test_support::engines::unused_local_port as free_port;
+/// A loopback port nothing listens on.
+pub fn free_port() -> u16 {
+    sluicegate_test_support::engines::unused_local_port()
+}
 
 /// A started handler process, stopped when dropped.
 pub struct HandlerProcess {
