@@ -65,6 +65,25 @@ pub fn wait_for_exit(pid: u32, within: Duration) -> bool {
     }
 }
 
+/// [`wait_for_exit`] where there is no pidfd: a bounded poll, the only way to watch a process
+/// that is not our child there. An orphan is reaped by init at once, so "gone" is the exit.
+#[cfg(not(target_os = "linux"))]
+pub fn wait_for_exit(pid: u32, within: Duration) -> bool {
+    use rustix::process::test_kill_process;
+
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+        return true;
+    };
+    let deadline = std::time::Instant::now() + within;
+    while test_kill_process(pid).is_ok() {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
