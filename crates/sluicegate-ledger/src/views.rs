@@ -78,11 +78,15 @@ pub struct StoredEvent {
     pub actor: String,
     pub payload: Value,
     pub created_at: String,
+    /// The hash chain (`core::chain`): the previous event's hash (or the proposal's genesis)
+    /// and this event's, so an exported replay can be verified by anyone.
+    pub prev_hash: String,
+    pub chain_hash: String,
 }
 
 impl StoredEvent {
     pub(crate) const COLUMNS: &'static str =
-        "event_id, proposal_id, kind, actor, payload_json, created_at";
+        "event_id, proposal_id, kind, actor, payload_json, created_at, prev_hash, chain_hash";
 
     pub(crate) fn from_row(row: &Row) -> rusqlite::Result<StoredEvent> {
         Ok(StoredEvent {
@@ -92,6 +96,8 @@ impl StoredEvent {
             actor: row.get(3)?,
             payload: parse(row.get::<_, String>(4)?),
             created_at: row.get(5)?,
+            prev_hash: row.get(6)?,
+            chain_hash: row.get(7)?,
         })
     }
 }

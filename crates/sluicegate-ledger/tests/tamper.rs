@@ -328,3 +328,52 @@ fn signatures_are_checked_against_the_configured_reviewers() {
     );
     assert!(!message.is_empty());
 }
+
+#[test]
+fn an_exported_replay_carries_a_chain_anyone_can_check() {
+    let (_d, ledger, id, _) = history();
+    let replay = ledger.replay(&id).unwrap();
+    let events = replay["events"].as_array().unwrap();
+    let text = |e: &serde_json::Value, k: &str| e[k].as_str().unwrap().to_string();
+    let owned: Vec<OwnedEvent> = events
+        .iter()
+        .map(|e| {
+            (
+                text(e, "kind"),
+                text(e, "actor"),
+                e["payload"].clone(),
+                text(e, "created_at"),
+                text(e, "prev_hash"),
+                text(e, "chain_hash"),
+            )
+        })
+        .collect();
+    assert_eq!(sluicegate_core::chain::verify(&id, &links(&owned)), Ok(()));
+    // The copy is only as good as its chain: an edited export no longer verifies.
+    let mut edited = owned.clone();
+    edited[2].2 = json!({"reason": "something else"});
+    assert_eq!(
+        sluicegate_core::chain::verify(&id, &links(&edited))
+            .unwrap_err()
+            .index,
+        2
+    );
+}
+
+type OwnedEvent = (String, String, serde_json::Value, String, String, String);
+
+fn links(owned: &[OwnedEvent]) -> Vec<sluicegate_core::chain::Link<'_>> {
+    owned
+        .iter()
+        .map(
+            |(kind, actor, payload, at, prev, hash)| sluicegate_core::chain::Link {
+                kind,
+                actor,
+                payload,
+                created_at: at,
+                prev_hash: prev,
+                hash,
+            },
+        )
+        .collect()
+}

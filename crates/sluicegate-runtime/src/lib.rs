@@ -5,11 +5,13 @@
 //! from it can approve, apply, run SQL or read a credential.
 
 mod agent;
+pub mod client_files;
 pub mod demo;
 pub mod doctor;
 mod env;
 pub mod first_read;
 pub mod handler;
+pub mod integrity;
 mod records;
 mod review;
 pub mod reviewer;
@@ -18,7 +20,9 @@ pub mod view;
 pub use agent::AgentApi;
 pub use env::{Env, Secret};
 pub use records::{RecordError, RecordKind};
-pub use review::{ApplyOptions, ApplyReport, DecisionRequest, ReviewApi, ReviewError};
+pub use review::{
+    ApplyOptions, ApplyReport, DecisionRequest, ReviewApi, ReviewError, shown_for_decision,
+};
 
 /// The current time as the ledger and protocol documents write it.
 pub fn now_iso() -> String {

@@ -30,6 +30,35 @@ pub fn default_key_path(env: &Env, name: &str) -> Option<PathBuf> {
     )
 }
 
+/// The key a decision is signed with: `--key`, then `SLUICEGATE_REVIEWER_KEY`, then `who`'s
+/// default key when it exists (`None`: the decision is unsigned).
+pub fn key_path_for(flag: Option<&Path>, env: &Env, who: &str) -> Option<PathBuf> {
+    if let Some(p) = flag {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = env.get("SLUICEGATE_REVIEWER_KEY").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    default_key_path(env, who).filter(|p| p.exists())
+}
+
+/// `reviewer init`: a new key for `name` at `path` (default: [`default_key_path`]); returns
+/// where it went and the public key for the config.
+pub fn init(name: &str, path: Option<PathBuf>, env: &Env) -> Result<(PathBuf, String), String> {
+    if !sluicegate_core::ident::is_safe_name(name) {
+        return Err(format!(
+            "reviewer name {name:?}: use letters, digits, _ . - (starting with a letter)"
+        ));
+    }
+    let path = match path {
+        Some(p) => p,
+        None => default_key_path(env, name)
+            .ok_or("neither XDG_CONFIG_HOME nor HOME is set; pass --key <path>")?,
+    };
+    let public = create_key(&path)?;
+    Ok((path, public))
+}
+
 /// A new key written to `path` (owner read/write only, in a directory only the owner can
 /// enter); returns the public key text for the config. Never overwrites a key.
 pub fn create_key(path: &Path) -> Result<String, String> {

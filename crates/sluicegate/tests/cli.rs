@@ -397,3 +397,83 @@ fn smoke_boundary_checks_the_tools_a_model_would_see() {
         stdout(&o)
     );
 }
+
+/// Reviewer keys, signed decisions and `store verify`, as a reviewer types them.
+#[test]
+fn signed_reviews_and_store_verify_through_the_cli() {
+    let p = Project::new("review");
+    let o = p.run(&["propose", "billing.propose_late_fee_waiver", "--sample"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let key = p.dir.path().join("keys/ann.key");
+    let key_arg = key.display().to_string();
+    let o = p.run(&[
+        "reviewer", "init", "--name", "ann", "--key", &key_arg, "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let public_key = json_out(&o)["public_key"].as_str().unwrap().to_string();
+    assert!(public_key.starts_with("ed25519:"));
+    let o = p.run(&["reviewer", "init", "--name", "ann", "--key", &key_arg]);
+    assert_eq!(o.status.code(), Some(2), "a key is never overwritten");
+
+    // Trust ann's key: from now on only approvals she signed count.
+    let path = p.dir.path().join("sluicegate.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["reviewers"] = json!([{"name": "ann", "public_key": public_key}]);
+    std::fs::write(&path, config.to_string()).unwrap();
+
+    let o = p.run(&["proposals", "approve", "latest", "--yes"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("REVIEWER_KEY_REQUIRED"),
+        "{}",
+        stderr(&o)
+    );
+    let o = p.run(&[
+        "proposals",
+        "approve",
+        "latest",
+        "--yes",
+        "--hash",
+        "sha256:00",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("PROPOSAL_HASH_MISMATCH"),
+        "{}",
+        stderr(&o)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let o = p.run(&["proposals", "approve", "latest", "--yes", "--key", &key_arg]);
+        assert_ne!(o.status.code(), Some(0));
+        assert!(stderr(&o).contains("readable by others"), "{}", stderr(&o));
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let o = p.run(&["proposals", "approve", "latest", "--yes", "--key", &key_arg]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = p.run(&["store", "verify"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("(1 signed)"), "{}", stdout(&o));
+    let o = p.run(&["apply", "latest", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json_out(&o)["status"], json!("applied"));
+
+    // An edit of the decision behind Sluicegate's back is found, and exits 1.
+    let ledger = rusqlite::Connection::open(p.dir.path().join("ledger/local.db")).unwrap();
+    ledger
+        .execute_batch("DROP TRIGGER approvals_no_update; UPDATE approvals SET reason = 'x'")
+        .unwrap();
+    let o = p.run(&["store", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("BROKEN: 1 proposal(s)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = p.run(&["store", "verify", "--json"]);
+    assert_eq!(json_out(&o)["problems"][0]["record"], json!("decision"));
+}

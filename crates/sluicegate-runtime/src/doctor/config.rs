@@ -246,3 +246,33 @@ fn program_exists(program: &str, env: &Env) -> bool {
     env.get("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| executable(&dir.join(program))))
 }
+
+/// What a decision is worth: with reviewers configured, every approval must carry a valid
+/// signature of one of them; without, anyone who can write the ledger file can approve.
+pub(super) fn decision_signatures(ctx: &Ctx<'_>, checks: &mut Checks) {
+    let proposes = ctx
+        .config
+        .capabilities
+        .iter()
+        .any(|c| c.kind == Kind::Proposal);
+    if ctx.config.mode != Mode::Review || !proposes {
+        return;
+    }
+    match ctx.config.reviewers.as_slice() {
+        [] => checks.warn("decision-signatures", UNSIGNED_WARNING),
+        reviewers => checks.pass(
+            "decision-signatures",
+            format!(
+                "Approvals must be signed by a configured reviewer ({}); apply refuses any other.",
+                reviewers
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    }
+}
+
+/// The plain statement doctor and `up` make when no reviewers are configured.
+pub const UNSIGNED_WARNING: &str = "No reviewers are configured, so decisions are unsigned: anyone who can write the ledger file (any process running as this OS user) can approve a proposal. Run `sluicegate reviewer init --name <you>`, add the printed line to \"reviewers\" in the config, and keep the agent and the reviewer as different OS users (docs/writeback.md, \"Who can approve\").";

@@ -137,6 +137,7 @@ pub async fn collect(options: &Options, env: &Env) -> Report {
         db::writeback_probes(&ctx, options.check_writeback, &mut checks).await;
         db::source_connectivity(&ctx, &mut checks).await;
         config::executor_env(&ctx, &mut checks);
+        config::decision_signatures(&ctx, &mut checks);
         config::handler_reachability(&ctx, &mut checks).await;
         tools = db::mcp_boundary(&ctx, &mut checks);
     }

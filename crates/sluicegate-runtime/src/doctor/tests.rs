@@ -472,3 +472,35 @@ fn markdown_redacts_what_slipped_into_a_message() {
     r.checks[0].message = "see postgres://app:hunter2@db.internal/x".into();
     assert!(!markdown(&r, "1").contains("hunter2"));
 }
+
+#[test]
+fn unsigned_decisions_are_a_warning_and_configured_reviewers_pass() {
+    let env = env(&[]);
+    let verdict = |config: &Config| {
+        let mut checks = Checks::default();
+        let ctx = Ctx {
+            config,
+            env: &env,
+            check_handlers: false,
+        };
+        config::decision_signatures(&ctx, &mut checks);
+        let mut list = checks.into_vec();
+        assert_eq!(list.len(), 1);
+        list.remove(0)
+    };
+    let unsigned = verdict(&config(&doc(None, environment_context())));
+    assert_eq!(unsigned.name, "decision-signatures");
+    assert_eq!(unsigned.level, Level::Warn);
+    assert!(
+        unsigned
+            .message
+            .contains("anyone who can write the ledger file")
+    );
+    let key = sluicegate_core::decision::signing_key(&[1; 32]).verifying_key();
+    let mut signed_doc = doc(None, environment_context());
+    signed_doc["reviewers"] =
+        json!([{"name": "ann", "public_key": sluicegate_core::decision::public_key_text(&key)}]);
+    let signed = verdict(&config(&signed_doc));
+    assert_eq!(signed.level, Level::Pass);
+    assert!(signed.message.contains("(ann)"), "{}", signed.message);
+}

@@ -76,6 +76,17 @@ pub fn checklist(u: &Up<'_>, config: &Config, checks: &[BoundaryCheck], env: &En
         }
     }
     writeback_paths(&mut out, config, env);
+    let _ = writeln!(out, "\nDecisions:");
+    if config.reviewers.is_empty() {
+        let _ = writeln!(out, "  WARNING {}", super::config::UNSIGNED_WARNING);
+    } else {
+        let names: Vec<&str> = config.reviewers.iter().map(|r| r.name.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  signed by a configured reviewer ({}); apply refuses any other approval",
+            names.join(", ")
+        );
+    }
 
     let _ = writeln!(out, "\nBoundary checks:");
     for c in checks {
@@ -347,6 +358,20 @@ mod tests {
             )
         );
         assert!(!text.contains("x (set)"), "values are never shown");
+        assert!(
+            text.contains("\nDecisions:\n  WARNING No reviewers are configured"),
+            "unsigned decisions are said plainly: {text}"
+        );
+        let mut signed = c.clone();
+        signed.reviewers.push(sluicegate_core::config::Reviewer {
+            name: "ann".into(),
+            public_key: "ed25519:x".into(),
+        });
+        let text = checklist(&up("stdio", false, true), &signed, &checks, &env(&[]));
+        assert!(
+            text.contains("\nDecisions:\n  signed by a configured reviewer (ann)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -138,6 +138,37 @@ pub struct DecisionRequest {
     pub key: Option<SigningKey>,
 }
 
+/// What a reviewer is about to decide on: the stored proposal and the content hash to show.
+/// Refused when the stored content no longer hashes to its recorded hash (edited in the
+/// ledger), or when `pinned` (the hash the reviewer reviewed earlier) is not it.
+pub fn shown_for_decision(
+    ledger: &Ledger,
+    selector: &str,
+    pinned: Option<&str>,
+) -> Result<(StoredProposal, String), ReviewError> {
+    let p = ledger.proposal(&ledger.resolve_proposal_id(selector)?)?;
+    let shown = sluicegate_core::proposal::content_hash(&p.change_set()?);
+    if shown != p.proposal_hash {
+        return Err(ReviewError::refused(
+            "PROPOSAL_CONTENT_MODIFIED",
+            format!(
+                "proposal {} no longer matches its recorded hash; it was edited in the ledger (run `sluicegate store verify`)",
+                p.proposal_id
+            ),
+        ));
+    }
+    if let Some(pinned) = pinned.filter(|h| *h != shown) {
+        return Err(ReviewError::refused(
+            "PROPOSAL_HASH_MISMATCH",
+            format!(
+                "you reviewed {pinned}, but proposal {} now hashes to {shown}; review it again",
+                p.proposal_id
+            ),
+        ));
+    }
+    Ok((p, shown))
+}
+
 /// Human decisions and writeback. Never handed to a model-facing front end.
 #[derive(Clone)]
 pub struct ReviewApi {

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use sluicegate_core::decision::Verdict;
-use sluicegate_core::proposal::content_hash;
-use sluicegate_runtime::{DecisionRequest, Env, ReviewApi, ReviewError, reviewer, view};
+use sluicegate_runtime::{DecisionRequest, Env, ReviewApi, reviewer, shown_for_decision, view};
 
 use crate::context::{
     actor, config_path, confirm, load_config, open_existing_ledger, print_json, runtime, store_path,
@@ -42,62 +41,52 @@ pub struct DecideArgs {
 
 pub fn run(a: DecideArgs, verdict: Verdict, reason: Option<String>) -> anyhow::Result<ExitCode> {
     let ledger = open_existing_ledger(&store_path(a.store.as_deref(), a.config.as_deref()))?;
-    let pid = ledger.resolve_proposal_id(&a.id)?;
-    let p = ledger.proposal(&pid)?;
-    let shown = content_hash(&p.change_set()?);
-    if shown != p.proposal_hash {
-        eprintln!(
-            "refused: PROPOSAL_CONTENT_MODIFIED: proposal {pid} no longer matches its recorded hash; it was edited in the ledger (run `sluicegate store verify`)"
-        );
-        return Ok(ExitCode::from(1));
-    }
-    if let Some(pinned) = a.hash.as_deref().filter(|h| *h != shown) {
-        eprintln!(
-            "refused: PROPOSAL_HASH_MISMATCH: you reviewed {pinned}, but proposal {pid} now hashes to {shown}; review it again"
-        );
-        return Ok(ExitCode::from(1));
-    }
     let env = Env::process();
-    let config = config_for_reviewers(a.config.as_deref())?;
     let who = actor(a.actor.as_deref());
-    let key = match key_path(a.key.as_deref(), &env, &who) {
-        Some(path) => Some(reviewer::load_key(&path).map_err(anyhow::Error::msg)?),
-        None => None,
-    };
-    if !a.json {
-        println!("{}\n", view::proposal_details(&p, None));
-        println!("content hash: {shown}\n");
-    }
-    let question = match verdict {
-        Verdict::Approve => format!("Approve proposal {pid} for guarded writeback?"),
-        Verdict::Reject => format!("Reject proposal {pid}?"),
-    };
-    confirm(&question, a.yes)?;
-    let review = ReviewApi::new(config, ledger, env);
-    let result = runtime()?.block_on(review.decide(DecisionRequest {
-        proposal_id: pid,
-        shown_hash: shown,
-        shown_version: p.proposal_version,
-        verdict,
-        reviewer: who,
-        reason,
-        key,
-    }));
-    match result {
-        Ok(p) => {
-            if a.json {
-                print_json(&p)?;
-            } else {
-                println!("{} {}", verdict.status(), p.proposal_id);
+    let decided = (|| {
+        let (p, shown) = shown_for_decision(&ledger, &a.id, a.hash.as_deref())?;
+        let config = config_for_reviewers(a.config.as_deref())?;
+        let key = reviewer::key_path_for(a.key.as_deref(), &env, &who)
+            .map(|path| reviewer::load_key(&path))
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        if !a.json {
+            outln!(
+                "{}\n\ncontent hash: {shown}\n",
+                view::proposal_details(&p, None)
+            );
+        }
+        let pid = p.proposal_id.clone();
+        confirm(&format!("{} proposal {pid}?", verb(verdict)), a.yes)?;
+        let review = ReviewApi::new(config, ledger.clone(), env.clone());
+        Ok::<_, anyhow::Error>(runtime()?.block_on(review.decide(DecisionRequest {
+            proposal_id: pid,
+            shown_hash: shown,
+            shown_version: p.proposal_version,
+            verdict,
+            reviewer: who.clone(),
+            reason,
+            key,
+        }))?)
+    })();
+    match decided {
+        Ok(p) if a.json => print_json(&p)?,
+        Ok(p) => outln!("{} {}", verdict.status(), p.proposal_id),
+        Err(e) => match e.downcast_ref::<sluicegate_runtime::ReviewError>() {
+            Some(r) if r.code().is_some_and(|c| c != "NOT_FOUND") => {
+                errln!("refused: {}: {r}", r.code().unwrap_or_default());
+                return Ok(ExitCode::from(1));
             }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) if e.code().is_some_and(|c| c != "NOT_FOUND") => {
-            eprintln!("refused: {}: {e}", e.code().unwrap_or_default());
-            Ok(ExitCode::from(1))
-        }
-        Err(ReviewError::Refused { message, .. }) => Err(anyhow::anyhow!(message)),
-        Err(e) => Err(e.into()),
+            _ => return Err(e),
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verb(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Approve => "Approve for guarded writeback:",
+        Verdict::Reject => "Reject",
     }
 }
 
@@ -110,15 +99,4 @@ fn config_for_reviewers(
         return Ok(None);
     }
     Ok(Some(load_config(&path)?))
-}
-
-/// `--key`, then `SLUICEGATE_REVIEWER_KEY`, then the default key of `who` when it exists.
-fn key_path(flag: Option<&Path>, env: &Env, who: &str) -> Option<PathBuf> {
-    if let Some(p) = flag {
-        return Some(p.to_path_buf());
-    }
-    if let Some(p) = env.get("SLUICEGATE_REVIEWER_KEY").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    reviewer::default_key_path(env, who).filter(|p| p.exists())
 }

@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use serde_json::Value;
 use sluicegate_core::client_config::{self, CLIENTS, ClientConfigError};
 use sluicegate_core::config::Mode;
 use sluicegate_core::tools::AliasMode;
@@ -18,7 +17,7 @@ use sluicegate_mcp::serve::{Transport, cancel_on_signal, exposes_to_network, pro
 use sluicegate_mcp::{
     CancellationToken, HttpOptions, Protocol, Surface, is_loopback_host, serve_stdio,
 };
-use sluicegate_runtime::{AgentApi, Env, Secret, now_iso};
+use sluicegate_runtime::{AgentApi, Env, Secret, client_files, now_iso};
 
 use crate::context::{
     DEFAULT_CONFIG, DEFAULT_STORE, config_path, confirm, load_config, open_ledger, print_json,
@@ -238,7 +237,7 @@ pub fn serve(
         &now_iso(),
     )?;
     if let Some(w) = warning {
-        eprintln!("Warning: {w}");
+        errln!("Warning: {w}");
     }
     let ledger = open_ledger(&store)?;
     let api = AgentApi::new(config, ledger, env.clone(), result_format);
@@ -283,12 +282,12 @@ async fn serve_http(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     if protocol == Protocol::Bridge {
-        eprintln!(
+        errln!(
             "Warning: `mcp serve-http` is the legacy JSON-RPC bridge, not standard MCP. Standard clients should use `sluicegate mcp serve --transport streamable-http`."
         );
     }
     if exposes_to_network(&http.host) {
-        eprintln!(
+        errln!(
             "Warning: binding {} exposes this server to the network; keep the token secret and prefer 127.0.0.1.",
             http.host
         );
@@ -302,18 +301,18 @@ async fn serve_http(
     };
     let auth = opts.token.is_some();
     let listening = |addr| {
-        eprintln!(
+        errln!(
             "Sluicegate {} listening on http://{addr}/mcp",
             protocol_name(protocol)
         );
         if auth {
-            eprintln!("Auth: bearer token from {}", http.auth_token_env);
+            errln!("Auth: bearer token from {}", http.auth_token_env);
         } else {
-            eprintln!("Auth: disabled for localhost development only");
+            errln!("Auth: disabled for localhost development only");
         }
-        eprintln!("Config: {}", config_file.display());
-        eprintln!("Store: {}", store.display());
-        eprintln!("Press Ctrl+C to stop.");
+        errln!("Config: {}", config_file.display());
+        errln!("Store: {}", store.display());
+        errln!("Press Ctrl+C to stop.");
     };
     sluicegate_mcp::serve::serve_http(surface, protocol, opts, shutdown, listening).await?;
     Ok(())
@@ -405,123 +404,49 @@ fn flag_error(e: ClientConfigError) -> anyhow::Error {
 
 fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
     let client = client_config::client(client)?;
-    let transport = client_config::transport(client, a.transport.as_deref()).map_err(flag_error)?;
-    let mode = a.alias.resolve(client_config::default_alias_mode(client))?;
-    let mut config = a
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
-    let mut store = a
-        .store
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
-    if a.absolute_paths {
-        config = std::path::absolute(&config)?;
-        store = std::path::absolute(&store)?;
-    }
-    if !config.exists() {
-        eprintln!(
-            "Warning: config path does not exist yet: {}",
-            config.display()
-        );
-    }
-    let stdio = transport == client_config::Transport::Stdio;
-    if stdio && (config.is_relative() || store.is_relative()) {
-        eprintln!(
-            "Warning: relative paths are resolved from the MCP client's working directory; pass --absolute-paths to pin them."
-        );
-    }
-    let openai = client == "openai-agents";
-    let (c, s) = (config.display().to_string(), store.display().to_string());
-    let command = command_name();
-    let server = client_config::Server {
-        command: &command,
-        config: &c,
-        store: &s,
-        transport,
-        host: &a.host,
+    let built = client_files::snippet(client_files::SnippetRequest {
+        client,
+        transport: client_config::transport(client, a.transport.as_deref()).map_err(flag_error)?,
+        alias_mode: a.alias.resolve(client_config::default_alias_mode(client))?,
+        config: a.config.clone().unwrap_or_else(|| DEFAULT_CONFIG.into()),
+        store: a.store.clone().unwrap_or_else(|| DEFAULT_STORE.into()),
+        absolute_paths: a.absolute_paths,
+        command: command_name(),
+        host: a.host.clone(),
         port: a.port,
-        auth_token_env: &a.auth_token_env,
-        alias_mode: mode,
-    };
-    // Only the OpenAI snippet names an example tool; it comes from the config when readable.
-    let example = if openai {
-        let doc = std::fs::read_to_string(&config)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok());
-        client_config::example_tool(doc.as_ref())
-    } else {
-        String::new()
-    };
-    let mut out = client_config::snippet(client, &server, &example);
-    if a.include_instructions {
-        out["agent_instructions"] = client_config::instructions(client, mode);
-    }
-    if a.write {
-        if openai {
-            bail!(
-                "--write is not supported for openai-agents; paste the printed snippet into your code"
-            );
-        }
-        let dest = a
-            .destination
-            .as_deref()
-            .context("mcp configure --write requires --destination <path>")?;
-        return write_snippet(client, &out, dest, a.yes);
-    }
-    eprintln!(
-        "Paste this into your MCP client configuration (it holds command paths and env var names only: no URLs with credentials, no tokens)."
-    );
-    print_json(&out)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Merge the snippet into `dest` (keeping other servers and keys), after a backup.
-fn write_snippet(
-    client: &str,
-    snippet: &Value,
-    dest: &Path,
-    yes: bool,
-) -> anyhow::Result<ExitCode> {
-    eprintln!("Destination: {}", dest.display());
-    let existing = match std::fs::read_to_string(dest) {
-        Ok(text) => Some(
-            serde_json::from_str::<Value>(&text)
-                .with_context(|| format!("{} is not valid JSON", dest.display()))?,
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dest.display())),
-    };
-    let merged = client_config::merge(client, snippet, existing).map_err(|e| match e {
-        ClientConfigError::NotAnObject => {
-            anyhow::anyhow!("{} does not hold a JSON object", dest.display())
-        }
-        other => other.into(),
+        auth_token_env: a.auth_token_env.clone(),
+        include_instructions: a.include_instructions,
     })?;
-    confirm(
-        &format!(
-            "Write the sluicegate MCP server entry to {}?",
-            dest.display()
-        ),
-        yes,
-    )?;
-    if dest.exists() {
-        let backup = format!(
-            "{}.bak.{}",
-            dest.display(),
-            chrono::Utc::now().format("%Y%m%d%H%M%S")
+    for w in &built.warnings {
+        errln!("Warning: {w}");
+    }
+    if !a.write {
+        errln!(
+            "Paste this into your MCP client configuration (it holds command paths and env var names only: no URLs with credentials, no tokens)."
         );
-        std::fs::copy(dest, &backup)
-            .with_context(|| format!("cannot back up {}", dest.display()))?;
-        eprintln!("Backup: {backup}");
+        print_json(&built.json)?;
+        return Ok(ExitCode::SUCCESS);
     }
-    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+    if client == "openai-agents" {
+        bail!(
+            "--write is not supported for openai-agents; paste the printed snippet into your code"
+        );
     }
-    std::fs::write(
-        dest,
-        format!("{}\n", serde_json::to_string_pretty(&merged)?),
-    )?;
-    println!("wrote MCP {client} configuration to {}", dest.display());
+    let dest = a
+        .destination
+        .as_deref()
+        .context("mcp configure --write requires --destination <path>")?;
+    errln!("Destination: {}", dest.display());
+    let merged = client_files::merged(client, &built.json, dest)?;
+    let question = format!(
+        "Write the sluicegate MCP server entry to {}?",
+        dest.display()
+    );
+    confirm(&question, a.yes)?;
+    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+    if let Some(backup) = client_files::write_merged(&merged, dest, &stamp)? {
+        errln!("Backup: {backup}");
+    }
+    outln!("wrote MCP {client} configuration to {}", dest.display());
     Ok(ExitCode::SUCCESS)
 }

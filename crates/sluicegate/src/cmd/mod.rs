@@ -19,6 +19,7 @@ pub mod onboard;
 pub mod proposals;
 pub mod recipes;
 pub mod replay;
+pub mod store;
 pub mod tools;
 pub mod up;
 pub mod wizard;
@@ -68,6 +69,12 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Show what the agent saw, proposed, and what was applied or blocked
     Replay(replay::ReplayArgs),
+    /// Ledger integrity: verify every hash chain, record and decision signature
+    #[command(subcommand)]
+    Store(store::StoreCommand),
+    /// Reviewer keys that sign decisions
+    #[command(subcommand)]
+    Reviewer(store::ReviewerCommand),
     /// Evidence bundles recorded for reads and proposals
     #[command(subcommand)]
     Evidence(ledger::EvidenceCommand),
@@ -107,6 +114,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Handler(cmd) => handler::run(cmd),
         Command::Doctor(args) => doctor::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Store(cmd) => store::run_store(cmd),
+        Command::Reviewer(cmd) => store::run_reviewer(cmd),
         Command::Evidence(cmd) => ledger::run_evidence(cmd),
         Command::QueryAudit(cmd) => ledger::run_query_audit(cmd),
         Command::Receipts(cmd) => ledger::run_receipts(cmd),

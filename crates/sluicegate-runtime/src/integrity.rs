@@ -1,0 +1,100 @@
+//! What `store verify` and `reviewer init` print: the ledger's integrity report and the config
+//! line for a new reviewer. Pure rendering; the binary prints.
+
+use std::fmt::Write;
+
+use sluicegate_ledger::VerifyReport;
+
+/// The verify report as text: a summary line, then each broken link and each note.
+pub fn verify_text(report: &VerifyReport, store: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} proposal(s), {} event(s), {} decision(s) ({} signed) in {store}",
+        report.proposals, report.events, report.decisions, report.signed_decisions
+    );
+    if report.ok() {
+        let _ = writeln!(
+            out,
+            "OK: every hash chain links, every record matches its event, every signature verifies."
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "BROKEN: {} proposal(s) changed outside Sluicegate (first broken link of each):",
+            report.problems.len()
+        );
+    }
+    for p in &report.problems {
+        let at = p
+            .event_id
+            .map(|e| format!(" event {e}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}{at} [{}]: {}",
+            sluicegate_core::display::text(&p.proposal_id),
+            p.record,
+            p.message
+        );
+    }
+    if !report.notes.is_empty() {
+        let _ = writeln!(out, "Notes ({}):", report.notes.len());
+        for n in &report.notes {
+            let _ = writeln!(
+                out,
+                "  {} [{}]: {}",
+                sluicegate_core::display::text(&n.proposal_id),
+                n.record,
+                n.message
+            );
+        }
+    }
+    out
+}
+
+/// What to tell a reviewer whose key was just made.
+pub fn reviewer_created_text(name: &str, key_path: &str, public_key: &str) -> String {
+    format!(
+        "Reviewer key for {name} written to {key_path} (readable by you only; keep it out of the project and away from the agent's OS user).\n\n\
+         Add this to \"reviewers\" in the config, so apply accepts only approvals {name} signed:\n\n  \
+         {{\"name\": \"{name}\", \"public_key\": \"{public_key}\"}}\n\n\
+         Next: sluicegate proposals approve <id> --actor {name}   (the key is found by name; or pass --key {key_path})\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use sluicegate_ledger::Problem;
+
+    use super::*;
+
+    #[test]
+    fn a_broken_ledger_reads_as_broken_with_each_first_link() {
+        let mut report = VerifyReport {
+            proposals: 2,
+            events: 9,
+            decisions: 1,
+            signed_decisions: 0,
+            ..Default::default()
+        };
+        assert!(verify_text(&report, "l.db").contains("OK: every hash chain links"));
+        report.problems.push(Problem {
+            proposal_id: "wrp_\u{1b}[2K1".into(),
+            event_id: Some(4),
+            record: "event",
+            message: "its content does not match its hash".into(),
+        });
+        let text = verify_text(&report, "l.db");
+        assert!(text.contains("BROKEN: 1 proposal(s)"), "{text}");
+        assert!(text.contains(" event 4 [event]: its content"), "{text}");
+        assert!(!text.contains('\u{1b}'), "ids are shown escaped: {text}");
+    }
+
+    #[test]
+    fn a_new_reviewer_gets_the_config_line_and_the_next_step() {
+        let text = reviewer_created_text("ann", "/home/ann/.config/k", "ed25519:AAA");
+        assert!(text.contains(r#"{"name": "ann", "public_key": "ed25519:AAA"}"#));
+        assert!(text.contains("Next: sluicegate proposals approve <id> --actor ann"));
+    }
+}

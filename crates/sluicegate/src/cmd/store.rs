@@ -1,0 +1,86 @@
+//! `sluicegate store verify` and `sluicegate reviewer init`: the ledger's integrity and the
+//! keys that sign decisions.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sluicegate_runtime::{Env, integrity, reviewer};
+
+use crate::context::{config_path, load_config, open_existing_ledger, print_json, store_path};
+
+#[derive(clap::Subcommand)]
+pub enum StoreCommand {
+    /// Check every proposal's hash chain, records and decision signatures (exit 1 if broken)
+    Verify {
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Config whose reviewers' keys decisions must be signed with (default: ./sluicegate.json when present)
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum ReviewerCommand {
+    /// Make a reviewer's Ed25519 key (owner-only file, outside the project) and print the
+    /// config line that trusts it
+    Init {
+        /// The reviewer's name, as it will appear in decisions
+        #[arg(long)]
+        name: String,
+        /// Where to write the key (default: ~/.config/sluicegate/reviewers/<name>.key)
+        #[arg(long)]
+        key: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run_store(cmd: StoreCommand) -> anyhow::Result<ExitCode> {
+    let StoreCommand::Verify {
+        store,
+        config,
+        json,
+    } = cmd;
+    let path = store_path(store.as_deref(), config.as_deref());
+    let ledger = open_existing_ledger(&path)?;
+    let config_file = config_path(config.as_deref());
+    let reviewers = if config.is_some() || config_file.exists() {
+        load_config(&config_file)?.reviewers.clone()
+    } else {
+        Vec::new()
+    };
+    let report = ledger.verify(&reviewers)?;
+    if json {
+        print_json(&report)?;
+    } else {
+        out!(
+            "{}",
+            integrity::verify_text(&report, &path.display().to_string())
+        );
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn run_reviewer(cmd: ReviewerCommand) -> anyhow::Result<ExitCode> {
+    let ReviewerCommand::Init { name, key, json } = cmd;
+    let (path, public_key) =
+        reviewer::init(&name, key, &Env::process()).map_err(anyhow::Error::msg)?;
+    if json {
+        print_json(&serde_json::json!({
+            "name": name, "public_key": public_key, "key_path": path.display().to_string()
+        }))?;
+    } else {
+        out!(
+            "{}",
+            integrity::reviewer_created_text(&name, &path.display().to_string(), &public_key)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
