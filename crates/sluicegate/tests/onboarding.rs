@@ -817,9 +817,8 @@ fn guided_wizard_in_a_pseudo_terminal_writes_a_valid_config() {
     for (prompt, answer) in &steps {
         s.expect(*prompt)
             .unwrap_or_else(|e| panic!("waiting for `{prompt}`: {e}"));
-        // Typing as soon as the prompt text shows is safe: crossterm changes terminal modes
-        // with TCSANOW, which keeps input already queued in the pty, and inquire reads it once
-        // the prompt is up. No pause is needed for the drawing to finish.
+        // No pause before typing: crossterm switches terminal modes with TCSANOW, which keeps
+        // input already queued in the pty, and inquire reads it once the prompt is up.
         if !answer.is_empty() {
             s.send(*answer).unwrap();
         }

@@ -275,8 +275,9 @@ fn s(v: &str) -> Option<String> {
 /// The writeback story of writeback.md §A.6, against `db` (seeded with [`invoices_ddl`] and
 /// [`INVOICES_SEED`]). Every step checks both the outcome and the rows in the database.
 pub async fn writeback_story(db: &Db) {
-    let url = db.url();
-    let reader = sources(db.engine(), &url, Some(5_000));
+    let plain_url = db.url();
+    let reader = sources(db.engine(), &plain_url, Some(5_000));
+    let url = Secret::new(&plain_url);
     let read = |id: &str| plan(db, "invoices", READ_COLUMNS, Some("acme"), json!(id));
     let before_all = db.rows("invoices", "*", "").await;
 
@@ -284,9 +285,7 @@ pub async fn writeback_story(db: &Db) {
     let row = read_one(&reader, &read("INV-3001")).await;
     let expected = row["updated_at"].clone();
     let u = waiver(db, "INV-3001", "wrp_a", version(&expected));
-    let out = apply_guarded_update(&Secret::new(&url), &u, false)
-        .await
-        .expect("apply");
+    let out = apply_guarded_update(&url, &u, false).await.expect("apply");
     assert_eq!(out.status, WriteStatus::Applied, "{out:?}");
     assert_eq!(out.affected_rows, 1);
     assert_eq!(
@@ -321,9 +320,7 @@ pub async fn writeback_story(db: &Db) {
         db.schema()
     ))
     .await;
-    let again = apply_guarded_update(&Secret::new(&url), &u, false)
-        .await
-        .expect("retry");
+    let again = apply_guarded_update(&url, &u, false).await.expect("retry");
     assert_eq!(again.status, WriteStatus::AlreadyApplied, "{again:?}");
     assert_eq!(again.affected_rows, 0);
     assert_eq!(again.result_hash, out.result_hash);
@@ -341,13 +338,9 @@ pub async fn writeback_story(db: &Db) {
         assert_eq!(precise, json!("2026-06-20T14:31:08.123456Z"));
     }
     let cut = json!("2026-06-20T14:31:08.123Z");
-    let stale = apply_guarded_update(
-        &Secret::new(&url),
-        &waiver(db, "INV-3002", "wrp_b", version(&cut)),
-        false,
-    )
-    .await
-    .expect("apply");
+    let stale = apply_guarded_update(&url, &waiver(db, "INV-3002", "wrp_b", version(&cut)), false)
+        .await
+        .expect("apply");
     assert_eq!(stale.status, WriteStatus::Conflict, "{stale:?}");
     assert_eq!(stale.error_code.as_deref(), Some("VERSION_CONFLICT"));
     assert_eq!(stale.current_version, Some(precise.clone()));
@@ -370,17 +363,13 @@ pub async fn writeback_story(db: &Db) {
         s("conflict")
     );
     // Retrying a conflicted key reports the stored conflict.
-    let again = apply_guarded_update(
-        &Secret::new(&url),
-        &waiver(db, "INV-3002", "wrp_b", version(&cut)),
-        false,
-    )
-    .await
-    .expect("retry");
+    let again = apply_guarded_update(&url, &waiver(db, "INV-3002", "wrp_b", version(&cut)), false)
+        .await
+        .expect("retry");
     assert_eq!(again.status, WriteStatus::Conflict);
     assert_eq!(again.error_code.as_deref(), Some("IDEMPOTENT_CONFLICT"));
     let exact = apply_guarded_update(
-        &Secret::new(&url),
+        &url,
         &waiver(db, "INV-3002", "wrp_c", version(&precise)),
         false,
     )
@@ -396,7 +385,7 @@ pub async fn writeback_story(db: &Db) {
     ))
     .await;
     let out = apply_guarded_update(
-        &Secret::new(&url),
+        &url,
         &waiver(db, "INV-3004", "wrp_d", version(&row["updated_at"])),
         false,
     )
@@ -427,7 +416,7 @@ pub async fn writeback_story(db: &Db) {
         db.schema()
     ))
     .await;
-    let out = apply_guarded_update(&Secret::new(&url), &stale_hash, false)
+    let out = apply_guarded_update(&url, &stale_hash, false)
         .await
         .expect("apply");
     assert_eq!(out.status, WriteStatus::Conflict, "{out:?}");
@@ -439,7 +428,7 @@ pub async fn writeback_story(db: &Db) {
     );
     let row = read_one(&reader, &read("INV-3004")).await;
     let fresh = waiver(db, "INV-3004", "wrp_f", rh(&row));
-    let out = apply_guarded_update(&Secret::new(&url), &fresh, false)
+    let out = apply_guarded_update(&url, &fresh, false)
         .await
         .expect("apply");
     assert_eq!(out.status, WriteStatus::Applied, "{out:?}");
@@ -450,13 +439,9 @@ pub async fn writeback_story(db: &Db) {
 
     // 6. Missing row and another tenant's row look the same: ROW_NOT_FOUND, committed.
     for (id, key) in [("INV-9999", "wrp_g"), ("INV-4001", "wrp_h")] {
-        let out = apply_guarded_update(
-            &Secret::new(&url),
-            &waiver(db, id, key, ConflictCheck::None),
-            false,
-        )
-        .await
-        .expect("apply");
+        let out = apply_guarded_update(&url, &waiver(db, id, key, ConflictCheck::None), false)
+            .await
+            .expect("apply");
         assert_eq!(out.status, WriteStatus::Conflict, "{id}: {out:?}");
         assert_eq!(out.error_code.as_deref(), Some("ROW_NOT_FOUND"));
         assert_eq!(
@@ -482,7 +467,7 @@ pub async fn writeback_story(db: &Db) {
     let row = read_one(&reader, &read("INV-3003")).await;
     assert_eq!(row["updated_at"], Value::Null);
     let out = apply_guarded_update(
-        &Secret::new(&url),
+        &url,
         &waiver(db, "INV-3003", "wrp_i", version(&Value::Null)),
         false,
     )
@@ -492,7 +477,7 @@ pub async fn writeback_story(db: &Db) {
 
     // 8. Writing the values the row already has still counts as the one guarded row.
     let out = apply_guarded_update(
-        &Secret::new(&url),
+        &url,
         &waiver(db, "INV-3003", "wrp_j", ConflictCheck::None),
         false,
     )
@@ -508,13 +493,13 @@ pub async fn writeback_story(db: &Db) {
     broken.tenant_guard = Some(("tenant_id".into(), json!("globex")));
     broken.patch.insert("no_such_column".into(), json!(1));
     broken.allowed_columns.push("no_such_column".into());
-    let out = apply_guarded_update(&Secret::new(&url), &broken, false)
+    let out = apply_guarded_update(&url, &broken, false)
         .await
         .expect("apply");
     assert_eq!(out.status, WriteStatus::Failed, "{out:?}");
     assert_eq!(out.error_code.as_deref(), Some("TRANSACTION_FAILED"));
     let detail = out.detail.clone().unwrap_or_default();
-    assert!(!detail.contains(&url), "{detail}");
+    assert!(!detail.contains(&plain_url), "{detail}");
     assert_eq!(
         receipt(db, "wrp_k:INV-4001").await,
         None,
@@ -527,7 +512,7 @@ pub async fn writeback_story(db: &Db) {
     not_stored
         .patch
         .insert("late_fee_cents".into(), json!("not a number"));
-    let out = apply_guarded_update(&Secret::new(&url), &not_stored, false)
+    let out = apply_guarded_update(&url, &not_stored, false)
         .await
         .expect("apply");
     assert_eq!(out.status, WriteStatus::Failed, "{out:?}");
@@ -535,7 +520,7 @@ pub async fn writeback_story(db: &Db) {
     assert_eq!(receipt(db, "wrp_k:INV-4001").await, None);
     let mut fixed = waiver(db, "INV-4001", "wrp_k", ConflictCheck::None);
     fixed.tenant_guard = Some(("tenant_id".into(), json!("globex")));
-    let out = apply_guarded_update(&Secret::new(&url), &fixed, false)
+    let out = apply_guarded_update(&url, &fixed, false)
         .await
         .expect("retry");
     assert_eq!(out.status, WriteStatus::Applied, "{out:?}");
@@ -548,7 +533,7 @@ pub async fn writeback_story(db: &Db) {
         patch: patch(&[("status", json!("closed"))]),
         ..waiver(db, "D-1", "wrp_l", ConflictCheck::None)
     };
-    let out = apply_guarded_update(&Secret::new(&url), &dupes, false)
+    let out = apply_guarded_update(&url, &dupes, false)
         .await
         .expect("apply");
     assert_eq!(out.status, WriteStatus::Failed, "{out:?}");
@@ -560,9 +545,7 @@ pub async fn writeback_story(db: &Db) {
     assert_eq!(receipt(db, "wrp_l:D-1").await, None);
 
     // 11. The doctor probe leaves no receipt behind.
-    let probe = probe_writer(&Secret::new(&url), db.engine())
-        .await
-        .expect("probe");
+    let probe = probe_writer(&url, db.engine()).await.expect("probe");
     assert_eq!(probe["ok"], json!(true), "{probe}");
     assert_eq!(probe["details"]["receipt_table"], json!("ready"));
     assert!(
@@ -772,7 +755,7 @@ pub async fn assert_redacted(engine: Engine, bad_urls: &[String], secrets: &[&st
 /// names a missing column or table as "configured object not found", and changes nothing.
 pub async fn target_probe_story(db: &Db) {
     use sluicegate_source::{TargetProbe, probe_target};
-    let url = db.url();
+    let url = Secret::new(db.url());
     let before = db.rows("invoices", "*", "").await;
     let target = |table: &str, writable: &[&str]| TargetProbe {
         schema: db.schema(),
@@ -781,7 +764,7 @@ pub async fn target_probe_story(db: &Db) {
         writable: writable.iter().map(|c| c.to_string()).collect(),
     };
     probe_target(
-        &Secret::new(&url),
+        &url,
         db.engine(),
         &target("invoices", &["late_fee_cents", "waiver_reason"]),
     )
@@ -791,7 +774,7 @@ pub async fn target_probe_story(db: &Db) {
         target("invoices", &["late_fee_cents", "no_such_column"]),
         target("no_such_table", &["late_fee_cents"]),
     ] {
-        let err = probe_target(&Secret::new(&url), db.engine(), &bad)
+        let err = probe_target(&url, db.engine(), &bad)
             .await
             .expect_err("missing object");
         assert_eq!(err.category(), "configured object not found", "{err}");
@@ -799,7 +782,7 @@ pub async fn target_probe_story(db: &Db) {
     let mut unsafe_target = target("invoices", &["late_fee_cents"]);
     unsafe_target.writable.push("x = 1; --".into());
     assert!(matches!(
-        probe_target(&Secret::new(&url), db.engine(), &unsafe_target).await,
+        probe_target(&url, db.engine(), &unsafe_target).await,
         Err(e) if e.kind() == &SourceErrorKind::UnsafeIdentifier
     ));
     assert_eq!(
