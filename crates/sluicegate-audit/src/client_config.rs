@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use serde_json::{Map, Value};
+use sluicegate_core::secrets::Secret;
 
 use crate::live::http::HttpServer;
 use crate::live::stdio::StdioServer;
@@ -92,7 +93,7 @@ fn launch(entry: &Value) -> Result<Launch, String> {
     }
     if let Some(url) = entry.get("url").and_then(Value::as_str) {
         return Ok(Launch::Http(HttpServer {
-            url: url.to_owned(),
+            url: Secret::new(url),
             headers: string_map(entry.get("headers"), "headers")?,
             bearer: None,
         }));
@@ -100,7 +101,9 @@ fn launch(entry: &Value) -> Result<Launch, String> {
     Err("the entry has neither a command nor a url".to_owned())
 }
 
-fn string_map(value: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, String> {
+/// Env values and header values of a client config: they are where tokens and database URLs
+/// usually go, so they are held as [`Secret`]s.
+fn string_map(value: Option<&Value>, what: &str) -> Result<Vec<(String, Secret)>, String> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(map)) => {
@@ -110,9 +113,9 @@ fn string_map(value: Option<&Value>, what: &str) -> Result<Vec<(String, String)>
     }
 }
 
-fn pairs(map: &Map<String, Value>) -> Option<Vec<(String, String)>> {
+fn pairs(map: &Map<String, Value>) -> Option<Vec<(String, Secret)>> {
     map.iter()
-        .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+        .map(|(k, v)| v.as_str().map(|v| (k.clone(), Secret::new(v))))
         .collect()
 }
 

@@ -25,7 +25,6 @@ pub mod target;
 pub use config_tools::{is_runner_config, served_tools_list, tools_from_config};
 pub use error::{AuditError, LiveError, LiveErrorKind};
 pub use example::{EXAMPLE_NAMES, example};
-pub use live::http::BearerToken;
 pub use report::{Format, Report, ServerOutcome, ServerStatus};
 pub use rules::{Audit, Code, Finding, Risk, Severity, Summary, audit};
 pub use target::{ConfigValidator, Options, Target, audit_target};

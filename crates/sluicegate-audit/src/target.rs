@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sluicegate_core::secrets::{Secret, redact_text};
 use tokio::task::JoinSet;
 
 use crate::client_config::{Launch, configured_servers};
@@ -12,7 +13,7 @@ use crate::command_line::split_command_line;
 use crate::config_tools::{is_runner_config, tools_from_config};
 use crate::error::{AuditError, LiveError};
 use crate::example::example;
-use crate::live::http::{self, BearerToken, HttpServer};
+use crate::live::http::{self, HttpServer};
 use crate::live::stdio::{self, StdioServer};
 use crate::report::{Report, ServerOutcome, ServerStatus};
 use crate::rules::audit;
@@ -29,10 +30,7 @@ pub enum Target {
     /// A stdio server command line, split shell-style (no shell runs).
     Stdio(String),
     /// A Streamable HTTP endpoint.
-    Url {
-        url: String,
-        bearer: Option<BearerToken>,
-    },
+    Url { url: Secret, bearer: Option<Secret> },
 }
 
 impl Target {
@@ -42,19 +40,9 @@ impl Target {
             Target::Example(name) => format!("example:{name}"),
             Target::File(path) | Target::McpConfig { path, .. } => path.clone(),
             Target::Stdio(command) => format!("stdio:{command}"),
-            Target::Url { url, .. } => redact_url(url),
+            // Shown as given, minus its credentials, so the report still names the server.
+            Target::Url { url, .. } => redact_text(url.expose()),
         }
-    }
-}
-
-/// A URL with any password in it replaced, so it is safe to print.
-fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("redacted"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
     }
 }
 

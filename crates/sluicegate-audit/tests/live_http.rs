@@ -1,193 +1,77 @@
-//! Live Streamable HTTP audits against a minimal HTTP/1.1 server written here on a loopback
-//! `TcpListener`: bearer auth, `Mcp-Session-Id`, JSON and SSE answers, the plain JSON-RPC
-//! fallback, and servers that hang or answer garbage.
+//! Live Streamable HTTP audits against the shared HTTP stub (`sluicegate_test_support`):
+//! bearer auth, `Mcp-Session-Id`, JSON and SSE answers, the plain JSON-RPC fallback, and
+//! servers that hang or answer garbage.
 //!
 //! A live audit of Sluicegate's own Streamable HTTP server belongs here too once that server
 //! exists: start it on port 0 and call `audit_target(&Target::Url { .. })` like `audit_url` does.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sluicegate_audit::{BearerToken, LiveErrorKind, Options, Target, audit_target};
+use sluicegate_audit::{LiveErrorKind, Options, Target, audit_target};
+use sluicegate_core::secrets::Secret;
+use sluicegate_test_support::http_stub::Request;
+use sluicegate_test_support::{HttpStub, Reply};
 
 const TOKEN: &str = "test-token-5b1f";
 const TIMEOUT: Duration = Duration::from_millis(3000);
 
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    headers: HashMap<String, String>,
-    body: Option<Value>,
+/// Starts the fake server at `/mcp`; returns it and its URL.
+fn serve(handler: fn(&Request) -> Reply) -> (HttpStub, String) {
+    let stub = HttpStub::start(move |request, _| handler(request));
+    let url = stub.url("/mcp");
+    (stub, url)
 }
 
-enum Answer {
-    Json(u16, Vec<(&'static str, &'static str)>, String),
-    /// SSE events, then the stream stays open for a while.
-    Sse(Vec<String>),
-    Status(u16),
-    Hang,
-}
-
-type Handler = fn(&Request) -> Answer;
-
-fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let method = line.split_whitespace().next()?.to_owned();
-    let mut headers = HashMap::new();
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
-    }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Request {
-        method,
-        headers,
-        body: serde_json::from_slice(&body).ok(),
-    })
-}
-
-fn respond(stream: &mut TcpStream, answer: Answer) {
-    let reason = |status: u16| match status {
-        200 => "OK",
-        202 => "Accepted",
-        401 => "Unauthorized",
-        _ => "Status",
-    };
-    let _ = match answer {
-        Answer::Json(status, headers, body) => {
-            let mut head = format!(
-                "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-                reason(status),
-                body.len()
-            );
-            for (name, value) in headers {
-                head.push_str(&format!("{name}: {value}\r\n"));
-            }
-            stream.write_all(format!("{head}\r\n{body}").as_bytes())
-        }
-        Answer::Sse(events) => {
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
-            );
-            for event in events {
-                let _ = stream.write_all(event.as_bytes());
-                let _ = stream.flush();
-            }
-            // Keep the stream open past the audit's time limit: a client that waited for the
-            // end of the stream would time out.
-            std::thread::sleep(Duration::from_secs(10));
-            Ok(())
-        }
-        Answer::Status(status) => stream.write_all(
-            format!(
-                "HTTP/1.1 {status} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                reason(status)
-            )
-            .as_bytes(),
-        ),
-        Answer::Hang => {
-            std::thread::sleep(Duration::from_secs(5));
-            Ok(())
-        }
-    };
-}
-
-/// Starts the fake server; returns its URL and the requests it saw.
-fn serve(handler: Handler) -> (String, Arc<Mutex<Vec<Request>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(32) {
-            let Ok(mut stream) = stream else { continue };
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                if let Some(request) = read_request(&mut stream) {
-                    log.lock().expect("log").push(request.clone());
-                    respond(&mut stream, handler(&request));
-                }
-            });
-        }
-    });
-    (url, seen)
-}
-
-fn rpc_method(request: &Request) -> &str {
+fn rpc_method(request: &Request) -> String {
     request
-        .body
-        .as_ref()
-        .and_then(|b| b.get("method"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
+        .json()
+        .and_then(|b| b.get("method").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn rpc_id(request: &Request) -> Value {
     request
-        .body
-        .as_ref()
-        .and_then(|b| b.get("id"))
-        .cloned()
+        .json()
+        .and_then(|b| b.get("id").cloned())
         .unwrap_or(Value::Null)
 }
 
 /// A spec-shaped Streamable HTTP server with bearer auth and sessions.
-fn streamable(request: &Request) -> Answer {
-    if request.headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {TOKEN}"))
-    {
-        return Answer::Json(401, vec![("www-authenticate", "Bearer")], String::new());
+fn streamable(request: &Request) -> Reply {
+    if request.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+        return Reply::text(401, "application/json", "").with_header("www-authenticate", "Bearer");
     }
     if request.method == "DELETE" {
-        return Answer::Status(200);
+        return Reply::status(200);
     }
-    let accept = request.headers.get("accept").cloned().unwrap_or_default();
+    let accept = request.header("accept").unwrap_or_default();
     if !(accept.contains("application/json") && accept.contains("text/event-stream")) {
-        return Answer::Status(406);
+        return Reply::status(406);
     }
-    match rpc_method(request) {
-        "initialize" => Answer::Json(
+    match rpc_method(request).as_str() {
+        "initialize" => Reply::json(
             200,
-            vec![("mcp-session-id", "sess-42")],
-            json!({"jsonrpc": "2.0", "id": rpc_id(request), "result": {
+            &json!({"jsonrpc": "2.0", "id": rpc_id(request), "result": {
                 "protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
-                "serverInfo": {"name": "fake-http", "version": "1"}}})
-            .to_string(),
-        ),
+                "serverInfo": {"name": "fake-http", "version": "1"}}}),
+        )
+        .with_header("mcp-session-id", "sess-42"),
         method => {
-            let session_ok = request.headers.get("mcp-session-id").map(String::as_str)
-                == Some("sess-42")
-                && request
-                    .headers
-                    .get("mcp-protocol-version")
-                    .map(String::as_str)
-                    == Some("2025-11-25");
+            let session_ok = request.header("mcp-session-id") == Some("sess-42")
+                && request.header("mcp-protocol-version") == Some("2025-11-25");
             if !session_ok {
-                return Answer::Status(400);
+                return Reply::status(400);
             }
             match method {
-                "notifications/initialized" => Answer::Status(202),
+                "notifications/initialized" => Reply::status(202),
                 "tools/list" => {
                     let response = json!({"jsonrpc": "2.0", "id": rpc_id(request), "result": {"tools": [
                         {"name": "run_query", "description": "Run any query", "inputSchema": {"type": "object",
                             "properties": {"query": {"type": "string"}}}}]}});
-                    Answer::Sse(vec![
+                    // The stream stays open past the audit's time limit: a client that waited
+                    // for the end of the stream would time out.
+                    Reply::Events(vec![
                         "id: 0\ndata:\n\n".to_owned(),
                         ": keep-alive\n\n".to_owned(),
                         "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\n"
@@ -195,7 +79,7 @@ fn streamable(request: &Request) -> Answer {
                         format!("event: message\nid: 1\ndata: {response}\n\n"),
                     ])
                 }
-                _ => Answer::Status(400),
+                _ => Reply::status(400),
             }
         }
     }
@@ -213,8 +97,8 @@ fn audit_url(
     bearer: Option<&str>,
 ) -> Result<sluicegate_audit::Report, sluicegate_audit::AuditError> {
     let target = Target::Url {
-        url: url.to_owned(),
-        bearer: bearer.map(BearerToken::new),
+        url: Secret::new(url),
+        bearer: bearer.map(Secret::new),
     };
     let options = Options {
         timeout: TIMEOUT,
@@ -225,7 +109,7 @@ fn audit_url(
 
 #[test]
 fn streamable_http_audit_with_bearer_session_and_sse() {
-    let (url, seen) = serve(streamable);
+    let (stub, url) = serve(streamable);
     let started = Instant::now();
     let report = audit_url(&url, Some(TOKEN)).expect("audit");
     assert!(
@@ -239,8 +123,8 @@ fn streamable_http_audit_with_bearer_session_and_sse() {
     assert_eq!(first.code.as_str(), "GENERIC_SQL_TOOL");
     assert_eq!(first.evidence[0], "path $.result.tools[0]");
 
-    std::thread::sleep(Duration::from_millis(100));
-    let seen = seen.lock().unwrap().clone();
+    // The DELETE ends the session after the tools are in: wait for it on the stub's log.
+    let seen = stub.wait_for(4, TIMEOUT);
     let calls: Vec<_> = seen
         .iter()
         .map(|r| format!("{} {}", r.method, rpc_method(r)))
@@ -260,15 +144,15 @@ fn streamable_http_audit_with_bearer_session_and_sse() {
     );
     assert_eq!(seen[3].headers["mcp-session-id"], "sess-42");
     assert_eq!(
-        seen[0].body.as_ref().unwrap()["params"]["protocolVersion"],
+        seen[0].json().unwrap()["params"]["protocolVersion"],
         json!("2025-11-25")
     );
-    assert!(seen[1].body.as_ref().unwrap().get("id").is_none());
+    assert!(seen[1].json().unwrap().get("id").is_none());
 }
 
 #[test]
 fn missing_or_wrong_token_is_a_clear_401_without_the_token() {
-    let (url, _) = serve(streamable);
+    let (_stub, url) = serve(streamable);
     let err = audit_url(&url, None).unwrap_err().to_string();
     assert!(err.contains("HTTP 401 in answer to initialize"), "{err}");
     assert!(err.contains("--auth-token-env"), "{err}");
@@ -281,7 +165,7 @@ fn missing_or_wrong_token_is_a_clear_401_without_the_token() {
 
 #[test]
 fn server_that_never_answers_times_out() {
-    let (url, _) = serve(|_| Answer::Hang);
+    let (_stub, url) = serve(|_| Reply::Hang);
     let started = Instant::now();
     let err = audit_url(&url, None).unwrap_err();
     let elapsed = started.elapsed();
@@ -303,7 +187,7 @@ fn server_that_never_answers_times_out() {
 
 #[test]
 fn server_that_answers_garbage_is_a_clear_error() {
-    let (url, _) = serve(|_| Answer::Json(200, vec![], "<html>proxy error</html>".to_owned()));
+    let (_stub, url) = serve(|_| Reply::text(200, "application/json", "<html>proxy error</html>"));
     let started = Instant::now();
     let err = audit_url(&url, None).unwrap_err().to_string();
     assert!(started.elapsed() < TIMEOUT);
@@ -316,9 +200,10 @@ fn server_that_answers_garbage_is_a_clear_error() {
 
 #[test]
 fn nothing_listening_is_a_clear_error() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    drop(listener);
+    let url = format!(
+        "http://127.0.0.1:{}/mcp",
+        sluicegate_test_support::engines::unused_local_port()
+    );
     let started = Instant::now();
     let err = audit_url(&url, None).unwrap_err().to_string();
     assert!(started.elapsed() < TIMEOUT + Duration::from_secs(2));
@@ -327,38 +212,30 @@ fn nothing_listening_is_a_clear_error() {
 
 #[test]
 fn plain_json_rpc_endpoint_falls_back_to_tools_list() {
-    let (url, seen) = serve(|request| match rpc_method(request) {
-        "tools/list" => Answer::Json(
+    let (stub, url) = serve(|request| match rpc_method(request).as_str() {
+        "tools/list" => Reply::json(
             200,
-            vec![],
-            json!({"jsonrpc": "2.0", "id": rpc_id(request), "result": {"tools": [
-                {"name": "billing.inspect_invoice", "description": "Inspect one invoice."}]}})
-            .to_string(),
+            &json!({"jsonrpc": "2.0", "id": rpc_id(request), "result": {"tools": [
+                {"name": "billing.inspect_invoice", "description": "Inspect one invoice."}]}}),
         ),
-        _ => Answer::Json(
+        _ => Reply::json(
             200,
-            vec![],
-            json!({"jsonrpc": "2.0", "id": rpc_id(request),
-                   "error": {"code": -32601, "message": "Method not found"}})
-            .to_string(),
+            &json!({"jsonrpc": "2.0", "id": rpc_id(request),
+                   "error": {"code": -32601, "message": "Method not found"}}),
         ),
     });
     let report = audit_url(&url, None).expect("audit");
     assert_eq!(report.summary.tools_inspected, 1);
-    let methods: Vec<_> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|r| rpc_method(r).to_owned())
-        .collect();
+    let methods: Vec<_> = stub.requests().iter().map(rpc_method).collect();
     assert_eq!(methods, ["initialize", "tools/list"]);
 }
 
 #[test]
 fn url_label_never_shows_a_password() {
     let target = Target::Url {
-        url: "https://user:hunter2@example.invalid/mcp".to_owned(),
+        url: Secret::new("https://user:hunter2@example.invalid/mcp"),
         bearer: None,
     };
-    assert_eq!(target.label(), "https://user:redacted@example.invalid/mcp");
+    assert_eq!(target.label(), "https://<redacted>@example.invalid/mcp");
+    assert!(!format!("{target:?}").contains("hunter2"));
 }

@@ -1,18 +1,27 @@
-//! The active-store lease (store.md §11): a small JSON file beside the ledger that says which
-//! server process is using it, so a second server (or a destructive maintenance command) does
-//! not share one ledger by accident.
+//! The active-store lease (store.md §11): a server holds an OS file lock on `<store>.lease.lock`
+//! for as long as it runs, so a second server (or a destructive maintenance command) does not
+//! share one ledger by accident. Beside it, `<store>.lease.json` names the holder, for the
+//! refusal message and `doctor`.
 //!
-//! The lease is advisory. Liveness is a `/proc/<pid>` check on Linux (signal-0 semantics: a
-//! process that exists counts as live, even when it belongs to another user) and `kill -0`
-//! elsewhere, because `unsafe` (and so a raw `kill(2)`) is forbidden in this workspace.
+//! The lock is the truth and the JSON file only a label. The kernel drops the lock when the
+//! holding process ends, however it ends, so nobody has to guess from a pid whether a holder is
+//! still alive, and taking the lock is one atomic step (no check-then-write race). A label
+//! whose lock is free was left by a process that died without cleaning up; the next holder
+//! replaces it.
+//!
+//! The lock file itself is never deleted: a process waiting on a deleted file's lock could
+//! take it while a newcomer creates and locks a fresh file at the same path, and both would
+//! believe they hold the lease.
 
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::MEMORY;
 
-/// The lease file content. `mode` is always `mcp`.
+/// The label's content. `mode` is always `mcp`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseInfo {
     pub pid: u32,
@@ -25,82 +34,119 @@ pub struct LeaseInfo {
 /// Why a lease could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
-    /// Another live process holds the lease.
-    #[error(
-        "Local store appears active for {}/{} (pid {}, started {}). Refusing {operation}. Stop the server or rerun with --allow-concurrent-store/--force if you have verified it is safe.",
-        .holder.mode, .holder.transport, .holder.pid, .holder.started_at
-    )]
+    /// Another process holds the lock. `holder` is its label, if it could be read (a holder
+    /// that has just taken the lock may not have written it yet).
+    #[error("{}", active_message(.holder.as_deref(), .operation))]
     Active {
-        holder: Box<LeaseInfo>,
+        holder: Option<Box<LeaseInfo>>,
         operation: String,
     },
-    #[error("cannot write the store lease {}: {source}", .path.display())]
+    #[error("cannot take the store lease {}: {source}", .path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
 }
 
-/// `<absolute store path>.lease.json`, or `None` for an in-memory store (it never gets one).
-pub fn lease_path(store: &Path) -> Option<PathBuf> {
+fn active_message(holder: Option<&LeaseInfo>, operation: &str) -> String {
+    let who = match holder {
+        Some(h) => format!(
+            "Local store appears active for {}/{} (pid {}, started {}).",
+            h.mode, h.transport, h.pid, h.started_at
+        ),
+        None => "Local store appears active: another process holds its lease lock.".to_string(),
+    };
+    format!(
+        "{who} Refusing {operation}. Stop the server or rerun with --allow-concurrent-store/--force if you have verified it is safe."
+    )
+}
+
+fn beside(store: &Path, suffix: &str) -> Option<PathBuf> {
     if store.as_os_str() == MEMORY {
         return None;
     }
     let absolute = std::path::absolute(store).unwrap_or_else(|_| store.to_path_buf());
     let mut name = absolute.into_os_string();
-    name.push(".lease.json");
+    name.push(suffix);
     Some(PathBuf::from(name))
 }
 
-/// The current lease of `store`, if a valid one exists. Unreadable or malformed files count
-/// as "no lease" (store.md §11).
+/// `<absolute store path>.lease.json`, the label naming the holder; `None` for an in-memory
+/// store (it never gets a lease).
+pub fn lease_path(store: &Path) -> Option<PathBuf> {
+    beside(store, ".lease.json")
+}
+
+/// `<absolute store path>.lease.lock`, the file whose lock is the lease.
+pub fn lock_path(store: &Path) -> Option<PathBuf> {
+    beside(store, ".lease.lock")
+}
+
+/// The label of `store`'s lease, if a valid one exists. Unreadable or malformed files count as
+/// none (store.md §11). A label alone says nothing about liveness: see [`holder`].
 pub fn read(store: &Path) -> Option<LeaseInfo> {
     let text = std::fs::read_to_string(lease_path(store)?).ok()?;
     serde_json::from_str(&text).ok()
 }
 
-/// Whether `pid` names a running process.
-pub fn pid_is_live(pid: u32) -> bool {
-    if pid == 0 {
-        return false;
-    }
-    if cfg!(target_os = "linux") {
-        return Path::new(&format!("/proc/{pid}")).exists();
-    }
-    // `kill -0` fails with "operation not permitted" for a live process of another user;
-    // that still counts as live, as signal-0 delivery with EPERM does.
-    match std::process::Command::new("kill")
-        .args(["-0", &pid.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .output()
-    {
-        Ok(out) => {
-            out.status.success()
-                || String::from_utf8_lossy(&out.stderr)
-                    .to_lowercase()
-                    .contains("not permitted")
-        }
-        Err(_) => true,
+/// Who holds the lease of a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// Nobody, and no label is left over.
+    Free,
+    /// Nobody; the label of a process that ended without removing it is left over.
+    Stale(LeaseInfo),
+    /// A live process holds the lock; its label, if readable.
+    Live(Option<LeaseInfo>),
+}
+
+/// Probe the lock of `store` without creating anything. The probe takes the lock for a moment
+/// when it is free, so a server starting at that very instant is refused as if another one
+/// ran; it is for reports and checks, not for a loop.
+pub fn holder(store: &Path) -> Result<Holder, LeaseError> {
+    let Some(path) = lock_path(store) else {
+        return Ok(Holder::Free);
+    };
+    let io = |source| LeaseError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        // No lock file: no server has run on this store since it was created.
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(label_only(store)),
+        Err(e) => return Err(io(e)),
+    };
+    match file.try_lock() {
+        // Free: dropping `file` unlocks it again.
+        Ok(()) => Ok(label_only(store)),
+        Err(TryLockError::WouldBlock) => Ok(Holder::Live(read(store))),
+        Err(TryLockError::Error(e)) => Err(io(e)),
     }
 }
 
-/// Check that no live process holds the lease of `store`. A stale lease (dead pid) is removed
-/// silently. A live one is an error unless `force`, in which case the warning text is
-/// returned for the caller to print.
+/// The holder when the lock is free: whatever label is left is stale.
+fn label_only(store: &Path) -> Holder {
+    read(store).map_or(Holder::Free, Holder::Stale)
+}
+
+/// Check that no live process holds the lease of `store`, for a command that must not run
+/// beside a server (`operation` names it in the message). A held lease is an error unless
+/// `force`, in which case the warning text is returned for the caller to print.
 pub fn check(store: &Path, force: bool, operation: &str) -> Result<Option<String>, LeaseError> {
-    let Some(path) = lease_path(store) else {
-        return Ok(None);
-    };
-    let Some(holder) = read(store) else {
-        return Ok(None);
-    };
-    if !pid_is_live(holder.pid) {
-        let _ = std::fs::remove_file(&path);
-        return Ok(None);
+    match holder(store)? {
+        Holder::Free | Holder::Stale(_) => Ok(None),
+        Holder::Live(label) => refuse(label, force, operation),
     }
+}
+
+fn refuse(
+    label: Option<LeaseInfo>,
+    force: bool,
+    operation: &str,
+) -> Result<Option<String>, LeaseError> {
     let err = LeaseError::Active {
-        holder: Box::new(holder),
+        holder: label.map(Box::new),
         operation: operation.to_string(),
     };
     if force {
@@ -110,34 +156,65 @@ pub fn check(store: &Path, force: bool, operation: &str) -> Result<Option<String
     }
 }
 
-/// A lease held by this process; dropping it releases the file.
+/// A lease held by this process: the lock is released and the label removed on drop, and the
+/// kernel releases the lock if the process dies first.
 #[derive(Debug)]
 pub struct Lease {
-    path: Option<PathBuf>,
-    info: Option<LeaseInfo>,
+    /// The locked file; `None` for an in-memory store or a lease overridden with `force`.
+    lock: Option<File>,
+    label: Option<PathBuf>,
 }
 
 impl Lease {
-    /// Check (operation `serve`), then write the lease of `store` for `transport`
-    /// (`stdio`, `streamable-http` or `legacy-jsonrpc`). `started_at` is passed in so callers
-    /// and tests control the clock. Returns the lease and an optional warning (a live lease
-    /// overridden with `force`).
+    /// Take the lease of `store` for `transport` (`stdio`, `streamable-http` or
+    /// `legacy-jsonrpc`) and write its label. `started_at` is passed in so callers and tests
+    /// control the clock. Returns the lease and an optional warning.
+    ///
+    /// With `force`, a lease held elsewhere (or a lock the filesystem cannot take) is a
+    /// warning instead of an error, and the returned lease holds nothing: the other server
+    /// keeps the lock and its label.
     pub fn acquire(
         store: &Path,
         transport: &str,
         force: bool,
         started_at: &str,
     ) -> Result<(Lease, Option<String>), LeaseError> {
-        let warning = check(store, force, "serve")?;
-        let Some(path) = lease_path(store) else {
-            return Ok((
-                Lease {
-                    path: None,
-                    info: None,
-                },
-                warning,
-            ));
+        let none = Lease {
+            lock: None,
+            label: None,
         };
+        let (Some(lock_file), Some(label)) = (lock_path(store), lease_path(store)) else {
+            return Ok((none, None));
+        };
+        let io = |path: &Path, source| LeaseError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = lock_file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_file)
+            .map_err(|e| io(&lock_file, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let warning = refuse(read(store), force, "serve")?;
+                return Ok((none, warning));
+            }
+            Err(TryLockError::Error(e)) if force => {
+                let warning = format!(
+                    "cannot lock the store lease {}: {e}; serving anyway because of --allow-concurrent-store",
+                    lock_file.display()
+                );
+                return Ok((none, Some(warning)));
+            }
+            Err(TryLockError::Error(e)) => return Err(io(&lock_file, e)),
+        }
         let store_abs = std::path::absolute(store).unwrap_or_else(|_| store.to_path_buf());
         let info = LeaseInfo {
             pid: std::process::id(),
@@ -146,42 +223,34 @@ impl Lease {
             store_path: store_abs.display().to_string(),
             started_at: started_at.into(),
         };
-        let io = |source| LeaseError::Io {
-            path: path.clone(),
-            source,
-        };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let text = serde_json::to_string_pretty(&info).unwrap_or_default();
-        std::fs::write(&path, format!("{text}\n")).map_err(io)?;
+        write_label(&label, &info).map_err(|e| io(&label, e))?;
         Ok((
             Lease {
-                path: Some(path),
-                info: Some(info),
+                lock: Some(file),
+                label: Some(label),
             },
-            warning,
+            None,
         ))
     }
 
-    /// The lease file, if one was written.
+    /// The label file, if this lease wrote one.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.label.as_deref()
     }
 
-    /// Release now (also done on drop). The file is removed only while it still names this
-    /// process and transport, so a lease taken over with `--allow-concurrent-store` by another
-    /// server is left alone.
+    /// Whether this lease holds the lock (not an in-memory store, not overridden).
+    pub fn is_held(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// Release now (also done on drop): remove the label while the lock is still ours, so no
+    /// newer holder's label is ever removed, then unlock.
     pub fn release(&mut self) {
-        let (Some(path), Some(ours)) = (self.path.take(), self.info.take()) else {
-            return;
-        };
-        let current = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<LeaseInfo>(&t).ok());
-        if current.is_some_and(|c| c.pid == ours.pid && c.transport == ours.transport) {
-            let _ = std::fs::remove_file(&path);
+        if let (Some(label), Some(_)) = (self.label.take(), &self.lock) {
+            let _ = std::fs::remove_file(label);
         }
+        // Closing the file releases the lock.
+        self.lock = None;
     }
 }
 
@@ -191,73 +260,152 @@ impl Drop for Lease {
     }
 }
 
+/// Write the label through a temporary file and a rename, so a reader never sees half of it.
+fn write_label(path: &Path, info: &LeaseInfo) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(info).map_err(std::io::Error::other)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, format!("{text}\n"))?;
+    std::fs::rename(&tmp, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn acquire_writes_beside_the_store_and_release_removes_it() {
+    fn store() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = dir.path().join("sub/local.db");
+        (dir, store)
+    }
+
+    #[test]
+    fn acquire_locks_and_labels_beside_the_store_and_release_undoes_it() {
+        let (dir, store) = store();
         let (mut lease, warning) =
             Lease::acquire(&store, "stdio", false, "2026-06-30T00:00:00.000Z").expect("acquire");
         assert!(warning.is_none());
-        let path = lease.path().expect("path").to_path_buf();
-        assert_eq!(path, dir.path().join("sub/local.db.lease.json"));
-        let info = read(&store).expect("lease readable");
+        assert!(lease.is_held());
+        let label = lease.path().expect("label").to_path_buf();
+        assert_eq!(label, dir.path().join("sub/local.db.lease.json"));
+        assert_eq!(
+            lock_path(&store),
+            Some(dir.path().join("sub/local.db.lease.lock"))
+        );
+        let info = read(&store).expect("label readable");
         assert_eq!(info.pid, std::process::id());
-        assert_eq!(info.mode, "mcp");
-        assert_eq!(info.transport, "stdio");
+        assert_eq!(
+            (info.mode.as_str(), info.transport.as_str()),
+            ("mcp", "stdio")
+        );
         assert!(
-            std::fs::read_to_string(&path)
+            std::fs::read_to_string(&label)
                 .expect("text")
                 .ends_with("}\n")
         );
+        assert_eq!(holder(&store).expect("probe"), Holder::Live(Some(info)));
+
         lease.release();
-        assert!(!path.exists());
+        assert!(!label.exists());
+        assert_eq!(holder(&store).expect("probe"), Holder::Free);
     }
 
+    /// Two leases in one process are two open files, and their locks exclude each other just
+    /// as two processes' would.
     #[test]
-    fn a_live_lease_refuses_unless_forced() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = dir.path().join("local.db");
-        let (_held, _) = Lease::acquire(&store, "streamable-http", false, "t0").expect("acquire");
+    fn a_second_lease_is_refused_until_the_first_is_dropped() {
+        let (_dir, store) = store();
+        let (first, _) = Lease::acquire(&store, "streamable-http", false, "t0").expect("first");
         let err = Lease::acquire(&store, "stdio", false, "t1").expect_err("must refuse");
         let msg = err.to_string();
-        assert!(msg.starts_with("Local store appears active for mcp/streamable-http (pid "));
-        assert!(msg.contains("Refusing serve."));
-        let (forced, warning) = Lease::acquire(&store, "stdio", true, "t1").expect("forced");
-        assert!(warning.expect("warning").contains("Refusing serve"));
-        // The forced lease now names "stdio"; dropping the first holder must not remove it.
-        drop(_held);
-        assert!(read(&store).is_some_and(|l| l.transport == "stdio"));
-        drop(forced);
-        assert!(read(&store).is_none());
+        assert!(
+            msg.starts_with(&format!(
+                "Local store appears active for mcp/streamable-http (pid {}, started t0).",
+                std::process::id()
+            )),
+            "{msg}"
+        );
+        assert!(msg.contains("Refusing serve."), "{msg}");
+        assert!(matches!(
+            check(&store, false, "review-mode up"),
+            Err(LeaseError::Active { .. })
+        ));
+
+        drop(first);
+        let (second, warning) = Lease::acquire(&store, "stdio", false, "t2").expect("free now");
+        assert!(warning.is_none() && second.is_held());
+        assert_eq!(read(&store).expect("label").transport, "stdio");
     }
 
     #[test]
-    fn stale_and_malformed_leases_are_reclaimed_or_ignored() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = dir.path().join("local.db");
-        let path = lease_path(&store).expect("path");
-        std::fs::write(&path, "not json").expect("write");
-        assert!(check(&store, false, "serve").expect("ignored").is_none());
-        // u32::MAX is above any Linux pid_max, so it never names a live process.
-        let stale = LeaseInfo {
+    fn force_warns_and_leaves_the_holder_in_place() {
+        let (_dir, store) = store();
+        let (held, _) = Lease::acquire(&store, "streamable-http", false, "t0").expect("acquire");
+        let (forced, warning) = Lease::acquire(&store, "stdio", true, "t1").expect("forced");
+        assert!(warning.expect("warning").contains("Refusing serve"));
+        assert!(!forced.is_held());
+        assert_eq!(
+            check(&store, true, "review-mode up")
+                .expect("forced check")
+                .map(|w| w.contains("Refusing review-mode up")),
+            Some(true)
+        );
+        // The forced server took nothing: dropping it leaves the holder's lock and label.
+        drop(forced);
+        assert!(
+            matches!(holder(&store), Ok(Holder::Live(Some(l))) if l.transport == "streamable-http")
+        );
+        drop(held);
+        assert_eq!(holder(&store).expect("probe"), Holder::Free);
+    }
+
+    /// A label without a held lock was left by a process that died: reported as stale,
+    /// ignored by checks, replaced by the next holder. Malformed labels count as none.
+    #[test]
+    fn leftover_and_malformed_labels() {
+        let (_dir, store) = store();
+        let label = lease_path(&store).expect("path");
+        std::fs::create_dir_all(label.parent().expect("parent")).expect("dir");
+        std::fs::write(&label, "not json").expect("write");
+        assert_eq!(holder(&store).expect("probe"), Holder::Free);
+        let left = LeaseInfo {
             pid: u32::MAX,
             mode: "mcp".into(),
             transport: "stdio".into(),
             store_path: store.display().to_string(),
             started_at: "t".into(),
         };
-        std::fs::write(&path, serde_json::to_string(&stale).expect("json")).expect("write");
-        assert!(check(&store, false, "serve").expect("reclaimed").is_none());
-        assert!(!path.exists());
+        std::fs::write(&label, serde_json::to_string(&left).expect("json")).expect("write");
+        assert_eq!(holder(&store).expect("probe"), Holder::Stale(left));
+        assert!(check(&store, false, "serve").expect("free").is_none());
+        let (_lease, warning) = Lease::acquire(&store, "stdio", false, "t1").expect("acquire");
+        assert!(warning.is_none());
+        assert_eq!(read(&store).expect("label").pid, std::process::id());
+    }
+
+    /// A holder that never wrote its label (it has just taken the lock) is still refused.
+    #[test]
+    fn a_lock_without_a_label_still_refuses() {
+        let (_dir, store) = store();
+        let (lease, _) = Lease::acquire(&store, "stdio", false, "t0").expect("acquire");
+        std::fs::remove_file(lease.path().expect("label")).expect("remove label");
+        assert_eq!(holder(&store).expect("probe"), Holder::Live(None));
+        let msg = Lease::acquire(&store, "stdio", false, "t1")
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            msg.starts_with(
+                "Local store appears active: another process holds its lease lock. Refusing serve."
+            ),
+            "{msg}"
+        );
     }
 
     #[test]
     fn memory_stores_never_get_a_lease() {
         let (lease, _) = Lease::acquire(Path::new(MEMORY), "stdio", false, "t").expect("ok");
-        assert!(lease.path().is_none());
+        assert!(lease.path().is_none() && !lease.is_held());
+        assert_eq!(holder(Path::new(MEMORY)).expect("probe"), Holder::Free);
     }
 }

@@ -472,6 +472,9 @@ fn rusqlite_version(path: &Path) -> i64 {
     ]))
 }
 
+/// The line a crash child prints after each proposal it recorded.
+const CRASH_CHILD_WROTE: &str = "crash-child wrote proposal ";
+
 /// A writer killed at an arbitrary point leaves a ledger whose every proposal has its creation
 /// event and evidence link: each tool call is one transaction.
 #[test]
@@ -489,6 +492,8 @@ fn a_killed_writer_leaves_a_consistent_ledger() {
                 "r",
                 "2026-06-20T14:31:09.000Z",
             );
+            // The parent kills on a count of these lines, never on a timer.
+            println!("{CRASH_CHILD_WROTE}{i}");
         }
         return;
     }
@@ -503,11 +508,20 @@ fn a_killed_writer_leaves_a_consistent_ledger() {
                 "--nocapture",
             ])
             .env("SLUICEGATE_LEDGER_CRASH_CHILD", &path)
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(300 + 70 * round));
+        // Kill after a different number of recorded proposals each round: the child is then
+        // somewhere inside the next one, at a point no timer would choose better.
+        let wanted = 5 + 7 * round;
+        let lines = std::io::BufReader::new(child.stdout.take().unwrap());
+        let written = std::io::BufRead::lines(lines)
+            .map_while(Result::ok)
+            .filter(|l| l.starts_with(CRASH_CHILD_WROTE))
+            .take(wanted)
+            .count();
+        assert_eq!(written, wanted, "the child stopped writing on its own");
         child.kill().unwrap();
         child.wait().unwrap();
     }

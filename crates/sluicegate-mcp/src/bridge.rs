@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{Method, Response, StatusCode};
 use serde_json::{Map, Value, json};
+use sluicegate_core::secrets::redact_text;
 
 use crate::guard::{HttpSecurity, json_response};
 use crate::http::MAX_BODY_BYTES;
@@ -45,7 +46,7 @@ pub(crate) async fn handle(State(state): State<BridgeState>, request: Request) -
         );
     }
     let error = |id: Value, RpcError(code, message): RpcError| {
-        let message = state.security.redact_token(&redact_urls(&message));
+        let message = state.security.redact_token(&redact_text(&message));
         json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
     };
     let bytes = match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
@@ -143,7 +144,7 @@ async fn dispatch(
 fn scrub(value: &mut Value, security: &HttpSecurity) {
     match value {
         Value::String(s) => {
-            let clean = security.redact_token(&redact_urls(s));
+            let clean = security.redact_token(&redact_text(s));
             if clean != *s {
                 *s = clean;
             }
@@ -154,56 +155,29 @@ fn scrub(value: &mut Value, security: &HttpSecurity) {
     }
 }
 
-/// Replace `postgres://…`, `postgresql://…` and `mysql://…` (case-insensitive, up to
-/// whitespace or a quote) with `[redacted-database-url]`.
-fn redact_urls(text: &str) -> String {
-    const SCHEMES: [&str; 3] = ["postgresql://", "postgres://", "mysql://"];
-    let lower = text.to_ascii_lowercase();
-    if !SCHEMES.iter().any(|s| lower.contains(s)) {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        match SCHEMES.iter().find(|s| lower[i..].starts_with(*s)) {
-            Some(scheme) => {
-                let start = i + scheme.len();
-                let end = text[start..]
-                    .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
-                    .map_or(text.len(), |n| start + n);
-                if end > start {
-                    out.push_str("[redacted-database-url]");
-                    i = end;
-                } else {
-                    out.push_str(&text[i..start]);
-                    i = start;
-                }
-            }
-            None => {
-                let ch = text[i..].chars().next().unwrap_or(' ');
-                out.push(ch);
-                i += ch.len_utf8().max(1);
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluicegate_core::secrets::Secret;
 
+    /// Every string of a bridge answer, however deep, loses database URLs and the token.
     #[test]
-    fn database_urls_are_redacted() {
+    fn answers_are_scrubbed_of_urls_and_the_token() {
+        let security = HttpSecurity::new(Some(Secret::new("tok-canary-81")), "127.0.0.1", &[], &[])
+            .expect("security");
+        let mut value = json!({
+            "error": "connect POSTGRES://u:p@h:5432/db failed",
+            "items": [{"note": "sent Bearer tok-canary-81"}, "tok-canary-81 again", 7],
+            "plain": "nothing to hide"
+        });
+        scrub(&mut value, &security);
         assert_eq!(
-            redact_urls("connect POSTGRES://u:p@h:5432/db failed"),
-            "connect [redacted-database-url] failed"
+            value,
+            json!({
+                "error": "connect <redacted> failed",
+                "items": [{"note": "sent Bearer <redacted>"}, "<redacted> again", 7],
+                "plain": "nothing to hide"
+            })
         );
-        assert_eq!(
-            redact_urls("'mysql://root@x/y' and postgresql://a"),
-            "'[redacted-database-url]' and [redacted-database-url]"
-        );
-        assert_eq!(redact_urls("plain ünïcode text"), "plain ünïcode text");
-        assert_eq!(redact_urls("mysql:// alone"), "mysql:// alone");
     }
 }

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use sha2::{Digest, Sha256};
+use sluicegate_core::secrets::{REDACTED, Secret};
 use subtle::ConstantTimeEq;
 
 use crate::error::ServeError;
@@ -76,7 +77,7 @@ pub struct HttpSecurity {
     /// SHA-256 of the bearer token; `None` only with `--dev-no-auth` on loopback.
     token_digest: Option<[u8; 32]>,
     /// The token itself, kept only to redact it from bridge output.
-    token: Option<String>,
+    token: Option<Secret>,
     allowed_hosts: Vec<String>,
     allowed_origins: Vec<Origin>,
 }
@@ -96,13 +97,13 @@ impl HttpSecurity {
     /// loopback. Allowed hosts: the loopback names, the bind host (unless a wildcard), and
     /// `extra_hosts`. Allowed origins: exactly `origins`.
     pub fn new(
-        token: Option<String>,
+        token: Option<Secret>,
         bind_host: &str,
         extra_hosts: &[String],
         origins: &[String],
     ) -> Result<HttpSecurity, ServeError> {
         // An empty token would make every request match; refuse it rather than fall open.
-        if token.as_deref() == Some("") {
+        if token.as_ref().is_some_and(|t| t.expose().is_empty()) {
             return Err(ServeError::TokenMissing {
                 env: "the bearer token".into(),
             });
@@ -134,7 +135,7 @@ impl HttpSecurity {
             .map(|o| parse_origin(o.trim()).ok_or_else(|| ServeError::BadOrigin(o.clone())))
             .collect::<Result<_, _>>()?;
         Ok(HttpSecurity {
-            token_digest: token.as_deref().map(digest),
+            token_digest: token.as_ref().map(|t| digest(t.expose())),
             token,
             allowed_hosts,
             allowed_origins,
@@ -209,7 +210,7 @@ impl HttpSecurity {
     /// Replace the bearer token wherever it appears (bridge output and error messages).
     pub(crate) fn redact_token(&self, text: &str) -> String {
         match &self.token {
-            Some(t) if text.contains(t.as_str()) => text.replace(t.as_str(), "[redacted-token]"),
+            Some(t) if text.contains(t.expose()) => text.replace(t.expose(), REDACTED),
             _ => text.to_string(),
         }
     }
@@ -367,7 +368,7 @@ mod tests {
         assert!(HttpSecurity::new(None, "127.0.0.1", &[], &[]).is_ok());
         assert!(HttpSecurity::new(None, "::1", &[], &[]).is_ok());
         assert!(matches!(
-            HttpSecurity::new(Some(String::new()), "localhost", &[], &[]),
+            HttpSecurity::new(Some(Secret::new("")), "localhost", &[], &[]),
             Err(ServeError::TokenMissing { .. })
         ));
         assert!(matches!(

@@ -18,6 +18,7 @@ use axum::routing::{any, get};
 use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use sluicegate_core::secrets::Secret;
 use tokio_util::sync::CancellationToken;
 
 use crate::bridge;
@@ -61,7 +62,7 @@ pub struct HttpOptions {
     pub host: String,
     pub port: u16,
     /// The bearer token; `None` only with `--dev-no-auth` (refused off loopback).
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Extra `Host` header names to accept (loopback names and the bind host always are).
     pub allowed_hosts: Vec<String>,
     /// Browser origins allowed to call; requests without `Origin` always pass.

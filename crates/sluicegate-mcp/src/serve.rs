@@ -77,25 +77,29 @@ pub fn exposes_to_network(host: &str) -> bool {
 
 /// Cancel `shutdown` on SIGINT or SIGTERM (Ctrl+C elsewhere). Call inside the runtime.
 pub fn cancel_on_signal(shutdown: CancellationToken) {
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
+    // The handlers are registered here, synchronously, not inside the spawned task: a task
+    // that has not run yet leaves SIGTERM's default action (kill) in place, so a signal sent
+    // right after the server said it was listening would end it with a signal, not exit 0.
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::spawn(async move {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
             }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+            shutdown.cancel();
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
         shutdown.cancel();
     });
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use sluicegate_core::secrets::Secret;
 use sluicegate_source::EnvLookup;
 
 /// Resolves env var names to values. Cheap to clone.
@@ -47,39 +48,10 @@ impl std::fmt::Debug for Env {
 }
 
 impl Env {
-    /// A non-empty value of `name` that must never be shown: a handler URL, bearer token,
-    /// signing secret or command line.
+    /// A non-empty value of `name` that must never be shown: a database or handler URL,
+    /// bearer token, signing secret or command line.
     pub fn secret(&self, name: &str) -> Option<Secret> {
-        self.get(name).map(Secret)
-    }
-}
-
-/// A secret value read from the environment. `Debug` and `Display` never show it, so it cannot
-/// reach a log line, an error message or a report by accident; [`Secret::expose`] is the one
-/// deliberate way to use it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The value itself, for the one place that must send or use it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl std::fmt::Display for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
+        self.get(name).map(Secret::new)
     }
 }
 

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -17,23 +17,18 @@ use sluicegate_ledger::Ledger;
 use sluicegate_protocol::ReceiptStatus;
 use sluicegate_runtime::{AgentApi, ApplyOptions, ApplyReport, Env, ReviewApi, ReviewError};
 use sluicegate_source::sample_app;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use sluicegate_test_support::process::wait_for_exit;
+use sluicegate_test_support::{HttpStub, Reply as StubReply};
 
 const TOKEN: &str = "canary-token-7f3a9e";
 const SIGNING_SECRET: &str = "canary-signing-secret-51c2";
 const URL_CANARY: &str = "canary-url-path-9d0b";
 
 // ---------------------------------------------------------------------------------------------
-// A stub HTTP handler: records every request and answers as told.
+// A stub HTTP handler (the shared `HttpStub`): records every request and answers as told.
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone)]
-struct Captured {
-    method: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
+type Captured = sluicegate_test_support::http_stub::Request;
 
 #[derive(Clone)]
 enum Reply {
@@ -45,98 +40,28 @@ type Behaviour = Arc<dyn Fn(&Captured, usize) -> Reply + Send + Sync>;
 
 struct Stub {
     url: String,
-    seen: Arc<Mutex<Vec<Captured>>>,
+    http: HttpStub,
 }
 
 impl Stub {
     async fn start(behaviour: Behaviour) -> Stub {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let seen2 = seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    return;
-                };
-                let seen = seen2.clone();
-                let behaviour = behaviour.clone();
-                tokio::spawn(async move {
-                    let Some(req) = read_request(&mut sock).await else {
-                        return;
-                    };
-                    let n = {
-                        let mut s = seen.lock().unwrap();
-                        s.push(req.clone());
-                        s.len()
-                    };
-                    match behaviour(&req, n) {
-                        Reply::Hang => tokio::time::sleep(Duration::from_secs(60)).await,
-                        Reply::Respond(status, body) => {
-                            let head = format!(
-                                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                                body.len()
-                            );
-                            let _ = sock.write_all(head.as_bytes()).await;
-                            let _ = sock.write_all(body.as_bytes()).await;
-                            let _ = sock.shutdown().await;
-                        }
-                    }
-                });
-            }
+        let http = HttpStub::start(move |req, n| match behaviour(req, n) {
+            Reply::Respond(status, body) => StubReply::text(status, "application/json", body),
+            Reply::Hang => StubReply::Hang,
         });
         Stub {
-            url: format!("http://127.0.0.1:{port}/synapsor/writeback?{URL_CANARY}=1"),
-            seen,
+            url: http.url(&format!("/synapsor/writeback?{URL_CANARY}=1")),
+            http,
         }
     }
 
     fn count(&self) -> usize {
-        self.seen.lock().unwrap().len()
+        self.http.count()
     }
 
     fn last(&self) -> Captured {
-        self.seen.lock().unwrap().last().cloned().unwrap()
+        self.http.last()
     }
-}
-
-async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Captured> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let n = sock.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let method = lines.next()?.split(' ').next()?.to_string();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < len {
-        let n = sock.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some(Captured {
-        method,
-        headers,
-        body,
-    })
 }
 
 fn answer(status: u16, body: Value) -> Behaviour {
@@ -588,11 +513,7 @@ async fn handler_rejecting_the_signature_gives_a_failed_receipt() {
 
 #[tokio::test]
 async fn unreachable_handler_is_a_request_failure() {
-    // Bind, learn the port, close: nothing listens there now.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = sluicegate_test_support::engines::unused_local_port();
     let url = format!("http://127.0.0.1:{port}/hook");
     let fx = Fixture::new(http_executor(2000), &[("HOOK_URL", &url)]);
     let pid = fx.approved().await;
@@ -782,24 +703,18 @@ async fn command_exiting_non_zero_gives_handler_exit_n() {
     fx.assert_consistent(&pid);
 }
 
-fn alive(pid: u32) -> bool {
-    // A zombie (state Z) has exited; only its bookkeeping is left.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+/// The pid the command wrote first thing: by the time its apply has timed out, it is there.
+fn written_pid(path: &Path) -> u32 {
+    std::fs::read_to_string(path)
         .ok()
-        .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_string()))
-        .is_some_and(|rest| !rest.starts_with('Z'))
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the command never wrote its pid to {}", path.display()))
 }
 
-async fn wait_for_pid(path: &Path) -> u32 {
-    for _ in 0..100 {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && let Ok(pid) = s.trim().parse()
-        {
-            return pid;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the command never wrote its pid");
+/// Signals are delivered asynchronously: wait (on a pidfd, not a sleep) until `pid` has
+/// exited, for as long as a loaded machine could plausibly need.
+fn exits(pid: u32) -> bool {
+    wait_for_exit(pid, Duration::from_secs(5))
 }
 
 #[tokio::test]
@@ -818,9 +733,8 @@ async fn hanging_command_is_terminated_with_its_helpers() {
     let took = started.elapsed();
     assert_eq!(code(&r), Some("HANDLER_TIMEOUT"));
     assert!(took < Duration::from_millis(600 + 1500), "{took:?}");
-    let helper = wait_for_pid(&pidfile).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(!alive(helper), "the helper {helper} survived the timeout");
+    let helper = written_pid(&pidfile);
+    assert!(exits(helper), "the helper {helper} survived the timeout");
     fx.assert_consistent(&pid);
 }
 
@@ -839,9 +753,8 @@ async fn command_ignoring_sigterm_is_killed() {
     let took = started.elapsed();
     assert_eq!(code(&r), Some("HANDLER_TIMEOUT"));
     assert!(took < Duration::from_millis(500 + 1000 + 1000), "{took:?}");
-    let handler = wait_for_pid(&pidfile).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(!alive(handler), "the handler {handler} survived SIGKILL");
+    let handler = written_pid(&pidfile);
+    assert!(exits(handler), "the handler {handler} survived SIGKILL");
     fx.assert_consistent(&pid);
 }
 

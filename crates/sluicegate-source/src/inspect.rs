@@ -14,6 +14,7 @@ use sluicegate_core::config::Engine;
 use sluicegate_core::onboarding::inspection::{
     IndexInfo, RawCatalog, RawColumn, RawConstraint, RawForeignKey, RawObject,
 };
+use sluicegate_core::secrets::Secret;
 
 use crate::error::{Redactor, SourceError, SourceErrorKind, unavailable};
 use crate::mysql::MyWriter;
@@ -44,14 +45,15 @@ pub const INSPECT_STEPS: u64 = 6;
 /// database for SQLite); without it, PostgreSQL lists every non-system schema and MySQL the
 /// URL's current database (or every database when the URL names none).
 pub async fn inspect(
-    url: &str,
+    url: &Secret,
     engine: Engine,
     schema: Option<&str>,
     progress: &(dyn Fn(InspectStep) + Send + Sync),
 ) -> Result<RawCatalog, SourceError> {
-    if url.trim().is_empty() {
+    if url.is_blank() {
         return Err(SourceError::credential_missing("the database URL env var"));
     }
+    let url = url.expose();
     let raw = match engine {
         Engine::Postgres => inspect_postgres(url, schema, progress).await?,
         Engine::Mysql => inspect_mysql(url, schema, progress).await?,
@@ -697,7 +699,7 @@ mod tests {
         drop(conn);
         let steps = std::sync::Mutex::new(Vec::new());
         let raw = inspect(
-            &format!("sqlite://{}", path.display()),
+            &format!("sqlite://{}", path.display()).into(),
             Engine::Sqlite,
             None,
             &|s| steps.lock().expect("lock").push(s),
@@ -729,7 +731,7 @@ mod tests {
         assert_eq!(steps.lock().expect("lock").len() as u64, INSPECT_STEPS);
 
         let missing = inspect(
-            &format!("sqlite://{}/nope.db", dir.path().display()),
+            &format!("sqlite://{}/nope.db", dir.path().display()).into(),
             Engine::Sqlite,
             None,
             &|_| {},
@@ -739,7 +741,7 @@ mod tests {
         assert_eq!(missing.category(), "connection failed");
         assert!(!missing.to_string().contains("nope.db"), "{missing}");
         let err = inspect(
-            &format!("sqlite://{}", path.display()),
+            &format!("sqlite://{}", path.display()).into(),
             Engine::Sqlite,
             Some("other"),
             &|_| {},

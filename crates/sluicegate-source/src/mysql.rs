@@ -201,7 +201,7 @@ fn parse_url(url: &str) -> Result<(Opts, Redactor), SourceError> {
             "the URL is not a valid mysql:// connection string",
         )
     };
-    let mut opts = Opts::from_url(&split.url).map_err(|_| invalid())?;
+    let mut opts = Opts::from_url(split.url.expose()).map_err(|_| invalid())?;
     if let Some(ca) = split.ca_file {
         let ssl = opts
             .ssl_opts()

@@ -306,7 +306,7 @@ struct ParsedUrl {
 /// Parse `url` and keep the parts that must never appear in messages.
 fn parse_url(url: &str) -> Result<ParsedUrl, SourceError> {
     let split = tls::split_url(url, "sslrootcert");
-    let config = tokio_postgres::Config::from_str(&split.url).map_err(|_| {
+    let config = tokio_postgres::Config::from_str(split.url.expose()).map_err(|_| {
         unavailable(
             SourceErrorKind::ConnectionFailed,
             "the URL is not a valid postgres:// connection string",

@@ -9,6 +9,7 @@ use sluicegate_core::call::ReadPlan;
 use sluicegate_core::columns::TableColumns;
 use sluicegate_core::config::{Config, Engine, Source};
 use sluicegate_core::evidence::Row;
+use sluicegate_core::secrets::Secret;
 use tokio::sync::OnceCell;
 
 use crate::error::{SourceError, SourceErrorKind, unavailable, unknown_source};
@@ -92,13 +93,14 @@ impl Sources {
 
     fn open(&self, source: &Source) -> Result<Pool, SourceError> {
         let url = (self.env)(&source.read_url_env)
-            .filter(|u| !u.trim().is_empty())
+            .map(Secret::new)
+            .filter(|u| !u.is_blank())
             .ok_or_else(|| SourceError::credential_missing(&source.read_url_env))?;
-        let timeout = source.statement_timeout_ms;
+        let (url, timeout) = (url.expose(), source.statement_timeout_ms);
         Ok(match source.engine {
-            Engine::Postgres => Pool::Postgres(PgSource::new(&url, timeout)?),
-            Engine::Mysql => Pool::Mysql(MySource::new(&url, timeout)?),
-            Engine::Sqlite => Pool::Sqlite(Arc::new(LiteSource::new(&url, timeout))),
+            Engine::Postgres => Pool::Postgres(PgSource::new(url, timeout)?),
+            Engine::Mysql => Pool::Mysql(MySource::new(url, timeout)?),
+            Engine::Sqlite => Pool::Sqlite(Arc::new(LiteSource::new(url, timeout))),
         })
     }
 

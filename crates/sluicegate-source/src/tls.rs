@@ -14,6 +14,7 @@ use rustls::ClientConfig;
 use rustls::crypto::{CryptoProvider, aws_lc_rs};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use sluicegate_core::secrets::Secret;
 
 use crate::error::{SourceError, SourceErrorKind, unavailable};
 
@@ -55,10 +56,10 @@ pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, Sour
 }
 
 /// What a URL says about TLS beyond what its driver understands.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UrlTls {
     /// The URL with the parameters below taken out (and `verify-*` modes made `require`).
-    pub url: String,
+    pub url: Secret,
     /// A CA certificate file to trust in addition to the platform roots.
     pub ca_file: Option<PathBuf>,
 }
@@ -69,7 +70,7 @@ pub(crate) struct UrlTls {
 pub(crate) fn split_url(url: &str, ca_param: &str) -> UrlTls {
     let Some((base, query)) = url.split_once('?').filter(|_| url.contains("://")) else {
         return UrlTls {
-            url: url.to_string(),
+            url: Secret::new(url),
             ca_file: None,
         };
     };
@@ -90,7 +91,10 @@ pub(crate) fn split_url(url: &str, ca_param: &str) -> UrlTls {
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    UrlTls { url, ca_file }
+    UrlTls {
+        url: Secret::new(url),
+        ca_file,
+    }
 }
 
 /// `%XX` escapes decoded; anything malformed is kept as written.
@@ -121,30 +125,37 @@ mod tests {
 
     #[test]
     fn url_parameters() {
+        // Compared through `expose`: a failing comparison of `Secret`s would print only
+        // `<redacted>`.
+        let split = |url: &str, param: &str| {
+            let s = split_url(url, param);
+            (s.url.expose().to_string(), s.ca_file)
+        };
         assert_eq!(
-            split_url(
+            split(
                 "postgres://u:p@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&application_name=x",
                 "sslrootcert"
             ),
-            UrlTls {
-                url: "postgres://u:p@h/db?sslmode=require&application_name=x".into(),
-                ca_file: Some(PathBuf::from("/etc/ca.pem")),
-            }
+            (
+                "postgres://u:p@h/db?sslmode=require&application_name=x".into(),
+                Some(PathBuf::from("/etc/ca.pem"))
+            )
         );
         assert_eq!(
-            split_url("mysql://u:p@h/db?require_ssl=true&ssl_ca=/ca.pem", "ssl_ca"),
-            UrlTls {
-                url: "mysql://u:p@h/db?require_ssl=true".into(),
-                ca_file: Some(PathBuf::from("/ca.pem")),
-            }
+            split("mysql://u:p@h/db?require_ssl=true&ssl_ca=/ca.pem", "ssl_ca"),
+            (
+                "mysql://u:p@h/db?require_ssl=true".into(),
+                Some(PathBuf::from("/ca.pem"))
+            )
         );
         assert_eq!(
-            split_url("postgres://u:p@h/db?sslrootcert=/a.pem", "sslrootcert").url,
+            split("postgres://u:p@h/db?sslrootcert=/a.pem", "sslrootcert").0,
             "postgres://u:p@h/db"
         );
         let kv = "host=h user=u sslmode=require";
-        assert_eq!(split_url(kv, "sslrootcert").url, kv);
+        assert_eq!(split(kv, "sslrootcert"), (kv.to_string(), None));
         assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
+        assert!(!format!("{:?}", split_url(kv, "x")).contains("user=u"));
     }
 
     #[test]

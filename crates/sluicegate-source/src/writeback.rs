@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use sluicegate_core::config::{Engine, MaintainedBy};
 use sluicegate_core::evidence::Row;
 use sluicegate_core::json::hash_json;
+use sluicegate_core::secrets::Secret;
 use sluicegate_core::writeback::{result_hash, versions_match};
 
 use crate::error::{SourceError, refused};
@@ -273,7 +274,7 @@ enum Decision {
 ///   (`VERSION_CONFLICT` / `MULTI_ROW_WRITE_BLOCKED` when the UPDATE did not match exactly
 ///   one row, `TRANSACTION_FAILED`, `IDEMPOTENT_FAILED`, `IDEMPOTENCY_RECEIPT_*`).
 pub async fn apply_guarded_update(
-    writer_url: &str,
+    writer_url: &Secret,
     update: &GuardedUpdate,
     dry_run: bool,
 ) -> Result<WriteOutcome, SourceError> {
@@ -284,13 +285,13 @@ pub async fn apply_guarded_update(
             result_hash(&update.job_id, "dry-run", None),
         ));
     }
-    if writer_url.trim().is_empty() {
+    if writer_url.is_blank() {
         return Ok(WriteOutcome::failed(
             "DATABASE_UNAVAILABLE",
             Some("the writer URL env var is empty".into()),
         ));
     }
-    let mut writer = Writer::connect(update.engine, writer_url).await?;
+    let mut writer = Writer::connect(update.engine, writer_url.expose()).await?;
     let outcome = run(&mut writer, update, &prepared).await;
     writer.close().await;
     Ok(outcome)
@@ -427,8 +428,8 @@ async fn decide(
 ///
 /// An empty URL gives `{"ok": false, "details": {"error": …}}`; any failure is an `Err`
 /// whose [`SourceError::category`] is safe to print.
-pub async fn probe_writer(writer_url: &str, engine: Engine) -> Result<Value, SourceError> {
-    if writer_url.trim().is_empty() {
+pub async fn probe_writer(writer_url: &Secret, engine: Engine) -> Result<Value, SourceError> {
+    if writer_url.is_blank() {
         return Ok(json!({
             "ok": false,
             "details": {"error": "database URL required; set the writer URL env var of this source"}
@@ -441,7 +442,7 @@ pub async fn probe_writer(writer_url: &str, engine: Engine) -> Result<Value, Sou
             .map(|d| d.as_millis())
             .unwrap_or(0)
     );
-    let mut w = Writer::connect(engine, writer_url).await?;
+    let mut w = Writer::connect(engine, writer_url.expose()).await?;
     let result = probe(&mut w, &probe_key).await;
     w.close().await;
     let version = result?;
@@ -521,7 +522,7 @@ pub struct TargetProbe {
 /// columns and missing privileges surface as errors whose [`SourceError::category`] is
 /// `configured object not found` or `permission denied`.
 pub async fn probe_target(
-    writer_url: &str,
+    writer_url: &Secret,
     engine: Engine,
     target: &TargetProbe,
 ) -> Result<(), SourceError> {
@@ -536,10 +537,10 @@ pub async fn probe_target(
     for c in &target.writable {
         statements.push(render::probe_update(d, &target.schema, &target.table, c)?);
     }
-    if writer_url.trim().is_empty() {
+    if writer_url.is_blank() {
         return Err(SourceError::credential_missing("the writer URL env var"));
     }
-    let mut w = Writer::connect(engine, writer_url).await?;
+    let mut w = Writer::connect(engine, writer_url.expose()).await?;
     let result = async {
         w.begin().await?;
         for sql in &statements {
@@ -595,7 +596,7 @@ mod tests {
     #[tokio::test]
     async fn dry_run_renders_without_connecting() {
         // The URL points nowhere: a dry run must not even try it.
-        let out = apply_guarded_update("postgres://u:p@192.0.2.1:1/x", &update(), true)
+        let out = apply_guarded_update(&"postgres://u:p@192.0.2.1:1/x".into(), &update(), true)
             .await
             .expect("dry run");
         assert_eq!(out.status, WriteStatus::Applied);
@@ -608,12 +609,14 @@ mod tests {
 
     #[tokio::test]
     async fn empty_url_is_database_unavailable() {
-        let out = apply_guarded_update(" ", &update(), false)
+        let out = apply_guarded_update(&" ".into(), &update(), false)
             .await
             .expect("outcome");
         assert_eq!(out.status, WriteStatus::Failed);
         assert_eq!(out.error_code.as_deref(), Some("DATABASE_UNAVAILABLE"));
-        let probe = probe_writer("", Engine::Mysql).await.expect("probe");
+        let probe = probe_writer(&"".into(), Engine::Mysql)
+            .await
+            .expect("probe");
         assert_eq!(probe["ok"], json!(false));
     }
 
@@ -654,7 +657,7 @@ mod tests {
         for (mutate, needle) in cases {
             let mut u = update();
             mutate(&mut u);
-            match apply_guarded_update("postgres://u:p@192.0.2.1:1/x", &u, false).await {
+            match apply_guarded_update(&"postgres://u:p@192.0.2.1:1/x".into(), &u, false).await {
                 Err(e) if e.kind() == &SourceErrorKind::WritebackRefused => {
                     assert_eq!(e.category(), "invalid writeback");
                     assert!(e.to_string().contains(needle), "{e}");
@@ -665,14 +668,14 @@ mod tests {
         let mut u = update();
         u.table = "invoices; DROP TABLE x".into();
         assert_eq!(
-            apply_guarded_update("", &u, true).await,
+            apply_guarded_update(&"".into(), &u, true).await,
             Err(SourceError::unsafe_identifier("invoices; DROP TABLE x"))
         );
         let mut u = update();
         u.patch.insert("bad-col".into(), json!(1));
         u.allowed_columns.push("bad-col".into());
         assert!(matches!(
-            apply_guarded_update("", &u, true).await,
+            apply_guarded_update(&"".into(), &u, true).await,
             Err(e) if e.kind() == &SourceErrorKind::UnsafeIdentifier
         ));
         let mut u = update();
@@ -682,7 +685,7 @@ mod tests {
             maintained_by: MaintainedBy::App,
         };
         assert!(matches!(
-            apply_guarded_update("", &u, true).await,
+            apply_guarded_update(&"".into(), &u, true).await,
             Err(e) if e.kind() == &SourceErrorKind::UnsafeIdentifier
         ));
     }

@@ -216,7 +216,7 @@ async fn permission_denied_is_reported(db: &Db) {
     .await;
     let url = url_with_credentials(&db.url(), &user, "ro-pw-5678");
     let err = probe_target(
-        &url,
+        &sluicegate_core::secrets::Secret::new(&url),
         Engine::Mysql,
         &TargetProbe {
             schema: db.schema(),

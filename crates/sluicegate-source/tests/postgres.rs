@@ -11,6 +11,7 @@ use common::{Db, plan, read_one, sources};
 use serde_json::json;
 use sluicegate_core::config::Engine;
 use sluicegate_core::json::canonical;
+use sluicegate_core::secrets::Secret;
 use sluicegate_source::{EngineCode, SourceErrorKind};
 use sluicegate_test_support::engines::{EngineKind, engine_url};
 
@@ -226,7 +227,7 @@ async fn permission_denied_is_reported(db: &Db) {
     .await;
     let url = url_with_credentials(&db.url(), &role, "ro-pw-5678");
     let err = probe_target(
-        &url,
+        &Secret::new(&url),
         Engine::Postgres,
         &TargetProbe {
             schema: "public".into(),
@@ -382,7 +383,9 @@ async fn tls_when_the_url_requires_it() {
         db.execute(&sql).await;
     }
     let _ssl_off = SslOff(db.url().to_string());
-    // The reload is a signal: wait until new sessions see it.
+    // `pg_reload_conf()` only sends SIGHUP to the postmaster and returns; PostgreSQL offers
+    // no way to wait for the reload to finish. So this is a bounded poll of an external
+    // process: ask new sessions until they see TLS on, and fail after the deadline.
     let deadline = Instant::now() + Duration::from_secs(5);
     while db.query("SHOW ssl").await != vec![vec![Some("on".to_string())]] {
         assert!(Instant::now() < deadline, "the server did not turn TLS on");
@@ -403,7 +406,7 @@ async fn tls_when_the_url_requires_it() {
     )
     .await;
     assert_eq!(row["ssl"], json!(true), "the read session is encrypted");
-    let probe = sluicegate_source::probe_writer(&trusted, Engine::Postgres)
+    let probe = sluicegate_source::probe_writer(&Secret::new(&trusted), Engine::Postgres)
         .await
         .expect("writer over TLS");
     assert_eq!(probe["ok"], json!(true));

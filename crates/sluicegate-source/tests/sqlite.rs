@@ -11,6 +11,7 @@ use common::{Db, plan, read_one, sources};
 use serde_json::json;
 use sluicegate_core::config::Engine;
 use sluicegate_core::json::canonical;
+use sluicegate_core::secrets::Secret;
 use sluicegate_source::{SourceErrorKind, apply_guarded_update, probe_writer};
 
 const VALUES_DDL: &str = r#"
@@ -106,9 +107,15 @@ async fn tenant_guard_and_injection() {
 async fn reads_never_modify_the_file() {
     let db = seeded().await;
     let path = path_of(&db).to_path_buf();
+    // Date the file an hour back, so any write now shows in its mtime, whatever the
+    // filesystem's timestamp granularity (no waiting for the clock to tick).
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(an_hour_ago))
+        .expect("set mtime");
     let before = fingerprint(&path);
-    // Let a modification, if any, show in the mtime.
-    std::thread::sleep(Duration::from_millis(20));
     let sources = sources(Engine::Sqlite, &db.url(), Some(5_000));
     read_one(
         &sources,
@@ -214,11 +221,11 @@ async fn writer_errors_are_redacted_and_never_create_files() {
         "wrp_x",
         sluicegate_source::ConflictCheck::None,
     );
-    let err = apply_guarded_update(&url, &u, false)
+    let err = apply_guarded_update(&Secret::new(&url), &u, false)
         .await
         .expect_err("missing file");
     assert_eq!(err.category(), "connection failed", "{err}");
-    let err = probe_writer(&url, Engine::Sqlite)
+    let err = probe_writer(&Secret::new(&url), Engine::Sqlite)
         .await
         .expect_err("missing file");
     for text in [format!("{err}"), format!("{err:?}")] {
@@ -239,7 +246,7 @@ async fn a_misspelt_guard_column_fails_instead_of_guarding_a_literal() {
             .unwrap_or_default(),
     };
     let u = common::waiver(&db, "INV-3001", "wrp_typo", guard);
-    let out = apply_guarded_update(&db.url(), &u, false)
+    let out = apply_guarded_update(&Secret::new(db.url()), &u, false)
         .await
         .expect("outcome");
     assert_eq!(

@@ -10,6 +10,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use sluicegate_core::secrets::Secret;
+
 use crate::skip_or_fail;
 
 /// A server engine the integration tests can run against.
@@ -150,8 +152,8 @@ pub fn unused_local_port() -> u16 {
 pub struct TestDatabase {
     kind: EngineKind,
     name: String,
-    admin_url: String,
-    url: String,
+    admin_url: Secret,
+    url: Secret,
     dropped: bool,
 }
 
@@ -169,8 +171,8 @@ impl TestDatabase {
         Some(TestDatabase {
             kind,
             name,
-            admin_url,
-            url,
+            admin_url: Secret::new(admin_url),
+            url: Secret::new(url),
             dropped: false,
         })
     }
@@ -186,17 +188,17 @@ impl TestDatabase {
 
     /// A URL connecting to this database as the admin user.
     pub fn url(&self) -> &str {
-        &self.url
+        self.url.expose()
     }
 
     /// The server's admin URL (not tied to this database).
     pub fn admin_url(&self) -> &str {
-        &self.admin_url
+        self.admin_url.expose()
     }
 
     /// Run one or more `;`-separated statements in this database; panics with the error.
     pub async fn execute(&self, sql: &str) {
-        if let Err(e) = execute_on(self.kind, &self.url, sql).await {
+        if let Err(e) = execute_on(self.kind, self.url.expose(), sql).await {
             panic!(
                 "{} in {}: {e}\n--- sql ---\n{sql}",
                 self.kind.name(),
@@ -207,12 +209,12 @@ impl TestDatabase {
 
     /// Like [`TestDatabase::execute`] but returns the error text instead of panicking.
     pub async fn try_execute(&self, sql: &str) -> Result<(), String> {
-        execute_on(self.kind, &self.url, sql).await
+        execute_on(self.kind, self.url.expose(), sql).await
     }
 
     /// Run one query in this database and return every value in its text form (`None` = NULL).
     pub async fn query_text(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        query_text_on(self.kind, &self.url, sql)
+        query_text_on(self.kind, self.url.expose(), sql)
             .await
             .unwrap_or_else(|e| {
                 panic!(
@@ -226,7 +228,7 @@ impl TestDatabase {
     /// Drop the database now (also done on drop).
     pub async fn drop_database(mut self) {
         self.dropped = true;
-        if let Err(e) = drop_database(self.kind, &self.admin_url, &self.name).await {
+        if let Err(e) = drop_database(self.kind, self.admin_url.expose(), &self.name).await {
             eprintln!("warning: could not drop test database {}: {e}", self.name);
         }
     }
@@ -245,7 +247,7 @@ impl Drop for TestDatabase {
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
-            rt.block_on(drop_database(kind, &admin, &name))
+            rt.block_on(drop_database(kind, admin.expose(), &name))
         })
         .join();
         match joined {

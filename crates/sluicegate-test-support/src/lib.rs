@@ -1,10 +1,14 @@
 //! Shared test fixtures: the in-repo conformance vectors, the one skip helper, engine
-//! databases. Never a dependency of production code.
+//! databases, the HTTP stub server, waits on processes. Never a dependency of production code.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub mod engines;
+pub mod http_stub;
+pub mod process;
+
+pub use http_stub::{HttpStub, Reply};
 
 /// The one line every skipped test prints. `scripts/test.sh` fails the run when it sees it, so
 /// a skip can never pass for a test that ran.

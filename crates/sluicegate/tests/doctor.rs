@@ -5,12 +5,9 @@
 
 mod handler_support;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
 use handler_support::{Project, assert_no_secret, free_port};
 use serde_json::{Value, json};
+use sluicegate_test_support::{HttpStub, Reply};
 
 const URL_CANARY: &str = "canary-doctor-path-2c7e";
 const TOKEN: &str = "canary-doctor-token-1f9a";
@@ -39,24 +36,10 @@ fn config() -> Value {
     })
 }
 
-/// A server that records each request line and answers 405 (as most handlers answer OPTIONS).
-fn listener() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let seen2 = seen.clone();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let n = s.read(&mut buf).unwrap_or(0);
-            let head = String::from_utf8_lossy(&buf[..n]).to_string();
-            seen2.lock().unwrap().push(head);
-            let _ = s.write_all(
-                b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            );
-        }
-    });
-    (port, seen)
+/// A server that answers 405, as most handlers answer OPTIONS.
+fn listener() -> (u16, HttpStub) {
+    let stub = HttpStub::start(|_, _| Reply::status(405));
+    (stub.port(), stub)
 }
 
 fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -112,10 +95,7 @@ fn doctor_reports_env_presence_and_probes_handlers_without_applying() {
         check(&r, "executor:web:handler-reachability")["level"],
         json!("warn")
     );
-    assert!(
-        seen.lock().unwrap().is_empty(),
-        "probed without --check-handlers"
-    );
+    assert_eq!(seen.count(), 0, "probed without --check-handlers");
 
     // With it: one OPTIONS request, no body, no token, no signature.
     let o = p.cli(&["doctor", "--json", "--check-handlers"]);
@@ -129,15 +109,12 @@ fn doctor_reports_env_presence_and_probes_handlers_without_applying() {
         check(&r, "executor:script:handler-reachability")["level"],
         json!("pass")
     );
-    let requests = seen.lock().unwrap().clone();
+    let requests = seen.requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
-    assert!(requests[0].starts_with("OPTIONS "), "{}", requests[0]);
-    assert!(!requests[0].to_ascii_lowercase().contains("authorization"));
-    assert!(
-        !requests[0]
-            .to_ascii_lowercase()
-            .contains("x-synapsor-signature")
-    );
+    assert_eq!(requests[0].method, "OPTIONS", "{:?}", requests[0]);
+    assert!(requests[0].body.is_empty(), "{:?}", requests[0]);
+    assert_eq!(requests[0].header("authorization"), None);
+    assert_eq!(requests[0].header("x-synapsor-signature"), None);
 
     // Nothing listens, the program is missing, an env var is unset: failures, exit 1.
     p.set_env(
@@ -192,7 +169,7 @@ fn up_with_handler_probes_handlers_and_fails_when_one_is_unreachable() {
     let text = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(0), "{text}");
     assert!(text.contains("Handler check:"), "{text}");
-    assert_eq!(seen.lock().unwrap().len(), 1, "one OPTIONS probe");
+    assert_eq!(seen.count(), 1, "one OPTIONS probe");
 
     p.set_env(
         "HOOK_URL",

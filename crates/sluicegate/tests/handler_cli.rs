@@ -7,67 +7,24 @@
 
 mod handler_support;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
 use handler_support::{Project, assert_no_secret};
 use serde_json::{Value, json};
+use sluicegate_test_support::{HttpStub, Reply};
 
 const TOKEN: &str = "canary-cli-token-a41d";
 const SECRET: &str = "canary-cli-secret-77b3";
 const URL_CANARY: &str = "canary-cli-path-5e02";
 
-/// A stub handler: answers the n-th request with `answers[n]` (the last one repeats) and keeps
-/// the raw requests.
-fn stub(answers: Vec<(u16, Value)>) -> (String, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let seen2 = seen.clone();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            let mut req = Vec::new();
-            let mut buf = [0u8; 8192];
-            // Read the head, then as many body bytes as content-length says.
-            loop {
-                let n = s.read(&mut buf).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                req.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&req).to_string();
-                if let Some(i) = text.find("\r\n\r\n") {
-                    let len = text[..i]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if req.len() >= i + 4 + len {
-                        break;
-                    }
-                }
-            }
-            let n = {
-                let mut seen = seen2.lock().unwrap();
-                seen.push(String::from_utf8_lossy(&req).to_string());
-                seen.len()
-            };
-            let (status, body) = answers[(n - 1).min(answers.len() - 1)].clone();
-            let body = body.to_string();
-            let _ = s.write_all(
-                format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-                .as_bytes(),
-            );
-        }
-    });
-    (format!("http://127.0.0.1:{port}/hook/{URL_CANARY}"), seen)
+/// A stub handler answering the n-th request with `answers[n]` (the last one repeats), at a
+/// URL whose path carries a canary.
+fn stub(answers: Vec<(u16, Value)>) -> (String, HttpStub) {
+    let stub = HttpStub::replying(
+        answers
+            .iter()
+            .map(|(status, body)| Reply::json(*status, body))
+            .collect(),
+    );
+    (stub.url(&format!("/hook/{URL_CANARY}")), stub)
 }
 
 fn project(url: &str, app: &std::path::Path) -> Project {
@@ -131,7 +88,7 @@ fn handler_apply_through_the_cli_keeps_secrets_out_of_everything() {
     );
     let o = p.cli(&["apply", &id]);
     assert_eq!(o.status.code(), Some(1), "unapproved apply is refused");
-    assert!(seen.lock().unwrap().is_empty());
+    assert_eq!(seen.count(), 0);
 
     p.approve(&id);
     let out = p.ok(&["apply", &id]);
@@ -143,11 +100,19 @@ fn handler_apply_through_the_cli_keeps_secrets_out_of_everything() {
     );
     assert!(out.contains(&format!("sluicegate replay show {id}")));
     {
-        let seen = seen.lock().unwrap();
+        let seen = seen.requests();
         assert_eq!(seen.len(), 1);
-        let lower = seen[0].to_ascii_lowercase();
-        assert!(lower.contains(&format!("authorization: bearer {TOKEN}").to_ascii_lowercase()));
-        assert!(lower.contains("x-synapsor-signature: sha256="));
+        assert_eq!(
+            seen[0].header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+        assert!(
+            seen[0]
+                .header("x-synapsor-signature")
+                .is_some_and(|s| s.starts_with("sha256=")),
+            "{:?}",
+            seen[0].headers
+        );
     }
 
     // Again: no call; the next step names the explicit retry.
@@ -165,7 +130,7 @@ fn handler_apply_through_the_cli_keeps_secrets_out_of_everything() {
         receipt["schema_version"],
         json!("synapsor.execution-receipt.v1")
     );
-    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(seen.count(), 1);
 
     // Forced: the handler is asked again and confirms.
     let out = p.ok(&["apply", &id, "--force-handler-retry"]);
@@ -173,7 +138,7 @@ fn handler_apply_through_the_cli_keeps_secrets_out_of_everything() {
         out.contains("already applied") && out.contains("attempt 2"),
         "{out}"
     );
-    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(seen.count(), 2);
 
     // A failing handler: exit 1, the code, and a next step that keeps the proposal inspectable.
     let other = p.propose(
@@ -207,7 +172,7 @@ fn handler_apply_through_the_cli_keeps_secrets_out_of_everything() {
         out.contains("dry run passed; the handler was not called"),
         "{out}"
     );
-    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert_eq!(seen.count(), 3);
     let shown = p.ok(&["proposals", "show", &third, "--json"]);
     assert!(
         shown.contains("\"approved\""),

@@ -334,8 +334,9 @@ fn sigterm_stops_cleanly_and_the_lease_guards_the_store() {
         "{err}"
     );
     assert!(err.contains("Refusing serve"), "{err}");
-    // …unless explicitly allowed, with a warning.
-    let second = fx.spawn_http("serve-http", &["--allow-concurrent-store"]);
+    // …unless explicitly allowed, with a warning. The forced server takes nothing, so its
+    // exit leaves the first server's lease in place.
+    let mut second = fx.spawn_http("serve-http", &["--allow-concurrent-store"]);
     assert!(
         second
             .stderr
@@ -343,14 +344,48 @@ fn sigterm_stops_cleanly_and_the_lease_guards_the_store() {
         "{}",
         second.stderr
     );
-    drop(second);
+    assert!(second.stop(), "the forced server stops cleanly");
+    let still: Value = serde_json::from_str(&std::fs::read_to_string(&lease).unwrap()).unwrap();
+    assert_eq!(still, held);
+    assert!(matches!(
+        sluicegate_ledger::lease::holder(&fx.store),
+        Ok(sluicegate_ledger::lease::Holder::Live(Some(_)))
+    ));
 
-    // SIGTERM: exit 0, the listener closes, and the lease (still ours) is gone.
-    std::thread::sleep(Duration::from_millis(100));
-    let _ = std::fs::write(&lease, serde_json::to_string(&held).unwrap());
+    // SIGTERM: exit 0, the listener closes, and the lease is released.
     assert!(server.stop(), "exit status 0 after SIGTERM");
     assert!(!lease.exists(), "lease released on shutdown");
+    assert_eq!(
+        sluicegate_ledger::lease::holder(&fx.store).unwrap(),
+        sluicegate_ledger::lease::Holder::Free
+    );
     assert!(std::net::TcpStream::connect(("127.0.0.1", server.port())).is_err());
+}
+
+/// The lease dies with its process: a server killed with SIGKILL runs no cleanup and leaves
+/// its label behind, yet the next server takes the lease without being forced.
+#[test]
+fn a_killed_server_does_not_hold_the_store() {
+    use sluicegate_ledger::lease::{Holder, holder};
+    use sluicegate_test_support::process::{self, Signal};
+
+    let fx = Fixture::new(1);
+    let mut first = fx.spawn_http("serve-streamable-http", &[]);
+    let pid = first.child.id();
+    process::signal(pid, Signal::KILL);
+    let status = process::wait_within(&mut first.child, Duration::from_secs(10));
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+    match holder(&fx.store).unwrap() {
+        Holder::Stale(label) => assert_eq!(label.pid, pid),
+        other => panic!("expected the killed server's label, unlocked: {other:?}"),
+    }
+
+    let second = fx.spawn_http("serve-streamable-http", &[]);
+    assert!(!second.stderr.contains("Warning"), "{}", second.stderr);
+    match holder(&fx.store).unwrap() {
+        Holder::Live(Some(label)) => assert_eq!(label.pid, second.child.id()),
+        other => panic!("expected the new server to hold the lease: {other:?}"),
+    }
 }
 
 #[test]

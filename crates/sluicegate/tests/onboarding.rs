@@ -817,9 +817,9 @@ fn guided_wizard_in_a_pseudo_terminal_writes_a_valid_config() {
     for (prompt, answer) in &steps {
         s.expect(*prompt)
             .unwrap_or_else(|e| panic!("waiting for `{prompt}`: {e}"));
+        // No pause before typing: crossterm switches terminal modes with TCSANOW, which keeps
+        // input already queued in the pty, and inquire reads it once the prompt is up.
         if !answer.is_empty() {
-            // Let the prompt finish drawing before typing.
-            std::thread::sleep(Duration::from_millis(150));
             s.send(*answer).unwrap();
         }
     }

@@ -6,11 +6,13 @@ use crate::metadata::{Crate, Dep, Workspace};
 /// Architecture layers: a crate may depend (normal or build) only on crates in strictly lower
 /// layers. `protocol ← core ← {source, ledger, audit} ← runtime ← {mcp, ui} ← sluicegate`.
 /// `audit` reads manifests and configs only, so it sits beside `source` and `ledger` and must
-/// never reach the runtime. `test-support` is a leaf used only by tests.
+/// never reach the runtime. `test-support` is used only by tests (as a dev-dependency, which
+/// may point anywhere); it sits beside `source` because it holds credentials in core's
+/// `Secret` like every other crate.
 pub const LAYERS: &[(&str, u8)] = &[
     ("sluicegate-protocol", 0),
-    ("sluicegate-test-support", 0),
     ("sluicegate-core", 1),
+    ("sluicegate-test-support", 2),
     ("sluicegate-audit", 2),
     ("sluicegate-source", 2),
     ("sluicegate-ledger", 2),

@@ -3,12 +3,12 @@
 //! stream carrying the response. `Mcp-Session-Id` from `initialize` is carried on every later
 //! request, and the session is deleted at the end.
 
-use std::fmt;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Response, Url};
 use serde_json::{Value, json};
+use sluicegate_core::secrets::Secret;
 
 use super::{Incoming, MAX_MESSAGE_BYTES, Progress, Session, classify, handshake};
 use crate::error::{LiveError, LiveErrorKind};
@@ -18,29 +18,14 @@ const VERSION_HEADER: &str = "mcp-protocol-version";
 /// Time allowed for the best-effort session DELETE after a successful audit.
 const DELETE_GRACE: Duration = Duration::from_millis(500);
 
-/// A bearer token. Its `Debug` and `Display` never show the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BearerToken(String);
-
-impl BearerToken {
-    pub fn new(token: impl Into<String>) -> BearerToken {
-        BearerToken(token.into())
-    }
-}
-
-impl fmt::Debug for BearerToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BearerToken(<redacted>)")
-    }
-}
-
-/// A Streamable HTTP server to audit.
+/// A Streamable HTTP server to audit. The URL may carry credentials in its userinfo or query,
+/// and header values are often API keys, so both are [`Secret`]s like the bearer token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpServer {
-    pub url: String,
-    /// Extra headers (e.g. from an MCP client config). Values are never printed.
-    pub headers: Vec<(String, String)>,
-    pub bearer: Option<BearerToken>,
+    pub url: Secret,
+    /// Extra headers (e.g. from an MCP client config).
+    pub headers: Vec<(String, Secret)>,
+    pub bearer: Option<Secret>,
 }
 
 /// Performs the handshake against `server` and returns its full tool list, all within `timeout`.
@@ -93,7 +78,7 @@ fn describe(err: reqwest::Error) -> String {
 impl HttpSession {
     fn connect(server: &HttpServer) -> Result<HttpSession, LiveErrorKind> {
         let stage = "initialize";
-        let url = Url::parse(&server.url)
+        let url = Url::parse(server.url.expose())
             .map_err(|err| transport(stage, format!("invalid URL: {err}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(transport(
@@ -105,13 +90,13 @@ impl HttpSession {
         for (name, value) in &server.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| transport(stage, format!("invalid header name {name:?}")))?;
-            let mut value = HeaderValue::from_str(value)
+            let mut value = HeaderValue::from_str(value.expose())
                 .map_err(|_| transport(stage, format!("invalid value for header {name}")))?;
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        if let Some(BearerToken(token)) = &server.bearer {
-            let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+        if let Some(token) = &server.bearer {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                 .map_err(|_| transport(stage, "the bearer token is not a valid header value"))?;
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
@@ -350,8 +335,14 @@ mod tests {
     }
 
     #[test]
-    fn bearer_debug_is_redacted() {
-        let token = BearerToken::new("s3cr3t");
-        assert!(!format!("{token:?}").contains("s3cr3t"));
+    fn server_debug_shows_no_credential() {
+        let server = HttpServer {
+            url: Secret::new("https://user:pw-canary@h/mcp?key=key-canary"),
+            headers: vec![("x-api-key".into(), Secret::new("hdr-canary"))],
+            bearer: Some(Secret::new("tok-canary")),
+        };
+        let shown = format!("{server:?}");
+        assert!(!shown.contains("canary"), "{shown}");
+        assert!(shown.contains("x-api-key"), "{shown}");
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sluicegate_core::secrets::Secret;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
@@ -28,7 +29,8 @@ pub struct StdioServer {
     pub program: String,
     pub args: Vec<String>,
     /// Set on top of the inherited environment.
-    pub env: Vec<(String, String)>,
+    /// Values are [`Secret`]s: client configs put tokens and database URLs here.
+    pub env: Vec<(String, Secret)>,
     pub cwd: Option<PathBuf>,
 }
 
@@ -38,7 +40,7 @@ pub async fn list_tools(server: &StdioServer, timeout: Duration) -> Result<Value
     let mut command = Command::new(&server.program);
     command
         .args(&server.args)
-        .envs(server.env.iter().map(|(k, v)| (k, v)))
+        .envs(server.env.iter().map(|(k, v)| (k, v.expose())))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -9,7 +9,7 @@ use std::path::Path;
 use sluicegate_core::config::{Kind, Mode};
 use sluicegate_core::onboarding::inspection::normalize;
 use sluicegate_core::tools::{AliasMode, exposed_tools};
-use sluicegate_ledger::lease;
+use sluicegate_ledger::lease::{self, Holder};
 use sluicegate_source::inspect::inspect;
 use sluicegate_source::{TargetProbe, probe_target, probe_writer};
 
@@ -39,19 +39,24 @@ pub(super) fn store(store: &Path, checks: &mut Checks) {
             ),
         }
     }
-    match lease::read(store) {
-        Some(holder) if lease::pid_is_live(holder.pid) => checks.warn(
+    match lease::holder(store) {
+        Ok(Holder::Live(Some(holder))) => checks.warn(
             "store-lease",
             format!(
                 "A live {} server (pid {}) holds the store lease; commands that write the ledger will refuse unless forced.",
                 holder.transport, holder.pid
             ),
         ),
-        Some(_) => checks.pass(
+        Ok(Holder::Live(None)) => checks.warn(
+            "store-lease",
+            "Another process holds the store lease lock; commands that write the ledger will refuse unless forced.",
+        ),
+        Ok(Holder::Stale(_)) => checks.pass(
             "store-lease",
             "The store lease is stale (its process is gone); it will be replaced.",
         ),
-        None => checks.pass("store-lease", "No server holds the store lease."),
+        Ok(Holder::Free) => checks.pass("store-lease", "No server holds the store lease."),
+        Err(e) => checks.warn("store-lease", format!("The store lease cannot be checked: {e}.")),
     }
 }
 
@@ -109,7 +114,7 @@ pub(super) async fn source_connectivity(ctx: &Ctx<'_>, checks: &mut Checks) {
         let schemas: BTreeSet<&str> = caps.iter().map(|c| c.target.schema.as_str()).collect();
         for schema in schemas {
             let check = format!("source:{name}:read-connectivity:{schema}");
-            let raw = inspect(url.expose(), source.engine, Some(schema), &|_| {}).await;
+            let raw = inspect(&url, source.engine, Some(schema), &|_| {}).await;
             let inspection = match raw {
                 Ok(raw) => {
                     checks.pass(
@@ -232,7 +237,7 @@ pub(super) async fn writeback_probes(ctx: &Ctx<'_>, run: bool, checks: &mut Chec
             "; see `sluicegate writeback migration --engine {e}` and `sluicegate writeback grants --engine {e}`, or route writes to an app-owned executor",
             e = engine.as_str()
         );
-        match probe_writer(url.expose(), engine).await {
+        match probe_writer(&url, engine).await {
             Ok(v) if v["ok"] == serde_json::Value::Bool(true) => checks.pass(
                 format!("source:{name}:receipt-table-probe"),
                 format!("Writer of {name} can use the receipt table (probe row rolled back)."),
@@ -268,7 +273,7 @@ pub(super) async fn writeback_probes(ctx: &Ctx<'_>, run: bool, checks: &mut Chec
                 writable,
             };
             let check = format!("capability:{}:writeback-target-probe", cap.name);
-            match probe_target(url.expose(), engine, &probe).await {
+            match probe_target(&url, engine, &probe).await {
                 Ok(()) => checks.pass(
                     check,
                     format!(

@@ -397,6 +397,37 @@ fn an_existing_ledger_is_counted() {
     assert_eq!(list[1].message, "No server holds the store lease.");
 }
 
+/// The lease check reads the lock, not a pid: held → warn naming the holder; released with
+/// its label left behind (a holder that died) → stale.
+#[test]
+fn the_store_lease_is_reported_from_its_lock() {
+    use sluicegate_ledger::lease::{Lease, lease_path};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("local.db");
+    let lease_check = || {
+        let mut checks = Checks::default();
+        db::store(&store, &mut checks);
+        checks.into_vec().remove(1)
+    };
+    let (held, _) = Lease::acquire(&store, "stdio", false, "t0").expect("lease");
+    let label = std::fs::read(lease_path(&store).expect("path")).expect("label");
+    let live = lease_check();
+    assert_eq!(live.level, Level::Warn);
+    assert!(
+        live.message.starts_with(&format!(
+            "A live stdio server (pid {}) holds the store lease",
+            std::process::id()
+        )),
+        "{}",
+        live.message
+    );
+    drop(held);
+    std::fs::write(lease_path(&store).expect("path"), label).expect("leave the label");
+    let stale = lease_check();
+    assert_eq!(stale.level, Level::Pass);
+    assert!(stale.message.starts_with("The store lease is stale"));
+}
+
 fn report() -> Report {
     let check = |name: &str, level, message: &str| Check {
         name: name.into(),

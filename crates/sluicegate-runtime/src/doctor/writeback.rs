@@ -55,7 +55,7 @@ pub async fn writers(config: &Config, env: &Env, probe: bool) -> Vec<Writer> {
         let result = match (&url, probe) {
             (_, false) => Probe::NotRun,
             (None, true) => Probe::NoWriter,
-            (Some(u), true) => match probe_writer(u.expose(), source.engine).await {
+            (Some(u), true) => match probe_writer(u, source.engine).await {
                 Ok(v) if v["ok"] == serde_json::Value::Bool(true) => Probe::Ok,
                 Ok(_) => Probe::Failed("credential missing"),
                 Err(e) => Probe::Failed(e.category()),

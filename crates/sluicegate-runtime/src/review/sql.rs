@@ -18,6 +18,7 @@ use sluicegate_protocol::{ChangeSet, ExecutionReceipt, ReceiptStatus};
 use sluicegate_source::{ConflictCheck, GuardedUpdate, WriteStatus, apply_guarded_update};
 
 use super::{ApplyOptions, ApplyReport, ReviewApi, ReviewError};
+use crate::env::Secret;
 use crate::failpoint::step;
 use crate::now_iso;
 
@@ -55,7 +56,7 @@ impl ReviewApi {
 
         if opts.dry_run {
             let update = guarded_update(&job, cs, cap, source.engine);
-            let outcome = apply_guarded_update("", &update, true)
+            let outcome = apply_guarded_update(&Secret::new(""), &update, true)
                 .await
                 .map_err(|e| ReviewError::refused("WRITEBACK_INVALID", e.to_string()))?;
             let result = executor_result(&outcome);
@@ -80,7 +81,7 @@ impl ReviewApi {
                 ),
             )
         })?;
-        let url = self.env.get(writer_env).ok_or_else(|| {
+        let url = self.env.secret(writer_env).ok_or_else(|| {
             ReviewError::refused(
                 "WRITER_URL_MISSING",
                 format!(

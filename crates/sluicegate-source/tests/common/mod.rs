@@ -12,6 +12,7 @@ use sluicegate_core::call::ReadPlan;
 use sluicegate_core::config::{Engine, MaintainedBy, Source};
 use sluicegate_core::evidence::Row;
 use sluicegate_core::json::hash_json;
+use sluicegate_core::secrets::Secret;
 use sluicegate_core::writeback::result_hash;
 use sluicegate_source::{
     ConflictCheck, GuardedUpdate, SourceErrorKind, Sources, WriteStatus, apply_guarded_update,
@@ -274,8 +275,9 @@ fn s(v: &str) -> Option<String> {
 /// The writeback story of writeback.md §A.6, against `db` (seeded with [`invoices_ddl`] and
 /// [`INVOICES_SEED`]). Every step checks both the outcome and the rows in the database.
 pub async fn writeback_story(db: &Db) {
-    let url = db.url();
-    let reader = sources(db.engine(), &url, Some(5_000));
+    let plain_url = db.url();
+    let reader = sources(db.engine(), &plain_url, Some(5_000));
+    let url = Secret::new(&plain_url);
     let read = |id: &str| plan(db, "invoices", READ_COLUMNS, Some("acme"), json!(id));
     let before_all = db.rows("invoices", "*", "").await;
 
@@ -497,7 +499,7 @@ pub async fn writeback_story(db: &Db) {
     assert_eq!(out.status, WriteStatus::Failed, "{out:?}");
     assert_eq!(out.error_code.as_deref(), Some("TRANSACTION_FAILED"));
     let detail = out.detail.clone().unwrap_or_default();
-    assert!(!detail.contains(&url), "{detail}");
+    assert!(!detail.contains(&plain_url), "{detail}");
     assert_eq!(
         receipt(db, "wrp_k:INV-4001").await,
         None,
@@ -562,7 +564,7 @@ pub async fn writeback_story(db: &Db) {
 /// applied. First on a database whose receipt table does not exist yet, then for more keys on
 /// the existing table, where the two claims race on both unique indexes (key and job id).
 pub async fn concurrent_story(db: &Db) {
-    let url = db.url();
+    let url = Secret::new(db.url());
     for round in 0..CONCURRENT_ROUNDS {
         let u = waiver(
             db,
@@ -730,10 +732,10 @@ pub async fn assert_redacted(engine: Engine, bad_urls: &[String], secrets: &[&st
             job_id: "j".into(),
             proposal_id: "p".into(),
         };
-        let write_err = apply_guarded_update(url, &update, false)
+        let write_err = apply_guarded_update(&Secret::new(url), &update, false)
             .await
             .expect_err("bad URL cannot write");
-        let probe_err = probe_writer(url, engine)
+        let probe_err = probe_writer(&Secret::new(url), engine)
             .await
             .expect_err("bad URL cannot probe");
         for err in [&read_err, &write_err, &probe_err] {
@@ -753,7 +755,7 @@ pub async fn assert_redacted(engine: Engine, bad_urls: &[String], secrets: &[&st
 /// names a missing column or table as "configured object not found", and changes nothing.
 pub async fn target_probe_story(db: &Db) {
     use sluicegate_source::{TargetProbe, probe_target};
-    let url = db.url();
+    let url = Secret::new(db.url());
     let before = db.rows("invoices", "*", "").await;
     let target = |table: &str, writable: &[&str]| TargetProbe {
         schema: db.schema(),

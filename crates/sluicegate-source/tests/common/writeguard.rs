@@ -10,6 +10,7 @@ use sluicegate_core::config::{Capability, Engine, MaintainedBy, load_str};
 use sluicegate_core::evidence::Row;
 use sluicegate_core::json::hash_json;
 use sluicegate_core::refusal::Code;
+use sluicegate_core::secrets::Secret;
 use sluicegate_source::{ConflictCheck, GuardedUpdate, WriteStatus, apply_guarded_update};
 
 use super::{Db, plan, read_one, sources};
@@ -128,7 +129,7 @@ fn balance(engine: Engine, text: &str) -> Value {
 }
 
 async fn apply(db: &Db, u: &GuardedUpdate) -> sluicegate_source::WriteOutcome {
-    apply_guarded_update(&db.url(), u, false)
+    apply_guarded_update(&Secret::new(db.url()), u, false)
         .await
         .expect("apply")
 }

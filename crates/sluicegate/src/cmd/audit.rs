@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
-use sluicegate_audit::{BearerToken, Format, Options, Risk, Target, audit_target};
+use sluicegate_audit::{Format, Options, Risk, Target, audit_target};
 use sluicegate_core::display::inert_json;
+use sluicegate_core::secrets::Secret;
 
 /// Env var read for the `--url` bearer token when `--auth-token-env` is not given.
 const DEFAULT_BEARER_ENV: &str = "SLUICEGATE_AUDIT_BEARER";
@@ -119,7 +120,7 @@ fn select_target(args: &AuditArgs) -> anyhow::Result<Target> {
 fn url_target(url: &str, args: &AuditArgs) -> anyhow::Result<Target> {
     let bearer = match &args.auth_token_env {
         Some(var) => match std::env::var(var) {
-            Ok(token) if !token.is_empty() => Some(BearerToken::new(token)),
+            Ok(token) if !token.is_empty() => Some(Secret::new(token)),
             _ => {
                 bail!("--auth-token-env names {var}, but {var} is not set; export the token in it")
             }
@@ -127,10 +128,10 @@ fn url_target(url: &str, args: &AuditArgs) -> anyhow::Result<Target> {
         None => std::env::var(DEFAULT_BEARER_ENV)
             .ok()
             .filter(|token| !token.is_empty())
-            .map(BearerToken::new),
+            .map(Secret::new),
     };
     Ok(Target::Url {
-        url: url.to_owned(),
+        url: Secret::new(url),
         bearer,
     })
 }

@@ -63,12 +63,9 @@ pub fn run_inspection(db: &DbArgs, env_name: &str) -> anyhow::Result<Inspection>
         e => Engine::parse(e).context("--engine must be auto, postgres, mysql, or sqlite")?,
     };
     let bar = Progress::new();
-    let result = runtime()?.block_on(inspect(
-        url.expose(),
-        engine,
-        db.schema.as_deref(),
-        &|step| bar.step(step),
-    ));
+    let result = runtime()?.block_on(inspect(&url, engine, db.schema.as_deref(), &|step| {
+        bar.step(step)
+    }));
     bar.finish();
     match result {
         Ok(raw) => Ok(normalize(raw, &now_iso())),

@@ -17,7 +17,7 @@ use sluicegate_mcp::serve::{Transport, cancel_on_signal, exposes_to_network, pro
 use sluicegate_mcp::{
     CancellationToken, HttpOptions, Protocol, Surface, is_loopback_host, serve_stdio,
 };
-use sluicegate_runtime::{AgentApi, Env, client_files, now_iso};
+use sluicegate_runtime::{AgentApi, Env, Secret, client_files, now_iso};
 
 use crate::context::{
     DEFAULT_CONFIG, DEFAULT_STORE, config_path, confirm, load_config, open_ledger, print_json,
@@ -220,7 +220,7 @@ pub fn serve(
             }
             None
         }
-        Transport::Http(_) => match env.get(&http.auth_token_env) {
+        Transport::Http(_) => match env.secret(&http.auth_token_env) {
             Some(t) => Some(t),
             None => bail!(
                 "{} is not set. Streamable HTTP MCP requires bearer auth by default.\nFix: export {}=\"$(openssl rand -hex 32)\", or pass --dev-no-auth on a loopback host for local development",
@@ -276,7 +276,7 @@ async fn serve_http(
     surface: Arc<Surface>,
     protocol: Protocol,
     http: &HttpArgs,
-    token: Option<String>,
+    token: Option<Secret>,
     config_file: &Path,
     store: &Path,
     shutdown: CancellationToken,

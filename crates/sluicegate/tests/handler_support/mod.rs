@@ -33,12 +33,9 @@ pub fn deps() -> Option<PathBuf> {
     Some(dir)
 }
 
+/// A loopback port nothing listens on.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    sluicegate_test_support::engines::unused_local_port()
 }
 
 /// A started handler process, stopped when dropped.
@@ -59,6 +56,10 @@ impl HandlerProcess {
             .spawn()
             .unwrap();
         let mut h = HandlerProcess { child, port, log };
+        // A bounded poll, on purpose: the handlers are third-party servers (uvicorn, Fastify)
+        // whose startup lines differ between versions, and a port that accepts connections is
+        // exactly the readiness a client needs. The deadline only ends a handler that never
+        // comes up; an early exit is reported at once.
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = h.child.try_wait() {

@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
+use sluicegate_test_support::process::{self, Signal};
 use sluicegate_test_support::skip_or_fail;
 
 pub const TOKEN: &str = "test-token-5f1c2a9e77d04b1b";
@@ -159,9 +160,7 @@ pub struct ServerProc {
 }
 
 pub fn sigterm(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
+    process::signal(pid, Signal::TERM);
 }
 
 impl ServerProc {
@@ -208,20 +207,12 @@ impl ServerProc {
         self.base().rsplit(':').next().unwrap().parse().unwrap()
     }
 
-    /// SIGTERM and wait; returns whether it exited successfully.
+    /// SIGTERM and wait for the exit; returns whether it exited successfully (a server still
+    /// running after 10 s is killed and counts as a failure).
     pub fn stop(&mut self) -> bool {
         sigterm(self.child.id());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        process::wait_within(&mut self.child, Duration::from_secs(10))
+            .is_some_and(|status| status.success())
     }
 }
 
