@@ -23,4 +23,5 @@ pub mod proposal;
 pub mod refusal;
 pub mod secrets;
 pub mod tools;
+pub mod typed;
 pub mod writeback;
