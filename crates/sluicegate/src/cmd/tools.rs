@@ -309,7 +309,7 @@ pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
     let ok = result.succeeded();
     if a.json {
         print_json(
-            &json!({"ok": ok, "tool": tool, "input": args, "result": result.payload, "store_path": store}),
+            &json!({"ok": ok, "isError": result.is_error, "tool": tool, "input": args, "result": result.payload, "store_path": store}),
         )?;
     } else {
         print!(
