@@ -12,6 +12,7 @@ pub mod client_config;
 pub mod columns;
 pub mod config;
 pub mod decision;
+pub mod display;
 pub mod envelope;
 pub mod evidence;
 pub mod handler;

@@ -17,7 +17,7 @@ use crate::columns::{TableColumns, check_proposal};
 use crate::config::{Capability, Engine, Mode, PatchBinding, Provider};
 use crate::evidence::{ReadRecord, Row};
 use crate::ident::is_safe_identifier;
-use crate::json::{format_f64, hash_json, js_string, stable_id};
+use crate::json::{format_f64, hash_json, stable_id};
 use crate::refusal::{Code, Refusal};
 
 /// Pseudo-column of the weak conflict guard: the value is a hash of the whole row.
@@ -439,13 +439,4 @@ pub fn diff(cs: &ChangeSet) -> Map<String, Value> {
             (col.clone(), json!({"before": before, "proposed": proposed}))
         })
         .collect()
-}
-
-/// How a value prints in human views: strings raw, everything else as JSON.
-pub fn display_value(v: Option<&Value>) -> String {
-    match v {
-        None => "unset".to_string(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => js_string(other),
-    }
 }

@@ -377,13 +377,20 @@ impl Ledger {
 
     /// Every decision recorded for a proposal, oldest first.
     pub fn decisions(&self, proposal_id: &str) -> Result<Vec<DecisionRecord>, LedgerError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT proposal_id, proposal_version, proposal_hash, status, approver, reason, created_at, signature, reviewer_key FROM approvals WHERE proposal_id = ?1 ORDER BY approval_id",
-        )?;
-        let rows = stmt.query_map([proposal_id], decision_from_row)?;
-        rows.collect::<Result<Result<Vec<_>, _>, _>>()?
+        decisions_on(&self.conn(), proposal_id)
     }
+}
+
+/// [`Ledger::decisions`] on a given connection (inside a caller's read transaction).
+pub(crate) fn decisions_on(
+    conn: &rusqlite::Connection,
+    proposal_id: &str,
+) -> Result<Vec<DecisionRecord>, LedgerError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT proposal_id, proposal_version, proposal_hash, status, approver, reason, created_at, signature, reviewer_key FROM approvals WHERE proposal_id = ?1 ORDER BY approval_id",
+    )?;
+    let rows = stmt.query_map([proposal_id], decision_from_row)?;
+    rows.collect::<Result<Result<Vec<_>, _>, _>>()?
 }
 
 /// A decision row, or `Corrupt` when its status is not a decision.

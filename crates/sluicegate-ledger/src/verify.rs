@@ -5,7 +5,7 @@
 //! It reports the first broken link of each proposal: after one break, later links of the
 //! same chain prove nothing.
 
-use rusqlite::params;
+use rusqlite::{Connection, params};
 use serde::Serialize;
 use serde_json::Value;
 use sluicegate_core::chain;
@@ -15,6 +15,8 @@ use sluicegate_core::lifecycle::{ReceiptOutcome, State, Transition, transition};
 use sluicegate_core::proposal::{content_hash, proposal_hash};
 use sluicegate_protocol::ChangeSet;
 
+use crate::read::decisions_on;
+use crate::write::load_proposal_opt;
 use crate::{Ledger, LedgerError};
 
 /// What `store verify` found.
@@ -92,14 +94,22 @@ impl Ledger {
         reviewers: &[Reviewer],
         report: &mut VerifyReport,
     ) -> Result<(), LedgerError> {
-        let proposal = self.proposal(id)?;
-        let cs_json: String = self.conn().query_row(
+        let conn = self.conn();
+        // One read transaction: every record of the proposal as of one commit. Read one by
+        // one, a writer committing in between (another process applying it) would pair a
+        // `state` column with events it has not caught up with, and look like an edit.
+        let snapshot = conn.unchecked_transaction()?;
+        let proposal = load_proposal_opt(&snapshot, id)?.ok_or_else(|| LedgerError::NotFound {
+            what: "proposal",
+            id: id.to_string(),
+        })?;
+        let cs_json: String = snapshot.query_row(
             "SELECT change_set_json FROM proposals WHERE proposal_id = ?1",
             [id],
             |r| r.get(0),
         )?;
-        let events = self.chain_events(id)?;
-        let decisions = self.decisions(id)?;
+        let events = chain_events(&snapshot, id)?;
+        let decisions = decisions_on(&snapshot, id)?;
         report.proposals += 1;
         report.events += events.len() as u64;
         report.decisions += decisions.len() as u64;
@@ -131,15 +141,18 @@ impl Ledger {
         check.chain(&events);
         check.created(&events, &cs_json);
         check.decisions(&events, &decisions, &proposal.proposal_hash, reviewers);
-        let jobs = self.raw_rows(
+        let jobs = raw_rows(
+            &snapshot,
             "SELECT writeback_job_id, job_json FROM writeback_jobs WHERE proposal_id = ?1 ORDER BY rowid",
             id,
         )?;
         check.digests(&events, &jobs, "job", "job_sha256");
-        let receipts = self.raw_rows(
+        let receipts = raw_rows(
+            &snapshot,
             "SELECT writeback_job_id, receipt_json FROM writeback_receipts WHERE proposal_id = ?1 ORDER BY receipt_id",
             id,
         )?;
+        drop(snapshot);
         check.digests(&events, &receipts, "receipt", "receipt_sha256");
         let initial = match cs.as_ref().map(|c| c.approval.status.as_str()) {
             Some("approved") => State::Approved,
@@ -154,47 +167,45 @@ impl Ledger {
         }
         Ok(())
     }
+}
 
-    fn chain_events(&self, id: &str) -> Result<Vec<Event>, LedgerError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
+fn chain_events(conn: &Connection, id: &str) -> Result<Vec<Event>, LedgerError> {
+    let mut stmt = conn.prepare_cached(
             "SELECT event_id, kind, actor, payload_json, created_at, prev_hash, chain_hash FROM proposal_events WHERE proposal_id = ?1 ORDER BY event_id",
         )?;
-        let rows = stmt.query_map(params![id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, kind, actor, payload, created_at, prev_hash, chain_hash) = row?;
-            out.push(Event {
-                id,
-                kind,
-                actor,
-                // Unparseable payload JSON cannot hash to the recorded link: leave it as text.
-                payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
-                created_at,
-                prev_hash,
-                chain_hash,
-            });
-        }
-        Ok(out)
+    let rows = stmt.query_map(params![id], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, String>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, kind, actor, payload, created_at, prev_hash, chain_hash) = row?;
+        out.push(Event {
+            id,
+            kind,
+            actor,
+            // Unparseable payload JSON cannot hash to the recorded link: leave it as text.
+            payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
+            created_at,
+            prev_hash,
+            chain_hash,
+        });
     }
+    Ok(out)
+}
 
-    /// `(id, exact stored text)` pairs of one proposal's jobs or receipts.
-    fn raw_rows(&self, sql: &str, id: &str) -> Result<Vec<(String, String)>, LedgerError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(sql)?;
-        let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+/// `(id, exact stored text)` pairs of one proposal's jobs or receipts.
+fn raw_rows(conn: &Connection, sql: &str, id: &str) -> Result<Vec<(String, String)>, LedgerError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The findings about one proposal.

@@ -33,7 +33,7 @@ pub fn verify_text(report: &VerifyReport, store: &str) -> String {
         let _ = writeln!(
             out,
             "  {}{at} [{}]: {}",
-            p.proposal_id.escape_debug(),
+            sluicegate_core::display::text(&p.proposal_id),
             p.record,
             p.message
         );
@@ -44,7 +44,7 @@ pub fn verify_text(report: &VerifyReport, store: &str) -> String {
             let _ = writeln!(
                 out,
                 "  {} [{}]: {}",
-                n.proposal_id.escape_debug(),
+                sluicegate_core::display::text(&n.proposal_id),
                 n.record,
                 n.message
             );

@@ -9,6 +9,7 @@ pub mod client_files;
 pub mod demo;
 pub mod doctor;
 mod env;
+pub mod failpoint;
 pub mod first_read;
 pub mod handler;
 pub mod integrity;

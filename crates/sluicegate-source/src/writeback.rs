@@ -107,6 +107,9 @@ pub struct WriteOutcome {
     /// For operators (logs, stderr): why a write failed, scrubbed of URLs and credentials.
     /// Never shown to a model.
     pub detail: Option<String>,
+    /// For `AlreadyApplied`: the job id of the attempt that wrote, as the receipt table
+    /// recorded it, so the caller can tell which of its attempts the write belongs to.
+    pub written_by: Option<String>,
 }
 
 impl WriteOutcome {
@@ -118,6 +121,7 @@ impl WriteOutcome {
             error_code: None,
             current_version: None,
             detail: None,
+            written_by: None,
         }
     }
 
@@ -129,6 +133,7 @@ impl WriteOutcome {
             error_code: Some(code.to_string()),
             current_version: current,
             detail: None,
+            written_by: None,
         }
     }
 
@@ -140,6 +145,7 @@ impl WriteOutcome {
             error_code: Some(code.to_string()),
             current_version: None,
             detail,
+            written_by: None,
         }
     }
 }
@@ -300,13 +306,18 @@ async fn run(w: &mut Writer, u: &GuardedUpdate, p: &Prepared<'_>) -> WriteOutcom
         return transaction_failed(e);
     }
     match decide(w, u, p).await {
-        Ok(Decision::Commit(outcome)) => match w.commit().await {
-            Ok(()) => outcome,
-            Err(e) => {
-                w.rollback().await;
-                transaction_failed(e)
+        Ok(Decision::Commit(outcome)) => {
+            // Crash tests (sluicegate-runtime's `failpoints` feature): stop before COMMIT.
+            #[cfg(feature = "failpoints")]
+            fail::fail_point!("writeback.before_commit");
+            match w.commit().await {
+                Ok(()) => outcome,
+                Err(e) => {
+                    w.rollback().await;
+                    transaction_failed(e)
+                }
             }
-        },
+        }
         Ok(Decision::Rollback(outcome)) => {
             w.rollback().await;
             outcome
@@ -334,6 +345,7 @@ async fn decide(
                 match r.status.as_str() {
                     "applied" | "already_applied" => WriteOutcome {
                         status: WriteStatus::AlreadyApplied,
+                        written_by: r.job_id,
                         ..WriteOutcome::applied(0, hash)
                     },
                     "conflict" => WriteOutcome::conflict("IDEMPOTENT_CONFLICT", hash, None),

@@ -26,7 +26,7 @@ pub fn config_path(flag: Option<&Path>) -> PathBuf {
     }
     let ours = PathBuf::from(DEFAULT_CONFIG);
     if !ours.exists() && Path::new(LEGACY_CONFIG).exists() {
-        eprintln!("note: {DEFAULT_CONFIG} not found; using {LEGACY_CONFIG}");
+        errln!("note: {DEFAULT_CONFIG} not found; using {LEGACY_CONFIG}");
         return PathBuf::from(LEGACY_CONFIG);
     }
     ours
@@ -93,9 +93,15 @@ pub fn store_hint(flag: Option<&Path>) -> String {
         .unwrap_or_default()
 }
 
-/// Print `value` as 2-space indented JSON.
+/// `value` as 2-space indented JSON and a newline, inert on a terminal (`display::inert_json`).
+pub fn json_text(value: &impl serde::Serialize) -> anyhow::Result<String> {
+    let json = serde_json::to_string_pretty(value)?;
+    Ok(format!("{}\n", sluicegate_core::display::inert_json(&json)))
+}
+
+/// Print `value` as [`json_text`].
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    out!("{}", json_text(value)?);
     Ok(())
 }
 
@@ -113,7 +119,7 @@ pub fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
     if !interactive() {
         bail!("{question} needs confirmation: rerun with --yes (no terminal to ask on)");
     }
-    eprint!("{question} Type yes to continue: ");
+    crate::out::err(&format!("{question} Type yes to continue: "));
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     if line.trim().eq_ignore_ascii_case("yes") {

@@ -1,6 +1,7 @@
 //! The `sluicegate` binary: argv, env, exit codes, tracing and wiring. Nothing else.
-#![allow(clippy::print_stdout)]
 
+#[macro_use]
+mod out;
 mod cmd;
 mod context;
 
@@ -60,9 +61,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     match cmd::run(cli.command) {
-        Ok(code) => code,
+        Ok(code) => out::finish(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::from(2)
         }
     }

@@ -55,6 +55,33 @@ pub struct Recipe {
     pub spec: Selection,
 }
 
+impl Recipe {
+    /// `recipes show` as text. A recipe may come from any file, so its fields are shown through
+    /// `display::text` like other untrusted text.
+    pub fn describe(&self) -> String {
+        let t = |s: &str| crate::display::text(s).into_owned();
+        let list = |v: &[String]| v.iter().map(|s| t(s)).collect::<Vec<_>>().join(", ");
+        let mut out = format!(
+            "{} ({})\n{}\n\nExpected table: {}\nRequired columns: {}\nPrimary key: {}\nTenant key: {}\nConflict/version column: {}\nVisible columns: {}\nAllowed write columns: {}\nTools: {}\n",
+            t(&self.title),
+            t(&self.id),
+            t(&self.summary),
+            t(&self.expected_table_type),
+            list(&self.required_columns),
+            t(&self.recommended_primary_key),
+            t(&self.recommended_tenant_key),
+            t(&self.recommended_conflict_column),
+            list(&self.visible_columns),
+            list(&self.allowed_write_columns),
+            list(&self.semantic_tools)
+        );
+        for n in &self.notes {
+            out.push_str(&format!("- {}\n", t(n)));
+        }
+        out
+    }
+}
+
 /// Parse and check a recipe document; `origin` names it in errors.
 pub fn parse_recipe(text: &str, origin: &str) -> Result<Recipe, OnboardingError> {
     let bad = |what: String| OnboardingError::Recipe(format!("recipe {origin} {what}"));
@@ -195,5 +222,18 @@ mod tests {
         doc["spec"].as_object_mut().unwrap().remove("namespace");
         let err = parse_recipe(&doc.to_string(), "x.json").unwrap_err();
         assert!(err.to_string().contains("namespace"), "{err}");
+    }
+
+    #[test]
+    fn a_recipe_from_a_file_is_shown_inert() {
+        let mut r = builtin_recipe("billing.late_fee_waiver").unwrap();
+        let text = r.describe();
+        assert!(text.starts_with(&format!("{} (billing.late_fee_waiver)\n", r.title)));
+        assert!(
+            text.contains("\nTools: billing.inspect_invoice, "),
+            "{text}"
+        );
+        r.notes = vec!["ok\r\u{1b}[2Kforged\nline".into()];
+        assert!(r.describe().ends_with("- ok\\r\\x1b[2Kforged\\nline\n"));
     }
 }

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use sluicegate_core::call::Args;
 use sluicegate_core::config::{self, Config};
+use sluicegate_core::display::value;
 use sluicegate_core::envelope::{Outcome, render};
 use sluicegate_ledger::Ledger;
 use sluicegate_protocol::ReceiptStatus;
@@ -193,8 +194,9 @@ fn args(v: Value) -> Args {
     v.as_object().cloned().unwrap_or_default()
 }
 
+/// Rows and results as the narration shows them: inert JSON (see `core::display`).
 fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
+    crate::view::pretty(v)
 }
 
 /// What the demo showed, step by step.
@@ -321,7 +323,11 @@ pub async fn run(s: &Setup, mut narrate: impl FnMut(&str, &str)) -> Result<Run, 
         &format!(
             "proposal {pid} (pending review)\ndiff:\n{}\nsource row unchanged: yes (re-read directly from the app database)",
             diff.iter()
-                .map(|(k, v)| format!("  {k}: {} -> {}", v["before"], v["proposed"]))
+                .map(|(k, v)| format!(
+                    "  {k}: {} -> {}",
+                    value(&v["before"]),
+                    value(&v["proposed"])
+                ))
                 .collect::<Vec<_>>()
                 .join("\n")
         ),

@@ -2,22 +2,23 @@
 //!
 //! Each run is one attempt with its own job id (chosen by the ledger, so racing attempts never
 //! share one) and its own receipt. The source database's receipt table arbitrates between
-//! attempts: exactly one writes, the others answer `already_applied`. When an earlier attempt
-//! wrote but died before its receipt reached the ledger, the attempt that finds its write
-//! records it as `applied` (reconciled) first, so every write the source holds has an
-//! `applied` receipt in the ledger.
+//! attempts: exactly one writes, the others answer `already_applied` and learn which attempt
+//! wrote. When that attempt died before its receipt reached the ledger, the attempt that finds
+//! its write records it as `applied` (reconciled) first, so every write the source holds has
+//! an `applied` receipt in the ledger, under the attempt that made it.
 
 use serde_json::json;
 use sluicegate_core::config::{Capability, Config, Engine};
 use sluicegate_core::writeback::{
     ExecutorResult, check_job_authority, conflict_guard_for, job_from_change_set, receipt_for,
 };
-use sluicegate_ledger::{AttemptRequest, JobKind, StoredProposal};
+use sluicegate_ledger::{AttemptRequest, JobKind, LedgerError, RefusalCode, StoredProposal};
 use sluicegate_protocol::writeback_job::{ConflictGuard, WritebackJobV1};
-use sluicegate_protocol::{ChangeSet, ReceiptStatus};
+use sluicegate_protocol::{ChangeSet, ExecutionReceipt, ReceiptStatus};
 use sluicegate_source::{ConflictCheck, GuardedUpdate, WriteStatus, apply_guarded_update};
 
 use super::{ApplyOptions, ApplyReport, ReviewApi, ReviewError};
+use crate::failpoint::step;
 use crate::now_iso;
 
 impl ReviewApi {
@@ -108,11 +109,16 @@ impl ReviewApi {
                 },
             )
             .await?;
+        step!("apply.after_job_queued");
         let mut job = job;
         job.writeback_job_id = queued.job_id.clone();
         let update = guarded_update(&job, cs, cap, source.engine);
+        let mut written_by = None;
         let result = match apply_guarded_update(&url, &update, false).await {
-            Ok(outcome) => executor_result(&outcome),
+            Ok(outcome) => {
+                written_by = outcome.written_by.clone();
+                executor_result(&outcome)
+            }
             Err(e) => {
                 tracing::warn!(proposal = %id, error = %e, "guarded writeback could not run");
                 ExecutorResult {
@@ -135,12 +141,15 @@ impl ReviewApi {
                 }
             }
         };
+        step!("apply.after_source_commit");
         if result.status == ReceiptStatus::AlreadyApplied {
-            self.reconcile(cs, &queued.job_id).await?;
+            self.reconcile(cs, &queued.job_id, written_by).await?;
+            step!("apply.after_reconcile");
         }
         let completed_at = now_iso();
         let receipt = receipt_for(&queued.job_id, cs, &self.runner_id, &result, &completed_at);
-        let proposal = self.ledger.record_receipt(receipt.clone()).await?;
+        let (proposal, receipt, _) = self.record_receipt(receipt).await?;
+        step!("apply.after_receipt");
         Ok(report(
             proposal,
             job,
@@ -151,30 +160,33 @@ impl ReviewApi {
         ))
     }
 
-    /// The source says this key was applied. If the ledger has no `applied` receipt for it,
-    /// an earlier attempt wrote and died before recording: record it as applied now, against
-    /// the newest earlier attempt left without a receipt.
-    async fn reconcile(&self, cs: &ChangeSet, current: &str) -> Result<(), ReviewError> {
-        let id = cs.proposal_id.clone();
-        let found_by = current.to_string();
-        let current = current.to_string();
-        let orphan = self
-            .read(move |l| {
-                let receipts = l.receipts(&id)?;
-                if receipts.iter().any(|r| r.status == "applied") {
-                    return Ok(None);
-                }
-                Ok(l.jobs(&id)?
-                    .into_iter()
-                    .rev()
-                    .map(|j| j.writeback_job_id)
-                    .find(|j| *j != current && !receipts.iter().any(|r| r.writeback_job_id == *j)))
-            })
-            .await?;
-        let Some(job_id) = orphan else {
+    /// The source says the key was applied by attempt `writer` (its receipt table records
+    /// the job id that claimed it). If that is one of this proposal's attempts and the ledger
+    /// holds no receipt for it, the attempt wrote and died (or has not recorded yet): record
+    /// its write as applied now, so every write the source holds has an `applied` receipt in
+    /// the ledger under the attempt that made it.
+    async fn reconcile(
+        &self,
+        cs: &ChangeSet,
+        current: &str,
+        writer: Option<String>,
+    ) -> Result<(), ReviewError> {
+        let Some(writer) = writer.filter(|w| w != current) else {
             return Ok(());
         };
-        tracing::warn!(proposal = %cs.proposal_id, attempt = %job_id, "an earlier attempt wrote without recording its receipt; recording it as applied");
+        let id = cs.proposal_id.clone();
+        let job = writer.clone();
+        let orphaned = self
+            .read(move |l| {
+                let ours = l.jobs(&id)?.iter().any(|j| j.writeback_job_id == job);
+                let recorded = l.receipts(&id)?.iter().any(|r| r.writeback_job_id == job);
+                Ok(ours && !recorded)
+            })
+            .await?;
+        if !orphaned {
+            return Ok(());
+        }
+        tracing::warn!(proposal = %cs.proposal_id, attempt = %writer, "another attempt wrote and left no receipt (it died, or has not recorded yet); recording its write as applied");
         let result = ExecutorResult {
             status: ReceiptStatus::Applied,
             affected_rows: 1,
@@ -182,17 +194,63 @@ impl ReviewApi {
             error_code: None,
             new_version: None,
         };
-        let receipt = receipt_for(&job_id, cs, &self.runner_id, &result, &now_iso());
-        self.ledger.record_receipt(receipt).await?;
+        let receipt = receipt_for(&writer, cs, &self.runner_id, &result, &now_iso());
+        let (_, _, recorded) = self.record_receipt(receipt).await?;
+        if !recorded {
+            // The attempt that wrote recorded its own receipt meanwhile: it was alive.
+            return Ok(());
+        }
         self.ledger
             .record_note(
                 &cs.proposal_id,
                 "writeback_reconciled",
                 &self.runner_id,
-                json!({"writeback_job_id": job_id, "found_by": found_by, "reason": "the source's receipt table holds this key as applied; the attempt that wrote it left no receipt"}),
+                json!({"writeback_job_id": writer, "found_by": current, "reason": "the source's receipt table holds this key as applied by this attempt, and the ledger held no receipt for it"}),
             )
             .await?;
         Ok(())
+    }
+
+    /// Record an attempt's receipt. An `applied` receipt can meet one already recorded for
+    /// the same attempt: a racing attempt found this write in the source and recorded it
+    /// (`reconcile`) before this attempt could, or the other way round. That receipt stands
+    /// and is returned (with `false`: not recorded by this call); any other second receipt is
+    /// refused as the ledger refuses it.
+    async fn record_receipt(
+        &self,
+        receipt: ExecutionReceipt,
+    ) -> Result<(StoredProposal, ExecutionReceipt, bool), ReviewError> {
+        let refused = match self.ledger.record_receipt(receipt.clone()).await {
+            Ok(proposal) => return Ok((proposal, receipt, true)),
+            Err(
+                e @ LedgerError::Refused {
+                    code: RefusalCode::ReceiptExists,
+                    ..
+                },
+            ) if receipt.status == ReceiptStatus::Applied => e,
+            Err(e) => return Err(e.into()),
+        };
+        let (id, job) = (
+            receipt.proposal_id.clone(),
+            receipt.writeback_job_id.clone(),
+        );
+        let (proposal, stored) = self
+            .read(move |l| {
+                let stored = l
+                    .receipts(&id)?
+                    .into_iter()
+                    .find(|r| r.writeback_job_id == job);
+                Ok((l.proposal(&id)?, stored))
+            })
+            .await?;
+        match stored.filter(|r| r.status == ReceiptStatus::Applied.as_str()) {
+            Some(r) => {
+                let stored = serde_json::from_value(r.receipt)
+                    .map_err(|e| LedgerError::Corrupt(format!("receipt {}: {e}", r.receipt_id)))?;
+                Ok((proposal, stored, false))
+            }
+            None => Err(refused.into()),
+        }
     }
 }
 
@@ -200,7 +258,7 @@ fn report(
     proposal: StoredProposal,
     job: WritebackJobV1,
     result: ExecutorResult,
-    receipt: Option<sluicegate_protocol::ExecutionReceipt>,
+    receipt: Option<ExecutionReceipt>,
     dry_run: bool,
     completed_at: String,
 ) -> ApplyReport {

@@ -6,20 +6,22 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use sluicegate_ledger::{StoredEvidence, StoredQueryAudit};
 
-use super::{plural, text};
+use super::{field, plural, pretty, shown, text};
+
+/// An optional record field: its text with controls visible, or `fallback`.
+fn opt<'a>(v: &'a Option<String>, fallback: &'a str) -> std::borrow::Cow<'a, str> {
+    text(v.as_deref().unwrap_or(fallback))
+}
 
 /// `evidence show` default view.
 pub fn evidence_view(b: &StoredEvidence, hint: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Evidence {}\n", b.evidence_bundle_id);
-    let _ = writeln!(
-        out,
-        "Used for:\n{}",
-        b.capability.as_deref().unwrap_or("unknown")
-    );
+    let id = text(&b.evidence_bundle_id);
+    let _ = writeln!(out, "Evidence {id}\n");
+    let _ = writeln!(out, "Used for:\n{}", opt(&b.capability, "unknown"));
     match (&b.business_object, &b.object_id) {
         (Some(t), Some(id)) => {
-            let _ = writeln!(out, "{t} {id}\n");
+            let _ = writeln!(out, "{} {}\n", text(t), text(id));
         }
         _ => {
             let _ = writeln!(out, "not linked\n");
@@ -34,16 +36,16 @@ pub fn evidence_view(b: &StoredEvidence, hint: &str) -> String {
     let _ = writeln!(
         out,
         "Source:\n{} / {}\n",
-        b.source_id.as_deref().unwrap_or("unknown"),
-        b.source_table.as_deref().unwrap_or("unknown")
+        opt(&b.source_id, "unknown"),
+        opt(&b.source_table, "unknown")
     );
     let _ = writeln!(out, "Rows:");
     for (i, item) in b.items.iter().enumerate() {
         let item = &item.item;
-        let kind = item.get("kind").and_then(Value::as_str).unwrap_or("item");
+        let kind = text(item.get("kind").and_then(Value::as_str).unwrap_or("item"));
         match item.pointer("/primary_key/value") {
             Some(pk) => {
-                let _ = writeln!(out, "* {kind} {}", text(Some(pk)));
+                let _ = writeln!(out, "* {kind} {}", field(Some(pk)));
             }
             None => {
                 let _ = writeln!(out, "* {kind} {}", i + 1);
@@ -63,12 +65,12 @@ pub fn evidence_view(b: &StoredEvidence, hint: &str) -> String {
             match v {
                 Value::Object(sub) => {
                     for (sk, sv) in sub.iter().take(6) {
-                        let _ = writeln!(out, "  {k}.{sk}: {}", text(Some(sv)));
+                        let _ = writeln!(out, "  {}.{}: {}", text(k), text(sk), shown(Some(sv)));
                         lines += 1;
                     }
                 }
                 other => {
-                    let _ = writeln!(out, "  {k}: {}", text(Some(other)));
+                    let _ = writeln!(out, "  {}: {}", text(k), shown(Some(other)));
                     lines += 1;
                 }
             }
@@ -79,38 +81,37 @@ pub fn evidence_view(b: &StoredEvidence, hint: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "\nNext:\n  sluicegate query-audit list --evidence {}{hint}",
-        b.evidence_bundle_id
+        "\nNext:\n  sluicegate query-audit list --evidence {id}{hint}"
     );
     if let Some(p) = &b.proposal_id {
-        let _ = writeln!(out, "  sluicegate replay show {p}{hint}");
+        let _ = writeln!(out, "  sluicegate replay show {}{hint}", text(p));
     }
     out.trim_end().to_string()
 }
 
 /// `evidence export --format markdown`.
 pub fn evidence_markdown(b: &StoredEvidence) -> String {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    let opt = |v: &Option<String>| opt(v, "none").into_owned();
     let mut out = String::new();
-    let _ = writeln!(out, "# Evidence {}\n", b.evidence_bundle_id);
-    let _ = writeln!(out, "- Tenant: {}", b.tenant_id);
+    let _ = writeln!(out, "# Evidence {}\n", text(&b.evidence_bundle_id));
+    let _ = writeln!(out, "- Tenant: {}", text(&b.tenant_id));
     let _ = writeln!(out, "- Proposal: {}", opt(&b.proposal_id));
     let _ = writeln!(out, "- Principal: {}", opt(&b.principal));
     let _ = writeln!(out, "- Capability: {}", opt(&b.capability));
     let _ = writeln!(out, "- Source: {}", opt(&b.source_id));
     let _ = writeln!(out, "- Table: {}", opt(&b.source_table));
     let _ = writeln!(out, "- Query fingerprint: {}", opt(&b.query_fingerprint));
-    let _ = writeln!(out, "- Created at: {}\n", b.created_at);
+    let _ = writeln!(out, "- Created at: {}\n", text(&b.created_at));
     let items: Vec<&Value> = b.items.iter().map(|i| &i.item).collect();
     let _ = writeln!(
         out,
         "## Captured Items\n\n```json\n{}\n```\n",
-        serde_json::to_string_pretty(&items).unwrap_or_default()
+        pretty(&items)
     );
     let _ = writeln!(
         out,
         "## Query Audit\n\n```json\n{}\n```",
-        serde_json::to_string_pretty(&b.query_audit).unwrap_or_default()
+        pretty(&b.query_audit)
     );
     out
 }
@@ -119,43 +120,47 @@ pub fn evidence_markdown(b: &StoredEvidence) -> String {
 pub fn evidence_list_entry(b: &StoredEvidence) -> String {
     format!(
         "{}  {}\n  tenant: {}  capability: {}  proposal: {}\n  source: {}/{}  object: {}:{}\n",
-        b.created_at,
-        b.evidence_bundle_id,
-        b.tenant_id,
-        b.capability.as_deref().unwrap_or("unknown"),
-        b.proposal_id.as_deref().unwrap_or("none"),
-        b.source_id.as_deref().unwrap_or("unknown"),
-        b.source_table.as_deref().unwrap_or("unknown"),
-        b.business_object.as_deref().unwrap_or("object"),
-        b.object_id.as_deref().unwrap_or("unknown"),
+        text(&b.created_at),
+        text(&b.evidence_bundle_id),
+        text(&b.tenant_id),
+        opt(&b.capability, "unknown"),
+        opt(&b.proposal_id, "none"),
+        opt(&b.source_id, "unknown"),
+        opt(&b.source_table, "unknown"),
+        opt(&b.business_object, "object"),
+        opt(&b.object_id, "unknown"),
     )
 }
 
 /// The statement shape an audit record kept (its parameters were never stored).
-fn statement(a: &StoredQueryAudit) -> &str {
-    a.payload
-        .get("statement_template")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
+fn statement(a: &StoredQueryAudit) -> std::borrow::Cow<'_, str> {
+    text(
+        a.payload
+            .get("statement_template")
+            .and_then(|v| v.as_str())
+            .unwrap_or(""),
+    )
 }
 
 /// One entry of `query-audit list`; `details` adds the fingerprint and statement shape.
 pub fn query_audit_list_entry(a: &StoredQueryAudit, details: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}  audit {}", a.created_at, a.audit_id);
+    let _ = writeln!(out, "{}  audit {}", text(&a.created_at), a.audit_id);
     let _ = writeln!(
         out,
         "  source: {}/{}  rows: {}",
-        a.source_id, a.table_name, a.row_count
+        text(&a.source_id),
+        text(&a.table_name),
+        a.row_count
     );
     let _ = writeln!(
         out,
         "  proposal: {}  evidence: {}",
-        a.proposal_id.as_deref().unwrap_or("none"),
-        a.evidence_bundle_id.as_deref().unwrap_or("none")
+        opt(&a.proposal_id, "none"),
+        opt(&a.evidence_bundle_id, "none")
     );
     if details {
-        let _ = writeln!(out, "  query fingerprint: {}", a.query_fingerprint);
+        let _ = writeln!(out, "  query fingerprint: {}", text(&a.query_fingerprint));
         let _ = writeln!(out, "  statement: {}", statement(a));
     }
     out
@@ -166,12 +171,12 @@ pub fn query_audit_view(a: &StoredQueryAudit) -> String {
     format!(
         "Query audit {}\n\nRead:\n{}/{}\n\nRows returned:\n{}\n\nStatement (parameters redacted):\n{}\n\nQuery fingerprint:\n{}\n\nLinked records:\nproposal: {}\nevidence: {}",
         a.audit_id,
-        a.source_id,
-        a.table_name,
+        text(&a.source_id),
+        text(&a.table_name),
         a.row_count,
         statement(a),
-        a.query_fingerprint,
-        a.proposal_id.as_deref().unwrap_or("none"),
-        a.evidence_bundle_id.as_deref().unwrap_or("none")
+        text(&a.query_fingerprint),
+        opt(&a.proposal_id, "none"),
+        opt(&a.evidence_bundle_id, "none")
     )
 }

@@ -3,21 +3,25 @@
 //! Markdown exports. Every
 //! front end that shows these records to a person (the CLI now, a review UI later) uses them.
 //!
-//! Views build strings; front ends decide where they go. Values print raw when they are
-//! strings and as JSON otherwise, so `null` and numbers stay unambiguous.
+//! Views build strings; front ends decide where they go. Everything a model, a tool argument, a
+//! source row or the ledger wrote goes through `sluicegate_core::display` (see "Honest screens"
+//! in ARCHITECTURE.md): free text with its control characters visible, diff and row values
+//! quoted when they are strings, so a value can never redraw the screen around it.
 
 mod evidence;
 mod proposal;
 mod replay;
 mod tool_call;
+mod tools;
 mod writeback;
 
 #[cfg(test)]
 mod tests;
 
 use serde_json::Value;
+use sluicegate_core::display;
+pub(crate) use sluicegate_core::display::text;
 use sluicegate_core::lifecycle::State;
-use sluicegate_core::proposal::display_value;
 use sluicegate_ledger::StoredProposal;
 
 pub use evidence::{
@@ -26,6 +30,7 @@ pub use evidence::{
 pub use proposal::{diff_lines, proposal_details, proposal_first_look, proposal_list_entry};
 pub use replay::{replay_details, replay_markdown, replay_story};
 pub use tool_call::{proposal_result, smoke_call};
+pub use tools::{boundary_checks, boundary_smoke, tools_preview};
 pub use writeback::{apply_summary, handler_apply_summary, receipt_list_entry, receipt_view};
 
 /// The proposal's lifecycle state (an unknown one reads as pending review).
@@ -38,9 +43,24 @@ pub(crate) fn cs<'a>(p: &'a StoredProposal, pointer: &str) -> Option<&'a Value> 
     p.change_set.pointer(pointer)
 }
 
-/// A value as a person reads it: strings raw, everything else as JSON.
-pub(crate) fn text(v: Option<&Value>) -> String {
-    display_value(v)
+/// A record field (an id, a status, a principal): free text with its controls visible,
+/// anything else as [`shown`] writes it.
+pub(crate) fn field(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => text(s).into_owned(),
+        other => shown(other),
+    }
+}
+
+/// A diff or row value: strings quoted, controls visible, `unset` when the record has none.
+pub(crate) fn shown(v: Option<&Value>) -> String {
+    v.map_or_else(|| "unset".to_string(), display::value)
+}
+
+/// JSON for a person: pretty, and inert (C1, DEL and bidi escaped; serde already escapes C0).
+pub(crate) fn pretty(v: &impl serde::Serialize) -> String {
+    // Records and arguments are JSON values: they always serialize.
+    display::inert_json(&serde_json::to_string_pretty(v).unwrap_or_default()).into_owned()
 }
 
 pub(crate) fn yes_no(b: bool) -> &'static str {

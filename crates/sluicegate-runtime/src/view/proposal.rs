@@ -7,9 +7,9 @@ use serde_json::Value;
 use sluicegate_core::lifecycle::State;
 use sluicegate_ledger::{StoredEvent, StoredProposal};
 
-use super::{cs, state_of, text, yes_no};
+use super::{cs, field, shown, state_of, text, yes_no};
 
-/// `column: before -> after` for each patch column.
+/// `column: before -> after` for each patch column, values as `display::value` shows them.
 pub fn diff_lines(p: &StoredProposal) -> Vec<String> {
     let Some(patch) = cs(p, "/patch").and_then(Value::as_object) else {
         return Vec::new();
@@ -19,7 +19,7 @@ pub fn diff_lines(p: &StoredProposal) -> Vec<String> {
         .map(|col| {
             let before = cs(p, &format!("/before/{col}"));
             let after = cs(p, &format!("/after/{col}"));
-            format!("{col}: {} -> {}", text(before), text(after))
+            format!("{}: {} -> {}", text(col), shown(before), shown(after))
         })
         .collect()
 }
@@ -28,18 +28,18 @@ pub fn diff_lines(p: &StoredProposal) -> Vec<String> {
 pub fn proposal_list_entry(p: &StoredProposal) -> String {
     format!(
         "{}  {}  {}  {}\n  object: {}:{}\n  target: {}:{}/{}.{}/{}\n  tenant: {}  source changed: {}\n",
-        p.created_at,
-        p.proposal_id,
-        p.state,
-        p.action,
-        p.business_object,
-        p.object_id,
-        p.source_kind,
-        p.source_id,
-        p.source_schema,
-        p.source_table,
-        p.object_id,
-        p.tenant_id,
+        text(&p.created_at),
+        text(&p.proposal_id),
+        text(&p.state),
+        text(&p.action),
+        text(&p.business_object),
+        text(&p.object_id),
+        text(&p.source_kind),
+        text(&p.source_id),
+        text(&p.source_schema),
+        text(&p.source_table),
+        text(&p.object_id),
+        text(&p.tenant_id),
         yes_no(p.source_database_mutated)
     )
 }
@@ -56,14 +56,15 @@ pub fn proposal_first_look(
     let _ = writeln!(
         out,
         "Proposal {}\nStatus: {}\n",
-        p.proposal_id,
+        text(&p.proposal_id),
         state.human()
     );
-    let _ = writeln!(out, "Agent requested:\n{}\n", p.action);
+    let _ = writeln!(out, "Agent requested:\n{}\n", text(&p.action));
     let _ = writeln!(
         out,
         "Business object:\n{} {}\n",
-        p.business_object, p.object_id
+        text(&p.business_object),
+        text(&p.object_id)
     );
     let _ = writeln!(out, "Proposed change:\n{}\n", diff_lines(p).join("\n"));
     let _ = writeln!(
@@ -72,7 +73,8 @@ pub fn proposal_first_look(
         yes_no(p.source_database_mutated)
     );
     let _ = writeln!(out, "Approval:\n{}\n", state.approval_boundary());
-    let ev = text(cs(p, "/evidence/bundle_id"));
+    let ev = field(cs(p, "/evidence/bundle_id"));
+    let selector = text(selector);
     if evidence_items > 0 {
         let _ = writeln!(out, "Evidence:\n{ev} ({evidence_items} items)\n");
     } else {
@@ -103,65 +105,69 @@ pub fn proposal_details(p: &StoredProposal, events: Option<&[StoredEvent]>) -> S
     let _ = writeln!(
         out,
         "Proposal details: {}\n\nReview details:",
-        p.proposal_id
+        text(&p.proposal_id)
     );
     let _ = writeln!(
         out,
         "principal: {} ({})",
-        text(cs(p, "/principal/id")),
-        text(cs(p, "/principal/source"))
+        field(cs(p, "/principal/id")),
+        field(cs(p, "/principal/source"))
     );
-    let _ = writeln!(out, "tenant: {}", p.tenant_id);
+    let _ = writeln!(out, "tenant: {}", text(&p.tenant_id));
     let _ = writeln!(
         out,
         "target: {}:{}/{}.{}/{}",
-        p.source_kind, p.source_id, p.source_schema, p.source_table, p.object_id
+        text(&p.source_kind),
+        text(&p.source_id),
+        text(&p.source_schema),
+        text(&p.source_table),
+        text(&p.object_id)
     );
     let _ = writeln!(
         out,
         "primary key: {}={}",
-        text(cs(p, "/source/primary_key/column")),
-        text(cs(p, "/source/primary_key/value"))
+        field(cs(p, "/source/primary_key/column")),
+        shown(cs(p, "/source/primary_key/value"))
     );
-    let _ = writeln!(out, "status: {}", p.state);
-    let _ = writeln!(out, "action: {}", p.action);
+    let _ = writeln!(out, "status: {}", text(&p.state));
+    let _ = writeln!(out, "action: {}", text(&p.action));
     let role = cs(p, "/approval/required_role").and_then(Value::as_str);
     let _ = writeln!(
         out,
         "approval: {}{}",
         state.approval_status(),
-        role.map(|r| format!(" required role {r}"))
+        role.map(|r| format!(" required role {}", text(r)))
             .unwrap_or_default()
     );
-    let _ = writeln!(out, "proposal hash: {}", p.proposal_hash);
+    let _ = writeln!(out, "proposal hash: {}", text(&p.proposal_hash));
     let _ = writeln!(out, "proposal version: {}", p.proposal_version);
     let allowed: Vec<String> = cs(p, "/guards/allowed_columns")
         .and_then(Value::as_array)
-        .map(|a| a.iter().map(|v| text(Some(v))).collect())
+        .map(|a| a.iter().map(|v| field(Some(v))).collect())
         .unwrap_or_default();
     let _ = writeln!(out, "allowed columns: {}", allowed.join(", "));
-    let guard_col = text(cs(p, "/guards/expected_version/column"));
+    let guard_col = field(cs(p, "/guards/expected_version/column"));
     if guard_col.is_empty() || guard_col == "unset" {
         let _ = writeln!(out, "conflict guard: none");
     } else {
         let _ = writeln!(
             out,
             "conflict guard: {guard_col}={}",
-            text(cs(p, "/guards/expected_version/value"))
+            shown(cs(p, "/guards/expected_version/value"))
         );
     }
     let _ = writeln!(
         out,
         "evidence: {}  query {}",
-        text(cs(p, "/evidence/bundle_id")),
-        text(cs(p, "/evidence/query_fingerprint"))
+        field(cs(p, "/evidence/bundle_id")),
+        field(cs(p, "/evidence/query_fingerprint"))
     );
     let _ = writeln!(
         out,
         "writeback: {} via {} (executor {})",
         state.writeback_status(),
-        text(cs(p, "/writeback/mode")),
-        text(cs(p, "/writeback/executor"))
+        field(cs(p, "/writeback/mode")),
+        field(cs(p, "/writeback/executor"))
     );
     let _ = writeln!(
         out,
@@ -181,7 +187,10 @@ pub fn proposal_details(p: &StoredProposal, events: Option<&[StoredEvent]>) -> S
             let _ = writeln!(
                 out,
                 "  event {}: {} by {} at {}",
-                e.event_id, e.kind, e.actor, e.created_at
+                e.event_id,
+                text(&e.kind),
+                text(&e.actor),
+                text(&e.created_at)
             );
         }
     }

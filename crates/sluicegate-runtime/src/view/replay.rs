@@ -3,11 +3,12 @@
 use std::fmt::Write as _;
 
 use serde_json::Value;
+use sluicegate_core::display;
 use sluicegate_core::lifecycle::State;
 use sluicegate_ledger::StoredProposal;
 
 use super::proposal::{diff_lines, proposal_details};
-use super::{cs, plural, state_of, text, yes_no};
+use super::{cs, field, plural, state_of, text, yes_no};
 
 fn replay_parts(replay: &Value) -> (Vec<Value>, Vec<Value>, Vec<Value>, Vec<Value>) {
     let arr = |k: &str| {
@@ -29,14 +30,17 @@ fn replay_parts(replay: &Value) -> (Vec<Value>, Vec<Value>, Vec<Value>, Vec<Valu
 pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
     let state = state_of(p);
     let (_, receipts, audits, evidence) = replay_parts(replay);
-    let ev_id = text(cs(p, "/evidence/bundle_id"));
+    let ev_id = field(cs(p, "/evidence/bundle_id"));
+    let pid = text(&p.proposal_id);
     let mut out = String::new();
-    let _ = writeln!(out, "Replay replay_{}\n\nWhat happened:", p.proposal_id);
-    let _ = writeln!(out, "1. Agent called {}", p.action);
+    let _ = writeln!(out, "Replay replay_{pid}\n\nWhat happened:");
+    let _ = writeln!(out, "1. Agent called {}", text(&p.action));
     let _ = writeln!(
         out,
         "2. Sluicegate read {} {} under tenant {}",
-        p.business_object, p.object_id, p.tenant_id
+        text(&p.business_object),
+        text(&p.object_id),
+        text(&p.tenant_id)
     );
     let _ = writeln!(out, "3. Sluicegate recorded evidence bundle {ev_id}");
     let _ = writeln!(
@@ -80,14 +84,14 @@ pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
                     out,
                     "receipt {}: {} (rows affected {}, source changed {}){}",
                     r.get("receipt_id")
-                        .map(|v| text(Some(v)))
+                        .map(|v| field(Some(v)))
                         .unwrap_or_default(),
-                    text(r.get("status")).replace('_', " "),
-                    text(r.pointer("/receipt/rows_affected")),
+                    field(r.get("status")).replace('_', " "),
+                    field(r.pointer("/receipt/rows_affected")),
                     yes_no(r.get("source_database_mutated") == Some(&Value::Bool(true))),
                     r.pointer("/receipt/safe_error_code")
                         .and_then(Value::as_str)
-                        .map(|c| format!(", {c}"))
+                        .map(|c| format!(", {}", text(c)))
                         .unwrap_or_default()
                 );
             }
@@ -107,16 +111,11 @@ pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
     }
     let _ = writeln!(out, "\nNext:\n  sluicegate evidence show {ev_id}{hint}");
     if state == State::PendingReview {
-        let _ = writeln!(
-            out,
-            "  sluicegate proposals approve {} --yes{hint}",
-            p.proposal_id
-        );
+        let _ = writeln!(out, "  sluicegate proposals approve {pid} --yes{hint}");
     }
     let _ = write!(
         out,
-        "\nMore detail:\n  sluicegate replay show {} --details{hint}",
-        p.proposal_id
+        "\nMore detail:\n  sluicegate replay show {pid} --details{hint}"
     );
     out
 }
@@ -125,16 +124,16 @@ pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
 pub fn replay_details(p: &StoredProposal, replay: &Value) -> String {
     let (events, receipts, audits, evidence) = replay_parts(replay);
     let mut out = String::new();
-    let _ = writeln!(out, "Replay details replay_{}\n", p.proposal_id);
+    let _ = writeln!(out, "Replay details replay_{}\n", text(&p.proposal_id));
     let _ = writeln!(out, "{}\n", proposal_details(p, None));
     let _ = writeln!(out, "events: {}", events.len());
     for e in &events {
         let _ = writeln!(
             out,
             "  {} by {} at {}",
-            text(e.get("kind")),
-            text(e.get("actor")),
-            text(e.get("created_at"))
+            field(e.get("kind")),
+            field(e.get("actor")),
+            field(e.get("created_at"))
         );
     }
     let _ = writeln!(out, "receipts: {}", receipts.len());
@@ -142,14 +141,14 @@ pub fn replay_details(p: &StoredProposal, replay: &Value) -> String {
         let _ = writeln!(
             out,
             "  receipt {}: {} job {}",
-            text(r.get("receipt_id")),
-            text(r.get("status")),
-            text(r.get("writeback_job_id"))
+            field(r.get("receipt_id")),
+            field(r.get("status")),
+            field(r.get("writeback_job_id"))
         );
     }
     let _ = writeln!(out, "evidence bundles: {}", evidence.len());
     for b in &evidence {
-        let _ = writeln!(out, "  {}", text(b.get("evidence_bundle_id")));
+        let _ = writeln!(out, "  {}", field(b.get("evidence_bundle_id")));
     }
     let all_audits: Vec<&Value> = evidence
         .iter()
@@ -165,7 +164,7 @@ pub fn replay_details(p: &StoredProposal, replay: &Value) -> String {
     let _ = writeln!(out, "query audit records: {}", {
         let mut n = 0;
         for a in &all_audits {
-            let id = text(a.get("audit_id"));
+            let id = field(a.get("audit_id"));
             if !seen.contains(&id) {
                 seen.push(id);
                 n += 1;
@@ -175,16 +174,16 @@ pub fn replay_details(p: &StoredProposal, replay: &Value) -> String {
     });
     let mut printed = Vec::new();
     for a in all_audits {
-        let id = text(a.get("audit_id"));
+        let id = field(a.get("audit_id"));
         if printed.contains(&id) {
             continue;
         }
         let _ = writeln!(
             out,
             "  audit {id}: {}/{} rows {}",
-            text(a.get("source_id")),
-            text(a.get("table_name")),
-            text(a.get("row_count"))
+            field(a.get("source_id")),
+            field(a.get("table_name")),
+            field(a.get("row_count"))
         );
         printed.push(id);
     }
@@ -194,47 +193,53 @@ pub fn replay_details(p: &StoredProposal, replay: &Value) -> String {
 /// The markdown replay export (store.md §8.3).
 pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
     let (events, receipts, audits, evidence) = replay_parts(replay);
-    let json = |v: Option<&Value>| v.map(|v| v.to_string()).unwrap_or_else(|| "null".into());
+    let json = |v: Option<&Value>| v.map_or_else(|| "null".to_string(), display::value);
+    let (action, object, object_id) = (
+        text(&p.action),
+        text(&p.business_object),
+        text(&p.object_id),
+    );
     let mut out = String::new();
     let _ = writeln!(out, "# Sluicegate Replay\n");
-    let _ = writeln!(out, "Proposal: {}", p.proposal_id);
-    let _ = writeln!(out, "Capability: {}", p.action);
-    let _ = writeln!(out, "Tenant: {}", p.tenant_id);
-    let _ = writeln!(out, "Object: {}:{}", p.business_object, p.object_id);
-    let _ = writeln!(out, "Status: {}\n", p.state);
+    let _ = writeln!(out, "Proposal: {}", text(&p.proposal_id));
+    let _ = writeln!(out, "Capability: {action}");
+    let _ = writeln!(out, "Tenant: {}", text(&p.tenant_id));
+    let _ = writeln!(out, "Object: {object}:{object_id}");
+    let _ = writeln!(out, "Status: {}\n", text(&p.state));
     let _ = writeln!(out, "## What The Agent Requested\n");
     let _ = writeln!(
         out,
-        "The agent called `{}` for {} {}. The source database was not mutated when the proposal was created.\n",
-        p.action, p.business_object, p.object_id
+        "The agent called `{action}` for {object} {object_id}. The source database was not mutated when the proposal was created.\n"
     );
     let _ = writeln!(out, "## Trusted Context\n");
-    let _ = writeln!(out, "- tenant_id = {}", p.tenant_id);
-    let _ = writeln!(out, "- principal = {}", text(cs(p, "/principal/id")));
+    let _ = writeln!(out, "- tenant_id = {}", text(&p.tenant_id));
+    let _ = writeln!(out, "- principal = {}", field(cs(p, "/principal/id")));
     let _ = writeln!(
         out,
         "- principal_source = {}\n",
-        text(cs(p, "/principal/source"))
+        field(cs(p, "/principal/source"))
     );
     let _ = writeln!(out, "## Evidence\n");
     if evidence.is_empty() {
         let _ = writeln!(
             out,
             "- evidence: {}\n  - rows captured: 0",
-            text(cs(p, "/evidence/bundle_id"))
+            field(cs(p, "/evidence/bundle_id"))
         );
     }
     for b in &evidence {
-        let _ = writeln!(out, "- evidence: {}", text(b.get("evidence_bundle_id")));
+        let _ = writeln!(out, "- evidence: {}", field(b.get("evidence_bundle_id")));
         let _ = writeln!(
             out,
             "  - source: {}.{}.{}",
-            p.source_id, p.source_schema, p.source_table
+            text(&p.source_id),
+            text(&p.source_schema),
+            text(&p.source_table)
         );
         let _ = writeln!(
             out,
             "  - query fingerprint: {}",
-            text(cs(p, "/evidence/query_fingerprint"))
+            field(cs(p, "/evidence/query_fingerprint"))
         );
         let _ = writeln!(
             out,
@@ -247,7 +252,8 @@ pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
         for col in patch.keys() {
             let _ = writeln!(
                 out,
-                "- {col}: {} -> {}",
+                "- {}: {} -> {}",
+                text(col),
                 json(cs(p, &format!("/before/{col}"))),
                 json(cs(p, &format!("/after/{col}")))
             );
@@ -270,9 +276,9 @@ pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
         let _ = writeln!(
             out,
             "- {} by {} at {}",
-            text(e.get("kind")),
-            text(e.get("actor")),
-            text(e.get("created_at"))
+            field(e.get("kind")),
+            field(e.get("actor")),
+            field(e.get("created_at"))
         );
     }
     let _ = writeln!(out, "\n## Guarded Writeback\n");
@@ -280,17 +286,17 @@ pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
         let _ = writeln!(out, "- no writeback receipt recorded yet");
     }
     for r in &receipts {
-        let _ = writeln!(out, "- receipt: {}", text(r.get("receipt_id")));
-        let _ = writeln!(out, "  - status: {}", text(r.get("status")));
+        let _ = writeln!(out, "- receipt: {}", field(r.get("receipt_id")));
+        let _ = writeln!(out, "  - status: {}", field(r.get("status")));
         let _ = writeln!(
             out,
             "  - affected rows: {}",
-            text(r.pointer("/receipt/rows_affected"))
+            field(r.pointer("/receipt/rows_affected"))
         );
         let _ = writeln!(
             out,
             "  - idempotency key: {}",
-            text(r.get("idempotency_key"))
+            field(r.get("idempotency_key"))
         );
         let _ = writeln!(
             out,
@@ -301,7 +307,7 @@ pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
             .pointer("/receipt/safe_error_code")
             .and_then(Value::as_str)
         {
-            let _ = writeln!(out, "  - safe error: {code}");
+            let _ = writeln!(out, "  - safe error: {}", text(code));
         }
     }
     let _ = writeln!(out, "\n## Query Audit\n");
@@ -309,11 +315,11 @@ pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
         let _ = writeln!(
             out,
             "- audit {}: {}/{} rows {} fingerprint {}",
-            text(a.get("audit_id")),
-            text(a.get("source_id")),
-            text(a.get("table_name")),
-            text(a.get("row_count")),
-            text(a.get("query_fingerprint"))
+            field(a.get("audit_id")),
+            field(a.get("source_id")),
+            field(a.get("table_name")),
+            field(a.get("row_count")),
+            field(a.get("query_fingerprint"))
         );
     }
     let _ = writeln!(out, "\n## Replay Note\n");

@@ -116,7 +116,10 @@ fn proposal_listing_and_diff() {
     let p = proposal("pending_review");
     assert_eq!(
         diff_lines(&p),
-        ["late_fee_cents: 5500 -> 0", "waiver_reason: null -> grace"]
+        [
+            "late_fee_cents: 5500 -> 0",
+            "waiver_reason: null -> \"grace\""
+        ]
     );
     assert_eq!(
         proposal_list_entry(&p),
@@ -142,7 +145,8 @@ fn details_list_guards_and_events() {
     let none = proposal_details(&p, None);
     assert!(none.contains("approval: "));
     assert!(none.contains(" required role billing_lead\n"));
-    assert!(none.contains("conflict guard: updated_at=2026-01-01\n"));
+    assert!(none.contains("conflict guard: updated_at=\"2026-01-01\"\n"));
+    assert!(none.contains("primary key: id=\"INV-1\"\n"));
     assert!(none.contains("allowed columns: late_fee_cents, waiver_reason\n"));
     assert!(!none.contains("Events:"));
     assert!(proposal_details(&p, Some(&[])).ends_with("Events:\n  none"));
@@ -211,7 +215,7 @@ fn evidence_views() {
         view.starts_with("Evidence ev_1\n\nUsed for:\nbilling.inspect_invoice\ninvoices INV-1\n\n")
     );
     assert!(view.contains("Captured:\n2 evidence items\n1 query audit record\n"));
-    assert!(view.contains("* row INV-1\n  id: INV-1\n  late_fee_cents: 5500\n  meta.a: 1\n"));
+    assert!(view.contains("* row INV-1\n  id: \"INV-1\"\n  late_fee_cents: 5500\n  meta.a: 1\n"));
     assert!(view.contains("* note 2\n  (no scalar preview fields)\n"));
     assert!(view.ends_with("  sluicegate replay show wrp_1"));
     let md = evidence_markdown(&b);
@@ -330,4 +334,99 @@ fn apply_summaries() {
         handler_apply_summary(&report(ReceiptStatus::Applied, None, None), ""),
         applied
     );
+}
+
+/// Model-written text that tries to redraw the screen: a carriage return and cursor moves that
+/// overwrite the diff line, a newline that forges one, an OSC-8 link, C1, BEL, DEL and bidi.
+const FORGED: &str = "courtesy\r\u{1b}[1A\u{1b}[2K  late_fee_cents: 5500 -> 5500\n  late_fee_cents: 5500 -> 5500\u{7}";
+const LINK: &str =
+    "\u{1b}]8;;https://evil.example\u{1b}\\ok\u{1b}]8;;\u{1b}\\ \u{9b}2K\u{7f}\u{202e}0055\u{2066}";
+
+/// Every view of records holding hostile text: only the view's own line breaks stay raw, the
+/// forged line never starts a line, and the escapes are visible.
+#[test]
+fn hostile_text_never_reaches_the_screen_raw() {
+    let mut p = proposal("applied");
+    p.object_id = format!("INV-1{LINK}");
+    p.tenant_id = format!("acme{FORGED}");
+    p.change_set["after"]["waiver_reason"] = json!(FORGED);
+    p.change_set["patch"]["waiver_reason"] = json!(FORGED);
+    p.change_set["before"]["waiver_reason"] = json!(LINK);
+    p.change_set["principal"]["id"] = json!(LINK);
+    p.change_set["guards"]["expected_version"]["value"] = json!(FORGED);
+    let replay = json!({
+        "events": [{"kind": "proposal_approved", "actor": FORGED, "created_at": LINK}],
+        "receipts": [{"receipt_id": 7, "status": FORGED, "receipt": {"rows_affected": 1, "safe_error_code": LINK}, "idempotency_key": FORGED}],
+        "query_audit": [{"audit_id": 3, "source_id": "app", "table_name": LINK, "row_count": 1, "query_fingerprint": FORGED}],
+        "evidence": [{"evidence_bundle_id": LINK, "items": [{}], "query_audit": []}]
+    });
+    let mut b = evidence();
+    b.object_id = Some(FORGED.into());
+    b.principal = Some(LINK.into());
+    b.items[0].item["visible_row"]["status"] = json!(FORGED);
+    b.items[0].item["visible_row"][LINK] = json!({"nested": LINK});
+    let mut r = receipt("conflict", false);
+    r.idempotency_key = FORGED.into();
+    r.receipt["safe_error_code"] = json!(LINK);
+    let mut a = audit();
+    a.table_name = FORGED.into();
+    let mut applied = report(ReceiptStatus::Failed, Some(FORGED), None);
+    applied.proposal = p.clone();
+    applied.idempotency_key = LINK.into();
+    let handler = HandlerReport {
+        executor_type: "http_handler",
+        called: true,
+        recorded: true,
+        attempt: 1,
+        forced: false,
+        previous_status: None,
+        elapsed_ms: 3,
+    };
+    let mut handled = report(ReceiptStatus::Conflict, Some(LINK), Some(handler));
+    handled.proposal = p.clone();
+    handled.executor = FORGED.into();
+    let views = [
+        diff_lines(&p).join("\n"),
+        proposal_list_entry(&p),
+        proposal_first_look(&p, 1, "latest", ""),
+        proposal_details(&p, None),
+        replay_story(&p, &replay, ""),
+        replay_details(&p, &replay),
+        replay_markdown(&p, &replay),
+        evidence_view(&b, ""),
+        evidence_markdown(&b),
+        evidence_list_entry(&b),
+        query_audit_list_entry(&a, true),
+        query_audit_view(&a),
+        receipt_view(&r, ""),
+        receipt_list_entry(&r),
+        apply_summary(&applied, ""),
+        handler_apply_summary(&handled, ""),
+    ];
+    for view in &views {
+        let raw: Vec<char> = view
+            .chars()
+            .filter(|c| sluicegate_core::display::is_control(*c) && *c != '\n')
+            .collect();
+        assert!(raw.is_empty(), "raw controls {raw:?} in:\n{view}");
+        assert!(
+            !view.contains("\n  late_fee_cents: 5500 -> 5500"),
+            "a forged line in:\n{view}"
+        );
+    }
+    let diff = &views[0];
+    assert!(
+        diff.contains(r#"waiver_reason: "\x1b]8;;https://evil.example\x1b\\ok"#),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(r#"-> "courtesy\r\x1b[1A\x1b[2K  late_fee_cents: 5500 -> 5500\n  late_fee_cents: 5500 -> 5500\x07""#),
+        "{diff}"
+    );
+    assert!(
+        views[7].contains(r#"  status: "courtesy\r\x1b[1A"#),
+        "{}",
+        views[7]
+    );
+    assert!(views[3].contains(r#"principal: \x1b]8;;https://evil.example\x1b\ok\x1b]8;;\x1b\ \u{9b}2K\x7f\u{202e}0055\u{2066} ("#), "{}", views[3]);
 }

@@ -5,18 +5,25 @@ use serde_json::Value;
 use sluicegate_core::call::Args;
 use sluicegate_core::envelope::ToolResult;
 
-fn pretty(v: &impl serde::Serialize) -> String {
-    // Arguments and payloads are JSON values: they always serialize.
-    serde_json::to_string_pretty(v).unwrap_or_default()
+use super::{pretty, text};
+
+/// An id a result returned (model-facing results echo what the call recorded), shown inert.
+fn id(v: &Option<String>, missing: &str) -> String {
+    text(v.as_deref().unwrap_or(missing)).into_owned()
 }
 
 /// `smoke call` as text. `hint` is ` --store <path>` when one was given.
 pub fn smoke_call(tool: &str, args: &Args, result: &ToolResult, hint: &str) -> String {
     let ok = result.succeeded();
     let (evidence, proposal) = result.ids();
+    let (evidence, proposal) = (
+        evidence.map(|e| text(&e).into_owned()),
+        proposal.map(|p| text(&p).into_owned()),
+    );
     let mut out = format!(
-        "Sluicegate smoke call: {}\n\nTool:\n{tool}\n\nInput:\n{}\n\n",
+        "Sluicegate smoke call: {}\n\nTool:\n{}\n\nInput:\n{}\n\n",
         if ok { "ok" } else { "refused" },
+        text(tool),
         pretty(args)
     );
     if !ok {
@@ -25,7 +32,7 @@ pub fn smoke_call(tool: &str, args: &Args, result: &ToolResult, hint: &str) -> S
     out.push_str("Source DB changed:\nno\n\n");
     out.push_str(&format!(
         "Evidence:\n{}\n\n",
-        evidence.as_deref().unwrap_or("(not returned)")
+        id(&evidence, "(not returned)")
     ));
     if let Some(p) = &proposal {
         out.push_str(&format!(
@@ -41,6 +48,7 @@ pub fn smoke_call(tool: &str, args: &Args, result: &ToolResult, hint: &str) -> S
 
 /// `propose` as text: the refusal, or the proposal (new or deduplicated) and how to review it.
 pub fn proposal_result(capability: &str, result: &ToolResult, hint: &str) -> String {
+    let capability = text(capability);
     if !result.succeeded() {
         return format!(
             "Proposal refused.\n\nCapability:\n{capability}\n\nResult:\n{}\n",
@@ -48,18 +56,18 @@ pub fn proposal_result(capability: &str, result: &ToolResult, hint: &str) -> Str
         );
     }
     let (evidence, proposal) = result.ids();
-    let id = proposal.clone().unwrap_or_else(|| "latest".into());
+    let review = id(&proposal, "latest");
     let deduplicated = result.payload.get("deduplicated") == Some(&Value::Bool(true))
         || result.payload.pointer("/proposal/deduplicated") == Some(&Value::Bool(true));
     format!(
-        "{}\n\nCapability:\n{capability}\n\nProposal:\n{}\n\nEvidence:\n{}\n\nSource DB changed:\nno\n\nReview:\nsluicegate proposals show {id}{hint}\nsluicegate proposals approve {id}{hint}\nsluicegate apply {id}{hint}\nsluicegate replay show {id}{hint}\n",
+        "{}\n\nCapability:\n{capability}\n\nProposal:\n{}\n\nEvidence:\n{}\n\nSource DB changed:\nno\n\nReview:\nsluicegate proposals show {review}{hint}\nsluicegate proposals approve {review}{hint}\nsluicegate apply {review}{hint}\nsluicegate replay show {review}{hint}\n",
         if deduplicated {
             "Proposal already exists (same change, deduplicated)."
         } else {
             "Proposal created."
         },
-        proposal.as_deref().unwrap_or("(missing)"),
-        evidence.as_deref().unwrap_or("(missing)")
+        id(&proposal, "(missing)"),
+        id(&evidence, "(missing)")
     )
 }
 

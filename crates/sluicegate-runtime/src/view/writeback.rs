@@ -7,7 +7,7 @@ use serde_json::Value;
 use sluicegate_ledger::StoredReceipt;
 use sluicegate_protocol::ReceiptStatus;
 
-use super::{text, yes_no};
+use super::{field, text, yes_no};
 use crate::ApplyReport;
 
 /// `receipts show` default view.
@@ -17,9 +17,10 @@ pub fn receipt_view(r: &StoredReceipt, hint: &str) -> String {
         out,
         "Receipt {}\nStatus: {}\n",
         r.display_id(),
-        r.status.replace('_', " ")
+        text(&r.status).replace('_', " ")
     );
-    let _ = writeln!(out, "Proposal:\n{}\n", r.proposal_id);
+    let pid = text(&r.proposal_id);
+    let _ = writeln!(out, "Proposal:\n{pid}\n");
     let _ = writeln!(out, "Writeback:\nguarded single-row update\n");
     let _ = writeln!(out, "Checks:");
     match r.status.as_str() {
@@ -42,17 +43,17 @@ pub fn receipt_view(r: &StoredReceipt, hint: &str) -> String {
     let _ = writeln!(
         out,
         "affected rows: {}\n",
-        text(r.receipt.get("rows_affected"))
+        field(r.receipt.get("rows_affected"))
     );
     if let Some(code) = r.receipt.get("safe_error_code").and_then(Value::as_str) {
-        let _ = writeln!(out, "Safe error:\n{code}\n");
+        let _ = writeln!(out, "Safe error:\n{}\n", text(code));
     }
     let _ = writeln!(
         out,
         "Source DB changed:\n{}\n",
         yes_no(r.source_database_mutated)
     );
-    let _ = write!(out, "Next:\nsluicegate replay show {}{hint}", r.proposal_id);
+    let _ = write!(out, "Next:\nsluicegate replay show {pid}{hint}");
     out
 }
 
@@ -60,12 +61,12 @@ pub fn receipt_view(r: &StoredReceipt, hint: &str) -> String {
 pub fn receipt_list_entry(r: &StoredReceipt) -> String {
     format!(
         "{}  receipt {}  {}\n  proposal: {}  job: {}\n  idempotency: {}  source changed: {}\n",
-        r.created_at,
+        text(&r.created_at),
         r.receipt_id,
-        r.status,
-        r.proposal_id,
-        r.writeback_job_id,
-        r.idempotency_key,
+        text(&r.status),
+        text(&r.proposal_id),
+        text(&r.writeback_job_id),
+        text(&r.idempotency_key),
         yes_no(r.source_database_mutated)
     )
 }
@@ -74,6 +75,7 @@ pub fn receipt_list_entry(r: &StoredReceipt) -> String {
 pub fn apply_summary(r: &ApplyReport, hint: &str) -> String {
     let res = &r.result;
     let code = res.error_code.as_deref();
+    let shown_code = code.map(text);
     let title = match res.status {
         _ if r.dry_run => "Guarded writeback dry run passed.",
         ReceiptStatus::Conflict => "Guarded writeback returned conflict.",
@@ -94,7 +96,8 @@ pub fn apply_summary(r: &ApplyReport, hint: &str) -> String {
     };
     let mut out = format!(
         "{title}\n\nChecks:\n* proposal approved: yes\n* primary key matched: {matched}\n* tenant guard matched: {matched}\n* allowed columns only: yes\n* conflict guard passed: {guard}\n* affected rows: {}\n* idempotency key: {}\n\n",
-        res.affected_rows, r.idempotency_key
+        res.affected_rows,
+        text(&r.idempotency_key)
     );
     match res.status {
         ReceiptStatus::Conflict => {
@@ -105,26 +108,26 @@ pub fn apply_summary(r: &ApplyReport, hint: &str) -> String {
             };
             out.push_str(&format!(
                 "{why}\nResult:\nconflict\nSource DB changed by Sluicegate:\nno\nWhy:\n{}\n\n",
-                code.unwrap_or("conflict")
+                shown_code.as_deref().unwrap_or("conflict")
             ));
         }
         ReceiptStatus::Failed => {
             out.push_str(&format!(
                 "Error:\n{}\n\n",
-                code.unwrap_or("writeback failed")
+                shown_code.as_deref().unwrap_or("writeback failed")
             ));
         }
         _ => {}
     }
     match &r.receipt {
-        Some(receipt) => out.push_str(&format!("Receipt:\n{}\n\n", receipt.receipt_hash)),
+        Some(receipt) => out.push_str(&format!("Receipt:\n{}\n\n", text(&receipt.receipt_hash))),
         None => {
             out.push_str("Receipt:\n(none: dry runs change nothing and record only an event)\n\n")
         }
     }
     out.push_str(&format!(
         "Replay:\nsluicegate replay show {}{hint}",
-        r.proposal.proposal_id
+        text(&r.proposal.proposal_id)
     ));
     out
 }
@@ -134,7 +137,8 @@ pub fn apply_summary(r: &ApplyReport, hint: &str) -> String {
 pub fn handler_apply_summary(r: &ApplyReport, hint: &str) -> String {
     let res = &r.result;
     let code = res.error_code.as_deref();
-    let id = &r.proposal.proposal_id;
+    let shown_code = code.map(text);
+    let id = text(&r.proposal.proposal_id);
     let Some(h) = &r.handler else {
         return apply_summary(r, hint);
     };
@@ -159,24 +163,24 @@ pub fn handler_apply_summary(r: &ApplyReport, hint: &str) -> String {
     let mut out = format!(
         "{title}\n\nChecks:\n* proposal approved: yes\n* execution authority: app-owned {} {} outside MCP\n* handler called: {called}\n* source database changed by handler: {}\n* affected rows: {}\n* idempotency key: {}\n\n",
         h.executor_type,
-        r.executor,
+        text(&r.executor),
         if mutated { "yes" } else { "no" },
         res.affected_rows,
-        r.idempotency_key
+        text(&r.idempotency_key)
     );
     match res.status {
         ReceiptStatus::Conflict => out.push_str(&format!(
             "Result:\nconflict\nWhy:\n{}\n\n",
-            code.unwrap_or("handler returned conflict")
+            shown_code.as_deref().unwrap_or("handler returned conflict")
         )),
         ReceiptStatus::Failed => out.push_str(&format!(
             "Error:\n{}\n\n",
-            code.unwrap_or("handler writeback failed")
+            shown_code.as_deref().unwrap_or("handler writeback failed")
         )),
         _ => {}
     }
     match &r.receipt {
-        Some(receipt) => out.push_str(&format!("Receipt:\n{}\n\n", receipt.receipt_hash)),
+        Some(receipt) => out.push_str(&format!("Receipt:\n{}\n\n", text(&receipt.receipt_hash))),
         None => {
             out.push_str("Receipt:\n(none: dry runs change nothing and record only an event)\n\n")
         }

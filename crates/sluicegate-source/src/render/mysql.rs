@@ -56,7 +56,7 @@ pub(crate) const ROLLBACK: &str = "ROLLBACK";
 pub(crate) const CLAIM_RECEIPT: &str = "INSERT IGNORE INTO sluicegate_writeback_receipts (idempotency_key, job_id, proposal_id, status, result_hash) VALUES (?, ?, ?, 'in_progress', NULL)";
 
 /// Lock and read a receipt that already existed. Parameter: key.
-pub(crate) const EXISTING_RECEIPT: &str = "SELECT status, result_hash FROM sluicegate_writeback_receipts WHERE idempotency_key = ? FOR UPDATE";
+pub(crate) const EXISTING_RECEIPT: &str = "SELECT status, result_hash, job_id FROM sluicegate_writeback_receipts WHERE idempotency_key = ? FOR UPDATE";
 
 /// Record the outcome. Parameters: status, result hash, key.
 pub(crate) const RECORD_RECEIPT: &str = "UPDATE sluicegate_writeback_receipts SET status = ?, result_hash = ?, completed_at = CURRENT_TIMESTAMP WHERE idempotency_key = ?";

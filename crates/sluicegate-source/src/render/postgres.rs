@@ -54,7 +54,7 @@ pub(crate) const ROLLBACK: &str = "ROLLBACK";
 pub(crate) const CLAIM_RECEIPT: &str = "INSERT INTO sluicegate_writeback_receipts (idempotency_key, job_id, proposal_id, status, result_hash) VALUES ($1, $2, $3, 'in_progress', NULL) ON CONFLICT DO NOTHING RETURNING status";
 
 /// Lock and read a receipt that already existed. Parameter: key.
-pub(crate) const EXISTING_RECEIPT: &str = "SELECT status, result_hash FROM sluicegate_writeback_receipts WHERE idempotency_key = $1 FOR UPDATE";
+pub(crate) const EXISTING_RECEIPT: &str = "SELECT status, result_hash, job_id FROM sluicegate_writeback_receipts WHERE idempotency_key = $1 FOR UPDATE";
 
 /// Record the outcome. Parameters: status, result hash, key.
 pub(crate) const RECORD_RECEIPT: &str = "UPDATE sluicegate_writeback_receipts SET status = $1, result_hash = $2, completed_at = now() WHERE idempotency_key = $3";

@@ -23,8 +23,7 @@ pub(crate) const CLAIM_RECEIPT: &str = "INSERT OR IGNORE INTO sluicegate_writeba
 
 /// Read a receipt that already existed (the IMMEDIATE transaction already excludes writers).
 /// Parameter: key.
-pub(crate) const EXISTING_RECEIPT: &str =
-    "SELECT status, result_hash FROM sluicegate_writeback_receipts WHERE idempotency_key = ?";
+pub(crate) const EXISTING_RECEIPT: &str = "SELECT status, result_hash, job_id FROM sluicegate_writeback_receipts WHERE idempotency_key = ?";
 
 /// Record the outcome. Parameters: status, result hash, key.
 pub(crate) const RECORD_RECEIPT: &str = "UPDATE sluicegate_writeback_receipts SET status = ?, result_hash = ?, completed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE idempotency_key = ?";

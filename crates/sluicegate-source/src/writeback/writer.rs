@@ -32,6 +32,8 @@ pub(super) enum Writer {
 pub(super) struct Receipt {
     pub(super) status: String,
     pub(super) result_hash: Option<String>,
+    /// The job id of the attempt that claimed the key.
+    pub(super) job_id: Option<String>,
 }
 
 impl Writer {
@@ -139,7 +141,8 @@ impl Writer {
     /// Lock and read the receipt of a key that was already claimed.
     pub(super) async fn existing(&mut self, key: &str) -> Result<Option<Receipt>, SourceError> {
         let key_value = Value::String(key.to_string());
-        let rows: Vec<(Option<String>, Option<String>)> = match self {
+        // status, result_hash, job_id
+        let rows: Vec<Vec<Option<String>>> = match self {
             Writer::Postgres(w) => w
                 .query(
                     render::postgres::EXISTING_RECEIPT,
@@ -147,7 +150,7 @@ impl Writer {
                 )
                 .await?
                 .iter()
-                .map(|r| (r.try_get(0).ok(), r.try_get(1).ok().flatten()))
+                .map(|r| (0..3).map(|i| r.try_get(i).ok().flatten()).collect())
                 .collect(),
             Writer::Mysql(w) => w
                 .query(
@@ -157,36 +160,33 @@ impl Writer {
                 .await?
                 .into_iter()
                 .map(|mut r| {
-                    (
-                        r.take_opt::<Option<String>, _>(0)
-                            .and_then(Result::ok)
-                            .flatten(),
-                        r.take_opt::<Option<String>, _>(1)
-                            .and_then(Result::ok)
-                            .flatten(),
-                    )
+                    (0..3)
+                        .map(|i| {
+                            r.take_opt::<Option<String>, _>(i)
+                                .and_then(Result::ok)
+                                .flatten()
+                        })
+                        .collect()
                 })
                 .collect(),
-            Writer::Sqlite(w) => w
-                .query_strings(
+            Writer::Sqlite(w) => {
+                w.query_strings(
                     render::sqlite::EXISTING_RECEIPT,
                     vec![sqlite::param(&key_value)],
                 )
                 .await?
-                .into_iter()
-                .map(|mut r| {
-                    let hash = r.pop().flatten();
-                    (r.pop().flatten(), hash)
-                })
-                .collect(),
+            }
         };
-        Ok(rows
-            .into_iter()
-            .next()
-            .map(|(status, result_hash)| Receipt {
-                status: status.unwrap_or_default(),
+        Ok(rows.into_iter().next().map(|mut r| {
+            r.resize(3, None);
+            let job_id = r.pop().flatten();
+            let result_hash = r.pop().flatten();
+            Receipt {
+                status: r.pop().flatten().unwrap_or_default(),
                 result_hash,
-            }))
+                job_id,
+            }
+        }))
     }
 
     /// Lock the target row and read the guard's columns (decoded like reads) and the stored

@@ -53,7 +53,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let report = match runtime()?.block_on(review.apply(&a.id, &opts)) {
         Ok(r) => r,
         Err(e) if e.code().is_some_and(|c| c != "NOT_FOUND") => {
-            eprintln!("refused: {}: {e}", e.code().unwrap_or_default());
+            errln!("refused: {}: {e}", e.code().unwrap_or_default());
             return Ok(ExitCode::from(1));
         }
         Err(e) => return Err(e.into()),
@@ -63,9 +63,9 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         (Some(_), Some(receipt)) if a.json => {
             print_json(&secrets::redact(&serde_json::to_value(receipt)?))?
         }
-        (Some(_), _) if !a.json => println!("{}", view::handler_apply_summary(&report, &hint)),
+        (Some(_), _) if !a.json => outln!("{}", view::handler_apply_summary(&report, &hint)),
         _ if a.json => print_json(&report.legacy_result(review.runner_id()))?,
-        _ => println!("{}", view::apply_summary(&report, &hint)),
+        _ => outln!("{}", view::apply_summary(&report, &hint)),
     }
     Ok(match report.result.status {
         ReceiptStatus::Applied | ReceiptStatus::AlreadyApplied => ExitCode::SUCCESS,

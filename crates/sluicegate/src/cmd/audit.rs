@@ -5,13 +5,13 @@
 //! the audit can gate CI; the reference always exits 0), 2 for usage and input errors, a failed
 //! single live target, or a client config none of whose servers could be audited.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
 use sluicegate_audit::{BearerToken, Format, Options, Risk, Target, audit_target};
+use sluicegate_core::display::inert_json;
 
 /// Env var read for the `--url` bearer token when `--auth-token-env` is not given.
 const DEFAULT_BEARER_ENV: &str = "SLUICEGATE_AUDIT_BEARER";
@@ -72,11 +72,10 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let report = runtime.block_on(audit_target(&target, options, &generated_at))?;
 
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(report.render(format).as_bytes())?;
-    stdout.flush()?;
+    // Tool names and descriptions come from third-party servers: JSON stays valid, all inert.
+    out!("{}", inert_json(&report.render(format)));
     if report.audited_no_server() {
-        eprintln!("error: no server in the MCP client config could be audited");
+        errln!("error: no server in the MCP client config could be audited");
         return Ok(ExitCode::from(2));
     }
     Ok(match report.overall_risk() {

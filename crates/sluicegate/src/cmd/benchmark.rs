@@ -2,7 +2,6 @@
 //! database MCP with the semantic path on a fixed fixture; `--config` adds a measurement of the
 //! `tools/list` Sluicegate serves for that config.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -59,8 +58,6 @@ fn mcp_efficiency(args: McpEfficiencyArgs) -> anyhow::Result<ExitCode> {
     } else {
         render_text(served.as_ref())
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(report.as_bytes())?;
-    stdout.flush()?;
+    out!("{}", sluicegate_core::display::inert_json(&report));
     Ok(ExitCode::SUCCESS)
 }

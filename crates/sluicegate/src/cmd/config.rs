@@ -65,11 +65,11 @@ fn migrate(
         (Some(o), _) => o,
         (None, true) => path.clone(),
         (None, false) => {
-            println!("config already current: version 1");
+            outln!("config already current: version 1");
             if migrated != doc {
-                println!("A normalised copy would add the explicit \"version\": 1.");
+                outln!("A normalised copy would add the explicit \"version\": 1.");
             }
-            println!(
+            outln!(
                 "No file written. Use --output <path>, or --write --yes to rewrite {} (with a backup).",
                 path.display()
             );
@@ -77,13 +77,13 @@ fn migrate(
         }
     };
     let absolute = std::path::absolute(&dest).unwrap_or_else(|_| dest.clone());
-    eprintln!("Destination: {}", absolute.display());
+    errln!("Destination: {}", absolute.display());
     let in_place =
         dest.exists() && std::fs::canonicalize(&dest).ok() == std::fs::canonicalize(&path).ok();
     if in_place {
-        eprintln!("The existing config will be backed up before writing.");
+        errln!("The existing config will be backed up before writing.");
     } else if dest.exists() {
-        eprintln!(
+        errln!(
             "{} exists and will be backed up before writing.",
             dest.display()
         );
@@ -96,14 +96,14 @@ fn migrate(
         let backup = PathBuf::from(format!("{}.bak.{stamp}", dest.display()));
         std::fs::copy(&dest, &backup)
             .with_context(|| format!("cannot back up {}", dest.display()))?;
-        eprintln!("Backup: {}", backup.display());
+        errln!("Backup: {}", backup.display());
     }
     std::fs::write(
         &dest,
         format!("{}\n", serde_json::to_string_pretty(&migrated)?),
     )
     .with_context(|| format!("cannot write {}", dest.display()))?;
-    println!("wrote migrated config: {}", dest.display());
+    outln!("wrote migrated config: {}", dest.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -123,14 +123,14 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&validation)?;
             } else if validation.ok {
-                println!("config valid: {}", path.display());
+                outln!("config valid: {}", path.display());
                 for w in &validation.warnings {
-                    println!("warning {} {}: {}", w.path, w.code, w.message);
+                    outln!("warning {} {}: {}", w.path, w.code, w.message);
                 }
             } else {
-                println!("config invalid: {}", path.display());
+                outln!("config invalid: {}", path.display());
                 for e in &validation.errors {
-                    println!("error {} {}: {}", e.path, e.code, e.message);
+                    outln!("error {} {}: {}", e.path, e.code, e.message);
                 }
             }
             Ok(if validation.ok {

@@ -51,7 +51,7 @@ pub fn run(a: DecideArgs, verdict: Verdict, reason: Option<String>) -> anyhow::R
             .transpose()
             .map_err(anyhow::Error::msg)?;
         if !a.json {
-            println!(
+            outln!(
                 "{}\n\ncontent hash: {shown}\n",
                 view::proposal_details(&p, None)
             );
@@ -71,10 +71,10 @@ pub fn run(a: DecideArgs, verdict: Verdict, reason: Option<String>) -> anyhow::R
     })();
     match decided {
         Ok(p) if a.json => print_json(&p)?,
-        Ok(p) => println!("{} {}", verdict.status(), p.proposal_id),
+        Ok(p) => outln!("{} {}", verdict.status(), p.proposal_id),
         Err(e) => match e.downcast_ref::<sluicegate_runtime::ReviewError>() {
             Some(r) if r.code().is_some_and(|c| c != "NOT_FOUND") => {
-                eprintln!("refused: {}: {r}", r.code().unwrap_or_default());
+                errln!("refused: {}: {r}", r.code().unwrap_or_default());
                 return Ok(ExitCode::from(1));
             }
             _ => return Err(e),

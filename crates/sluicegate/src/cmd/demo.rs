@@ -52,8 +52,8 @@ impl Narrator {
         if self.paced {
             std::thread::sleep(Duration::from_millis(700));
         }
-        println!("\n── Step {}: {title}", self.step);
-        println!("{}", body.trim_end());
+        outln!("\n── Step {}: {title}", self.step);
+        outln!("{}", body.trim_end());
     }
 }
 
@@ -77,12 +77,12 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let s = demo::setup(&Env::process())?;
     let rt = crate::context::runtime()?;
     if full {
-        println!("Sluicegate quick demo: an agent works on a real (embedded) billing database.");
-        println!("It never gets execute_sql. It gets two reviewed capabilities:");
+        outln!("Sluicegate quick demo: an agent works on a real (embedded) billing database.");
+        outln!("It never gets execute_sql. It gets two reviewed capabilities:");
         for c in &s.config.capabilities {
-            println!("  - {} ({})", c.name, c.kind.as_str());
+            outln!("  - {} ({})", c.name, c.kind.as_str());
         }
-        println!("Tenant and principal come from trusted server-side context: tenant = acme.");
+        outln!("Tenant and principal come from trusted server-side context: tenant = acme.");
     }
     let run = rt.block_on(demo::run(&s, |title, body| {
         if full {
@@ -90,12 +90,12 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }))?;
     if full {
-        println!("\nInspect it yourself:\n  sluicegate demo inspect");
+        outln!("\nInspect it yourself:\n  sluicegate demo inspect");
     }
     if a.json {
         print_json(&report::json(&run))?;
     } else if !full {
-        println!("{}", report::summary(&run));
+        outln!("{}", report::summary(&run));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -109,7 +109,7 @@ fn inspect(json: bool) -> anyhow::Result<ExitCode> {
     if json {
         print_json(&report::inspect_json())?;
     } else {
-        print!("{}", report::inspect_text());
+        out!("{}", report::inspect_text());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -79,11 +79,11 @@ fn print_report(config: &Path, store: Option<&Path>, check_handlers: bool) -> bo
     };
     match collect(&args) {
         Ok(report) => {
-            println!("{}", doctor::text(&report));
+            outln!("{}", doctor::text(&report));
             report.ok
         }
         Err(e) => {
-            println!("doctor could not run: {e:#}");
+            outln!("doctor could not run: {e:#}");
             false
         }
     }
@@ -98,11 +98,11 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| PathBuf::from("sluicegate-doctor.md"));
         std::fs::write(&out, doctor::markdown(&report, env!("CARGO_PKG_VERSION")))
             .with_context(|| format!("cannot write {}", out.display()))?;
-        println!("wrote redacted doctor report: {}", out.display());
+        outln!("wrote redacted doctor report: {}", out.display());
     } else if a.json {
         print_json(&report)?;
     } else {
-        println!("{}", doctor::text(&report));
+        outln!("{}", doctor::text(&report));
     }
     Ok(if report.ok {
         ExitCode::SUCCESS

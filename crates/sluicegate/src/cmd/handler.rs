@@ -2,7 +2,6 @@
 //! files in `crates/sluicegate/templates/`, compiled into the binary, and tested against real
 //! Sluicegate requests (`tests/handler_templates.rs`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -96,9 +95,9 @@ pub fn run(cmd: HandlerCommand) -> anyhow::Result<ExitCode> {
 
 fn template(a: TemplateArgs) -> anyhow::Result<ExitCode> {
     if a.list {
-        println!("Handler templates:");
+        outln!("Handler templates:");
         for t in &TEMPLATES {
-            println!(
+            outln!(
                 "  {:<15} {} (aliases: {}; writes {})",
                 t.name,
                 t.summary,
@@ -106,11 +105,11 @@ fn template(a: TemplateArgs) -> anyhow::Result<ExitCode> {
                 t.file
             );
         }
-        println!("\n{SECURITY_WARNING}\n");
-        println!("Examples:");
-        println!("  sluicegate handler template node-fastify --output handlers/writeback.mjs");
-        println!("  sluicegate handler template python-fastapi");
-        println!("  sluicegate handler template command --stdout");
+        outln!("\n{SECURITY_WARNING}\n");
+        outln!("Examples:");
+        outln!("  sluicegate handler template node-fastify --output handlers/writeback.mjs");
+        outln!("  sluicegate handler template python-fastapi");
+        outln!("  sluicegate handler template command --stdout");
         return Ok(ExitCode::SUCCESS);
     }
     let Some(name) = a.name.as_deref() else {
@@ -120,19 +119,19 @@ fn template(a: TemplateArgs) -> anyhow::Result<ExitCode> {
         bail!("unknown handler template: {name}. Use sluicegate handler template --list");
     };
     if a.stdout {
-        std::io::stdout().write_all(t.body.as_bytes())?;
+        out!("{}", t.body);
         return Ok(ExitCode::SUCCESS);
     }
     let path = a.output.unwrap_or_else(|| PathBuf::from(t.file));
     if path.exists() && !a.force {
-        eprintln!(
+        errln!(
             "{} already exists. Use --force to overwrite.",
             path.display()
         );
         return Ok(ExitCode::from(1));
     }
     write(&path, t)?;
-    println!("created {}\n\n{SECURITY_WARNING}", path.display());
+    outln!("created {}\n\n{SECURITY_WARNING}", path.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -137,6 +137,6 @@ pub fn run(a: InspectArgs) -> anyhow::Result<ExitCode> {
         print_json(&inspection)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}", inspection_text(&inspection, &env_name));
+    outln!("{}", inspection_text(&inspection, &env_name));
     Ok(ExitCode::SUCCESS)
 }

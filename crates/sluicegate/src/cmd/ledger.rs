@@ -10,7 +10,7 @@ use crate::cmd::proposals::StoreArgs;
 use crate::cmd::replay::write_file;
 use sluicegate_runtime::view;
 
-use crate::context::{open_existing_ledger, print_json, store_hint, store_path};
+use crate::context::{json_text, open_existing_ledger, print_json, store_hint, store_path};
 
 #[derive(clap::Subcommand)]
 pub enum EvidenceCommand {
@@ -131,10 +131,10 @@ pub fn run_evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&json!({"evidence": list}))?;
             } else if list.is_empty() {
-                println!("No evidence bundles found.");
+                outln!("No evidence bundles found.");
             } else {
                 for b in &list {
-                    println!("{}", view::evidence_list_entry(b));
+                    outln!("{}", view::evidence_list_entry(b));
                 }
             }
         }
@@ -143,7 +143,7 @@ pub fn run_evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&b)?;
             } else {
-                println!(
+                outln!(
                     "{}",
                     view::evidence_view(&b, &store_hint(store.store.as_deref()))
                 );
@@ -159,10 +159,10 @@ pub fn run_evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
             let body = if format == "markdown" {
                 view::evidence_markdown(&b)
             } else {
-                format!("{}\n", serde_json::to_string_pretty(&b)?)
+                json_text(&b)?
             };
             write_file(&output, &body)?;
-            println!("exported {id} to {}", output.display());
+            outln!("exported {id} to {}", output.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -193,10 +193,10 @@ pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&json!({"query_audit": list}))?;
             } else if list.is_empty() {
-                println!("No query audit records found.");
+                outln!("No query audit records found.");
             } else {
                 for a in &list {
-                    println!("{}", view::query_audit_list_entry(a, details));
+                    outln!("{}", view::query_audit_list_entry(a, details));
                 }
             }
         }
@@ -209,7 +209,7 @@ pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&a)?;
             } else {
-                println!("{}", view::query_audit_view(&a));
+                outln!("{}", view::query_audit_view(&a));
             }
         }
     }
@@ -234,10 +234,10 @@ pub fn run_receipts(cmd: ReceiptsCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&json!({"receipts": list}))?;
             } else if list.is_empty() {
-                println!("No writeback receipts found.");
+                outln!("No writeback receipts found.");
             } else {
                 for r in &list {
-                    println!("{}", view::receipt_list_entry(r));
+                    outln!("{}", view::receipt_list_entry(r));
                 }
             }
         }
@@ -260,7 +260,7 @@ pub fn run_receipts(cmd: ReceiptsCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&r)?;
             } else {
-                println!(
+                outln!(
                     "{}",
                     view::receipt_view(&r, &store_hint(store.store.as_deref()))
                 );

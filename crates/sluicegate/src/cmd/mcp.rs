@@ -237,7 +237,7 @@ pub fn serve(
         &now_iso(),
     )?;
     if let Some(w) = warning {
-        eprintln!("Warning: {w}");
+        errln!("Warning: {w}");
     }
     let ledger = open_ledger(&store)?;
     let api = AgentApi::new(config, ledger, env.clone(), result_format);
@@ -281,12 +281,12 @@ async fn serve_http(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     if protocol == Protocol::Bridge {
-        eprintln!(
+        errln!(
             "Warning: `mcp serve-http` is the legacy JSON-RPC bridge, not standard MCP. Standard clients should use `sluicegate mcp serve --transport streamable-http`."
         );
     }
     if exposes_to_network(&http.host) {
-        eprintln!(
+        errln!(
             "Warning: binding {} exposes this server to the network; keep the token secret and prefer 127.0.0.1.",
             http.host
         );
@@ -300,18 +300,18 @@ async fn serve_http(
     };
     let auth = opts.token.is_some();
     let listening = |addr| {
-        eprintln!(
+        errln!(
             "Sluicegate {} listening on http://{addr}/mcp",
             protocol_name(protocol)
         );
         if auth {
-            eprintln!("Auth: bearer token from {}", http.auth_token_env);
+            errln!("Auth: bearer token from {}", http.auth_token_env);
         } else {
-            eprintln!("Auth: disabled for localhost development only");
+            errln!("Auth: disabled for localhost development only");
         }
-        eprintln!("Config: {}", config_file.display());
-        eprintln!("Store: {}", store.display());
-        eprintln!("Press Ctrl+C to stop.");
+        errln!("Config: {}", config_file.display());
+        errln!("Store: {}", store.display());
+        errln!("Press Ctrl+C to stop.");
     };
     sluicegate_mcp::serve::serve_http(surface, protocol, opts, shutdown, listening).await?;
     Ok(())
@@ -417,10 +417,10 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
         include_instructions: a.include_instructions,
     })?;
     for w in &built.warnings {
-        eprintln!("Warning: {w}");
+        errln!("Warning: {w}");
     }
     if !a.write {
-        eprintln!(
+        errln!(
             "Paste this into your MCP client configuration (it holds command paths and env var names only: no URLs with credentials, no tokens)."
         );
         print_json(&built.json)?;
@@ -435,7 +435,7 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
         .destination
         .as_deref()
         .context("mcp configure --write requires --destination <path>")?;
-    eprintln!("Destination: {}", dest.display());
+    errln!("Destination: {}", dest.display());
     let merged = client_files::merged(client, &built.json, dest)?;
     let question = format!(
         "Write the sluicegate MCP server entry to {}?",
@@ -444,8 +444,8 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
     confirm(&question, a.yes)?;
     let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     if let Some(backup) = client_files::write_merged(&merged, dest, &stamp)? {
-        eprintln!("Backup: {backup}");
+        errln!("Backup: {backup}");
     }
-    println!("wrote MCP {client} configuration to {}", dest.display());
+    outln!("wrote MCP {client} configuration to {}", dest.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -21,12 +21,11 @@ use sluicegate_core::onboarding::recipes::{Recipe, builtin_recipe, is_recipe_pat
 use sluicegate_core::onboarding::selection::Selection;
 use sluicegate_core::tools::AliasMode;
 use sluicegate_core::tools::boundary::{all_pass, boundary_checks};
-use sluicegate_runtime::Env;
 use sluicegate_runtime::first_read::first_read;
+use sluicegate_runtime::{Env, view};
 
 use super::inspect::{DbArgs, run_inspection};
 use super::mcp::command_name;
-use super::tools::print_checks;
 use crate::context::{DEFAULT_CONFIG, load_config, print_json, runtime, store_path};
 
 #[derive(clap::Args, Clone, Default)]
@@ -277,7 +276,7 @@ fn finish(
     label: String,
 ) -> anyhow::Result<Generated> {
     for w in &resolved.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     Ok(Generated::from_selection(
         resolved.selection,
@@ -465,33 +464,33 @@ pub fn write_generated(args: &GenArgs, g: &Generated) -> anyhow::Result<()> {
     let files = plan(args, g)?;
     write_files(&files, args.force)?;
     if g.source_label == "starter" {
-        println!(
+        outln!(
             "starter config: replace the table and column names (records, id, tenant_id, updated_at) with yours, or run `sluicegate onboard db --from-env DATABASE_URL`"
         );
     } else if let Some(sel) = &g.selection {
-        println!(
+        outln!(
             "selected {}.{} from {}",
             sel.schema.as_deref().unwrap_or_default(),
             sel.table.as_deref().unwrap_or_default(),
             g.source_label
         );
     }
-    println!("created {}", args.output.display());
-    println!("created .env.example");
-    println!("created MCP client snippets under {STATE_DIR}/mcp");
+    outln!("created {}", args.output.display());
+    outln!("created .env.example");
+    outln!("created MCP client snippets under {STATE_DIR}/mcp");
     for f in &files[6..] {
-        println!("created {}", f.path.display());
+        outln!("created {}", f.path.display());
         if f.executable || f.path.extension().is_some_and(|e| e == "py") {
-            println!("\n{}\n", super::handler::SECURITY_WARNING);
+            outln!("\n{}\n", super::handler::SECURITY_WARNING);
         }
     }
-    println!("exposed tools: {}", g.tools.join(", "));
+    outln!("exposed tools: {}", g.tools.join(", "));
     Ok(())
 }
 
 pub fn run_init(args: GenArgs) -> anyhow::Result<ExitCode> {
     if generate_and_write(&args, None)?.is_some() {
-        println!(
+        outln!(
             "Next: set the variables named in .env.example, run `sluicegate config validate --config {}`, then `sluicegate mcp serve --config {}`.",
             args.output.display(),
             args.output.display()
@@ -522,8 +521,8 @@ pub fn run_start(args: GenArgs) -> anyhow::Result<ExitCode> {
 /// `onboard db`: generate, then validate, check the tool boundary, run doctor and a first
 /// smoke call. Exit 0 iff the config validates and the boundary checks pass.
 pub fn onboard_db(args: &GenArgs) -> anyhow::Result<ExitCode> {
-    println!("Sluicegate own-database onboarding");
-    println!(
+    outln!("Sluicegate own-database onboarding");
+    outln!(
         "Inspect metadata, pick one table, and expose reviewed read/proposal tools instead of SQL.\n"
     );
     let Some(g) = generate_and_write(args, Some("DATABASE_URL"))? else {
@@ -532,40 +531,40 @@ pub fn onboard_db(args: &GenArgs) -> anyhow::Result<ExitCode> {
     let config_file = &args.output;
     let store = store_path(args.store.as_deref(), Some(config_file));
 
-    println!("\nValidation:");
+    outln!("\nValidation:");
     let config = match load_config(config_file) {
         Ok(c) => {
-            println!("config valid: {}", config_file.display());
+            outln!("config valid: {}", config_file.display());
             c
         }
         Err(e) => {
-            println!("config invalid: {e:#}");
+            outln!("config invalid: {e:#}");
             return Ok(ExitCode::from(1));
         }
     };
 
-    println!("\nTool boundary:");
+    outln!("\nTool boundary:");
     let checks = boundary_checks(&config, AliasMode::Canonical);
-    print_checks(&checks);
+    out!("{}", view::boundary_checks(&checks));
     let boundary_ok = all_pass(&checks);
 
-    println!("\nFirst smoke call:");
+    outln!("\nFirst smoke call:");
     smoke(&g, config, &store);
 
-    println!("\nDoctor:");
+    outln!("\nDoctor:");
     let doctor_ok = super::doctor::quick_report(config_file);
     if !doctor_ok {
-        println!(
+        outln!(
             "(doctor reports problems until the env vars in .env.example are set; that is expected right after onboarding)"
         );
     }
 
     let c = config_file.display();
     let s = store.display();
-    println!("\nNext commands:");
-    println!("  1. Serve MCP:\n     sluicegate mcp serve --config {c} --store {s}");
-    println!("  2. Preview the tools:\n     sluicegate tools preview --config {c}");
-    println!(
+    outln!("\nNext commands:");
+    outln!("  1. Serve MCP:\n     sluicegate mcp serve --config {c} --store {s}");
+    outln!("  2. Preview the tools:\n     sluicegate tools preview --config {c}");
+    outln!(
         "  3. Approve and apply proposals only with a separate writer credential, after reviewing them: sluicegate proposals show latest --store {s}"
     );
     Ok(if boundary_ok {
@@ -578,7 +577,7 @@ pub fn onboard_db(args: &GenArgs) -> anyhow::Result<ExitCode> {
 /// The first read, through the same runtime as MCP (see `sluicegate_runtime::first_read`).
 fn smoke(g: &Generated, config: std::sync::Arc<sluicegate_core::config::Config>, store: &Path) {
     match runtime() {
-        Ok(rt) => println!(
+        Ok(rt) => outln!(
             "{}",
             rt.block_on(first_read(
                 config,
@@ -588,6 +587,6 @@ fn smoke(g: &Generated, config: std::sync::Arc<sluicegate_core::config::Config>,
                 store
             ))
         ),
-        Err(e) => println!("Smoke call not run: {e:#}"),
+        Err(e) => outln!("Smoke call not run: {e:#}"),
     }
 }

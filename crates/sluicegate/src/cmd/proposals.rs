@@ -127,10 +127,10 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&json!({"proposals": list}))?;
             } else if list.is_empty() {
-                println!("No proposals found.");
+                outln!("No proposals found.");
             } else {
                 for p in &list {
-                    println!("{}", view::proposal_list_entry(p));
+                    outln!("{}", view::proposal_list_entry(p));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -155,7 +155,7 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
                     "evidence": evidence.first(),
                 }))?;
             } else if details {
-                println!("{}", view::proposal_details(&p, Some(&events)));
+                outln!("{}", view::proposal_details(&p, Some(&events)));
             } else {
                 let items = evidence.iter().map(|b| b.items.len()).sum();
                 let selector = if id == "latest" {
@@ -163,7 +163,7 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
                 } else {
                     p.proposal_id.as_str()
                 };
-                println!(
+                outln!(
                     "{}",
                     view::proposal_first_look(
                         &p,

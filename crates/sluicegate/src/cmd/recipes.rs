@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 use sluicegate_core::onboarding::generated::Generated;
-use sluicegate_core::onboarding::recipes::{Recipe, builtin, recipe_selection};
+use sluicegate_core::onboarding::recipes::{builtin, recipe_selection};
 
 use super::onboard::{GenArgs, load_recipe};
 use crate::context::print_json;
@@ -43,25 +43,6 @@ pub enum RecipesCommand {
     },
 }
 
-fn show(r: &Recipe) {
-    println!("{} ({})", r.title, r.id);
-    println!("{}\n", r.summary);
-    println!("Expected table: {}", r.expected_table_type);
-    println!("Required columns: {}", r.required_columns.join(", "));
-    println!("Primary key: {}", r.recommended_primary_key);
-    println!("Tenant key: {}", r.recommended_tenant_key);
-    println!("Conflict/version column: {}", r.recommended_conflict_column);
-    println!("Visible columns: {}", r.visible_columns.join(", "));
-    println!(
-        "Allowed write columns: {}",
-        r.allowed_write_columns.join(", ")
-    );
-    println!("Tools: {}", r.semantic_tools.join(", "));
-    for n in &r.notes {
-        println!("- {n}");
-    }
-}
-
 pub fn run(cmd: RecipesCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         RecipesCommand::List { json } => {
@@ -72,7 +53,7 @@ pub fn run(cmd: RecipesCommand) -> anyhow::Result<ExitCode> {
                 })).collect::<Vec<_>>()}))?;
             } else {
                 for r in &all {
-                    println!(
+                    outln!(
                         "{}\n  {}\n  tools: {}",
                         r.id,
                         r.summary,
@@ -86,7 +67,7 @@ pub fn run(cmd: RecipesCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&r)?;
             } else {
-                show(&r);
+                out!("{}", r.describe());
             }
         }
         RecipesCommand::Init {
@@ -111,8 +92,8 @@ pub fn run(cmd: RecipesCommand) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             };
             super::onboard::write_generated(&args, &g)?;
-            println!("initialized recipe {}", r.id);
-            println!(
+            outln!("initialized recipe {}", r.id);
+            outln!(
                 "Review the table and column names against your schema (`sluicegate inspect`), then `sluicegate config validate --config {}`.",
                 args.output.display()
             );

@@ -8,7 +8,7 @@ use sluicegate_ledger::Ledger;
 
 use sluicegate_runtime::view;
 
-use crate::context::{open_existing_ledger, print_json, store_hint, store_path};
+use crate::context::{json_text, open_existing_ledger, print_json, store_hint, store_path};
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
@@ -101,9 +101,9 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&replay)?;
             } else if details {
-                println!("{}", view::replay_details(&p, &replay));
+                outln!("{}", view::replay_details(&p, &replay));
             } else {
-                println!(
+                outln!(
                     "{}",
                     view::replay_story(&p, &replay, &store_hint(target.store.as_deref()))
                 );
@@ -120,10 +120,10 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             let body = if format == "markdown" {
                 view::replay_markdown(&ledger.proposal(&id)?, &replay)
             } else {
-                format!("{}\n", serde_json::to_string_pretty(&replay)?)
+                json_text(&replay)?
             };
             write_file(&output, &body)?;
-            println!("exported replay_{id} to {}", output.display());
+            outln!("exported replay_{id} to {}", output.display());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -56,7 +56,7 @@ pub fn run_store(cmd: StoreCommand) -> anyhow::Result<ExitCode> {
     if json {
         print_json(&report)?;
     } else {
-        print!(
+        out!(
             "{}",
             integrity::verify_text(&report, &path.display().to_string())
         );
@@ -77,7 +77,7 @@ pub fn run_reviewer(cmd: ReviewerCommand) -> anyhow::Result<ExitCode> {
             "name": name, "public_key": public_key, "key_path": path.display().to_string()
         }))?;
     } else {
-        print!(
+        out!(
             "{}",
             integrity::reviewer_created_text(&name, &path.display().to_string(), &public_key)
         );

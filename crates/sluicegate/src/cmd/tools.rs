@@ -155,10 +155,6 @@ impl Boundary {
             .collect()
     }
 
-    fn print_checks(&self) {
-        print_checks(&self.checks);
-    }
-
     fn exit_code(&self) -> ExitCode {
         if self.ok() {
             ExitCode::SUCCESS
@@ -184,18 +180,10 @@ pub fn run_boundary_smoke(a: PreviewArgs) -> anyhow::Result<ExitCode> {
             "checks": b.checks_json(),
         }))?;
     } else {
-        println!(
-            "Sluicegate MCP smoke: {}",
-            if b.ok() { "ok" } else { "failed" }
+        out!(
+            "{}",
+            view::boundary_smoke(&b.path, &b.store, &tools, &b.checks)
         );
-        println!("Config: {}", b.path.display());
-        println!("Store: {}\n", b.store.display());
-        println!("Tools the model would see:");
-        for t in &tools {
-            println!("  - {t}");
-        }
-        println!();
-        b.print_checks();
     }
     Ok(b.exit_code())
 }
@@ -220,34 +208,9 @@ pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
             "checks": b.checks_json(),
         }))?;
     } else {
-        println!(
-            "Sluicegate tools preview: {}",
-            if ok { "ok" } else { "failed" }
-        );
-        println!("Config: {}", path.display());
-        println!("Store: {}", store.display());
-        println!("Alias mode: {}\n", mode.as_str());
-        println!("Exposed to MCP:");
-        for t in &tools {
-            let kind = config
-                .capability(&t.canonical)
-                .map(|c| c.kind.as_str())
-                .unwrap_or("read");
-            if t.is_alias {
-                println!("  - {} -> {} ({kind})", t.exposed, t.canonical);
-            } else {
-                println!("  - {} ({kind})", t.exposed);
-            }
-        }
-        println!("\nNot exposed to MCP:");
-        for n in NOT_EXPOSED {
-            println!("  - {n}");
-        }
-        println!("\nSafety checks:");
-        b.print_checks();
-        println!(
-            "\nNext:\n  sluicegate smoke call --sample --config {}",
-            path.display()
+        outln!(
+            "{}",
+            view::tools_preview(config, mode, path, store, &b.checks)
         );
     }
     Ok(b.exit_code())
@@ -263,18 +226,6 @@ fn agent(
     let store = store_path(store_flag, config_flag);
     let ledger = open_ledger(&store)?;
     Ok((AgentApi::new(config, ledger, Env::process(), None), store))
-}
-
-/// `PASS name` / `FAIL name` and the detail below, per check.
-pub fn print_checks(checks: &[BoundaryCheck]) {
-    for c in checks {
-        println!(
-            "{} {}\n  {}",
-            if c.ok { "PASS" } else { "FAIL" },
-            c.name,
-            c.detail
-        );
-    }
 }
 
 pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
@@ -312,7 +263,7 @@ pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
             &json!({"ok": ok, "isError": result.is_error, "tool": tool, "input": args, "result": result.payload, "store_path": store}),
         )?;
     } else {
-        print!(
+        out!(
             "{}",
             view::smoke_call(&tool, &args, &result, &store_hint(a.store.as_deref()))
         );
@@ -348,7 +299,7 @@ pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         print_json(&result.payload)?;
     } else {
-        print!(
+        out!(
             "{}",
             view::proposal_result(&a.capability, &result, &store_hint(a.store.as_deref()))
         );

@@ -78,7 +78,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     let config = match config {
         Some(c) if validation.ok => c,
         _ => {
-            eprintln!(
+            errln!(
                 "cannot bring Sluicegate up with invalid config: {}",
                 validation.error_lines().join("; ")
             );
@@ -90,7 +90,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(parent)?;
     }
     if let Some(w) = lease::check(&store, a.allow_concurrent_store, "review-mode up")? {
-        eprintln!("Warning: {w}");
+        errln!("Warning: {w}");
     }
     let checks = boundary_checks(&config, mode);
     let ok = all_pass(&checks);
@@ -116,10 +116,10 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         port,
         auth_token_env: &a.http.auth_token_env,
     };
-    print!("{}", checklist(&up, &config, &checks, &Env::process()));
+    out!("{}", checklist(&up, &config, &checks, &Env::process()));
 
     if a.with_handler {
-        println!("\nHandler check:");
+        outln!("\nHandler check:");
         if !super::doctor::handler_report(&config_file, &store) {
             return Ok(ExitCode::from(1));
         }

@@ -87,14 +87,14 @@ pub fn run(args: &GenArgs, recipe: Option<Recipe>) -> anyhow::Result<Generated> 
             Step::Ask(question) => {
                 if !again {
                     for line in &question.intro {
-                        eprintln!("{line}");
+                        errln!("{line}");
                     }
                 }
                 again = false;
                 match wizard.answer(ask(&question.prompt)?) {
                     Ok(()) => {}
                     Err(Rejected::Retry(message)) => {
-                        eprintln!("{message}");
+                        errln!("{message}");
                         again = true;
                     }
                     Err(abort) => return Err(abort.into()),
@@ -105,7 +105,7 @@ pub fn run(args: &GenArgs, recipe: Option<Recipe>) -> anyhow::Result<Generated> 
                 db.engine = Some(engine);
                 let inspection = run_inspection(&db, &read_env)?;
                 for line in summary_lines(&inspection) {
-                    eprintln!("{line}");
+                    errln!("{line}");
                 }
                 wizard.inspected(inspection)?;
             }

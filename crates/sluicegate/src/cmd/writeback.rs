@@ -81,8 +81,8 @@ pub fn run(cmd: WritebackCommand) -> anyhow::Result<ExitCode> {
 fn migration(a: &SqlArgs) -> anyhow::Result<ExitCode> {
     let engine = a.engine()?;
     // The header goes out before the schema is checked, as it always has.
-    print!("{}", migration_header(engine));
-    print!(
+    out!("{}", migration_header(engine));
+    out!(
         "{}",
         migration_body(engine, a.schema.as_deref()).map_err(flag_error)?
     );
@@ -93,7 +93,7 @@ fn grants(a: &SqlArgs) -> anyhow::Result<ExitCode> {
     let engine = a.engine()?;
     let script = sluicegate_source::grants(engine, a.schema.as_deref(), a.writer_role.as_deref())
         .map_err(flag_error)?;
-    print!("{script}");
+    out!("{script}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -102,7 +102,7 @@ fn doctor(config: Option<PathBuf>, check_db: bool) -> anyhow::Result<ExitCode> {
     let config = load_config(&path)?;
     let env = Env::process();
     let writers = runtime()?.block_on(writeback::writers(&config, &env, check_db));
-    print!("{}", writeback::text(&path.display().to_string(), &writers));
+    out!("{}", writeback::text(&path.display().to_string(), &writers));
     Ok(if writers.iter().all(writeback::Writer::ok) {
         ExitCode::SUCCESS
     } else {
