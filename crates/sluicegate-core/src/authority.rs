@@ -16,7 +16,7 @@ use crate::call::{check_arg, json_strict_eq};
 use crate::config::{ArgType, Capability, Config, Mode, PatchBinding};
 use crate::decision::{DecisionRecord, SignatureProblem, Verdict, parse_public_key};
 use crate::evidence::Row;
-use crate::json::{hash_json, js_string};
+use crate::json::{hash_json, js_number, js_string};
 use crate::proposal::{
     ROW_HASH_COLUMN, SINGLE_TENANT_COLUMN, apply_patch, check_guards, content_hash, proposal_hash,
 };
@@ -359,7 +359,13 @@ fn check_patch(cap: &Capability, cs: &ChangeSet) -> Result<(), ApplyRefusal> {
             }
             PatchBinding::FromArg(arg) => {
                 if let Some(spec) = cap.args.get(arg) {
-                    let value = numeric_view(value, spec.arg_type == ArgType::Number);
+                    // The patch holds the value as its column stores it: a number argument
+                    // of a decimal column became exact text, a string argument of an integer
+                    // column (typed from it, `crate::typed`) a number.
+                    let value = match (spec.arg_type, value) {
+                        (ArgType::String, Value::Number(n)) => Value::String(js_number(n)),
+                        _ => numeric_view(value, spec.arg_type == ArgType::Number),
+                    };
                     if let Err(r) = check_arg(arg, spec, &value) {
                         return outside(format!("{col}: {}", r.message));
                     }

@@ -404,3 +404,61 @@ fn every_apply_code_has_its_own_spelling() {
     names.dedup();
     assert_eq!(names.len(), all.len());
 }
+
+/// A string argument patching an integer column is stored as the integer it spells (the
+/// column decides, `crate::typed`); apply still finds it within the argument's declared rules.
+#[test]
+fn a_string_argument_stored_as_an_integer_may_be_applied() {
+    let doc = json!({
+        "version": 1, "mode": "review",
+        "sources": {"app": {"engine": "sqlite", "read_url_env": "APP_URL", "write_url_env": "APP_URL"}},
+        "trusted_context": {"provider": "environment"},
+        "capabilities": [{
+            "name": "stock.propose_count", "kind": "proposal", "source": "app",
+            "target": {"schema": "main", "table": "items", "primary_key": "id", "tenant_key": "tenant_id"},
+            "args": {"item_id": {"type": "string"}, "count": {"type": "string", "max_length": 3}},
+            "lookup": {"id_from_arg": "item_id"},
+            "visible_columns": ["id", "quantity", "updated_at"],
+            "patch": {"quantity": {"from_arg": "count"}},
+            "allowed_columns": ["quantity"],
+            "conflict_guard": {"column": "updated_at"},
+            "column_types": {"quantity": {"type": "integer"}, "updated_at": {"type": "timestamptz"}}
+        }]
+    });
+    let (v, cfg) = validate(&doc);
+    assert!(v.ok, "{:?}", v.errors);
+    let cfg = cfg.unwrap();
+    let cap = &cfg.capabilities[0];
+    let row = json!({"id": 7, "quantity": 3, "updated_at": "2026-06-20T14:31:08.000Z", "tenant_id": "acme"});
+    let row = row.as_object().unwrap().clone();
+    let ctx = TrustedContext {
+        tenant_id: "acme".into(),
+        principal: "agent_1".into(),
+        provenance: Provider::Environment,
+    };
+    let typed = crate::typed::Typed::declared(cap);
+    let args = crate::call::check_args(
+        cap,
+        &typed.args,
+        json!({"item_id": "7", "count": "12"}).as_object().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(args["count"], json!(12));
+    let read = record_read(cap, &ctx, &row, 1, &json!(7), "2026-06-20T14:31:09.000Z");
+    let cs = build_change_set(&ProposalInput {
+        mode: cfg.mode,
+        engine: Engine::Sqlite,
+        cap,
+        args: &args,
+        ctx: &ctx,
+        before: &row,
+        read: &read,
+        now: "2026-06-20T14:31:09.000Z",
+        columns: Some(&typed.columns),
+    })
+    .unwrap()
+    .change_set;
+    assert_eq!(cs.patch["quantity"], json!(12));
+    let a = approval(&cs);
+    assert_eq!(check(&cfg, &cs, proposal_hash(&cs), &[a]), Ok(()));
+}

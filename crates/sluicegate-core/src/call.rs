@@ -4,12 +4,13 @@
 //! the capability is even looked up, declared arguments are validated before the mode check,
 //! and trusted context is resolved last, from the environment the caller passes in.
 
+use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::config::{
     ArgSpec, ArgType, Capability, Config, ContextSpec, Engine, Kind, Mode, Provider,
 };
-use crate::json::{cmp_number, format_f64, numbers_equal};
+use crate::json::{cmp_int_f64, cmp_number, format_f64, numbers_equal};
 use crate::refusal::{Code, Refusal};
 
 /// Argument names that would hand trust-scope authority to the model.
@@ -47,7 +48,8 @@ pub fn refuse_binding_overrides(args: &Args, cap: Option<&Capability>) -> Result
             return Err(Refusal::new(
                 Code::ModelCannotOverrideBinding,
                 format!("{key} is trusted context and cannot be supplied as a model argument."),
-            ));
+            )
+            .with_argument(key.as_str()));
         }
     }
     Ok(())
@@ -66,50 +68,78 @@ pub fn find_capability<'a>(config: &'a Config, name: &str) -> Result<&'a Capabil
 /// Validate arguments against the capability's declared args (config order, first failure
 /// wins). Undeclared arguments are refused: every transport validates identically.
 pub fn validate_args(cap: &Capability, args: &Args) -> Result<(), Refusal> {
+    check_args(cap, &cap.args, args).map(|_| ())
+}
+
+/// Validate arguments against `specs` (the capability's args, typed from their columns by
+/// `crate::typed`, or as declared) and return them as the runtime binds them: an integer
+/// argument sent as a string of digits becomes that integer. Refused first: trusted-binding
+/// names, then undeclared names, then each declared argument in order.
+pub fn check_args(
+    cap: &Capability,
+    specs: &IndexMap<String, ArgSpec>,
+    args: &Args,
+) -> Result<Args, Refusal> {
     refuse_binding_overrides(args, Some(cap))?;
-    if let Some(extra) = args.keys().find(|k| !cap.args.contains_key(k.as_str())) {
+    if let Some(extra) = args.keys().find(|k| !specs.contains_key(k.as_str())) {
         return Err(Refusal::new(
             Code::ArgumentUnknown,
             format!("{extra} is not an argument of {}.", cap.name),
-        ));
+        )
+        .with_argument(extra.as_str()));
     }
-    for (name, spec) in &cap.args {
+    let mut out = args.clone();
+    for (name, spec) in specs {
         let Some(value) = args.get(name) else {
             if spec.required {
-                return Err(Refusal::new(
-                    Code::ArgumentRequired,
-                    format!("{name} is required."),
-                ));
+                return Err(
+                    Refusal::new(Code::ArgumentRequired, format!("{name} is required."))
+                        .with_argument(name.as_str()),
+                );
             }
             continue;
         };
-        check_arg(name, spec, value)?;
+        let bound = coerce_arg(name, spec, value)?;
+        if bound != *value {
+            out.insert(name.clone(), bound);
+        }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Check one present argument value against its declared spec: type, length, bounds and
 /// allowed values.
 pub fn check_arg(name: &str, spec: &ArgSpec, value: &Value) -> Result<(), Refusal> {
+    coerce_arg(name, spec, value).map(|_| ())
+}
+
+/// [`check_arg`], returning the value as it is bound: the same value, except that an
+/// [`ArgType::Integer`] argument is always a JSON integer.
+pub fn coerce_arg(name: &str, spec: &ArgSpec, value: &Value) -> Result<Value, Refusal> {
+    let refuse = |code, message: String| Err(Refusal::new(code, message).with_argument(name));
+    if spec.arg_type == ArgType::Integer {
+        return integer_arg(name, spec, value);
+    }
     let type_ok = match spec.arg_type {
         ArgType::String => value.is_string(),
         ArgType::Number => value.is_number(),
         ArgType::Boolean => value.is_boolean(),
+        ArgType::Integer => false,
     };
     if !type_ok {
-        return Err(Refusal::new(
+        return refuse(
             Code::ArgumentTypeInvalid,
             format!("{name} must be a {}.", spec.arg_type.as_str()),
-        ));
+        );
     }
     if let (Some(s), Some(max)) = (value.as_str(), spec.max_length) {
         // Lengths count UTF-16 code units, as JavaScript's `length` does (the reference
         // validates with it); the MCP surface publishes `maxLength` with the same meaning.
         if s.encode_utf16().count() as u64 > max {
-            return Err(Refusal::new(
+            return refuse(
                 Code::ArgumentTooLong,
                 format!("{name} is longer than {max}."),
-            ));
+            );
         }
     }
     if let Value::Number(n) = value {
@@ -118,27 +148,136 @@ pub fn check_arg(name: &str, spec: &ArgSpec, value: &Value) -> Result<(), Refusa
         let below = |min: &f64| cmp_number(n, *min) == Some(std::cmp::Ordering::Less);
         let above = |max: &f64| cmp_number(n, *max) == Some(std::cmp::Ordering::Greater);
         if let Some(min) = spec.minimum.filter(below) {
-            return Err(Refusal::new(
+            return refuse(
                 Code::ArgumentBelowMinimum,
                 format!("{name} must be at least {}.", format_f64(min)),
-            ));
+            );
         }
         if let Some(max) = spec.maximum.filter(above) {
-            return Err(Refusal::new(
+            return refuse(
                 Code::ArgumentAboveMaximum,
                 format!("{name} must be at most {}.", format_f64(max)),
-            ));
+            );
         }
     }
     if let Some(allowed) = &spec.enum_values
         && !allowed.iter().any(|a| json_strict_eq(a, value))
     {
-        return Err(Refusal::new(
+        return refuse(
             Code::ArgumentNotAllowed,
             format!("{name} is not an allowed value."),
-        ));
+        );
     }
-    Ok(())
+    Ok(value.clone())
+}
+
+/// An integer argument: a JSON number without a fraction, or a string of ASCII digits with an
+/// optional leading `-`, within the declared bounds and the column's range.
+fn integer_arg(name: &str, spec: &ArgSpec, value: &Value) -> Result<Value, Refusal> {
+    use std::cmp::Ordering::{Greater, Less};
+    let refuse = |code, message: String| Err(Refusal::new(code, message).with_argument(name));
+    let n = match value {
+        Value::Number(n) => whole_number(n),
+        Value::String(s) => digits(s),
+        _ => None,
+    };
+    let Some(n) = n else {
+        return refuse(
+            Code::ArgumentTypeInvalid,
+            format!(
+                "{name} must be a whole number: a JSON integer such as 42, or a string of digits such as \"42\"."
+            ),
+        );
+    };
+    let (range_min, range_max) = spec
+        .range
+        .unwrap_or((i128::from(i64::MIN), i128::from(u64::MAX)));
+    if let Some(min) = spec.minimum.filter(|m| cmp_int_f64(n, *m) == Some(Less)) {
+        return refuse(
+            Code::ArgumentBelowMinimum,
+            format!("{name} must be at least {}.", format_f64(min)),
+        );
+    }
+    if n < range_min {
+        return refuse(
+            Code::ArgumentBelowMinimum,
+            format!("{name} must be at least {range_min}."),
+        );
+    }
+    if let Some(max) = spec.maximum.filter(|m| cmp_int_f64(n, *m) == Some(Greater)) {
+        return refuse(
+            Code::ArgumentAboveMaximum,
+            format!("{name} must be at most {}.", format_f64(max)),
+        );
+    }
+    if n > range_max {
+        return refuse(
+            Code::ArgumentAboveMaximum,
+            format!("{name} must be at most {range_max}."),
+        );
+    }
+    let bound = integer_value(n);
+    if let Some(allowed) = &spec.enum_values
+        && !allowed.iter().any(|a| json_strict_eq(a, &bound))
+    {
+        return refuse(
+            Code::ArgumentNotAllowed,
+            format!("{name} is not an allowed value."),
+        );
+    }
+    Ok(bound)
+}
+
+/// Integers far beyond any column's range are clamped here; the range check refuses them.
+const CLAMP: i128 = 1 << 100;
+
+/// A JSON number without a fractional part, as an integer (clamped to ±2^100).
+fn whole_number(n: &serde_json::Number) -> Option<i128> {
+    if let Some(i) = n.as_i64() {
+        return Some(i128::from(i));
+    }
+    if let Some(u) = n.as_u64() {
+        return Some(i128::from(u));
+    }
+    let f = n.as_f64()?;
+    if !f.is_finite() || f.fract() != 0.0 {
+        return None;
+    }
+    // Every whole double below 2^100 in magnitude converts exactly.
+    Some(if f.abs() < CLAMP as f64 {
+        f as i128
+    } else {
+        CLAMP * f.signum() as i128
+    })
+}
+
+/// `-?[0-9]+` as an integer (clamped to ±2^100); anything else is not one.
+fn digits(s: &str) -> Option<i128> {
+    let (negative, body) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let trimmed = body.trim_start_matches('0');
+    let magnitude = if trimmed.len() > 30 {
+        CLAMP
+    } else {
+        trimmed.parse::<i128>().unwrap_or(0).min(CLAMP)
+    };
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// An integer within `i64` or `u64` as a JSON number (every column range is).
+fn integer_value(n: i128) -> Value {
+    if let Ok(i) = i64::try_from(n) {
+        Value::from(i)
+    } else if let Ok(u) = u64::try_from(n) {
+        Value::from(u)
+    } else {
+        Value::String(n.to_string())
+    }
 }
 
 /// `===` on JSON scalars: numbers compare by value (`1` equals `1.0`), other types exactly.
@@ -293,6 +432,7 @@ pub fn plan_read(
             Code::LookupArgMissing,
             format!("{} is required.", cap.lookup_arg),
         )
+        .with_argument(cap.lookup_arg.as_str())
     })?;
     let tenant_column = cap.target.tenant_key.clone();
     Ok(ReadPlan {

@@ -10,7 +10,7 @@ use crate::call::TrustedContext;
 use crate::config::Kind;
 use crate::evidence::Row;
 use crate::proposal::{diff, proposal_hash};
-use crate::refusal::{Code, Refusal, SafeError};
+use crate::refusal::{Code, Fault, Refusal, SafeError};
 
 pub const EVIDENCE_NOTE: &str =
     "audit/replay handle; you do not need to act on it during this turn";
@@ -158,6 +158,9 @@ pub fn v1(outcome: &Outcome) -> ToolResult {
         } => {
             let (code, message) = v1_error(refusal);
             let mut payload = json!({"ok": false, "code": code, "error": message});
+            if let Some(arg) = &refusal.argument {
+                payload["argument"] = json!(arg);
+            }
             if let Some(id) = correlation_id {
                 payload["correlation_id"] = json!(id);
             }
@@ -296,11 +299,6 @@ pub fn v2(outcome: &Outcome) -> ToolResult {
             correlation_id,
         } => {
             let safe = refusal.code.safe();
-            let mut error =
-                json!({"code": safe.code, "message": safe.message, "retryable": safe.retryable});
-            if let Some(id) = correlation_id {
-                error["correlation_id"] = json!(id);
-            }
             envelope(
                 false,
                 safe.message.to_string(),
@@ -308,23 +306,45 @@ pub fn v2(outcome: &Outcome) -> ToolResult {
                 *kind,
                 Value::Null,
                 Value::Null,
-                error,
+                v2_error(refusal, correlation_id.as_deref()),
                 Value::Null,
                 meta(None, capability),
             )
         }
     };
-    // The reference's v2 results are never `isError`, except that arguments the model can
-    // correct are an error result on every transport (spec README §3.3), whichever layer
-    // refused them.
-    let is_error = match outcome {
-        Outcome::Refused { refusal, .. } => refusal.code.is_invalid_input(),
-        Outcome::Read { .. } | Outcome::Proposal { .. } => false,
-    };
     ToolResult {
         payload: envelope,
-        is_error,
+        is_error: matches!(outcome, Outcome::Refused { .. }),
     }
+}
+
+/// What the model is told when the problem is the server's own.
+pub const SERVER_SIDE_DETAIL: &str = "The server could not complete this call for a reason of its own (its configuration, its store or its database), not because of the arguments. The operator finds the cause in the server log under correlation_id.";
+
+/// The v2 `error` object: the safe `code`, `message` and `retryable` of mcp-surface.md §7.4,
+/// then what lets a model act on it: `reason` (the runtime code, mcp-surface.md §8), `argument` (the
+/// argument it is about, when there is one), `detail` (the runtime message for problems the
+/// model or its request caused; a fixed sentence for the server's own, whose cause is logged)
+/// and `correlation_id` (shared with that log line).
+fn v2_error(refusal: &Refusal, correlation_id: Option<&str>) -> Value {
+    let safe = refusal.code.safe();
+    let mut error = Map::new();
+    error.insert("code".into(), json!(safe.code));
+    error.insert("message".into(), json!(safe.message));
+    error.insert("retryable".into(), json!(safe.retryable));
+    error.insert("reason".into(), json!(refusal.code.as_str()));
+    if let Some(arg) = &refusal.argument {
+        error.insert("argument".into(), json!(arg));
+    }
+    let detail = match refusal.code.fault() {
+        Fault::Input | Fault::Request => refusal.message.as_str(),
+        Fault::Server => SERVER_SIDE_DETAIL,
+    };
+    error.insert("detail".into(), json!(detail));
+    if let Some(id) = correlation_id {
+        error.insert("correlation_id".into(), json!(id));
+    }
+    Value::Object(error)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -458,7 +478,7 @@ mod tests {
     }
 
     #[test]
-    fn invalid_input_is_an_error_result_in_both_formats() {
+    fn every_refusal_is_an_error_result_in_both_formats() {
         for &code in Code::ALL {
             let out = Outcome::Refused {
                 capability: "billing.inspect_invoice".into(),
@@ -467,8 +487,90 @@ mod tests {
                 correlation_id: None,
             };
             assert!(v1(&out).is_error, "{code:?}");
-            assert_eq!(v2(&out).is_error, code.is_invalid_input(), "{code:?}");
+            assert!(v2(&out).is_error, "{code:?}");
         }
+    }
+
+    fn refused(refusal: Refusal, correlation_id: Option<&str>) -> Outcome {
+        Outcome::Refused {
+            capability: "billing.inspect_invoice".into(),
+            kind: Kind::Read,
+            refusal,
+            correlation_id: correlation_id.map(str::to_string),
+        }
+    }
+
+    /// The model learns the runtime reason, the argument and what is wrong with it, while the
+    /// v2 `code`, `message` and `summary` stay the published ones.
+    #[test]
+    fn argument_refusals_name_the_reason_and_the_argument() {
+        let out = refused(
+            Refusal::new(
+                Code::ModelCannotOverrideBinding,
+                "tenant_id is trusted context and cannot be supplied as a model argument.",
+            )
+            .with_argument("tenant_id"),
+            None,
+        );
+        let r = v2(&out);
+        assert_eq!(
+            r.payload["error"],
+            json!({
+                "code": "INVALID_ARGUMENT",
+                "message": "The tool input or trusted context binding is invalid.",
+                "retryable": false,
+                "reason": "MODEL_CANNOT_OVERRIDE_BINDING",
+                "argument": "tenant_id",
+                "detail": "tenant_id is trusted context and cannot be supplied as a model argument."
+            })
+        );
+        assert_eq!(r.payload["summary"], SafeError::INVALID_ARGUMENT.message);
+        let r1 = v1(&out);
+        assert_eq!(
+            r1.payload,
+            json!({
+                "ok": false,
+                "code": "MODEL_CANNOT_OVERRIDE_BINDING",
+                "error": "tenant_id is trusted context and cannot be supplied as a model argument.",
+                "argument": "tenant_id"
+            })
+        );
+    }
+
+    /// A server-side problem tells the model only that it is not its fault, with the
+    /// correlation id of the logged cause; the cause itself stays out of the v2 envelope.
+    #[test]
+    fn server_side_refusals_carry_a_correlation_id_and_no_cause() {
+        let out = refused(
+            Refusal::new(
+                Code::TrustedBindingMissing,
+                "APP_TENANT_ID and APP_PRINCIPAL must be set.",
+            ),
+            Some("err_0123456789ab"),
+        );
+        let r = v2(&out);
+        let e = &r.payload["error"];
+        assert_eq!(e["code"], "INVALID_ARGUMENT");
+        assert_eq!(e["reason"], "TRUSTED_BINDING_MISSING");
+        assert_eq!(e["detail"], SERVER_SIDE_DETAIL);
+        assert_eq!(e["correlation_id"], "err_0123456789ab");
+        assert!(e.get("argument").is_none());
+        assert!(!r.payload.to_string().contains("APP_TENANT_ID"));
+        assert!(r.is_error);
+        assert_eq!(v1(&out).payload["correlation_id"], "err_0123456789ab");
+        // A request the model made but cannot have: its reason in the runtime's words.
+        let r = v2(&refused(
+            Refusal::new(
+                Code::RowNotFound,
+                "The scoped capability read did not find exactly one authorized row.",
+            ),
+            None,
+        ));
+        assert_eq!(r.payload["error"]["reason"], "ROW_NOT_FOUND");
+        assert_eq!(
+            r.payload["error"]["detail"],
+            "The scoped capability read did not find exactly one authorized row."
+        );
     }
 
     #[test]

@@ -112,8 +112,9 @@ fn integer(n: &serde_json::Number) -> Option<i128> {
         .or_else(|| n.as_u64().map(i128::from))
 }
 
-/// `i` (an `i64` or `u64`) against `f` without converting `i` to a double.
-fn cmp_int_f64(i: i128, f: f64) -> Option<std::cmp::Ordering> {
+/// `i` (an `i64` or `u64`, or anything within ±2^64) against `f` without converting `i` to a
+/// double.
+pub(crate) fn cmp_int_f64(i: i128, f: f64) -> Option<std::cmp::Ordering> {
     use std::cmp::Ordering;
     if f.is_nan() {
         return None;

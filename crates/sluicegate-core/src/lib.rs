@@ -24,4 +24,5 @@ pub mod proposal;
 pub mod refusal;
 pub mod secrets;
 pub mod tools;
+pub mod typed;
 pub mod writeback;

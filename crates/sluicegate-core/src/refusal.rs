@@ -159,11 +159,10 @@ impl Code {
         }
     }
 
-    /// Whether the model sent arguments it can correct: such a refusal is an `isError` tool
-    /// result in both envelopes (spec README §3.3), whichever layer found the problem. The
-    /// trusted-context codes share the v2 `INVALID_ARGUMENT` code but are the operator's to
-    /// fix, so they keep the reference's plain v2 result.
-    pub fn is_invalid_input(self) -> bool {
+    /// Who can act on a refusal of this code: the model (its arguments), nobody in this call
+    /// (the request is refused as it stands), or the operator (the server's configuration, its
+    /// store or its database). Listed one by one, no wildcard.
+    pub fn fault(self) -> Fault {
         use Code::*;
         match self {
             ModelCannotOverrideBinding
@@ -180,16 +179,9 @@ impl Code {
             | PatchValueTooLong
             | PatchValueOutOfRange
             | PatchValueNullNotAllowed
-            | PatchNoChange => true,
-            PatchColumnUnknown | ConflictGuardNotAdvanceable => false,
+            | PatchNoChange => Fault::Input,
             McpToolNotFound
             | ProposalsDisabled
-            | SourceNotFound
-            | TrustedContextMissing
-            | TrustedBindingMissing
-            | TrustedContextUnsupported
-            | SourceCredentialMissing
-            | UnsafeIdentifier
             | RowNotFound
             | PatchRequired
             | PatchNumericBoundTypeInvalid
@@ -197,16 +189,43 @@ impl Code {
             | PatchAboveMaximum
             | PatchTransitionTypeInvalid
             | PatchTransitionNotAllowed
-            | ConflictGuardMissing
+            | ConflictGuardMissing => Fault::Request,
+            SourceNotFound
+            | TrustedContextMissing
+            | TrustedBindingMissing
+            | TrustedContextUnsupported
+            | SourceCredentialMissing
+            | UnsafeIdentifier
+            | PatchColumnUnknown
+            | ConflictGuardNotAdvanceable
             | LocalStoreUnavailable
             | SecretMaterialRejected
             | ProposalImmutabilityViolation
             | ChangeSetInvalid
             | SourceUnavailable
             | SourceQueryFailed
-            | Internal => false,
+            | Internal => Fault::Server,
         }
     }
+
+    /// Whether the model sent arguments it can correct. The trusted-context codes share the
+    /// v2 `INVALID_ARGUMENT` code but are the operator's to fix.
+    pub fn is_invalid_input(self) -> bool {
+        self.fault() == Fault::Input
+    }
+}
+
+/// Who can act on a refusal (see [`Code::fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The model's arguments: it can correct them and call again.
+    Input,
+    /// The request as it stands (no such row in the tenant, a change outside the policy, a
+    /// disabled tool): the model learns why, nobody needs to be told.
+    Request,
+    /// The server's own configuration, store or database: logged with its cause under a
+    /// correlation id that the model's error carries too.
+    Server,
 }
 
 /// A v2 `error` object: what a model may see.
@@ -261,11 +280,13 @@ impl SafeError {
 }
 
 /// A refused tool call. `message` may name arguments and columns, never values of other
-/// tenants, URLs or secrets.
+/// tenants, URLs or secrets. `argument` names the model's argument the refusal is about, when
+/// there is one, so a model can tell which of its inputs to correct.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     pub code: Code,
     pub message: String,
+    pub argument: Option<String>,
 }
 
 impl Refusal {
@@ -273,7 +294,14 @@ impl Refusal {
         Refusal {
             code,
             message: message.into(),
+            argument: None,
         }
+    }
+
+    /// The same refusal, about the model's argument `name`.
+    pub fn with_argument(mut self, name: impl Into<String>) -> Refusal {
+        self.argument = Some(name.into());
+        self
     }
 }
 
@@ -291,71 +319,81 @@ mod tests {
 
     /// What the model sees of each code (mcp-surface.md §7.4), written out as a table. The
     /// match has no wildcard, so a new code fails to compile here until its row is added.
-    fn expected(code: Code) -> (&'static str, SafeError, bool) {
+    fn expected(code: Code) -> (&'static str, SafeError, Fault) {
         use Code::*;
+        use Fault::*;
         let (invalid, policy, internal) = (
             SafeError::INVALID_ARGUMENT,
             SafeError::POLICY_VIOLATION,
             SafeError::INTERNAL,
         );
         match code {
-            ModelCannotOverrideBinding => ("MODEL_CANNOT_OVERRIDE_BINDING", invalid, true),
-            McpToolNotFound => ("MCP_TOOL_NOT_FOUND", SafeError::CAPABILITY_NOT_FOUND, false),
-            ArgumentRequired => ("ARGUMENT_REQUIRED", invalid, true),
-            ArgumentTypeInvalid => ("ARGUMENT_TYPE_INVALID", invalid, true),
-            ArgumentTooLong => ("ARGUMENT_TOO_LONG", invalid, true),
-            ArgumentBelowMinimum => ("ARGUMENT_BELOW_MINIMUM", invalid, true),
-            ArgumentAboveMaximum => ("ARGUMENT_ABOVE_MAXIMUM", invalid, true),
-            ArgumentNotAllowed => ("ARGUMENT_NOT_ALLOWED", invalid, true),
-            ArgumentUnknown => ("ARGUMENT_UNKNOWN", invalid, true),
-            ProposalsDisabled => ("PROPOSALS_DISABLED", SafeError::APPROVAL_REQUIRED, false),
-            SourceNotFound => ("SOURCE_NOT_FOUND", internal, false),
-            TrustedContextMissing => ("TRUSTED_CONTEXT_MISSING", invalid, false),
-            TrustedBindingMissing => ("TRUSTED_BINDING_MISSING", invalid, false),
-            TrustedContextUnsupported => ("TRUSTED_CONTEXT_UNSUPPORTED", internal, false),
+            ModelCannotOverrideBinding => ("MODEL_CANNOT_OVERRIDE_BINDING", invalid, Input),
+            McpToolNotFound => (
+                "MCP_TOOL_NOT_FOUND",
+                SafeError::CAPABILITY_NOT_FOUND,
+                Request,
+            ),
+            ArgumentRequired => ("ARGUMENT_REQUIRED", invalid, Input),
+            ArgumentTypeInvalid => ("ARGUMENT_TYPE_INVALID", invalid, Input),
+            ArgumentTooLong => ("ARGUMENT_TOO_LONG", invalid, Input),
+            ArgumentBelowMinimum => ("ARGUMENT_BELOW_MINIMUM", invalid, Input),
+            ArgumentAboveMaximum => ("ARGUMENT_ABOVE_MAXIMUM", invalid, Input),
+            ArgumentNotAllowed => ("ARGUMENT_NOT_ALLOWED", invalid, Input),
+            ArgumentUnknown => ("ARGUMENT_UNKNOWN", invalid, Input),
+            ProposalsDisabled => ("PROPOSALS_DISABLED", SafeError::APPROVAL_REQUIRED, Request),
+            SourceNotFound => ("SOURCE_NOT_FOUND", internal, Server),
+            TrustedContextMissing => ("TRUSTED_CONTEXT_MISSING", invalid, Server),
+            TrustedBindingMissing => ("TRUSTED_BINDING_MISSING", invalid, Server),
+            TrustedContextUnsupported => ("TRUSTED_CONTEXT_UNSUPPORTED", internal, Server),
             SourceCredentialMissing => (
                 "SOURCE_CREDENTIAL_MISSING",
                 SafeError::DATABASE_UNAVAILABLE,
-                false,
+                Server,
             ),
-            LookupArgMissing => ("LOOKUP_ARG_MISSING", invalid, true),
-            UnsafeIdentifier => ("UNSAFE_IDENTIFIER", internal, false),
-            RowNotFound => ("ROW_NOT_FOUND", SafeError::NOT_FOUND, false),
-            PatchRequired => ("PATCH_REQUIRED", policy, false),
-            PatchNumericBoundTypeInvalid => ("PATCH_NUMERIC_BOUND_TYPE_INVALID", policy, false),
-            PatchBelowMinimum => ("PATCH_BELOW_MINIMUM", policy, false),
-            PatchAboveMaximum => ("PATCH_ABOVE_MAXIMUM", policy, false),
-            PatchTransitionTypeInvalid => ("PATCH_TRANSITION_TYPE_INVALID", policy, false),
-            PatchTransitionNotAllowed => ("PATCH_TRANSITION_NOT_ALLOWED", policy, false),
-            ConflictGuardMissing => ("CONFLICT_GUARD_MISSING", policy, false),
-            PatchValueInvalid => ("PATCH_VALUE_INVALID", invalid, true),
-            PatchValueTooLong => ("PATCH_VALUE_TOO_LONG", invalid, true),
-            PatchValueOutOfRange => ("PATCH_VALUE_OUT_OF_RANGE", invalid, true),
-            PatchValueNullNotAllowed => ("PATCH_VALUE_NULL_NOT_ALLOWED", invalid, true),
-            PatchNoChange => ("PATCH_NO_CHANGE", invalid, true),
-            PatchColumnUnknown => ("PATCH_COLUMN_UNKNOWN", policy, false),
-            ConflictGuardNotAdvanceable => ("CONFLICT_GUARD_NOT_ADVANCEABLE", policy, false),
+            LookupArgMissing => ("LOOKUP_ARG_MISSING", invalid, Input),
+            UnsafeIdentifier => ("UNSAFE_IDENTIFIER", internal, Server),
+            RowNotFound => ("ROW_NOT_FOUND", SafeError::NOT_FOUND, Request),
+            PatchRequired => ("PATCH_REQUIRED", policy, Request),
+            PatchNumericBoundTypeInvalid => ("PATCH_NUMERIC_BOUND_TYPE_INVALID", policy, Request),
+            PatchBelowMinimum => ("PATCH_BELOW_MINIMUM", policy, Request),
+            PatchAboveMaximum => ("PATCH_ABOVE_MAXIMUM", policy, Request),
+            PatchTransitionTypeInvalid => ("PATCH_TRANSITION_TYPE_INVALID", policy, Request),
+            PatchTransitionNotAllowed => ("PATCH_TRANSITION_NOT_ALLOWED", policy, Request),
+            ConflictGuardMissing => ("CONFLICT_GUARD_MISSING", policy, Request),
+            PatchValueInvalid => ("PATCH_VALUE_INVALID", invalid, Input),
+            PatchValueTooLong => ("PATCH_VALUE_TOO_LONG", invalid, Input),
+            PatchValueOutOfRange => ("PATCH_VALUE_OUT_OF_RANGE", invalid, Input),
+            PatchValueNullNotAllowed => ("PATCH_VALUE_NULL_NOT_ALLOWED", invalid, Input),
+            PatchNoChange => ("PATCH_NO_CHANGE", invalid, Input),
+            PatchColumnUnknown => ("PATCH_COLUMN_UNKNOWN", policy, Server),
+            ConflictGuardNotAdvanceable => ("CONFLICT_GUARD_NOT_ADVANCEABLE", policy, Server),
             LocalStoreUnavailable => (
                 "LOCAL_STORE_UNAVAILABLE",
                 SafeError::STORE_UNAVAILABLE,
-                false,
+                Server,
             ),
-            SecretMaterialRejected => ("SECRET_MATERIAL_REJECTED", internal, false),
-            ProposalImmutabilityViolation => ("PROPOSAL_IMMUTABILITY_VIOLATION", internal, false),
-            ChangeSetInvalid => ("CHANGE_SET_INVALID", internal, false),
-            SourceUnavailable => ("SOURCE_UNAVAILABLE", SafeError::DATABASE_UNAVAILABLE, false),
-            SourceQueryFailed => ("SOURCE_QUERY_FAILED", internal, false),
-            Internal => ("INTERNAL", internal, false),
+            SecretMaterialRejected => ("SECRET_MATERIAL_REJECTED", internal, Server),
+            ProposalImmutabilityViolation => ("PROPOSAL_IMMUTABILITY_VIOLATION", internal, Server),
+            ChangeSetInvalid => ("CHANGE_SET_INVALID", internal, Server),
+            SourceUnavailable => (
+                "SOURCE_UNAVAILABLE",
+                SafeError::DATABASE_UNAVAILABLE,
+                Server,
+            ),
+            SourceQueryFailed => ("SOURCE_QUERY_FAILED", internal, Server),
+            Internal => ("INTERNAL", internal, Server),
         }
     }
 
     #[test]
     fn every_code_maps_to_its_safe_error() {
         for &code in Code::ALL {
-            let (name, safe, invalid_input) = expected(code);
+            let (name, safe, fault) = expected(code);
             assert_eq!(code.as_str(), name);
             assert_eq!(code.safe(), safe, "{name}");
-            assert_eq!(code.is_invalid_input(), invalid_input, "{name}");
+            assert_eq!(code.fault(), fault, "{name}");
+            assert_eq!(code.is_invalid_input(), fault == Fault::Input, "{name}");
             assert_eq!(
                 serde_json::to_value(code).ok(),
                 Some(serde_json::Value::String(name.into())),

@@ -5,12 +5,15 @@
 //! capabilities, and their schemas come only from declared business arguments.
 
 pub mod boundary;
+pub mod output;
 
+use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
 use crate::call::Args;
-use crate::config::{ArgType, Capability, Config, Kind};
+use crate::config::{ArgFormat, ArgSpec, ArgType, Capability, Config, Kind};
 use crate::json::{number, sha256_hex};
+use crate::typed::Typed;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AliasMode {
@@ -158,21 +161,64 @@ pub fn description(cap: &Capability, exposed: &str) -> String {
     lines.join("\n")
 }
 
-/// JSON Schema of a capability's arguments: declared business arguments only, no extras.
+/// JSON Schema of a capability's arguments as declared: business arguments only, no extras.
 pub fn input_schema(cap: &Capability) -> Value {
+    args_schema(&cap.args)
+}
+
+/// An integer bound as an exact JSON number.
+fn integer_bound(n: i128) -> Value {
+    if let Ok(i) = i64::try_from(n) {
+        json!(i)
+    } else if let Ok(u) = u64::try_from(n) {
+        json!(u)
+    } else {
+        number(n as f64)
+    }
+}
+
+/// The stricter of a declared bound and a column's range limit, as published. `tighter` says
+/// whether the range limit is stricter than the declared one.
+fn bound(
+    declared: Option<f64>,
+    range: Option<i128>,
+    tighter: impl Fn(i128, f64) -> bool,
+) -> Option<Value> {
+    match (declared, range) {
+        (Some(d), Some(r)) if tighter(r, d) => Some(integer_bound(r)),
+        (Some(d), _) => Some(number(d)),
+        (None, Some(r)) => Some(integer_bound(r)),
+        (None, None) => None,
+    }
+}
+
+/// JSON Schema of `args` (declared, or typed from their columns by `crate::typed`): the
+/// business arguments only, no extras. States exactly what `core::call::check_args` accepts,
+/// except that an `integer` argument is also accepted as a string of digits.
+pub fn args_schema(args: &IndexMap<String, ArgSpec>) -> Value {
+    use std::cmp::Ordering::{Greater, Less};
     let mut props = Map::new();
     let mut required = Vec::new();
-    for (name, spec) in &cap.args {
+    for (name, spec) in args {
         let mut p = Map::new();
         p.insert("type".into(), json!(spec.arg_type.as_str()));
+        if let Some(f) = spec.format {
+            p.insert("format".into(), json!(f.as_str()));
+        }
         if let Some(n) = spec.max_length {
             p.insert("maxLength".into(), json!(n));
         }
-        if let Some(n) = spec.minimum {
-            p.insert("minimum".into(), number(n));
+        let cmp = |r: i128, d: f64| crate::json::cmp_int_f64(r, d);
+        let range = spec.range;
+        if let Some(v) = bound(spec.minimum, range.map(|r| r.0), |r, d| {
+            cmp(r, d) == Some(Greater)
+        }) {
+            p.insert("minimum".into(), v);
         }
-        if let Some(n) = spec.maximum {
-            p.insert("maximum".into(), number(n));
+        if let Some(v) = bound(spec.maximum, range.map(|r| r.1), |r, d| {
+            cmp(r, d) == Some(Less)
+        }) {
+            p.insert("maximum".into(), v);
         }
         if let Some(values) = &spec.enum_values {
             p.insert("enum".into(), Value::Array(values.clone()));
@@ -204,30 +250,21 @@ pub fn input_schema(cap: &Capability) -> Value {
     Value::Object(schema)
 }
 
-/// JSON Schema of the v2 result envelope, advertised as `outputSchema` when result_format is 2.
-pub fn output_schema_v2() -> Value {
-    let nullable_object = json!({"type": ["object", "null"]});
-    json!({
-        "type": "object",
-        "properties": {
-            "ok": {"type": "boolean"},
-            "summary": {"type": "string"},
-            "action": {"type": "string"},
-            "kind": {"type": "string", "enum": ["read", "proposal"]},
-            "data": nullable_object,
-            "proposal": nullable_object,
-            "error": nullable_object,
-            "evidence": nullable_object,
-            "source_database_changed": {"type": "boolean"},
-            "_meta": {"type": "object"}
-        },
-        "required": ["ok", "summary", "action", "kind", "data", "proposal", "error", "evidence", "source_database_changed", "_meta"]
-    })
-}
-
-/// The MCP `tools/list` entry for one exposed name.
+/// The MCP `tools/list` entry for one exposed name, typed from the config alone.
 pub fn tool_definition(
     cap: &Capability,
+    exposed: &str,
+    mode: AliasMode,
+    result_format: u8,
+) -> Value {
+    tool_definition_typed(cap, &Typed::declared(cap), exposed, mode, result_format)
+}
+
+/// The MCP `tools/list` entry for one exposed name, with arguments and results typed by
+/// `typed` (the target table's columns).
+pub fn tool_definition_typed(
+    cap: &Capability,
+    typed: &Typed,
     exposed: &str,
     mode: AliasMode,
     result_format: u8,
@@ -237,10 +274,11 @@ pub fn tool_definition(
     tool.insert("name".into(), json!(exposed));
     tool.insert("title".into(), json!(cap.name));
     tool.insert("description".into(), json!(description(cap, exposed)));
-    tool.insert("inputSchema".into(), input_schema(cap));
-    if result_format == 2 {
-        tool.insert("outputSchema".into(), output_schema_v2());
-    }
+    tool.insert("inputSchema".into(), args_schema(&typed.args));
+    tool.insert(
+        "outputSchema".into(),
+        output::output_schema(cap, typed, result_format),
+    );
     // Proposals never write the source and re-proposing the same change returns the same
     // proposal, so they are idempotent and not destructive.
     tool.insert(
@@ -316,9 +354,15 @@ pub fn runtime_metadata(config: &Config) -> Vec<Value> {
 
 /// A plausible argument set for `--sample` (cli.md §8.1): one value per declared argument.
 pub fn sample_args(cap: &Capability) -> Args {
+    sample_args_typed(cap, &cap.args)
+}
+
+/// [`sample_args`] for arguments typed from their columns (`crate::typed`): an integer
+/// argument gets a whole number, a date or timestamp argument a value of that form.
+pub fn sample_args_typed(cap: &Capability, specs: &IndexMap<String, ArgSpec>) -> Args {
     let context = format!("{} {}", cap.name, cap.target.table).to_lowercase();
     let mut args = Args::new();
-    for (name, spec) in &cap.args {
+    for (name, spec) in specs {
         let lname = name.to_lowercase();
         let value = if *name == cap.lookup_arg {
             let text = format!("{context} {lname}");
@@ -338,7 +382,7 @@ pub fn sample_args(cap: &Capability) -> Args {
                 "sample_1"
             };
             match spec.arg_type {
-                ArgType::Number => json!(1),
+                ArgType::Number | ArgType::Integer => json!(1),
                 _ => json!(id),
             }
         } else if lname.contains("reason") {
@@ -359,6 +403,11 @@ pub fn sample_args(cap: &Capability) -> Args {
                     "reviewed and approved by support"
                 }
             )
+        } else if let Some(format) = spec.format {
+            json!(match format {
+                ArgFormat::Date => "2026-06-20",
+                ArgFormat::DateTime => "2026-06-20T14:31:08Z",
+            })
         } else if lname.contains("resolution") {
             json!("Resolved after reviewing policy evidence.")
         } else if let Some(first) = spec.enum_values.as_ref().and_then(|e| e.first()) {
@@ -369,13 +418,15 @@ pub fn sample_args(cap: &Capability) -> Args {
             .iter()
             .any(|k| lname.contains(k))
         {
-            match spec.maximum {
-                Some(max) => number(max.min(1000.0)),
-                None => json!(0),
+            match (spec.maximum, spec.arg_type) {
+                (Some(max), ArgType::Integer) => number(max.min(1000.0).floor()),
+                (Some(max), _) => number(max.min(1000.0)),
+                (None, _) => json!(0),
             }
         } else {
             match spec.arg_type {
                 ArgType::Number => number(spec.minimum.unwrap_or(1.0)),
+                ArgType::Integer => number(spec.minimum.unwrap_or(1.0).ceil()),
                 ArgType::Boolean => json!(true),
                 ArgType::String => json!(format!("sample_{name}")),
             }

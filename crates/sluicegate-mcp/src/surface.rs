@@ -1,10 +1,13 @@
 //! The one model-facing surface every transport serves: the tool catalog (built once at
 //! startup), the runtime call and result wrapping.
 //!
-//! Arguments are validated in exactly one place, the runtime's `core::call::validate_args`,
-//! on every transport. Each tool's `inputSchema` is still published, and states the same
-//! rules (`maxLength` counts UTF-16 code units, as the reference does), so a client that checks
-//! it first reaches the same verdict; `tests/argument_agreement.rs` holds the two together.
+//! Arguments are validated in exactly one place, the runtime's `core::call::check_args`, on
+//! every transport, against the arguments typed from the target table's columns
+//! (`core::typed`, loaded by [`Surface::load`]). Each tool's `inputSchema` is still published,
+//! and states the same rules (`maxLength` counts UTF-16 code units, as the reference does), so
+//! a client that checks it first reaches the same verdict, except that an `integer` argument
+//! is also accepted as a string of digits; `tests/argument_agreement.rs` holds the two
+//! together. Its `outputSchema` describes the result envelope with the visible columns typed.
 
 use std::collections::HashMap;
 
@@ -13,7 +16,7 @@ use sluicegate_core::call::Args;
 use sluicegate_core::config::Kind;
 use sluicegate_core::envelope::{Outcome, ToolResult, render};
 use sluicegate_core::refusal::{Code, Refusal};
-use sluicegate_core::tools::{AliasMode, exposed_tools, tool_definition};
+use sluicegate_core::tools::{AliasMode, exposed_tools, tool_definition_typed};
 use sluicegate_runtime::AgentApi;
 
 use crate::error::ServeError;
@@ -63,8 +66,18 @@ impl std::fmt::Debug for Surface {
 }
 
 impl Surface {
-    /// Build the catalog for `mode`: tool definitions in deterministic order, each
-    /// `inputSchema` checked against its JSON Schema meta-schema.
+    /// Read the column types of every capability's table ([`AgentApi::load_columns`]), then
+    /// build the catalog: what a server does at startup, so that `tools/list` publishes
+    /// arguments and results typed from the tables. A source that cannot be read leaves its
+    /// tools typed from the config, with a warning in the log.
+    pub async fn load(api: AgentApi, mode: AliasMode) -> Result<Surface, ServeError> {
+        api.load_columns().await;
+        Surface::new(api, mode)
+    }
+
+    /// Build the catalog for `mode` from the types the API knows now (the config's, unless
+    /// columns were loaded): tool definitions in deterministic order, each `inputSchema` and
+    /// `outputSchema` checked against the JSON Schema meta-schema.
     pub fn new(api: AgentApi, mode: AliasMode) -> Result<Surface, ServeError> {
         let config = api.config();
         let format = api.result_format();
@@ -74,12 +87,15 @@ impl Surface {
             let Some(cap) = config.capability(&tool.canonical) else {
                 continue;
             };
-            let definition = tool_definition(cap, &tool.exposed, mode, format);
-            let schema = definition.get("inputSchema").cloned().unwrap_or(json!({}));
-            jsonschema::meta::validate(&schema).map_err(|e| ServeError::Schema {
-                tool: tool.exposed.clone(),
-                message: e.to_string(),
-            })?;
+            let typed = api.typed(cap);
+            let definition = tool_definition_typed(cap, &typed, &tool.exposed, mode, format);
+            for key in ["inputSchema", "outputSchema"] {
+                let schema = definition.get(key).cloned().unwrap_or(json!({}));
+                jsonschema::meta::validate(&schema).map_err(|e| ServeError::Schema {
+                    tool: tool.exposed.clone(),
+                    message: format!("{key}: {e}"),
+                })?;
+            }
             by_name.insert(tool.exposed.clone(), entries.len());
             entries.push(Entry {
                 exposed: tool.exposed,
@@ -120,8 +136,9 @@ impl Surface {
     ///
     /// Order: route the name (unknown → [`CallError`]), refuse arguments that are not a JSON
     /// object, then run the runtime, which refuses trusted-binding arguments and validates the
-    /// rest (capability-runtime.md §2). An argument refusal is a tool result with
-    /// `isError: true` in the configured envelope, so the model can correct itself.
+    /// rest (capability-runtime.md §2). Every refusal is a tool result with `isError: true` in
+    /// the configured envelope, naming its reason (and argument), so the model can correct
+    /// itself or tell the user why.
     pub async fn call(
         &self,
         name: &str,
@@ -163,7 +180,7 @@ impl Surface {
             refusal,
             correlation_id: None,
         };
-        // ArgumentTypeInvalid is invalid input: an `isError` result in both envelopes.
+        // Every refusal is an `isError` result, in both envelopes.
         render(&outcome, self.api.result_format())
     }
 }

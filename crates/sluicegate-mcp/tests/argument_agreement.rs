@@ -1,6 +1,9 @@
 //! One argument validator: the published `inputSchema` of every tool and the runtime's
-//! `validate_args` reach the same verdict on every argument object, and every refusal of
-//! arguments reaches the model as an `isError: true` result, in both result formats.
+//! `check_args` reach the same verdict on every argument object, and every refusal of
+//! arguments reaches the model as an `isError: true` result naming the argument, in both result
+//! formats. The one difference is deliberate: an `integer` argument (typed from an integer
+//! column) is also accepted as a string of digits, and then bound as that integer, which the
+//! schema accepts.
 //!
 //! The schema is evaluated as the reference's clients read it: `maxLength` counts UTF-16 code
 //! units (JavaScript's `length`), not code points, so the stock `maxLength` keyword is replaced
@@ -16,9 +19,10 @@ use jsonschema::paths::Location;
 use jsonschema::{Keyword, ValidationError};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use sluicegate_core::call::validate_args;
+use sluicegate_core::call::{check_args, validate_args};
 use sluicegate_core::config::{Config, validate};
-use sluicegate_core::tools::{AliasMode, input_schema};
+use sluicegate_core::tools::{AliasMode, args_schema, input_schema};
+use sluicegate_core::typed::Typed;
 use sluicegate_ledger::{Ledger, MEMORY};
 use sluicegate_mcp::Surface;
 use sluicegate_runtime::{AgentApi, Env};
@@ -36,6 +40,10 @@ fn config(result_format: u8) -> Arc<Config> {
             "lookup": {"id_from_arg": lookup},
             "visible_columns": ["id"]
         })
+    };
+    let with_types = |mut cap: Value, types: Value| {
+        cap["column_types"] = types;
+        cap
     };
     let doc = json!({
         "version": 1,
@@ -58,6 +66,14 @@ fn config(result_format: u8) -> Arc<Config> {
                 "level": {"type": "number", "required": false, "enum": [1, 2.5, "3"]},
                 "flag": {"type": "boolean", "required": false}
             })),
+            // Integer keys, typed from declared column types: a string of at most four
+            // characters, and a number over the whole bigint range.
+            with_types(read("t.codes", "code", json!({
+                "code": {"type": "string", "max_length": 4}
+            })), json!({"id": {"type": "integer"}})),
+            with_types(read("t.keys", "key", json!({
+                "key": {"type": "number", "minimum": -5}
+            })), json!({"id": {"type": "integer"}})),
         ]
     });
     let (v, c) = validate(&doc);
@@ -65,7 +81,7 @@ fn config(result_format: u8) -> Arc<Config> {
     Arc::new(c.unwrap())
 }
 
-const NAMES: [&str; 3] = ["t.strings", "t.numbers", "t.choices"];
+const NAMES: [&str; 5] = ["t.strings", "t.numbers", "t.choices", "t.codes", "t.keys"];
 
 /// `maxLength` in UTF-16 code units.
 struct MaxUtf16(u64);
@@ -99,9 +115,10 @@ fn max_utf16<'a>(
     Ok(Box::new(MaxUtf16(max)))
 }
 
-/// The published schema of `name`, compiled with JavaScript's string length.
+/// The published schema of `name` (its arguments typed from its declared column types),
+/// compiled with JavaScript's string length.
 fn schema_validator(config: &Config, name: &str) -> jsonschema::Validator {
-    let schema = input_schema(config.capability(name).unwrap());
+    let schema = args_schema(&Typed::declared(config.capability(name).unwrap()).args);
     jsonschema::options()
         .with_keyword("maxLength", max_utf16)
         .build(&schema)
@@ -158,23 +175,66 @@ const ARGUMENT_CODES: [&str; 9] = [
     "LOOKUP_ARG_MISSING",
 ];
 
-/// Check one argument object against capability `index`: the schema and `validate_args` agree,
+/// Check one argument object against capability `index`: the schema and `check_args` agree,
 /// and the surface answers accordingly in both formats.
 fn check(index: usize, args: &Map<String, Value>) -> Result<(), TestCaseError> {
     let fx = fixture();
     let name = NAMES[index];
     let cap = fx.config.capability(name).unwrap();
+    let typed = Typed::declared(cap);
     let by_schema = fx.validators[index].is_valid(&Value::Object(args.clone()));
-    let by_runtime = validate_args(cap, args);
+    let by_runtime = check_args(cap, &typed.args, args);
+    // What the runtime binds is what the schema accepts; it differs from what was sent only
+    // where an integer argument came as a string of digits.
+    let bound_valid = by_runtime
+        .as_ref()
+        .is_ok_and(|b| fx.validators[index].is_valid(&Value::Object(b.clone())));
     prop_assert_eq!(
-        by_schema,
         by_runtime.is_ok(),
-        "{} {:?}: schema {} runtime {:?}",
+        bound_valid,
+        "{} {:?}: runtime bound {:?}, which the schema refuses",
         name,
         args,
-        by_schema,
         by_runtime
     );
+    if let Ok(bound) = &by_runtime
+        && bound != args
+    {
+        for (k, v) in args {
+            let integer = typed
+                .args
+                .get(k)
+                .is_some_and(|s| s.arg_type.as_str() == "integer");
+            prop_assert!(
+                bound[k] == *v || (integer && (v.is_string() || v.as_f64() == bound[k].as_f64())),
+                "{} {:?}: only digit strings and whole numbers of integer arguments are converted",
+                name,
+                args
+            );
+        }
+    } else {
+        prop_assert_eq!(
+            by_schema,
+            by_runtime.is_ok(),
+            "{} {:?}: schema {} runtime {:?}",
+            name,
+            args,
+            by_schema,
+            by_runtime
+        );
+    }
+    if let Err(refusal) = &by_runtime {
+        prop_assert!(
+            refusal
+                .argument
+                .as_deref()
+                .is_some_and(|a| args.contains_key(a) || typed.args.contains_key(a)),
+            "{} {:?}: the refusal names its argument: {:?}",
+            name,
+            args,
+            refusal
+        );
+    }
     for (format, surface) in &fx.surfaces {
         let result = fx
             .rt
@@ -196,7 +256,7 @@ fn check(index: usize, args: &Map<String, Value>) -> Result<(), TestCaseError> {
                 code == "SOURCE_CREDENTIAL_MISSING",
             )
         };
-        if by_schema {
+        if by_runtime.is_ok() {
             prop_assert!(
                 reached_source,
                 "v{} {} {:?}: valid arguments reach the source, got {}",
@@ -215,6 +275,19 @@ fn check(index: usize, args: &Map<String, Value>) -> Result<(), TestCaseError> {
                 payload,
                 result.is_error,
                 code
+            );
+            let named = if *format == 2 {
+                &payload["error"]["argument"]
+            } else {
+                &payload["argument"]
+            };
+            let want = by_runtime.as_ref().err().and_then(|r| r.argument.clone());
+            prop_assert_eq!(
+                named.as_str().map(str::to_string),
+                want,
+                "v{} {}",
+                format,
+                payload
             );
         }
     }
@@ -281,6 +354,38 @@ fn numbers() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// Strings an integer argument may or may not accept: digits, signs, fractions, padding, text.
+fn digit_strings() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop_oneof![
+            Just("42"),
+            Just("-7"),
+            Just("0042"),
+            Just("9999"),
+            Just("10000"),
+            Just("-999"),
+            Just("-1000"),
+            Just("-5"),
+            Just("-6"),
+            Just("9223372036854775807"),
+            Just("9223372036854775808"),
+            Just("-9223372036854775808"),
+            Just("99999999999999999999999999999999999999999"),
+            Just("4.2"),
+            Just("4.0"),
+            Just("1e3"),
+            Just("+4"),
+            Just(" 4"),
+            Just("-"),
+            Just(""),
+            Just("abc"),
+        ]
+        .prop_map(str::to_string),
+        "-?[0-9]{1,6}",
+        any::<i64>().prop_map(|n| n.to_string()),
+    ]
+}
+
 fn values() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -303,6 +408,7 @@ fn value_for(arg_type: &str) -> BoxedStrategy<Value> {
     let typed = match arg_type {
         "string" => strings().prop_map(Value::String).boxed(),
         "number" => numbers().boxed(),
+        "integer" => prop_oneof![numbers(), digit_strings().prop_map(Value::String)].boxed(),
         _ => any::<bool>().prop_map(Value::Bool).boxed(),
     };
     prop_oneof![6 => typed, 1 => values()].boxed()
@@ -314,6 +420,8 @@ fn arguments(index: usize) -> impl Strategy<Value = Map<String, Value>> {
     let declared: &[(&'static str, &str)] = match index {
         0 => &[("code", "string"), ("note", "string")],
         1 => &[("n", "number"), ("f", "number"), ("big", "number")],
+        3 => &[("code", "integer")],
+        4 => &[("key", "integer")],
         _ => &[
             ("color", "string"),
             ("level", "number"),
@@ -382,6 +490,43 @@ proptest! {
     #[test]
     fn choices_capability(args in arguments(2)) {
         check(2, &args)?;
+    }
+
+    #[test]
+    fn integer_code_capability(args in arguments(3)) {
+        check(3, &args)?;
+    }
+
+    #[test]
+    fn integer_key_capability(args in arguments(4)) {
+        check(4, &args)?;
+    }
+}
+
+/// The surface publishes the typed schema the runtime checks: an integer key whose declared
+/// `max_length` of 4 became its range.
+#[test]
+fn the_published_schema_is_the_typed_one() {
+    let fx = fixture();
+    for (format, surface) in &fx.surfaces {
+        let listed: Vec<&Value> = surface.tool_definitions().collect();
+        for (i, name) in NAMES.iter().enumerate() {
+            let cap = fx.config.capability(name).unwrap();
+            assert_eq!(
+                listed[i]["inputSchema"],
+                args_schema(&Typed::declared(cap).args),
+                "v{format} {name}"
+            );
+        }
+        assert_eq!(
+            listed[3]["inputSchema"]["properties"]["code"],
+            json!({"type": "integer", "minimum": -999, "maximum": 9999, "description": "code business argument"})
+        );
+        assert_eq!(listed[4]["inputSchema"]["properties"]["key"]["minimum"], -5);
+        assert_eq!(
+            listed[4]["inputSchema"]["properties"]["key"]["maximum"],
+            json!(i64::MAX)
+        );
     }
 }
 

@@ -2,20 +2,24 @@
 //!
 //! Read-only by construction: it holds source read pools and the ledger, never a writer URL.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use serde_json::json;
 use sluicegate_core::call::{
-    Args, find_capability, plan_read, refuse_binding_overrides, refuse_disabled_proposals,
-    resolve_context, validate_args,
+    Args, check_args, find_capability, plan_read, refuse_binding_overrides,
+    refuse_disabled_proposals, resolve_context,
 };
 use sluicegate_core::columns::TableColumns;
-use sluicegate_core::config::{Config, Kind, Mode};
+use sluicegate_core::config::{Capability, Config, Kind, Mode};
 use sluicegate_core::envelope::{Outcome, ToolResult, render};
 use sluicegate_core::evidence::{ReadRecord, link_to_proposal, record_read};
 use sluicegate_core::proposal::{ProposalInput, build_change_set};
-use sluicegate_core::refusal::{Code, Refusal, SafeError};
+use sluicegate_core::refusal::{Code, Fault, Refusal, SafeError};
+use sluicegate_core::tools::sample_args_typed;
+use sluicegate_core::typed::Typed;
 use sluicegate_ledger::{Ledger, LedgerError, ProposalCall, RefusalCode};
 use sluicegate_source::{SourceError, SourceErrorKind, Sources};
 use tracing::Instrument;
@@ -34,7 +38,14 @@ struct Inner {
     ledger: Ledger,
     env: Env,
     result_format: u8,
+    /// Each capability's arguments and columns typed from its table (`core::typed`), by
+    /// capability name; filled by [`AgentApi::load_columns`] or the first call.
+    typed: RwLock<HashMap<String, Arc<Typed>>>,
 }
+
+/// How long [`AgentApi::load_columns`] waits for one source's catalog before serving that
+/// source's tools with the config's types.
+const CATALOG_BUDGET: Duration = Duration::from_secs(5);
 
 static CORRELATION: AtomicU64 = AtomicU64::new(1);
 static READS: AtomicU64 = AtomicU64::new(0);
@@ -76,6 +87,7 @@ impl AgentApi {
                 ledger,
                 env,
                 result_format,
+                typed: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -104,7 +116,9 @@ impl AgentApi {
     }
 
     /// Run one tool call by canonical name. Never panics and never returns an error: every
-    /// failure is an [`Outcome::Refused`] the caller can render for the model.
+    /// failure is an [`Outcome::Refused`] the caller can render for the model. A problem of the
+    /// server's own (its configuration, store or database) is logged with its cause under a
+    /// correlation id that the refusal carries too.
     pub async fn invoke(&self, name: &str, args: &Args) -> Outcome {
         let kind = self
             .inner
@@ -116,9 +130,14 @@ impl AgentApi {
         match self.run(name, args).instrument(span).await {
             Ok(outcome) => outcome,
             Err(refusal) => {
-                let correlation_id = (refusal.code.safe() == SafeError::INTERNAL).then(|| {
+                let correlation_id = (refusal.code.fault() == Fault::Server).then(|| {
                     let id = correlation_id();
-                    tracing::error!(correlation_id = %id, code = refusal.code.as_str(), cause = %refusal.message, "tool call failed");
+                    let code = refusal.code.as_str();
+                    if refusal.code.safe() == SafeError::INTERNAL {
+                        tracing::error!(correlation_id = %id, capability = name, code, cause = %refusal.message, "tool call failed");
+                    } else {
+                        tracing::warn!(correlation_id = %id, capability = name, code, cause = %refusal.message, "tool call refused: the server cannot serve it");
+                    }
                     id
                 });
                 Outcome::Refused {
@@ -142,7 +161,9 @@ impl AgentApi {
         refuse_binding_overrides(args, None)?;
         let config = &inner.config;
         let cap = find_capability(config, name)?;
-        validate_args(cap, args)?;
+        let typed = self.typed_for_call(cap).await;
+        let bound = check_args(cap, &typed.args, args)?;
+        let args = &bound;
         refuse_disabled_proposals(config, cap)?;
         let env = inner.env.clone();
         let ctx = resolve_context(config, cap, &move |n| env.get(n))?;
@@ -262,6 +283,101 @@ impl AgentApi {
 }
 
 impl AgentApi {
+    /// Read the column types of every capability's target table from its source, so that
+    /// tools are listed with arguments and results typed from them (`core::typed`). Call it
+    /// before building a tool surface. A catalog the read user cannot read leaves that
+    /// capability with the config's types; a source that cannot be reached (or does not answer
+    /// within a few seconds) leaves all of its capabilities so, and later calls try again.
+    /// Each case is a warning in the log; nothing here fails.
+    pub async fn load_columns(&self) {
+        let mut down: HashSet<&str> = HashSet::new();
+        for cap in &self.inner.config.capabilities {
+            if down.contains(cap.source.as_str()) {
+                continue;
+            }
+            let t = &cap.target;
+            let read = self.inner.sources.columns(&cap.source, &t.schema, &t.table);
+            match tokio::time::timeout(CATALOG_BUDGET, read).await {
+                Ok(Ok(columns)) => {
+                    self.remember(cap, Typed::new(cap, &columns));
+                }
+                Ok(Err(e))
+                    if e.kind().is_unavailable()
+                        || matches!(e.kind(), SourceErrorKind::CredentialMissing { .. }) =>
+                {
+                    tracing::warn!(source = %cap.source, error = %e, "cannot reach the source to read column types; its tools are typed from the config until it answers");
+                    down.insert(&cap.source);
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(capability = %cap.name, error = %e, "cannot read the target table's column types; the tool is typed from the config");
+                    self.remember(cap, Typed::declared(cap));
+                }
+                Err(_) => {
+                    tracing::warn!(source = %cap.source, "the source's catalog did not answer in time; its tools are typed from the config until it answers");
+                    down.insert(&cap.source);
+                }
+            }
+        }
+    }
+
+    /// `cap`'s arguments and columns as its tool publishes them: typed from its table when
+    /// [`AgentApi::load_columns`] or a call has read them, else from the config alone.
+    pub fn typed(&self, cap: &Capability) -> Arc<Typed> {
+        self.cached(&cap.name)
+            .unwrap_or_else(|| Arc::new(Typed::declared(cap)))
+    }
+
+    /// Sample arguments for `--sample` (cli.md §8.1), typed from the columns like a call.
+    pub async fn sample_args(&self, name: &str) -> Option<Args> {
+        let cap = self.inner.config.capability(name)?;
+        let typed = self.typed_for_call(cap).await;
+        Some(sample_args_typed(cap, &typed.args))
+    }
+
+    fn cached(&self, name: &str) -> Option<Arc<Typed>> {
+        self.inner
+            .typed
+            .read()
+            .ok()
+            .and_then(|m| m.get(name).cloned())
+    }
+
+    fn remember(&self, cap: &Capability, typed: Typed) -> Arc<Typed> {
+        let typed = Arc::new(typed);
+        if let Ok(mut m) = self.inner.typed.write() {
+            m.insert(cap.name.clone(), typed.clone());
+        }
+        typed
+    }
+
+    /// The types a call checks its arguments against: those already known, else read from the
+    /// catalog now. While the source cannot be reached the config's types serve (and the call
+    /// is refused by the read anyway); they are not remembered, so the next call tries again.
+    async fn typed_for_call(&self, cap: &Capability) -> Arc<Typed> {
+        if let Some(t) = self.cached(&cap.name) {
+            return t;
+        }
+        let t = &cap.target;
+        match self
+            .inner
+            .sources
+            .columns(&cap.source, &t.schema, &t.table)
+            .await
+        {
+            Ok(columns) => self.remember(cap, Typed::new(cap, &columns)),
+            Err(e)
+                if e.kind().is_unavailable()
+                    || matches!(e.kind(), SourceErrorKind::CredentialMissing { .. }) =>
+            {
+                Arc::new(Typed::declared(cap))
+            }
+            Err(e) => {
+                tracing::warn!(capability = %cap.name, error = %e, "cannot read the target table's column types; the tool is typed from the config");
+                self.remember(cap, Typed::declared(cap))
+            }
+        }
+    }
+
     /// The target table's columns from the source catalog (read once, then cached by
     /// `Sources`). An unreachable source refuses the call like a failed read. A catalog the
     /// read user may not see gives no columns: the proposal then relies on the capability's
@@ -347,7 +463,8 @@ fn source_refusal(e: SourceError, lookup_arg: &str) -> Refusal {
             return Refusal::new(
                 Code::ArgumentTypeInvalid,
                 format!("{lookup_arg} is not a valid value for the column it looks up."),
-            );
+            )
+            .with_argument(lookup_arg);
         }
         SourceErrorKind::AuthenticationFailed
         | SourceErrorKind::Timeout
@@ -427,6 +544,7 @@ mod tests {
         assert_eq!(refusal.code.safe(), SafeError::INVALID_ARGUMENT);
         assert!(refusal.code.is_invalid_input());
         assert!(refusal.message.starts_with("invoice_id "), "{refusal}");
+        assert_eq!(refusal.argument.as_deref(), Some("invoice_id"));
         // The bound value itself is not echoed back.
         assert!(!refusal.message.contains("abc"), "{refusal}");
         let missing = source_refusal(SourceError::credential_missing("APP_URL"), "x");

@@ -1,6 +1,7 @@
 //! Database errors reach the model under the code their kind decides: a lookup value the
 //! column cannot take (a PostgreSQL data exception) is an argument refusal the model can
-//! correct (`isError: true`), a missing table is an internal failure, in both result formats.
+//! correct, a missing table is an internal failure; both are `isError: true`, in both result
+//! formats.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -85,20 +86,37 @@ async fn postgres_data_exceptions_are_argument_refusals() {
         let ok = call("counters.inspect", "counter_id", json!("1")).await;
         assert!(!ok.is_error, "{}", ok.payload);
 
-        // 22P02 invalid text representation, 22008 / 22007 an impossible date.
-        for (name, arg, value) in [
-            ("counters.inspect", "counter_id", json!("abc")),
-            ("counters.inspect", "counter_id", json!("99999999999")),
-            ("days.inspect", "day", json!("2026-13-45")),
-            ("days.inspect", "day", json!("yesterday-ish")),
+        // The integer key is typed from its column, so the runtime refuses a non-number and
+        // an out-of-range id itself; 22008 / 22007 (an impossible date) come from the database.
+        for (name, arg, value, v1) in [
+            (
+                "counters.inspect",
+                "counter_id",
+                json!("abc"),
+                "ARGUMENT_TYPE_INVALID",
+            ),
+            (
+                "counters.inspect",
+                "counter_id",
+                json!("99999999999"),
+                "ARGUMENT_ABOVE_MAXIMUM",
+            ),
+            (
+                "days.inspect",
+                "day",
+                json!("2026-13-45"),
+                "ARGUMENT_TYPE_INVALID",
+            ),
+            (
+                "days.inspect",
+                "day",
+                json!("yesterday-ish"),
+                "ARGUMENT_TYPE_INVALID",
+            ),
         ] {
             let r = call(name, arg, value.clone()).await;
             assert!(r.is_error, "format {format} {name} {value}: {}", r.payload);
-            let want = if format == 2 {
-                "INVALID_ARGUMENT"
-            } else {
-                "ARGUMENT_TYPE_INVALID"
-            };
+            let want = if format == 2 { "INVALID_ARGUMENT" } else { v1 };
             assert_eq!(code(&r.payload), want, "format {format} {name} {value}");
             let text = r.payload.to_string();
             assert!(
@@ -115,7 +133,11 @@ async fn postgres_data_exceptions_are_argument_refusals() {
             "MCP_TOOL_FAILED"
         };
         assert_eq!(code(&r.payload), want, "{}", r.payload);
-        assert_eq!(r.is_error, format == 1, "{}", r.payload);
+        assert!(
+            r.is_error,
+            "every refusal is an error result: {}",
+            r.payload
+        );
     }
     db.drop_database().await;
 }

@@ -1,7 +1,9 @@
 //! Real MCP clients that no one here wrote, pinned and installed by `scripts/test.sh`: the
 //! Python MCP SDK (mcp==2.3.0) over stdio and Streamable HTTP in both the 2025-11-25
 //! (`legacy`) and 2026-07-28 modes, and the OpenAI Agents SDK (openai-agents==0.24.0) with
-//! `MCPServerStdio` and `MCPServerStreamableHttp` against `--alias-mode openai`.
+//! `MCPServerStdio` and `MCPServerStreamableHttp` against `--alias-mode openai`. The SDK checks
+//! every successful result against the tool's `outputSchema`; a table with an INTEGER key is
+//! listed and called with typed arguments.
 //!
 //! Without `SLUICEGATE_TEST_PYTHON` they go through `skip_or_fail` (a failure with `CI=true`).
 
@@ -83,9 +85,8 @@ fn check_sdk_run(doc: &Value, format: u8, mode: &str, fixture: &Fixture) {
         assert_eq!(t["meta"]["synapsor.raw_sql_exposed"], json!(false));
         assert_eq!(t["meta"]["synapsor.approval_tool"], json!(false));
         assert_eq!(
-            t["output_schema"].is_object(),
-            format == 2,
-            "outputSchema only for the v2 envelope"
+            t["output_schema"]["type"], "object",
+            "an outputSchema for either envelope"
         );
         let read_only = t["meta"]["synapsor.kind"] == "read";
         assert_eq!(t["annotations"]["readOnlyHint"], json!(read_only));
@@ -114,7 +115,8 @@ fn check_sdk_run(doc: &Value, format: u8, mode: &str, fixture: &Fixture) {
     assert_eq!(&serde_json::from_str::<Value>(text).unwrap(), s);
     assert!(text.starts_with("{\n  \""), "{text}");
 
-    // Another tenant's row is simply not there.
+    // Another tenant's row is simply not there (an error result the model can read).
+    assert_eq!(doc["other_tenant"]["is_error"], json!(true));
     let other = &doc["other_tenant"]["structured"];
     assert_eq!(
         refusal_code(other),
@@ -170,6 +172,11 @@ fn check_sdk_run(doc: &Value, format: u8, mode: &str, fixture: &Fixture) {
     assert_eq!(t["is_error"], json!(true));
     if format == 2 {
         assert_eq!(refusal_code(&t["structured"]), "INVALID_ARGUMENT");
+        assert_eq!(
+            t["structured"]["error"]["reason"],
+            "MODEL_CANNOT_OVERRIDE_BINDING"
+        );
+        assert_eq!(t["structured"]["error"]["argument"], "tenant_id");
     } else {
         assert_eq!(
             refusal_code(&t["structured"]),
@@ -313,4 +320,91 @@ fn openai_agents_sdk_stdio_and_streamable_http_with_openai_aliases() {
         before,
         "a proposal over MCP changed the source"
     );
+}
+
+/// What the Python SDK saw of the stock app (tests/clients/typed_client.py): the key typed
+/// from its INTEGER column, the visible columns in `outputSchema` (which the SDK checked every
+/// successful result against), integer and digit-string ids served, and refusals naming their
+/// reason and argument.
+fn check_typed_run(doc: &Value, format: u8) {
+    let tools = doc["tools"].as_array().unwrap();
+    let read = tools.iter().find(|t| t["kind"] == "read").unwrap();
+    let id = &read["input_schema"]["properties"]["item_id"];
+    assert_eq!(id["type"], "integer", "{id}");
+    assert_eq!(id["maximum"], json!(i64::MAX), "{id}");
+    let data = if format == 2 {
+        &read["output_schema"]["properties"]["data"]
+    } else {
+        &read["output_schema"]["anyOf"][0]["properties"]["data"]
+    };
+    assert_eq!(data["required"], json!(["id", "name", "qty", "tenant_id"]));
+    assert_eq!(data["properties"]["name"]["type"], "string");
+    assert_eq!(data["properties"]["id"]["description"], "INTEGER");
+    let proposal = tools.iter().find(|t| t["kind"] == "proposal").unwrap();
+    assert_eq!(
+        proposal["input_schema"]["properties"]["amount"],
+        json!({"type": "integer", "minimum": 1, "maximum": 500, "description": "amount business argument"})
+    );
+
+    for (case, id) in [("integer", 1), ("digits", 2)] {
+        let r = &doc[case];
+        assert_eq!(r["is_error"], json!(false), "{case}: {r}");
+        assert_eq!(r["structured"]["data"]["id"], json!(id), "{case}: {r}");
+    }
+    assert_eq!(
+        doc["proposal"]["is_error"],
+        json!(false),
+        "{}",
+        doc["proposal"]
+    );
+    for (case, reason, argument) in [
+        ("not_a_number", "ARGUMENT_TYPE_INVALID", Some("item_id")),
+        ("fraction", "ARGUMENT_TYPE_INVALID", Some("item_id")),
+        (
+            "tenant_override",
+            "MODEL_CANNOT_OVERRIDE_BINDING",
+            Some("tenant_id"),
+        ),
+        ("other_tenant", "ROW_NOT_FOUND", None),
+        ("amount_too_high", "ARGUMENT_ABOVE_MAXIMUM", Some("amount")),
+    ] {
+        let r = &doc[case];
+        assert_eq!(r["is_error"], json!(true), "{case}: {r}");
+        let s = &r["structured"];
+        let (got_reason, got_argument) = if format == 2 {
+            (&s["error"]["reason"], &s["error"]["argument"])
+        } else {
+            (&s["code"], &s["argument"])
+        };
+        assert_eq!(got_reason, reason, "{case}: {r}");
+        assert_eq!(got_argument.as_str(), argument, "{case}: {r}");
+    }
+}
+
+#[test]
+fn python_mcp_sdk_sees_typed_schemas_and_calls_with_integer_keys() {
+    let Some(python) = python() else { return };
+    for (mode, format) in [("legacy", 1u8), ("2026-07-28", 2)] {
+        let fx = Fixture::items(format);
+        let mut args: Vec<String> = vec![
+            "stdio".into(),
+            mode.into(),
+            "--".into(),
+            env!("CARGO_BIN_EXE_sluicegate").into(),
+            "mcp".into(),
+            "serve".into(),
+        ];
+        args.extend(fx.paths());
+        check_typed_run(&run_client(&python, &fx, "typed_client.py", &args), format);
+    }
+    let fx = Fixture::items(2);
+    let mut server = fx.spawn_http("serve-streamable-http", &[]);
+    let doc = run_client(
+        &python,
+        &fx,
+        "typed_client.py",
+        &["http".into(), "legacy".into(), server.url.clone()],
+    );
+    check_typed_run(&doc, 2);
+    assert!(server.stop());
 }

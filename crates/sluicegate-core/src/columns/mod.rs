@@ -249,12 +249,16 @@ pub fn check_proposal(
                 ),
             ));
         };
-        let normalised = normalise(value, info).map_err(|p| {
-            let origin = match cap.patch.get(col) {
-                Some(PatchBinding::FromArg(arg)) => format!("argument {arg} (column {col})"),
-                _ => format!("the fixed value of column {col}"),
-            };
-            Refusal::new(p.code, format!("{origin}: {}", p.reason))
+        let normalised = normalise(value, info).map_err(|p| match cap.patch.get(col) {
+            Some(PatchBinding::FromArg(arg)) => Refusal::new(
+                p.code,
+                format!("argument {arg} (column {col}): {}", p.reason),
+            )
+            .with_argument(arg.as_str()),
+            _ => Refusal::new(
+                p.code,
+                format!("the fixed value of column {col}: {}", p.reason),
+            ),
         })?;
         out.insert(col.clone(), normalised);
     }

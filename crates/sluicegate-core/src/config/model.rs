@@ -255,6 +255,9 @@ pub enum ArgType {
     String,
     Number,
     Boolean,
+    /// A whole number. Never written in a config: an argument gets it from an integer column
+    /// it looks up or patches (`crate::typed`), and then also accepts a string of digits.
+    Integer,
 }
 
 impl ArgType {
@@ -263,6 +266,25 @@ impl ArgType {
             ArgType::String => "string",
             ArgType::Number => "number",
             ArgType::Boolean => "boolean",
+            ArgType::Integer => "integer",
+        }
+    }
+}
+
+/// The JSON Schema `format` of a string argument typed from a date or timestamp column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgFormat {
+    /// `YYYY-MM-DD`.
+    Date,
+    /// RFC 3339 with a zone.
+    DateTime,
+}
+
+impl ArgFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArgFormat::Date => "date",
+            ArgFormat::DateTime => "date-time",
         }
     }
 }
@@ -277,6 +299,10 @@ pub struct ArgSpec {
     pub minimum: Option<f64>,
     pub maximum: Option<f64>,
     pub enum_values: Option<Vec<Value>>,
+    /// Set only on specs typed from a column (`crate::typed`); `None` as declared.
+    pub format: Option<ArgFormat>,
+    /// For [`ArgType::Integer`]: the column's range, inclusive. `None` as declared.
+    pub range: Option<(i128, i128)>,
 }
 
 #[derive(Debug, Clone)]

@@ -48,12 +48,18 @@ const CREDENTIAL_WORDS: [&str; 7] = [
 pub fn boundary_checks(config: &Config, mode: AliasMode) -> Vec<BoundaryCheck> {
     let tools = exposed_tools(config, mode);
     let names: Vec<String> = tools.iter().map(|t| t.exposed.clone()).collect();
+    // `outputSchema` is left out: it holds fixed envelope fields and the visible column names
+    // (safe identifiers), and a column such as `tokens_used` is not a leaked credential.
     let listed: Vec<Value> = tools
         .iter()
         .filter_map(|t| {
-            config
-                .capability(&t.canonical)
-                .map(|c| tool_definition(c, &t.exposed, mode, config.result_format()))
+            config.capability(&t.canonical).map(|c| {
+                let mut def = tool_definition(c, &t.exposed, mode, config.result_format());
+                if let Some(m) = def.as_object_mut() {
+                    m.remove("outputSchema");
+                }
+                def
+            })
         })
         .collect();
     let serialized = serde_json::to_string(&listed)

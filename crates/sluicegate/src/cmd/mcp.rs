@@ -241,9 +241,8 @@ pub fn serve(
     }
     let ledger = open_ledger(&store)?;
     let api = AgentApi::new(config, ledger, env.clone(), result_format);
-    let surface = Arc::new(Surface::new(api, alias_mode)?);
-
     let runtime = transport.runtime()?;
+    let surface = Arc::new(runtime.block_on(Surface::load(api, alias_mode))?);
     let shutdown = CancellationToken::new();
     let result = runtime.block_on(async {
         cancel_on_signal(shutdown.clone());

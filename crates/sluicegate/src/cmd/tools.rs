@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sluicegate_core::call::Args;
 use sluicegate_core::config::{Config, Kind};
 use sluicegate_core::tools::boundary::{BoundaryCheck, NOT_EXPOSED, all_pass, boundary_checks};
-use sluicegate_core::tools::{AliasMode, exposed_tools, sample_args};
+use sluicegate_core::tools::{AliasMode, exposed_tools};
 use sluicegate_runtime::{AgentApi, Env, view};
 
 use crate::context::{
@@ -94,15 +94,16 @@ impl InputArgs {
         self.args.is_some() || self.input.is_some() || self.sample
     }
 
-    /// The arguments to send: explicit JSON, a file, or samples for `cap`.
-    fn resolve(&self, config: &Config, cap: &str) -> anyhow::Result<Args> {
+    /// The arguments to send: explicit JSON, a file, or samples for `cap` (typed from its
+    /// table's columns, like the call).
+    fn resolve(&self, api: &AgentApi, cap: &str) -> anyhow::Result<Args> {
         let text = match (&self.args, &self.input) {
             (Some(a), _) => a.clone(),
             (None, Some(path)) => std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --input {}", path.display()))?,
             (None, None) => {
-                let cap = config.capability(cap).context("capability not found")?;
-                return Ok(sample_args(cap));
+                let sample = runtime()?.block_on(api.sample_args(cap));
+                return sample.context("capability not found");
             }
         };
         match serde_json::from_str::<Value>(&text) {
@@ -254,12 +255,12 @@ pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
     if api.config().capability(&tool).is_none() {
         bail!("capability not found in config: {tool}");
     }
-    let args = a.input.resolve(api.config(), &tool)?;
+    let args = a.input.resolve(&api, &tool)?;
     let result = runtime()?.block_on(api.call(&tool, &args));
     let ok = result.succeeded();
     if a.json {
         print_json(
-            &json!({"ok": ok, "tool": tool, "input": args, "result": result.payload, "store_path": store}),
+            &json!({"ok": ok, "isError": result.is_error, "tool": tool, "input": args, "result": result.payload, "store_path": store}),
         )?;
     } else {
         out!(
@@ -292,7 +293,7 @@ pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
             a.capability
         );
     }
-    let args = a.input.resolve(api.config(), &a.capability)?;
+    let args = a.input.resolve(&api, &a.capability)?;
     let result = runtime()?.block_on(api.call(&a.capability, &args));
     let ok = result.succeeded();
     if a.json {

@@ -11,7 +11,7 @@
     clippy::zombie_processes
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
@@ -88,7 +88,84 @@ pub fn config_json(result_format: u8) -> Value {
     })
 }
 
+pub const INSPECT: &str = "stock.inspect_item";
+pub const RESTOCK: &str = "stock.propose_restock";
+
+/// A stock app whose key is an INTEGER column (as most public sample schemas have), two
+/// tenants.
+const ITEMS_APP: &str = "
+CREATE TABLE items (
+  id INTEGER PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  qty INTEGER NOT NULL,
+  note TEXT,
+  updated_at TEXT NOT NULL
+);
+INSERT INTO items VALUES
+  (1, 'acme', 'bolts', 40, NULL, '2026-06-20T14:31:08.000Z'),
+  (2, 'acme', 'nuts', 12, NULL, '2026-06-20T14:31:08.000Z'),
+  (3, 'otherco', 'gears', 7, 'do not show', '2026-06-20T14:31:08.000Z');
+";
+
+/// Config over [`ITEMS_APP`]: a read and a bounded proposal, keys declared `string` the way
+/// generated configs declare them.
+pub fn items_config(format: u8) -> Value {
+    json!({
+        "version": 1,
+        "mode": "review",
+        "result_format": format,
+        "sources": {"stock": {"engine": "sqlite", "read_url_env": "APP_READ_URL"}},
+        "trusted_context": {
+            "provider": "environment",
+            "values": {"tenant_id_env": "APP_TENANT_ID", "principal_env": "APP_PRINCIPAL"}
+        },
+        "capabilities": [
+            {
+                "name": INSPECT, "kind": "read", "source": "stock",
+                "target": {"schema": "main", "table": "items", "primary_key": "id", "tenant_key": "tenant_id"},
+                "args": {"item_id": {"type": "string", "max_length": 64}},
+                "lookup": {"id_from_arg": "item_id"},
+                "visible_columns": ["id", "name", "qty"]
+            },
+            {
+                "name": RESTOCK, "kind": "proposal", "source": "stock",
+                "target": {"schema": "main", "table": "items", "primary_key": "id", "tenant_key": "tenant_id"},
+                "args": {
+                    "item_id": {"type": "string", "max_length": 64},
+                    "amount": {"type": "number", "minimum": 1, "maximum": 500},
+                    "reason": {"type": "string", "max_length": 200}
+                },
+                "lookup": {"id_from_arg": "item_id"},
+                "visible_columns": ["id", "qty", "note", "updated_at"],
+                "patch": {"qty": {"from_arg": "amount"}, "note": {"from_arg": "reason"}},
+                "allowed_columns": ["qty", "note"],
+                "conflict_guard": {"column": "updated_at"}
+            }
+        ]
+    })
+}
+
 impl Fixture {
+    /// The stock app of [`ITEMS_APP`] with [`items_config`].
+    pub fn items(result_format: u8) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let app_db = dir.path().join("app.db");
+        rusqlite::Connection::open(&app_db)
+            .unwrap()
+            .execute_batch(ITEMS_APP)
+            .unwrap();
+        let config = dir.path().join("sluicegate.json");
+        std::fs::write(&config, items_config(result_format).to_string()).unwrap();
+        let store = dir.path().join("ledger/local.db");
+        Fixture {
+            dir,
+            app_db,
+            config,
+            store,
+        }
+    }
+
     pub fn new(result_format: u8) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let app_db = dir.path().join("app.db");
@@ -156,7 +233,10 @@ impl Fixture {
 pub struct ServerProc {
     pub child: Child,
     pub url: String,
+    /// stderr up to the "Press Ctrl+C" line.
     pub stderr: String,
+    /// Everything written to stderr so far, startup included (log lines of calls).
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 pub fn sigterm(pid: u32) {
@@ -190,11 +270,21 @@ impl ServerProc {
                     .trim()
                     .to_string();
                 // Keep draining stderr so the server never blocks on a full pipe.
+                let log = std::sync::Arc::new(std::sync::Mutex::new(stderr.clone()));
+                let sink = log.clone();
                 std::thread::spawn(move || {
-                    let mut sink = String::new();
-                    let _ = reader.read_to_string(&mut sink);
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                        sink.lock().unwrap().push_str(&line);
+                        line.clear();
+                    }
                 });
-                return ServerProc { child, url, stderr };
+                return ServerProc {
+                    child,
+                    url,
+                    stderr,
+                    log,
+                };
             }
         }
     }
@@ -233,11 +323,16 @@ pub struct StdioClient {
 }
 
 impl StdioClient {
-    pub fn start(mut cmd: Command) -> StdioClient {
+    pub fn start(cmd: Command) -> StdioClient {
+        StdioClient::start_with_stderr(cmd, Stdio::null())
+    }
+
+    /// [`StdioClient::start`] with the server's stderr going to `stderr` (a log file).
+    pub fn start_with_stderr(mut cmd: Command, stderr: Stdio) -> StdioClient {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let stdin = child.stdin.take().unwrap();

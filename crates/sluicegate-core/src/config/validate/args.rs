@@ -130,6 +130,8 @@ impl Validator {
             minimum,
             maximum,
             enum_values,
+            format: None,
+            range: None,
         })
     }
 

@@ -181,6 +181,9 @@ impl Validator {
                 target.as_ref(),
                 visible_columns.as_deref(),
             );
+        } else if let Some(types) = obj.get("column_types") {
+            // A read's columns type its lookup argument and its results too.
+            proposal.column_types = self.column_types(types, path);
         }
         if self.errors.len() > errors_before {
             return None;
