@@ -114,6 +114,10 @@ mod tests {
     }
 
     fn check(events: &[Owned]) -> Result<(), Break> {
+        check_as("wrp_1", events)
+    }
+
+    fn check_as(proposal_id: &str, events: &[Owned]) -> Result<(), Break> {
         let links: Vec<Link> = events
             .iter()
             .map(|e| Link {
@@ -125,7 +129,7 @@ mod tests {
                 hash: &e.hash,
             })
             .collect();
-        verify("wrp_1", &links)
+        verify(proposal_id, &links)
     }
 
     #[test]
@@ -146,17 +150,6 @@ mod tests {
         assert_eq!(check(&swapped).unwrap_err().index, 1);
 
         // Another proposal's chain does not verify under this id.
-        let links: Vec<Link> = good
-            .iter()
-            .map(|e| Link {
-                kind: &e.kind,
-                actor: "ann",
-                payload: &e.payload,
-                created_at: "t",
-                prev_hash: &e.prev,
-                hash: &e.hash,
-            })
-            .collect();
-        assert_eq!(verify("wrp_2", &links).unwrap_err().index, 0);
+        assert_eq!(check_as("wrp_2", &good).unwrap_err().index, 0);
     }
 }

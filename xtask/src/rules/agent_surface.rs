@@ -39,25 +39,13 @@ pub const WRITE_METHODS: &[&str] = &[
 
 /// Every forbidden name in `files`.
 pub fn check(files: &[SourceFile]) -> Vec<String> {
-    let mut out = Vec::new();
-    for file in files {
-        let parsed = match file.parse() {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                out.push(e);
-                continue;
-            }
-        };
-        let mut finder = WriteFinder::default();
-        finder.visit_file(&parsed);
-        out.extend(
-            finder
-                .found
-                .into_iter()
-                .map(|what| format!("{}: {what}", file.rel)),
-        );
+    super::find_in::<WriteFinder>(files)
+}
+
+impl super::Finder for WriteFinder {
+    fn found(self) -> BTreeSet<String> {
+        self.found
     }
-    out
 }
 
 #[derive(Default)]

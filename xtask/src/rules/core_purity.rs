@@ -129,25 +129,13 @@ pub fn clockless_chrono(package: &str, features: &[String]) -> Vec<String> {
 
 /// Every `async fn`, async block or closure and `.await` in `files` (core's sources).
 pub fn no_async(files: &[SourceFile]) -> Vec<String> {
-    let mut out = Vec::new();
-    for file in files {
-        let parsed = match file.parse() {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                out.push(e);
-                continue;
-            }
-        };
-        let mut finder = AsyncFinder::default();
-        finder.visit_file(&parsed);
-        out.extend(
-            finder
-                .found
-                .into_iter()
-                .map(|what| format!("{}: {what}", file.rel)),
-        );
+    super::find_in::<AsyncFinder>(files)
+}
+
+impl super::Finder for AsyncFinder {
+    fn found(self) -> BTreeSet<String> {
+        self.found
     }
-    out
 }
 
 #[derive(Default)]

@@ -23,25 +23,13 @@ pub static SCHEMA_VERSION: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Every schema_version spelled outside the protocol crate's sources (`files` are `crates/*/src`).
 pub fn check(files: &[SourceFile]) -> Vec<String> {
-    let mut out = Vec::new();
-    for file in files.iter().filter(|f| f.crate_name != PROTOCOL) {
-        let parsed = match file.parse() {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                out.push(e);
-                continue;
-            }
-        };
-        let mut finder = WireFinder::default();
-        finder.visit_file(&parsed);
-        out.extend(
-            finder
-                .found
-                .into_iter()
-                .map(|what| format!("{}: {what}", file.rel)),
-        );
+    super::find_in::<WireFinder>(files.iter().filter(|f| f.crate_name != PROTOCOL))
+}
+
+impl super::Finder for WireFinder {
+    fn found(self) -> BTreeSet<String> {
+        self.found
     }
-    out
 }
 
 #[derive(Default)]
