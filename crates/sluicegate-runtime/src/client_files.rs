@@ -164,10 +164,9 @@ fn env_file_state(
     if req.create_env_file && !file.exists() {
         let config = load_config(&req.config)
             .ok_or_else(|| SnippetError::Config(req.config.display().to_string()))?;
-        let token =
-            format!("bearer token HTTP clients send; give the agent process the same value");
+        let token = "bearer token HTTP clients send; give the agent process the same value";
         let extra: Vec<(&str, &str)> = match req.transport {
-            Transport::StreamableHttp => vec![(req.auth_token_env.as_str(), token.as_str())],
+            Transport::StreamableHttp => vec![(req.auth_token_env.as_str(), token)],
             Transport::Stdio => Vec::new(),
         };
         let needs = serve_env::write_template(&config, file, &extra)?;
