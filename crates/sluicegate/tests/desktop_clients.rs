@@ -5,7 +5,8 @@
 //! trusted tenant, its credentials coming from the env file the snippet names. The pinned
 //! Python MCP SDK starts the same snippet through its own stdio client. And every command of
 //! docs/mcp-clients.md's walkthrough runs as written, in order: Claude Desktop's file, the MCP
-//! Inspector (CLI mode, and the web UI's proxy handed the server from that file), Cursor,
+//! Inspector (CLI mode, and the web UI's proxy starting the server from that file and relaying
+//! a read, as the UI's Connect and Run do), Cursor,
 //! VS Code and the OpenAI Agents SDK over Streamable HTTP.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -415,21 +416,28 @@ impl Walk {
                 break;
             }
         }
-        let config: Value = tokio::runtime::Builder::new_current_thread()
+        let auth = format!("Bearer {}", token.unwrap());
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap()
-            .block_on(async {
-                reqwest::Client::new()
-                    .get(format!("http://127.0.0.1:{proxy}/config"))
-                    .header("x-mcp-proxy-auth", format!("Bearer {}", token.unwrap()))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap()
-            });
+            .unwrap();
+        let config: Value = rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!("http://127.0.0.1:{proxy}/config"))
+                .header("x-mcp-proxy-auth", &auth)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        // What the UI's Connect and then Tools → Run do: the proxy starts the server as
+        // configured and relays the calls.
+        let read = rt.block_on(call_through_proxy(proxy, &auth, &config));
+        let s = &read["result"]["structuredContent"];
+        assert_eq!(s["data"]["id"], "INV-3001", "{read}");
+        assert_eq!(s["_meta"]["tenant_id"], "acme", "{read}");
         let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_sluicegate")).unwrap();
         assert_eq!(
             config["defaultCommand"],
@@ -463,6 +471,94 @@ impl Walk {
             .map(|(_, out)| out.as_str())
             .collect()
     }
+}
+
+/// An event stream read one event at a time.
+struct Sse {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Sse {
+    /// The next event's name and data.
+    async fn next(&mut self) -> (String, String) {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    event
+                        .lines()
+                        .filter_map(|l| l.strip_prefix(name))
+                        .map(str::trim)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                return (field("event:"), field("data:"));
+            }
+            let chunk = self
+                .response
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream ended");
+            self.buffer
+                .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
+        }
+    }
+
+    /// The message answering request `id` (the proxy relays the server's stderr too).
+    async fn answer(&mut self, id: i64) -> Value {
+        loop {
+            let (event, data) = self.next().await;
+            if event == "message" {
+                let msg: Value = serde_json::from_str(&data).unwrap();
+                if msg["id"] == json!(id) {
+                    return msg;
+                }
+            }
+        }
+    }
+}
+
+/// Through the Inspector's proxy, start the server the UI was configured with, initialize and
+/// read INV-3001; returns the `tools/call` answer.
+async fn call_through_proxy(proxy: u16, auth: &str, config: &Value) -> Value {
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{proxy}");
+    let env = config["defaultEnvironment"].to_string();
+    let mut url = reqwest::Url::parse(&format!("{base}/stdio")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("transportType", "stdio")
+        .append_pair("command", config["defaultCommand"].as_str().unwrap())
+        .append_pair("args", config["defaultArgs"].as_str().unwrap())
+        .append_pair("env", &env);
+    let response = http
+        .get(url)
+        .header("x-mcp-proxy-auth", auth)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let mut sse = Sse {
+        response,
+        buffer: String::new(),
+    };
+    let (event, endpoint) = sse.next().await;
+    assert_eq!(event, "endpoint", "{endpoint}");
+    let post = |body: Value| {
+        http.post(format!("{base}{endpoint}"))
+            .header("x-mcp-proxy-auth", auth)
+            .json(&body)
+            .send()
+    };
+    post(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "inspector-ui", "version": "0.15.0"}}})).await.unwrap();
+    let init = sse.answer(1).await;
+    assert_eq!(init["result"]["serverInfo"]["name"], "sluicegate", "{init}");
+    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await
+        .unwrap();
+    post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "billing.inspect_invoice", "arguments": {"invoice_id": "INV-3001"}}})).await.unwrap();
+    sse.answer(2).await
 }
 
 fn free_port() -> u16 {
