@@ -17,6 +17,7 @@
 #   SLUICEGATE_TEST_POSTGRES_URL  postgres://sluicegate:PW@127.0.0.1:PORT/postgres (superuser)
 #   SLUICEGATE_TEST_MYSQL_URL     mysql://sluicegate:PW@127.0.0.1:PORT (all privileges)
 #   SLUICEGATE_TEST_PYTHON        venv python with the pinned MCP clients
+#   SLUICEGATE_TEST_INSPECTOR     the pinned MCP Inspector (its CLI mode)
 #   SLUICEGATE_HANDLER_DEPS       the handler templates' Python venv and node_modules
 #   CI=true                       always, so a test that cannot run fails, here as in CI
 #
@@ -198,6 +199,7 @@ eval "$test_deps_exports"
 log "test dependencies ready:"
 log "  SLUICEGATE_TEST_PYTHON=$SLUICEGATE_TEST_PYTHON"
 log "  SLUICEGATE_HANDLER_DEPS=$SLUICEGATE_HANDLER_DEPS"
+log "  SLUICEGATE_TEST_INSPECTOR=$SLUICEGATE_TEST_INSPECTOR"
 engines_make_tmpdir
 engines_start_postgres
 engines_start_mariadb

@@ -9,11 +9,14 @@
 #   <dir>/handlers/node   Fastify and pg: the Node handler templates (npm)
 #   <dir>/mcp-clients     the Python MCP SDK and the OpenAI Agents SDK the MCP client tests
 #                         run against Sluicegate (pip)
+#   <dir>/inspector       the MCP Inspector, whose CLI mode docs/mcp-clients.md runs against
+#                         a client config file (npm; 0.15.0 is the last release on Node 20)
 #
 # On success it prints, on stdout and nothing else, the exports the tests read:
 #
 #   SLUICEGATE_HANDLER_DEPS  <dir>/handlers
 #   SLUICEGATE_TEST_PYTHON   <dir>/mcp-clients/bin/python
+#   SLUICEGATE_TEST_INSPECTOR  <dir>/inspector/node_modules/.bin/mcp-inspector
 #
 # Versions are pinned so CI runs what was tested. Re-running is cheap: a part whose marker
 # file names the same pins is left alone. Needs python3 with venv (Debian: python3-venv), npm,
@@ -28,6 +31,8 @@ HANDLER_PY=(fastapi==0.121.1 uvicorn==0.38.0 "psycopg[binary]==3.2.12")
 HANDLER_NODE=(fastify@5.6.1 pg@8.16.3)
 # openai-agents depends on mcp; both go in one venv so pip resolves them together.
 MCP_CLIENTS_PY=(mcp==2.3.0 openai-agents==0.24.0)
+# docs/mcp-clients.md names this exact version in its npx command.
+INSPECTOR_NODE=(@modelcontextprotocol/inspector@0.15.0)
 
 say() { printf '[test-deps] %s\n' "$*" >&2; }
 fail() {
@@ -82,7 +87,9 @@ node_modules() {
 python_venv "$dir/handlers/venv" "${HANDLER_PY[@]}"
 node_modules "$dir/handlers/node" "${HANDLER_NODE[@]}"
 python_venv "$dir/mcp-clients" "${MCP_CLIENTS_PY[@]}"
+node_modules "$dir/inspector" "${INSPECTOR_NODE[@]}"
 say "ready: $dir"
 
 printf 'export SLUICEGATE_HANDLER_DEPS=%q\n' "$dir/handlers"
 printf 'export SLUICEGATE_TEST_PYTHON=%q\n' "$dir/mcp-clients/bin/python"
+printf 'export SLUICEGATE_TEST_INSPECTOR=%q\n' "$dir/inspector/node_modules/.bin/mcp-inspector"

@@ -307,6 +307,11 @@ pub struct TrustedContext {
     pub provenance: Provider,
 }
 
+/// The tenant env var of an `environment` trusted context that names none.
+pub const DEFAULT_TENANT_ENV: &str = "SYNAPSOR_TENANT_ID";
+/// The principal env var of an `environment` trusted context that names none.
+pub const DEFAULT_PRINCIPAL_ENV: &str = "SYNAPSOR_PRINCIPAL";
+
 /// Resolve the trusted context of `cap` (config.md §6.2). `env` reads an environment variable;
 /// empty values count as unset.
 pub fn resolve_context(
@@ -344,8 +349,8 @@ pub fn resolve_context(
     };
     match spec.provider {
         Provider::Environment => {
-            let (tenant_env, tenant) = env_value("tenant_id_env", "SYNAPSOR_TENANT_ID");
-            let (principal_env, principal) = env_value("principal_env", "SYNAPSOR_PRINCIPAL");
+            let (tenant_env, tenant) = env_value("tenant_id_env", DEFAULT_TENANT_ENV);
+            let (principal_env, principal) = env_value("principal_env", DEFAULT_PRINCIPAL_ENV);
             match (tenant, principal) {
                 (Some(tenant_id), Some(principal)) => Ok(TrustedContext {
                     tenant_id,

@@ -3,11 +3,15 @@
 //! Sluicegate server, optional agent instructions, and merging a snippet into an existing
 //! client config file.
 //!
-//! Snippets hold command paths and env var *names* only, never a URL with credentials or a token
-//! value. Paths and the command name are inputs: reading files, resolving paths and writing the
-//! result is the caller's job.
+//! A stdio snippet is meant to run unchanged when a desktop client launches it with almost no
+//! environment and an unknown working directory: the caller passes an absolute command and
+//! absolute paths, the server reads its credentials from an env file (`--env-file`, never the
+//! client's config file), and the `env` block carries only non-secret settings (the log
+//! level). Snippets hold command paths and env var *names* only, never a URL with credentials
+//! or a token value. Paths and the command name are inputs: reading files, resolving paths and
+//! writing the result is the caller's job.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::tools::{AliasMode, openai_alias};
 
@@ -31,14 +35,14 @@ pub enum ClientConfigError {
     UnsupportedClient(String),
     /// The legacy JSON-RPC bridge (`http`), which no MCP client speaks.
     #[error(
-        "transport {0} is the legacy JSON-RPC bridge, which MCP clients do not speak; use stdio or streamable-http"
+        "--transport {0} is the legacy JSON-RPC bridge, which MCP clients do not speak; use stdio or streamable-http"
     )]
     Bridge(String),
-    #[error("the transport must be stdio or streamable-http (got {0})")]
+    #[error("--transport must be stdio or streamable-http (got {0})")]
     UnknownTransport(String),
-    #[error("openai-agents snippets use streamable-http, not stdio")]
+    #[error("openai-agents snippets use streamable-http; drop --transport stdio")]
     OpenaiStdio,
-    #[error("{0} snippets support stdio only")]
+    #[error("{0} snippets support --transport stdio only")]
     StdioOnly(String),
     /// The existing client config is JSON but not an object, so no entry can be added.
     #[error("the existing client config does not hold a JSON object")]
@@ -117,6 +121,10 @@ pub struct Server<'a> {
     /// The env var the server reads its bearer token from (Streamable HTTP only).
     pub auth_token_env: &'a str,
     pub alias_mode: AliasMode,
+    /// The dotenv file the server reads its credentials from (`--env-file`).
+    pub env_file: Option<&'a str>,
+    /// The snippet's `env` block: non-secret settings only (the log level).
+    pub env: &'a [(String, String)],
 }
 
 impl Server<'_> {
@@ -146,7 +154,18 @@ impl Server<'_> {
         if self.alias_mode != AliasMode::Canonical {
             args.extend(["--alias-mode".into(), self.alias_mode.as_str().into()]);
         }
+        if let Some(file) = self.env_file {
+            args.extend(["--env-file".into(), file.into()]);
+        }
         args
+    }
+
+    /// The `env` block as a JSON object.
+    fn env_block(&self) -> Map<String, Value> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect()
     }
 }
 
@@ -156,21 +175,30 @@ pub fn snippet(client: &str, server: &Server<'_>, example_tool: &str) -> Value {
     let args = server.args();
     match client {
         "openai-agents" => openai_agents_snippet(server, &args, example_tool),
-        _ => client_entry(client, server.command, &args),
+        _ => client_entry(client, server.command, &args, &server.env_block()),
     }
 }
 
 /// The server entry of a stdio `client` (claude-desktop, cursor, vscode, generic) that starts
-/// `command args`.
-pub fn client_entry(client: &str, command: &str, args: &[String]) -> Value {
+/// `command args` with `env` added to what the client passes (left out when empty).
+pub fn client_entry(
+    client: &str,
+    command: &str,
+    args: &[String],
+    env: &Map<String, Value>,
+) -> Value {
+    let mut entry = json!({"command": command, "args": args});
+    if !env.is_empty() {
+        entry["env"] = Value::Object(env.clone());
+    }
     match client {
-        "claude-desktop" | "cursor" => {
-            json!({"mcpServers": {"sluicegate": {"command": command, "args": args}}})
-        }
+        "claude-desktop" | "cursor" => json!({"mcpServers": {"sluicegate": entry}}),
         "vscode" => {
-            json!({"servers": {"sluicegate": {"type": "stdio", "command": command, "args": args}}})
+            let mut typed = Map::from_iter([("type".to_string(), json!("stdio"))]);
+            typed.extend(entry.as_object().cloned().unwrap_or_default());
+            json!({"servers": {"sluicegate": typed}})
         }
-        _ => json!({"command": command, "args": args}),
+        _ => entry,
     }
 }
 
@@ -186,8 +214,10 @@ pub fn stdio_snippet(client: &str, command: &str, config: &str, store: &str) -> 
         port: 0,
         auth_token_env: "",
         alias_mode: AliasMode::Canonical,
+        env_file: None,
+        env: &[],
     };
-    client_entry(client, command, &server.args())
+    client_entry(client, command, &server.args(), &Map::new())
 }
 
 /// A canonical capability name from `config` (a config document, when it could be read) for
@@ -203,12 +233,17 @@ pub fn example_tool(config: Option<&Value>) -> String {
 fn openai_agents_snippet(server: &Server<'_>, args: &[String], canonical: &str) -> Value {
     let env = server.auth_token_env;
     let url = format!("http://{}:{}/mcp", server.host, server.port);
+    // With an env file the token goes there (the env block would win over it).
+    let mut start_env = server.env_block();
+    if server.env_file.is_none() {
+        start_env.insert(env.to_string(), json!("<set-a-random-local-token>"));
+    }
     let python = format!(
         "import os\nfrom agents.mcp import MCPServerStreamableHttp\n\nsluicegate = MCPServerStreamableHttp(\n    name=\"sluicegate\",\n    params={{\n        \"url\": \"{url}\",\n        \"headers\": {{\"Authorization\": f\"Bearer {{os.environ['{env}']}}\"}},\n    }},\n    cache_tools_list=True,\n)\n"
     );
     json!({
         "transport": "streamable-http",
-        "start_server": {"command": server.command, "args": args, "env": {env: "<set-a-random-local-token>"}},
+        "start_server": {"command": server.command, "args": args, "env": start_env},
         "openai_agents_sdk": {
             "package": "openai-agents",
             "url": url,
@@ -221,7 +256,7 @@ fn openai_agents_snippet(server: &Server<'_>, args: &[String], canonical: &str) 
             "alias_mode": server.alias_mode.as_str(),
         },
         "notes": [
-            format!("Start the server with {env} set to a random value and give the agent process the same value; the snippet never contains it."),
+            format!("Start the server with {env} set to a random value (exported, or in its env file) and give the agent process the same value; the snippet never contains it."),
             "Function names may not contain dots in the OpenAI Agents SDK, so the server runs with --alias-mode openai; results still name the canonical capability.",
             "The tools read one row of the trusted tenant or record a proposal. Approval and apply happen outside MCP (sluicegate proposals approve, sluicegate apply).",
             "Listing tools and calling them needs no OpenAI API key; running an agent does.",
@@ -296,6 +331,8 @@ mod tests {
             port: 8766,
             auth_token_env: "SLUICEGATE_HTTP_TOKEN",
             alias_mode,
+            env_file: None,
+            env: &[],
         }
     }
 
@@ -367,6 +404,54 @@ mod tests {
                 ".sluicegate/local.db"
             ),
             snippet("cursor", &s, EXAMPLE_TOOL)
+        );
+    }
+
+    #[test]
+    fn desktop_entries_carry_the_env_file_and_the_env_block() {
+        let env = vec![("SLUICEGATE_LOG".to_string(), "info".to_string())];
+        let s = Server {
+            command: "/opt/sluicegate/bin/sluicegate",
+            config: "/srv/app/sluicegate.json",
+            store: "/srv/app/.sluicegate/local.db",
+            env_file: Some("/srv/app/.env"),
+            env: &env,
+            ..server(Transport::Stdio, AliasMode::Canonical)
+        };
+        let args = json!([
+            "mcp",
+            "serve",
+            "--config",
+            "/srv/app/sluicegate.json",
+            "--store",
+            "/srv/app/.sluicegate/local.db",
+            "--env-file",
+            "/srv/app/.env"
+        ]);
+        let entry = json!({"command": "/opt/sluicegate/bin/sluicegate", "args": args, "env": {"SLUICEGATE_LOG": "info"}});
+        assert_eq!(
+            snippet("claude-desktop", &s, EXAMPLE_TOOL),
+            json!({"mcpServers": {"sluicegate": entry}})
+        );
+        assert_eq!(snippet("generic", &s, EXAMPLE_TOOL), entry);
+        let vscode = snippet("vscode", &s, EXAMPLE_TOOL);
+        assert_eq!(vscode["servers"]["sluicegate"]["type"], "stdio");
+        assert_eq!(vscode["servers"]["sluicegate"]["env"], entry["env"]);
+        assert_eq!(vscode["servers"]["sluicegate"]["args"], args);
+        let http = Server {
+            transport: Transport::StreamableHttp,
+            ..s.clone()
+        };
+        let openai = snippet("openai-agents", &http, EXAMPLE_TOOL);
+        assert_eq!(
+            openai["start_server"]["env"],
+            json!({"SLUICEGATE_LOG": "info"}),
+            "the token goes in the env file, which the env block would override"
+        );
+        assert!(
+            openai["start_server"]["args"]
+                .as_array()
+                .is_some_and(|a| a.ends_with(&[json!("--env-file"), json!("/srv/app/.env")]))
         );
     }
 

@@ -23,6 +23,7 @@ pub mod onboarding;
 pub mod proposal;
 pub mod refusal;
 pub mod secrets;
+pub mod serve_env;
 pub mod tools;
 pub mod typed;
 pub mod writeback;

@@ -17,6 +17,12 @@ pub async fn serve_stdio(
     surface: Arc<Surface>,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    // At info (what client snippets set), a client's MCP log shows the server came up.
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        tools = surface.tool_definitions().count(),
+        "serving MCP over stdio"
+    );
     let handler = McpHandler::new(surface);
     // Pipes (how MCP clients launch servers) go through tokio's non-blocking pipe driver
     // instead of a blocking thread per read; anything else falls back to plain stdio.

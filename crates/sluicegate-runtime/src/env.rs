@@ -30,6 +30,16 @@ impl Env {
         }))
     }
 
+    /// Values from `self` first, then from `defaults` (an env file under the process
+    /// environment).
+    pub fn over(&self, defaults: HashMap<String, String>) -> Env {
+        let base = self.clone();
+        Env(Arc::new(move |name| {
+            base.get(name)
+                .or_else(|| defaults.get(name).filter(|v| !v.is_empty()).cloned())
+        }))
+    }
+
     /// A non-empty value of `name`.
     pub fn get(&self, name: &str) -> Option<String> {
         (self.0)(name).filter(|v| !v.is_empty())

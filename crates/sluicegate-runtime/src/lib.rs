@@ -16,6 +16,7 @@ pub mod integrity;
 mod records;
 mod review;
 pub mod reviewer;
+pub mod serve_env;
 pub mod view;
 
 pub use agent::AgentApi;

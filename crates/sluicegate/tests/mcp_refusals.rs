@@ -5,7 +5,9 @@
 //! `error.reason`) and the argument it is about (`argument`, `error.argument`), with a message
 //! specific to the problem. A problem of the server's own (missing env, source down) also
 //! carries a correlation id, which the server logs with the cause on stderr at the default log
-//! level. An integer key (typed from its column) accepts `42` and `"42"`.
+//! level. An integer key (typed from its column) accepts `42` and `"42"`. A server whose env
+//! lacks a source URL or trusted-context variable does not start at all (every call would be
+//! refused), so those refusals are met in-process and through `smoke call`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -374,6 +376,31 @@ fn smoke_call(world: &World, setup: Setup, calls: &[(&str, Value)]) -> (Vec<Answ
     (answers, log)
 }
 
+/// Every serve command refuses to start without the variable `setup` leaves out (exit 2),
+/// naming it and where the config uses it.
+fn refuses_to_serve(world: &World, setup: Setup) {
+    let named = match setup {
+        Setup::NoTenantEnv => "APP_TENANT_ID: trusted context tenant of stock.inspect_item",
+        _ => "APP_READ_URL: read URL of source stock",
+    };
+    for serve in [
+        &["mcp", "serve"][..],
+        &["mcp", "serve-streamable-http", "--port", "0"],
+        &["mcp", "serve-http", "--port", "0"],
+    ] {
+        let o = world
+            .cmd(setup, "refused", serve)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{serve:?}: {err}");
+        assert!(err.contains(named), "{serve:?}: {err}");
+        assert!(err.contains("--env-file"), "{serve:?}: {err}");
+        assert!(o.stdout.is_empty(), "{serve:?}");
+    }
+}
+
 /// Check one answer against what its case expects.
 fn check(
     format: u8,
@@ -467,25 +494,20 @@ fn every_refusal_is_an_error_result_naming_its_reason_on_every_path() {
             let group: Vec<_> = cases().into_iter().filter(|c| c.1 == setup).collect();
             let calls: Vec<(&str, Value)> = group.iter().map(|c| (c.2, c.3.clone())).collect();
             let in_proc = in_process(&world, setup, &calls);
-            let paths: Vec<(&str, Vec<Answer>, Option<String>)> = vec![
-                ("in-process", in_proc, None),
-                {
-                    let (a, log) = stdio(&world, setup, &calls);
-                    ("stdio", a, Some(log))
-                },
-                {
-                    let (a, log) = streamable_http(&world, setup, &calls);
-                    ("streamable-http", a, Some(log))
-                },
-                {
-                    let (a, log) = json_rpc_bridge(&world, setup, &calls);
-                    ("bridge", a, Some(log))
-                },
-                {
-                    let (a, log) = smoke_call(&world, setup, &calls);
-                    ("smoke call", a, Some(log))
-                },
-            ];
+            let mut paths: Vec<(&str, Vec<Answer>, Option<String>)> =
+                vec![("in-process", in_proc, None)];
+            if matches!(setup, Setup::NoTenantEnv | Setup::NoSourceUrl) {
+                refuses_to_serve(&world, setup);
+            } else {
+                let (a, log) = stdio(&world, setup, &calls);
+                paths.push(("stdio", a, Some(log)));
+                let (a, log) = streamable_http(&world, setup, &calls);
+                paths.push(("streamable-http", a, Some(log)));
+                let (a, log) = json_rpc_bridge(&world, setup, &calls);
+                paths.push(("bridge", a, Some(log)));
+            }
+            let (a, log) = smoke_call(&world, setup, &calls);
+            paths.push(("smoke call", a, Some(log)));
             for (path, answers, log) in &paths {
                 for (case, answer) in group.iter().zip(answers) {
                     check(format, path, case.0, case.4, answer, log.as_deref());

@@ -412,11 +412,57 @@ fn client_snippets_name_env_vars_never_values() {
         serde_json::from_str(&text).unwrap()
     };
     let c = fx.config.display().to_string();
+    // Absolute by default (a desktop client starts the server from /), relative on request.
+    let dir = fx.dir.path().canonicalize().unwrap();
     let v = snippet(&["mcp", "config", "--config", &c, "--store", "s.db"]);
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_sluicegate")).unwrap();
+    assert_eq!(
+        v["mcpServers"]["sluicegate"]["command"],
+        json!(exe.display().to_string())
+    );
+    assert_eq!(
+        v["mcpServers"]["sluicegate"]["args"],
+        json!([
+            "mcp",
+            "serve",
+            "--config",
+            std::fs::canonicalize(&fx.config)
+                .unwrap()
+                .display()
+                .to_string(),
+            "--store",
+            dir.join("s.db").display().to_string(),
+            "--env-file",
+            dir.join(".env").display().to_string()
+        ])
+    );
+    assert_eq!(
+        v["mcpServers"]["sluicegate"]["env"],
+        json!({"SLUICEGATE_LOG": "info"})
+    );
+    let v = snippet(&[
+        "mcp",
+        "config",
+        "--config",
+        "sluicegate.json",
+        "--store",
+        "s.db",
+        "--relative-paths",
+        "--no-env-file",
+        "--command",
+        "sluicegate",
+    ]);
     assert_eq!(v["mcpServers"]["sluicegate"]["command"], "sluicegate");
     assert_eq!(
         v["mcpServers"]["sluicegate"]["args"],
-        json!(["mcp", "serve", "--config", c, "--store", "s.db"])
+        json!([
+            "mcp",
+            "serve",
+            "--config",
+            "sluicegate.json",
+            "--store",
+            "s.db"
+        ])
     );
     let v = snippet(&["mcp", "config", "cursor", "--config", &c]);
     assert!(v["mcpServers"]["sluicegate"].is_object());
@@ -437,7 +483,7 @@ fn client_snippets_name_env_vars_never_values() {
             .contains(&json!("both"))
     );
     let v = snippet(&["mcp", "config", "generic", "--config", &c]);
-    assert_eq!(v["command"], "sluicegate");
+    assert_eq!(v["command"], json!(exe.display().to_string()));
     let v = snippet(&[
         "mcp",
         "client-config",
@@ -448,9 +494,11 @@ fn client_snippets_name_env_vars_never_values() {
         "--include-instructions",
     ]);
     assert_eq!(v["transport"], "streamable-http");
-    assert_eq!(
-        v["start_server"]["env"]["SLUICEGATE_HTTP_TOKEN"],
-        "<set-a-random-local-token>"
+    // The token goes in the env file (the snippet's env block would win over it).
+    assert!(
+        v["start_server"]["env"]
+            .get("SLUICEGATE_HTTP_TOKEN")
+            .is_none()
     );
     assert_eq!(
         v["openai_agents_sdk"]["headers_from_env"]["Authorization"],

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use sluicegate_core::client_config::{self, CLIENTS, ClientConfigError};
+use sluicegate_core::client_config::{self, CLIENTS};
 use sluicegate_core::config::Mode;
 use sluicegate_core::tools::AliasMode;
 use sluicegate_ledger::lease::Lease;
@@ -17,12 +17,9 @@ use sluicegate_mcp::serve::{Transport, cancel_on_signal, exposes_to_network, pro
 use sluicegate_mcp::{
     CancellationToken, HttpOptions, Protocol, Surface, is_loopback_host, serve_stdio,
 };
-use sluicegate_runtime::{AgentApi, Env, Secret, client_files, now_iso};
+use sluicegate_runtime::{AgentApi, Secret, client_files, now_iso, serve_env};
 
-use crate::context::{
-    DEFAULT_CONFIG, DEFAULT_STORE, config_path, confirm, load_config, open_ledger, print_json,
-    store_path,
-};
+use crate::context::{config_path, confirm, load_config, open_ledger, print_json, store_path};
 
 /// Default env var holding the HTTP bearer token.
 pub const DEFAULT_TOKEN_ENV: &str = "SLUICEGATE_HTTP_TOKEN";
@@ -66,6 +63,10 @@ pub struct CommonServe {
     /// Serve even when another live server holds the store lease
     #[arg(long)]
     pub allow_concurrent_store: bool,
+    /// Read the variables the config names from this dotenv file (owner-only; exported
+    /// variables win over it)
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
 }
 
 /// Tool naming options (mcp-surface.md §3.1).
@@ -209,7 +210,8 @@ pub fn serve(
         config = Arc::new(forced);
     }
     let store = store_path(common.store.as_deref(), common.config.as_deref());
-    let env = Env::process();
+    // No silent start: a missing source URL or trusted-context variable refuses every call.
+    let env = serve_env::serve_env(&config, common.env_file.as_deref())?;
 
     // Refuse an unauthenticated HTTP server before touching the store.
     let token = match transport {
@@ -340,15 +342,30 @@ pub struct ClientConfigCmd {
 
 #[derive(clap::Args)]
 pub struct SnippetArgs {
-    /// Config path to put in the snippet (default ./sluicegate.json)
+    /// Config path to put in the snippet (default: the one `mcp serve` would use here)
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Ledger path to put in the snippet (default ./.sluicegate/local.db)
+    /// Ledger path to put in the snippet (default: the one `mcp serve` would use here)
     #[arg(long)]
     store: Option<PathBuf>,
-    /// Resolve both paths to absolute ones (clients often start servers from another directory)
+    /// Keep paths as given (by default they are made absolute: desktop clients start servers from /)
     #[arg(long)]
+    relative_paths: bool,
+    /// Accepted for compatibility: paths are absolute by default
+    #[arg(long, hide = true)]
     absolute_paths: bool,
+    /// Env file the server reads credentials from (default ./.env)
+    #[arg(long, value_name = "PATH", conflicts_with = "no_env_file")]
+    env_file: Option<PathBuf>,
+    /// Leave --env-file out of the snippet (set the variables some other way)
+    #[arg(long)]
+    no_env_file: bool,
+    /// Create the env file (variable names, empty values, chmod 600) if it does not exist
+    #[arg(long)]
+    create_env_file: bool,
+    /// Command in the snippet (default: $SLUICEGATE_COMMAND_NAME, else this binary's absolute path)
+    #[arg(long)]
+    command: Option<String>,
     /// stdio (default) or streamable-http (default for openai-agents)
     #[arg(long)]
     transport: Option<String>,
@@ -374,43 +391,26 @@ pub struct SnippetArgs {
     yes: bool,
 }
 
-/// The command name written into snippets.
+/// The command written into snippets: `SLUICEGATE_COMMAND_NAME`, else this binary's path.
 pub fn command_name() -> String {
     std::env::var("SLUICEGATE_COMMAND_NAME")
         .ok()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "sluicegate".into())
-}
-
-/// The snippet error in the words of the flags that caused it.
-fn flag_error(e: ClientConfigError) -> anyhow::Error {
-    match e {
-        ClientConfigError::Bridge(t) => anyhow::anyhow!(
-            "--transport {t} is the legacy JSON-RPC bridge, which MCP clients do not speak; use stdio or streamable-http"
-        ),
-        ClientConfigError::UnknownTransport(t) => {
-            anyhow::anyhow!("--transport must be stdio or streamable-http (got {t})")
-        }
-        ClientConfigError::OpenaiStdio => {
-            anyhow::anyhow!("openai-agents snippets use streamable-http; drop --transport stdio")
-        }
-        ClientConfigError::StdioOnly(c) => {
-            anyhow::anyhow!("{c} snippets support --transport stdio only")
-        }
-        other => other.into(),
-    }
+        .unwrap_or_else(client_files::default_command)
 }
 
 fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
     let client = client_config::client(client)?;
     let built = client_files::snippet(client_files::SnippetRequest {
         client,
-        transport: client_config::transport(client, a.transport.as_deref()).map_err(flag_error)?,
+        transport: client_config::transport(client, a.transport.as_deref())?,
         alias_mode: a.alias.resolve(client_config::default_alias_mode(client))?,
-        config: a.config.clone().unwrap_or_else(|| DEFAULT_CONFIG.into()),
-        store: a.store.clone().unwrap_or_else(|| DEFAULT_STORE.into()),
-        absolute_paths: a.absolute_paths,
-        command: command_name(),
+        config: config_path(a.config.as_deref()),
+        store: store_path(a.store.as_deref(), a.config.as_deref()),
+        relative_paths: a.relative_paths,
+        command: a.command.clone().unwrap_or_else(command_name),
+        env_file: (!a.no_env_file).then(|| a.env_file.clone().unwrap_or(".env".into())),
+        create_env_file: a.create_env_file,
         host: a.host.clone(),
         port: a.port,
         auth_token_env: a.auth_token_env.clone(),
@@ -418,6 +418,9 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
     })?;
     for w in &built.warnings {
         errln!("Warning: {w}");
+    }
+    for n in &built.notes {
+        errln!("{n}");
     }
     if !a.write {
         errln!(

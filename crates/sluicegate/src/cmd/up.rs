@@ -11,8 +11,8 @@ use sluicegate_core::tools::boundary::{all_pass, boundary_checks};
 use sluicegate_ledger::lease;
 use sluicegate_mcp::Protocol;
 use sluicegate_mcp::serve::Transport;
-use sluicegate_runtime::Env;
 use sluicegate_runtime::doctor::up::{Up, checklist};
+use sluicegate_runtime::serve_env;
 
 use crate::cmd::mcp::{self, AliasArgs, CommonServe, HttpArgs, parse_result_format};
 use crate::context::{config_path, store_path};
@@ -49,6 +49,9 @@ pub struct UpArgs {
     /// Serve even when another live server holds the store lease
     #[arg(long)]
     allow_concurrent_store: bool,
+    /// Read the variables the config names from this dotenv file (as `mcp serve --env-file`)
+    #[arg(long, value_name = "PATH")]
+    env_file: Option<PathBuf>,
     #[command(flatten)]
     http: HttpArgs,
 }
@@ -116,7 +119,9 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         port,
         auth_token_env: &a.http.auth_token_env,
     };
-    out!("{}", checklist(&up, &config, &checks, &Env::process()));
+    let env = serve_env::process_env(a.env_file.as_deref())?;
+    let needs = serve_env::checklist_section(&config, &env);
+    out!("{}{needs}", checklist(&up, &config, &checks, &env));
 
     if a.with_handler {
         outln!("\nHandler check:");
@@ -125,6 +130,13 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    if let Err(e) = serve_env::check(&config, &env, a.env_file.as_deref()) {
+        if serve_now {
+            return Err(e.into());
+        }
+        errln!("{e}");
+        return Ok(ExitCode::from(1));
+    }
     if !serve_now || !ok {
         return Ok(if ok {
             ExitCode::SUCCESS
@@ -144,6 +156,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         result_format: a.result_format.clone(),
         // The lease was checked above with the same flag.
         allow_concurrent_store: a.allow_concurrent_store,
+        env_file: a.env_file.clone(),
     };
     mcp::serve(&common, Transport::Http(Protocol::StreamableHttp), &a.http)
 }
