@@ -243,7 +243,7 @@ async fn missing_privileges_are_named(db: &Db) {
     let check = check_writer(
         &sluicegate_core::secrets::Secret::new(&url),
         Engine::Mysql,
-        &[need.clone()],
+        std::slice::from_ref(&need),
     )
     .await
     .expect("checked");

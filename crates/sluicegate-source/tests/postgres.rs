@@ -251,9 +251,13 @@ async fn missing_privileges_are_named(db: &Db) {
         select: vec!["id".into(), "tenant_id".into()],
         update: vec!["late_fee_cents".into()],
     };
-    let check = check_writer(&Secret::new(&url), Engine::Postgres, &[need.clone()])
-        .await
-        .expect("checked");
+    let check = check_writer(
+        &Secret::new(&url),
+        Engine::Postgres,
+        std::slice::from_ref(&need),
+    )
+    .await
+    .expect("checked");
     assert_eq!(check.lookup.user.as_deref(), Some(role.as_str()));
     assert_eq!(
         check.lacks,

@@ -321,7 +321,7 @@ fn writeback_probes_roll_back_on_sqlite() {
     assert!(!receipt.ok);
     assert_eq!(
         receipt.message,
-        "the writer of source app (APP_WRITE_URL) finds no sluicegate_writeback_receipts table in its database file, and apply never creates it: run the SQL that `sluicegate writeback migration --engine sqlite` prints on that file (or let `sluicegate doctor --check-writeback --fix --admin-url-env <VAR>` do it through the admin URL in VAR)."
+        "The writer of source app (APP_WRITE_URL) finds no sluicegate_writeback_receipts table in its database file, and apply never creates it: run the SQL that `sluicegate writeback migration --engine sqlite` prints on that file (or let `sluicegate doctor --check-writeback --fix --admin-url-env <VAR>` do it through the admin URL in VAR)."
     );
     assert!(
         find(

@@ -10,7 +10,7 @@
 use sluicegate_core::config::{Capability, Engine, Mode};
 use sluicegate_source::privileges::{TableNeed, direct_capabilities, writer_need, writer_needs};
 use sluicegate_source::{
-    Grantee, Lack, RECEIPT_TABLE, ReceiptFix, WriterCheck, WriterLookup, check_writer,
+    Grantee, Lack, Privilege, RECEIPT_TABLE, ReceiptFix, WriterCheck, WriterLookup, check_writer,
     create_receipt_table, search_path_statement, table_grant, usage_grant,
 };
 
@@ -32,8 +32,8 @@ fn writer_role_flag(engine: Engine, lookup: &WriterLookup) -> String {
 }
 
 /// Why apply (and the doctor) stop when the writer's statements find no receipt table, with
-/// the commands that create it and grant the writer its use. `writer_env` names the writer
-/// URL's env var.
+/// the commands that create it and grant the writer its use, as whole sentences.
+/// `writer_env` names the writer URL's env var.
 pub fn receipt_table_missing(
     engine: Engine,
     source: &str,
@@ -64,10 +64,20 @@ pub fn receipt_table_missing(
             writer_role_flag(engine, lookup)
         ),
     };
+    // MySQL shows a user only the tables it holds a privilege on: the table may exist.
+    let hidden = match (engine, lookup.schema.as_deref(), lookup.grantee(engine)) {
+        (Engine::Mysql, Some(db), Some(g)) => format!(
+            " If it exists, the writer holds no privilege on it: {}",
+            sluicegate_source::receipt_grant(engine, db, &ALL_RECEIPT, &g)
+        ),
+        _ => String::new(),
+    };
     format!(
-        "the writer of source {source} ({writer_env}) finds no {RECEIPT_TABLE} table {place}, and apply never creates it: {run} (or let `sluicegate doctor --check-writeback --fix --admin-url-env <VAR>` do it through the admin URL in VAR)"
+        "the writer of source {source} ({writer_env}) finds no {RECEIPT_TABLE} table {place}, and apply never creates it: {run} (or let `sluicegate doctor --check-writeback --fix --admin-url-env <VAR>` do it through the admin URL in VAR).{hidden}"
     )
 }
+
+const ALL_RECEIPT: [Privilege; 3] = [Privilege::Select, Privilege::Insert, Privilege::Update];
 
 /// `source:<s>:receipt-table-probe`, then `capability:<c>:writeback-target-probe` per
 /// direct-SQL proposal capability. Without `run`: one warning per source saying how.
@@ -139,10 +149,10 @@ fn who(source: &str, check: &WriterCheck) -> String {
 }
 
 /// `grant it as an admin: <statements>`, or where to find them when the writer has no name a
-/// statement can spell.
+/// statement can spell; a whole sentence either way.
 fn grant_it(statements: &[String]) -> String {
     if statements.is_empty() {
-        "grant it as `sluicegate writeback grants` prints".to_string()
+        "grant it as `sluicegate writeback grants` prints.".to_string()
     } else {
         format!("grant it as an admin: {}", statements.join(" "))
     }
@@ -159,10 +169,8 @@ fn receipt_check(
     let who = who(source, check);
     let grantee = check.lookup.grantee(engine);
     let Some(schema) = check.lookup.receipt_schema.as_deref() else {
-        let mut message = format!(
-            "{}.",
-            receipt_table_missing(engine, source, writer_env, &check.lookup)
-        );
+        let text = receipt_table_missing(engine, source, writer_env, &check.lookup);
+        let mut message = format!("T{}", text.strip_prefix('t').unwrap_or(&text));
         if let (Some(found), Some(g)) = (check.receipt_elsewhere.first(), &grantee) {
             message.push_str(&format!(
                 " A receipt table exists in schema {found}, which the writer does not use: to use it instead, {}",
@@ -274,7 +282,7 @@ fn target_check(
     let mut message = String::new();
     if !lacking.is_empty() {
         message = format!(
-            "{who} lacks {} on {table} for {}; {}.",
+            "{who} lacks {} on {table} for {}; {}",
             lacking.join(" and "),
             cap.name,
             grant_it(&statements)

@@ -101,7 +101,7 @@ impl ReviewApi {
             return Err(ReviewError::refused(
                 "RECEIPT_TABLE_MISSING",
                 format!(
-                    "{}; nothing was recorded",
+                    "{} Nothing was recorded.",
                     receipt_table_missing(source.engine, &source.name, writer_env, &found)
                 ),
             ));
