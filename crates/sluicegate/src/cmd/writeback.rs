@@ -71,10 +71,8 @@ fn flag_error(e: ScriptError) -> anyhow::Error {
         ScriptError::SqliteSchema => {
             "--schema is not used for SQLite: the receipt table lives in the writer's file"
         }
-        ScriptError::UnsafeRole => "--writer-role and --reader-role must be plain identifiers",
-        ScriptError::UnsafeAccount => {
-            "--writer-role and --reader-role must be accounts such as 'writer'@'%'"
-        }
+        ScriptError::UnsafeRole => "--writer-role/--reader-role must be plain identifiers",
+        ScriptError::UnsafeAccount => "--writer-role/--reader-role must be accounts like 'w'@'%'",
     })
 }
 
@@ -99,7 +97,7 @@ fn migration(a: &SqlArgs) -> anyhow::Result<ExitCode> {
 
 fn grants(a: &SqlArgs) -> anyhow::Result<ExitCode> {
     let engine = a.engine()?;
-    // Without --config, a missing default config only narrows the grants to the receipt table.
+    // No config (none given, the default missing): the receipt table's grants only.
     let path = config_path(a.config.as_deref());
     let config = (a.config.is_some() || path.exists())
         .then(|| load_config(&path))
