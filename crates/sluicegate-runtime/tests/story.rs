@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use sluicegate_core::call::Args;
-use sluicegate_core::config::{Config, validate};
+use sluicegate_core::config::{Config, Engine, validate};
 use sluicegate_ledger::Ledger;
 use sluicegate_protocol::ReceiptStatus;
 use sluicegate_runtime::{AgentApi, ApplyOptions, Env, ReviewApi};
-use sluicegate_source::sample_app;
+use sluicegate_source::{migration_body, sample_app};
 use sluicegate_test_support::engines::{EngineKind, TestDatabase};
 
 /// Values that belong to the other tenant's row only: none may ever appear in our output.
@@ -455,6 +455,8 @@ async fn story_on_postgres() {
         return;
     };
     db.execute(PG_FIXTURE).await;
+    db.execute(&migration_body(Engine::Postgres, None).unwrap())
+        .await;
     let url = db.url().to_string();
     let dir = tempfile::tempdir().unwrap();
     story(App::Server(db), "postgres", "public", &url, dir.path()).await;
@@ -466,6 +468,8 @@ async fn story_on_mariadb() {
         return;
     };
     db.execute(MYSQL_FIXTURE).await;
+    db.execute(&migration_body(Engine::Mysql, None).unwrap())
+        .await;
     let url = db.url().to_string();
     let schema = db.name().to_string();
     let dir = tempfile::tempdir().unwrap();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use sluicegate_core::call::Args;
-use sluicegate_core::config::{Config, validate};
+use sluicegate_core::config::{Config, Engine, validate};
 use sluicegate_core::envelope::Outcome;
 use sluicegate_ledger::Ledger;
 use sluicegate_protocol::ReceiptStatus;
@@ -180,6 +180,10 @@ async fn a_null_version_is_guarded_and_advanced_too() {
                 note TEXT, updated_at DATETIME);
              INSERT INTO tickets VALUES ('T-1', 'acme', 'open', NULL, NULL);",
         )
+        .unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(&sluicegate_source::migration_body(Engine::Sqlite, None).unwrap())
         .unwrap();
     let doc = json!({
         "version": 1, "mode": "review", "result_format": 2,

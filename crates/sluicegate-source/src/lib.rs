@@ -10,9 +10,14 @@
 //! * [`Sources::columns`] reads a table's column types from the catalog (once per source and
 //!   table) for the proposal-time checks of `sluicegate_core::columns`.
 //! * [`apply_guarded_update`] writes: one guarded UPDATE in one transaction, idempotent
-//!   through the `sluicegate_writeback_receipts` table, advancing a version column Sluicegate
-//!   maintains and comparing a row-hash guard's columns in SQL; [`probe_writer`] checks a
-//!   writer.
+//!   through the `sluicegate_writeback_receipts` table (which it never creates: an admin
+//!   does), advancing a version column Sluicegate maintains and comparing a row-hash guard's
+//!   columns in SQL. [`lookup_writer`] finds where the writer's statements go,
+//!   [`check_writer`] probes what it may do (rolled back), and [`create_receipt_table`] is
+//!   `doctor --fix` through an admin URL.
+//! * [`privileges`] says what the writer and the reader of a source need; the grants printed
+//!   for them and the doctor's statements come from [`grants`] and its single-statement
+//!   helpers.
 //! * Values come back faithful (spec README §3.7): JSON as JSON, exact decimals as strings,
 //!   RFC 3339 UTC timestamps that keep their microseconds, unsafe integers as strings, and
 //!   bytes as `\x`-prefixed hex on every engine.
@@ -31,6 +36,7 @@ mod error;
 pub mod inspect;
 mod mysql;
 mod postgres;
+pub mod privileges;
 mod render;
 pub mod sample_app;
 mod sources;
@@ -42,12 +48,16 @@ mod writeback;
 pub use error::{EngineCode, SourceError, SourceErrorKind};
 pub use render::RECEIPT_TABLE;
 pub use render::grants::{
-    ScriptError, grants, migration_body, migration_header, receipt_table_ddl,
-    receipt_table_ddl_in_schema,
+    DEFAULT_READER, DEFAULT_WRITER, Grantee, GrantsRequest, Privilege, grants, receipt_grant,
+    search_path_statement, table_grant, usage_grant,
+};
+pub use render::migration::{
+    ScriptError, migration_body, migration_header, receipt_table_ddl, receipt_table_ddl_in_schema,
 };
 pub use sources::{EnvLookup, Sources};
 pub use sqlite::sqlite_path;
 pub use writeback::{
-    ConflictCheck, GuardedUpdate, TargetProbe, WriteOutcome, WriteStatus, apply_guarded_update,
-    probe_target, probe_writer,
+    ConflictCheck, GuardedUpdate, Lack, ReceiptFix, Trouble, WriteOutcome, WriteStatus,
+    WriterCheck, WriterLookup, apply_guarded_update, check_writer, create_receipt_table,
+    lookup_writer,
 };

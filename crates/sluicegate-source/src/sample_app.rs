@@ -28,14 +28,18 @@ INSERT INTO invoices VALUES
   ('INV-9001', 'otherco', 'OtherCo Labs', 'overdue', 99000, 7500, NULL, 'enterprise contract, do not discuss', '2026-06-20T14:31:08.000Z');
 ";
 
-/// Create (or recreate) the sample app database at `path`.
+/// Create (or recreate) the sample app database at `path`, with Sluicegate's receipt table
+/// as `sluicegate writeback migration` prints it (the app's owner ran it, as a real
+/// deployment's admin does: apply never creates it).
 pub fn create(path: &Path) -> rusqlite::Result<()> {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);
         let _ = std::fs::remove_file(p);
     }
-    Connection::open(path)?.execute_batch(SCHEMA)
+    let conn = Connection::open(path)?;
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(crate::render::sqlite::RECEIPT_DDL)
 }
 
 /// Every column of one invoice, as the app sees it.

@@ -1,31 +1,36 @@
 //! Direct writeback (writeback.md §A.6–A.7, spec README §3.10): one guarded single-row UPDATE
-//! in one transaction, made idempotent by a receipt table, plus the doctor probe.
+//! in one transaction, made idempotent by a receipt table, plus the writer's checks
+//! ([`check`]: apply's look for the receipt table, the doctor's privilege probes, `--fix`).
 //!
-//! The receipt table is created before the transaction starts (MySQL commits DDL
-//! implicitly), then a single transaction claims the idempotency key, locks the row under its
-//! primary key and tenant, checks the conflict guard (version column or row hash) on the
-//! locked row, updates exactly one row and records the receipt. Any error rolls the whole
-//! transaction back, claim included, so nothing is ever half-written.
+//! The receipt table is never created here: an admin creates it (`writeback migration`, or
+//! `doctor --fix`), so the writer needs no DDL right; when the writer's statements do not find
+//! it, nothing is attempted (`RECEIPT_TABLE_MISSING`). Then a single transaction claims the
+//! idempotency key, locks the row under its primary key and tenant, checks the conflict guard
+//! (version column or row hash) on the locked row, updates exactly one row and records the
+//! receipt. Any error rolls the whole transaction back, claim included, so nothing is ever
+//! half-written.
 //!
 //! The UPDATE itself enforces the guard too ([`guard`]): it advances a version column that
 //! Sluicegate maintains, compares every reviewed column under a row-hash guard, and binds
 //! each value in the form its live column stores.
 
+mod check;
 mod guard;
 mod writer;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use sluicegate_core::config::{Engine, MaintainedBy};
 use sluicegate_core::evidence::Row;
 use sluicegate_core::json::hash_json;
 use sluicegate_core::secrets::Secret;
 use sluicegate_core::writeback::{result_hash, versions_match};
 
-use crate::error::{SourceError, refused};
-use crate::mysql;
-use crate::postgres::PgParam;
-use crate::render::{self, Dialect, Projection, Select, Tail, Update};
-use crate::sqlite;
+use crate::error::{SourceError, SourceErrorKind, refused};
+use crate::render::{self, Dialect, Projection, RECEIPT_TABLE, Select, Tail, Update};
+pub use check::{
+    Lack, ReceiptFix, Trouble, WriterCheck, WriterLookup, check_writer, create_receipt_table,
+    lookup_writer,
+};
 use writer::Writer;
 
 /// The conflict guard of a writeback job.
@@ -271,8 +276,11 @@ enum Decision {
 /// * A failure to connect is an error whose kind `is_unavailable()`: nothing was attempted.
 /// * Everything after connecting is an outcome: `Applied` (1 row), `AlreadyApplied`,
 ///   `Conflict` (`ROW_NOT_FOUND`, `VERSION_CONFLICT`, `IDEMPOTENT_CONFLICT`) or `Failed`
-///   (`VERSION_CONFLICT` / `MULTI_ROW_WRITE_BLOCKED` when the UPDATE did not match exactly
-///   one row, `TRANSACTION_FAILED`, `IDEMPOTENT_FAILED`, `IDEMPOTENCY_RECEIPT_*`).
+///   (`RECEIPT_TABLE_MISSING` when the writer's statements find no receipt table, which is
+///   never created here; `VERSION_CONFLICT` / `MULTI_ROW_WRITE_BLOCKED` when the UPDATE did
+///   not match exactly one row; `WRITER_PRIVILEGE_MISSING` when the database refused a
+///   statement for want of a grant; `TRANSACTION_FAILED`, `IDEMPOTENT_FAILED`,
+///   `IDEMPOTENCY_RECEIPT_*`).
 pub async fn apply_guarded_update(
     writer_url: &Secret,
     update: &GuardedUpdate,
@@ -298,10 +306,26 @@ pub async fn apply_guarded_update(
 }
 
 async fn run(w: &mut Writer, u: &GuardedUpdate, p: &Prepared<'_>) -> WriteOutcome {
-    let transaction_failed =
-        |e: SourceError| WriteOutcome::failed("TRANSACTION_FAILED", Some(e.to_string()));
-    if let Err(e) = w.ensure_receipt_table().await {
-        return transaction_failed(e);
+    let transaction_failed = |e: SourceError| {
+        let code = if e.kind() == &SourceErrorKind::PermissionDenied {
+            "WRITER_PRIVILEGE_MISSING"
+        } else {
+            "TRANSACTION_FAILED"
+        };
+        WriteOutcome::failed(code, Some(e.to_string()))
+    };
+    match check::lookup(w).await {
+        Ok(found) if found.receipt_schema.is_none() => {
+            return WriteOutcome::failed(
+                "RECEIPT_TABLE_MISSING",
+                Some(format!(
+                    "the writer finds no {RECEIPT_TABLE} table (it looks in {}); apply never creates it",
+                    found.schema.as_deref().unwrap_or("no schema")
+                )),
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return transaction_failed(e),
     }
     if let Err(e) = w.begin().await {
         return transaction_failed(e);
@@ -422,153 +446,13 @@ async fn decide(
     Ok(Decision::Commit(WriteOutcome::applied(1, hash)))
 }
 
-/// Doctor probe for direct writeback (writeback.md §A.11): connect, read the server version,
-/// make sure the receipt table exists (this may create it), and insert a probe receipt inside
-/// a transaction that is always rolled back. Business rows are never touched.
-///
-/// An empty URL gives `{"ok": false, "details": {"error": …}}`; any failure is an `Err`
-/// whose [`SourceError::category`] is safe to print.
-pub async fn probe_writer(writer_url: &Secret, engine: Engine) -> Result<Value, SourceError> {
-    if writer_url.is_blank() {
-        return Ok(json!({
-            "ok": false,
-            "details": {"error": "database URL required; set the writer URL env var of this source"}
-        }));
-    }
-    let probe_key = format!(
-        "doctor-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0)
-    );
-    let mut w = Writer::connect(engine, writer_url.expose()).await?;
-    let result = probe(&mut w, &probe_key).await;
-    w.close().await;
-    let version = result?;
-    Ok(json!({
-        "ok": true,
-        "details": {
-            "version": version,
-            "receipt_table": "ready",
-            "write_permission_rollback": true
-        }
-    }))
-}
-
-async fn probe(w: &mut Writer, probe_key: &str) -> Result<String, SourceError> {
-    let key = Value::String(probe_key.to_string());
-    let version = match w {
-        Writer::Postgres(pg) => pg
-            .query(render::postgres::SERVER_VERSION, &[])
-            .await?
-            .first()
-            .and_then(|r| r.try_get::<_, String>(0).ok()),
-        Writer::Mysql(my) => my
-            .query(render::mysql::SERVER_VERSION, vec![])
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|mut r| r.take_opt::<String, _>(0).and_then(Result::ok)),
-        Writer::Sqlite(lite) => lite
-            .query_strings(render::sqlite::SERVER_VERSION, vec![])
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|mut r| r.pop().flatten()),
-    }
-    .unwrap_or_default();
-    w.ensure_receipt_table().await?;
-    w.begin().await?;
-    let inserted = match w {
-        Writer::Postgres(pg) => {
-            pg.execute(render::postgres::PROBE_RECEIPT, &[PgParam::Json(&key)])
-                .await
-        }
-        Writer::Mysql(my) => {
-            my.execute(
-                render::mysql::PROBE_RECEIPT,
-                vec![mysql::param(&key), mysql::param(&key)],
-            )
-            .await
-        }
-        Writer::Sqlite(lite) => {
-            lite.execute(
-                render::sqlite::PROBE_RECEIPT.to_string(),
-                vec![sqlite::param(&key), sqlite::param(&key)],
-            )
-            .await
-        }
-    };
-    w.rollback().await;
-    inserted?;
-    Ok(version)
-}
-
-/// One capability's target table as the doctor checks it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetProbe {
-    pub schema: String,
-    pub table: String,
-    /// Columns the writeback reads: primary key, tenant key, conflict column, visible columns.
-    pub columns: Vec<String>,
-    /// Columns the writeback may update (allowed and patch columns).
-    pub writable: Vec<String>,
-}
-
-/// Doctor's rollback-only target probe (writeback.md §A.11): inside a transaction that is
-/// always rolled back, `SELECT <columns> … WHERE false FOR UPDATE` and, per writable column,
-/// `UPDATE … SET c = c WHERE false`. No row is read, locked or changed; missing tables or
-/// columns and missing privileges surface as errors whose [`SourceError::category`] is
-/// `configured object not found` or `permission denied`.
-pub async fn probe_target(
-    writer_url: &Secret,
-    engine: Engine,
-    target: &TargetProbe,
-) -> Result<(), SourceError> {
-    let d = dialect(engine);
-    let columns: Vec<&str> = target.columns.iter().map(String::as_str).collect();
-    let mut statements = vec![render::probe_select(
-        d,
-        &target.schema,
-        &target.table,
-        &columns,
-    )?];
-    for c in &target.writable {
-        statements.push(render::probe_update(d, &target.schema, &target.table, c)?);
-    }
-    if writer_url.is_blank() {
-        return Err(SourceError::credential_missing("the writer URL env var"));
-    }
-    let mut w = Writer::connect(engine, writer_url.expose()).await?;
-    let result = async {
-        w.begin().await?;
-        for sql in &statements {
-            let r = match &mut w {
-                Writer::Postgres(pg) => pg.batch(sql).await,
-                Writer::Mysql(my) => my.batch(sql).await,
-                Writer::Sqlite(lite) => lite.probe(sql.clone()).await,
-            };
-            if let Err(e) = r {
-                w.rollback().await;
-                return Err(e);
-            }
-        }
-        w.rollback().await;
-        Ok(())
-    }
-    .await;
-    w.close().await;
-    result
-}
-
 #[cfg(test)]
 mod plan_tests;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::SourceErrorKind;
+    use serde_json::json;
 
     fn update() -> GuardedUpdate {
         let mut patch = Row::new();
@@ -614,10 +498,21 @@ mod tests {
             .expect("outcome");
         assert_eq!(out.status, WriteStatus::Failed);
         assert_eq!(out.error_code.as_deref(), Some("DATABASE_UNAVAILABLE"));
-        let probe = probe_writer(&"".into(), Engine::Mysql)
-            .await
-            .expect("probe");
-        assert_eq!(probe["ok"], json!(false));
+        for e in [
+            lookup_writer(&"".into(), Engine::Mysql).await.err(),
+            check_writer(&" ".into(), Engine::Postgres, &[]).await.err(),
+            create_receipt_table(&"sqlite:///x".into(), &"".into(), Engine::Sqlite)
+                .await
+                .err(),
+        ] {
+            assert!(
+                matches!(
+                    e.as_ref().map(SourceError::kind),
+                    Some(SourceErrorKind::CredentialMissing { .. })
+                ),
+                "{e:?}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -57,11 +57,19 @@ const EXPECTED_VALUES: &str = concat!(
     r#""bl":"\\x616263","bt":5,"nul":null}"#
 );
 
-async fn seeded(prefix: &str) -> Option<Db> {
+/// The app's tables and rows, without Sluicegate's receipt table.
+async fn unmigrated(prefix: &str) -> Option<Db> {
     let db = Db::mysql(prefix).await?;
     db.execute(VALUES_DDL).await;
     db.execute(common::invoices_ddl(Engine::Mysql)).await;
     db.execute(common::INVOICES_SEED).await;
+    Some(db)
+}
+
+/// The app's tables, and the receipt table an admin created with `writeback migration`.
+async fn seeded(prefix: &str) -> Option<Db> {
+    let db = unmigrated(prefix).await?;
+    db.migrate().await;
     Some(db)
 }
 
@@ -195,18 +203,29 @@ async fn concurrent_applies_of_one_key() {
 }
 
 #[tokio::test]
-async fn doctor_target_probe() {
+async fn doctor_writer_check() {
     let Some(db) = seeded("my_probe").await else {
         return;
     };
-    common::target_probe_story(&db).await;
-    permission_denied_is_reported(&db).await;
+    common::writer_check_story(&db).await;
+    missing_privileges_are_named(&db).await;
     db.finish().await;
 }
 
-/// An account that may only read: the probe reports "permission denied" and names no secret.
-async fn permission_denied_is_reported(db: &Db) {
-    use sluicegate_source::{TargetProbe, probe_target};
+#[tokio::test]
+async fn apply_never_creates_the_receipt_table() {
+    let Some(db) = unmigrated("my_receipts").await else {
+        return;
+    };
+    common::receipt_table_story(&db).await;
+    db.finish().await;
+}
+
+/// An account that may only read: the check names the UPDATE privileges it lacks on the
+/// business table and the INSERT and UPDATE it lacks on the receipt table, and no password.
+async fn missing_privileges_are_named(db: &Db) {
+    use sluicegate_source::privileges::TableNeed;
+    use sluicegate_source::{Lack, Privilege, check_writer};
     use sluicegate_test_support::engines::{unique_name, url_with_credentials};
     let user = unique_name("ro").chars().take(32).collect::<String>();
     db.execute(&format!(
@@ -215,24 +234,35 @@ async fn permission_denied_is_reported(db: &Db) {
     ))
     .await;
     let url = url_with_credentials(&db.url(), &user, "ro-pw-5678");
-    let err = probe_target(
+    let need = TableNeed {
+        schema: db.schema(),
+        table: "invoices".into(),
+        select: vec!["id".into(), "tenant_id".into()],
+        update: vec!["late_fee_cents".into()],
+    };
+    let check = check_writer(
         &sluicegate_core::secrets::Secret::new(&url),
         Engine::Mysql,
-        &TargetProbe {
-            schema: db.schema(),
-            table: "invoices".into(),
-            columns: vec!["id".into(), "tenant_id".into()],
-            writable: vec!["late_fee_cents".into()],
-        },
+        std::slice::from_ref(&need),
     )
     .await
-    .expect_err("read-only account");
-    assert_eq!(err.category(), "permission denied", "{err}");
-    let text = format!("{err} {err:?}");
-    assert!(
-        !text.contains(&user) && !text.contains("ro-pw-5678"),
-        "{text}"
+    .expect("checked");
+    assert_eq!(check.lookup.user, Some(format!("{user}@%")));
+    assert_eq!(
+        check.lacks,
+        vec![
+            Lack::Columns(TableNeed {
+                select: vec![],
+                ..need
+            }),
+            Lack::Receipt {
+                schema: db.schema(),
+                privileges: vec![Privilege::Insert, Privilege::Update]
+            },
+        ]
     );
+    assert!(check.troubles.is_empty(), "{check:?}");
+    assert!(!format!("{check:?}").contains("ro-pw-5678"));
     db.execute(&format!("DROP USER '{user}'@'%';")).await;
 }
 
@@ -264,6 +294,7 @@ async fn writeguard_db(prefix: &str) -> Option<Db> {
     let db = Db::mysql(prefix).await?;
     db.execute(common::writeguard::ddl(Engine::Mysql)).await;
     db.execute(common::writeguard::SEED).await;
+    db.migrate().await;
     Some(db)
 }
 

@@ -67,11 +67,19 @@ const EXPECTED_VALUES: &str = concat!(
     r#""en":"happy","by":"\\xdeadbeef","o":42,"nul":null}"#
 );
 
-async fn seeded(prefix: &str) -> Option<Db> {
+/// The app's tables and rows, without Sluicegate's receipt table.
+async fn unmigrated(prefix: &str) -> Option<Db> {
     let db = Db::postgres(prefix).await?;
     db.execute(VALUES_DDL).await;
     db.execute(common::invoices_ddl(Engine::Postgres)).await;
     db.execute(common::INVOICES_SEED).await;
+    Some(db)
+}
+
+/// The app's tables, and the receipt table an admin created with `writeback migration`.
+async fn seeded(prefix: &str) -> Option<Db> {
+    let db = unmigrated(prefix).await?;
+    db.migrate().await;
     Some(db)
 }
 
@@ -207,45 +215,67 @@ async fn concurrent_applies_of_one_key() {
 }
 
 #[tokio::test]
-async fn doctor_target_probe() {
+async fn doctor_writer_check() {
     let Some(db) = seeded("pg_probe").await else {
         return;
     };
-    common::target_probe_story(&db).await;
-    permission_denied_is_reported(&db).await;
+    common::writer_check_story(&db).await;
+    missing_privileges_are_named(&db).await;
     db.finish().await;
 }
 
-/// A role that may only read: the probe reports "permission denied" and names no secret.
-async fn permission_denied_is_reported(db: &Db) {
-    use sluicegate_source::{TargetProbe, probe_target};
+#[tokio::test]
+async fn apply_never_creates_the_receipt_table() {
+    let Some(db) = unmigrated("pg_receipts").await else {
+        return;
+    };
+    common::receipt_table_story(&db).await;
+    db.finish().await;
+}
+
+/// A role that may only read: the check names the UPDATE privileges it lacks on the business
+/// table and the INSERT and UPDATE it lacks on the receipt table, and no password.
+async fn missing_privileges_are_named(db: &Db) {
+    use sluicegate_source::privileges::TableNeed;
+    use sluicegate_source::{Lack, Privilege, check_writer};
     use sluicegate_test_support::engines::{unique_name, url_with_credentials};
     let role = unique_name("ro");
     db.execute(&format!(
-        "CREATE ROLE {role} LOGIN PASSWORD 'ro-pw-5678'; GRANT SELECT ON invoices TO {role};"
+        "CREATE ROLE {role} LOGIN PASSWORD 'ro-pw-5678'; GRANT SELECT ON invoices, sluicegate_writeback_receipts TO {role};"
     ))
     .await;
     let url = url_with_credentials(&db.url(), &role, "ro-pw-5678");
-    let err = probe_target(
+    let need = TableNeed {
+        schema: "public".into(),
+        table: "invoices".into(),
+        select: vec!["id".into(), "tenant_id".into()],
+        update: vec!["late_fee_cents".into()],
+    };
+    let check = check_writer(
         &Secret::new(&url),
         Engine::Postgres,
-        &TargetProbe {
-            schema: "public".into(),
-            table: "invoices".into(),
-            columns: vec!["id".into(), "tenant_id".into()],
-            writable: vec!["late_fee_cents".into()],
-        },
+        std::slice::from_ref(&need),
     )
     .await
-    .expect_err("read-only role");
-    assert_eq!(err.category(), "permission denied", "{err}");
-    let text = format!("{err} {err:?}");
-    assert!(
-        !text.contains(&role) && !text.contains("ro-pw-5678"),
-        "{text}"
+    .expect("checked");
+    assert_eq!(check.lookup.user.as_deref(), Some(role.as_str()));
+    assert_eq!(
+        check.lacks,
+        vec![
+            Lack::Columns(TableNeed {
+                select: vec![],
+                ..need
+            }),
+            Lack::Receipt {
+                schema: "public".into(),
+                privileges: vec![Privilege::Insert, Privilege::Update]
+            },
+        ]
     );
+    assert!(check.troubles.is_empty(), "{check:?}");
+    assert!(!format!("{check:?}").contains("ro-pw-5678"));
     db.execute(&format!(
-        "REVOKE ALL ON invoices FROM {role}; DROP ROLE {role};"
+        "REVOKE ALL ON invoices, sluicegate_writeback_receipts FROM {role}; DROP ROLE {role};"
     ))
     .await;
 }
@@ -406,10 +436,10 @@ async fn tls_when_the_url_requires_it() {
     )
     .await;
     assert_eq!(row["ssl"], json!(true), "the read session is encrypted");
-    let probe = sluicegate_source::probe_writer(&Secret::new(&trusted), Engine::Postgres)
+    let found = sluicegate_source::lookup_writer(&Secret::new(&trusted), Engine::Postgres)
         .await
         .expect("writer over TLS");
-    assert_eq!(probe["ok"], json!(true));
+    assert_eq!(found.schema.as_deref(), Some("public"), "{found:?}");
     let untrusted = format!("{}?sslmode=require", db.url());
     let err = sources(Engine::Postgres, &untrusted, None)
         .read(&who)
@@ -454,6 +484,7 @@ async fn writeguard_db(prefix: &str) -> Option<Db> {
     let db = Db::postgres(prefix).await?;
     db.execute(common::writeguard::ddl(Engine::Postgres)).await;
     db.execute(common::writeguard::SEED).await;
+    db.migrate().await;
     Some(db)
 }
 

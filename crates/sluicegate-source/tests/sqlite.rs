@@ -12,7 +12,7 @@ use serde_json::json;
 use sluicegate_core::config::Engine;
 use sluicegate_core::json::canonical;
 use sluicegate_core::secrets::Secret;
-use sluicegate_source::{SourceErrorKind, apply_guarded_update, probe_writer};
+use sluicegate_source::{SourceErrorKind, apply_guarded_update, check_writer};
 
 const VALUES_DDL: &str = r#"
 CREATE TABLE vals (
@@ -43,11 +43,19 @@ const EXPECTED_VALUES: &str = concat!(
     r#""jbad":"not json","bl":"\\xdeadbeef","ts":"2026-06-20 14:31:08","anyv":"x"}"#
 );
 
-async fn seeded() -> Db {
+/// The app's tables and rows, without Sluicegate's receipt table.
+async fn unmigrated() -> Db {
     let db = Db::sqlite();
     db.execute(VALUES_DDL).await;
     db.execute(common::invoices_ddl(Engine::Sqlite)).await;
     db.execute(common::INVOICES_SEED).await;
+    db
+}
+
+/// The app's tables, and the receipt table an admin created with `writeback migration`.
+async fn seeded() -> Db {
+    let db = unmigrated().await;
+    db.migrate().await;
     db
 }
 
@@ -225,7 +233,7 @@ async fn writer_errors_are_redacted_and_never_create_files() {
         .await
         .expect_err("missing file");
     assert_eq!(err.category(), "connection failed", "{err}");
-    let err = probe_writer(&Secret::new(&url), Engine::Sqlite)
+    let err = check_writer(&Secret::new(&url), Engine::Sqlite, &[])
         .await
         .expect_err("missing file");
     for text in [format!("{err}"), format!("{err:?}")] {
@@ -263,9 +271,14 @@ async fn a_misspelt_guard_column_fails_instead_of_guarding_a_literal() {
 }
 
 #[tokio::test]
-async fn doctor_target_probe() {
+async fn doctor_writer_check() {
     let db = seeded().await;
-    common::target_probe_story(&db).await;
+    common::writer_check_story(&db).await;
+}
+
+#[tokio::test]
+async fn apply_never_creates_the_receipt_table() {
+    common::receipt_table_story(&unmigrated().await).await;
 }
 
 #[tokio::test]
@@ -284,6 +297,7 @@ async fn writeguard_db() -> Db {
     let db = Db::sqlite();
     db.execute(common::writeguard::ddl(Engine::Sqlite)).await;
     db.execute(common::writeguard::SEED).await;
+    db.migrate().await;
     db
 }
 

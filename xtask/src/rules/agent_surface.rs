@@ -34,7 +34,8 @@ pub const WRITE_METHODS: &[&str] = &[
     "record_handler_retry",
     "record_note",
     "apply_guarded_update",
-    "probe_writer",
+    "check_writer",
+    "create_receipt_table",
 ];
 
 /// Every forbidden name in `files`.

@@ -1,6 +1,6 @@
-//! Check groups that look at databases and the ledger: per-source connectivity and target
-//! columns (metadata only), credential separation, the rollback-only writeback probes of
-//! writeback.md §A.11, the ledger and its lease, and the MCP tool boundary. Every failure is a
+//! Check groups that look at databases and the ledger: per-source connectivity and the
+//! columns its reader selects (metadata only), credential separation, the ledger and its
+//! lease, and the MCP tool boundary (the writer's probes are `writer.rs`). Every failure is a
 //! safe category, never a URL, host, user or password.
 
 use std::collections::BTreeSet;
@@ -11,7 +11,7 @@ use sluicegate_core::onboarding::inspection::normalize;
 use sluicegate_core::tools::{AliasMode, exposed_tools};
 use sluicegate_ledger::lease::{self, Holder};
 use sluicegate_source::inspect::inspect;
-use sluicegate_source::{TargetProbe, probe_target, probe_writer};
+use sluicegate_source::privileges::reader_need;
 
 use super::{Checks, Ctx};
 use crate::now_iso;
@@ -155,23 +155,20 @@ pub(super) async fn source_connectivity(ctx: &Ctx<'_>, checks: &mut Checks) {
                     format!("capability:{}:target", cap.name),
                     format!("{target} is visible for {}.", cap.name),
                 );
-                let mut columns: Vec<&str> = vec![cap.target.primary_key.as_str()];
-                columns.extend(cap.target.tenant_key.as_deref());
-                columns.extend(
-                    cap.conflict_guard
-                        .as_ref()
-                        .and_then(|g| g.column.as_deref()),
-                );
-                columns.extend(cap.visible_columns.iter().map(String::as_str));
-                columns.extend(cap.allowed_columns.iter().map(String::as_str));
-                for col in columns {
+                // The columns the reader selects (what `writeback grants` grants it); the
+                // columns proposals write are the writer's, probed by --check-writeback.
+                let own = reader_need(cap, source.engine).select;
+                for col in &own {
                     let check = format!("capability:{}:column:{col}", cap.name);
                     if table.has_column(col) {
                         checks.pass(check, format!("{target}.{col} exists."));
                     } else {
                         checks.fail(
                             check,
-                            format!("{target}.{col} ({}) was not found.", cap.name),
+                            format!(
+                                "{target}.{col} ({}) is not visible to the read user: it does not exist, or the reader holds no privilege on it (see `sluicegate writeback grants`).",
+                                cap.name
+                            ),
                         );
                     }
                 }
@@ -184,112 +181,6 @@ pub(super) async fn source_connectivity(ctx: &Ctx<'_>, checks: &mut Checks) {
                         ),
                     );
                 }
-            }
-        }
-    }
-}
-
-/// `--check-writeback`: the rollback-only writer probes per direct-SQL source (receipt table,
-/// a probe receipt inserted and rolled back) and per proposal capability (`SELECT … WHERE
-/// false FOR UPDATE`, `UPDATE … SET c = c WHERE false`, rolled back). No business row is read,
-/// locked or changed. Without the flag: one warning per source saying how to run them.
-pub(super) async fn writeback_probes(ctx: &Ctx<'_>, run: bool, checks: &mut Checks) {
-    if ctx.config.mode != Mode::Review {
-        return;
-    }
-    for (name, source) in &ctx.config.sources {
-        let caps: Vec<_> = ctx
-            .config
-            .capabilities
-            .iter()
-            .filter(|c| {
-                c.kind == Kind::Proposal && c.source == *name && c.executor_name() == "sql_update"
-            })
-            .collect();
-        if caps.is_empty() {
-            continue;
-        }
-        if !run {
-            checks.warn(
-                format!("source:{name}:writeback-probe"),
-                format!(
-                    "Writer of {name} not probed; run doctor --check-writeback (rollback-only, no business row is touched)."
-                ),
-            );
-            continue;
-        }
-        let Some(url) = source
-            .write_url_env
-            .as_deref()
-            .and_then(|w| ctx.env.secret(w))
-        else {
-            checks.fail(
-                format!("source:{name}:writeback-probe"),
-                format!(
-                    "Writer of {name} cannot be probed: {} is not set.",
-                    source.write_url_env.as_deref().unwrap_or("write_url_env")
-                ),
-            );
-            continue;
-        };
-        let engine = source.engine;
-        let guidance = format!(
-            "; see `sluicegate writeback migration --engine {e}` and `sluicegate writeback grants --engine {e}`, or route writes to an app-owned executor",
-            e = engine.as_str()
-        );
-        match probe_writer(&url, engine).await {
-            Ok(v) if v["ok"] == serde_json::Value::Bool(true) => checks.pass(
-                format!("source:{name}:receipt-table-probe"),
-                format!("Writer of {name} can use the receipt table (probe row rolled back)."),
-            ),
-            Ok(_) => checks.fail(
-                format!("source:{name}:receipt-table-probe"),
-                format!("Writer of {name}: credential missing{guidance}."),
-            ),
-            Err(e) => checks.fail(
-                format!("source:{name}:receipt-table-probe"),
-                format!("Writer of {name}: {}{guidance}.", e.category()),
-            ),
-        }
-        for cap in caps {
-            let mut columns = vec![cap.target.primary_key.clone()];
-            columns.extend(cap.target.tenant_key.clone());
-            columns.extend(cap.conflict_guard.as_ref().and_then(|g| g.column.clone()));
-            for c in &cap.visible_columns {
-                if !columns.contains(c) {
-                    columns.push(c.clone());
-                }
-            }
-            let mut writable: Vec<String> = cap.allowed_columns.clone();
-            for c in cap.patch.keys() {
-                if !writable.contains(c) {
-                    writable.push(c.clone());
-                }
-            }
-            let probe = TargetProbe {
-                schema: cap.target.schema.clone(),
-                table: cap.target.table.clone(),
-                columns,
-                writable,
-            };
-            let check = format!("capability:{}:writeback-target-probe", cap.name);
-            match probe_target(&url, engine, &probe).await {
-                Ok(()) => checks.pass(
-                    check,
-                    format!(
-                        "Writer may lock and update the allowed columns of {} (rolled back).",
-                        cap.target.qualified()
-                    ),
-                ),
-                Err(e) => checks.fail(
-                    check,
-                    format!(
-                        "Writer probe of {} ({}): {}{guidance}.",
-                        cap.target.qualified(),
-                        cap.name,
-                        e.category()
-                    ),
-                ),
             }
         }
     }

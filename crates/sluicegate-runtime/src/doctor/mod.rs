@@ -12,6 +12,9 @@ mod db;
 mod render;
 pub mod up;
 pub mod writeback;
+mod writer;
+
+pub use writer::receipt_table_missing;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -104,6 +107,9 @@ pub struct Options {
     pub check_handlers: bool,
     /// Run the rollback-only writer probes (receipt table and target columns).
     pub check_writeback: bool,
+    /// `--fix --admin-url-env NAME`: create a missing receipt table through the admin URL in
+    /// this env var (and grant the writer its use). Implies the writer probes.
+    pub fix_admin_url_env: Option<String>,
     /// Accept the same credential for reads and writeback: a warning, not a failure.
     pub allow_shared_credential: bool,
 }
@@ -134,7 +140,14 @@ pub async fn collect(options: &Options, env: &Env) -> Report {
         config::trusted_context_env(&ctx, &mut checks);
         config::source_env(&ctx, &mut checks);
         db::credential_separation(&ctx, options.allow_shared_credential, &mut checks);
-        db::writeback_probes(&ctx, options.check_writeback, &mut checks).await;
+        let fix = options.fix_admin_url_env.as_deref();
+        writer::writeback_probes(
+            &ctx,
+            options.check_writeback || fix.is_some(),
+            fix,
+            &mut checks,
+        )
+        .await;
         db::source_connectivity(&ctx, &mut checks).await;
         config::executor_env(&ctx, &mut checks);
         config::decision_signatures(&ctx, &mut checks);

@@ -276,7 +276,7 @@ fn source_connectivity_reads_the_catalog_of_a_sqlite_source() {
             "capability:billing.inspect_invoice:column:missing_col"
         )
         .message,
-        "main.invoices.missing_col (billing.inspect_invoice) was not found."
+        "main.invoices.missing_col (billing.inspect_invoice) is not visible to the read user: it does not exist, or the reader holds no privilege on it (see `sluicegate writeback grants`)."
     );
     assert_eq!(
         find(
@@ -294,37 +294,71 @@ fn writeback_probes_roll_back_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = app_db(dir.path());
     let c = config(&doc(None, environment_context()));
-    let probe = |e: &Env, run: bool| {
+    let probe = |e: &Env, run: bool, fix: Option<&str>| {
         let ctx = Ctx {
             config: &c,
             env: e,
             check_handlers: false,
         };
         let mut checks = Checks::default();
-        block_on(db::writeback_probes(&ctx, run, &mut checks));
+        block_on(writer::writeback_probes(&ctx, run, fix, &mut checks));
         checks.into_vec()
     };
-    let skipped = probe(&env(&[]), false);
+    let skipped = probe(&env(&[]), false, None);
     assert_eq!(
         find(&skipped, "source:app:writeback-probe").level,
         Level::Warn
     );
-    let unset = probe(&env(&[]), true);
+    let unset = probe(&env(&[]), true, None);
     assert_eq!(
         find(&unset, "source:app:writeback-probe").message,
         "Writer of app cannot be probed: APP_WRITE_URL is not set."
     );
-    let probed = probe(&env(&[("APP_WRITE_URL", url.as_str())]), true);
-    assert!(
-        find(&probed, "source:app:receipt-table-probe").ok,
-        "{probed:?}"
+    // No receipt table: the doctor says so and how to create it; it creates nothing itself.
+    let writer = env(&[("APP_WRITE_URL", url.as_str())]);
+    let missing = probe(&writer, true, None);
+    let receipt = find(&missing, "source:app:receipt-table-probe");
+    assert!(!receipt.ok);
+    assert_eq!(
+        receipt.message,
+        "The writer of source app (APP_WRITE_URL) finds no sluicegate_writeback_receipts table in its database file, and apply never creates it: run the SQL that `sluicegate writeback migration --engine sqlite` prints on that file (or let `sluicegate doctor --check-writeback --fix --admin-url-env <VAR>` do it through the admin URL in VAR)."
     );
     assert!(
         find(
-            &probed,
+            &missing,
             "capability:billing.propose_late_fee_waiver:writeback-target-probe"
         )
         .ok,
+        "{missing:?}"
+    );
+    let again = probe(&writer, true, None);
+    assert!(
+        !find(&again, "source:app:receipt-table-probe").ok,
+        "the doctor created nothing"
+    );
+    // --fix without the admin variable set changes nothing; with it, the table is created.
+    let unfixed = probe(&writer, true, Some("APP_ADMIN_URL"));
+    assert_eq!(
+        find(&unfixed, "source:app:receipt-table-fix").message,
+        "--fix needs APP_ADMIN_URL set to the URL of an admin of app's database."
+    );
+    let admin = env(&[
+        ("APP_WRITE_URL", url.as_str()),
+        ("APP_ADMIN_URL", url.as_str()),
+    ]);
+    let fixed = probe(&admin, true, Some("APP_ADMIN_URL"));
+    assert_eq!(
+        find(&fixed, "source:app:receipt-table-fix").message,
+        "Created sluicegate_writeback_receipts in main through APP_ADMIN_URL."
+    );
+    let probed = probe(&writer, true, None);
+    assert_eq!(
+        find(&probed, "source:app:receipt-table-probe").message,
+        "Writer of app finds sluicegate_writeback_receipts in main and may select, insert and update it (probe row rolled back)."
+    );
+    assert!(probed.iter().all(|c| c.ok), "{probed:?}");
+    assert!(
+        probed.iter().all(|c| !c.message.contains(&url)),
         "{probed:?}"
     );
 }

@@ -1,25 +1,27 @@
 //! `writeback doctor`: for each source that direct-SQL proposals write through, whether its
-//! writer env var is set and (on request) whether the writer can use the receipt table, proved
-//! by a probe receipt that is inserted and rolled back (writeback.md §A.11).
+//! writer env var is set and (on request) whether the writer finds the receipt table and holds
+//! every privilege direct writeback needs, proved by probes that are rolled back
+//! (writeback.md §A.11). `doctor --check-writeback` names each missing grant.
 
 use std::fmt::Write as _;
 
 use sluicegate_core::config::{Config, Engine, Kind, Mode};
-use sluicegate_source::{RECEIPT_TABLE, probe_writer};
+use sluicegate_source::privileges::writer_needs;
+use sluicegate_source::{Lack, RECEIPT_TABLE, check_writer};
 
 use crate::Env;
 
 /// What the rollback-only probe found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     /// The probe was not asked for.
     NotRun,
     /// Asked for, but there is no writer URL to probe with.
     NoWriter,
-    /// A probe receipt was inserted and rolled back.
+    /// The receipt table is found, and every privilege probe passed (all rolled back).
     Ok,
-    /// The probe failed; a safe category (never a URL, host or user).
-    Failed(&'static str),
+    /// The probe failed: what is missing, or a safe category (never a URL, host or user).
+    Failed(String),
 }
 
 /// One direct-SQL source's writer.
@@ -55,11 +57,35 @@ pub async fn writers(config: &Config, env: &Env, probe: bool) -> Vec<Writer> {
         let result = match (&url, probe) {
             (_, false) => Probe::NotRun,
             (None, true) => Probe::NoWriter,
-            (Some(u), true) => match probe_writer(u, source.engine).await {
-                Ok(v) if v["ok"] == serde_json::Value::Bool(true) => Probe::Ok,
-                Ok(_) => Probe::Failed("credential missing"),
-                Err(e) => Probe::Failed(e.category()),
-            },
+            (Some(u), true) => {
+                match check_writer(u, source.engine, &writer_needs(config, name)).await {
+                    Ok(c) if c.lookup.receipt_schema.is_none() => {
+                        Probe::Failed("the receipt table is missing".into())
+                    }
+                    Ok(c) if c.lacks.is_empty() && c.troubles.is_empty() => Probe::Ok,
+                    Ok(c) => {
+                        let mut what: Vec<String> = c
+                            .lacks
+                            .iter()
+                            .map(|l| match l {
+                                Lack::Usage { schema } => format!("USAGE on {schema}"),
+                                Lack::Columns(t) => format!("grants on {}", t.qualified()),
+                                Lack::Receipt { .. } => format!("grants on {RECEIPT_TABLE}"),
+                            })
+                            .collect();
+                        what.extend(
+                            c.troubles
+                                .iter()
+                                .map(|t| format!("{}: {}", t.object, t.category)),
+                        );
+                        Probe::Failed(format!(
+                            "{}; doctor --check-writeback names each",
+                            what.join(", ")
+                        ))
+                    }
+                    Err(e) => Probe::Failed(e.category().to_string()),
+                }
+            }
         };
         out.push(Writer {
             source: name.clone(),
@@ -91,20 +117,22 @@ pub fn text(config_path: &str, writers: &[Writer]) -> String {
             if w.env_set { "set" } else { "missing" }
         );
         let _ = writeln!(out, "  receipt table: {RECEIPT_TABLE}");
-        let line = match w.probe {
+        let line = match &w.probe {
             // Without a writer URL there is nothing to say unless a probe was asked for.
             Probe::NotRun if !w.env_set => None,
             Probe::NotRun => Some("not run (pass --check-db)".to_string()),
             Probe::NoWriter => Some("skipped because the writer env is missing".to_string()),
-            Probe::Ok => Some("ok (probe receipt inserted and rolled back)".to_string()),
-            Probe::Failed(category) => Some(format!("failed ({category})")),
+            Probe::Ok => Some(
+                "ok (receipt table found; every privilege probed, all rolled back)".to_string(),
+            ),
+            Probe::Failed(why) => Some(format!("failed ({why})")),
         };
         if let Some(line) = line {
             let _ = writeln!(out, "  db check: {line}");
         }
         let _ = writeln!(
             out,
-            "\nNext:\n  sluicegate writeback migration --engine {e}\n  sluicegate writeback grants --engine {e} --writer-role <writer_role>\n",
+            "\nNext:\n  sluicegate writeback migration --engine {e}\n  sluicegate writeback grants --engine {e} --writer-role <writer_role>\n  sluicegate doctor --check-writeback\n",
             e = w.engine.as_str()
         );
     }
@@ -137,15 +165,15 @@ mod tests {
         assert!(writer(true, Probe::Ok).ok());
         assert!(!writer(false, Probe::NotRun).ok());
         assert!(!writer(false, Probe::NoWriter).ok());
-        assert!(!writer(true, Probe::Failed("timeout")).ok());
+        assert!(!writer(true, Probe::Failed("timeout".into())).ok());
     }
 
     #[test]
     fn text_per_writer() {
-        let out = text("c.json", &[writer(true, Probe::Failed("timeout"))]);
+        let out = text("c.json", &[writer(true, Probe::Failed("timeout".into()))]);
         assert_eq!(
             out,
-            "Sluicegate writeback doctor\nConfig: c.json\n\nSource: app\n  engine: postgres\n  writer env: APP_WRITE\n  env status: set\n  receipt table: sluicegate_writeback_receipts\n  db check: failed (timeout)\n\nNext:\n  sluicegate writeback migration --engine postgres\n  sluicegate writeback grants --engine postgres --writer-role <writer_role>\n\n"
+            "Sluicegate writeback doctor\nConfig: c.json\n\nSource: app\n  engine: postgres\n  writer env: APP_WRITE\n  env status: set\n  receipt table: sluicegate_writeback_receipts\n  db check: failed (timeout)\n\nNext:\n  sluicegate writeback migration --engine postgres\n  sluicegate writeback grants --engine postgres --writer-role <writer_role>\n  sluicegate doctor --check-writeback\n\n"
         );
         let missing = text("c.json", &[writer(false, Probe::NotRun)]);
         assert!(!missing.contains("db check"));

@@ -15,9 +15,12 @@ use sluicegate_core::writeback::{
 use sluicegate_ledger::{AttemptRequest, JobKind, LedgerError, RefusalCode, StoredProposal};
 use sluicegate_protocol::writeback_job::{ConflictGuard, WritebackJobV1};
 use sluicegate_protocol::{ChangeSet, ExecutionReceipt, ReceiptStatus};
-use sluicegate_source::{ConflictCheck, GuardedUpdate, WriteStatus, apply_guarded_update};
+use sluicegate_source::{
+    ConflictCheck, GuardedUpdate, WriteStatus, apply_guarded_update, lookup_writer,
+};
 
 use super::{ApplyOptions, ApplyReport, ReviewApi, ReviewError};
+use crate::doctor::receipt_table_missing;
 use crate::env::Secret;
 use crate::failpoint::step;
 use crate::now_iso;
@@ -89,6 +92,20 @@ impl ReviewApi {
                 ),
             )
         })?;
+        // The receipt table is created by an admin, never by apply: when the writer's
+        // statements would not find it, stop before anything is recorded or written. (A
+        // writer that cannot be reached now is recorded as the attempt's failure, as ever.)
+        if let Ok(found) = lookup_writer(&url, source.engine).await
+            && found.receipt_schema.is_none()
+        {
+            return Err(ReviewError::refused(
+                "RECEIPT_TABLE_MISSING",
+                format!(
+                    "{} Nothing was recorded.",
+                    receipt_table_missing(source.engine, &source.name, writer_env, &found)
+                ),
+            ));
+        }
 
         let base = job.writeback_job_id.clone();
         let attempt_job = job.clone();

@@ -116,6 +116,9 @@ pub fn apply_summary(r: &ApplyReport, hint: &str) -> String {
                 "Error:\n{}\n\n",
                 shown_code.as_deref().unwrap_or("writeback failed")
             ));
+            if code == Some("WRITER_PRIVILEGE_MISSING") {
+                out.push_str("The database refused the writer a privilege; nothing was written.\nNext:\nsluicegate doctor --check-writeback   # names the missing grant and the statement that grants it\n\n");
+            }
         }
         _ => {}
     }

@@ -15,6 +15,7 @@ use sluicegate_core::decision::{SigningKey, Verdict};
 use sluicegate_core::proposal::content_hash;
 use sluicegate_ledger::Ledger;
 use sluicegate_runtime::{AgentApi, DecisionRequest, Env, ReviewApi, ReviewError};
+use sluicegate_source::migration_body;
 use sluicegate_test_support::engines::{EngineKind, TestDatabase, query_text_on};
 
 pub const ENGINES: [Engine; 3] = [Engine::Sqlite, Engine::Postgres, Engine::Mysql];
@@ -79,6 +80,8 @@ impl App {
                 let conn = rusqlite::Connection::open(&path).unwrap();
                 conn.execute_batch(ddl(engine)).unwrap();
                 conn.execute_batch(SEED).unwrap();
+                conn.execute_batch(&migration_body(engine, None).unwrap())
+                    .unwrap();
                 (format!("sqlite://{}", path.display()), "main".into(), None)
             }
             Engine::Postgres | Engine::Mysql => {
@@ -86,6 +89,8 @@ impl App {
                 let db = TestDatabase::create(kind, prefix).await?;
                 db.execute(ddl(engine)).await;
                 db.execute(SEED).await;
+                // What an admin runs before direct writeback: apply never creates it.
+                db.execute(&migration_body(engine, None).unwrap()).await;
                 let schema = match engine {
                     Engine::Postgres => "public".to_string(),
                     _ => db.name().to_string(),
@@ -189,8 +194,7 @@ impl App {
         all
     }
 
-    /// `(job_id, status)` of the source's receipt rows for a proposal (none before the first
-    /// writeback created the table).
+    /// `(job_id, status)` of the source's receipt rows for a proposal.
     pub async fn source_receipts(&self, proposal_id: &str) -> Vec<(String, String)> {
         let sql = format!(
             "SELECT job_id, status FROM sluicegate_writeback_receipts WHERE proposal_id = '{proposal_id}' ORDER BY job_id"

@@ -1,284 +1,316 @@
-//! The SQL an operator runs by hand before direct writeback: the receipt table's DDL (optionally
-//! in a named schema or database) and the grants the writer needs on it, per dialect. The
-//! `writeback migration` and `writeback grants` commands print exactly these texts.
+//! The grants an operator runs by hand before direct writeback (`writeback grants`), and the
+//! single statements the doctor prints for a privilege the writer lacks. Both come from the
+//! functions here, so the doctor's fix for a missing grant is the line `writeback grants`
+//! printed for it.
 //!
-//! Every statement for one dialect is built in one function here, so a change to what the writer
-//! is granted (for example the business table's columns) is made in one place.
+//! What each role needs is [`crate::privileges`]; this module only spells it per engine:
+//! PostgreSQL `GRANT USAGE ON SCHEMA` and column privileges, MySQL column privileges to an
+//! account, SQLite the file permissions (it has no GRANT).
 
-use sluicegate_core::config::Engine;
+use std::fmt::Write as _;
+
+use sluicegate_core::config::{Config, Engine};
 use sluicegate_core::ident::is_safe_identifier;
 
-use super::{Dialect, RECEIPT_TABLE};
-use crate::error::SourceError;
+use super::RECEIPT_TABLE;
+use super::migration::{ScriptError, checked_schema};
+use crate::privileges::{TableNeed, reader_needs, writer_needs};
 
-/// Why a script could not be written. Names no flag: the caller says which input was wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ScriptError {
-    /// The schema (PostgreSQL) or database (MySQL) is not a plain identifier.
-    #[error("the schema must be a plain identifier (letters, digits, underscores)")]
-    UnsafeSchema,
-    /// SQLite has no schema to put the receipt table in.
-    #[error("a schema is not used for SQLite: the receipt table lives in the writer's file")]
-    SqliteSchema,
-    /// A PostgreSQL writer role that is not a plain identifier.
-    #[error("the writer role must be a plain identifier")]
-    UnsafeRole,
-    /// A MySQL writer account that could end the statement.
-    #[error("the writer must be an account such as 'writer'@'%'")]
-    UnsafeAccount,
+/// The writer role (PostgreSQL) or account user (MySQL) when `--writer-role` is not given.
+pub const DEFAULT_WRITER: &str = "sluicegate_writer";
+/// The reader role or account user when `--reader-role` is not given.
+pub const DEFAULT_READER: &str = "sluicegate_reader";
+
+/// A table privilege.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Privilege {
+    Select,
+    Insert,
+    Update,
 }
 
-/// The receipt table DDL of `engine`, unqualified.
-pub fn receipt_table_ddl(engine: Engine) -> &'static str {
+impl Privilege {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Privilege::Select => "SELECT",
+            Privilege::Insert => "INSERT",
+            Privilege::Update => "UPDATE",
+        }
+    }
+}
+
+/// Who a grant goes to, checked and spelt for its engine: `"role"` or `'user'@'host'`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grantee(String);
+
+impl Grantee {
+    /// `name` as `engine` spells a grantee: a PostgreSQL role (a plain identifier, quoted) or
+    /// a MySQL account given as `user`, `user@host` or `'user'@'host'` (host `%` when absent).
+    pub fn parse(engine: Engine, name: &str) -> Result<Grantee, ScriptError> {
+        match engine {
+            Engine::Postgres | Engine::Sqlite if is_safe_identifier(name) => {
+                Ok(Grantee(format!("\"{name}\"")))
+            }
+            Engine::Postgres | Engine::Sqlite => Err(ScriptError::UnsafeRole),
+            Engine::Mysql => {
+                let (user, host) = name.rsplit_once('@').unwrap_or((name, "%"));
+                let unquote = |s: &'_ str| -> String {
+                    let s = s.trim();
+                    s.strip_prefix('\'')
+                        .and_then(|s| s.strip_suffix('\''))
+                        .unwrap_or(s)
+                        .to_string()
+                };
+                let (user, host) = (unquote(user), unquote(host));
+                let plain = |s: &str| {
+                    !s.is_empty()
+                        && s.chars().all(|c| {
+                            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '%' | '-')
+                        })
+                };
+                if plain(&user) && plain(&host) {
+                    Ok(Grantee(format!("'{user}'@'{host}'")))
+                } else {
+                    Err(ScriptError::UnsafeAccount)
+                }
+            }
+        }
+    }
+
+    /// The grantee as it goes into a statement.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn quote(engine: Engine, ident: &str) -> String {
     match engine {
-        Engine::Postgres => super::postgres::RECEIPT_DDL,
-        Engine::Mysql => super::mysql::RECEIPT_DDL,
-        Engine::Sqlite => super::sqlite::RECEIPT_DDL,
+        Engine::Mysql => format!("`{ident}`"),
+        Engine::Postgres | Engine::Sqlite => format!("\"{ident}\""),
     }
 }
 
-/// The receipt table DDL with the table qualified by `schema` (`"S".sluicegate_…` or
-/// `` `S`.sluicegate_… ``).
-pub fn receipt_table_ddl_in_schema(engine: Engine, schema: &str) -> Result<String, SourceError> {
-    let qualified = format!("{}.{RECEIPT_TABLE}", Dialect::of(engine).ident(schema)?);
-    Ok(receipt_table_ddl(engine).replacen(RECEIPT_TABLE, &qualified, 1))
+/// `GRANT USAGE ON SCHEMA "s" TO <grantee>;` (PostgreSQL). `schema` must be checked.
+pub fn usage_grant(schema: &str, to: &Grantee) -> String {
+    format!("GRANT USAGE ON SCHEMA \"{schema}\" TO {};", to.as_str())
 }
 
-/// `schema` when it is a plain identifier (or absent).
-fn checked_schema(schema: Option<&str>) -> Result<Option<&str>, ScriptError> {
-    match schema {
-        Some(s) if !is_safe_identifier(s) => Err(ScriptError::UnsafeSchema),
-        other => Ok(other),
+/// The receipt table grant: `GRANT SELECT, INSERT, UPDATE ON TABLE "s".sluicegate_… TO …;`
+/// (MySQL without `TABLE`), with the given privileges. `schema` must be checked.
+pub fn receipt_grant(
+    engine: Engine,
+    schema: &str,
+    privileges: &[Privilege],
+    to: &Grantee,
+) -> String {
+    let list: Vec<&str> = privileges.iter().map(|p| p.as_str()).collect();
+    let on = match engine {
+        Engine::Mysql => format!("`{schema}`.{RECEIPT_TABLE}"),
+        Engine::Postgres | Engine::Sqlite => format!("TABLE \"{schema}\".{RECEIPT_TABLE}"),
+    };
+    format!("GRANT {} ON {on} TO {};", list.join(", "), to.as_str())
+}
+
+/// `GRANT SELECT ("a", "b"), UPDATE ("c") ON TABLE "s"."t" TO …;` for the columns in `need`
+/// (MySQL: `` GRANT SELECT (`a`), … ON `s`.`t` TO 'u'@'h'; ``); `None` when it lists no
+/// column. Identifiers come from the validated config and are checked again here.
+pub fn table_grant(engine: Engine, need: &TableNeed, to: &Grantee) -> Option<String> {
+    let all = need.select.iter().chain(&need.update);
+    if [&need.schema, &need.table]
+        .into_iter()
+        .chain(all)
+        .any(|i| !is_safe_identifier(i))
+    {
+        return None;
     }
+    let mut parts = Vec::new();
+    for (privilege, columns) in [("SELECT", &need.select), ("UPDATE", &need.update)] {
+        if !columns.is_empty() {
+            let cols: Vec<String> = columns.iter().map(|c| quote(engine, c)).collect();
+            parts.push(format!("{privilege} ({})", cols.join(", ")));
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let table = format!(
+        "{}.{}",
+        quote(engine, &need.schema),
+        quote(engine, &need.table)
+    );
+    let on = match engine {
+        Engine::Mysql => table,
+        Engine::Postgres | Engine::Sqlite => format!("TABLE {table}"),
+    };
+    Some(format!(
+        "GRANT {} ON {on} TO {};",
+        parts.join(", "),
+        to.as_str()
+    ))
 }
 
-/// The two comment lines that open the migration. They name no input, so they can be shown
-/// before the inputs are checked.
-pub fn migration_header(engine: Engine) -> String {
+/// `ALTER ROLE … SET search_path = "s", public;` for a receipt table outside `public`.
+pub fn search_path_statement(schema: &str, to: &Grantee) -> String {
     format!(
-        "-- Sluicegate writeback receipts ({}).\n-- One row per applied proposal: it makes a retried apply idempotent. Run as a schema owner.\n",
-        engine.as_str()
+        "ALTER ROLE {} SET search_path = \"{schema}\", public;",
+        to.as_str()
     )
 }
 
-/// The statements of the migration (after [`migration_header`]), each line ending in `\n`.
-pub fn migration_body(engine: Engine, schema: Option<&str>) -> Result<String, ScriptError> {
-    let ddl = |schema: &str| {
-        receipt_table_ddl_in_schema(engine, schema).map_err(|_| ScriptError::UnsafeSchema)
-    };
-    Ok(match (engine, checked_schema(schema)?) {
-        (Engine::Postgres, Some(s)) => format!(
-            "CREATE SCHEMA IF NOT EXISTS \"{s}\";\n{};\n-- The writer finds the table through its search_path, e.g. with this URL option:\n--   ?options=-csearch_path%3D{s}%2Cpublic\n",
-            ddl(s)?
-        ),
-        (Engine::Mysql, Some(s)) => format!("USE `{s}`;\n{};\n", receipt_table_ddl(engine)),
-        (Engine::Sqlite, Some(_)) => return Err(ScriptError::SqliteSchema),
-        (_, None) => format!("{};\n", receipt_table_ddl(engine)),
-    })
+/// What `writeback grants` was asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrantsRequest<'a> {
+    /// The schema (PostgreSQL, default `public`) or database (MySQL, default the one the
+    /// source's capabilities use) holding the receipt table.
+    pub schema: Option<&'a str>,
+    pub writer: Option<&'a str>,
+    pub reader: Option<&'a str>,
 }
 
-/// The grants the writer needs on the receipt table, each line ending in `\n`. `schema` is the
-/// PostgreSQL schema or MySQL database holding it; `writer` the PostgreSQL role or MySQL account
-/// (a placeholder when absent). SQLite has no grants: the text says what it needs instead.
+const RECEIPT_PRIVILEGES: [Privilege; 3] =
+    [Privilege::Select, Privilege::Insert, Privilege::Update];
+
+const SQLITE_TEXT: &str = "-- SQLite has no GRANT: access is the database file's permissions.
+-- The writer (the OS user running `sluicegate apply`) needs read and write permission on the
+-- file and write permission on its directory, where SQLite creates its journal.
+-- The reader needs read permission on the file (and on its -wal and -shm files in WAL mode);
+-- Sluicegate opens it read-only.
+";
+
+/// The complete, minimal grants of `engine`'s sources in `config`, each line ending in `\n`:
+/// for the writer the receipt table and, per table its direct-SQL proposals write, the
+/// columns it reads and writes; for the reader the columns its capabilities select. Without
+/// a config (or without a source of `engine` in it) only the receipt table's grants.
 pub fn grants(
     engine: Engine,
-    schema: Option<&str>,
-    writer: Option<&str>,
+    config: Option<&Config>,
+    request: &GrantsRequest<'_>,
 ) -> Result<String, ScriptError> {
-    let schema = checked_schema(schema)?;
-    match engine {
-        Engine::Postgres => {
-            let role = match writer {
-                Some(r) if is_safe_identifier(r) => format!("\"{r}\""),
-                Some(_) => return Err(ScriptError::UnsafeRole),
-                None => "<writer_role>".into(),
-            };
-            Ok(postgres_grants(schema.unwrap_or("public"), &role))
+    let schema = checked_schema(request.schema)?;
+    if engine == Engine::Sqlite {
+        return match schema {
+            Some(_) => Err(ScriptError::SqliteSchema),
+            None => Ok(SQLITE_TEXT.to_string()),
+        };
+    }
+    let writer = Grantee::parse(engine, request.writer.unwrap_or(DEFAULT_WRITER))?;
+    let reader = Grantee::parse(engine, request.reader.unwrap_or(DEFAULT_READER))?;
+    let mut out = format!(
+        "-- Sluicegate grants ({}): run as an admin after the receipt table's migration.\n",
+        engine.as_str()
+    );
+    let sources: Vec<&str> = config
+        .map(|c| {
+            c.sources
+                .values()
+                .filter(|s| s.engine == engine)
+                .map(|s| s.name.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(config) = config.filter(|_| !sources.is_empty()) else {
+        out.push_str(match config {
+            None => "-- No config was read: only the receipt table's grants are listed; pass --config for the tables your capabilities read and write.\n",
+            Some(_) => "-- The config has no source of this engine: only the receipt table's grants are listed.\n",
+        });
+        let receipts = schema.unwrap_or(match engine {
+            Engine::Mysql => "<database_name>",
+            _ => "public",
+        });
+        writer_section(&mut out, engine, receipts, &[], &writer);
+        return Ok(out);
+    };
+    for source in sources {
+        let written = writer_needs(config, source);
+        let read = reader_needs(config, source, engine);
+        let _ = writeln!(out, "-- Source {source}.");
+        if !written.is_empty() {
+            let receipts = schema.unwrap_or(match engine {
+                Engine::Mysql => single_schema(&written).unwrap_or("<database_name>"),
+                _ => "public",
+            });
+            writer_section(&mut out, engine, receipts, &written, &writer);
         }
-        Engine::Mysql => {
-            let account = writer.unwrap_or("'<writer_user>'@'%'");
-            if account.contains(';') {
-                return Err(ScriptError::UnsafeAccount);
+        if !read.is_empty() {
+            out.push_str("-- Reader (agent reads and proposals): the columns they select.\n");
+            if engine == Engine::Mysql {
+                out.push_str("-- (MySQL lists a column's type only to a user holding a privilege on it; proposals need the types of the columns they patch.)\n");
             }
-            Ok(mysql_grants(schema.unwrap_or("<database_name>"), account))
+            usage(
+                &mut out,
+                engine,
+                read.iter().map(|n| n.schema.as_str()),
+                &reader,
+            );
+            for need in &read {
+                if let Some(line) = table_grant(engine, need, &reader) {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
         }
-        Engine::Sqlite => Ok(
-            "-- SQLite has no grants: the writer needs write access to the database file (and its directory, for the journal).\n"
-                .into(),
-        ),
+    }
+    Ok(out)
+}
+
+/// The one database every table in `needs` lives in, if they share one.
+fn single_schema(needs: &[TableNeed]) -> Option<&str> {
+    let first = needs.first()?.schema.as_str();
+    needs
+        .iter()
+        .all(|n| n.schema == first)
+        .then_some(first)
+        .filter(|s| is_safe_identifier(s))
+}
+
+/// `GRANT USAGE` on each distinct schema (PostgreSQL only).
+fn usage<'a>(
+    out: &mut String,
+    engine: Engine,
+    schemas: impl Iterator<Item = &'a str>,
+    to: &Grantee,
+) {
+    if engine != Engine::Postgres {
+        return;
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for s in schemas {
+        if !seen.contains(&s) && is_safe_identifier(s) {
+            seen.push(s);
+            let _ = writeln!(out, "{}", usage_grant(s, to));
+        }
     }
 }
 
-/// `schema` is a checked identifier, `role` a quoted one or the placeholder.
-fn postgres_grants(schema: &str, role: &str) -> String {
-    format!(
-        "-- Grants for the Sluicegate writer on the receipt table.\n\
-         GRANT USAGE ON SCHEMA \"{schema}\" TO {role};\n\
-         GRANT SELECT, INSERT, UPDATE ON TABLE \"{schema}\".{RECEIPT_TABLE} TO {role};\n\
-         -- Only if the writer should create the table itself:\n\
-         -- GRANT CREATE ON SCHEMA \"{schema}\" TO {role};\n\
-         -- ALTER ROLE {role} SET search_path = {};\n",
-        search_path(schema)
-    )
-}
-
-/// The writer's search_path: the receipt schema, then `public`. (With no schema given this
-/// repeats `public`, as the command always has.)
-fn search_path(schema: &str) -> String {
-    format!("{schema}, public")
-}
-
-/// `db` is a checked identifier or the placeholder; `account` holds no `;`.
-fn mysql_grants(db: &str, account: &str) -> String {
-    format!(
-        "-- Grants for the Sluicegate writer on the receipt table.\n\
-         GRANT SELECT, INSERT, UPDATE ON `{db}`.{RECEIPT_TABLE} TO {account};\n\
-         -- Only if the writer should create the table itself:\n\
-         -- GRANT CREATE ON `{db}`.* TO {account};\n"
-    )
+fn writer_section(
+    out: &mut String,
+    engine: Engine,
+    receipts: &str,
+    needs: &[TableNeed],
+    writer: &Grantee,
+) {
+    out.push_str(
+        "-- Writer (`sluicegate apply`): the receipt table, and the columns it locks, reads and writes.\n",
+    );
+    usage(
+        out,
+        engine,
+        std::iter::once(receipts).chain(needs.iter().map(|n| n.schema.as_str())),
+        writer,
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        receipt_grant(engine, receipts, &RECEIPT_PRIVILEGES, writer)
+    );
+    if engine == Engine::Postgres && receipts != "public" {
+        let _ = writeln!(out, "{}", search_path_statement(receipts, writer));
+    }
+    for need in needs {
+        if let Some(line) = table_grant(engine, need, writer) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn receipt_ddl_qualified_by_schema() {
-        assert!(receipt_table_ddl(Engine::Mysql).contains("varchar(255) PRIMARY KEY"));
-        let ddl = receipt_table_ddl_in_schema(Engine::Postgres, "synapsor").expect("safe");
-        assert!(ddl.starts_with(
-            r#"CREATE TABLE IF NOT EXISTS "synapsor".sluicegate_writeback_receipts ("#
-        ));
-        let ddl = receipt_table_ddl_in_schema(Engine::Mysql, "appdb").expect("safe");
-        assert!(
-            ddl.starts_with("CREATE TABLE IF NOT EXISTS `appdb`.sluicegate_writeback_receipts (")
-        );
-        assert!(receipt_table_ddl_in_schema(Engine::Postgres, "a;b").is_err());
-    }
-
-    #[test]
-    fn migration_header_names_the_engine() {
-        assert_eq!(
-            migration_header(Engine::Sqlite),
-            "-- Sluicegate writeback receipts (sqlite).\n-- One row per applied proposal: it makes a retried apply idempotent. Run as a schema owner.\n"
-        );
-    }
-
-    #[test]
-    fn postgres_migration() {
-        assert_eq!(
-            migration_body(Engine::Postgres, None).as_deref(),
-            Ok(format!("{};\n", super::super::postgres::RECEIPT_DDL).as_str())
-        );
-        let body = migration_body(Engine::Postgres, Some("app_s")).expect("safe");
-        let lines: Vec<&str> = body.lines().collect();
-        assert_eq!(lines[0], r#"CREATE SCHEMA IF NOT EXISTS "app_s";"#);
-        assert_eq!(
-            lines[1],
-            r#"CREATE TABLE IF NOT EXISTS "app_s".sluicegate_writeback_receipts ("#
-        );
-        assert_eq!(
-            lines[lines.len() - 3..],
-            [
-                ");",
-                "-- The writer finds the table through its search_path, e.g. with this URL option:",
-                "--   ?options=-csearch_path%3Dapp_s%2Cpublic",
-            ]
-        );
-        assert_eq!(
-            migration_body(Engine::Postgres, Some("a.b")),
-            Err(ScriptError::UnsafeSchema)
-        );
-    }
-
-    #[test]
-    fn mysql_migration() {
-        let body = migration_body(Engine::Mysql, Some("appdb")).expect("safe");
-        assert_eq!(
-            body,
-            format!("USE `appdb`;\n{};\n", super::super::mysql::RECEIPT_DDL)
-        );
-        assert_eq!(
-            migration_body(Engine::Mysql, Some("x`y")),
-            Err(ScriptError::UnsafeSchema)
-        );
-    }
-
-    #[test]
-    fn sqlite_migration() {
-        assert_eq!(
-            migration_body(Engine::Sqlite, None),
-            Ok(format!("{};\n", super::super::sqlite::RECEIPT_DDL))
-        );
-        assert_eq!(
-            migration_body(Engine::Sqlite, Some("main")),
-            Err(ScriptError::SqliteSchema)
-        );
-    }
-
-    #[test]
-    fn postgres_grants_exact_text() {
-        assert_eq!(
-            grants(Engine::Postgres, Some("app_s"), Some("writer_r")).as_deref(),
-            Ok(r#"-- Grants for the Sluicegate writer on the receipt table.
-GRANT USAGE ON SCHEMA "app_s" TO "writer_r";
-GRANT SELECT, INSERT, UPDATE ON TABLE "app_s".sluicegate_writeback_receipts TO "writer_r";
--- Only if the writer should create the table itself:
--- GRANT CREATE ON SCHEMA "app_s" TO "writer_r";
--- ALTER ROLE "writer_r" SET search_path = app_s, public;
-"#)
-        );
-        assert_eq!(
-            grants(Engine::Postgres, None, None).as_deref(),
-            Ok(r#"-- Grants for the Sluicegate writer on the receipt table.
-GRANT USAGE ON SCHEMA "public" TO <writer_role>;
-GRANT SELECT, INSERT, UPDATE ON TABLE "public".sluicegate_writeback_receipts TO <writer_role>;
--- Only if the writer should create the table itself:
--- GRANT CREATE ON SCHEMA "public" TO <writer_role>;
--- ALTER ROLE <writer_role> SET search_path = public, public;
-"#)
-        );
-        assert_eq!(
-            grants(Engine::Postgres, None, Some("a-b")),
-            Err(ScriptError::UnsafeRole)
-        );
-        assert_eq!(
-            grants(Engine::Postgres, Some("a;b"), None),
-            Err(ScriptError::UnsafeSchema)
-        );
-    }
-
-    #[test]
-    fn mysql_grants_exact_text() {
-        assert_eq!(
-            grants(Engine::Mysql, None, None).as_deref(),
-            Ok("-- Grants for the Sluicegate writer on the receipt table.
-GRANT SELECT, INSERT, UPDATE ON `<database_name>`.sluicegate_writeback_receipts TO '<writer_user>'@'%';
--- Only if the writer should create the table itself:
--- GRANT CREATE ON `<database_name>`.* TO '<writer_user>'@'%';
-")
-        );
-        assert_eq!(
-            grants(Engine::Mysql, Some("appdb"), Some("'w'@'10.%'")).as_deref(),
-            Ok("-- Grants for the Sluicegate writer on the receipt table.
-GRANT SELECT, INSERT, UPDATE ON `appdb`.sluicegate_writeback_receipts TO 'w'@'10.%';
--- Only if the writer should create the table itself:
--- GRANT CREATE ON `appdb`.* TO 'w'@'10.%';
-")
-        );
-        assert_eq!(
-            grants(Engine::Mysql, None, Some("'a'@'%';drop")),
-            Err(ScriptError::UnsafeAccount)
-        );
-    }
-
-    #[test]
-    fn sqlite_has_no_grants() {
-        assert_eq!(
-            grants(Engine::Sqlite, Some("ignored"), Some("ignored")).as_deref(),
-            Ok(
-                "-- SQLite has no grants: the writer needs write access to the database file (and its directory, for the journal).\n"
-            )
-        );
-    }
-}
+mod tests;

@@ -5,6 +5,7 @@
 
 pub mod grants;
 pub(crate) mod guard;
+pub mod migration;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
@@ -216,13 +217,15 @@ fn never(d: Dialect) -> &'static str {
     }
 }
 
-/// Doctor target probe (writeback.md §A.11): lock nothing, but prove the columns exist and
-/// may be selected for update. `SELECT <cols> FROM <schema>.<table> WHERE <never> FOR UPDATE`.
+/// Doctor probe (writeback.md §A.11): prove `columns` exist and may be read, without a row:
+/// `SELECT <cols> FROM <schema>.<table> WHERE <never>`, with `FOR UPDATE` when `lock` (the
+/// row lock, which PostgreSQL grants only with UPDATE on some column; SQLite has none).
 pub(crate) fn probe_select(
     d: Dialect,
     schema: &str,
     table: &str,
     columns: &[&str],
+    lock: bool,
 ) -> Result<String, SourceError> {
     if columns.is_empty() {
         return Err(refused("a probe needs at least one column"));
@@ -231,10 +234,10 @@ pub(crate) fn probe_select(
         .iter()
         .map(|c| d.ident(c))
         .collect::<Result<Vec<_>, _>>()?;
-    let lock = if d == Dialect::Sqlite {
-        ""
-    } else {
+    let lock = if lock && d != Dialect::Sqlite {
         " FOR UPDATE"
+    } else {
+        ""
     };
     Ok(format!(
         "SELECT {} FROM {}.{} WHERE {}{lock}",
@@ -245,21 +248,39 @@ pub(crate) fn probe_select(
     ))
 }
 
-/// Doctor target probe: prove `column` may be updated, without touching a row.
-/// `UPDATE <schema>.<table> SET <c> = <c> WHERE <never>`.
+/// Doctor probe: prove `column` may be updated, without touching a row or reading a column
+/// (so only its UPDATE privilege is tested). `UPDATE <schema>.<table> SET <c> = NULL WHERE
+/// <never>`, run inside a transaction that is rolled back.
 pub(crate) fn probe_update(
     d: Dialect,
     schema: &str,
     table: &str,
     column: &str,
 ) -> Result<String, SourceError> {
-    let c = d.ident(column)?;
     Ok(format!(
-        "UPDATE {}.{} SET {c} = {c} WHERE {}",
+        "UPDATE {}.{} SET {} = NULL WHERE {}",
         d.ident(schema)?,
         d.ident(table)?,
+        d.ident(column)?,
         never(d)
     ))
+}
+
+/// Doctor probe of the receipt table's SELECT privilege: every column, no row.
+pub(crate) fn probe_receipt_select(d: Dialect) -> String {
+    format!(
+        "SELECT idempotency_key, job_id, proposal_id, status, result_hash, created_at, completed_at FROM {RECEIPT_TABLE} WHERE {}",
+        never(d)
+    )
+}
+
+/// Doctor probe of the receipt table's UPDATE privilege: the columns apply updates, no row,
+/// no column read.
+pub(crate) fn probe_receipt_update(d: Dialect) -> String {
+    format!(
+        "UPDATE {RECEIPT_TABLE} SET status = NULL, result_hash = NULL, completed_at = NULL WHERE {}",
+        never(d)
+    )
 }
 
 #[cfg(test)]
@@ -313,27 +334,46 @@ mod tests {
     #[test]
     fn doctor_probes() {
         assert_eq!(
-            probe_select(Dialect::Postgres, "public", "invoices", &["id", "status"]).as_deref(),
+            probe_select(
+                Dialect::Postgres,
+                "public",
+                "invoices",
+                &["id", "status"],
+                true
+            )
+            .as_deref(),
             Ok(r#"SELECT "id", "status" FROM "public"."invoices" WHERE false FOR UPDATE"#)
         );
         assert_eq!(
-            probe_select(Dialect::Mysql, "appdb", "orders", &["id"]).as_deref(),
+            probe_select(Dialect::Postgres, "public", "invoices", &["id"], false).as_deref(),
+            Ok(r#"SELECT "id" FROM "public"."invoices" WHERE false"#)
+        );
+        assert_eq!(
+            probe_select(Dialect::Mysql, "appdb", "orders", &["id"], true).as_deref(),
             Ok("SELECT `id` FROM `appdb`.`orders` WHERE 1 = 0 FOR UPDATE")
         );
         assert_eq!(
-            probe_select(Dialect::Sqlite, "main", "t", &["id"]).as_deref(),
+            probe_select(Dialect::Sqlite, "main", "t", &["id"], true).as_deref(),
             Ok(r#"SELECT "id" FROM "main"."t" WHERE 0"#)
         );
         assert_eq!(
             probe_update(Dialect::Postgres, "public", "invoices", "status").as_deref(),
-            Ok(r#"UPDATE "public"."invoices" SET "status" = "status" WHERE false"#)
+            Ok(r#"UPDATE "public"."invoices" SET "status" = NULL WHERE false"#)
         );
         assert_eq!(
             probe_update(Dialect::Mysql, "appdb", "orders", "status").as_deref(),
-            Ok("UPDATE `appdb`.`orders` SET `status` = `status` WHERE 1 = 0")
+            Ok("UPDATE `appdb`.`orders` SET `status` = NULL WHERE 1 = 0")
         );
         assert!(probe_update(Dialect::Sqlite, "main", "t", "a b").is_err());
-        assert!(probe_select(Dialect::Sqlite, "main", "t", &[]).is_err());
+        assert!(probe_select(Dialect::Sqlite, "main", "t", &[], false).is_err());
+        assert_eq!(
+            probe_receipt_select(Dialect::Mysql),
+            "SELECT idempotency_key, job_id, proposal_id, status, result_hash, created_at, completed_at FROM sluicegate_writeback_receipts WHERE 1 = 0"
+        );
+        assert_eq!(
+            probe_receipt_update(Dialect::Postgres),
+            "UPDATE sluicegate_writeback_receipts SET status = NULL, result_hash = NULL, completed_at = NULL WHERE false"
+        );
     }
 
     #[test]

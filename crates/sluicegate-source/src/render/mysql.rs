@@ -61,8 +61,6 @@ pub(crate) const EXISTING_RECEIPT: &str = "SELECT status, result_hash, job_id FR
 /// Record the outcome. Parameters: status, result hash, key.
 pub(crate) const RECORD_RECEIPT: &str = "UPDATE sluicegate_writeback_receipts SET status = ?, result_hash = ?, completed_at = CURRENT_TIMESTAMP WHERE idempotency_key = ?";
 
-pub(crate) const SERVER_VERSION: &str = "SELECT VERSION()";
-
 /// The columns of one table from `information_schema.COLUMNS` (a user sees the columns it
 /// holds a privilege on). Parameters: schema (the database), table.
 pub(crate) const COLUMNS: &str = "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
@@ -70,6 +68,13 @@ pub(crate) const COLUMNS: &str = "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS
 /// The doctor's probe row, inserted only inside a transaction that is rolled back.
 /// Parameters: the probe key twice (key and job id).
 pub(crate) const PROBE_RECEIPT: &str = "INSERT INTO sluicegate_writeback_receipts (idempotency_key, job_id, proposal_id, status, result_hash, completed_at) VALUES (?, ?, 'doctor', 'doctor', 'sha256:doctor', CURRENT_TIMESTAMP)";
+
+/// Who the writer is and where its unqualified names resolve: the account, its default
+/// database (twice: the database and the "schema" of its unqualified names), and that
+/// database again when it holds a receipt table the writer can see (NULL: none, or the writer
+/// holds no privilege on it).
+pub(crate) const WRITER_LOOKUP: &str = "SELECT CURRENT_USER(), DATABASE(), DATABASE(), \
+(SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sluicegate_writeback_receipts')";
 
 #[cfg(test)]
 mod tests {

@@ -59,8 +59,6 @@ pub(crate) const EXISTING_RECEIPT: &str = "SELECT status, result_hash, job_id FR
 /// Record the outcome. Parameters: status, result hash, key.
 pub(crate) const RECORD_RECEIPT: &str = "UPDATE sluicegate_writeback_receipts SET status = $1, result_hash = $2, completed_at = now() WHERE idempotency_key = $3";
 
-pub(crate) const SERVER_VERSION: &str = "SELECT version()";
-
 /// The columns of one table from `pg_catalog`, which every user may read: name, the base
 /// type's name (domains resolved), its spelling with length or precision
 /// (`character varying(10)`, `numeric(10,2)`, `timestamp(3) with time zone`) and whether it
@@ -77,6 +75,24 @@ ORDER BY a.attnum";
 /// The doctor's probe row, inserted only inside a transaction that is rolled back.
 /// Parameter: the probe key (used as key and job id).
 pub(crate) const PROBE_RECEIPT: &str = "INSERT INTO sluicegate_writeback_receipts (idempotency_key, job_id, proposal_id, status, result_hash, completed_at) VALUES ($1, $1, 'doctor', 'doctor', 'sha256:doctor', now())";
+
+/// Who the writer is and where its unqualified names resolve: the current user and database,
+/// the first schema of its search_path it may use, and the schema of the receipt table its
+/// statements would find (NULL: none). Catalog lookups only: nothing is created or locked.
+pub(crate) const WRITER_LOOKUP: &str = "SELECT current_user::text, current_database()::text, current_schema()::text, \
+(SELECT n.nspname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+WHERE c.oid = to_regclass('sluicegate_writeback_receipts'))";
+
+/// Every schema holding a receipt table, whether or not the writer may use it.
+pub(crate) const RECEIPT_SCHEMAS: &str = "SELECT n.nspname::text FROM pg_catalog.pg_class c \
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+WHERE c.relname = 'sluicegate_writeback_receipts' AND c.relkind IN ('r', 'p') ORDER BY 1";
+
+/// Whether the current user may use a schema (`true`/`false`). Parameter: the schema.
+pub(crate) const SCHEMA_USAGE: &str = "SELECT has_schema_privilege($1::text, 'USAGE')::text";
+
+/// The admin's database, compared with the writer's before `doctor --fix` creates anything.
+pub(crate) const CURRENT_DATABASE: &str = "SELECT current_database()::text";
 
 #[cfg(test)]
 mod tests {

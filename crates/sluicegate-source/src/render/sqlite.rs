@@ -28,8 +28,6 @@ pub(crate) const EXISTING_RECEIPT: &str = "SELECT status, result_hash, job_id FR
 /// Record the outcome. Parameters: status, result hash, key.
 pub(crate) const RECORD_RECEIPT: &str = "UPDATE sluicegate_writeback_receipts SET status = ?, result_hash = ?, completed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE idempotency_key = ?";
 
-pub(crate) const SERVER_VERSION: &str = "SELECT sqlite_version()";
-
 /// The columns of one table: name, declared type and the NOT NULL flag. Parameters: table,
 /// schema (the attached database).
 pub(crate) const COLUMNS: &str =
@@ -38,6 +36,10 @@ pub(crate) const COLUMNS: &str =
 /// The doctor's probe row, inserted only inside a transaction that is rolled back.
 /// Parameters: the probe key twice (key and job id).
 pub(crate) const PROBE_RECEIPT: &str = "INSERT INTO sluicegate_writeback_receipts (idempotency_key, job_id, proposal_id, status, result_hash, completed_at) VALUES (?, ?, 'doctor', 'doctor', 'sha256:doctor', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+
+/// The writer's view, shaped like the other engines' lookups: no user, database `main`, and
+/// `main` again when it holds the receipt table.
+pub(crate) const WRITER_LOOKUP: &str = "SELECT NULL, 'main', 'main', (SELECT 'main' FROM main.sqlite_master WHERE type = 'table' AND name = 'sluicegate_writeback_receipts')";
 
 #[cfg(test)]
 mod tests {

@@ -51,18 +51,58 @@ impl Writer {
         }
     }
 
-    pub(super) async fn ensure_receipt_table(&mut self) -> Result<(), SourceError> {
+    /// Run one rendered statement without parameters and discard what it returns (the
+    /// doctor's probes).
+    pub(super) async fn probe(&mut self, sql: &str) -> Result<(), SourceError> {
         match self {
+            Writer::Postgres(w) => w.batch(sql).await,
+            Writer::Mysql(w) => w.batch(sql).await,
+            Writer::Sqlite(w) => w.probe(sql.to_string()).await,
+        }
+    }
+
+    /// A query's rows as text-or-NULL values; parameters are bound like every value.
+    pub(super) async fn query_text(
+        &mut self,
+        sql: &'static str,
+        params: &[Value],
+    ) -> Result<Vec<Vec<Option<String>>>, SourceError> {
+        Ok(match self {
             Writer::Postgres(w) => {
-                // Two first-ever writebacks racing on CREATE TABLE IF NOT EXISTS can collide
-                // in the catalog; the loser finds the table on its second try.
-                match w.batch(render::postgres::RECEIPT_DDL).await {
-                    Ok(()) => Ok(()),
-                    Err(_) => w.batch(render::postgres::RECEIPT_DDL).await,
-                }
+                let bound: Vec<PgParam<'_>> = params.iter().map(PgParam::Json).collect();
+                w.query(sql, &bound)
+                    .await?
+                    .iter()
+                    .map(|r| (0..r.len()).map(|i| r.try_get(i).ok().flatten()).collect())
+                    .collect()
             }
-            Writer::Mysql(w) => w.batch(render::mysql::RECEIPT_DDL).await,
-            Writer::Sqlite(w) => w.batch(render::sqlite::RECEIPT_DDL).await,
+            Writer::Mysql(w) => w
+                .query(sql, params.iter().map(mysql::param).collect())
+                .await?
+                .into_iter()
+                .map(|mut r| {
+                    (0..r.len())
+                        .map(|i| {
+                            r.take_opt::<Option<String>, _>(i)
+                                .and_then(Result::ok)
+                                .flatten()
+                        })
+                        .collect()
+                })
+                .collect(),
+            Writer::Sqlite(w) => {
+                w.query_strings(sql, params.iter().map(sqlite::param).collect())
+                    .await?
+            }
+        })
+    }
+
+    /// Run fixed statement text (DDL and grants of `doctor --fix`).
+    pub(super) async fn batch(&mut self, sql: &str) -> Result<(), SourceError> {
+        match self {
+            Writer::Postgres(w) => w.batch(sql).await,
+            Writer::Mysql(w) => w.batch(sql).await,
+            Writer::Sqlite(w) => w.batch(sql).await,
         }
     }
 

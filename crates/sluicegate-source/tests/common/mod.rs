@@ -14,9 +14,10 @@ use sluicegate_core::evidence::Row;
 use sluicegate_core::json::hash_json;
 use sluicegate_core::secrets::Secret;
 use sluicegate_core::writeback::result_hash;
+use sluicegate_source::privileges::TableNeed;
 use sluicegate_source::{
-    ConflictCheck, GuardedUpdate, SourceErrorKind, Sources, WriteStatus, apply_guarded_update,
-    probe_writer,
+    ConflictCheck, GuardedUpdate, ReceiptFix, SourceErrorKind, Sources, WriteStatus,
+    apply_guarded_update, check_writer, create_receipt_table, lookup_writer, migration_body,
 };
 use sluicegate_test_support::engines::{
     EngineKind, TestDatabase, unused_local_port, url_with_password, url_with_port,
@@ -87,6 +88,13 @@ impl Db {
     }
 
     /// Every value of the result in text form (`None` = NULL).
+    /// Create the receipt table as an admin does before direct writeback: the statements
+    /// `sluicegate writeback migration` prints (apply never creates it).
+    pub async fn migrate(&self) {
+        let sql = migration_body(self.engine(), None).expect("migration");
+        self.execute(&sql).await;
+    }
+
     pub async fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         match self {
             Db::Server(db) => db.query_text(sql).await,
@@ -544,14 +552,12 @@ pub async fn writeback_story(db: &Db) {
     );
     assert_eq!(receipt(db, "wrp_l:D-1").await, None);
 
-    // 11. The doctor probe leaves no receipt behind.
-    let probe = probe_writer(&url, db.engine()).await.expect("probe");
-    assert_eq!(probe["ok"], json!(true), "{probe}");
-    assert_eq!(probe["details"]["receipt_table"], json!("ready"));
+    // 11. The doctor's writer check leaves no receipt behind.
+    let check = check_writer(&url, db.engine(), &[]).await.expect("check");
+    assert_eq!(check.lookup.receipt_schema, Some(db.schema()), "{check:?}");
     assert!(
-        probe["details"]["version"]
-            .as_str()
-            .is_some_and(|v| !v.is_empty())
+        check.lacks.is_empty() && check.troubles.is_empty(),
+        "{check:?}"
     );
     assert_eq!(
         db.query("SELECT count(*) FROM sluicegate_writeback_receipts WHERE status = 'doctor'")
@@ -560,9 +566,51 @@ pub async fn writeback_story(db: &Db) {
     );
 }
 
+/// Apply never creates the receipt table: on a database without one (seeded, not migrated)
+/// the writer attempts nothing (`RECEIPT_TABLE_MISSING`; no row changed, no table created).
+/// `doctor --fix` creates it through an admin URL where the writer looks, once; then apply
+/// writes.
+pub async fn receipt_table_story(db: &Db) {
+    let url = Secret::new(db.url());
+    let before = db.rows("invoices", "*", "").await;
+    let found = lookup_writer(&url, db.engine()).await.expect("lookup");
+    assert_eq!(found.receipt_schema, None, "{found:?}");
+    assert_eq!(found.schema, Some(db.schema()), "{found:?}");
+    let u = waiver(db, "INV-3001", "wrp_nr", ConflictCheck::None);
+    let out = apply_guarded_update(&url, &u, false)
+        .await
+        .expect("outcome");
+    assert_eq!(out.status, WriteStatus::Failed, "{out:?}");
+    assert_eq!(out.error_code.as_deref(), Some("RECEIPT_TABLE_MISSING"));
+    assert_eq!(
+        db.rows("invoices", "*", "").await,
+        before,
+        "nothing written"
+    );
+    let still = lookup_writer(&url, db.engine()).await.expect("lookup");
+    assert_eq!(still.receipt_schema, None, "apply created nothing");
+
+    let fix = create_receipt_table(&url, &url, db.engine())
+        .await
+        .expect("fix");
+    assert!(
+        matches!(&fix, ReceiptFix::Created { schema, .. } if *schema == db.schema()),
+        "{fix:?}"
+    );
+    let found = lookup_writer(&url, db.engine()).await.expect("lookup");
+    assert_eq!(found.receipt_schema, Some(db.schema()));
+    assert_eq!(
+        create_receipt_table(&url, &url, db.engine()).await,
+        Ok(ReceiptFix::Present {
+            schema: db.schema()
+        })
+    );
+    let out = apply_guarded_update(&url, &u, false).await.expect("apply");
+    assert_eq!(out.status, WriteStatus::Applied, "{out:?}");
+}
+
 /// Two applies of the same key at once: exactly one applies, the other reports it as already
-/// applied. First on a database whose receipt table does not exist yet, then for more keys on
-/// the existing table, where the two claims race on both unique indexes (key and job id).
+/// applied; the two claims race on both unique indexes (key and job id).
 pub async fn concurrent_story(db: &Db) {
     let url = Secret::new(db.url());
     for round in 0..CONCURRENT_ROUNDS {
@@ -735,10 +783,13 @@ pub async fn assert_redacted(engine: Engine, bad_urls: &[String], secrets: &[&st
         let write_err = apply_guarded_update(&Secret::new(url), &update, false)
             .await
             .expect_err("bad URL cannot write");
-        let probe_err = probe_writer(&Secret::new(url), engine)
+        let probe_err = check_writer(&Secret::new(url), engine, &[])
             .await
             .expect_err("bad URL cannot probe");
-        for err in [&read_err, &write_err, &probe_err] {
+        let lookup_err = lookup_writer(&Secret::new(url), engine)
+            .await
+            .expect_err("bad URL cannot look");
+        for err in [&read_err, &write_err, &probe_err, &lookup_err] {
             assert!(
                 err.kind().is_unavailable(),
                 "connection failures are Unavailable: {err:?}"
@@ -751,43 +802,70 @@ pub async fn assert_redacted(engine: Engine, bad_urls: &[String], secrets: &[&st
     }
 }
 
-/// The doctor's target probe on the seeded `invoices` table: passes for the real columns,
-/// names a missing column or table as "configured object not found", and changes nothing.
-pub async fn target_probe_story(db: &Db) {
-    use sluicegate_source::{TargetProbe, probe_target};
+/// The doctor's writer check on the seeded, migrated `invoices` table: what the writer needs
+/// passes; a missing column or table is named as "configured object not found"; an unsafe
+/// identifier is refused; no row changes and no probe receipt stays.
+pub async fn writer_check_story(db: &Db) {
     let url = Secret::new(db.url());
     let before = db.rows("invoices", "*", "").await;
-    let target = |table: &str, writable: &[&str]| TargetProbe {
+    let need = |table: &str, update: &[&str]| TableNeed {
         schema: db.schema(),
         table: table.into(),
-        columns: READ_COLUMNS.iter().map(|c| c.to_string()).collect(),
-        writable: writable.iter().map(|c| c.to_string()).collect(),
+        select: ["id", "tenant_id", "updated_at"].map(String::from).to_vec(),
+        update: update.iter().map(|c| c.to_string()).collect(),
     };
-    probe_target(
+    let ok = check_writer(
         &url,
         db.engine(),
-        &target("invoices", &["late_fee_cents", "waiver_reason"]),
+        &[need("invoices", &["late_fee_cents", "waiver_reason"])],
     )
     .await
     .expect("the real target passes");
-    for bad in [
-        target("invoices", &["late_fee_cents", "no_such_column"]),
-        target("no_such_table", &["late_fee_cents"]),
-    ] {
-        let err = probe_target(&url, db.engine(), &bad)
-            .await
-            .expect_err("missing object");
-        assert_eq!(err.category(), "configured object not found", "{err}");
-    }
-    let mut unsafe_target = target("invoices", &["late_fee_cents"]);
-    unsafe_target.writable.push("x = 1; --".into());
+    assert!(ok.lacks.is_empty() && ok.troubles.is_empty(), "{ok:?}");
+    assert_eq!(ok.lookup.receipt_schema, Some(db.schema()));
+    let bad = check_writer(
+        &url,
+        db.engine(),
+        &[
+            need("invoices", &["late_fee_cents", "no_such_column"]),
+            need("no_such_table", &["late_fee_cents"]),
+        ],
+    )
+    .await
+    .expect("checked");
+    assert!(bad.lacks.is_empty(), "{bad:?}");
+    let schema = db.schema();
+    let mut objects: Vec<(String, &str)> = bad
+        .troubles
+        .iter()
+        .map(|t| (t.object.clone(), t.category))
+        .collect();
+    objects.sort();
+    let nf = "configured object not found";
+    assert_eq!(
+        objects,
+        vec![
+            (format!("{schema}.invoices.no_such_column"), nf),
+            (format!("{schema}.no_such_table.id"), nf),
+            (format!("{schema}.no_such_table.late_fee_cents"), nf),
+            (format!("{schema}.no_such_table.tenant_id"), nf),
+            (format!("{schema}.no_such_table.updated_at"), nf),
+        ]
+    );
+    let mut unsafe_need = need("invoices", &["late_fee_cents"]);
+    unsafe_need.update.push("x = 1; --".into());
     assert!(matches!(
-        probe_target(&url, db.engine(), &unsafe_target).await,
+        check_writer(&url, db.engine(), &[unsafe_need]).await,
         Err(e) if e.kind() == &SourceErrorKind::UnsafeIdentifier
     ));
     assert_eq!(
         db.rows("invoices", "*", "").await,
         before,
         "nothing changed"
+    );
+    assert_eq!(
+        db.query("SELECT count(*) FROM sluicegate_writeback_receipts")
+            .await,
+        vec![vec![s("0")]]
     );
 }

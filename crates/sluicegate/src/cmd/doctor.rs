@@ -11,7 +11,7 @@ use sluicegate_runtime::doctor::{self, Options, Report};
 
 use crate::context::{config_path, print_json, runtime, store_path};
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub struct DoctorArgs {
     #[arg(long)]
     config: Option<PathBuf>,
@@ -29,6 +29,13 @@ pub struct DoctorArgs {
     /// changes a business row
     #[arg(long, visible_alias = "check-db")]
     check_writeback: bool,
+    /// Create a missing receipt table (and grant the writer its use) through the admin URL in
+    /// the env var named by --admin-url-env; implies --check-writeback
+    #[arg(long, requires = "admin_url_env")]
+    fix: bool,
+    /// Env var holding an admin's database URL, for --fix (never a URL on the command line)
+    #[arg(long, value_name = "NAME", requires = "fix")]
+    admin_url_env: Option<String>,
     /// Accept the same credential for reads and writeback (development only): a warning, not
     /// a failure
     #[arg(long)]
@@ -50,6 +57,7 @@ fn collect(a: &DoctorArgs) -> anyhow::Result<Report> {
         store_path: store_path(a.store.as_deref(), a.config.as_deref()),
         check_handlers: a.check_handlers,
         check_writeback: a.check_writeback,
+        fix_admin_url_env: a.admin_url_env.clone().filter(|_| a.fix),
         allow_shared_credential: a.allow_shared_credential,
     };
     Ok(runtime()?.block_on(doctor::collect(&options, &Env::process())))
@@ -68,14 +76,9 @@ pub fn handler_report(config: &Path, store: &Path) -> bool {
 fn print_report(config: &Path, store: Option<&Path>, check_handlers: bool) -> bool {
     let args = DoctorArgs {
         config: Some(config.to_path_buf()),
-        json: false,
         check_handlers,
         store: store.map(Path::to_path_buf),
-        check_writeback: false,
-        allow_shared_credential: false,
-        report: false,
-        redact: false,
-        output: None,
+        ..DoctorArgs::default()
     };
     match collect(&args) {
         Ok(report) => {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use sluicegate_core::config::Engine;
 use sluicegate_runtime::Env;
 use sluicegate_runtime::doctor::writeback;
-use sluicegate_source::{ScriptError, migration_body, migration_header};
+use sluicegate_source::{GrantsRequest, ScriptError, migration_body, migration_header};
 
 use crate::context::{config_path, load_config, runtime};
 
@@ -23,9 +23,9 @@ pub enum WritebackCommand {
         #[arg(long)]
         check_db: bool,
     },
-    /// Print the receipt-table DDL
+    /// Print the receipt-table DDL (an admin runs it: apply never creates the table)
     Migration(SqlArgs),
-    /// Print the grants the writer needs on the receipt table
+    /// Print every grant the writer and the reader need, from the config's capabilities
     Grants(SqlArgs),
 }
 
@@ -38,9 +38,15 @@ pub struct SqlArgs {
     /// Schema (PostgreSQL) or database (MySQL) to hold the receipt table
     #[arg(long)]
     schema: Option<String>,
-    /// Role or account that runs writeback
+    /// Role or account that runs writeback (default sluicegate_writer)
     #[arg(long)]
     writer_role: Option<String>,
+    /// Role or account of the read URL (grants; default sluicegate_reader)
+    #[arg(long)]
+    reader_role: Option<String>,
+    /// Config whose capabilities the grants cover (grants; default as for other commands)
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 impl SqlArgs {
@@ -65,8 +71,8 @@ fn flag_error(e: ScriptError) -> anyhow::Error {
         ScriptError::SqliteSchema => {
             "--schema is not used for SQLite: the receipt table lives in the writer's file"
         }
-        ScriptError::UnsafeRole => "--writer-role must be a plain identifier",
-        ScriptError::UnsafeAccount => "--writer-role must be an account such as 'writer'@'%'",
+        ScriptError::UnsafeRole => "--writer-role/--reader-role must be plain identifiers",
+        ScriptError::UnsafeAccount => "--writer-role/--reader-role must be accounts like 'w'@'%'",
     })
 }
 
@@ -91,9 +97,18 @@ fn migration(a: &SqlArgs) -> anyhow::Result<ExitCode> {
 
 fn grants(a: &SqlArgs) -> anyhow::Result<ExitCode> {
     let engine = a.engine()?;
-    let script = sluicegate_source::grants(engine, a.schema.as_deref(), a.writer_role.as_deref())
-        .map_err(flag_error)?;
-    out!("{script}");
+    // No config (none given, the default missing): the receipt table's grants only.
+    let path = config_path(a.config.as_deref());
+    let config = (a.config.is_some() || path.exists())
+        .then(|| load_config(&path))
+        .transpose()?;
+    let request = GrantsRequest {
+        schema: a.schema.as_deref(),
+        writer: a.writer_role.as_deref(),
+        reader: a.reader_role.as_deref(),
+    };
+    let script = sluicegate_source::grants(engine, config.as_deref(), &request);
+    out!("{}", script.map_err(flag_error)?);
     Ok(ExitCode::SUCCESS)
 }
 
