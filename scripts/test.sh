@@ -4,6 +4,7 @@
 #
 #   bash scripts/test.sh                          # all tiers
 #   bash scripts/test.sh --no-lint                # skip cargo fmt / clippy
+#   bash scripts/test.sh --no-fuzz                # skip the fuzz smoke
 #   bash scripts/test.sh --env-only -- CMD ARGS   # run CMD with the databases up
 #
 # Missing Debian packages (postgresql, mariadb-server, and gcc, python3-venv,
@@ -22,7 +23,8 @@
 #   CI=true                       always, so a test that cannot run fails, here as in CI
 #
 # Tiers run in order and stop at the first failure: fmt, clippy, test, then
-# every scripts/tiers.d/*.sh (sourced in a subshell, in lexical order). Every
+# every scripts/tiers.d/*.sh (sourced in a subshell, in lexical order), then
+# the fuzz smoke (scripts/fuzz.sh: every fuzz target for 60 s). Every
 # tier's output is kept in target/test-logs/; a tier that printed the skip
 # marker (SLUICEGATE-TEST-SKIPPED:) or ignored a test fails, and the number of
 # tests that passed is added up and printed at the end.
@@ -49,10 +51,11 @@ log() { printf '[test.sh] %s\n' "$*" >&2; }
 
 usage() {
 	cat >&2 <<'EOF'
-usage: bash scripts/test.sh [--no-lint]
+usage: bash scripts/test.sh [--no-lint] [--no-fuzz]
        bash scripts/test.sh --env-only -- COMMAND [ARGS...]
 
   --no-lint    skip the fmt and clippy tiers
+  --no-fuzz    skip the fuzz smoke tier (it never skips itself otherwise)
   --env-only   start the databases, install the test dependencies, export
                the variables the tests read (CI=true included), run COMMAND
                instead of the tiers, then tear everything down (exit status
@@ -62,11 +65,13 @@ EOF
 
 ENV_ONLY=0
 NO_LINT=0
+NO_FUZZ=0
 COMMAND=()
 while (($# > 0)); do
 	case $1 in
 	--env-only) ENV_ONLY=1 ;;
 	--no-lint) NO_LINT=1 ;;
+	--no-fuzz) NO_FUZZ=1 ;;
 	-h | --help)
 		usage
 		exit 0
@@ -100,9 +105,16 @@ fi
 # TIERS, or drop a scripts/tiers.d/NN-name.sh hook (run after the cargo tests).
 # ---------------------------------------------------------------------------
 
-tier_fmt() { cargo fmt --all -- --check; }
+# fuzz/ is its own workspace (cargo-fuzz builds it with sanitizer flags), so it is named here.
+tier_fmt() {
+	cargo fmt --all -- --check
+	cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+}
 tier_clippy() { cargo clippy --workspace --all-targets --locked -- -D warnings; }
 tier_test() { cargo test --workspace --locked; }
+# The fuzz smoke: builds the fuzz/ targets (cargo-fuzz installed once under target/tools) and
+# runs each for 60 s; a crash or a failed property fails the run. See docs/testing.md.
+tier_fuzz() { bash "$SCRIPT_DIR/fuzz.sh" 60; }
 
 TIERS=(fmt clippy test)
 LINT_TIERS=(fmt clippy)
@@ -172,6 +184,11 @@ run_all_tiers() {
 			# shellcheck disable=SC1090
 			run_tier "tiers.d/$(basename "$hook")" source "$hook"
 		done
+	fi
+	if ((NO_FUZZ == 1)); then
+		log "tier fuzz: skipped (--no-fuzz)"
+	else
+		run_tier fuzz tier_fuzz
 	fi
 }
 

@@ -45,47 +45,65 @@ pub(crate) async fn handle(State(state): State<BridgeState>, request: Request) -
             &json!({"ok": false, "error": "method_not_allowed"}),
         );
     }
-    let error = |id: Value, RpcError(code, message): RpcError| {
-        let message = state.security.redact_token(&redact_text(&message));
-        json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
-    };
-    let bytes = match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
-        Ok(b) => b,
+    let (status, body) = match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
+        Ok(bytes) => answer(&state.surface, &state.security, &bytes).await,
         Err(_) => {
             let e = RpcError(-32000, "HTTP MCP request body exceeds 1 MiB.".into());
-            return reply(StatusCode::OK, &error(Value::Null, e));
+            (
+                StatusCode::OK,
+                error_object(&state.security, Value::Null, e),
+            )
         }
     };
-    let message: Value = match serde_json::from_slice(&bytes) {
+    reply(status, &body)
+}
+
+/// The bridge's answer to one POST body: the HTTP status and the JSON-RPC response object,
+/// scrubbed of database URLs and the bearer token. [`handle`] is this behind the method check
+/// and the body limit; it is public (as `sluicegate_mcp::answer_bridge_message`) so the fuzz
+/// targets drive the very parsing, routing and scrubbing a served request gets.
+pub async fn answer(
+    surface: &Surface,
+    security: &HttpSecurity,
+    body: &[u8],
+) -> (StatusCode, Value) {
+    let error = |id: Value, e: RpcError| error_object(security, id, e);
+    let message: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
             let e = RpcError(-32700, format!("Parse error: {e}"));
-            return reply(StatusCode::OK, &error(Value::Null, e));
+            return (StatusCode::OK, error(Value::Null, e));
         }
     };
     let Value::Object(message) = message else {
         let e = RpcError(-32600, "JSON-RPC request must be an object.".into());
-        return reply(StatusCode::BAD_REQUEST, &error(Value::Null, e));
+        return (StatusCode::BAD_REQUEST, error(Value::Null, e));
     };
     let id = message.get("id").cloned().unwrap_or(Value::Null);
     let Some(method) = message.get("method").and_then(Value::as_str) else {
         let e = RpcError(-32600, "JSON-RPC method is required.".into());
-        return reply(StatusCode::BAD_REQUEST, &error(id, e));
+        return (StatusCode::BAD_REQUEST, error(id, e));
     };
     let params = match message.get("params") {
         Some(Value::Object(p)) => p.clone(),
         _ => Map::new(),
     };
-    match dispatch(&state.surface, method, params).await {
+    match dispatch(surface, method, params).await {
         Ok(mut result) => {
-            scrub(&mut result, &state.security);
-            reply(
+            scrub(&mut result, security);
+            (
                 StatusCode::OK,
-                &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+                json!({"jsonrpc": "2.0", "id": id, "result": result}),
             )
         }
-        Err(e) => reply(StatusCode::OK, &error(id, e)),
+        Err(e) => (StatusCode::OK, error(id, e)),
     }
+}
+
+/// A JSON-RPC error response, its message scrubbed like every result.
+fn error_object(security: &HttpSecurity, id: Value, RpcError(code, message): RpcError) -> Value {
+    let message = security.redact_token(&redact_text(&message));
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
 }
 
 async fn dispatch(

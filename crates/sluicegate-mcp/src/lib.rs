@@ -20,6 +20,7 @@ mod server;
 mod stdio;
 mod surface;
 
+pub use bridge::answer as answer_bridge_message;
 pub use error::ServeError;
 pub use guard::{HttpSecurity, is_loopback_host};
 pub use http::{HttpOptions, HttpServer, Protocol};
