@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::OnboardingError;
 use super::grammar::{
-    namespace_for, object_name_for, parse_bounds, parse_guards, parse_patch, parse_patch_pairs,
-    split_list,
+    listing, namespace_for, object_name_for, parse_bounds, parse_guards, parse_patch,
+    parse_patch_pairs, split_list,
 };
 use super::inspection::{Inspection, TableInfo};
 use super::recipes::Recipe;
@@ -279,7 +279,7 @@ pub fn resolve(
             if hit.is_none() {
                 missing.push(format!(
                     "--table {t}: no such table or view in the inspection (available: {})",
-                    list_or_none(&i.object_names(12))
+                    listing(&i.object_names(), 12)
                 ));
             }
             hit
@@ -289,7 +289,7 @@ pub fn resolve(
     let table = table_flag.clone();
     if table.is_none() {
         let hint = inspection
-            .map(|i| format!(" (available: {})", list_or_none(&i.object_names(12))))
+            .map(|i| format!(" (available: {})", listing(&i.object_names(), 12)))
             .unwrap_or_default();
         missing.push(format!(
             "--table <name>: which table or view to expose{hint}"
@@ -658,6 +658,7 @@ mod tests {
                 }],
                 foreign_keys: vec![],
                 indexes: vec![],
+                triggers: vec![],
             },
             "t",
         )

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::OnboardingError;
+use super::grammar::listing;
 use super::selection::{Names, Selection};
 use crate::config;
 
@@ -125,14 +126,6 @@ pub fn smoke_env_names(doc: &Value) -> Vec<String> {
     names
 }
 
-fn first_n(items: &[String], n: usize) -> String {
-    if items.len() <= n {
-        items.join(", ")
-    } else {
-        format!("{} (+{} more)", items[..n].join(", "), items.len() - n)
-    }
-}
-
 /// The "what I am about to write" preview, one line per decision.
 pub fn preview_lines(sel: &Selection, n: &Names) -> Vec<String> {
     let tenant = match sel.tenant_key.as_deref() {
@@ -161,7 +154,7 @@ pub fn preview_lines(sel: &Selection, n: &Names) -> Vec<String> {
                 .as_deref()
                 .unwrap_or("none (weak guard)")
         ),
-        format!("visible fields: {}", first_n(&n.visible, 12)),
+        format!("visible fields: {}", listing(&n.visible, 12)),
         format!("mode: {}", n.mode),
         format!("result envelope: v{}", sel.result_format.unwrap_or(2)),
     ];

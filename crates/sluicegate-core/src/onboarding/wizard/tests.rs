@@ -54,6 +54,7 @@ fn inspection() -> Inspection {
             constraints: vec![pk("invoices"), pk("notes")],
             foreign_keys: vec![],
             indexes: vec![],
+            triggers: vec![],
         },
         "2026-01-01T00:00:00.000Z",
     )
