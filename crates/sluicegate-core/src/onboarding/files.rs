@@ -131,7 +131,8 @@ pub fn preview_lines(sel: &Selection, n: &Names) -> Vec<String> {
     let tenant = match sel.tenant_key.as_deref() {
         Some(col) => format!(
             "tenant from {} via column {col}; principal from {}",
-            n.tenant_env, n.principal_env
+            n.tenant_env.as_deref().unwrap_or("(none)"),
+            n.principal_env
         ),
         None => format!(
             "no tenant column (single-tenant dev source); principal from {}",
