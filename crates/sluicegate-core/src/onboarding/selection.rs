@@ -238,9 +238,13 @@ impl Selection {
         let namespace = opt(&self.namespace)
             .map(str::to_string)
             .unwrap_or_else(|| namespace_for(&object));
+        // `<object>_id`, unless that names the tenant column, which a model may never set.
         let lookup = opt(&self.lookup_arg)
             .map(str::to_string)
-            .unwrap_or_else(|| format!("{object}_id"));
+            .unwrap_or_else(|| match format!("{object}_id") {
+                id if Some(id.as_str()) == opt(&self.tenant_key) => format!("{object}_key"),
+                id => id,
+            });
         let read_tool = opt(&self.inspect_tool_name)
             .or(opt(&self.read_tool))
             .map(str::to_string)
