@@ -102,30 +102,6 @@ pub fn env_example(doc: &Value) -> String {
     text
 }
 
-/// The env var names a generated config needs for its first read: the read URL, tenant and
-/// principal.
-pub fn smoke_env_names(doc: &Value) -> Vec<String> {
-    let mut names = Vec::new();
-    if let Some(env) = doc
-        .get("sources")
-        .and_then(Value::as_object)
-        .and_then(|m| m.values().next())
-        .and_then(|s| s.get("read_url_env"))
-        .and_then(Value::as_str)
-    {
-        names.push(env.to_string());
-    }
-    for key in ["tenant_id_env", "principal_env"] {
-        if let Some(env) = doc
-            .pointer(&format!("/trusted_context/values/{key}"))
-            .and_then(Value::as_str)
-        {
-            names.push(env.to_string());
-        }
-    }
-    names
-}
-
 /// The "what I am about to write" preview, one line per decision.
 pub fn preview_lines(sel: &Selection, n: &Names) -> Vec<String> {
     let tenant = match sel.tenant_key.as_deref() {
@@ -285,14 +261,6 @@ mod tests {
         assert_eq!(text.matches("SLUICEGATE_TENANT_ID=").count(), 1);
         assert!(!text.contains("://"));
         assert!(text.ends_with('\n'));
-        assert_eq!(
-            smoke_env_names(&doc),
-            [
-                "DATABASE_URL",
-                "SLUICEGATE_TENANT_ID",
-                "SLUICEGATE_PRINCIPAL"
-            ]
-        );
     }
 
     #[test]

@@ -39,7 +39,11 @@ pub fn add_defaults(existing: &Value) -> Answers {
         .flatten()
         .filter_map(|c| c["name"].as_str())
         .collect();
-    let namespaces: Vec<&str> = caps.iter().filter_map(|n| n.split_once('.')).map(|(ns, _)| ns).collect();
+    let namespaces: Vec<&str> = caps
+        .iter()
+        .filter_map(|n| n.split_once('.'))
+        .map(|(ns, _)| ns)
+        .collect();
     let shared = namespaces
         .first()
         .filter(|first| namespaces.len() == caps.len() && namespaces.iter().all(|n| n == *first));
@@ -282,8 +286,12 @@ mod tests {
             ..Default::default()
         };
         let a = base.overlay(a);
-        generate(&resolve(&a, None, None, "read_only").expect("resolves").selection)
-            .expect("generates")
+        generate(
+            &resolve(&a, None, None, "read_only")
+                .expect("resolves")
+                .selection,
+        )
+        .expect("generates")
     }
 
     fn invoices() -> Value {
@@ -325,7 +333,10 @@ mod tests {
         assert_eq!(m.added, ["billing.inspect_customer"]);
         assert_eq!(m.doc["sources"].as_object().unwrap().len(), 1);
         assert_eq!(m.doc["contexts"].as_object().unwrap().len(), 1);
-        assert!(m.notes.contains(&"reusing source local_postgres".to_string()));
+        assert!(
+            m.notes
+                .contains(&"reusing source local_postgres".to_string())
+        );
 
         // The same run again adds nothing, and says so.
         let again = merge(&m.doc, &second).unwrap_err().to_string();
@@ -355,7 +366,11 @@ mod tests {
             "SLUICEGATE_DATABASE_WRITE_URL"
         );
         assert!(m.notes.iter().any(|n| n.contains("kept as it is")));
-        assert!(m.notes.iter().any(|n| n.contains("raised from read_only to review")));
+        assert!(
+            m.notes
+                .iter()
+                .any(|n| n.contains("raised from read_only to review"))
+        );
     }
 
     #[test]
@@ -393,7 +408,9 @@ mod tests {
         });
         let err = merge(&first, &clash).unwrap_err().to_string();
         assert!(
-            err.contains("capability billing.inspect_invoice already exists (read of public.invoices)"),
+            err.contains(
+                "capability billing.inspect_invoice already exists (read of public.invoices)"
+            ),
             "{err}"
         );
     }
