@@ -11,6 +11,7 @@ use crate::config::{
     ArgSpec, ArgType, Capability, Config, ContextSpec, Engine, Kind, Mode, Provider,
 };
 use crate::json::{cmp_int_f64, cmp_number, format_f64, numbers_equal};
+use crate::proposal::SINGLE_TENANT_VALUE;
 use crate::refusal::{Code, Refusal};
 
 /// Argument names that would hand trust-scope authority to the model.
@@ -347,16 +348,27 @@ pub fn resolve_context(
         let value = env(&name).filter(|v| !v.is_empty());
         (name, value)
     };
+    // A single-tenant development target has no tenant column to scope by, so it needs no
+    // tenant: the context's tenant when one is named and set, else the pseudo tenant.
+    let single_tenant = cap.target.tenant_key.is_none() && cap.target.single_tenant_dev;
+    let untenanted = |tenant: Option<String>| match tenant {
+        None if single_tenant => Some(SINGLE_TENANT_VALUE.to_string()),
+        other => other,
+    };
     match spec.provider {
         Provider::Environment => {
             let (tenant_env, tenant) = env_value("tenant_id_env", DEFAULT_TENANT_ENV);
             let (principal_env, principal) = env_value("principal_env", DEFAULT_PRINCIPAL_ENV);
-            match (tenant, principal) {
+            match (untenanted(tenant), principal) {
                 (Some(tenant_id), Some(principal)) => Ok(TrustedContext {
                     tenant_id,
                     principal,
                     provenance: Provider::Environment,
                 }),
+                _ if single_tenant => Err(Refusal::new(
+                    Code::TrustedBindingMissing,
+                    format!("{principal_env} must be set."),
+                )),
                 _ => Err(Refusal::new(
                     Code::TrustedBindingMissing,
                     format!("{tenant_env} and {principal_env} must be set."),
@@ -379,7 +391,7 @@ pub fn resolve_context(
                     })
             };
             match (
-                pick("tenant_id_env", "tenant_id"),
+                untenanted(pick("tenant_id_env", "tenant_id")),
                 pick("principal_env", "principal"),
             ) {
                 (Some(tenant_id), Some(principal)) => Ok(TrustedContext {

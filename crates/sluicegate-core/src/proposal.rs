@@ -24,6 +24,9 @@ use crate::refusal::{Code, Refusal};
 pub const ROW_HASH_COLUMN: &str = "__row_hash";
 /// Pseudo-column of the tenant guard of single-tenant development targets.
 pub const SINGLE_TENANT_COLUMN: &str = "__single_tenant_dev";
+/// The tenant of a single-tenant development target when its context names no tenant (or
+/// the named env var is unset): the value of its pseudo tenant guard.
+pub const SINGLE_TENANT_VALUE: &str = "single_tenant_dev";
 
 /// Build the patch from its bindings (capability-runtime.md §7.1).
 pub fn build_patch(cap: &Capability, args: &Args) -> Result<Row, Refusal> {
@@ -185,7 +188,7 @@ pub fn build_change_set(input: &ProposalInput) -> Result<BuiltProposal, Refusal>
         },
         None => ColumnValue {
             column: SINGLE_TENANT_COLUMN.into(),
-            value: json!("single_tenant_dev"),
+            value: json!(SINGLE_TENANT_VALUE),
         },
     };
     let pk_value = match input.before.get(&cap.target.primary_key) {
@@ -278,6 +281,22 @@ pub fn content_hash(cs: &ChangeSet) -> String {
     if let Some(obj) = value.as_object_mut() {
         obj.shift_remove("integrity");
         obj.shift_remove("created_at");
+        if let Some(ev) = obj.get_mut("evidence").and_then(Value::as_object_mut) {
+            ev.shift_remove("bundle_id");
+        }
+    }
+    hash_json(&value)
+}
+
+/// The hash of what a proposal changes, leaving out who proposed it: the same change to the
+/// same row, read in the same state, has the same change hash (and proposal id) whichever
+/// principal proposes it, so a second principal's identical proposal is the first one again.
+pub fn change_hash(cs: &ChangeSet) -> String {
+    let mut value = serde_json::to_value(cs).unwrap_or(Value::Null);
+    if let Some(obj) = value.as_object_mut() {
+        for field in ["integrity", "created_at", "principal"] {
+            obj.shift_remove(field);
+        }
         if let Some(ev) = obj.get_mut("evidence").and_then(Value::as_object_mut) {
             ev.shift_remove("bundle_id");
         }

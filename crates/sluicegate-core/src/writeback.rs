@@ -11,7 +11,7 @@ use sluicegate_protocol::{ChangeSet, ExecutionReceipt, JsonMap, ReceiptStatus};
 
 use crate::config::{Capability, Config, Engine, Kind, Mode};
 use crate::json::{canonical, js_string, sha256_hex};
-use crate::proposal::{ROW_HASH_COLUMN, proposal_hash};
+use crate::proposal::{ROW_HASH_COLUMN, SINGLE_TENANT_COLUMN, proposal_hash};
 
 /// The runner id recorded in receipts and events when none is configured.
 pub const DEFAULT_RUNNER_ID: &str = "local_runner";
@@ -167,7 +167,13 @@ pub fn check_job_authority(
                 && c.target.schema == job.target.schema
                 && c.target.table == job.target.table
                 && c.target.primary_key == job.target.primary_key.column
-                && c.target.tenant_key.as_deref() == Some(job.tenant_guard.column.as_str())
+                && match c.target.tenant_key.as_deref() {
+                    Some(key) => key == job.tenant_guard.column,
+                    None => {
+                        c.target.single_tenant_dev
+                            && job.tenant_guard.column == SINGLE_TENANT_COLUMN
+                    }
+                }
                 && !c.allowed_columns.is_empty()
                 && job.patch.keys().all(|k| c.allowed_columns.contains(k))
         })

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use sluicegate_core::call::{
     Args, check_args, find_capability, plan_read, refuse_binding_overrides,
     refuse_disabled_proposals, resolve_context,
@@ -327,11 +327,25 @@ impl AgentApi {
             .unwrap_or_else(|| Arc::new(Typed::declared(cap)))
     }
 
-    /// Sample arguments for `--sample` (cli.md §8.1), typed from the columns like a call.
-    pub async fn sample_args(&self, name: &str) -> Option<Args> {
-        let cap = self.inner.config.capability(name)?;
+    /// Sample arguments for `--sample` (cli.md §8.1), typed from the columns like a call:
+    /// the lookup id is a real one recorded in `ids` (at onboarding, or the demo's), never a
+    /// guess; `Err` says what to pass instead when none is recorded.
+    pub async fn sample_args(&self, name: &str, ids: &Map<String, Value>) -> Result<Args, String> {
+        let cap = self
+            .inner
+            .config
+            .capability(name)
+            .ok_or_else(|| format!("capability not found in config: {name}"))?;
+        let Some(id) = ids.get(&cap.lookup_arg) else {
+            return Err(format!(
+                "--sample sends the {arg} recorded at onboarding (`--smoke-id`, kept in .sluicegate/smoke-input.json), and none is recorded: pass --args '{{\"{arg}\":\"<a real id>\"}}' instead, or add \"{arg}\": \"<a real id>\" to .sluicegate/smoke-input.json",
+                arg = cap.lookup_arg
+            ));
+        };
         let typed = self.typed_for_call(cap).await;
-        Some(sample_args_typed(cap, &typed.args))
+        let mut args = sample_args_typed(cap, &typed.args);
+        args.insert(cap.lookup_arg.clone(), id.clone());
+        Ok(args)
     }
 
     fn cached(&self, name: &str) -> Option<Arc<Typed>> {

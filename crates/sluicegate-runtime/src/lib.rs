@@ -13,6 +13,7 @@ pub mod failpoint;
 pub mod first_read;
 pub mod handler;
 pub mod integrity;
+pub mod onboarding;
 mod records;
 mod review;
 pub mod reviewer;

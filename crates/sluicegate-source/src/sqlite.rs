@@ -13,6 +13,7 @@ use rusqlite::types::{Value as Lite, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 use sluicegate_core::call::ReadPlan;
+use sluicegate_core::columns::{format_utc, parse_timestamp};
 use sluicegate_core::evidence::Row;
 use sluicegate_core::json::canonical;
 
@@ -68,11 +69,25 @@ pub(crate) fn decode(v: ValueRef<'_>, decl: Option<&str>) -> Value {
         ValueRef::Real(f) => value::float(f),
         ValueRef::Text(t) => match std::str::from_utf8(t) {
             Ok(s) if declared("JSON") => value::json_text(s),
+            Ok(s) if declared("DATETIME") || declared("TIMESTAMP") => timestamp_text(s),
             Ok(s) => Value::String(s.to_string()),
             Err(_) => value::bytes(t),
         },
         ValueRef::Blob(b) => value::bytes(b),
     }
+}
+
+/// A timestamp column's text in the one form every engine reads: RFC 3339 UTC with
+/// milliseconds (`2007-01-01 00:00:00` → `2007-01-01T00:00:00.000Z`). SQLite stores no zone,
+/// so a zone-less text is read as UTC, as SQLite's own date functions read it; a text with
+/// an offset is moved to UTC. Text that is not a timestamp, or that keeps more than
+/// milliseconds (which SQLite's date functions cannot compare), stays as stored.
+fn timestamp_text(s: &str) -> Value {
+    let normalised = parse_timestamp(s)
+        .filter(|t| t.fraction_digits <= 3)
+        .and_then(|t| t.utc(Some(0)))
+        .map(format_utc);
+    Value::String(normalised.unwrap_or_else(|| s.to_string()))
 }
 
 /// Map a driver error raised while running a statement (or opening the file) to a

@@ -62,8 +62,9 @@ pub struct GuardedUpdate {
     pub table: String,
     /// Primary-key column and value.
     pub primary_key: (String, Value),
-    /// Tenant column and value. `None` (single-tenant development) is refused: direct
-    /// writeback always needs a tenant guard.
+    /// Tenant column and value; `None` for a single-tenant development target (a
+    /// `single_tenant_dev` capability, which the tamper checks insist on), whose row the
+    /// primary key alone picks.
     pub tenant_guard: Option<(String, Value)>,
     pub allowed_columns: Vec<String>,
     /// Column → new value, applied in this order.
@@ -195,10 +196,11 @@ impl Prepared<'_> {
 fn prepare(u: &GuardedUpdate) -> Result<Prepared<'_>, SourceError> {
     let d = dialect(u.engine);
     let invalid = |m: String| Err(refused(&m));
-    let Some((tenant_col, tenant_value)) = &u.tenant_guard else {
-        return invalid(
-            "direct writeback needs a tenant guard; single_tenant_dev capabilities cannot use sql_update".into(),
-        );
+    // Without a tenant column the row key stands in for it, so every statement keeps its
+    // one shape (`… WHERE key = ? AND key = ?`) and still picks exactly one row.
+    let (tenant_col, tenant_value) = match &u.tenant_guard {
+        Some((column, value)) => (column, value),
+        None => (&u.primary_key.0, &u.primary_key.1),
     };
     if u.idempotency_key.is_empty() || u.job_id.is_empty() {
         return invalid("the idempotency key and job id must not be empty".into());
@@ -519,7 +521,6 @@ mod tests {
     async fn malformed_updates_are_refused_before_connecting() {
         type Mutate = Box<dyn Fn(&mut GuardedUpdate)>;
         let cases: Vec<(Mutate, &str)> = vec![
-            (Box::new(|u| u.tenant_guard = None), "tenant guard"),
             (Box::new(|u| u.patch.clear()), "empty"),
             (
                 Box::new(|u| {

@@ -36,11 +36,12 @@ const VALUE_COLUMNS: &[&str] = &[
 ];
 
 /// Declared BOOLEAN holding 0/1 becomes a boolean (7 stays a number); declared JSON is parsed
-/// when it parses; text, including timestamps, is returned as stored.
+/// when it parses; a declared TIMESTAMP's text is read as RFC 3339 UTC (zone-less text as UTC),
+/// like a timestamp on every other engine; other text is returned as stored.
 const EXPECTED_VALUES: &str = concat!(
     r#"{"id":"v1","i":42,"big":"9223372036854775807","r":0.5,"inf":"Infinity","#,
     r#""t":"héllo \"q\"","n":null,"b":true,"b2":false,"b3":7,"js":{"b":1,"a":[1,2]},"#,
-    r#""jbad":"not json","bl":"\\xdeadbeef","ts":"2026-06-20 14:31:08","anyv":"x"}"#
+    r#""jbad":"not json","bl":"\\xdeadbeef","ts":"2026-06-20T14:31:08.000Z","anyv":"x"}"#
 );
 
 /// The app's tables and rows, without Sluicegate's receipt table.

@@ -65,7 +65,12 @@ fn demo_quick_runs_the_whole_loop_without_a_terminal() {
     assert!(o.status.success());
     for cmd in json_out(&o)["commands"].as_array().unwrap() {
         let line = cmd["command"].as_str().unwrap();
-        let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+        // Spelt the way the binary was started: `cargo run --` for this workspace build.
+        let words: Vec<&str> = line
+            .strip_prefix("cargo run --")
+            .unwrap_or_else(|| panic!("`{line}` is not spelt as this build's invocation"))
+            .split_whitespace()
+            .collect();
         let o = run(dir.path(), &words);
         assert!(o.status.success(), "`{line}` failed: {}", stderr(&o));
     }
@@ -103,6 +108,13 @@ impl Project {
             ]
         });
         std::fs::write(dir.path().join("sluicegate.json"), config.to_string()).unwrap();
+        // The id `--sample` sends, as `onboard db --smoke-id` records it.
+        std::fs::create_dir_all(dir.path().join(".sluicegate")).unwrap();
+        std::fs::write(
+            dir.path().join(".sluicegate/smoke-input.json"),
+            json!({"invoice_id": "INV-3001"}).to_string(),
+        )
+        .unwrap();
         Project { dir, app }
     }
 
@@ -476,4 +488,19 @@ fn signed_reviews_and_store_verify_through_the_cli() {
     );
     let o = p.run(&["store", "verify", "--json"]);
     assert_eq!(json_out(&o)["problems"][0]["record"], json!("decision"));
+}
+
+/// `--sample` never guesses an id: without a recorded one it says what to pass instead.
+#[test]
+fn sample_without_a_recorded_id_says_what_to_pass() {
+    let p = Project::new("review");
+    std::fs::remove_file(p.dir.path().join(".sluicegate/smoke-input.json")).unwrap();
+    let o = p.run(&["smoke", "call", "billing.inspect_invoice", "--sample"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("--args '{\"invoice_id\":\"<a real id>\"}'"),
+        "{err}"
+    );
+    assert!(err.contains(".sluicegate/smoke-input.json"), "{err}");
 }

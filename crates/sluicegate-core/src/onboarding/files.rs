@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::OnboardingError;
+use super::grammar::listing;
 use super::selection::{Names, Selection};
 use crate::config;
 
@@ -101,44 +102,13 @@ pub fn env_example(doc: &Value) -> String {
     text
 }
 
-/// The env var names a generated config needs for its first read: the read URL, tenant and
-/// principal.
-pub fn smoke_env_names(doc: &Value) -> Vec<String> {
-    let mut names = Vec::new();
-    if let Some(env) = doc
-        .get("sources")
-        .and_then(Value::as_object)
-        .and_then(|m| m.values().next())
-        .and_then(|s| s.get("read_url_env"))
-        .and_then(Value::as_str)
-    {
-        names.push(env.to_string());
-    }
-    for key in ["tenant_id_env", "principal_env"] {
-        if let Some(env) = doc
-            .pointer(&format!("/trusted_context/values/{key}"))
-            .and_then(Value::as_str)
-        {
-            names.push(env.to_string());
-        }
-    }
-    names
-}
-
-fn first_n(items: &[String], n: usize) -> String {
-    if items.len() <= n {
-        items.join(", ")
-    } else {
-        format!("{} (+{} more)", items[..n].join(", "), items.len() - n)
-    }
-}
-
 /// The "what I am about to write" preview, one line per decision.
 pub fn preview_lines(sel: &Selection, n: &Names) -> Vec<String> {
     let tenant = match sel.tenant_key.as_deref() {
         Some(col) => format!(
             "tenant from {} via column {col}; principal from {}",
-            n.tenant_env, n.principal_env
+            n.tenant_env.as_deref().unwrap_or("(none)"),
+            n.principal_env
         ),
         None => format!(
             "no tenant column (single-tenant dev source); principal from {}",
@@ -161,7 +131,7 @@ pub fn preview_lines(sel: &Selection, n: &Names) -> Vec<String> {
                 .as_deref()
                 .unwrap_or("none (weak guard)")
         ),
-        format!("visible fields: {}", first_n(&n.visible, 12)),
+        format!("visible fields: {}", listing(&n.visible, 12)),
         format!("mode: {}", n.mode),
         format!("result envelope: v{}", sel.result_format.unwrap_or(2)),
     ];
@@ -291,14 +261,6 @@ mod tests {
         assert_eq!(text.matches("SLUICEGATE_TENANT_ID=").count(), 1);
         assert!(!text.contains("://"));
         assert!(text.ends_with('\n'));
-        assert_eq!(
-            smoke_env_names(&doc),
-            [
-                "DATABASE_URL",
-                "SLUICEGATE_TENANT_ID",
-                "SLUICEGATE_PRINCIPAL"
-            ]
-        );
     }
 
     #[test]

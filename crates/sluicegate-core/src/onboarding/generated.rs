@@ -97,13 +97,32 @@ pub fn starter_answers(
     }
 }
 
+/// What a planned file is, which decides what a run that adds to a config does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    /// The config: an `--add` run rewrites it with the addition merged in.
+    Config,
+    /// `.env.example`: names only, rewritten for the whole config.
+    EnvExample,
+    /// An MCP client snippet: the same for every run on one config, kept when present.
+    Snippet,
+    /// `.sluicegate/smoke-input.json`: `{lookup arg: id}`, merged with what is there.
+    SmokeInput,
+    /// A starter handler: never overwritten without `--force`.
+    Handler,
+}
+
 /// One file to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedFile {
     pub path: PathBuf,
     pub body: String,
     pub executable: bool,
+    pub role: FileRole,
 }
+
+/// Where `smoke call --sample` and first smoke calls find recorded object ids.
+pub const SMOKE_INPUT: &str = ".sluicegate/smoke-input.json";
 
 fn pretty(v: &Value) -> String {
     // A JSON value always serializes; the fallback is never taken.
@@ -114,28 +133,35 @@ fn pretty(v: &Value) -> String {
 /// client (serving `output` with the ledger `store`, started as `command`), then the smoke input
 /// when there is an object id.
 pub fn plan_files(g: &Generated, output: &Path, store: &Path, command: &str) -> Vec<PlannedFile> {
-    let file = |path: PathBuf, body: String| PlannedFile {
+    let file = |path: PathBuf, body: String, role: FileRole| PlannedFile {
         path,
         body,
         executable: false,
+        role,
     };
     let mut files = vec![
-        file(output.to_path_buf(), pretty(&g.doc)),
-        file(PathBuf::from(".env.example"), env_example(&g.doc)),
+        file(output.to_path_buf(), pretty(&g.doc), FileRole::Config),
+        file(
+            PathBuf::from(".env.example"),
+            env_example(&g.doc),
+            FileRole::EnvExample,
+        ),
     ];
     let (config, store) = (output.display().to_string(), store.display().to_string());
     for (client, name) in SNIPPETS {
         files.push(file(
             Path::new(STATE_DIR).join("mcp").join(name),
             pretty(&stdio_snippet(client, command, &config, &store)),
+            FileRole::Snippet,
         ));
     }
     if let (Some(id), Some(sel)) = (&g.smoke_id, &g.selection)
         && let Some(names) = sel.names()
     {
         files.push(file(
-            Path::new(STATE_DIR).join("smoke-input.json"),
+            PathBuf::from(SMOKE_INPUT),
             pretty(&json!({names.lookup: id})),
+            FileRole::SmokeInput,
         ));
     }
     files

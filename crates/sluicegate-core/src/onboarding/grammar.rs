@@ -23,6 +23,16 @@ pub fn split_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         .collect()
 }
 
+/// Up to `n` of `items` joined with `, `, then `and N more` for the rest; `none` when there
+/// are none. Every list onboarding prints is shortened this way, so nothing is cut silently.
+pub fn listing(items: &[String], n: usize) -> String {
+    match items.len() {
+        0 => "none".into(),
+        len if len <= n => items.join(", "),
+        len => format!("{} and {} more", items[..n].join(", "), len - n),
+    }
+}
+
 /// A fixed patch value: `null`, `true`/`false`, a decimal number, else a string.
 pub fn fixed_value(text: &str) -> Value {
     match text {
@@ -317,6 +327,14 @@ mod tests {
         for bad in ["status", "status=open", "status=open:"] {
             assert!(parse_guards(&[bad.into()]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn lists_say_how_many_more() {
+        let items: Vec<String> = (1..=5).map(|i| format!("t{i}")).collect();
+        assert_eq!(listing(&items, 5), "t1, t2, t3, t4, t5");
+        assert_eq!(listing(&items, 2), "t1, t2 and 3 more");
+        assert_eq!(listing(&[], 3), "none");
     }
 
     #[test]

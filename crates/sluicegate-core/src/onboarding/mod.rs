@@ -10,6 +10,7 @@
 //! * [`report`]: the inspection as `inspect` prints it.
 //! * [`files`]: `.env.example`, the wizard preview, `config migrate`.
 //! * [`generated`]: what a run produces and the files it writes.
+//! * [`merge`]: `onboard db --add`, a table or action added to an existing config.
 //! * [`wizard`]: the guided wizard's questions, defaults, answer checks and result.
 //!
 //! Like the rest of the crate: no I/O, no clock, no environment. The binary inspects, prompts
@@ -20,6 +21,7 @@ pub mod files;
 pub mod generated;
 pub mod grammar;
 pub mod inspection;
+pub mod merge;
 pub mod recipes;
 pub mod report;
 pub mod selection;

@@ -1,58 +1,80 @@
 //! The inspection as `sluicegate inspect` prints it: the server, then per table its keys, the
 //! suggested tenant and version columns, fields to review and suggested visible fields.
 
-use super::grammar::object_name_for;
-use super::inspection::{Inspection, TableInfo};
+use super::grammar::{listing, object_name_for};
+use super::inspection::{Candidate, Inspection, TableInfo};
 
 fn list(items: &[String]) -> String {
     if items.is_empty() {
         "not detected".into()
     } else {
-        items.join(", ")
+        listing(items, LISTED)
     }
+}
+
+/// How many items a line lists before `and N more`.
+const LISTED: usize = 12;
+
+/// `column (reason)` for each candidate column, with the reason when there is one.
+fn explained(columns: &[String], reasons: &[Candidate]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| match reasons.iter().find(|r| r.column == *c) {
+            Some(r) => format!("{c} ({})", r.reason),
+            None => c.clone(),
+        })
+        .collect()
 }
 
 /// The per-table block of `inspect`'s text output.
 pub fn describe_table(t: &TableInfo) -> Vec<String> {
     let object = object_name_for(&t.name);
-    let pk = match (t.primary_key.as_slice(), t.primary_key_candidate(&object)) {
+    let pk = match (t.primary_key.as_slice(), t.primary_key_choice(&object)) {
         ([], Some(c)) => format!("not detected; candidate: {c}"),
         ([], None) => "not detected".into(),
-        (cols, _) => cols.join(", "),
+        ([only], _) => only.clone(),
+        (cols, Some(c)) => format!("{} (composite; row key: {c})", cols.join(", ")),
+        (cols, None) => format!(
+            "{} (composite; a capability looks a row up by one unique column)",
+            cols.join(", ")
+        ),
     };
-    let sensitive = if t.suggestions.sensitive_columns.is_empty() {
-        "none".to_string()
-    } else {
-        t.suggestions.sensitive_columns.join(", ")
-    };
-    let visible: Vec<String> = t
-        .suggestions
-        .default_visible_columns
-        .iter()
-        .take(12)
-        .cloned()
-        .collect();
-    vec![
+    let mut lines = vec![
         format!("- {} ({})", t.qualified(), t.kind),
         format!("  primary key: {pk}"),
+    ];
+    if !t.unique_constraints.is_empty() {
+        let keys: Vec<String> = t
+            .unique_constraints
+            .iter()
+            .map(|u| u.columns.join("+"))
+            .collect();
+        lines.push(format!("  unique keys: {}", listing(&keys, LISTED)));
+    }
+    if !t.foreign_keys.is_empty() {
+        let refs: Vec<String> = t
+            .foreign_keys
+            .iter()
+            .map(|f| format!("{} -> {}", f.columns.join("+"), f.referenced_table))
+            .collect();
+        lines.push(format!("  references: {}", listing(&refs, LISTED)));
+    }
+    let s = &t.suggestions;
+    let sensitive = listing(&s.sensitive_columns, LISTED);
+    let visible = listing(&s.default_visible_columns, LISTED);
+    lines.extend([
         format!(
             "  possible tenant/scope columns: {}",
-            list(&t.suggestions.tenant_columns)
+            list(&explained(&s.tenant_columns, &s.tenant_candidates))
         ),
         format!(
             "  possible conflict/version columns: {}",
-            list(&t.suggestions.conflict_columns)
+            list(&explained(&s.conflict_columns, &s.maintained_columns))
         ),
         format!("  fields to review before exposing: {sensitive}"),
-        format!(
-            "  suggested visible fields: {}",
-            if visible.is_empty() {
-                "none".into()
-            } else {
-                visible.join(", ")
-            }
-        ),
-    ]
+        format!("  suggested visible fields: {visible}"),
+    ]);
+    lines
 }
 
 /// The whole text of `inspect`; `env_name` is the env var the URL came from (named in the next
@@ -122,6 +144,7 @@ mod tests {
                 constraints: vec![],
                 foreign_keys: vec![],
                 indexes: vec![],
+                triggers: vec![],
             },
             "t",
         )
@@ -132,7 +155,10 @@ mod tests {
         let lines = describe_table(&inspection().tables[0]);
         assert_eq!(lines[0], "- main.invoices (table)");
         assert_eq!(lines[1], "  primary key: not detected; candidate: id");
-        assert_eq!(lines[2], "  possible tenant/scope columns: tenant_id");
+        assert_eq!(
+            lines[2],
+            "  possible tenant/scope columns: tenant_id (named like a tenant column)"
+        );
         assert_eq!(lines[3], "  possible conflict/version columns: updated_at");
         assert_eq!(lines[4], "  fields to review before exposing: api_secret");
     }

@@ -123,6 +123,13 @@ pub struct Selection {
     pub single_tenant_dev: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflict_column: Option<String>,
+    /// Who moves the version column forward: `sluicegate` (the guarded UPDATE, the default)
+    /// or `app` (the application or a database trigger does, as inspection found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_maintained_by: Option<String>,
+    /// The trusted context the capabilities resolve against (default `local_operator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,8 +189,10 @@ pub struct Names {
     pub lookup: String,
     pub read_tool: String,
     pub proposal_tool: Option<String>,
-    pub tenant_env: String,
+    /// The tenant env var; `None` for a single-tenant development source that names none.
+    pub tenant_env: Option<String>,
     pub principal_env: String,
+    pub context: String,
     pub visible: Vec<String>,
 }
 
@@ -198,6 +207,11 @@ impl Selection {
 
     pub fn mode_str(&self) -> &str {
         opt(&self.mode).unwrap_or("shadow")
+    }
+
+    /// A single-tenant development source: no tenant column.
+    pub fn single_tenant(&self) -> bool {
+        opt(&self.tenant_key).is_none() && self.single_tenant_dev == Some(true)
     }
 
     /// Whether this selection yields a proposal capability.
@@ -224,9 +238,13 @@ impl Selection {
         let namespace = opt(&self.namespace)
             .map(str::to_string)
             .unwrap_or_else(|| namespace_for(&object));
+        // `<object>_id`, unless that names the tenant column, which a model may never set.
         let lookup = opt(&self.lookup_arg)
             .map(str::to_string)
-            .unwrap_or_else(|| format!("{object}_id"));
+            .unwrap_or_else(|| match format!("{object}_id") {
+                id if Some(id.as_str()) == opt(&self.tenant_key) => format!("{object}_key"),
+                id => id,
+            });
         let read_tool = opt(&self.inspect_tool_name)
             .or(opt(&self.read_tool))
             .map(str::to_string)
@@ -276,9 +294,12 @@ impl Selection {
             lookup,
             read_tool,
             proposal_tool,
-            tenant_env: opt(&trusted.tenant_id_env)
-                .unwrap_or(DEFAULT_TENANT_ENV)
-                .to_string(),
+            tenant_env: match opt(&trusted.tenant_id_env) {
+                Some(env) => Some(env.to_string()),
+                None if self.single_tenant() => None,
+                None => Some(DEFAULT_TENANT_ENV.to_string()),
+            },
+            context: opt(&self.context_name).unwrap_or(CONTEXT_NAME).to_string(),
             principal_env: opt(&trusted.principal_env)
                 .unwrap_or(DEFAULT_PRINCIPAL_ENV)
                 .to_string(),
@@ -395,7 +416,15 @@ impl Selection {
                 }
             }
         }
+        if let Some(m) = opt(&self.conflict_maintained_by)
+            && config::MaintainedBy::parse(m).is_none()
+        {
+            out.push(format!(
+                "selection conflict_maintained_by must be sluicegate or app (got {m})"
+            ));
+        }
         let mut idents: Vec<&str> = [
+            opt(&self.context_name),
             opt(&self.source_name),
             opt(&self.schema),
             opt(&self.table),
@@ -524,7 +553,11 @@ fn build(sel: &Selection, n: &Names) -> Value {
         ),
     );
 
-    let values = json!({"tenant_id_env": n.tenant_env, "principal_env": n.principal_env});
+    let mut values = Map::new();
+    if let Some(env) = &n.tenant_env {
+        values.insert("tenant_id_env".into(), json!(env));
+    }
+    values.insert("principal_env".into(), json!(n.principal_env));
     let context = json!({"provider": "environment", "values": values});
 
     let mut target = Map::new();
@@ -553,7 +586,7 @@ fn build(sel: &Selection, n: &Names) -> Value {
         "description": opt(&sel.inspect_description).unwrap_or(&read_desc),
         "returns_hint": opt(&sel.inspect_returns_hint).unwrap_or(&read_hint),
         "source": n.source,
-        "context": CONTEXT_NAME,
+        "context": n.context,
         "target": target,
         "args": {n.lookup.as_str(): read_lookup},
         "lookup": {"id_from_arg": n.lookup},
@@ -628,7 +661,7 @@ fn build(sel: &Selection, n: &Names) -> Value {
             json!(opt(&sel.proposal_returns_hint).unwrap_or(&prop_hint)),
         );
         cap.insert("source".into(), json!(n.source));
-        cap.insert("context".into(), json!(CONTEXT_NAME));
+        cap.insert("context".into(), json!(n.context));
         if app_owned && n.mode == "review" {
             let wb = sel.writeback.clone().unwrap_or_default();
             let name = opt(&wb.executor_name)
@@ -691,9 +724,12 @@ fn build(sel: &Selection, n: &Names) -> Value {
         }
         cap.insert(
             "conflict_guard".into(),
-            match opt(&sel.conflict_column) {
-                Some(c) => json!({"column": c}),
-                None => json!({"weak_guard_ack": true}),
+            match (opt(&sel.conflict_column), opt(&sel.conflict_maintained_by)) {
+                (Some(c), Some(by)) if by != "sluicegate" => {
+                    json!({"column": c, "maintained_by": by})
+                }
+                (Some(c), _) => json!({"column": c}),
+                (None, _) => json!({"weak_guard_ack": true}),
             },
         );
         let role = sel
@@ -718,7 +754,7 @@ fn build(sel: &Selection, n: &Names) -> Value {
     doc.insert("storage".into(), json!({"sqlite_path": STORAGE_PATH}));
     doc.insert("sources".into(), json!({n.source.as_str(): source}));
     doc.insert("trusted_context".into(), context.clone());
-    doc.insert("contexts".into(), json!({CONTEXT_NAME: context}));
+    doc.insert("contexts".into(), json!({n.context.as_str(): context}));
     if let Some((name, exec)) = executors {
         doc.insert("executors".into(), json!({name: exec}));
     }

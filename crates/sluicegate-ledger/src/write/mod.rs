@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sluicegate_core::chain;
 use sluicegate_core::evidence::{EvidenceBundle, QueryAudit};
 use sluicegate_core::lifecycle::State;
-use sluicegate_core::proposal::{content_hash, proposal_hash, validate_change_set};
+use sluicegate_core::proposal::{change_hash, content_hash, proposal_hash, validate_change_set};
 use sluicegate_core::secrets;
 use sluicegate_protocol::ChangeSet;
 
@@ -283,7 +283,13 @@ fn insert_proposal(
         ));
     }
     if let Some(existing) = load_proposal_opt(tx, &cs.proposal_id)? {
-        if existing.proposal_hash == hash && existing.proposal_version == cs.proposal_version {
+        // The same change proposed again, by the same principal (same hash) or another one
+        // (same change hash): the existing proposal, marked deduplicated.
+        let same_change = existing.proposal_hash == hash
+            || existing
+                .change_set()
+                .is_ok_and(|e| change_hash(&e) == change_hash(cs));
+        if same_change && existing.proposal_version == cs.proposal_version {
             return Ok(ProposalRecorded {
                 proposal: existing,
                 deduplicated: true,

@@ -128,6 +128,13 @@ pub fn config_json() -> Value {
     })
 }
 
+/// The object ids `smoke call --sample` sends on the demo config: the demo's own invoice.
+pub fn sample_ids() -> Map<String, Value> {
+    let mut ids = Map::new();
+    ids.insert("invoice_id".into(), json!("INV-3001"));
+    ids
+}
+
 /// Env for the demo: the sample app's URLs and the trusted tenant, layered over `base`.
 pub fn env(base: &Env, app_db: &Path) -> Env {
     let url = format!("sqlite://{}", app_db.display());

@@ -1,12 +1,36 @@
 //! What the demo prints when it is done: the short summary (without a terminal), the `--json`
-//! summary, and the commands `demo inspect` suggests.
+//! summary, and the commands `demo inspect` suggests. Every command is spelt the way this
+//! binary was started ([`invocation`]), so it runs as printed from where the demo ran.
+
+use std::path::Path;
 
 use serde_json::{Value, json};
 
 use super::{APP_DB, CONFIG_FILE, LEDGER, Run};
 
-/// The summary printed when the demo is not narrated step by step.
-pub fn summary(run: &Run) -> String {
+/// How to run this binary again as printed: `cargo run --release --` (or `cargo run --`) when
+/// it is a build inside a Cargo workspace's `target/` (the README starts the demo with
+/// `cargo run --release -- demo --quick`, from the clone root), else `sluicegate` (installed).
+pub fn invocation(exe: &Path) -> String {
+    let dir = |p: Option<&Path>| {
+        p.and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+    };
+    let profile = exe.parent();
+    let target = profile.and_then(Path::parent);
+    let in_workspace = target
+        .and_then(Path::parent)
+        .is_some_and(|root| root.join("Cargo.toml").is_file());
+    match (dir(profile).as_deref(), dir(target).as_deref()) {
+        (Some("release"), Some("target")) if in_workspace => "cargo run --release --".into(),
+        (Some("debug"), Some("target")) if in_workspace => "cargo run --".into(),
+        _ => "sluicegate".into(),
+    }
+}
+
+/// The summary printed when the demo is not narrated step by step; `cli` starts a command
+/// ([`invocation`]).
+pub fn summary(run: &Run, cli: &str) -> String {
     format!(
         "Sluicegate quick demo complete (embedded SQLite sample app).\n\n\
          * read billing.inspect_invoice(INV-3001): evidence {}; hidden columns: {}\n\
@@ -16,7 +40,7 @@ pub fn summary(run: &Run) -> String {
          * retry: already_applied, 0 rows changed\n\
          * stale proposal {}: conflict, 0 rows changed\n\
          * replay: {} events recorded\n\n\
-         Local ledger:\n{LEDGER}\n\nNext:\nsluicegate demo inspect",
+         Local ledger:\n{LEDGER}\n\nNext:\n{cli} demo inspect",
         run.read_evidence,
         run.hidden.join(", "),
         run.cross_code,
@@ -49,57 +73,57 @@ pub fn json(run: &Run) -> Value {
 }
 
 /// The commands that look at what the demo recorded: label, what it shows, command.
-pub fn inspect_commands() -> Vec<(&'static str, &'static str, String)> {
+pub fn inspect_commands(cli: &str) -> Vec<(&'static str, &'static str, String)> {
     let store = format!("--store {LEDGER}");
     let config = format!("--config {CONFIG_FILE}");
     vec![
         (
             "Proposals",
             "every proposal the agent made, newest first",
-            format!("sluicegate proposals list {store}"),
+            format!("{cli} proposals list {store}"),
         ),
         (
             "Proposal summary",
             "the diff, evidence and approval state",
-            format!("sluicegate proposals show latest {store}"),
+            format!("{cli} proposals show latest {store}"),
         ),
         (
             "Reviewer details",
             "hashes, guards, fingerprints and events",
-            format!("sluicegate proposals show latest --details {store}"),
+            format!("{cli} proposals show latest --details {store}"),
         ),
         (
             "Evidence",
             "what the agent actually saw",
-            format!("sluicegate evidence list {store}"),
+            format!("{cli} evidence list {store}"),
         ),
         (
             "Query audit",
             "statement shapes, never parameter values",
-            format!("sluicegate query-audit list --details {store}"),
+            format!("{cli} query-audit list --details {store}"),
         ),
         (
             "Receipts",
             "what writeback did, including the refused stale write",
-            format!("sluicegate receipts list {store}"),
+            format!("{cli} receipts list {store}"),
         ),
         (
             "Replay",
             "the whole story of one proposal",
-            format!("sluicegate replay show latest {store}"),
+            format!("{cli} replay show latest {store}"),
         ),
         (
             "Tool boundary",
             "exactly what a model would be offered",
-            format!("sluicegate tools preview {config}"),
+            format!("{cli} tools preview {config}"),
         ),
     ]
 }
 
 /// `demo inspect` as text.
-pub fn inspect_text() -> String {
+pub fn inspect_text(cli: &str) -> String {
     let mut out = format!("Quick demo inspection\n\nLocal ledger:\n{LEDGER}\n\n");
-    for (i, (label, description, command)) in inspect_commands().iter().enumerate() {
+    for (i, (label, description, command)) in inspect_commands(cli).iter().enumerate() {
         out.push_str(&format!(
             "{}. {label}\n   {description}\n   {command}\n\n",
             i + 1
@@ -109,10 +133,10 @@ pub fn inspect_text() -> String {
 }
 
 /// `demo inspect --json`.
-pub fn inspect_json() -> Value {
+pub fn inspect_json(cli: &str) -> Value {
     json!({
         "store": LEDGER,
         "config": CONFIG_FILE,
-        "commands": inspect_commands().iter().map(|(l, d, c)| json!({"label": l, "description": d, "command": c})).collect::<Vec<_>>(),
+        "commands": inspect_commands(cli).iter().map(|(l, d, c)| json!({"label": l, "description": d, "command": c})).collect::<Vec<_>>(),
     })
 }

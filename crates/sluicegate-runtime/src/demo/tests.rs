@@ -40,7 +40,7 @@ fn the_demo_shows_every_step() {
         run.events
     );
 
-    let summary = report::summary(&run);
+    let summary = report::summary(&run, "sluicegate");
     assert!(summary.starts_with("Sluicegate quick demo complete"));
     assert!(summary.contains(&format!(
         "* proposal {}: late_fee_cents 5500 -> 0",
@@ -68,7 +68,7 @@ fn seeding_records_one_proposal() {
 
 #[test]
 fn inspect_lists_the_commands() {
-    let text = report::inspect_text();
+    let text = report::inspect_text("sluicegate");
     assert!(text.starts_with(
         "Quick demo inspection\n\nLocal ledger:\n.sluicegate/quick-demo.db\n\n1. Proposals\n"
     ));
@@ -76,7 +76,36 @@ fn inspect_lists_the_commands() {
         text.ends_with("   sluicegate tools preview --config .sluicegate/demo/sluicegate.json\n\n")
     );
     assert_eq!(
-        report::inspect_json()["commands"].as_array().map(Vec::len),
+        report::inspect_json("sluicegate")["commands"]
+            .as_array()
+            .map(Vec::len),
         Some(8)
+    );
+}
+
+#[test]
+fn commands_are_spelt_the_way_the_binary_was_started() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::write(root.join("Cargo.toml"), "[workspace]\n").expect("manifest");
+    let exe = |profile: &str| root.join("target").join(profile).join("sluicegate");
+    assert_eq!(
+        report::invocation(&exe("release")),
+        "cargo run --release --"
+    );
+    assert_eq!(report::invocation(&exe("debug")), "cargo run --");
+    assert_eq!(
+        report::invocation(Path::new("/home/u/.cargo/bin/sluicegate")),
+        "sluicegate"
+    );
+    // A target/ outside a Cargo workspace is an installed copy.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let copied = elsewhere.path().join("target/release/sluicegate");
+    assert_eq!(report::invocation(&copied), "sluicegate");
+    let text = report::inspect_text("cargo run --release --");
+    assert!(
+        text.contains(
+            "   cargo run --release -- proposals list --store .sluicegate/quick-demo.db\n"
+        )
     );
 }

@@ -9,6 +9,7 @@
 
 use serde_json::json;
 use sluicegate_core::config::{Capability, Config, Engine};
+use sluicegate_core::proposal::SINGLE_TENANT_COLUMN;
 use sluicegate_core::writeback::{
     ExecutorResult, check_job_authority, conflict_guard_for, job_from_change_set, receipt_for,
 };
@@ -317,10 +318,13 @@ fn guarded_update(
             job.target.primary_key.column.clone(),
             job.target.primary_key.value.clone(),
         ),
-        tenant_guard: Some((
-            job.tenant_guard.column.clone(),
-            job.tenant_guard.value.clone(),
-        )),
+        // A single-tenant development target has no tenant column, only the pseudo-guard.
+        tenant_guard: (job.tenant_guard.column != SINGLE_TENANT_COLUMN).then(|| {
+            (
+                job.tenant_guard.column.clone(),
+                job.tenant_guard.value.clone(),
+            )
+        }),
         allowed_columns: job.allowed_columns.clone(),
         patch: job.patch.clone(),
         conflict: match conflict_guard_for(cs) {

@@ -28,6 +28,9 @@ pub fn smoke_call(tool: &str, args: &Args, result: &ToolResult, hint: &str) -> S
     );
     if !ok {
         out.push_str(&format!("Result:\n{}\n\n", pretty(&result.payload)));
+    } else if let Some(row) = result.payload.get("data").filter(|d| d.is_object()) {
+        // The row exactly as the model received it (visible columns only).
+        out.push_str(&format!("Row the model saw:\n{}\n\n", pretty(row)));
     }
     out.push_str("Source DB changed:\nno\n\n");
     out.push_str(&format!(
@@ -95,6 +98,20 @@ mod tests {
             smoke_call("billing.inspect_invoice", &args(), &r, " --store s.db"),
             "Sluicegate smoke call: ok\n\nTool:\nbilling.inspect_invoice\n\nInput:\n{\n  \"invoice_id\": \"INV-1\"\n}\n\nSource DB changed:\nno\n\nEvidence:\nev_1\n\nNext:\n  sluicegate evidence show ev_1 --store s.db\n  sluicegate query-audit list --evidence ev_1 --store s.db\n"
         );
+    }
+
+    #[test]
+    fn a_read_shows_the_row_the_model_saw() {
+        let r = result(
+            json!({"ok": true, "evidence_bundle_id": "ev_1", "data": {"id": "INV-1", "note": "a\u{1b}[2Kb"}}),
+            false,
+        );
+        let text = smoke_call("billing.inspect_invoice", &args(), &r, "");
+        assert!(
+            text.contains("\n\nRow the model saw:\n{\n  \"id\": \"INV-1\",\n"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "controls stay inert: {text}");
     }
 
     #[test]

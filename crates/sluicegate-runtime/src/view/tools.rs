@@ -5,11 +5,13 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use serde_json::{Map, Value};
 use sluicegate_core::config::Config;
 use sluicegate_core::tools::boundary::{BoundaryCheck, NOT_EXPOSED, all_pass};
 use sluicegate_core::tools::{AliasMode, exposed_tools};
 
 use super::text;
+use crate::onboarding::{first_read_tool, smoke_args};
 
 fn ok_or_failed(ok: bool) -> &'static str {
     if ok { "ok" } else { "failed" }
@@ -46,13 +48,16 @@ pub fn boundary_smoke(
     out
 }
 
-/// `tools preview`: what is exposed to MCP under `mode`, what never is, and the checks.
+/// `tools preview`: what is exposed to MCP under `mode`, what never is, and the checks. The
+/// next step calls one read tool by name, with `--sample` when `ids` (recorded at onboarding)
+/// hold its lookup id.
 pub fn tools_preview(
     config: &Config,
     mode: AliasMode,
     config_path: &Path,
     store: &Path,
     checks: &[BoundaryCheck],
+    ids: &Map<String, Value>,
 ) -> String {
     let mut out = format!(
         "Sluicegate tools preview: {}\nConfig: {}\nStore: {}\nAlias mode: {}\n\nExposed to MCP:\n",
@@ -78,11 +83,17 @@ pub fn tools_preview(
     }
     out.push_str("\nSafety checks:\n");
     out.push_str(&boundary_checks(checks));
-    let _ = write!(
-        out,
-        "\nNext:\n  sluicegate smoke call --sample --config {}",
-        config_path.display()
-    );
+    let first = first_read_tool(config, &[])
+        .or_else(|| config.exposed_capabilities().next().map(|c| c.name.clone()));
+    if let Some(tool) = first {
+        let _ = write!(
+            out,
+            "\nNext:\n  sluicegate smoke call {} {} --config {}",
+            text(&tool),
+            smoke_args(config, &tool, ids),
+            config_path.display()
+        );
+    }
     out
 }
 
@@ -108,9 +119,17 @@ mod tests {
         let mut checks =
             sluicegate_core::tools::boundary::boundary_checks(&config, AliasMode::Both);
         let (c, s) = (Path::new("c.json"), Path::new("l.db"));
-        let text = tools_preview(&config, AliasMode::Both, c, s, &checks);
+        let text = tools_preview(&config, AliasMode::Both, c, s, &checks, &Map::new());
         assert!(text.starts_with("Sluicegate tools preview: ok\nConfig: c.json\nStore: l.db\nAlias mode: both\n\nExposed to MCP:\n  - billing.inspect_invoice (read)\n  - billing__inspect_invoice -> billing.inspect_invoice (read)\n\nNot exposed to MCP:\n"), "{text}");
-        assert!(text.ends_with("\nNext:\n  sluicegate smoke call --sample --config c.json"));
+        assert!(
+            text.ends_with("\nNext:\n  sluicegate smoke call billing.inspect_invoice --args '{\"invoice_id\":\"<a real id>\"}' --config c.json"),
+            "{text}"
+        );
+        let ids = crate::demo::sample_ids();
+        let with_id = tools_preview(&config, AliasMode::Both, c, s, &checks, &ids);
+        assert!(with_id.ends_with(
+            "\nNext:\n  sluicegate smoke call billing.inspect_invoice --sample --config c.json"
+        ));
         checks[0].ok = false;
         checks[0].detail = "tool `x\u{1b}[2K` offers SQL".into();
         let smoke = boundary_smoke(c, s, &["t".into()], &checks);

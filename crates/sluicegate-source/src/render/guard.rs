@@ -168,6 +168,9 @@ pub(crate) enum Compare {
     Json { native: bool },
     /// MySQL: against the bound text cast to the column's exact DECIMAL type.
     Decimal { precision: u32, scale: u32 },
+    /// SQLite timestamp text: as stored, or as reads show it (RFC 3339 UTC milliseconds,
+    /// what `strftime('%Y-%m-%dT%H:%M:%fZ', …)` makes of it).
+    Timestamp,
 }
 
 /// `<column> <null-safe equals> <placeholder>` in the form `how` asks for.
@@ -190,10 +193,14 @@ pub(crate) fn compare(d: Dialect, q: &str, p: &str, how: Compare) -> String {
         (Dialect::Mysql, Compare::Decimal { precision, scale }) => {
             format!("{q} <=> CAST({p} AS DECIMAL({precision},{scale}))")
         }
-        (Dialect::Mysql, Compare::Plain) => format!("{q} <=> {p}"),
+        (Dialect::Mysql, Compare::Plain | Compare::Timestamp) => format!("{q} <=> {p}"),
         (Dialect::Sqlite, Compare::Text) => format!("{q} IS {p} COLLATE BINARY"),
         (Dialect::Sqlite, Compare::Json { .. }) => format!(
             "(CASE WHEN json_valid({q}) THEN json({q}) ELSE json_quote({q}) END) IS json({p})"
+        ),
+        // One placeholder, NULL-safe: a blob never equals text, so x'00' stands for NULL.
+        (Dialect::Sqlite, Compare::Timestamp) => format!(
+            "COALESCE({p}, x'00') IN (COALESCE({q}, x'00'), strftime('%Y-%m-%dT%H:%M:%fZ', {q}))"
         ),
         (Dialect::Sqlite, _) => format!("{q} IS {p}"),
     }
@@ -304,5 +311,9 @@ mod tests {
             "JSON_EQUALS(COALESCE(c, 'null'), ?)"
         );
         assert_eq!(c(Dialect::Sqlite, Compare::Text), "c IS ? COLLATE BINARY");
+        assert_eq!(
+            c(Dialect::Sqlite, Compare::Timestamp),
+            "COALESCE(?, x'00') IN (COALESCE(c, x'00'), strftime('%Y-%m-%dT%H:%M:%fZ', c))"
+        );
     }
 }

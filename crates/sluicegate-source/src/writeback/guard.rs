@@ -223,6 +223,8 @@ pub(super) fn compare_for(d: Dialect, info: Option<&ColumnInfo>) -> Compare {
             scale: *scale,
         },
         (Dialect::Sqlite, ColumnType::Text { .. }) => Compare::Text,
+        // Read as RFC 3339 UTC milliseconds whatever text shape it is stored in.
+        (Dialect::Sqlite, ColumnType::Timestamp { .. }) => Compare::Timestamp,
         _ => Compare::Plain,
     }
 }

@@ -89,13 +89,14 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
             n.section(title, body);
         }
     }))?;
+    let cli = report::invocation(&std::env::current_exe()?);
     if full {
-        outln!("\nInspect it yourself:\n  sluicegate demo inspect");
+        outln!("\nInspect it yourself:\n  {cli} demo inspect");
     }
     if a.json {
         print_json(&report::json(&run))?;
     } else if !full {
-        outln!("{}", report::summary(&run));
+        outln!("{}", report::summary(&run, &cli));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -106,10 +107,11 @@ fn inspect(json: bool) -> anyhow::Result<ExitCode> {
         let s = demo::setup(&Env::process())?;
         crate::context::runtime()?.block_on(demo::seed(&s))?;
     }
+    let cli = report::invocation(&std::env::current_exe()?);
     if json {
-        print_json(&report::inspect_json())?;
+        print_json(&report::inspect_json(&cli))?;
     } else {
-        out!("{}", report::inspect_text());
+        out!("{}", report::inspect_text(&cli));
     }
     Ok(ExitCode::SUCCESS)
 }

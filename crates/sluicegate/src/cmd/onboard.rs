@@ -9,19 +9,23 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use sluicegate_core::config::Engine;
+use sluicegate_core::config::{Config, Engine};
 use sluicegate_core::onboarding::answers::{Answers, Resolved, resolve};
 use sluicegate_core::onboarding::generated::{
-    Generated, PlannedFile, STATE_DIR, plan_files, starter_answers,
+    FileRole, Generated, PlannedFile, STATE_DIR, plan_files, starter_answers,
 };
 use sluicegate_core::onboarding::inspection::Inspection;
-use sluicegate_core::onboarding::recipes::{Recipe, builtin_recipe, is_recipe_path, parse_recipe};
+use sluicegate_core::onboarding::merge::{add_defaults, merge};
 use sluicegate_core::onboarding::selection::Selection;
 use sluicegate_core::tools::AliasMode;
 use sluicegate_core::tools::boundary::{all_pass, boundary_checks};
 use sluicegate_runtime::first_read::first_read;
+use sluicegate_runtime::onboarding::{
+    Existing, first_read_tool, load_recipe, next_steps, read_config_doc, write_files,
+};
 use sluicegate_runtime::{Env, view};
 
 use super::inspect::{DbArgs, run_inspection};
@@ -62,6 +66,9 @@ pub struct GenArgs {
     /// Overwrite existing files
     #[arg(long)]
     pub force: bool,
+    /// Add this table or action to the config at --output, keeping its source and contexts
+    #[arg(long, conflicts_with_all = ["force", "starter"])]
+    pub add: bool,
     /// Write a starter config with placeholder names (no database involved)
     #[arg(long)]
     pub starter: bool,
@@ -86,6 +93,15 @@ pub struct GenArgs {
     /// Version column that guards against lost updates
     #[arg(long)]
     pub conflict_column: Option<String>,
+    /// Who advances the version column: sluicegate, or app (the app or a trigger does)
+    #[arg(long)]
+    pub conflict_maintained_by: Option<String>,
+    /// Trusted context the capabilities use (default local_operator)
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Prefix to drop from the table name, e.g. app_, or none (default: a shared prefix)
+    #[arg(long)]
+    pub table_prefix: Option<String>,
     /// Fields a model may see (comma-separated)
     #[arg(long)]
     pub visible_columns: Option<String>,
@@ -187,6 +203,10 @@ impl GenArgs {
             tenant_key: self.tenant_column.clone(),
             single_tenant_dev: self.single_tenant_dev.then_some(true),
             conflict_column: self.conflict_column.clone(),
+            conflict_maintained_by: self.conflict_maintained_by.clone(),
+            context: self.context.clone(),
+            table_prefix: self.table_prefix.clone(),
+            existing_namespace: None,
             visible_columns: list(&self.visible_columns),
             allowed_columns: list(&self.allowed_columns),
             patch: self.patch.clone(),
@@ -222,6 +242,14 @@ impl GenArgs {
         }
     }
 
+    /// Flags as decisions, over what an `--add` run takes from the existing config.
+    pub fn flags(&self) -> anyhow::Result<Answers> {
+        Ok(match self.add {
+            true => add_defaults(&read_config_doc(&self.output)?).overlay(self.answers()),
+            false => self.answers(),
+        })
+    }
+
     /// Flags that make a run scripted (no wizard even on a terminal).
     fn scripted(&self) -> bool {
         self.yes
@@ -247,26 +275,6 @@ pub enum OnboardCommand {
     /// Inspect a database (URL from an env var), pick a table, and write a reviewed config,
     /// then validate it, check the tool boundary and run a first smoke call
     Db(Box<GenArgs>),
-}
-
-/// Load a recipe by id (./recipes/<id>.json first, then the built-in ones) or file path.
-pub fn load_recipe(arg: &str) -> anyhow::Result<Recipe> {
-    if is_recipe_path(arg) {
-        let text =
-            std::fs::read_to_string(arg).with_context(|| format!("cannot read recipe {arg}"))?;
-        return Ok(parse_recipe(&text, arg)?);
-    }
-    let local = Path::new("recipes").join(format!("{arg}.json"));
-    if local.exists() {
-        let text = std::fs::read_to_string(&local)
-            .with_context(|| format!("cannot read recipe {}", local.display()))?;
-        return Ok(parse_recipe(&text, &local.display().to_string())?);
-    }
-    builtin_recipe(arg).with_context(|| {
-        format!(
-            "unknown recipe {arg}. Run `sluicegate recipes list`, or pass a recipe JSON file path"
-        )
-    })
 }
 
 /// Generate from resolved decisions, printing their warnings on stderr.
@@ -306,7 +314,7 @@ pub fn produce(args: &GenArgs, default_env: Option<&str>) -> anyhow::Result<Gene
     if let Some(path) = &args.answers {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --answers {}", path.display()))?;
-        let answers = Answers::from_json(&text)?.overlay(args.answers());
+        let answers = Answers::from_json(&text)?.overlay(args.flags()?);
         let recipe = match (&recipe, answers.recipe.as_deref()) {
             (Some(r), _) => Some(r.clone()),
             (None, Some(id)) => Some(load_recipe(id)?),
@@ -342,7 +350,9 @@ pub fn produce(args: &GenArgs, default_env: Option<&str>) -> anyhow::Result<Gene
             serde_json::from_str(&text)
                 .with_context(|| format!("{} is not an inspection", path.display()))?,
         )
-    } else if let Some(env) = args.db.from_env.as_deref().or(default_env) {
+    } else if let Some(env) = args.db.from_env.clone().or(args.flags()?.read_url_env) {
+        Some(run_inspection(&args.db, &env)?)
+    } else if let Some(env) = default_env {
         Some(run_inspection(&args.db, env)?)
     } else {
         None
@@ -350,7 +360,7 @@ pub fn produce(args: &GenArgs, default_env: Option<&str>) -> anyhow::Result<Gene
     if inspection.is_none() && args.table.is_none() && recipe.is_none() {
         return starter(args);
     }
-    let mut answers = args.answers();
+    let mut answers = args.flags()?;
     if answers.read_url_env.is_none() {
         answers.read_url_env = default_env.map(str::to_string);
     }
@@ -409,6 +419,7 @@ fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<Plan
         format!("unknown handler template: {name}. Use sluicegate handler template --list")
     })?;
     Ok(Some(PlannedFile {
+        role: FileRole::Handler,
         path: args
             .handler_output
             .clone()
@@ -418,39 +429,19 @@ fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<Plan
     }))
 }
 
-fn write_files(files: &[PlannedFile], force: bool) -> anyhow::Result<()> {
-    let existing: Vec<String> = files
-        .iter()
-        .filter(|f| f.path.exists())
-        .map(|f| f.path.display().to_string())
-        .collect();
-    if !force && !existing.is_empty() {
-        bail!(
-            "{} already exist(s). Use --force to overwrite.",
-            existing.join(", ")
-        );
-    }
-    for f in files {
-        if let Some(parent) = f.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        std::fs::write(&f.path, &f.body)
-            .with_context(|| format!("cannot write {}", f.path.display()))?;
-        if f.executable {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&f.path, std::fs::Permissions::from_mode(0o755))?;
-        }
-    }
-    Ok(())
-}
-
 /// Generate and write. Returns what was generated, or `None` after a dry run.
 pub fn generate_and_write(
     args: &GenArgs,
     default_env: Option<&str>,
 ) -> anyhow::Result<Option<Generated>> {
-    let g = produce(args, default_env)?;
+    let mut g = produce(args, default_env)?;
+    if args.add {
+        let merged = merge(&read_config_doc(&args.output)?, &g.doc)?;
+        for note in &merged.notes {
+            errln!("note: {note}");
+        }
+        (g.doc, g.tools) = (merged.doc, merged.added);
+    }
     if args.dry_run {
         print_json(&g.doc)?;
         return Ok(None);
@@ -459,10 +450,15 @@ pub fn generate_and_write(
     Ok(Some(g))
 }
 
-/// Write every file of `g` (refusing to overwrite without `--force`) and say what was written.
+/// Write every file of `g` (refusing to overwrite without `--force`, merging with `--add`)
+/// and say what was written.
 pub fn write_generated(args: &GenArgs, g: &Generated) -> anyhow::Result<()> {
-    let files = plan(args, g)?;
-    write_files(&files, args.force)?;
+    let existing = match (args.add, args.force) {
+        (true, _) => Existing::Add,
+        (false, true) => Existing::Overwrite,
+        (false, false) => Existing::Refuse,
+    };
+    let written = write_files(&plan(args, g)?, existing)?;
     if g.source_label == "starter" {
         outln!(
             "starter config: replace the table and column names (records, id, tenant_id, updated_at) with yours, or run `sluicegate onboard db --from-env DATABASE_URL`"
@@ -475,16 +471,15 @@ pub fn write_generated(args: &GenArgs, g: &Generated) -> anyhow::Result<()> {
             g.source_label
         );
     }
-    outln!("created {}", args.output.display());
-    outln!("created .env.example");
-    outln!("created MCP client snippets under {STATE_DIR}/mcp");
-    for f in &files[6..] {
-        outln!("created {}", f.path.display());
-        if f.executable || f.path.extension().is_some_and(|e| e == "py") {
+    for w in written.iter().filter(|w| w.role != FileRole::Snippet) {
+        outln!("{} {}", w.verb, w.path.display());
+        if w.role == FileRole::Handler {
             outln!("\n{}\n", super::handler::SECURITY_WARNING);
         }
     }
-    outln!("exposed tools: {}", g.tools.join(", "));
+    outln!("MCP client snippets under {STATE_DIR}/mcp");
+    let verb = if args.add { "added" } else { "exposed" };
+    outln!("{verb} tools: {}", g.tools.join(", "));
     Ok(())
 }
 
@@ -549,7 +544,8 @@ pub fn onboard_db(args: &GenArgs) -> anyhow::Result<ExitCode> {
     let boundary_ok = all_pass(&checks);
 
     outln!("\nFirst smoke call:");
-    smoke(&g, config, &store);
+    let tool = first_read_tool(&config, &g.tools);
+    smoke(&g, config.clone(), tool.as_deref(), &store);
 
     outln!("\nDoctor:");
     let doctor_ok = super::doctor::quick_report(config_file);
@@ -559,14 +555,14 @@ pub fn onboard_db(args: &GenArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let c = config_file.display();
-    let s = store.display();
-    outln!("\nNext commands:");
-    outln!("  1. Serve MCP:\n     sluicegate mcp serve --config {c} --store {s}");
-    outln!("  2. Preview the tools:\n     sluicegate tools preview --config {c}");
-    outln!(
-        "  3. Approve and apply proposals only with a separate writer credential, after reviewing them: sluicegate proposals show latest --store {s}"
-    );
+    let read_env = g
+        .selection
+        .as_ref()
+        .and_then(|s| s.names())
+        .map(|n| n.read_env);
+    let read_env = read_env.unwrap_or_else(|| "DATABASE_URL".into());
+    let next = next_steps(&config, config_file, &store, &read_env, tool.as_deref());
+    outln!("\n{next}");
     Ok(if boundary_ok {
         ExitCode::SUCCESS
     } else {
@@ -575,13 +571,14 @@ pub fn onboard_db(args: &GenArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The first read, through the same runtime as MCP (see `sluicegate_runtime::first_read`).
-fn smoke(g: &Generated, config: std::sync::Arc<sluicegate_core::config::Config>, store: &Path) {
+fn smoke(g: &Generated, config: Arc<Config>, tool: Option<&str>, store: &Path) {
+    let tool = tool.unwrap_or_default();
     match runtime() {
         Ok(rt) => outln!(
             "{}",
             rt.block_on(first_read(
                 config,
-                &g.doc,
+                tool,
                 g.smoke_id.as_deref(),
                 Env::process(),
                 store

@@ -8,7 +8,9 @@ use serde_json::json;
 use sluicegate_core::onboarding::generated::Generated;
 use sluicegate_core::onboarding::recipes::{builtin, recipe_selection};
 
-use super::onboard::{GenArgs, load_recipe};
+use sluicegate_runtime::onboarding::load_recipe;
+
+use super::onboard::GenArgs;
 use crate::context::print_json;
 
 #[derive(clap::Subcommand)]

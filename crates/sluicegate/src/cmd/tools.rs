@@ -10,6 +10,7 @@ use sluicegate_core::call::Args;
 use sluicegate_core::config::{Config, Kind};
 use sluicegate_core::tools::boundary::{BoundaryCheck, NOT_EXPOSED, all_pass, boundary_checks};
 use sluicegate_core::tools::{AliasMode, exposed_tools};
+use sluicegate_runtime::onboarding::{self, recorded_ids};
 use sluicegate_runtime::{AgentApi, Env, view};
 
 use crate::context::{
@@ -95,15 +96,17 @@ impl InputArgs {
     }
 
     /// The arguments to send: explicit JSON, a file, or samples for `cap` (typed from its
-    /// table's columns, like the call).
-    fn resolve(&self, api: &AgentApi, cap: &str) -> anyhow::Result<Args> {
+    /// table's columns, like the call) with the object id recorded for config `path`.
+    fn resolve(&self, api: &AgentApi, cap: &str, path: &Path) -> anyhow::Result<Args> {
         let text = match (&self.args, &self.input) {
             (Some(a), _) => a.clone(),
             (None, Some(path)) => std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --input {}", path.display()))?,
             (None, None) => {
-                let sample = runtime()?.block_on(api.sample_args(cap));
-                return sample.context("capability not found");
+                let ids = onboarding::recorded_ids(path);
+                return runtime()?
+                    .block_on(api.sample_args(cap, &ids))
+                    .map_err(anyhow::Error::msg);
             }
         };
         match serde_json::from_str::<Value>(&text) {
@@ -210,7 +213,7 @@ pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
     } else {
         outln!(
             "{}",
-            view::tools_preview(config, mode, path, store, &b.checks)
+            view::tools_preview(config, mode, path, store, &b.checks, &recorded_ids(path))
         );
     }
     Ok(b.exit_code())
@@ -220,12 +223,16 @@ pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
 fn agent(
     config_flag: Option<&Path>,
     store_flag: Option<&Path>,
-) -> anyhow::Result<(AgentApi, PathBuf)> {
+) -> anyhow::Result<(AgentApi, PathBuf, PathBuf)> {
     let path = config_path(config_flag);
     let config = load_config(&path)?;
     let store = store_path(store_flag, config_flag);
     let ledger = open_ledger(&store)?;
-    Ok((AgentApi::new(config, ledger, Env::process(), None), store))
+    Ok((
+        AgentApi::new(config, ledger, Env::process(), None),
+        store,
+        path,
+    ))
 }
 
 pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
@@ -233,7 +240,7 @@ pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
         SmokeCommand::Call(a) => a,
         SmokeCommand::Boundary(a) => return run_boundary_smoke(a),
     };
-    let (api, store) = agent(a.config.as_deref(), a.store.as_deref())?;
+    let (api, store, path) = agent(a.config.as_deref(), a.store.as_deref())?;
     let exposed: Vec<String> = api
         .config()
         .exposed_capabilities()
@@ -255,7 +262,7 @@ pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
     if api.config().capability(&tool).is_none() {
         bail!("capability not found in config: {tool}");
     }
-    let args = a.input.resolve(&api, &tool)?;
+    let args = a.input.resolve(&api, &tool, &path)?;
     let result = runtime()?.block_on(api.call(&tool, &args));
     let ok = result.succeeded();
     if a.json {
@@ -276,7 +283,7 @@ pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
-    let (api, _) = agent(a.config.as_deref(), a.store.as_deref())?;
+    let (api, _, path) = agent(a.config.as_deref(), a.store.as_deref())?;
     let cap = api
         .config()
         .capability(&a.capability)
@@ -293,7 +300,7 @@ pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
             a.capability
         );
     }
-    let args = a.input.resolve(&api, &a.capability)?;
+    let args = a.input.resolve(&api, &a.capability, &path)?;
     let result = runtime()?.block_on(api.call(&a.capability, &args));
     let ok = result.succeeded();
     if a.json {

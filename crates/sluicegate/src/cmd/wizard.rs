@@ -70,7 +70,7 @@ pub fn run(args: &GenArgs, recipe: Option<Recipe>) -> anyhow::Result<Generated> 
         bail!("--dry-run is not available in the wizard; pass --table and friends instead");
     }
     let mut wizard = Wizard::new(Start {
-        flags: args.answers(),
+        flags: args.flags()?,
         engine: args.db.engine.clone(),
         read_env: args.db.from_env.clone(),
         recipe,

@@ -254,7 +254,9 @@ impl Wizard {
             Field::Table => Field::PrimaryKey,
             Field::PrimaryKey => Field::Tenant,
             Field::Tenant if d.tenant.is_none() => Field::SingleTenantDev,
-            Field::Tenant | Field::SingleTenantDev => Field::TenantEnv,
+            Field::Tenant => Field::TenantEnv,
+            // A single-tenant source has no tenant to take from the environment.
+            Field::SingleTenantDev => Field::PrincipalEnv,
             Field::TenantEnv => Field::PrincipalEnv,
             Field::PrincipalEnv => Field::Mode,
             Field::Mode if proposes => Field::Conflict,

@@ -3,7 +3,8 @@
 
 use super::{Field, NONE_CHOICE, Prompt, Question, Rejected, Step, Wizard};
 use crate::onboarding::answers::Answers;
-use crate::onboarding::grammar::{namespace_for, object_name_for, split_list};
+use crate::onboarding::answers::{namespace_default, object_for, table_prefix};
+use crate::onboarding::grammar::split_list;
 use crate::onboarding::inspection::TableInfo;
 use crate::onboarding::recipes::{Recipe, builtin};
 use crate::onboarding::selection::Selection;
@@ -44,12 +45,19 @@ impl Wizard {
             .ok_or_else(|| Rejected::Abort("invariant: a table is chosen first".into()))
     }
 
-    /// The object name the table suggests (`invoices` → `invoice`).
+    /// The prefix the chosen table shares with the schema's other tables (or the flag's).
+    fn prefix(&self) -> Option<String> {
+        let t = self.draft.table.as_ref()?;
+        table_prefix(self.flags(), self.inspection.as_ref(), Some(t), &t.name)
+    }
+
+    /// The object name the table suggests (`invoices` → `invoice`, `app_invoice` →
+    /// `invoice`).
     fn object_default(&self) -> String {
         self.draft
             .table
             .as_ref()
-            .map(|t| object_name_for(&t.name))
+            .map(|t| object_for(&t.name, self.prefix().as_deref()))
             .unwrap_or_default()
     }
 
@@ -103,7 +111,9 @@ impl Wizard {
                 f.namespace
                     .clone()
                     .or_else(|| spec(|s| s.namespace.clone()))
-                    .unwrap_or_else(|| namespace_for(&self.draft.object)),
+                    .unwrap_or_else(|| {
+                        namespace_default(f, &self.draft.object, self.prefix().as_deref())
+                    }),
                 Rule::Ident,
             ),
             Field::Lookup => (

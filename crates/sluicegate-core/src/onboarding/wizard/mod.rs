@@ -270,7 +270,7 @@ pub fn summary_lines(i: &Inspection) -> Vec<String> {
         format!("Schemas: {}", i.schemas.join(", ")),
         format!("Objects: {}", i.tables.len()),
     ];
-    for t in i.tables.iter().take(20) {
+    for t in i.tables.iter().take(SUMMARY_OBJECTS) {
         lines.push(format!(
             "- {} · {} · pk={} · tenant={} · conflict={}",
             t.qualified(),
@@ -280,6 +280,15 @@ pub fn summary_lines(i: &Inspection) -> Vec<String> {
             or_none(&t.suggestions.conflict_columns)
         ));
     }
+    if i.tables.len() > SUMMARY_OBJECTS {
+        lines.push(format!(
+            "… and {} more (type any table's name when asked)",
+            i.tables.len() - SUMMARY_OBJECTS
+        ));
+    }
     lines.extend(i.warnings.iter().map(|w| format!("! {w}")));
     lines
 }
+
+/// How many objects the post-inspection summary lists one per line.
+const SUMMARY_OBJECTS: usize = 20;

@@ -132,7 +132,14 @@ impl Wizard {
             handler_timeout_ms: f.handler_timeout_ms,
             executor_name: f.executor_name.clone(),
             handler_command_env: d.handler_command_env.clone(),
-            tenant_env: Some(d.tenant_env.clone()),
+            // A single-tenant source is asked for no tenant env var; a flag may still name one.
+            tenant_env: match d.tenant {
+                Some(_) => Some(d.tenant_env.clone()),
+                None => f.tenant_env.clone(),
+            },
+            conflict_maintained_by: f.conflict_maintained_by.clone(),
+            context: f.context.clone(),
+            existing_namespace: f.existing_namespace.clone(),
             principal_env: Some(d.principal_env.clone()),
             approval_role: d.approval_role.clone(),
             smoke_id: Some(d.smoke_id.clone()).filter(|s| !s.is_empty()),

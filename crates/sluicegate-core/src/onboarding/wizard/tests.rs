@@ -54,6 +54,7 @@ fn inspection() -> Inspection {
             constraints: vec![pk("invoices"), pk("notes")],
             foreign_keys: vec![],
             indexes: vec![],
+            triggers: vec![],
         },
         "2026-01-01T00:00:00.000Z",
     )
@@ -555,10 +556,59 @@ fn flags_become_defaults() {
     );
     defaults_until(&mut w, "single-tenant dev");
     w.answer(Answer::Yes(true)).expect("confirmed");
-    let env = defaults_until(&mut w, "Trusted tenant env var");
-    assert_eq!(default_answer(&env), Answer::Text("MY_TENANT".into()));
+    // A single-tenant source has no tenant to ask an env var for.
+    assert_eq!(message(&ask(&w)), "Trusted principal env var");
     let rf = defaults_until(&mut w, "MCP result envelope");
     assert_eq!(default_answer(&rf), Answer::Choice("v1".into()));
+
+    // With a tenant column, the flag is the tenant env var's default.
+    let mut w = Wizard::new(Start {
+        flags: Answers {
+            table: Some("public.invoices".into()),
+            tenant_env: Some("MY_TENANT".into()),
+            ..Answers::default()
+        },
+        engine: Some("postgres".into()),
+        read_env: Some("PG_URL".into()),
+        ..start()
+    });
+    let env = defaults_until(&mut w, "Trusted tenant env var");
+    assert_eq!(default_answer(&env), Answer::Text("MY_TENANT".into()));
+}
+
+#[test]
+fn a_single_tenant_source_needs_no_tenant_env_var() {
+    let mut w = Wizard::new(Start {
+        flags: Answers {
+            table: Some("public.notes".into()),
+            ..Answers::default()
+        },
+        engine: Some("postgres".into()),
+        read_env: Some("PG_URL".into()),
+        ..start()
+    });
+    defaults_until(&mut w, "single-tenant dev");
+    w.answer(Answer::Yes(true)).expect("confirmed");
+    let review = defaults_until(&mut w, "Write these files?");
+    assert!(
+        review
+            .intro
+            .iter()
+            .any(|l| l.contains("single-tenant dev source")),
+        "{:?}",
+        review.intro
+    );
+    w.answer(default_answer(&review)).expect("write");
+    let g = done(&w);
+    let values = &g.doc["contexts"]["local_operator"]["values"];
+    assert_eq!(
+        values,
+        &serde_json::json!({"principal_env": "SLUICEGATE_PRINCIPAL"})
+    );
+    assert_eq!(
+        g.doc["capabilities"][0]["target"]["single_tenant_dev"],
+        true
+    );
 }
 
 #[test]

@@ -6,64 +6,22 @@
 //! sensitive heuristics) is pure and lives here, so it is tested without a database.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Engine;
 
+mod heuristics;
+
+use heuristics::{GENERATED, IMMUTABLE_NAMES};
+pub use heuristics::{
+    columns_set_by_trigger, is_conflict_name, is_large_or_binary, is_on_update_extra,
+    is_scope_table, is_sensitive_name, is_tenant_name, prefix_namespace, shared_prefix,
+    sqlite_update_trigger_body,
+};
+
 /// The one notice every inspection carries: what it read and how far its guesses go.
 pub const METADATA_NOTICE: &str = "Only catalog metadata was read (no table rows). Column classifications are hints from names and types, not a data-classification review: check them before exposing a field.";
-
-/// Names that usually scope a row to a tenant.
-const TENANT_NAMES: [&str; 6] = [
-    "tenant_id",
-    "account_id",
-    "organization_id",
-    "org_id",
-    "workspace_id",
-    "customer_id",
-];
-
-/// Names that usually change on every write, so they can guard against lost updates.
-const CONFLICT_NAMES: [&str; 6] = [
-    "updated_at",
-    "modified_at",
-    "row_version",
-    "version",
-    "lock_version",
-    "etag",
-];
-
-/// Names that are set once and should not be patched.
-const IMMUTABLE_NAMES: [&str; 4] = ["id", "uuid", "created_at", "created_by"];
-
-/// Types too large or opaque to show a model by default.
-const LARGE_TYPES: [&str; 10] = [
-    "bytea",
-    "blob",
-    "binary",
-    "varbinary",
-    "longblob",
-    "mediumblob",
-    "tinyblob",
-    "vector",
-    "json",
-    "jsonb",
-];
-
-static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)password|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|session|cookie|\bssn\b|social[_-]?security|credit[_-]?card|card[_-]?number|\bcvv\b|refresh[_-]?token|oauth",
-    )
-    .expect("invariant: the sensitive-name pattern is a valid regex")
-});
-
-static GENERATED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)always|stored|virtual|generated")
-        .expect("invariant: the generated-column pattern is a valid regex")
-});
 
 /// One table or view as listed by the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +72,19 @@ pub struct RawForeignKey {
     pub ordinal: u32,
 }
 
+/// A trigger that runs when a row of its table is updated and can change that row (a
+/// PostgreSQL `BEFORE UPDATE … FOR EACH ROW` trigger, a MySQL `BEFORE UPDATE` trigger, a
+/// SQLite `UPDATE` trigger), with the statements it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawTrigger {
+    pub schema: String,
+    pub table: String,
+    pub name: String,
+    /// The trigger function's source (PostgreSQL), action statement (MySQL) or the text
+    /// after `BEGIN` (SQLite).
+    pub body: String,
+}
+
 /// Everything an inspection read, before normalisation. Rows may come in any order.
 #[derive(Debug, Clone)]
 pub struct RawCatalog {
@@ -126,6 +97,9 @@ pub struct RawCatalog {
     pub constraints: Vec<RawConstraint>,
     pub foreign_keys: Vec<RawForeignKey>,
     pub indexes: Vec<(String, String, IndexInfo)>,
+    /// Update triggers visible to the inspecting user (MySQL shows them only with the
+    /// TRIGGER privilege; its `ON UPDATE CURRENT_TIMESTAMP` columns are seen regardless).
+    pub triggers: Vec<RawTrigger>,
 }
 
 /// The result of `sluicegate inspect --json`, consumed again by `init --inspection-json`.
@@ -179,14 +153,32 @@ pub struct ColumnSuggestions {
     pub sensitive: bool,
     pub immutable: bool,
     pub large_or_binary: bool,
+    /// The database sets it on every update (a trigger, `ON UPDATE CURRENT_TIMESTAMP`).
+    #[serde(default)]
+    pub maintained: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TableSuggestions {
+    /// Tenant/scope candidates, best first (see `tenant_candidates` for why).
     pub tenant_columns: Vec<String>,
+    /// Version candidates, best first: database-maintained columns, then version-like names.
     pub conflict_columns: Vec<String>,
     pub sensitive_columns: Vec<String>,
     pub default_visible_columns: Vec<String>,
+    /// Each tenant candidate with the reason it was suggested.
+    #[serde(default)]
+    pub tenant_candidates: Vec<Candidate>,
+    /// Columns the database itself sets on every update, and what sets them.
+    #[serde(default)]
+    pub maintained_columns: Vec<Candidate>,
+}
+
+/// A suggested column and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub column: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,33 +205,6 @@ pub struct IndexInfo {
     pub unique: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definition: Option<String>,
-}
-
-/// Whether a column name looks like a tenant scope.
-pub fn is_tenant_name(name: &str) -> bool {
-    TENANT_NAMES.contains(&name.to_ascii_lowercase().as_str())
-}
-
-/// Whether a column name looks like a version / conflict guard.
-pub fn is_conflict_name(name: &str) -> bool {
-    CONFLICT_NAMES.contains(&name.to_ascii_lowercase().as_str())
-}
-
-/// Whether a column name suggests secret or personal material.
-pub fn is_sensitive_name(name: &str) -> bool {
-    SENSITIVE.is_match(name)
-}
-
-/// Whether a column type is binary, a vector or a JSON document.
-pub fn is_large_or_binary(data_type: &str, udt_name: &str) -> bool {
-    [data_type, udt_name].iter().any(|t| {
-        let t = t.to_ascii_lowercase();
-        LARGE_TYPES.contains(&t.as_str())
-            || t.contains("blob")
-            || t.contains("binary")
-            || t.contains("bytea")
-            || t.contains("vector")
-    })
 }
 
 /// Group and classify `raw` into an [`Inspection`]. `inspected_at` is passed in (core reads no
@@ -270,8 +235,25 @@ pub fn normalize(raw: RawCatalog, inspected_at: &str) -> Inspection {
     for (schema, table, index) in raw.indexes {
         indexes.entry((schema, table)).or_default().push(index);
     }
+    let mut maintained: HashMap<Key, Vec<Candidate>> = HashMap::new();
+    for c in &columns_extra(&columns) {
+        maintained.entry(c.0.clone()).or_default().push(c.1.clone());
+    }
+    for t in raw.triggers {
+        for column in columns_set_by_trigger(&t.table, &t.body) {
+            let list = maintained
+                .entry((t.schema.clone(), t.table.clone()))
+                .or_default();
+            if !list.iter().any(|m| m.column == column) {
+                list.push(Candidate {
+                    column,
+                    reason: format!("set by trigger {}", t.name),
+                });
+            }
+        }
+    }
 
-    let tables = raw
+    let mut tables: Vec<TableInfo> = raw
         .objects
         .into_iter()
         .map(|o| {
@@ -280,15 +262,30 @@ pub fn normalize(raw: RawCatalog, inspected_at: &str) -> Inspection {
             cols.sort_by_key(|c| c.ordinal_position);
             let mut cons = constraints.remove(&key).unwrap_or_default();
             cons.sort_by(|a, b| a.name.cmp(&b.name).then(a.ordinal.cmp(&b.ordinal)));
-            build_table(
+            let mut t = build_table(
                 o,
                 cols,
                 cons,
                 fks.remove(&key).unwrap_or_default(),
                 indexes.remove(&key).unwrap_or_default(),
-            )
+            );
+            let maintained = maintained.remove(&key).unwrap_or_default();
+            set_maintained(&mut t, maintained);
+            t
         })
         .collect();
+    // Tenant candidates look across tables: how many share a reference decides its rank.
+    let shared = heuristics::referencing_counts(&tables);
+    for t in &mut tables {
+        let candidates = heuristics::tenant_candidates(t, &shared);
+        for c in &mut t.columns {
+            let tenant = candidates.iter().any(|k| k.column == c.name);
+            c.suggestions.tenant = tenant;
+            c.suggestions.immutable |= tenant;
+        }
+        t.suggestions.tenant_columns = candidates.iter().map(|c| c.column.clone()).collect();
+        t.suggestions.tenant_candidates = candidates;
+    }
     Inspection {
         engine: raw.engine.as_str().to_string(),
         server_version: raw.server_version,
@@ -298,6 +295,42 @@ pub fn normalize(raw: RawCatalog, inspected_at: &str) -> Inspection {
         tables,
         warnings: vec![METADATA_NOTICE.to_string()],
     }
+}
+
+/// MySQL/MariaDB columns with `ON UPDATE CURRENT_TIMESTAMP` in their `extra` (read into
+/// `is_generated`): the server sets them on every update.
+fn columns_extra(
+    columns: &HashMap<(String, String), Vec<RawColumn>>,
+) -> Vec<((String, String), Candidate)> {
+    let mut out = Vec::new();
+    for (key, cols) in columns {
+        for c in cols {
+            if c.is_generated.as_deref().is_some_and(is_on_update_extra) {
+                out.push((
+                    key.clone(),
+                    Candidate {
+                        column: c.name.clone(),
+                        reason: "ON UPDATE CURRENT_TIMESTAMP".into(),
+                    },
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Record the database-maintained columns of `t` and rank its version candidates.
+fn set_maintained(t: &mut TableInfo, maintained: Vec<Candidate>) {
+    let maintained: Vec<Candidate> = maintained
+        .into_iter()
+        .filter(|m| t.has_column(&m.column))
+        .collect();
+    t.suggestions.conflict_columns = heuristics::conflict_columns(t, &maintained);
+    for c in &mut t.columns {
+        c.suggestions.maintained = maintained.iter().any(|m| m.column == c.name);
+        c.suggestions.conflict = t.suggestions.conflict_columns.contains(&c.name);
+    }
+    t.suggestions.maintained_columns = maintained;
 }
 
 fn build_table(
@@ -361,21 +394,16 @@ fn build_table(
                 .filter(|d| !d.is_empty())
                 .unwrap_or_else(|| udt.clone());
             let lower = c.name.to_ascii_lowercase();
+            // Tenant and conflict suggestions need the whole table (and catalog): set later.
             let s = ColumnSuggestions {
-                tenant: is_tenant_name(&c.name),
-                conflict: is_conflict_name(&c.name),
+                tenant: false,
+                conflict: false,
                 sensitive: is_sensitive_name(&c.name),
                 immutable: primary_key.contains(&c.name)
-                    || is_tenant_name(&c.name)
                     || IMMUTABLE_NAMES.contains(&lower.as_str()),
                 large_or_binary: is_large_or_binary(&data_type, &udt),
+                maintained: false,
             };
-            if s.tenant {
-                suggestions.tenant_columns.push(c.name.clone());
-            }
-            if s.conflict {
-                suggestions.conflict_columns.push(c.name.clone());
-            }
             if s.sensitive {
                 suggestions.sensitive_columns.push(c.name.clone());
             }
@@ -424,13 +452,22 @@ impl TableInfo {
         self.columns.iter().any(|c| c.name == name)
     }
 
-    /// The primary key to use: the single-column PK constraint, else the first of `id`,
-    /// `<object>_id`, `<table>_id` that exists. `None` for composite keys without a candidate.
+    /// The row key to use: the single-column PK constraint, else a single-column unique
+    /// constraint, else the first of `id`, `<object>_id`, `<table>_id` that exists and is not
+    /// merely one column of a composite primary key. `None` when nothing qualifies.
     pub fn primary_key_choice(&self, object_name: &str) -> Option<String> {
         if let [only] = self.primary_key.as_slice() {
             return Some(only.clone());
         }
+        if let Some(unique) = self
+            .unique_constraints
+            .iter()
+            .find(|u| u.columns.len() == 1)
+        {
+            return Some(unique.columns[0].clone());
+        }
         self.primary_key_candidate(object_name)
+            .filter(|c| !self.primary_key.contains(c))
     }
 
     /// The first of `id`, `<object>_id`, `<table>_id` that is a column.
@@ -463,148 +500,24 @@ impl Inspection {
         }
     }
 
-    /// `schema.table` of up to `n` objects, for "available objects" hints.
-    pub fn object_names(&self, n: usize) -> Vec<String> {
-        self.tables
-            .iter()
-            .take(n)
-            .map(TableInfo::qualified)
-            .collect()
+    /// `schema.table` of every object, for "available objects" hints (shorten them with
+    /// `grammar::listing`).
+    pub fn object_names(&self) -> Vec<String> {
+        self.tables.iter().map(TableInfo::qualified).collect()
+    }
+
+    /// The prefix `t`'s name shares with other tables of its schema (`app_` of `app_invoice`
+    /// beside `app_customer`), see [`shared_prefix`].
+    pub fn prefix_of(&self, t: &TableInfo) -> Option<String> {
+        shared_prefix(
+            &t.name,
+            self.tables
+                .iter()
+                .filter(|o| o.schema == t.schema)
+                .map(|o| o.name.as_str()),
+        )
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn col(table: &str, name: &str, ty: &str, pos: u32) -> RawColumn {
-        RawColumn {
-            schema: "public".into(),
-            table: table.into(),
-            name: name.into(),
-            data_type: Some(ty.into()),
-            udt_name: Some(ty.into()),
-            is_nullable: "NO".into(),
-            default: None,
-            is_generated: Some("NEVER".into()),
-            ordinal_position: pos,
-        }
-    }
-
-    fn catalog() -> RawCatalog {
-        RawCatalog {
-            engine: Engine::Postgres,
-            server_version: "PostgreSQL 15".into(),
-            current_user: "reader".into(),
-            schemas: vec!["public".into()],
-            objects: vec![
-                RawObject {
-                    schema: "public".into(),
-                    name: "invoices".into(),
-                    raw_type: "BASE TABLE".into(),
-                },
-                RawObject {
-                    schema: "public".into(),
-                    name: "open_invoices".into(),
-                    raw_type: "VIEW".into(),
-                },
-            ],
-            // Out of order on purpose: normalisation sorts by ordinal position.
-            columns: vec![
-                col("invoices", "updated_at", "timestamp with time zone", 5),
-                col("invoices", "id", "text", 1),
-                col("invoices", "tenant_id", "text", 2),
-                col("invoices", "password_hash", "text", 3),
-                col("invoices", "attachment", "bytea", 4),
-                col("invoices", "meta", "jsonb", 6),
-                col("open_invoices", "invoice_id", "text", 1),
-                col("open_invoices", "account_id", "text", 2),
-                col("open_invoices", "row_version", "integer", 3),
-            ],
-            constraints: vec![RawConstraint {
-                schema: "public".into(),
-                table: "invoices".into(),
-                name: "invoices_pkey".into(),
-                kind: "PRIMARY KEY".into(),
-                column: "id".into(),
-                ordinal: 1,
-            }],
-            foreign_keys: vec![],
-            indexes: vec![],
-        }
-    }
-
-    #[test]
-    fn heuristics_classify_columns() {
-        let i = normalize(catalog(), "2026-01-01T00:00:00.000Z");
-        let t = &i.tables[0];
-        assert_eq!(t.kind, "table");
-        assert!(t.writable);
-        assert_eq!(t.primary_key, vec!["id"]);
-        let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "id",
-                "tenant_id",
-                "password_hash",
-                "attachment",
-                "updated_at",
-                "meta"
-            ]
-        );
-        assert_eq!(t.suggestions.tenant_columns, ["tenant_id"]);
-        assert_eq!(t.suggestions.conflict_columns, ["updated_at"]);
-        assert_eq!(t.suggestions.sensitive_columns, ["password_hash"]);
-        assert_eq!(
-            t.suggestions.default_visible_columns,
-            ["id", "tenant_id", "updated_at"]
-        );
-        assert!(t.columns[0].suggestions.immutable);
-        assert!(t.columns[3].suggestions.large_or_binary);
-        let v = &i.tables[1];
-        assert_eq!(v.kind, "view");
-        assert!(!v.writable);
-        assert!(v.primary_key.is_empty());
-        assert_eq!(v.primary_key_choice("open_invoice"), None);
-        assert_eq!(
-            v.primary_key_choice("open_invoice")
-                .or(v.primary_key_candidate("invoice")),
-            Some("invoice_id".into())
-        );
-        assert_eq!(v.suggestions.tenant_columns, ["account_id"]);
-        assert_eq!(v.suggestions.conflict_columns, ["row_version"]);
-        assert_eq!(i.warnings, [METADATA_NOTICE]);
-        assert!(i.find("public.invoices", None).is_some());
-        assert!(i.find("invoices", Some("other")).is_some());
-        assert!(i.find("missing", None).is_none());
-    }
-
-    #[test]
-    fn sensitive_names() {
-        for s in [
-            "password",
-            "API_KEY",
-            "refresh_token",
-            "session_id",
-            "ssn",
-            "credit_card_number",
-            "oauth_subject",
-        ] {
-            assert!(is_sensitive_name(s), "{s}");
-        }
-        for s in ["late_fee_cents", "status", "user_ssn_last4_ok_is_word"] {
-            // `\bssn\b` needs a word boundary; underscores are word characters.
-            assert!(!is_sensitive_name(s), "{s}");
-        }
-    }
-
-    #[test]
-    fn round_trips_as_json() {
-        let i = normalize(catalog(), "t");
-        let text = serde_json::to_string(&i).unwrap();
-        let back: Inspection = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, i);
-        assert!(text.contains(r#""type":"view""#));
-    }
-}
+mod tests;

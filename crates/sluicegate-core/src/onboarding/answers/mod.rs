@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use super::OnboardingError;
 use super::grammar::{
-    namespace_for, object_name_for, parse_bounds, parse_guards, parse_patch, parse_patch_pairs,
-    split_list,
+    listing, namespace_for, object_name_for, parse_bounds, parse_guards, parse_patch,
+    parse_patch_pairs, split_list,
 };
-use super::inspection::{Inspection, TableInfo};
+use super::inspection::{Inspection, TableInfo, prefix_namespace};
 use super::recipes::Recipe;
 use super::selection::{ApprovalSpec, Selection, TrustedSpec, WritebackSpec};
 use crate::config::Engine;
@@ -38,6 +38,21 @@ pub struct Answers {
     pub single_tenant_dev: Option<bool>,
     #[serde(default, deserialize_with = "text")]
     pub conflict_column: Option<String>,
+    /// `sluicegate` or `app`: who advances the version column (default: `app` when the
+    /// inspection found a trigger or `ON UPDATE` maintaining it, else `sluicegate`).
+    #[serde(default, deserialize_with = "text")]
+    pub conflict_maintained_by: Option<String>,
+    /// The trusted context the capabilities use (default `local_operator`).
+    #[serde(default, alias = "context_name", deserialize_with = "text")]
+    pub context: Option<String>,
+    /// A prefix to drop from the table name when naming things (`app_` of `app_invoice`);
+    /// `none` keeps the name whole. Default: the prefix the schema's tables share.
+    #[serde(default, deserialize_with = "text")]
+    pub table_prefix: Option<String>,
+    /// The namespace an existing config's capabilities share (`onboard db --add`): the
+    /// default namespace of what is added. Never read from a file.
+    #[serde(skip)]
+    pub existing_namespace: Option<String>,
     #[serde(default, deserialize_with = "list")]
     pub visible_columns: Vec<String>,
     #[serde(default, deserialize_with = "list")]
@@ -168,6 +183,10 @@ impl Answers {
             tenant_key,
             single_tenant_dev,
             conflict_column,
+            conflict_maintained_by,
+            context,
+            table_prefix,
+            existing_namespace,
             namespace,
             object_name,
             lookup_arg,
@@ -205,6 +224,41 @@ impl Answers {
         );
         self
     }
+}
+
+/// The prefix to drop from `table`'s name when naming things: `--table-prefix P` (`none`:
+/// none), else the prefix the inspected schema's tables share.
+pub fn table_prefix(
+    a: &Answers,
+    inspection: Option<&Inspection>,
+    found: Option<&TableInfo>,
+    table: &str,
+) -> Option<String> {
+    let prefix = match a.table_prefix.as_deref() {
+        Some("none") => return None,
+        Some(p) => p.to_string(),
+        None => inspection.zip(found).and_then(|(i, t)| i.prefix_of(t))?,
+    };
+    let lower = table.to_ascii_lowercase();
+    (lower.starts_with(&prefix.to_ascii_lowercase()) && lower.len() > prefix.len())
+        .then_some(prefix)
+}
+
+/// The object name `table` suggests, its `prefix` dropped (`app_invoices` → `invoice`).
+pub fn object_for(table: &str, prefix: Option<&str>) -> String {
+    match prefix {
+        Some(p) if table.len() > p.len() => object_name_for(&table[p.len()..]),
+        _ => object_name_for(table),
+    }
+}
+
+/// The namespace when none is given: the one an existing config's capabilities share
+/// (`--add`), else the prefix's (`app_invoice` → `app`), else the object's first word.
+pub fn namespace_default(a: &Answers, object: &str, prefix: Option<&str>) -> String {
+    a.existing_namespace
+        .clone()
+        .or_else(|| prefix.and_then(prefix_namespace))
+        .unwrap_or_else(|| namespace_for(object))
 }
 
 /// A selection ready for the generator, plus what the user should hear about it.
@@ -279,7 +333,7 @@ pub fn resolve(
             if hit.is_none() {
                 missing.push(format!(
                     "--table {t}: no such table or view in the inspection (available: {})",
-                    list_or_none(&i.object_names(12))
+                    listing(&i.object_names(), 12)
                 ));
             }
             hit
@@ -289,7 +343,7 @@ pub fn resolve(
     let table = table_flag.clone();
     if table.is_none() {
         let hint = inspection
-            .map(|i| format!(" (available: {})", list_or_none(&i.object_names(12))))
+            .map(|i| format!(" (available: {})", listing(&i.object_names(), 12)))
             .unwrap_or_default();
         missing.push(format!(
             "--table <name>: which table or view to expose{hint}"
@@ -313,11 +367,14 @@ pub fn resolve(
         table.as_deref().unwrap_or("?")
     );
 
+    let prefix = table
+        .as_deref()
+        .and_then(|t| table_prefix(a, inspection, found, t));
     let object_name = a
         .object_name
         .clone()
         .or_else(|| spec.object_name.clone())
-        .unwrap_or_else(|| object_name_for(table.as_deref().unwrap_or("record")));
+        .unwrap_or_else(|| object_for(table.as_deref().unwrap_or("record"), prefix.as_deref()));
 
     // Primary key.
     let primary_key = a
@@ -326,22 +383,37 @@ pub fn resolve(
         .or_else(|| spec.primary_key.clone())
         .or_else(|| {
             found.and_then(|t| {
-                let choice = t.primary_key_choice(&object_name);
-                if choice.is_some() && t.primary_key.len() != 1 {
-                    warnings.push(format!(
-                        "{qualified} has no single-column primary key constraint; using {} as the row key: make sure it is unique",
-                        choice.as_deref().unwrap_or_default()
-                    ));
+                let choice = t.primary_key_choice(&object_name)?;
+                let unique = t
+                    .unique_constraints
+                    .iter()
+                    .any(|u| u.columns == [choice.clone()]);
+                match t.primary_key.as_slice() {
+                    [_] => {}
+                    [] if unique => {}
+                    [] => warnings.push(format!(
+                        "{qualified} has no primary key or unique constraint; using {choice} as the row key: make sure it is unique"
+                    )),
+                    cols => warnings.push(format!(
+                        "{qualified} has a composite primary key ({}); using the unique column {choice} as the row key",
+                        cols.join(", ")
+                    )),
                 }
-                choice
+                Some(choice)
             })
         });
     if primary_key.is_none() && table.is_some() {
-        let detected = found
-            .map(|t| list_or_none(&t.primary_key))
-            .unwrap_or_else(|| "not inspected".into());
+        let detected = match found.map(|t| t.primary_key.as_slice()) {
+            None => "not inspected".to_string(),
+            Some([]) => "none".to_string(),
+            Some(cols) if cols.len() > 1 => format!(
+                "composite ({}): a capability looks a row up by one column, so name one that is unique on its own",
+                cols.join(", ")
+            ),
+            Some(cols) => cols.join(", "),
+        };
         missing.push(format!(
-            "--primary-key <column> for {qualified} (detected primary keys: {detected})"
+            "--primary-key <column> for {qualified} (detected primary key: {detected})"
         ));
     }
 
@@ -368,6 +440,27 @@ pub fn resolve(
         .clone()
         .or_else(|| spec.conflict_column.clone())
         .or_else(|| found.and_then(|t| t.suggestions.conflict_columns.first().cloned()));
+    // A column the database moves forward itself must not be advanced by the UPDATE too.
+    let maintainer = conflict_column
+        .as_deref()
+        .filter(|_| proposes)
+        .and_then(|c| {
+            found.and_then(|t| {
+                t.suggestions
+                    .maintained_columns
+                    .iter()
+                    .find(|m| m.column == c)
+            })
+        });
+    let conflict_maintained_by = a.conflict_maintained_by.clone().or_else(|| {
+        maintainer.map(|m| {
+            warnings.push(format!(
+                "{qualified}.{} is kept current by the database ({}): conflict_guard.maintained_by is \"app\", so apply compares it and never sets it",
+                m.column, m.reason
+            ));
+            "app".to_string()
+        })
+    });
 
     let visible_columns: Vec<String> = if !a.visible_columns.is_empty() {
         dedup(split_list(a.visible_columns.iter().map(String::as_str)))
@@ -504,7 +597,7 @@ pub fn resolve(
         .namespace
         .clone()
         .or_else(|| spec.namespace.clone())
-        .unwrap_or_else(|| namespace_for(&object_name));
+        .unwrap_or_else(|| namespace_default(a, &object_name, prefix.as_deref()));
     let trusted = spec.trusted_context.clone().unwrap_or_default();
     let spec_wb = spec.writeback.clone().unwrap_or_default();
     let writeback = Some(WritebackSpec {
@@ -543,6 +636,8 @@ pub fn resolve(
         tenant_key,
         single_tenant_dev: single_tenant_dev.then_some(true),
         conflict_column,
+        conflict_maintained_by,
+        context_name: a.context.clone(),
         namespace: Some(namespace),
         object_name: Some(object_name),
         read_tool: None,
@@ -609,154 +704,4 @@ fn list_or_none(items: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::onboarding::inspection::{
-        RawCatalog, RawColumn, RawConstraint, RawObject, normalize,
-    };
-    use crate::onboarding::selection::generate;
-    use serde_json::json;
-
-    pub(crate) fn inspection() -> Inspection {
-        let col = |name: &str, pos: u32| RawColumn {
-            schema: "public".into(),
-            table: "invoices".into(),
-            name: name.into(),
-            data_type: Some("text".into()),
-            udt_name: Some("text".into()),
-            is_nullable: "NO".into(),
-            default: None,
-            is_generated: None,
-            ordinal_position: pos,
-        };
-        normalize(
-            RawCatalog {
-                engine: Engine::Postgres,
-                server_version: "PostgreSQL 15".into(),
-                current_user: "reader".into(),
-                schemas: vec!["public".into()],
-                objects: vec![RawObject {
-                    schema: "public".into(),
-                    name: "invoices".into(),
-                    raw_type: "BASE TABLE".into(),
-                }],
-                columns: vec![
-                    col("id", 1),
-                    col("tenant_id", 2),
-                    col("late_fee_cents", 3),
-                    col("waiver_reason", 4),
-                    col("updated_at", 5),
-                    col("api_token", 6),
-                ],
-                constraints: vec![RawConstraint {
-                    schema: "public".into(),
-                    table: "invoices".into(),
-                    name: "pk".into(),
-                    kind: "PRIMARY KEY".into(),
-                    column: "id".into(),
-                    ordinal: 1,
-                }],
-                foreign_keys: vec![],
-                indexes: vec![],
-            },
-            "t",
-        )
-    }
-
-    #[test]
-    fn flags_fill_gaps_from_the_inspection() {
-        let a = Answers {
-            table: Some("invoices".into()),
-            patch: vec!["late_fee_cents=fixed:0,waiver_reason=arg:reason".into()],
-            read_url_env: Some("DATABASE_URL".into()),
-            ..Default::default()
-        };
-        let r = resolve(&a, Some(&inspection()), None, "shadow").unwrap();
-        let s = &r.selection;
-        assert_eq!(s.primary_key.as_deref(), Some("id"));
-        assert_eq!(s.tenant_key.as_deref(), Some("tenant_id"));
-        assert_eq!(s.conflict_column.as_deref(), Some("updated_at"));
-        assert_eq!(
-            s.visible_columns,
-            [
-                "id",
-                "tenant_id",
-                "late_fee_cents",
-                "waiver_reason",
-                "updated_at"
-            ]
-        );
-        assert_eq!(s.namespace.as_deref(), Some("invoice"));
-        let doc = generate(s).unwrap();
-        assert_eq!(
-            doc["capabilities"][1]["name"],
-            "invoice.propose_invoice_update"
-        );
-        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
-    }
-
-    #[test]
-    fn every_missing_decision_at_once() {
-        let Err(OnboardingError::Missing(m)) = resolve(&Answers::default(), None, None, "shadow")
-        else {
-            panic!("expected missing decisions");
-        };
-        assert!(m.iter().any(|x| x.contains("--engine")), "{m:?}");
-        assert!(m.iter().any(|x| x.contains("--table")), "{m:?}");
-
-        let a = Answers {
-            engine: Some("postgres".into()),
-            table: Some("things".into()),
-            ..Default::default()
-        };
-        let Err(OnboardingError::Missing(m)) = resolve(&a, None, None, "review") else {
-            panic!("expected missing decisions");
-        };
-        for needle in [
-            "--primary-key",
-            "--tenant-column",
-            "--visible-columns",
-            "--patch",
-        ] {
-            assert!(m.iter().any(|x| x.contains(needle)), "{needle}: {m:?}");
-        }
-
-        let a = Answers {
-            table: Some("invoices".into()),
-            visible_columns: vec!["id,nope".into()],
-            patch: vec!["bogus".into()],
-            ..Default::default()
-        };
-        let Err(OnboardingError::Missing(m)) = resolve(&a, Some(&inspection()), None, "shadow")
-        else {
-            panic!("expected missing decisions");
-        };
-        assert!(
-            m.iter().any(|x| x.contains("nope do(es) not exist")),
-            "{m:?}"
-        );
-        assert!(m.iter().any(|x| x.contains("bogus")), "{m:?}");
-    }
-
-    #[test]
-    fn answers_file_shapes() {
-        let a = Answers::from_json(
-            &json!({
-                "engine": "postgres", "schema": "public", "table": "invoices", "primary_key": "id",
-                "tenant_column": "tenant_id", "visible_columns": "id, tenant_id",
-                "patch": ["waiver_reason=arg:reason"], "patch_bounds": [], "result_format": 2,
-                "id_arg": "invoice_id", "smoke_id": 7
-            })
-            .to_string(),
-        )
-        .unwrap();
-        assert_eq!(a.tenant_key.as_deref(), Some("tenant_id"));
-        assert_eq!(a.result_format.as_deref(), Some("2"));
-        assert_eq!(a.smoke_id.as_deref(), Some("7"));
-        let r = resolve(&a, None, None, "review").unwrap();
-        assert_eq!(r.selection.visible_columns, ["id", "tenant_id"]);
-        assert_eq!(r.selection.lookup_arg.as_deref(), Some("invoice_id"));
-        assert!(Answers::from_json("[]").is_err());
-        assert!(Answers::from_json(r#"{"tabel": "x"}"#).is_err());
-    }
-}
+mod tests;
