@@ -12,6 +12,7 @@ mod env;
 pub mod failpoint;
 pub mod first_read;
 pub mod handler;
+pub mod handler_templates;
 pub mod integrity;
 pub mod onboarding;
 mod records;

@@ -415,7 +415,7 @@ fn handler_template(args: &GenArgs, g: &Generated) -> anyhow::Result<Option<Plan
         .as_deref()
         .or(args.handler_template.as_deref())
         .unwrap_or(default);
-    let t = super::handler::find(name).with_context(|| {
+    let t = sluicegate_runtime::handler_templates::find(name).with_context(|| {
         format!("unknown handler template: {name}. Use sluicegate handler template --list")
     })?;
     Ok(Some(PlannedFile {
@@ -474,7 +474,10 @@ pub fn write_generated(args: &GenArgs, g: &Generated) -> anyhow::Result<()> {
     for w in written.iter().filter(|w| w.role != FileRole::Snippet) {
         outln!("{} {}", w.verb, w.path.display());
         if w.role == FileRole::Handler {
-            outln!("\n{}\n", super::handler::SECURITY_WARNING);
+            outln!(
+                "\n{}\n",
+                sluicegate_runtime::handler_templates::SECURITY_WARNING
+            );
         }
     }
     outln!("MCP client snippets under {STATE_DIR}/mcp");

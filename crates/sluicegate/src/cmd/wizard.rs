@@ -16,9 +16,9 @@ use sluicegate_core::onboarding::wizard::{
     Answer, Prompt, Rejected, Start, Step, Wizard, summary_lines,
 };
 
-use super::handler::SECURITY_WARNING;
 use super::inspect::run_inspection;
 use super::onboard::GenArgs;
+use sluicegate_runtime::handler_templates::SECURITY_WARNING;
 
 /// Ask `prompt` on the terminal.
 fn ask(prompt: &Prompt) -> anyhow::Result<Answer> {
