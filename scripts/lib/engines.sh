@@ -102,6 +102,7 @@ ENGINES_PREREQUISITES=(
 	'libc6-dev|[[ -e /usr/include/stdio.h ]]'
 	'procps|type -P kill >/dev/null'
 	'openssl|type -P openssl >/dev/null'
+	'strace|type -P strace >/dev/null'
 	'python3|type -P python3 >/dev/null'
 	'python3-venv|python3 -c "import ensurepip, venv" >/dev/null 2>&1'
 	'npm|type -P npm >/dev/null && type -P node >/dev/null'

@@ -471,3 +471,31 @@ fn every_error_is_reported_at_once() {
         &[],
     );
 }
+
+/// `storage.durability` (a Sluicegate extension): full by default, relaxed on request, and
+/// nothing else.
+#[test]
+fn storage_durability() {
+    use sluicegate_core::config::Durability;
+    let durability = |storage: Value| {
+        let mut doc = base();
+        doc["storage"] = storage;
+        validate(&doc).1.map(|c| c.durability)
+    };
+    assert_eq!(durability(json!({})), Some(Durability::Full));
+    assert_eq!(
+        durability(json!({"durability": "full"})),
+        Some(Durability::Full)
+    );
+    assert_eq!(
+        durability(json!({"durability": "relaxed"})),
+        Some(Durability::Relaxed)
+    );
+    for bad in [json!("normal"), json!(true), json!(null), json!("FULL")] {
+        case(
+            |d| d["storage"] = json!({"durability": bad}),
+            &["$.storage.durability INVALID_DURABILITY"],
+            &[],
+        );
+    }
+}

@@ -16,6 +16,19 @@ use rusqlite::{Connection, OpenFlags};
 /// How often the WAL is folded back into the ledger file.
 const INTERVAL: Duration = Duration::from_millis(250);
 
+/// The writer's own checkpoint threshold, in pages (4 KiB each: about 16 MiB of WAL).
+///
+/// Under sustained load a passive checkpoint from this thread rarely catches the WAL's very
+/// end, because the writer commits again while it runs, and SQLite starts the WAL over only
+/// once every frame is back in the ledger file. The writer's auto-checkpoint runs between
+/// its own commits, so it does catch the end; by then this thread has copied most frames,
+/// which leaves it little to do. Without it the WAL grew to 80–90 MB under load.
+pub(crate) const AUTOCHECKPOINT_PAGES: i64 = 4_000;
+
+/// `journal_size_limit`: when the WAL starts over, its file is cut back to this many bytes,
+/// so a burst does not leave a large file behind.
+pub(crate) const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
+
 pub(crate) struct Checkpointer {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,

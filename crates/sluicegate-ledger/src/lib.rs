@@ -28,10 +28,19 @@ use rusqlite::{Connection, OpenFlags};
 pub use error::{LedgerError, RefusalCode};
 pub use query::{EventFilter, Filter};
 pub use schema::SCHEMA_VERSION;
+pub use sluicegate_core::config::Durability;
 pub use verify::{Problem, VerifyReport};
 pub use views::*;
 pub use write::{AttemptRequest, JobKind, JobRecord, ProposalCall, ProposalRecorded, QueuedJob};
 pub use writer::Pending;
+
+/// The `synchronous` pragma for a durability: FULL fsyncs the WAL at every commit.
+fn synchronous_pragma(durability: Durability) -> &'static str {
+    match durability {
+        Durability::Full => "FULL",
+        Durability::Relaxed => "NORMAL",
+    }
+}
 
 /// Produces the current time as an RFC 3339 UTC string with milliseconds.
 pub type Clock = Arc<dyn Fn() -> String + Send + Sync>;
@@ -66,9 +75,15 @@ impl std::fmt::Debug for Ledger {
 pub const MEMORY: &str = ":memory:";
 
 impl Ledger {
-    /// Open or create the ledger at `path`, creating its parent directory.
+    /// Open or create the ledger at `path`, creating its parent directory. Every commit is
+    /// fsynced before its callers are answered ([`Durability::Full`]).
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
-        Self::open_with_clock(path, system_clock())
+        Self::open_with(path, Durability::Full)
+    }
+
+    /// [`Ledger::open`] with the durability a config asks for (`storage.durability`).
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Ledger, LedgerError> {
+        Self::open_inner(path, system_clock(), durability)
     }
 
     /// Open an existing ledger; refuse to create one (read-only commands must not litter).
@@ -80,6 +95,14 @@ impl Ledger {
     }
 
     pub fn open_with_clock(path: &Path, clock: Clock) -> Result<Ledger, LedgerError> {
+        Self::open_inner(path, clock, Durability::Full)
+    }
+
+    fn open_inner(
+        path: &Path,
+        clock: Clock,
+        durability: Durability,
+    ) -> Result<Ledger, LedgerError> {
         let memory = path.as_os_str() == MEMORY;
         let (mut conn, reader) = if memory {
             // Two connections to one private in-memory database: a shared cache under a name
@@ -112,13 +135,17 @@ impl Ledger {
             )?;
             // WAL lets readers (the CLI, the UI, this handle's read connection) work while a
             // server writes; the busy timeout turns writer contention into a short wait on the
-            // writer thread instead of an error. NORMAL sync is durable across process
-            // crashes in WAL mode, which is the failure we guard against.
+            // writer thread instead of an error. FULL sync fsyncs the WAL at every commit, so
+            // a record a caller was told about survives a power loss; the writer thread
+            // commits a whole group of calls at once, which makes that one fsync per group,
+            // not per call. NORMAL (relaxed) survives a process crash only.
             conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            // Checkpoints run on a background thread (see `checkpoint`); the writer's own
-            // auto-checkpoint is only a safety net should that thread fall behind (~80 MB).
-            conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
+            conn.pragma_update(None, "synchronous", synchronous_pragma(durability))?;
+            // Checkpoints run on a background thread (see `checkpoint`), which also keeps the
+            // WAL file small; the writer's own auto-checkpoint is only a safety net should
+            // that thread fall behind.
+            conn.pragma_update(None, "wal_autocheckpoint", checkpoint::AUTOCHECKPOINT_PAGES)?;
+            conn.pragma_update(None, "journal_size_limit", checkpoint::WAL_SIZE_LIMIT)?;
             let reader = Connection::open_with_flags(
                 path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -146,6 +173,20 @@ impl Ledger {
             file,
             path: path.to_path_buf(),
             clock,
+        })
+    }
+
+    /// The durability the writer connection is running with, read back from SQLite's
+    /// `synchronous` pragma (not from what was asked for).
+    pub fn durability_in_force(&self) -> Pending<Durability> {
+        self.writer.submit(|conn| {
+            let level: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+            // 2 = FULL, 3 = EXTRA (both fsync every commit); 0 = OFF, 1 = NORMAL.
+            Ok(if level >= 2 {
+                Durability::Full
+            } else {
+                Durability::Relaxed
+            })
         })
     }
 

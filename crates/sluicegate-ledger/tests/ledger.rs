@@ -553,3 +553,21 @@ fn a_killed_writer_leaves_a_consistent_ledger() {
     // Every bundle has exactly one read audit; linked bundles one more.
     assert_eq!(stats.query_audit, stats.evidence_bundles + stats.proposals);
 }
+
+/// The durability asked for is the one SQLite runs with: FULL (an fsync per commit group)
+/// unless a config opts out. The order commit → fsync → answer is observed from outside, with
+/// strace, in the binary's `ledger_durability` test.
+#[test]
+fn durability_is_full_unless_relaxed_is_asked_for() {
+    use sluicegate_ledger::Durability;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let full = Ledger::open(&path).unwrap();
+    assert_eq!(full.durability_in_force().wait().unwrap(), Durability::Full);
+    drop(full);
+    let relaxed = Ledger::open_with(&path, Durability::Relaxed).unwrap();
+    assert_eq!(
+        relaxed.durability_in_force().wait().unwrap(),
+        Durability::Relaxed
+    );
+}

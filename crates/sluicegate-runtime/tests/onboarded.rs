@@ -166,6 +166,9 @@ async fn single_tenant_onboarded_config_applies_on_sqlite() {
          INSERT INTO labels VALUES ('L-1', 'old', '2020-01-01 00:00:00');",
     )
     .unwrap();
+    // The receipt table, as an admin creates it before the first apply.
+    conn.execute_batch(&sluicegate_source::migration_body(Engine::Sqlite, None).unwrap())
+        .unwrap();
     drop(conn);
     let url = format!("sqlite://{}", path.display());
     story(Engine::Sqlite, &url, async |id: &str| {
@@ -185,6 +188,8 @@ async fn server_story(kind: EngineKind, engine: Engine, ddl: &str) {
         return;
     };
     db.execute(ddl).await;
+    db.execute(&sluicegate_source::migration_body(engine, None).unwrap())
+        .await;
     let url = db.url().to_string();
     story(engine, &url, async |id: &str| {
         let rows = db

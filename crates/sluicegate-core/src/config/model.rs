@@ -96,12 +96,44 @@ impl Engine {
     }
 }
 
+/// How hard a commit of the ledger is pushed to disk before a caller hears it was recorded
+/// (`storage.durability`, a Sluicegate extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Every commit group is fsynced before any of its callers is answered: a record a client
+    /// was told about survives a power loss or an OS crash. The default.
+    #[default]
+    Full,
+    /// Commits reach the OS before callers are answered, and disk at checkpoints: a record
+    /// survives a crash of the server process, but a power loss can drop the last few
+    /// hundred milliseconds. For throwaway ledgers (demos, load tests).
+    Relaxed,
+}
+
+impl Durability {
+    pub fn parse(s: &str) -> Option<Durability> {
+        match s {
+            "full" => Some(Durability::Full),
+            "relaxed" => Some(Durability::Relaxed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Durability::Full => "full",
+            Durability::Relaxed => "relaxed",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mode: Mode,
     /// `None` means the runtime default (1).
     pub result_format: Option<u8>,
     pub storage_path: Option<String>,
+    pub durability: Durability,
     pub sources: IndexMap<String, Source>,
     pub trusted_context: Option<ContextSpec>,
     pub contexts: IndexMap<String, ContextSpec>,

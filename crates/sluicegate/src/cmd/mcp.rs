@@ -19,7 +19,7 @@ use sluicegate_mcp::{
 };
 use sluicegate_runtime::{AgentApi, Secret, client_files, now_iso, serve_env};
 
-use crate::context::{config_path, confirm, load_config, open_ledger, print_json, store_path};
+use crate::context::{config_path, confirm, load_config, print_json, store_path};
 
 /// Default env var holding the HTTP bearer token.
 pub const DEFAULT_TOKEN_ENV: &str = "SLUICEGATE_HTTP_TOKEN";
@@ -241,7 +241,7 @@ pub fn serve(
     if let Some(w) = warning {
         errln!("Warning: {w}");
     }
-    let ledger = open_ledger(&store)?;
+    let ledger = sluicegate_ledger::Ledger::open_with(&store, config.durability)?;
     let api = AgentApi::new(config, ledger, env.clone(), result_format);
     let runtime = transport.runtime()?;
     let surface = Arc::new(runtime.block_on(Surface::load(api, alias_mode))?);
