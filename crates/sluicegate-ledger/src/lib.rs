@@ -20,6 +20,9 @@ mod views;
 mod write;
 mod writer;
 
+#[cfg(test)]
+mod plan_tests;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -7,6 +7,8 @@
 
 use rusqlite::ToSql;
 
+use crate::views::{StoredProposal, StoredReceipt};
+
 /// Filters shared by the list commands; each entity maps the fields it supports.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -159,4 +161,43 @@ pub(crate) fn limit_sql(limit: Option<u32>) -> String {
         Some(n) => format!(" LIMIT {n}"),
         None => String::new(),
     }
+}
+
+/// `proposals list`: newest first, every filter served by an index (`plan_tests`).
+pub(crate) fn proposals_query(f: &Filter) -> (String, Where) {
+    let mut w = Where::default();
+    w.eq("proposal_id", &f.proposal)
+        .eq("tenant_id", &f.tenant)
+        .eq("principal", &f.principal)
+        .eq("action", &f.capability)
+        .eq("state", &f.status)
+        .eq("source_id", &f.source)
+        .table("source_table", &f.table)
+        .object_type("business_object", "source_table", &f.object_type)
+        .eq("object_id", &f.object_id)
+        .range("created_at", &f.from, &f.to);
+    let sql = format!(
+        "SELECT {} FROM proposals{} ORDER BY created_at DESC, rowid DESC{}",
+        StoredProposal::COLUMNS,
+        w.sql(),
+        limit_sql(f.limit)
+    );
+    (sql, w)
+}
+
+/// `receipts list`: newest first, every filter served by an index (`plan_tests`).
+pub(crate) fn receipts_query(f: &Filter) -> (String, Where) {
+    let mut w = Where::default();
+    w.eq("proposal_id", &f.proposal)
+        .eq("writeback_job_id", &f.writeback_job)
+        .eq("idempotency_key", &f.idempotency_key)
+        .eq("status", &f.status)
+        .range("created_at", &f.from, &f.to);
+    let sql = format!(
+        "SELECT {} FROM writeback_receipts{} ORDER BY created_at DESC, receipt_id DESC{}",
+        StoredReceipt::COLUMNS,
+        w.sql(),
+        limit_sql(f.limit)
+    );
+    (sql, w)
 }

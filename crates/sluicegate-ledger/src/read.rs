@@ -4,7 +4,9 @@ use rusqlite::{OptionalExtension, params};
 
 use sluicegate_core::decision::{DecisionRecord, Verdict};
 
-use crate::query::{AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, Where, limit_sql};
+use crate::query::{
+    AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, Where, limit_sql, proposals_query, receipts_query,
+};
 use crate::views::*;
 use crate::{Ledger, LedgerError, RefusalCode};
 
@@ -53,23 +55,7 @@ impl Ledger {
     }
 
     pub fn list_proposals(&self, f: &Filter) -> Result<Vec<StoredProposal>, LedgerError> {
-        let mut w = Where::default();
-        w.eq("proposal_id", &f.proposal)
-            .eq("tenant_id", &f.tenant)
-            .eq("principal", &f.principal)
-            .eq("action", &f.capability)
-            .eq("state", &f.status)
-            .eq("source_id", &f.source)
-            .table("source_table", &f.table)
-            .object_type("business_object", "source_table", &f.object_type)
-            .eq("object_id", &f.object_id)
-            .range("created_at", &f.from, &f.to);
-        let sql = format!(
-            "SELECT {} FROM proposals{} ORDER BY created_at DESC, rowid DESC{}",
-            StoredProposal::COLUMNS,
-            w.sql(),
-            limit_sql(f.limit)
-        );
+        let (sql, w) = proposals_query(f);
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(w.params().as_slice(), StoredProposal::from_row)?;
@@ -125,22 +111,9 @@ impl Ledger {
     }
 
     pub fn list_receipts(&self, f: &Filter) -> Result<Vec<StoredReceipt>, LedgerError> {
-        let mut w = Where::default();
-        w.eq("proposal_id", &f.proposal)
-            .eq("writeback_job_id", &f.writeback_job)
-            .eq("idempotency_key", &f.idempotency_key)
-            .eq("status", &f.status)
-            .range("created_at", &f.from, &f.to);
-        let tail = format!(
-            "{} ORDER BY created_at DESC, receipt_id DESC{}",
-            w.sql(),
-            limit_sql(f.limit)
-        );
+        let (sql, w) = receipts_query(f);
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {} FROM writeback_receipts {tail}",
-            StoredReceipt::COLUMNS
-        ))?;
+        let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(w.params().as_slice(), StoredReceipt::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -193,6 +193,15 @@ ALTER TABLE approvals ADD COLUMN reviewer_key TEXT;
 ALTER TABLE proposal_events ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE proposal_events ADD COLUMN chain_hash TEXT NOT NULL DEFAULT '';
 "#,
+    // Version 5: every filter of `proposals list` and `receipts list` has an index to search
+    // (`plan_tests` asserts the query plans). `--object type:id` and `--table` used to scan
+    // every proposal: the type matches a business object or a table name (an OR no index
+    // serves), and the object index led with the type.
+    r#"
+CREATE INDEX idx_proposals_object_id_created ON proposals(object_id, created_at);
+CREATE INDEX idx_proposals_table_created ON proposals(source_table, created_at);
+CREATE INDEX idx_writeback_receipts_idempotency ON writeback_receipts(idempotency_key);
+"#,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.

@@ -1,0 +1,170 @@
+//! Every filter of `proposals list` and `receipts list` is served by an index: the query plan
+//! SQLite chooses searches an index (or the primary key) instead of scanning the table.
+
+#![allow(clippy::unwrap_used)]
+
+use crate::query::{Filter, proposals_query, receipts_query};
+use crate::{Ledger, query::Where};
+
+fn plan(ledger: &Ledger, (sql, w): (String, Where)) -> Vec<String> {
+    let conn = ledger.conn();
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let rows = stmt
+        .query_map(w.params().as_slice(), |r| r.get::<_, String>(3))
+        .unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
+fn one(text: &str) -> Option<String> {
+    Some(text.to_string())
+}
+
+/// One filter at a time, as the CLI sets them (`--object` always sets a type and an id).
+fn filters() -> Vec<(&'static str, Filter)> {
+    let f = Filter::default;
+    vec![
+        (
+            "proposal",
+            Filter {
+                proposal: one("prp_1"),
+                ..f()
+            },
+        ),
+        (
+            "tenant",
+            Filter {
+                tenant: one("acme"),
+                ..f()
+            },
+        ),
+        (
+            "principal",
+            Filter {
+                principal: one("agent"),
+                ..f()
+            },
+        ),
+        (
+            "capability",
+            Filter {
+                capability: one("billing.waive"),
+                ..f()
+            },
+        ),
+        (
+            "status",
+            Filter {
+                status: one("pending_review"),
+                ..f()
+            },
+        ),
+        (
+            "source",
+            Filter {
+                source: one("app"),
+                ..f()
+            },
+        ),
+        (
+            "table",
+            Filter {
+                table: one("invoices"),
+                ..f()
+            },
+        ),
+        (
+            "schema.table",
+            Filter {
+                table: one("billing.invoices"),
+                ..f()
+            },
+        ),
+        (
+            "object",
+            Filter {
+                object_type: one("invoice"),
+                object_id: one("INV-1"),
+                ..f()
+            },
+        ),
+        (
+            "from",
+            Filter {
+                from: one("2026-01-01"),
+                ..f()
+            },
+        ),
+        (
+            "to",
+            Filter {
+                to: one("2026-01-01"),
+                ..f()
+            },
+        ),
+        (
+            "writeback job",
+            Filter {
+                writeback_job: one("wbj_1"),
+                ..f()
+            },
+        ),
+        (
+            "idempotency key",
+            Filter {
+                idempotency_key: one("idem"),
+                ..f()
+            },
+        ),
+    ]
+}
+
+/// Whether `plan` reads `table` only through index (or primary key) searches.
+fn searches_only(plan: &[String], table: &str) -> bool {
+    let touching: Vec<&String> = plan.iter().filter(|l| l.contains(table)).collect();
+    !touching.is_empty()
+        && touching
+            .iter()
+            .all(|l| l.starts_with("SEARCH") && l.contains("USING"))
+}
+
+#[test]
+fn every_list_filter_searches_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+    let mut failures = Vec::new();
+    for (name, f) in filters() {
+        let limited = Filter {
+            limit: Some(20),
+            ..f
+        };
+        let proposals = plan(&ledger, proposals_query(&limited));
+        let receipts = plan(&ledger, receipts_query(&limited));
+        let (_, receipt_where) = receipts_query(&limited);
+        // A filter receipts do not have leaves their list unfiltered (nothing to search).
+        let receipt_filtered = !receipt_where.params.is_empty();
+        if !searches_only(&proposals, "proposals")
+            && !(name.contains("job") || name.contains("idem"))
+        {
+            failures.push(format!("proposals list --{name}: {proposals:?}"));
+        }
+        if receipt_filtered && !searches_only(&receipts, "writeback_receipts") {
+            failures.push(format!("receipts list --{name}: {receipts:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "filters that scan:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The check itself catches a scan: an unindexed column is reported.
+#[test]
+fn a_scan_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+    let mut w = Where::default();
+    w.eq("change_set_json", &one("{}"));
+    let sql = format!("SELECT proposal_id FROM proposals{}", w.sql());
+    assert!(!searches_only(&plan(&ledger, (sql, w)), "proposals"));
+}
