@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
+use support::{TOKEN, cpu_time, open_session, pct, rpc_message, start_http};
+
+mod support;
 
 /// Harness options (parsed by hand: `cargo bench` passes its own `--bench` flag too).
 struct McpBenchArgs {
@@ -61,7 +64,6 @@ impl McpBenchArgs {
 }
 
 const READ: &str = "billing.inspect_invoice";
-const TOKEN: &str = "bench-token-not-secret";
 /// What the source crate renders for the read capability below (SQLite dialect).
 const BARE_SQL: &str = "SELECT id, customer_name, status, amount_cents, late_fee_cents, waiver_reason, updated_at, tenant_id FROM main.invoices WHERE id = ?1 AND tenant_id = ?2 LIMIT 1";
 
@@ -139,15 +141,6 @@ impl Drop for Setup {
     }
 }
 
-/// Nearest-rank percentile of sorted durations, in microseconds.
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e6
-}
-
 /// Resident memory of a process in KiB (Linux `/proc`): peak, current, and the current split
 /// into anonymous memory (heap, stacks) and file pages (mostly this binary's mapped code).
 #[derive(Default, Clone, Copy)]
@@ -178,21 +171,6 @@ fn rss_kib(pid: u32) -> Rss {
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
-}
-
-/// CPU time (user + system) a process has used, from `/proc/<pid>/stat` (clock ticks of
-/// 10 ms: only differences over thousands of calls are meaningful).
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|f| f.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
 }
 
 struct Stdio2 {
@@ -418,44 +396,6 @@ struct HttpLevel {
     p99_us: f64,
 }
 
-/// The JSON-RPC message in a Streamable HTTP response (JSON or an SSE stream).
-fn rpc_message(body: &str) -> Option<Value> {
-    body.lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .chain(std::iter::once(body))
-        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-        .find(|v| v.get("result").is_some() || v.get("error").is_some())
-}
-
-async fn open_session(client: &reqwest::Client, url: &str) -> anyhow::Result<String> {
-    let r = client
-        .post(url)
-        .bearer_auth(TOKEN)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .body(r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"sluicegate-bench","version":"1"}}}"#)
-        .send()
-        .await?;
-    let session = r
-        .headers()
-        .get("mcp-session-id")
-        .context("no mcp-session-id")?
-        .to_str()?
-        .to_string();
-    r.text().await?;
-    client
-        .post(url)
-        .bearer_auth(TOKEN)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .body(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
-        .send()
-        .await?;
-    Ok(session)
-}
-
 async fn http_call(
     client: &reqwest::Client,
     url: &str,
@@ -533,33 +473,6 @@ async fn http_level(
     })
 }
 
-fn start_http(s: &Setup) -> anyhow::Result<(Child, String)> {
-    let mut child = s
-        .server("http.db", &["serve-streamable-http", "--port", "0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut reader = BufReader::new(child.stderr.take().context("stderr")?);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            bail!("HTTP server did not start");
-        }
-        if let Some(url) = line.split("listening on ").nth(1) {
-            let url = url.trim().to_string();
-            std::thread::spawn(move || {
-                let mut sink = String::new();
-                while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-                    sink.clear();
-                }
-            });
-            return Ok((child, url));
-        }
-    }
-}
-
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
@@ -583,7 +496,8 @@ fn run() -> anyhow::Result<ExitCode> {
         "bench: Streamable HTTP throughput ({:?} sessions, {} s each)…",
         a.sessions, a.seconds
     );
-    let (mut server, url) = start_http(&setup)?;
+    let (mut server, url) =
+        start_http(setup.server("http.db", &["serve-streamable-http", "--port", "0"]))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -1,0 +1,372 @@
+//! The ledger load harness: `cargo bench -p sluicegate --bench ledger_load`.
+//!
+//! Starts the release `sluicegate` binary as a Streamable HTTP server on a throwaway SQLite
+//! sample app, once with the durable default (`synchronous=FULL`, an fsync per commit group)
+//! and once with `"storage": {"durability": "relaxed"}`, and drives proposals (each one a
+//! distinct change, so none is deduplicated) and reads at several concurrent sessions. While
+//! it runs, the WAL file's size is sampled; at the end the main file's size per recorded call
+//! is reported. Figures are recorded in docs/performance.md.
+//!
+//! Options after `--`: `--seconds N` per level (3), `--sessions 1,4,16`, `--json`.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use support::{TOKEN, open_session, pct, rpc_message, start_http};
+
+mod support;
+
+const READ: &str = "billing.inspect_invoice";
+const PROPOSE: &str = "billing.propose_late_fee_waiver";
+
+struct Args {
+    seconds: u64,
+    sessions: Vec<usize>,
+    json: bool,
+}
+
+impl Args {
+    fn parse() -> anyhow::Result<Args> {
+        let mut a = Args {
+            seconds: 3,
+            sessions: vec![1, 4, 16],
+            json: false,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--seconds" => a.seconds = it.next().context("--seconds N")?.parse()?,
+                "--sessions" => {
+                    a.sessions = it
+                        .next()
+                        .context("--sessions 1,4,16")?
+                        .split(',')
+                        .map(str::parse)
+                        .collect::<Result<_, _>>()?;
+                }
+                "--json" => a.json = true,
+                _ => {} // `cargo bench` adds `--bench`
+            }
+        }
+        Ok(a)
+    }
+}
+
+fn config_json(durability: &str) -> Value {
+    let target = json!({"schema": "main", "table": "invoices", "primary_key": "id", "tenant_key": "tenant_id"});
+    json!({
+        "version": 1,
+        "mode": "review",
+        "storage": {"durability": durability},
+        "sources": {"billing_app": {"engine": "sqlite", "read_url_env": "BENCH_APP_URL"}},
+        "trusted_context": {"provider": "environment", "values": {"tenant_id_env": "BENCH_TENANT", "principal_env": "BENCH_PRINCIPAL"}},
+        "capabilities": [
+            {
+                "name": READ, "kind": "read", "source": "billing_app", "target": target,
+                "args": {"invoice_id": {"type": "string", "required": true, "max_length": 64}},
+                "lookup": {"id_from_arg": "invoice_id"},
+                "visible_columns": ["id", "customer_name", "status", "amount_cents", "late_fee_cents", "waiver_reason", "updated_at"]
+            },
+            {
+                "name": PROPOSE, "kind": "proposal", "source": "billing_app", "target": target,
+                "args": {
+                    "invoice_id": {"type": "string", "required": true, "max_length": 64},
+                    "reason": {"type": "string", "required": true, "max_length": 300}
+                },
+                "lookup": {"id_from_arg": "invoice_id"},
+                "visible_columns": ["id", "status", "late_fee_cents", "waiver_reason", "updated_at"],
+                "patch": {"late_fee_cents": {"fixed": 0}, "waiver_reason": {"from_arg": "reason"}},
+                "allowed_columns": ["late_fee_cents", "waiver_reason"],
+                "conflict_guard": {"column": "updated_at"}
+            }
+        ]
+    })
+}
+
+/// One level: calls of one kind from `sessions` concurrent sessions for a fixed time.
+struct Level {
+    kind: &'static str,
+    sessions: usize,
+    calls: usize,
+    per_second: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+/// One durability setting's run.
+struct Run {
+    durability: &'static str,
+    levels: Vec<Level>,
+    max_wal_bytes: u64,
+    recorded_calls: u64,
+    main_file_bytes: u64,
+}
+
+fn tool_call(id: u64, tool: &str, arguments: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": arguments}})
+        .to_string()
+}
+
+async fn call(
+    client: &reqwest::Client,
+    url: &str,
+    session: &str,
+    body: String,
+) -> anyhow::Result<()> {
+    let text = client
+        .post(url)
+        .bearer_auth(TOKEN)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(body)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let msg = rpc_message(&text).context("no JSON-RPC response")?;
+    if msg.pointer("/result/isError") == Some(&json!(true)) || msg.get("error").is_some() {
+        bail!("call failed: {msg}");
+    }
+    Ok(())
+}
+
+/// A unique change per call, so no proposal is deduplicated into another.
+fn body_for(kind: &str, session: usize, i: u64) -> String {
+    match kind {
+        "proposals" => tool_call(
+            i,
+            PROPOSE,
+            json!({"invoice_id": "INV-3001", "reason": format!("load test s{session} n{i}")}),
+        ),
+        _ => tool_call(i, READ, json!({"invoice_id": "INV-3001"})),
+    }
+}
+
+async fn level(
+    url: &str,
+    kind: &'static str,
+    sessions: usize,
+    seconds: u64,
+    round: usize,
+) -> anyhow::Result<Level> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let mut ids = Vec::new();
+    for _ in 0..sessions {
+        ids.push(open_session(&client, url).await?);
+    }
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (n, s) in ids.into_iter().enumerate() {
+        let (client, url) = (client.clone(), url.to_string());
+        // Session numbers are unique across rounds, so reasons never repeat in one ledger.
+        let session = round * 1000 + n;
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = 1;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                call(&client, &url, &s, body_for(kind, session, i)).await?;
+                lat.push(t.elapsed());
+                i += 1;
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort();
+    Ok(Level {
+        kind,
+        sessions,
+        calls: all.len(),
+        per_second: all.len() as f64 / elapsed,
+        p50_us: pct(&all, 50.0),
+        p99_us: pct(&all, 99.0),
+    })
+}
+
+/// Samples the size of the WAL file until dropped, keeping the largest.
+struct WalWatch {
+    stop: Arc<AtomicBool>,
+    max: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WalWatch {
+    fn start(store: &Path) -> WalWatch {
+        let wal = PathBuf::from(format!("{}-wal", store.display()));
+        let (stop, max) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let (s, m) = (stop.clone(), max.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                if let Ok(meta) = std::fs::metadata(&wal) {
+                    m.fetch_max(meta.len(), Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        WalWatch {
+            stop,
+            max,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.max.load(Ordering::Relaxed)
+    }
+}
+
+fn server(exe: &Path, dir: &Path, config: &Path, store: &Path, app_db: &Path) -> Command {
+    let mut c = Command::new(exe);
+    c.args(["mcp", "serve-streamable-http", "--port", "0", "--config"])
+        .arg(config)
+        .arg("--store")
+        .arg(store)
+        .env("BENCH_APP_URL", format!("sqlite://{}", app_db.display()))
+        .env("BENCH_TENANT", "acme")
+        .env("BENCH_PRINCIPAL", "bench")
+        .env("SLUICEGATE_HTTP_TOKEN", TOKEN)
+        .env_remove("SLUICEGATE_LOG")
+        .current_dir(dir);
+    c
+}
+
+fn stop(mut child: Child) -> anyhow::Result<()> {
+    // SIGTERM: the server stops cleanly (its writer thread drains) before the file is read.
+    Command::new("kill").arg(child.id().to_string()).status()?;
+    child.wait()?;
+    Ok(())
+}
+
+/// Calls on record (evidence bundles, one per call here since every call differs or repeats
+/// a read that shares its bundle, plus query-audit records) and the main file's size after a
+/// full checkpoint.
+fn ledger_size(store: &Path) -> anyhow::Result<(u64, u64)> {
+    let conn = rusqlite::Connection::open(store)?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    let calls: i64 = conn.query_row("SELECT COUNT(*) FROM query_audit", [], |r| r.get(0))?;
+    drop(conn);
+    Ok((calls as u64, std::fs::metadata(store)?.len()))
+}
+
+fn run_one(
+    durability: &'static str,
+    a: &Args,
+    dir: &Path,
+    app_db: &Path,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Run> {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_sluicegate"));
+    let config = dir.join(format!("sluicegate-{durability}.json"));
+    std::fs::write(&config, config_json(durability).to_string())?;
+    let store = dir.join(format!("ledger-{durability}.db"));
+    let (child, url) = start_http(server(&exe, dir, &config, &store, app_db))?;
+    let watch = WalWatch::start(&store);
+    let mut levels = Vec::new();
+    for (round, n) in a.sessions.iter().enumerate() {
+        for kind in ["proposals", "reads"] {
+            eprintln!("bench: {durability} ledger, {kind} at {n} sessions…");
+            levels.push(rt.block_on(level(&url, kind, *n, a.seconds, round))?);
+        }
+    }
+    let max_wal_bytes = watch.finish();
+    stop(child)?;
+    let (recorded_calls, main_file_bytes) = ledger_size(&store)?;
+    Ok(Run {
+        durability,
+        levels,
+        max_wal_bytes,
+        recorded_calls,
+        main_file_bytes,
+    })
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ledger_load: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let a = Args::parse()?;
+    let dir = tempfile::tempdir()?;
+    let app_db = dir.path().join("app.db");
+    sluicegate_source::sample_app::create(&app_db)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let runs = [
+        run_one("full", &a, dir.path(), &app_db, &rt)?,
+        run_one("relaxed", &a, dir.path(), &app_db, &rt)?,
+    ];
+    if a.json {
+        let doc: Vec<Value> = runs
+            .iter()
+            .map(|r| {
+                json!({
+                    "durability": r.durability,
+                    "max_wal_bytes": r.max_wal_bytes,
+                    "recorded_calls": r.recorded_calls,
+                    "main_file_bytes": r.main_file_bytes,
+                    "levels": r.levels.iter().map(|l| json!({"kind": l.kind, "sessions": l.sessions, "calls": l.calls, "per_second": l.per_second, "p50_us": l.p50_us, "p99_us": l.p99_us})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    for r in &runs {
+        println!(
+            "\n{} ledger: WAL peak {:.1} MiB; main file {:.1} MiB for {} recorded calls = {} bytes/call",
+            r.durability,
+            r.max_wal_bytes as f64 / 1048576.0,
+            r.main_file_bytes as f64 / 1048576.0,
+            r.recorded_calls,
+            r.main_file_bytes / r.recorded_calls.max(1)
+        );
+        for l in &r.levels {
+            println!(
+                "  {:>9} at {:>2} sessions: {:>7.0} calls/s  p50 {:>6.0} µs  p99 {:>6.0} µs  ({} calls)",
+                l.kind, l.sessions, l.per_second, l.p50_us, l.p99_us, l.calls
+            );
+        }
+    }
+    println!("\nfull / relaxed throughput (same run):");
+    for (f, r) in runs[0].levels.iter().zip(&runs[1].levels) {
+        println!(
+            "  {:>9} at {:>2} sessions: {:.2}",
+            f.kind,
+            f.sessions,
+            f.per_second / r.per_second.max(1e-9)
+        );
+    }
+    Ok(())
+}
