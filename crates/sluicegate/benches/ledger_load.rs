@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use support::{TOKEN, open_session, pct, rpc_message, start_http};
+use support::{TOKEN, open_session, pct, post_message, start_http};
 
 mod support;
 
@@ -120,19 +120,7 @@ async fn call(
     session: &str,
     body: String,
 ) -> anyhow::Result<()> {
-    let text = client
-        .post(url)
-        .bearer_auth(TOKEN)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .header("mcp-session-id", session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .body(body)
-        .send()
-        .await?
-        .text()
-        .await?;
-    let msg = rpc_message(&text).context("no JSON-RPC response")?;
+    let msg = post_message(client, url, session, body).await?;
     if msg.pointer("/result/isError") == Some(&json!(true)) || msg.get("error").is_some() {
         bail!("call failed: {msg}");
     }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use support::{TOKEN, cpu_time, open_session, pct, rpc_message, start_http};
+use support::{TOKEN, cpu_time, open_session, pct, post_message, start_http};
 
 mod support;
 
@@ -402,19 +402,7 @@ async fn http_call(
     session: &str,
     id: u64,
 ) -> anyhow::Result<()> {
-    let body = client
-        .post(url)
-        .bearer_auth(TOKEN)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .header("mcp-session-id", session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .body(read_call(id))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let msg = rpc_message(&body).context("no JSON-RPC response")?;
+    let msg = post_message(client, url, session, read_call(id)).await?;
     if msg.pointer("/result/structuredContent/status") != Some(&json!("ok")) {
         bail!("read call failed: {msg}");
     }

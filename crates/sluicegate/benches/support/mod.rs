@@ -101,3 +101,25 @@ pub fn start_http(mut cmd: Command) -> anyhow::Result<(Child, String)> {
         }
     }
 }
+
+/// POST one JSON-RPC message on a Streamable HTTP session and return the response message.
+pub async fn post_message(
+    client: &reqwest::Client,
+    url: &str,
+    session: &str,
+    body: String,
+) -> anyhow::Result<Value> {
+    let text = client
+        .post(url)
+        .bearer_auth(TOKEN)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(body)
+        .send()
+        .await?
+        .text()
+        .await?;
+    rpc_message(&text).context("no JSON-RPC response")
+}
