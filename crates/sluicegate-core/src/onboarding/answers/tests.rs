@@ -162,6 +162,16 @@ fn prefixed() -> Inspection {
         is_generated: None,
         ordinal_position: pos,
     };
+    let fk = |table: &str, column: &str, referenced: &str| RawForeignKey {
+        schema: "main".into(),
+        table: table.into(),
+        name: format!("{table}_{column}_fk"),
+        column: column.into(),
+        referenced_schema: "main".into(),
+        referenced_table: referenced.into(),
+        referenced_column: "id".into(),
+        ordinal: 1,
+    };
     let pk = |table: &str, column: &str, ordinal: u32| RawConstraint {
         schema: "main".into(),
         table: table.into(),
@@ -200,16 +210,10 @@ fn prefixed() -> Inspection {
                 pk("app_invoice_line", "invoice_id", 1),
                 pk("app_invoice_line", "line_no", 2),
             ],
-            foreign_keys: vec![RawForeignKey {
-                schema: "main".into(),
-                table: "app_invoice".into(),
-                name: "fk".into(),
-                column: "account_id".into(),
-                referenced_schema: "main".into(),
-                referenced_table: "app_account".into(),
-                referenced_column: "id".into(),
-                ordinal: 1,
-            }],
+            foreign_keys: vec![
+                fk("app_invoice", "account_id", "app_account"),
+                fk("app_invoice_line", "invoice_id", "app_invoice"),
+            ],
             indexes: vec![],
             triggers: vec![RawTrigger {
                 schema: "main".into(),
@@ -291,6 +295,14 @@ fn a_composite_key_is_a_decision_not_a_guess() {
     assert!(
         m.iter()
             .any(|x| x.contains("composite (invoice_id, line_no)")),
+        "{m:?}"
+    );
+    // No tenant candidate: the references are named, where a scope usually is.
+    assert!(
+        m.iter().any(
+            |x| x.starts_with("--tenant-column <column> for main.app_invoice_line")
+                && x.contains("(none detected; the table references: invoice_id -> app_invoice)")
+        ),
         "{m:?}"
     );
 }
