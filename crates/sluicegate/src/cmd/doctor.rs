@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use sluicegate_runtime::serve_env;
 use sluicegate_runtime::doctor::{self, Options, Report};
+use sluicegate_runtime::serve_env;
 
 use crate::context::{config_path, print_json, runtime, store_path};
 
