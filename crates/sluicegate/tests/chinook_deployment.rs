@@ -253,9 +253,12 @@ fn story(engine: &'static str) {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600, "{engine}: the env file is owner-only");
+    // --sample sends the id recorded at onboarding as the integer the key takes.
     let smoke = walk.printed("SLUICEGATE_TENANT_ID=1");
     assert!(
-        smoke.contains("Sluicegate smoke call: ok") && smoke.contains("\"id\": 98"),
+        smoke.contains("Sluicegate smoke call: ok")
+            && smoke.contains("\"invoice_id\": 98\n")
+            && smoke.contains("\"id\": 98"),
         "{engine}: {smoke}"
     );
     let listed = walk.printed(mcp_support::INSPECTOR);
