@@ -363,9 +363,9 @@ fn story(engine: &'static str) {
 
     // No version column: a change made behind the agent's back after a proposal is a conflict
     // under the row-hash guard, and the row keeps the app's change.
-    let id = walk.run(&format!(
-        "SLUICEGATE_TENANT_ID=1 SUPPORT_REP_ID=3 SLUICEGATE_PRINCIPAL=jane.peacock sluicegate propose chinook.propose_customer_update --args '{{\"customer_id\": 3, \"email\": \"francois@example.ca\"}}' --json"
-    ));
+    let id = walk.run(
+        r#"SLUICEGATE_TENANT_ID=1 SUPPORT_REP_ID=3 SLUICEGATE_PRINCIPAL=jane.peacock sluicegate propose chinook.propose_customer_update --args '{"customer_id": 3, "email": "francois@example.ca"}' --json"#,
+    );
     let id = serde_json::from_str::<Value>(&id).unwrap()["proposal"]["id"]
         .as_str()
         .unwrap()
