@@ -54,6 +54,10 @@ enum Step {
     Sql(String),
     /// One shell command line.
     Sh(String),
+    /// A command shown failing (`$ command` then what it prints): it exits 2 printing those
+    /// lines (the doc's PostgreSQL schema `public.` stands for this engine's), and leaves the
+    /// config as it was.
+    Refused(String, Vec<String>),
 }
 
 /// docs/onboarding.md's worked example, run in a project directory of its own with a home of
@@ -95,6 +99,11 @@ impl Walk {
             for (info, body) in code_blocks(part) {
                 match info.as_str() {
                     "sql" if sql_engine(&body) == Some(engine) => steps.push(Step::Sql(body)),
+                    "text" if body.starts_with("$ ") => {
+                        let mut lines = body.lines().map(str::to_string);
+                        let command = lines.next().unwrap()[2..].to_string();
+                        steps.push(Step::Refused(command, lines.collect()));
+                    }
                     "sh" => steps.extend(
                         body.lines()
                             .map(str::trim)
@@ -188,6 +197,25 @@ impl Walk {
                     app.admin(&sql);
                     app.adopt_role(READER.0);
                     app.adopt_role(WRITER.0);
+                }
+                Step::Refused(line, expected) => {
+                    let config = std::fs::read(self.path().join("sluicegate.json")).ok();
+                    let (code, out) = self.shell_status(&line);
+                    assert_eq!(code, 2, "{}: `{line}`:\n{out}", self.engine);
+                    let after = std::fs::read(self.path().join("sluicegate.json")).ok();
+                    assert!(
+                        config == after,
+                        "{}: `{line}` wrote the config",
+                        self.engine
+                    );
+                    for l in expected {
+                        let l = l.replace(" public.", &format!(" {}.", app.schema()));
+                        assert!(
+                            out.contains(&l),
+                            "{}: `{line}` printed\n{out}\nnot\n{l}",
+                            self.engine
+                        );
+                    }
                 }
                 Step::Sh(line) => {
                     let out = match line.strip_prefix("export ") {
