@@ -194,9 +194,10 @@ impl Walk {
                         }
                         _ => sql,
                     };
-                    app.admin(&sql);
+                    // Dropped with the database even if a statement below fails.
                     app.adopt_role(READER.0);
                     app.adopt_role(WRITER.0);
+                    app.admin(&sql);
                 }
                 Step::Refused(line, expected) => {
                     let config = std::fs::read(self.path().join("sluicegate.json")).ok();
