@@ -533,7 +533,7 @@ pub fn resolve(
     }
     if proposes && conflict_column.is_none() && !patch.is_empty() {
         warnings.push(format!(
-            "no conflict/version column for {qualified}: proposals will use a weak guard (weak_guard_ack); pass --conflict-column to guard against lost updates"
+            "no conflict/version column for {qualified}: proposals use the weak guard (weak_guard_ack), so apply compares the columns the agent read and misses a change to any other; pass --conflict-column if the table has an updated_at or version column"
         ));
     }
     let allowed_columns = if !a.allowed_columns.is_empty() {

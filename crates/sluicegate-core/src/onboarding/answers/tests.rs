@@ -318,7 +318,16 @@ fn a_single_tenant_source_names_no_tenant_env() {
         patch: vec!["body=arg:body".into()],
         ..Default::default()
     };
-    let doc = generate(&resolve(&a, None, None, "review").unwrap().selection).unwrap();
+    let resolved = resolve(&a, None, None, "review").unwrap();
+    // No version column: the warning says what the weak guard does and does not see.
+    assert!(
+        resolved.warnings.iter().any(|w| w.contains(
+            "proposals use the weak guard (weak_guard_ack), so apply compares the columns the agent read and misses a change to any other"
+        )),
+        "{:?}",
+        resolved.warnings
+    );
+    let doc = generate(&resolved.selection).unwrap();
     assert_eq!(
         doc["trusted_context"]["values"],
         json!({"principal_env": "SLUICEGATE_PRINCIPAL"})
