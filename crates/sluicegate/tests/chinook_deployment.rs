@@ -375,12 +375,18 @@ fn story(engine: &'static str) {
     ));
     app.admin("UPDATE chinook_customer SET phone = '+1 (514) 721-4712' WHERE id = 3");
     let changed = row(&app, "chinook_customer", 3);
-    let o = walk.shell_status(&format!("sluicegate apply {id} --json"));
-    assert_eq!(o.0, 1, "{engine}: {}", o.1);
-    assert!(
-        o.1.contains("VERSION_CONFLICT") || o.1.contains("conflict"),
-        "{engine}: {}",
-        o.1
+    let (code, out) = walk.shell_status(&format!("sluicegate apply {id} --json"));
+    assert_eq!(code, 1, "{engine}: {out}");
+    // stdout, then stderr: the receipt is the first top-level JSON object.
+    let receipt: Value = serde_json::from_str(&out[..out.find("\n}").unwrap() + 2]).unwrap();
+    assert_eq!(
+        (
+            &receipt["status"],
+            &receipt["error_code"],
+            &receipt["affected_rows"]
+        ),
+        (&json!("conflict"), &json!("VERSION_CONFLICT"), &json!(0)),
+        "{engine}: {out}"
     );
     assert_eq!(
         row(&app, "chinook_customer", 3),
