@@ -290,9 +290,11 @@ fn story(engine: &'static str) {
         .unwrap()
         .to_string();
 
-    // 4. is the model's part (above). 5. Review and apply outside MCP: the reviewer's key goes
-    //    into the config as the doc says, the doc's lines approve and apply the latest
-    //    proposal (the customer's email).
+    // 4. is the model's part (above; any command the doc adds there runs too).
+    walk.section(4, &mut app, &mut |_, _| {});
+
+    // 5. Review and apply outside MCP: the reviewer's key goes into the config as the doc
+    //    says, the doc's lines approve and apply the latest proposal (the customer's email).
     let project = walk.path().to_path_buf();
     let before_customer = row(&app, "chinook_customer", 1);
     walk.section(5, &mut app, &mut |line, out| {
