@@ -436,9 +436,44 @@ pub fn sample_args_typed(cap: &Capability, specs: &IndexMap<String, ArgSpec>) ->
     args
 }
 
+/// An object id recorded at onboarding (`--smoke-id`, kept as text) as the lookup argument
+/// `spec` takes it: a JSON integer for an integer key, so `--sample` sends what a model's
+/// client sends. Anything else is sent as recorded.
+pub fn recorded_id(spec: Option<&ArgSpec>, id: &Value) -> Value {
+    match (spec.map(|s| s.arg_type), id.as_str().map(str::parse::<i64>)) {
+        (Some(ArgType::Integer), Some(Ok(n))) => json!(n),
+        _ => id.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recorded_ids_take_the_type_of_the_key() {
+        let spec = |arg_type| ArgSpec {
+            name: "invoice_id".into(),
+            arg_type,
+            description: None,
+            required: true,
+            max_length: None,
+            minimum: None,
+            maximum: None,
+            enum_values: None,
+            format: None,
+            range: None,
+        };
+        let integer = spec(ArgType::Integer);
+        assert_eq!(recorded_id(Some(&integer), &json!("98")), json!(98));
+        assert_eq!(recorded_id(Some(&integer), &json!(98)), json!(98));
+        assert_eq!(recorded_id(Some(&integer), &json!("INV-1")), json!("INV-1"));
+        assert_eq!(
+            recorded_id(Some(&spec(ArgType::String)), &json!("98")),
+            json!("98")
+        );
+        assert_eq!(recorded_id(None, &json!("98")), json!("98"));
+    }
 
     #[test]
     fn alias_vectors() {

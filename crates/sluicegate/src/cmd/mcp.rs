@@ -409,7 +409,11 @@ fn snippet(client: &str, a: &SnippetArgs) -> anyhow::Result<ExitCode> {
         store: store_path(a.store.as_deref(), a.config.as_deref()),
         relative_paths: a.relative_paths,
         command: a.command.clone().unwrap_or_else(command_name),
-        env_file: (!a.no_env_file).then(|| a.env_file.clone().unwrap_or(".env".into())),
+        env_file: (!a.no_env_file).then(|| {
+            a.env_file
+                .clone()
+                .unwrap_or(client_files::DEFAULT_ENV_FILE.into())
+        }),
         create_env_file: a.create_env_file,
         host: a.host.clone(),
         port: a.port,

@@ -12,6 +12,7 @@ use sluicegate_core::tools::boundary::{BoundaryCheck, NOT_EXPOSED, all_pass, bou
 use sluicegate_core::tools::{AliasMode, exposed_tools};
 use sluicegate_runtime::onboarding::{self, recorded_ids};
 use sluicegate_runtime::{AgentApi, Env, view};
+use tokio::runtime::Runtime;
 
 use crate::context::{
     config_path, load_config, open_ledger, print_json, runtime, store_hint, store_path,
@@ -96,15 +97,22 @@ impl InputArgs {
     }
 
     /// The arguments to send: explicit JSON, a file, or samples for `cap` (typed from its
-    /// table's columns, like the call) with the object id recorded for config `path`.
-    fn resolve(&self, api: &AgentApi, cap: &str, path: &Path) -> anyhow::Result<Args> {
+    /// table's columns, like the call) with the object id recorded for config `path`. `rt` is
+    /// the runtime the call runs on too: a MySQL pool dies with the runtime it was used on.
+    fn resolve(
+        &self,
+        rt: &Runtime,
+        api: &AgentApi,
+        cap: &str,
+        path: &Path,
+    ) -> anyhow::Result<Args> {
         let text = match (&self.args, &self.input) {
             (Some(a), _) => a.clone(),
             (None, Some(path)) => std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --input {}", path.display()))?,
             (None, None) => {
                 let ids = onboarding::recorded_ids(path);
-                return runtime()?
+                return rt
                     .block_on(api.sample_args(cap, &ids))
                     .map_err(anyhow::Error::msg);
             }
@@ -262,8 +270,9 @@ pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
     if api.config().capability(&tool).is_none() {
         bail!("capability not found in config: {tool}");
     }
-    let args = a.input.resolve(&api, &tool, &path)?;
-    let result = runtime()?.block_on(api.call(&tool, &args));
+    let rt = runtime()?;
+    let args = a.input.resolve(&rt, &api, &tool, &path)?;
+    let result = rt.block_on(api.call(&tool, &args));
     let ok = result.succeeded();
     if a.json {
         print_json(
@@ -300,8 +309,9 @@ pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
             a.capability
         );
     }
-    let args = a.input.resolve(&api, &a.capability, &path)?;
-    let result = runtime()?.block_on(api.call(&a.capability, &args));
+    let rt = runtime()?;
+    let args = a.input.resolve(&rt, &api, &a.capability, &path)?;
+    let result = rt.block_on(api.call(&a.capability, &args));
     let ok = result.succeeded();
     if a.json {
         print_json(&result.payload)?;
