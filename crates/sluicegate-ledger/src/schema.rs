@@ -202,6 +202,14 @@ CREATE INDEX idx_proposals_object_id_created ON proposals(object_id, created_at)
 CREATE INDEX idx_proposals_table_created ON proposals(source_table, created_at);
 CREATE INDEX idx_writeback_receipts_idempotency ON writeback_receipts(idempotency_key);
 "#,
+    // Version 6: a query's statement template is kept once per fingerprint instead of in every
+    // audit record (`compact.rs`); older records keep their full payloads and read as before.
+    r#"
+CREATE TABLE query_shapes (
+  query_fingerprint TEXT PRIMARY KEY,
+  statement_template TEXT NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.
