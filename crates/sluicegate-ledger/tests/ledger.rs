@@ -571,3 +571,48 @@ fn durability_is_full_unless_relaxed_is_asked_for() {
         Durability::Relaxed
     );
 }
+
+/// What a read records is stored without the fields its row's columns already hold, and read
+/// back exactly as the core wrote it.
+#[test]
+fn per_call_records_are_stored_compact_and_read_back_whole() {
+    let (dir, ledger) = open_temp();
+    let cfg = config("review");
+    let cap = &cfg.capabilities[0];
+    let read = record_read(
+        cap,
+        &ctx(),
+        &row("INV-1", 5500),
+        1,
+        &json!("INV-1"),
+        "2026-06-20T14:31:09.000Z",
+    );
+    ledger
+        .record_read(read.bundle.clone(), read.audit.clone())
+        .wait()
+        .unwrap();
+    let bundle = ledger.evidence(&read.bundle.evidence_bundle_id).unwrap();
+    let text = |v: &serde_json::Value| serde_json::to_string(v).unwrap();
+    assert_eq!(text(&bundle.payload), text(&read.bundle.payload));
+    assert_eq!(
+        text(&bundle.query_audit[0].payload),
+        text(&read.audit.payload)
+    );
+
+    let raw = rusqlite::Connection::open(dir.path().join("nested/dir/ledger.db")).unwrap();
+    let (bundle_json, audit_json): (String, String) = raw
+        .query_row(
+            "SELECT b.payload_json, a.payload_json FROM evidence_bundles b, query_audit a",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        bundle_json.starts_with("{\"~\":1") && !bundle_json.contains("tenant_id"),
+        "{bundle_json}"
+    );
+    assert!(
+        audit_json.starts_with("{\"~\":1") && !audit_json.contains("SELECT"),
+        "{audit_json}"
+    );
+}
