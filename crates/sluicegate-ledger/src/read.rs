@@ -326,10 +326,11 @@ impl Ledger {
         };
         let page_count: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
         let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let bundles = count("evidence_bundles")?;
         Ok(Stats {
             path: self.path.display().to_string(),
             proposals: count("proposals")?,
-            evidence_bundles: count("evidence_bundles")?,
+            evidence_bundles: bundles,
             evidence_items: conn.query_row(
                 "SELECT COALESCE(SUM(json_array_length(items_json)), 0) FROM evidence_bundles",
                 [],
@@ -345,6 +346,13 @@ impl Ledger {
             page_count,
             page_size,
             approx_bytes: page_count * page_size,
+            wal_bytes: std::fs::metadata(format!("{}-wal", self.path.display()))
+                .map(|m| m.len())
+                .unwrap_or(0),
+            bytes_per_call: match bundles {
+                0 => 0,
+                calls => page_count * page_size / calls,
+            },
         })
     }
 

@@ -344,6 +344,10 @@ pub struct Stats {
     pub page_count: i64,
     pub page_size: i64,
     pub approx_bytes: i64,
+    /// The WAL file's size now (commits not yet folded back into the main file).
+    pub wal_bytes: u64,
+    /// Main-file bytes per recorded tool call (one evidence bundle per call); 0 when empty.
+    pub bytes_per_call: i64,
 }
 
 fn parse(text: String) -> Value {

@@ -616,3 +616,20 @@ fn per_call_records_are_stored_compact_and_read_back_whole() {
         "{audit_json}"
     );
 }
+
+/// `stats` reports the main file's bytes per recorded call and the WAL's size.
+#[test]
+fn stats_report_bytes_per_call_and_the_wal() {
+    let (_dir, ledger) = open_temp();
+    let cfg = config("review");
+    let cap = &cfg.capabilities[0];
+    for i in 0..20 {
+        let at = format!("2026-06-20T14:31:{i:02}.000Z");
+        let read = record_read(cap, &ctx(), &row("INV-1", 5500), 1, &json!("INV-1"), &at);
+        ledger.record_read(read.bundle, read.audit).wait().unwrap();
+    }
+    let s = ledger.stats().unwrap();
+    assert_eq!(s.evidence_bundles, 20);
+    assert_eq!(s.bytes_per_call, s.approx_bytes / 20);
+    assert!(s.bytes_per_call > 0 && s.wal_bytes > 0, "{s:?}");
+}
