@@ -5,7 +5,8 @@ use rusqlite::{OptionalExtension, params};
 use sluicegate_core::decision::{DecisionRecord, Verdict};
 
 use crate::query::{
-    AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, Where, limit_sql, proposals_query, receipts_query,
+    AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, Where, evidence_query, limit_sql, proposals_query,
+    receipts_query,
 };
 use crate::views::*;
 use crate::{Ledger, LedgerError, RefusalCode};
@@ -186,24 +187,7 @@ impl Ledger {
 
     /// Evidence bundles, newest first, without items (use [`Ledger::evidence`] for detail).
     pub fn list_evidence(&self, f: &Filter) -> Result<Vec<StoredEvidence>, LedgerError> {
-        let mut w = Where::default();
-        w.eq("evidence_bundle_id", &f.evidence)
-            .eq("tenant_id", &f.tenant)
-            .eq("principal", &f.principal)
-            .eq("capability", &f.capability)
-            .eq("proposal_id", &f.proposal)
-            .eq("source_id", &f.source)
-            .table("source_table", &f.table)
-            .eq("query_fingerprint", &f.query_fingerprint)
-            .object_type("business_object", "source_table", &f.object_type)
-            .eq("object_id", &f.object_id)
-            .range("created_at", &f.from, &f.to);
-        let sql = format!(
-            "SELECT {} FROM evidence_bundles{} ORDER BY rowid DESC{}",
-            StoredEvidence::COLUMNS,
-            w.sql(),
-            limit_sql(f.limit)
-        );
+        let (sql, w) = evidence_query(f);
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(w.params().as_slice(), StoredEvidence::from_row)?;

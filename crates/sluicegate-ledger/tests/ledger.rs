@@ -633,3 +633,42 @@ fn stats_report_bytes_per_call_and_the_wal() {
     assert_eq!(s.bytes_per_call, s.approx_bytes / 20);
     assert!(s.bytes_per_call > 0 && s.wal_bytes > 0, "{s:?}");
 }
+
+/// `evidence list --from/--to` (a rowid range found through the time index) returns exactly
+/// the bundles recorded in the range, and nothing when the range holds none.
+#[test]
+fn evidence_time_ranges_are_exact() {
+    let (_dir, ledger) = open_temp();
+    let cfg = config("review");
+    let cap = &cfg.capabilities[0];
+    for i in 0..10 {
+        let id = format!("INV-{i}");
+        let read = record_read(
+            cap,
+            &ctx(),
+            &row(&id, 1),
+            1,
+            &json!(id),
+            "2026-06-20T14:31:09.000Z",
+        );
+        ledger.record_read(read.bundle, read.audit).wait().unwrap();
+    }
+    let all = ledger.list_evidence(&Filter::default()).unwrap();
+    let times: Vec<String> = all.iter().rev().map(|b| b.created_at.clone()).collect();
+    let count = |from: Option<&str>, to: Option<&str>| {
+        ledger
+            .list_evidence(&Filter {
+                from: from.map(str::to_string),
+                to: to.map(str::to_string),
+                ..Filter::default()
+            })
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(Some(&times[3]), Some(&times[6])), 4);
+    assert_eq!(count(Some(&times[3]), None), 7);
+    assert_eq!(count(None, Some(&times[0])), 1);
+    assert_eq!(count(Some("2099-01-01"), None), 0);
+    assert_eq!(count(None, Some("2000-01-01")), 0);
+    assert_eq!(count(Some(&times[6]), Some(&times[3])), 0);
+}
