@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use sluicegate_core::call::Args;
 use sluicegate_core::config::{Config, Kind};
-use sluicegate_core::tools::boundary::{BoundaryCheck, NOT_EXPOSED, all_pass, boundary_checks};
+use sluicegate_core::tools::boundary::{BoundaryCheck, all_pass, boundary_checks};
 use sluicegate_core::tools::{AliasMode, exposed_tools};
 use sluicegate_runtime::onboarding::{self, recorded_ids};
 use sluicegate_runtime::{AgentApi, Env, view};
@@ -159,13 +159,6 @@ impl Boundary {
         all_pass(&self.checks)
     }
 
-    fn checks_json(&self) -> Vec<Value> {
-        self.checks
-            .iter()
-            .map(|c| json!({"name": c.name, "ok": c.ok, "detail": c.detail}))
-            .collect()
-    }
-
     fn exit_code(&self) -> ExitCode {
         if self.ok() {
             ExitCode::SUCCESS
@@ -183,13 +176,9 @@ pub fn run_boundary_smoke(a: PreviewArgs) -> anyhow::Result<ExitCode> {
         .map(|t| t.exposed)
         .collect();
     if a.json {
-        print_json(&json!({
-            "ok": b.ok(),
-            "config_path": b.path,
-            "store_path": b.store,
-            "tools": tools,
-            "checks": b.checks_json(),
-        }))?;
+        print_json(&view::boundary_smoke_json(
+            &b.path, &b.store, &tools, &b.checks,
+        ))?;
     } else {
         out!(
             "{}",
@@ -203,21 +192,10 @@ pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
     let (ToolsCommand::Preview(a) | ToolsCommand::List(a)) = cmd;
     let b = Boundary::load(&a)?;
     let (path, store, config, mode) = (&b.path, &b.store, &b.config, b.mode);
-    let tools = exposed_tools(config, mode);
-    let ok = b.ok();
     if a.json {
-        print_json(&json!({
-            "ok": ok,
-            "config_path": path,
-            "store_path": store,
-            "alias_mode": mode.as_str(),
-            "exposed_to_mcp": tools.iter().map(|t| &t.exposed).collect::<Vec<_>>(),
-            "alias_mappings": tools.iter().map(|t| json!({
-                "canonicalName": t.canonical, "exposedName": t.exposed, "isAlias": t.is_alias, "style": mode.as_str(),
-            })).collect::<Vec<_>>(),
-            "not_exposed_to_mcp": NOT_EXPOSED,
-            "checks": b.checks_json(),
-        }))?;
+        print_json(&view::tools_preview_json(
+            config, mode, path, store, &b.checks,
+        ))?;
     } else {
         outln!(
             "{}",
