@@ -504,3 +504,23 @@ fn sample_without_a_recorded_id_says_what_to_pass() {
     );
     assert!(err.contains(".sluicegate/smoke-input.json"), "{err}");
 }
+
+/// `store stats`: counts and bytes per recorded call, as text and JSON; a missing ledger is
+/// refused (exit 2), never created.
+#[test]
+fn store_stats_reports_counts_and_bytes_per_call() {
+    let p = Project::new("review");
+    let o = p.run(&["store", "stats"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!p.dir.path().join("ledger/local.db").exists());
+    let o = p.run(&["propose", "billing.propose_late_fee_waiver", "--sample"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = p.run(&["store", "stats", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json_out(&o);
+    assert_eq!(v["proposals"], json!(1));
+    assert_eq!(v["evidence_bundles"], json!(1));
+    assert!(v["bytes_per_call"].as_i64().unwrap() > 0, "{v}");
+    let o = p.run(&["store", "stats"]);
+    assert!(stdout(&o).contains("bytes per recorded call"), "{}", stdout(&o));
+}
