@@ -522,5 +522,44 @@ fn store_stats_reports_counts_and_bytes_per_call() {
     assert_eq!(v["evidence_bundles"], json!(1));
     assert!(v["bytes_per_call"].as_i64().unwrap() > 0, "{v}");
     let o = p.run(&["store", "stats"]);
-    assert!(stdout(&o).contains("bytes per recorded call"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("bytes per recorded call"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// The README's "Using it" commands, run as written (with `sluicegate` being this build) in a
+/// project whose `sluicegate.json` is the billing config, with its env set.
+#[test]
+fn the_readme_using_it_commands_run_as_written() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let block = readme
+        .split("## Using it")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("README has a Using it block");
+    let p = Project::new("review");
+    let mut ran = 0;
+    for line in block.lines() {
+        let command = line.split(" #").next().unwrap().trim();
+        if command.is_empty() {
+            continue;
+        }
+        let words = shell_words::split(command).unwrap();
+        assert_eq!(words[0], "sluicegate", "{line}");
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let o = p.run(&args);
+        assert!(
+            o.status.success(),
+            "`{command}` failed: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        ran += 1;
+    }
+    assert!(ran >= 9, "{ran} commands");
 }
