@@ -8,7 +8,7 @@
 mod facts;
 mod review;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sluicegate_core::chain;
@@ -66,14 +66,23 @@ impl Ledger {
         if let Err(e) = scan_read(&call.read_bundle, &call.read_audit) {
             return Pending::ready(Err(e));
         }
+        // Checks, hashes and serialisation run here, on the caller's thread, so concurrent
+        // callers do them in parallel; the writer thread, which every record waits behind,
+        // only writes.
+        let prepared = prepare_proposal(&call.change_set, &call.proposal_audit);
         self.write_keeping(move |tx, now| {
             insert_read(tx, &call.read_bundle, &call.read_audit, now)?;
             // The read happened and stays on record even when the proposal is refused: the
             // refusal travels inside an `Ok` so the writer keeps this job's records.
+            let prepared = match prepared {
+                Ok(p) => p,
+                Err(refused) => return Ok(Err(refused)),
+            };
             let proposal_savepoint = SavePoint::open(tx)?;
             let outcome = insert_proposal(
                 tx,
                 &call.change_set,
+                prepared,
                 &call.proposal_item,
                 &call.proposal_audit,
                 now,
@@ -201,6 +210,7 @@ struct StoredItem<'a> {
 
 /// Link an unlinked bundle to the proposal it supports and append the proposal's item.
 /// Returns whether the bundle was linked (a bundle already linked to a proposal stays as is).
+/// SQLite appends the item in place: no read, parse and rewrite of the items on this thread.
 fn link_bundle(
     tx: &Connection,
     bundle_id: &str,
@@ -208,26 +218,15 @@ fn link_bundle(
     item: &Value,
     now: &str,
 ) -> Result<bool, LedgerError> {
-    let items: Option<String> = tx
-        .query_row(
-            "SELECT items_json FROM evidence_bundles WHERE evidence_bundle_id = ?1 AND proposal_id IS NULL",
-            [bundle_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(items) = items else {
-        return Ok(false);
-    };
-    let mut items: Vec<Value> = serde_json::from_str(&items)?;
-    items.push(serde_json::to_value(StoredItem {
+    let item = serde_json::to_string(&StoredItem {
         created_at: now,
         item,
-    })?);
-    tx.exec(
-        "UPDATE evidence_bundles SET proposal_id = ?2, items_json = ?3 WHERE evidence_bundle_id = ?1",
-        params![bundle_id, proposal_id, serde_json::to_string(&items)?],
+    })?;
+    let linked = tx.exec(
+        "UPDATE evidence_bundles SET proposal_id = ?2, items_json = json_insert(items_json, '$[#]', json(?3)) WHERE evidence_bundle_id = ?1 AND proposal_id IS NULL",
+        params![bundle_id, proposal_id, item],
     )?;
-    Ok(true)
+    Ok(linked == 1)
 }
 
 /// Insert an audit record and add it to the list of the bundle it names, if any.
@@ -296,13 +295,17 @@ fn insert_audit_row(
     Ok(tx.last_insert_rowid())
 }
 
-fn insert_proposal(
-    tx: &Connection,
+/// What recording a proposal needs that does not touch the ledger: the change set checked,
+/// scanned for secrets and hashed, and its stored JSON.
+struct PreparedProposal {
+    hash: String,
+    cs_json: String,
+}
+
+fn prepare_proposal(
     cs: &ChangeSet,
-    proposal_item: &Value,
     proposal_audit: &QueryAudit,
-    now: &str,
-) -> Result<ProposalRecorded, LedgerError> {
+) -> Result<PreparedProposal, LedgerError> {
     validate_change_set(cs).map_err(|m| LedgerError::refused(RefusalCode::ChangeSetInvalid, m))?;
     let cs_value = serde_json::to_value(cs)?;
     secrets::scan(&cs_value, "change_set").map_err(to_refusal)?;
@@ -314,6 +317,21 @@ fn insert_proposal(
             "integrity.proposal_hash is not the hash of the change set's content",
         ));
     }
+    Ok(PreparedProposal {
+        hash: hash.to_string(),
+        cs_json: serde_json::to_string(&cs_value)?,
+    })
+}
+
+fn insert_proposal(
+    tx: &Connection,
+    cs: &ChangeSet,
+    prepared: PreparedProposal,
+    proposal_item: &Value,
+    proposal_audit: &QueryAudit,
+    now: &str,
+) -> Result<ProposalRecorded, LedgerError> {
+    let PreparedProposal { hash, cs_json } = prepared;
     if let Some(existing) = load_proposal_opt(tx, &cs.proposal_id)? {
         // The same change proposed again, by the same principal (same hash) or another one
         // (same change hash): the existing proposal, marked deduplicated.
@@ -335,7 +353,6 @@ fn insert_proposal(
             ),
         ));
     }
-    let cs_json = serde_json::to_string(&cs_value)?;
     let state = match cs.approval.status.as_str() {
         "approved" => State::Approved,
         "rejected" => State::Rejected,
