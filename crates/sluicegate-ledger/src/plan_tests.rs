@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::query::{Filter, proposals_query, receipts_query};
+use crate::query::{Filter, InboxCursor, inbox_query, proposals_query, receipts_query};
 use crate::{Ledger, query::Where};
 
 fn plan(ledger: &Ledger, (sql, w): (String, Where)) -> Vec<String> {
@@ -143,6 +143,16 @@ fn every_list_filter_searches_an_index() {
         // A filter receipts do not have leaves their list unfiltered (nothing to search).
         let receipt_filtered = !receipt_where.params.is_empty();
         let receipts_only = name.contains("job") || name.contains("idem");
+        let cursor = InboxCursor {
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            rowid: 7,
+        };
+        for after in [None, Some(&cursor)] {
+            let inbox = plan(&ledger, inbox_query(&limited, after));
+            if !receipts_only && !searches_only(&inbox, "proposals") {
+                failures.push(format!("inbox --{name} after {after:?}: {inbox:?}"));
+            }
+        }
         if !receipts_only && !searches_only(&proposals, "proposals") {
             failures.push(format!("proposals list --{name}: {proposals:?}"));
         }
