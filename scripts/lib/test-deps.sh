@@ -11,12 +11,15 @@
 #                         run against Sluicegate (pip)
 #   <dir>/inspector       the MCP Inspector, whose CLI mode docs/mcp-clients.md runs against
 #                         a client config file (npm; 0.15.0 is the last release on Node 20)
+#   <dir>/browser         playwright-core, which drives Debian's chromium (ENGINES_PREREQUISITES
+#                         installs it) in the review UI's browser test (npm; no browser download)
 #
 # On success it prints, on stdout and nothing else, the exports the tests read:
 #
 #   SLUICEGATE_HANDLER_DEPS  <dir>/handlers
 #   SLUICEGATE_TEST_PYTHON   <dir>/mcp-clients/bin/python
 #   SLUICEGATE_TEST_INSPECTOR  <dir>/inspector/node_modules/.bin/mcp-inspector
+#   SLUICEGATE_TEST_PLAYWRIGHT <dir>/browser/node_modules (NODE_PATH for the browser test)
 #
 # Versions are pinned so CI runs what was tested. Re-running is cheap: a part whose marker
 # file names the same pins is left alone. Needs python3 with venv (Debian: python3-venv), npm,
@@ -33,6 +36,8 @@ HANDLER_NODE=(fastify@5.6.1 pg@8.16.3)
 MCP_CLIENTS_PY=(mcp==2.3.0 openai-agents==0.24.0)
 # docs/mcp-clients.md names this exact version in its npx command.
 INSPECTOR_NODE=(@modelcontextprotocol/inspector@0.15.0)
+# The driver only: it launches the system's chromium by path and never downloads a browser.
+BROWSER_NODE=(playwright-core@1.65.1)
 
 say() { printf '[test-deps] %s\n' "$*" >&2; }
 fail() {
@@ -88,8 +93,10 @@ python_venv "$dir/handlers/venv" "${HANDLER_PY[@]}"
 node_modules "$dir/handlers/node" "${HANDLER_NODE[@]}"
 python_venv "$dir/mcp-clients" "${MCP_CLIENTS_PY[@]}"
 node_modules "$dir/inspector" "${INSPECTOR_NODE[@]}"
+node_modules "$dir/browser" "${BROWSER_NODE[@]}"
 say "ready: $dir"
 
 printf 'export SLUICEGATE_HANDLER_DEPS=%q\n' "$dir/handlers"
 printf 'export SLUICEGATE_TEST_PYTHON=%q\n' "$dir/mcp-clients/bin/python"
 printf 'export SLUICEGATE_TEST_INSPECTOR=%q\n' "$dir/inspector/node_modules/.bin/mcp-inspector"
+printf 'export SLUICEGATE_TEST_PLAYWRIGHT=%q\n' "$dir/browser/node_modules"

@@ -33,6 +33,8 @@ const JS: &str = include_str!("../assets/app.js");
 /// wrote reaches the page as markup or as a control.
 pub fn templates() -> Environment<'static> {
     let mut env = Environment::new();
+    // Set before the templates are added: a template's escaping is fixed when it is compiled.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
     for (name, source) in [
         ("layout.html", include_str!("../templates/layout.html")),
         ("inbox.html", include_str!("../templates/inbox.html")),
@@ -42,7 +44,6 @@ pub fn templates() -> Environment<'static> {
         env.add_template(name, source)
             .expect("invariant: the embedded templates parse");
     }
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
     env.set_formatter(|out, state, value| match value.as_str() {
         Some(s) if !value.is_safe() => {
             let shown = Jinja::from(display::text(s).into_owned());
@@ -472,4 +473,38 @@ fn encode(segment: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every string a template writes is HTML-escaped after its controls are made visible.
+    #[test]
+    fn templates_escape_markup_and_show_controls() {
+        let html = templates()
+            .get_template("message.html")
+            .expect("template")
+            .render(context! {
+                heading => "<script>alert(1)</script>",
+                message => "a\r\u{1b}[1A<img src=x onerror=alert(1)>\u{202e}\"'",
+                reviewer => "r",
+            })
+            .expect("render");
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("a\\r\\x1b[1A&lt;img src=x onerror=alert(1)&gt;\\u{202e}&quot;&#x27;"),
+            "{html}"
+        );
+        assert!(
+            !html
+                .chars()
+                .any(|c| c == '\u{1b}' || c == '\r' || c == '\u{202e}')
+        );
+    }
 }
