@@ -140,27 +140,27 @@ impl App {
     }
 
     /// The session of a page request, or the page that says how to log in.
-    fn session(&self, headers: &HeaderMap) -> Result<Session, Response> {
+    fn session(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
         self.lock.session(headers).ok_or_else(|| {
-            self.message(
+            Box::new(self.message(
                 StatusCode::UNAUTHORIZED,
                 "Log in first",
                 "Open the login URL `sluicegate ui` printed when it started.",
-            )
+            ))
         })
     }
 
     /// The session of a POST whose form carries its CSRF token.
-    fn session_for_post(&self, headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
+    fn session_for_post(&self, headers: &HeaderMap, csrf: &str) -> Result<Session, Box<Response>> {
         let session = self
             .lock
             .session(headers)
-            .ok_or_else(|| plain(StatusCode::FORBIDDEN, "forbidden: no session\n"))?;
+            .ok_or_else(|| Box::new(plain(StatusCode::FORBIDDEN, "forbidden: no session\n")))?;
         if !csrf_ok(&session, csrf) {
-            return Err(plain(
+            return Err(Box::new(plain(
                 StatusCode::FORBIDDEN,
                 "forbidden: missing or wrong CSRF token\n",
-            ));
+            )));
         }
         Ok(session)
     }
@@ -238,7 +238,7 @@ async fn inbox(
     Query(q): Query<InboxQuery>,
 ) -> Response {
     if let Err(r) = app.session(&headers) {
-        return r;
+        return *r;
     }
     let state = q
         .state
@@ -327,7 +327,7 @@ async fn proposal(
 ) -> Response {
     let session = match app.session(&headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     app.proposal_page(
         &session,
@@ -360,7 +360,7 @@ async fn decide(
 ) -> Response {
     let session = match app.session_for_post(&headers, &form.csrf) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let verdict = match form.verdict.as_str() {
         "approve" => Verdict::Approve,
@@ -419,7 +419,7 @@ async fn apply(
 ) -> Response {
     let session = match app.session_for_post(&headers, &form.csrf) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let selector = id.clone();
     let writer = app
