@@ -152,6 +152,12 @@ fn every_list_filter_searches_an_index() {
             if !receipts_only && !searches_only(&inbox, "proposals") {
                 failures.push(format!("inbox --{name} after {after:?}: {inbox:?}"));
             }
+            // Past the first page, the index range starts at the cursor (no walk to it) when
+            // the index orders by time after the filter's columns.
+            let ranged = inbox.iter().any(|l| l.contains("created_at>"));
+            if after.is_some() && (name == "status" || name == "tenant") && !ranged {
+                failures.push(format!("inbox --{name} walks to its cursor: {inbox:?}"));
+            }
         }
         if !receipts_only && !searches_only(&proposals, "proposals") {
             failures.push(format!("proposals list --{name}: {proposals:?}"));
