@@ -325,3 +325,82 @@ fn refusals(base: &str, seen: &Value, pending: &str, ledger: &Ledger, login: &st
     let reused = login.split(base).nth(1).unwrap();
     assert_eq!(get(reused, None, false), 403, "the login token works once");
 }
+
+/// Without `--allow-remote-bind` the UI listens on loopback only; it says so and prints no URL.
+#[test]
+fn a_remote_bind_needs_the_flag() {
+    let f = Fixture::new(2);
+    propose(&f, "acme", "INV-3001", "any");
+    let out = f
+        .cmd()
+        .args(["ui", "--host", "0.0.0.0", "--port", "0"])
+        .args(f.paths())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--allow-remote-bind"), "{stderr}");
+}
+
+/// With no writer for the capability (its `write_url_env` unset), an approved proposal's page
+/// shows the terminal command instead of an Apply button.
+#[test]
+fn without_a_writer_the_page_gives_the_apply_command() {
+    let f = Fixture::new(2);
+    propose(&f, "acme", "INV-3001", "courtesy");
+    let approve = f
+        .cmd()
+        .args(["proposals", "approve", "latest", "--yes"])
+        .args(f.paths())
+        .output()
+        .unwrap();
+    assert!(approve.status.success(), "{approve:?}");
+    let id = proposal_id(&Ledger::open_existing(&f.store).unwrap(), "INV-3001");
+    let mut cmd = f.cmd();
+    cmd.env_remove("APP_WRITE_URL")
+        .args(["ui", "--port", "0"])
+        .args(f.paths())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().unwrap();
+    let mut login = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut login)
+        .unwrap();
+    let _ui = Ui(child);
+    let base = login.trim().split("/login").next().unwrap().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (status, page) = rt.block_on(async {
+        let resp = client.get(login.trim()).send().await.unwrap();
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        let resp = client
+            .get(format!("{base}/proposals/{id}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    });
+    assert_eq!(status, 200);
+    // The page escapes `/` too (`&#x2f;`).
+    let page = page.replace("&#x2f;", "/");
+    let store = f.store.display().to_string();
+    let config = f.config.display().to_string();
+    assert!(
+        page.contains(&format!(
+            "sluicegate apply {id} --config {config} --store {store}"
+        )),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"apply\""), "no Apply button: {page}");
+}
