@@ -11,6 +11,7 @@
 //! with control characters made visible by `sluicegate_core::display` (the CLI's rule), then
 //! HTML-escaped by the templates.
 
+mod batch;
 mod pages;
 mod proposal;
 pub mod security;

@@ -40,6 +40,7 @@ pub fn templates() -> Environment<'static> {
         ("inbox.html", include_str!("../templates/inbox.html")),
         ("proposal.html", include_str!("../templates/proposal.html")),
         ("message.html", include_str!("../templates/message.html")),
+        ("batch.html", include_str!("../templates/batch.html")),
     ] {
         env.add_template(name, source)
             .expect("invariant: the embedded templates parse");
@@ -61,6 +62,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/proposals/{id}", get(proposal))
         .route("/proposals/{id}/decide", post(decide))
         .route("/proposals/{id}/apply", post(apply))
+        .route("/batch/approve", post(crate::batch::approve))
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
         .fallback(not_found)
@@ -151,7 +153,11 @@ impl App {
     }
 
     /// The session of a POST whose form carries its CSRF token.
-    fn session_for_post(&self, headers: &HeaderMap, csrf: &str) -> Result<Session, Box<Response>> {
+    pub(crate) fn session_for_post(
+        &self,
+        headers: &HeaderMap,
+        csrf: &str,
+    ) -> Result<Session, Box<Response>> {
         let session = self
             .lock
             .session(headers)
@@ -237,9 +243,10 @@ async fn inbox(
     headers: HeaderMap,
     Query(q): Query<InboxQuery>,
 ) -> Response {
-    if let Err(r) = app.session(&headers) {
-        return *r;
-    }
+    let session = match app.session(&headers) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
     let state = q
         .state
         .clone()
@@ -297,6 +304,7 @@ async fn inbox(
                 principal => q.principal,
             },
             next => next.map(|c| context! { at => c.created_at, id => c.rowid }),
+            csrf => session.csrf,
         },
     )
 }

@@ -23,6 +23,8 @@ pub struct InboxRow {
     pub target: String,
     pub age: String,
     pub diff: String,
+    /// What a batch approval of this row is bound to: `<id> <content hash> <version>`.
+    pub pick: String,
 }
 
 /// How long ago `at` was, shortly (`45s`, `12m`, `3h`, `2d`).
@@ -57,6 +59,10 @@ pub fn inbox_row(p: &StoredProposal, now: DateTime<Utc>) -> InboxRow {
         target: target(p),
         age: age(&p.created_at, now),
         diff: diff_lines(p).join("; "),
+        pick: format!(
+            "{} {} {}",
+            p.proposal_id, p.proposal_hash, p.proposal_version
+        ),
     }
 }
 

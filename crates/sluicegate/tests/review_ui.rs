@@ -404,3 +404,102 @@ fn without_a_writer_the_page_gives_the_apply_command() {
     );
     assert!(!page.contains("id=\"apply\""), "no Apply button: {page}");
 }
+
+/// The values of every `<input name="NAME" value="…">` in a page, in order.
+fn input_values(page: &str, name: &str) -> Vec<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    page.split(&marker)
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+/// Batch approval records one decision per picked proposal, each bound to its row's hash; a
+/// batch with a stale hash in it approves nothing.
+#[test]
+fn batch_approval_is_one_decision_per_proposal() {
+    let f = Fixture::new(2);
+    propose(&f, "acme", "INV-3001", "first");
+    propose(&f, "acme", "INV-3002", "second");
+    let (_ui, login) = start_ui(&f);
+    let base = login.split("/login").next().unwrap().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = rt.block_on(async {
+        let resp = client.get(&login).send().await.unwrap();
+        let c = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+        c.split(';').next().unwrap().to_string()
+    });
+    let get = |path: &str| {
+        rt.block_on(async {
+            let r = client
+                .get(format!("{base}{path}"))
+                .header("cookie", &cookie);
+            r.send().await.unwrap().text().await.unwrap()
+        })
+    };
+    let post = |body: String| {
+        rt.block_on(async {
+            let resp = client
+                .post(format!("{base}/batch/approve"))
+                .header("cookie", &cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        })
+    };
+    let inbox = get("/");
+    let csrf = input_values(&inbox, "csrf").remove(0);
+    let picks = input_values(&inbox, "pick");
+    assert_eq!(picks.len(), 2, "{inbox}");
+    // Form encoding: a space is `+`; ids, hashes and versions need nothing else.
+    let field = |p: &str| format!("pick={}", p.replace(' ', "+"));
+    let stale = picks[1].replace("sha256:", "sha256:0");
+    let (status, body) = post(format!(
+        "csrf={csrf}&{}&{}",
+        field(&picks[0]),
+        field(&stale)
+    ));
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("PROPOSAL_HASH_MISMATCH"), "{body}");
+    let ledger = Ledger::open_existing(&f.store).unwrap();
+    let ids = [
+        proposal_id(&ledger, "INV-3001"),
+        proposal_id(&ledger, "INV-3002"),
+    ];
+    for id in &ids {
+        assert!(ledger.decisions(id).unwrap().is_empty(), "nothing decided");
+    }
+    let (status, body) = post(format!(
+        "csrf={csrf}&{}&{}",
+        field(&picks[0]),
+        field(&picks[1])
+    ));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Approved 2"), "{body}");
+    for id in &ids {
+        let decisions = ledger.decisions(id).unwrap();
+        assert_eq!(decisions.len(), 1, "one decision for {id}");
+        assert_eq!(decisions[0].proposal_id, *id);
+        assert_eq!(
+            decisions[0].verdict,
+            sluicegate_core::decision::Verdict::Approve
+        );
+        assert_eq!(
+            decisions[0].content_hash,
+            ledger.proposal(id).unwrap().proposal_hash
+        );
+        assert_eq!(ledger.proposal(id).unwrap().state, "approved");
+    }
+    let (status, _) = post(format!("{}&{}", field(&picks[0]), field(&picks[1])));
+    assert_eq!(status, 403, "no CSRF token");
+}
