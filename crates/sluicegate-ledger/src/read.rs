@@ -86,6 +86,16 @@ impl Ledger {
         Ok((rows.into_iter().map(|(p, _)| p).collect(), next))
     }
 
+    /// The id of the newest proposal event (0 for none): it changes whenever any proposal is
+    /// created or changes, in this process or another. One lookup on the primary key.
+    pub fn last_event_id(&self) -> Result<i64, LedgerError> {
+        Ok(self.conn().query_row(
+            "SELECT COALESCE(MAX(event_id), 0) FROM proposal_events",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Events of one proposal, oldest first.
     pub fn events(&self, proposal_id: &str) -> Result<Vec<StoredEvent>, LedgerError> {
         let conn = self.conn();

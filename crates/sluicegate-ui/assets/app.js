@@ -19,6 +19,25 @@
     links[next].closest("tr").classList.add("current");
   }
 
+  // Live inbox: when the ledger changes, fetch this page again and swap its main content in.
+  // The HTML is this server's own escaped rendering, parsed without running anything.
+  if (document.body.dataset.page === "inbox" && window.EventSource) {
+    var source = new EventSource("/events");
+    source.addEventListener("changed", function () {
+      fetch(window.location.href, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("main");
+          var main = document.querySelector("main");
+          if (fresh && main) {
+            main.replaceChildren.apply(main, Array.prototype.slice.call(fresh.childNodes));
+            document.body.dataset.updated = String(Date.now());
+          }
+        })
+        .catch(function () {});
+    });
+  }
+
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "Escape") {

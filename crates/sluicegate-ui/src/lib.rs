@@ -12,6 +12,7 @@
 //! HTML-escaped by the templates.
 
 mod batch;
+mod live;
 mod pages;
 mod proposal;
 pub mod security;
@@ -102,6 +103,8 @@ pub(crate) struct App {
     env: Env,
     reviewer: String,
     key: Option<SigningKey>,
+    /// Cancelled when the server stops, so open event streams end and shutdown completes.
+    stopping: CancellationToken,
 }
 
 /// A bound, not yet serving, review UI.
@@ -146,6 +149,7 @@ impl UiServer {
             env: o.env,
             reviewer: o.reviewer,
             key: o.key,
+            stopping: CancellationToken::new(),
         };
         Ok(UiServer {
             listener,
@@ -166,6 +170,12 @@ impl UiServer {
         if self.open {
             open_in_browser(&self.login_url);
         }
+        let stopping = self.app.stopping.clone();
+        let signal = shutdown.clone();
+        tokio::spawn(async move {
+            signal.cancelled().await;
+            stopping.cancel();
+        });
         axum::serve(self.listener, pages::router(self.app))
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await

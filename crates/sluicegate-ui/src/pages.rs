@@ -63,6 +63,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/proposals/{id}/decide", post(decide))
         .route("/proposals/{id}/apply", post(apply))
         .route("/batch/approve", post(crate::batch::approve))
+        .route("/events", get(crate::live::events))
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
         .fallback(not_found)
@@ -142,7 +143,7 @@ impl App {
     }
 
     /// The session of a page request, or the page that says how to log in.
-    fn session(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
+    pub(crate) fn session(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
         self.lock.session(headers).ok_or_else(|| {
             Box::new(self.message(
                 StatusCode::UNAUTHORIZED,

@@ -106,7 +106,15 @@ fn start_ui(f: &Fixture) -> (Ui, String) {
     (child, first.trim().to_string())
 }
 
-fn run_browser(modules: &PathBuf, chromium: &PathBuf, login: &str, ids: &Value) -> Value {
+/// Run the browser script; `on_ready` runs when it says the inbox is open (it then waits for
+/// the live update that shows what `on_ready` recorded).
+fn run_browser(
+    modules: &PathBuf,
+    chromium: &PathBuf,
+    login: &str,
+    ids: &Value,
+    on_ready: impl FnOnce(),
+) -> Value {
     let shots = std::env::var("SLUICEGATE_UI_SCREENSHOTS")
         .ok()
         .filter(|d| !d.is_empty())
@@ -117,17 +125,34 @@ fn run_browser(modules: &PathBuf, chromium: &PathBuf, login: &str, ids: &Value) 
         })
         .unwrap_or_default();
     let script = workspace_root().join("crates/sluicegate/tests/review_ui/browser.cjs");
-    let out = Command::new("node")
+    let mut node = Command::new("node")
         .arg(script)
         .args([login, &ids.to_string(), &shots])
         .env("NODE_PATH", modules)
         .env("SLUICEGATE_TEST_CHROMIUM", chromium)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
+        .spawn()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "browser script failed: {stdout}");
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut on_ready = Some(on_ready);
+    let mut last = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("\"ready\":\"inbox\"") {
+            (on_ready.take().expect("ready once"))();
+        } else {
+            last = line;
+        }
+    }
+    let status = process::wait_within(&mut node, Duration::from_secs(120)).expect("node exits");
+    assert!(status.success(), "browser script failed: {last}");
+    assert!(
+        on_ready.is_none(),
+        "the script never said the inbox was open"
+    );
+    serde_json::from_str(last.trim()).unwrap_or_else(|e| panic!("{e}: {last}"))
 }
 
 #[test]
@@ -143,11 +168,9 @@ fn review_ui_in_a_real_browser() {
         "customer paid within the grace period",
     );
     propose(&f, "acme", "INV-3002", HOSTILE);
-    propose(&f, "otherco", "INV-9001", "stays pending");
     let ledger = Ledger::open_existing(&f.store).unwrap();
     let good = proposal_id(&ledger, "INV-3001");
     let hostile = proposal_id(&ledger, "INV-3002");
-    let pending = proposal_id(&ledger, "INV-9001");
     let before = f.snapshot();
 
     let (mut ui, login) = start_ui(&f);
@@ -157,7 +180,10 @@ fn review_ui_in_a_real_browser() {
         &chromium,
         &login,
         &json!({"good": good, "hostile": hostile}),
+        // Arrives while the inbox is open: the live update must show it.
+        || propose(&f, "otherco", "INV-9001", "stays pending"),
     );
+    let pending = proposal_id(&ledger, "INV-9001");
 
     // Nothing the model wrote ran or reached out.
     assert_eq!(seen["dialogs"], json!([]), "{seen}");
@@ -173,14 +199,22 @@ fn review_ui_in_a_real_browser() {
     assert_eq!(seen["hostile"]["after"], json!(shown), "{seen}");
     assert_eq!(seen["hostileState"], "rejected");
 
-    // The inbox: the three pending proposals, oldest first, with their short diffs.
-    let rows = seen["inboxRows"].as_array().unwrap();
-    let first: Vec<&str> = rows.iter().map(|r| r[0].as_str().unwrap()).collect();
+    // The inbox: the pending proposals, oldest first, with their short diffs; the one
+    // proposed while it was open appeared without a reload.
+    let ids_of = |rows: &Value| -> Vec<String> {
+        let rows = rows.as_array().unwrap();
+        rows.iter()
+            .map(|r| r[0].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids_of(&seen["inboxRows"]), [good.clone(), hostile.clone()]);
     assert_eq!(
-        first,
-        [good.as_str(), hostile.as_str(), pending.as_str()],
+        ids_of(&seen["liveRows"]),
+        [good.clone(), hostile.clone(), pending.clone()],
         "{seen}"
     );
+    assert_eq!(seen["markerKept"], true, "updated in place, not reloaded");
+    let rows = seen["inboxRows"].as_array().unwrap();
     assert_eq!(rows[0][1], "pending review");
     assert_eq!(rows[0][2], PROPOSE);
     assert_eq!(rows[0][3], "acme");

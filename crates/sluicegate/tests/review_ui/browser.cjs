@@ -51,9 +51,19 @@ async function afterOf(page, column) {
     // Log in from the printed URL: the token becomes a session cookie, the page the inbox.
     await page.goto(loginUrl);
     expect(page.url() === origin + "/", "the login lands on the inbox, got " + page.url());
+    // A marker a reload would lose: it must survive the live update.
+    await page.evaluate(() => { window.__marker = "kept"; });
     out.inboxRows = await page.locator("table.inbox tbody tr").evaluateAll((rows) =>
       rows.map((r) => Array.from(r.querySelectorAll("td:not(.pick)")).map((td) => td.textContent.trim())),
     );
+    // Live update: the Rust side records another proposal over MCP once told the inbox is
+    // open; the row appears without a reload.
+    process.stdout.write(JSON.stringify({ ready: "inbox" }) + "\n");
+    await page.locator("table.inbox td", { hasText: "INV-9001" }).waitFor({ timeout: 20000 });
+    out.liveRows = await page.locator("table.inbox tbody tr").evaluateAll((rows) =>
+      rows.map((r) => Array.from(r.querySelectorAll("td:not(.pick)")).map((td) => td.textContent.trim())),
+    );
+    out.markerKept = await page.evaluate(() => window.__marker === "kept");
     if (shots) await page.screenshot({ path: shots + "/review-ui-inbox.png", fullPage: true });
 
     // Keyboard: j focuses the first row, Enter opens it.
