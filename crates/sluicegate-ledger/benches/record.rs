@@ -1,4 +1,5 @@
-//! Cost of recording one read (evidence bundle + query audit, one transaction) in a WAL ledger.
+//! Cost of recording one read (evidence bundle + query audit, one transaction) in a WAL ledger,
+//! durable (the default) and relaxed.
 //!
 //! Run: `cargo bench -p sluicegate-ledger --bench record`
 
@@ -10,7 +11,7 @@ use sluicegate_core::call::TrustedContext;
 use sluicegate_core::config::{Provider, validate};
 use sluicegate_core::evidence::record_read;
 use sluicegate_core::secrets;
-use sluicegate_ledger::Ledger;
+use sluicegate_ledger::{Durability, Ledger};
 
 fn bench(c: &mut Criterion) {
     let doc = json!({
@@ -65,14 +66,19 @@ fn bench(c: &mut Criterion) {
             secrets::scan(&probe.audit.payload, "query_audit").unwrap();
         })
     });
-    c.bench_function("record_read", |b| {
-        b.iter(|| {
-            n += 1;
-            let at = format!("2026-06-20T14:31:09.{n:09}Z");
-            let read = record_read(cap, &ctx, &row, 1, &json!("INV-3001"), &at);
-            ledger.record_read(read.bundle, read.audit).wait().unwrap();
-        })
-    });
+    // One caller at a time: the durable default pays a whole fsync per record (under
+    // concurrent load one fsync covers a group); relaxed shows the write without it.
+    let relaxed = Ledger::open_with(&dir.path().join("relaxed.db"), Durability::Relaxed).unwrap();
+    for (name, ledger) in [("record_read", &ledger), ("record_read_relaxed", &relaxed)] {
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                n += 1;
+                let at = format!("2026-06-20T14:31:09.{n:09}Z");
+                let read = record_read(cap, &ctx, &row, 1, &json!("INV-3001"), &at);
+                ledger.record_read(read.bundle, read.audit).wait().unwrap();
+            })
+        });
+    }
 }
 
 criterion_group!(benches, bench);

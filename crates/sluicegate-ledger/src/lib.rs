@@ -9,6 +9,7 @@
 //! All methods are synchronous (rusqlite); async callers run them on a blocking thread.
 
 mod checkpoint;
+mod compact;
 mod error;
 pub mod lease;
 mod query;

@@ -1,9 +1,12 @@
-//! Every filter of `proposals list` and `receipts list` is served by an index: the query plan
-//! SQLite chooses searches an index (or the primary key) instead of scanning the table.
+//! Every filter of `proposals list` and `receipts list`, and the tenant, principal, object,
+//! proposal and time filters of `evidence list`, are served by an index: the query plan SQLite
+//! chooses searches an index (or the primary key) instead of scanning the table.
 
 #![allow(clippy::unwrap_used)]
 
-use crate::query::{Filter, InboxCursor, inbox_query, proposals_query, receipts_query};
+use crate::query::{
+    Filter, InboxCursor, evidence_query, inbox_query, proposals_query, receipts_query,
+};
 use crate::{Ledger, query::Where};
 
 fn plan(ledger: &Ledger, (sql, w): (String, Where)) -> Vec<String> {
@@ -161,6 +164,12 @@ fn every_list_filter_searches_an_index() {
         }
         if !receipts_only && !searches_only(&proposals, "proposals") {
             failures.push(format!("proposals list --{name}: {proposals:?}"));
+        }
+        let evidence_indexed =
+            ["proposal", "tenant", "principal", "object", "from", "to"].contains(&name);
+        let evidence = plan(&ledger, evidence_query(&limited));
+        if evidence_indexed && !searches_only(&evidence, "evidence_bundles") {
+            failures.push(format!("evidence list --{name}: {evidence:?}"));
         }
         if receipt_filtered && !searches_only(&receipts, "writeback_receipts") {
             failures.push(format!("receipts list --{name}: {receipts:?}"));

@@ -5,8 +5,8 @@ use rusqlite::{OptionalExtension, params};
 use sluicegate_core::decision::{DecisionRecord, Verdict};
 
 use crate::query::{
-    AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, InboxCursor, Where, inbox_query, limit_sql,
-    proposals_query, receipts_query,
+    AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, InboxCursor, Where, evidence_query, inbox_query,
+    limit_sql, proposals_query, receipts_query,
 };
 use crate::views::*;
 use crate::{Ledger, LedgerError, RefusalCode};
@@ -220,24 +220,7 @@ impl Ledger {
 
     /// Evidence bundles, newest first, without items (use [`Ledger::evidence`] for detail).
     pub fn list_evidence(&self, f: &Filter) -> Result<Vec<StoredEvidence>, LedgerError> {
-        let mut w = Where::default();
-        w.eq("evidence_bundle_id", &f.evidence)
-            .eq("tenant_id", &f.tenant)
-            .eq("principal", &f.principal)
-            .eq("capability", &f.capability)
-            .eq("proposal_id", &f.proposal)
-            .eq("source_id", &f.source)
-            .table("source_table", &f.table)
-            .eq("query_fingerprint", &f.query_fingerprint)
-            .object_type("business_object", "source_table", &f.object_type)
-            .eq("object_id", &f.object_id)
-            .range("created_at", &f.from, &f.to);
-        let sql = format!(
-            "SELECT {} FROM evidence_bundles{} ORDER BY rowid DESC{}",
-            StoredEvidence::COLUMNS,
-            w.sql(),
-            limit_sql(f.limit)
-        );
+        let (sql, w) = evidence_query(f);
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(w.params().as_slice(), StoredEvidence::from_row)?;
@@ -360,10 +343,11 @@ impl Ledger {
         };
         let page_count: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
         let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let bundles = count("evidence_bundles")?;
         Ok(Stats {
             path: self.path.display().to_string(),
             proposals: count("proposals")?,
-            evidence_bundles: count("evidence_bundles")?,
+            evidence_bundles: bundles,
             evidence_items: conn.query_row(
                 "SELECT COALESCE(SUM(json_array_length(items_json)), 0) FROM evidence_bundles",
                 [],
@@ -379,6 +363,13 @@ impl Ledger {
             page_count,
             page_size,
             approx_bytes: page_count * page_size,
+            wal_bytes: std::fs::metadata(format!("{}-wal", self.path.display()))
+                .map(|m| m.len())
+                .unwrap_or(0),
+            bytes_per_call: match bundles {
+                0 => 0,
+                calls => page_count * page_size / calls,
+            },
         })
     }
 

@@ -7,6 +7,7 @@ use sluicegate_core::lifecycle::State;
 use sluicegate_protocol::ChangeSet;
 
 use crate::LedgerError;
+use crate::compact;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredProposal {
@@ -196,16 +197,24 @@ pub struct StoredQueryAudit {
 }
 
 impl StoredQueryAudit {
-    pub(crate) const COLUMNS: &'static str = "audit_id, proposal_id, evidence_bundle_id, tenant_id, principal, capability, business_object, object_id, primary_key_value, source_id, query_fingerprint, table_name, row_count, payload_json, created_at";
+    /// The last column is the statement template kept for a compacted payload (`compact.rs`).
+    pub(crate) const COLUMNS: &'static str = "audit_id, proposal_id, evidence_bundle_id, tenant_id, principal, capability, business_object, object_id, primary_key_value, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, CASE WHEN substr(payload_json, 1, 5) = '{\"~\":' THEN (SELECT statement_template FROM query_shapes WHERE query_shapes.query_fingerprint = query_audit.query_fingerprint) END";
 
     pub(crate) fn from_row(row: &Row) -> rusqlite::Result<StoredQueryAudit> {
+        let capability: Option<String> = row.get(5)?;
+        let template: Option<String> = row.get(15)?;
+        let payload = compact::restore_audit(
+            parse(row.get::<_, String>(13)?),
+            capability.as_deref(),
+            template.as_deref(),
+        );
         Ok(StoredQueryAudit {
             audit_id: row.get(0)?,
             proposal_id: row.get(1)?,
             evidence_bundle_id: row.get(2)?,
             tenant_id: row.get(3)?,
             principal: row.get(4)?,
-            capability: row.get(5)?,
+            capability,
             business_object: row.get(6)?,
             object_id: row.get(7)?,
             primary_key_value: row.get(8)?,
@@ -213,7 +222,7 @@ impl StoredQueryAudit {
             query_fingerprint: row.get(10)?,
             table_name: row.get(11)?,
             row_count: row.get(12)?,
-            payload: parse(row.get::<_, String>(13)?),
+            payload,
             created_at: row.get(14)?,
         })
     }
@@ -257,18 +266,35 @@ impl StoredEvidence {
     pub(crate) const COLUMNS: &'static str = "evidence_bundle_id, proposal_id, tenant_id, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint, payload_json, created_at";
 
     pub(crate) fn from_row(row: &Row) -> rusqlite::Result<StoredEvidence> {
+        let tenant_id: String = row.get(2)?;
+        let (principal, capability, source_id, source_table): (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        ) = (row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?);
+        let payload = compact::restore_bundle(
+            parse(row.get::<_, String>(10)?),
+            [
+                capability.as_deref(),
+                source_id.as_deref(),
+                source_table.as_deref(),
+                principal.as_deref(),
+                Some(tenant_id.as_str()),
+            ],
+        );
         Ok(StoredEvidence {
             evidence_bundle_id: row.get(0)?,
             proposal_id: row.get(1)?,
-            tenant_id: row.get(2)?,
-            principal: row.get(3)?,
-            capability: row.get(4)?,
-            source_id: row.get(5)?,
-            source_table: row.get(6)?,
+            tenant_id,
+            principal,
+            capability,
+            source_id,
+            source_table,
             business_object: row.get(7)?,
             object_id: row.get(8)?,
             query_fingerprint: row.get(9)?,
-            payload: parse(row.get::<_, String>(10)?),
+            payload,
             items: Vec::new(),
             query_audit: Vec::new(),
             created_at: row.get(11)?,
@@ -318,6 +344,10 @@ pub struct Stats {
     pub page_count: i64,
     pub page_size: i64,
     pub approx_bytes: i64,
+    /// The WAL file's size now (commits not yet folded back into the main file).
+    pub wal_bytes: u64,
+    /// Main-file bytes per recorded tool call (one evidence bundle per call); 0 when empty.
+    pub bytes_per_call: i64,
 }
 
 fn parse(text: String) -> Value {

@@ -613,3 +613,104 @@ fn the_inbox_pages_oldest_first_without_gaps_or_repeats() {
     let (none, next) = ledger.inbox(&other, None).unwrap();
     assert!(none.is_empty() && next.is_none());
 }
+
+/// What a read records is stored without the fields its row's columns already hold, and read
+/// back exactly as the core wrote it.
+#[test]
+fn per_call_records_are_stored_compact_and_read_back_whole() {
+    let (dir, ledger) = open_temp();
+    let cfg = config("review");
+    let cap = &cfg.capabilities[0];
+    let read = record_read(
+        cap,
+        &ctx(),
+        &row("INV-1", 5500),
+        1,
+        &json!("INV-1"),
+        "2026-06-20T14:31:09.000Z",
+    );
+    ledger
+        .record_read(read.bundle.clone(), read.audit.clone())
+        .wait()
+        .unwrap();
+    let bundle = ledger.evidence(&read.bundle.evidence_bundle_id).unwrap();
+    let text = |v: &serde_json::Value| serde_json::to_string(v).unwrap();
+    assert_eq!(text(&bundle.payload), text(&read.bundle.payload));
+    assert_eq!(
+        text(&bundle.query_audit[0].payload),
+        text(&read.audit.payload)
+    );
+
+    let raw = rusqlite::Connection::open(dir.path().join("nested/dir/ledger.db")).unwrap();
+    let (bundle_json, audit_json): (String, String) = raw
+        .query_row(
+            "SELECT b.payload_json, a.payload_json FROM evidence_bundles b, query_audit a",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        bundle_json.starts_with("{\"~\":1") && !bundle_json.contains("tenant_id"),
+        "{bundle_json}"
+    );
+    assert!(
+        audit_json.starts_with("{\"~\":1") && !audit_json.contains("SELECT"),
+        "{audit_json}"
+    );
+}
+
+/// `stats` reports the main file's bytes per recorded call and the WAL's size.
+#[test]
+fn stats_report_bytes_per_call_and_the_wal() {
+    let (_dir, ledger) = open_temp();
+    let cfg = config("review");
+    let cap = &cfg.capabilities[0];
+    for i in 0..20 {
+        let at = format!("2026-06-20T14:31:{i:02}.000Z");
+        let read = record_read(cap, &ctx(), &row("INV-1", 5500), 1, &json!("INV-1"), &at);
+        ledger.record_read(read.bundle, read.audit).wait().unwrap();
+    }
+    let s = ledger.stats().unwrap();
+    assert_eq!(s.evidence_bundles, 20);
+    assert_eq!(s.bytes_per_call, s.approx_bytes / 20);
+    assert!(s.bytes_per_call > 0 && s.wal_bytes > 0, "{s:?}");
+}
+
+/// `evidence list --from/--to` (a rowid range found through the time index) returns exactly
+/// the bundles recorded in the range, and nothing when the range holds none.
+#[test]
+fn evidence_time_ranges_are_exact() {
+    let (_dir, ledger) = open_temp();
+    let cfg = config("review");
+    let cap = &cfg.capabilities[0];
+    for i in 0..10 {
+        let id = format!("INV-{i}");
+        let read = record_read(
+            cap,
+            &ctx(),
+            &row(&id, 1),
+            1,
+            &json!(id),
+            "2026-06-20T14:31:09.000Z",
+        );
+        ledger.record_read(read.bundle, read.audit).wait().unwrap();
+    }
+    let all = ledger.list_evidence(&Filter::default()).unwrap();
+    let times: Vec<String> = all.iter().rev().map(|b| b.created_at.clone()).collect();
+    let count = |from: Option<&str>, to: Option<&str>| {
+        ledger
+            .list_evidence(&Filter {
+                from: from.map(str::to_string),
+                to: to.map(str::to_string),
+                ..Filter::default()
+            })
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(Some(&times[3]), Some(&times[6])), 4);
+    assert_eq!(count(Some(&times[3]), None), 7);
+    assert_eq!(count(None, Some(&times[0])), 1);
+    assert_eq!(count(Some("2099-01-01"), None), 0);
+    assert_eq!(count(None, Some("2000-01-01")), 0);
+    assert_eq!(count(Some(&times[6]), Some(&times[3])), 0);
+}

@@ -18,7 +18,7 @@ use sluicegate_core::envelope::{Outcome, ToolResult, render};
 use sluicegate_core::evidence::{ReadRecord, link_to_proposal, record_read};
 use sluicegate_core::proposal::{ProposalInput, build_change_set};
 use sluicegate_core::refusal::{Code, Fault, Refusal, SafeError};
-use sluicegate_core::tools::sample_args_typed;
+use sluicegate_core::tools::{recorded_id, sample_args_typed};
 use sluicegate_core::typed::Typed;
 use sluicegate_ledger::{Ledger, LedgerError, ProposalCall, RefusalCode};
 use sluicegate_source::{SourceError, SourceErrorKind, Sources};
@@ -344,7 +344,8 @@ impl AgentApi {
         };
         let typed = self.typed_for_call(cap).await;
         let mut args = sample_args_typed(cap, &typed.args);
-        args.insert(cap.lookup_arg.clone(), id.clone());
+        let id = recorded_id(typed.args.get(&cap.lookup_arg), id);
+        args.insert(cap.lookup_arg.clone(), id);
         Ok(args)
     }
 

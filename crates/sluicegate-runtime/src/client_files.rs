@@ -11,15 +11,16 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use sluicegate_core::client_config::{self, ClientConfigError, Server, Transport};
+use sluicegate_core::client_config::{self, ClientConfigError, ServePaths, Server, Transport};
 use sluicegate_core::config::Config;
 use sluicegate_core::tools::AliasMode;
 
 use crate::serve_env::{self, ServeEnvError};
 
-/// The log level a snippet's `env` block sets: the server's startup line and every
-/// server-side problem land in the client's MCP log.
-pub const SNIPPET_LOG_LEVEL: &str = "info";
+pub use sluicegate_core::client_config::SNIPPET_LOG_LEVEL;
+
+/// The env file a snippet points at unless told otherwise: `.env` where the command runs.
+pub const DEFAULT_ENV_FILE: &str = ".env";
 
 /// What a snippet is built from: the user's flags, resolved.
 #[derive(Debug, Clone)]
@@ -86,6 +87,26 @@ fn load_config(path: &Path) -> Option<Config> {
         (v, Some(c)) if v.ok => Some(c),
         _ => None,
     }
+}
+
+/// How a desktop client starts the server on `config` with ledger `store`, credentials from
+/// `env_file`: the paths made absolute, as `mcp config` writes them (onboarding's snippets).
+pub fn serve_paths(
+    command: &str,
+    config: &Path,
+    store: &Path,
+    env_file: Option<&Path>,
+) -> Result<ServePaths, SnippetError> {
+    let absolute = |p: &Path| {
+        let mut p = p.to_path_buf();
+        resolve(&mut p).map(|()| p.display().to_string())
+    };
+    Ok(ServePaths {
+        command: command.to_string(),
+        config: absolute(config)?,
+        store: absolute(store)?,
+        env_file: env_file.map(absolute).transpose()?,
+    })
 }
 
 /// Build the snippet of `req`, creating its env file first when asked.

@@ -1,9 +1,31 @@
-//! What `store verify` and `reviewer init` print: the ledger's integrity report and the config
-//! line for a new reviewer. Pure rendering; the binary prints.
+//! What `store verify`, `store stats` and `reviewer init` print: the ledger's integrity report,
+//! its size, and the config line for a new reviewer. Pure rendering; the binary prints.
 
 use std::fmt::Write;
 
-use sluicegate_ledger::VerifyReport;
+use sluicegate_ledger::{Stats, VerifyReport};
+
+/// `store stats` as text: what the ledger holds and what it costs on disk.
+pub fn stats_text(s: &Stats) -> String {
+    let mib = |b: f64| b / 1_048_576.0;
+    format!(
+        "Ledger {path}\n  proposals: {p}  events: {ev}  decisions: {d}\n  evidence bundles: {b} ({items} items)  query-audit records: {qa}\n  writeback jobs: {j}  receipts: {r}\n  size: {size:.1} MiB ({pages} pages of {ps} B) = {bpc} bytes per recorded call\n  WAL: {wal:.1} MiB (commits not yet folded into the main file)\n",
+        path = s.path,
+        p = s.proposals,
+        ev = s.proposal_events,
+        d = s.approvals,
+        b = s.evidence_bundles,
+        items = s.evidence_items,
+        qa = s.query_audit,
+        j = s.writeback_jobs,
+        r = s.writeback_receipts,
+        size = mib(s.approx_bytes as f64),
+        pages = s.page_count,
+        ps = s.page_size,
+        bpc = s.bytes_per_call,
+        wal = mib(s.wal_bytes as f64),
+    )
+}
 
 /// The verify report as text: a summary line, then each broken link and each note.
 pub fn verify_text(report: &VerifyReport, store: &str) -> String {

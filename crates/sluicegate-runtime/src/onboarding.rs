@@ -224,7 +224,7 @@ pub fn next_steps(
         ));
     }
     out.push_str(&format!(
-        "  3. Serve MCP:\n     sluicegate mcp serve --config {c} --store {s}\n  4. Add another table or action to this config:\n     sluicegate onboard db --add --from-env {read_env} --output {c} --table <table> --yes\n  5. Approve and apply proposals only with a separate writer credential, after reviewing them:\n     sluicegate proposals show latest --store {s}"
+        "  3. Serve MCP: the client snippets in .sluicegate/mcp read their credentials from .env; this writes it (names only, owner-only) for you to fill in:\n     sluicegate mcp config claude-desktop --config {c} --create-env-file\n     sluicegate mcp serve --config {c} --store {s} --env-file .env\n  4. Add another table or action to this config:\n     sluicegate onboard db --add --from-env {read_env} --output {c} --table <table> --yes\n  5. Approve and apply proposals only with a separate writer credential, after reviewing them:\n     sluicegate proposals show latest --store {s}"
     ));
     out
 }

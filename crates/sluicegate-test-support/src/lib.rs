@@ -1,9 +1,11 @@
 //! Shared test fixtures: the in-repo conformance vectors, the one skip helper, engine
-//! databases, the HTTP stub server, waits on processes. Never a dependency of production code.
+//! databases and whole app databases with their roles, the HTTP stub server, waits on
+//! processes. Never a dependency of production code.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub mod app_db;
 pub mod engines;
 pub mod http_stub;
 pub mod process;

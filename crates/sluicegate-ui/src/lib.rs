@@ -91,6 +91,33 @@ pub struct UiOptions {
     pub key: Option<SigningKey>,
 }
 
+impl UiOptions {
+    /// The options of `sluicegate ui`: `args`, the config and the opened ledger at
+    /// `store_path`, deciding as `reviewer` with the key `args.key` names (else
+    /// `SLUICEGATE_REVIEWER_KEY`, else the one `reviewer init` wrote for them, when it exists).
+    pub fn resolve(
+        args: UiArgs,
+        config: Option<Arc<Config>>,
+        ledger: Ledger,
+        store_path: PathBuf,
+        reviewer: String,
+    ) -> Result<UiOptions, String> {
+        let env = Env::process();
+        let key = sluicegate_runtime::reviewer::key_path_for(args.key.as_deref(), &env, &reviewer)
+            .map(|p| sluicegate_runtime::reviewer::load_key(&p))
+            .transpose()?;
+        Ok(UiOptions {
+            args,
+            config,
+            store_path,
+            ledger,
+            env,
+            reviewer,
+            key,
+        })
+    }
+}
+
 /// Everything a request handler reaches.
 pub(crate) struct App {
     lock: security::Lock,

@@ -504,3 +504,62 @@ fn sample_without_a_recorded_id_says_what_to_pass() {
     );
     assert!(err.contains(".sluicegate/smoke-input.json"), "{err}");
 }
+
+/// `store stats`: counts and bytes per recorded call, as text and JSON; a missing ledger is
+/// refused (exit 2), never created.
+#[test]
+fn store_stats_reports_counts_and_bytes_per_call() {
+    let p = Project::new("review");
+    let o = p.run(&["store", "stats"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!p.dir.path().join("ledger/local.db").exists());
+    let o = p.run(&["propose", "billing.propose_late_fee_waiver", "--sample"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = p.run(&["store", "stats", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json_out(&o);
+    assert_eq!(v["proposals"], json!(1));
+    assert_eq!(v["evidence_bundles"], json!(1));
+    assert!(v["bytes_per_call"].as_i64().unwrap() > 0, "{v}");
+    let o = p.run(&["store", "stats"]);
+    assert!(
+        stdout(&o).contains("bytes per recorded call"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// The README's "Using it" commands, run as written (with `sluicegate` being this build) in a
+/// project whose `sluicegate.json` is the billing config, with its env set.
+#[test]
+fn the_readme_using_it_commands_run_as_written() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let block = readme
+        .split("## Using it")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("README has a Using it block");
+    let p = Project::new("review");
+    let mut ran = 0;
+    for line in block.lines() {
+        let command = line.split(" #").next().unwrap().trim();
+        if command.is_empty() {
+            continue;
+        }
+        let words = shell_words::split(command).unwrap();
+        assert_eq!(words[0], "sluicegate", "{line}");
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let o = p.run(&args);
+        assert!(
+            o.status.success(),
+            "`{command}` failed: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        ran += 1;
+    }
+    assert!(ran >= 9, "{ran} commands");
+}

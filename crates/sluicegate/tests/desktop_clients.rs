@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use mcp_support::*;
 use serde_json::{Value, json};
-use sluicegate_test_support::skip_or_fail;
 
 /// The `PATH` a macOS/Linux GUI app starts servers with: not the user's shell `PATH`.
 const GUI_PATH: &str = "/usr/bin:/bin";
@@ -301,36 +300,6 @@ fn the_python_mcp_sdk_starts_the_snippet_like_a_desktop_client() {
 // ---------------------------------------------------------------------------------------------
 // docs/mcp-clients.md, run as written
 // ---------------------------------------------------------------------------------------------
-
-/// The fenced blocks of a markdown document, as (info string, body).
-fn code_blocks(markdown: &str) -> Vec<(String, String)> {
-    let mut blocks = Vec::new();
-    let mut open: Option<(String, String)> = None;
-    for line in markdown.lines() {
-        match (&mut open, line.strip_prefix("```")) {
-            (None, Some(info)) => open = Some((info.trim().to_string(), String::new())),
-            (Some(_), Some(_)) => blocks.push(open.take().unwrap()),
-            (Some((_, body)), None) => {
-                body.push_str(line);
-                body.push('\n');
-            }
-            (None, None) => {}
-        }
-    }
-    blocks
-}
-
-const INSPECTOR: &str = "npx @modelcontextprotocol/inspector@0.15.0 ";
-
-/// The pinned MCP Inspector (`scripts/lib/test-deps.sh`), from `SLUICEGATE_TEST_INSPECTOR`.
-fn inspector() -> Option<PathBuf> {
-    match std::env::var_os("SLUICEGATE_TEST_INSPECTOR").filter(|p| !p.is_empty()) {
-        Some(p) => Some(PathBuf::from(p)),
-        None => skip_or_fail(
-            "SLUICEGATE_TEST_INSPECTOR is not set, so the MCP Inspector cannot run; `eval \"$(bash scripts/lib/test-deps.sh target/test-deps)\"` installs it and sets it; scripts/test.sh does both",
-        ),
-    }
-}
 
 /// Where the walkthrough runs: a project directory, a home directory, the env its commands
 /// export, and what they printed.

@@ -20,140 +20,15 @@
 
 mod handler_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use handler_support::Project;
 use serde_json::{Value, json};
-use sluicegate_test_support::engines::{
-    EngineKind, TestDatabase, execute_on, query_text_on, unique_name, url_with_credentials,
-};
+use sluicegate_test_support::app_db::{AppDatabase as App, block_on, statements};
+use sluicegate_test_support::engines::{EngineKind, execute_on, query_text_on, unique_name};
 
 const WRITER_PW: &str = "writer-pw-3c1e";
 const READER_PW: &str = "reader-pw-9a7b";
-
-/// One engine's app database, its admin connection and the roles made for it.
-struct App {
-    engine: &'static str,
-    server: Option<TestDatabase>,
-    sqlite: Option<PathBuf>,
-    roles: Vec<String>,
-}
-
-impl App {
-    fn kind(&self) -> Option<EngineKind> {
-        self.server.as_ref().map(TestDatabase::kind)
-    }
-
-    /// PostgreSQL `public`, the MySQL database, SQLite `main`.
-    fn schema(&self) -> String {
-        match (&self.server, self.engine) {
-            (Some(_), "postgres") => "public".into(),
-            (Some(db), _) => db.name().to_string(),
-            (None, _) => "main".into(),
-        }
-    }
-
-    fn admin_url(&self) -> String {
-        match (&self.server, &self.sqlite) {
-            (Some(db), _) => db.url().to_string(),
-            (None, Some(path)) => format!("sqlite://{}", path.display()),
-            _ => unreachable!(),
-        }
-    }
-
-    /// The URL of `role` (SQLite: the file, written as a plain path for the writer so the
-    /// doctor does not take the two URLs for one shared credential).
-    fn url_of(&self, role: &str, password: &str, writer: bool) -> String {
-        match (&self.server, &self.sqlite) {
-            (Some(db), _) => url_with_credentials(db.url(), role, password),
-            (None, Some(path)) if writer => path.display().to_string(),
-            (None, Some(path)) => format!("sqlite://{}", path.display()),
-            _ => unreachable!(),
-        }
-    }
-
-    /// Run SQL as the admin; `Err` with the engine's message.
-    fn try_admin(&self, sql: &str) -> Result<(), String> {
-        match (&self.server, &self.sqlite) {
-            (Some(db), _) => block_on(execute_on(db.kind(), db.url(), sql)),
-            (None, Some(path)) => rusqlite::Connection::open(path)
-                .and_then(|c| c.execute_batch(sql))
-                .map_err(|e| e.to_string()),
-            _ => unreachable!(),
-        }
-    }
-
-    fn admin(&self, sql: &str) {
-        self.try_admin(sql)
-            .unwrap_or_else(|e| panic!("{}: {e}\n{sql}", self.engine));
-    }
-
-    fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        match (&self.server, &self.sqlite) {
-            (Some(db), _) => block_on(query_text_on(db.kind(), db.url(), sql)).unwrap(),
-            (None, Some(path)) => {
-                let conn = rusqlite::Connection::open(path).unwrap();
-                let mut stmt = conn.prepare(sql).unwrap();
-                let n = stmt.column_count();
-                stmt.query_map([], |r| {
-                    (0..n)
-                        .map(|i| {
-                            r.get::<_, rusqlite::types::Value>(i).map(|v| match v {
-                                rusqlite::types::Value::Null => None,
-                                rusqlite::types::Value::Integer(i) => Some(i.to_string()),
-                                rusqlite::types::Value::Real(f) => Some(f.to_string()),
-                                rusqlite::types::Value::Text(t) => Some(t),
-                                rusqlite::types::Value::Blob(_) => Some("<blob>".into()),
-                            })
-                        })
-                        .collect()
-                })
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
-            }
-            _ => unreachable!(),
-        }
-    }
-
-    /// Create a login role (PostgreSQL) or account (MySQL) with no privilege at all.
-    fn create_role(&mut self, role: &str, password: &str) {
-        match self.kind() {
-            Some(EngineKind::Postgres) => {
-                self.admin(&format!("CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
-            }
-            Some(EngineKind::Mysql) => self.admin(&format!(
-                "CREATE USER '{role}'@'%' IDENTIFIED BY '{password}'"
-            )),
-            None => return,
-        }
-        self.roles.push(role.to_string());
-    }
-
-    /// Drop the database, then the roles (PostgreSQL roles outlive a database).
-    fn finish(mut self) {
-        let Some(db) = self.server.take() else {
-            return;
-        };
-        let (kind, admin) = (db.kind(), db.admin_url().to_string());
-        block_on(db.drop_database());
-        for role in &self.roles {
-            let sql = match kind {
-                EngineKind::Postgres => format!("DROP ROLE IF EXISTS {role}"),
-                EngineKind::Mysql => format!("DROP USER IF EXISTS '{role}'@'%'"),
-            };
-            block_on(execute_on(kind, &admin, &sql)).unwrap();
-        }
-    }
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
 
 /// The app's tables: `film`, whose `last_update` a trigger sets on every change, and
 /// `payment`, whose `last_update` Sluicegate advances. Store 1 is ours, store 2 another
@@ -287,20 +162,6 @@ fn run_documented(p: &mut Project, line: &str) -> String {
     out
 }
 
-/// The statements of a printed script: comment lines dropped, split at `;`.
-fn statements(script: &str) -> Vec<String> {
-    let text: String = script
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    text.split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 fn apply(p: &mut Project, id: &str) -> (i32, Value, String) {
     let o = p.cli(&["apply", id, "--json"]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -333,30 +194,8 @@ fn film(app: &App, id: i64) -> (String, String) {
 }
 
 fn story(engine: &'static str) {
-    let (server, sqlite, dir) = match engine {
-        "sqlite" => {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("app.db");
-            rusqlite::Connection::open(&path).unwrap();
-            (None, Some(path), Some(dir))
-        }
-        _ => {
-            let kind = if engine == "postgres" {
-                EngineKind::Postgres
-            } else {
-                EngineKind::Mysql
-            };
-            match block_on(TestDatabase::create(kind, "writer_grants")) {
-                Some(db) => (Some(db), None, None),
-                None => return,
-            }
-        }
-    };
-    let mut app = App {
-        engine,
-        server,
-        sqlite,
-        roles: Vec::new(),
+    let Some(mut app) = App::create(engine, "writer_grants") else {
+        return;
     };
     app.admin(app_ddl(engine));
     app.admin(SEED);
@@ -541,7 +380,6 @@ fn story(engine: &'static str) {
         &[WRITER_PW, READER_PW, &app.admin_url()],
     );
     drop(p);
-    drop(dir);
     app.finish();
 }
 
@@ -549,7 +387,7 @@ fn story(engine: &'static str) {
 /// holds), a new writer gets every other printed statement; the doctor fails and prints that
 /// line. Without the grant on `film`, apply fails with `WRITER_PRIVILEGE_MISSING`.
 fn missing_grants(app: &mut App, p: &mut Project, writer_url: &str) {
-    let engine = app.engine;
+    let engine = app.engine();
     let role = unique_name("w").chars().take(30).collect::<String>();
     let to = if engine == "mysql" {
         format!("TO '{role}'@'%'")

@@ -10,7 +10,7 @@ use super::OnboardingError;
 use super::answers::Answers;
 use super::files::env_example;
 use super::selection::{Selection, generate};
-use crate::client_config::stdio_snippet;
+use crate::client_config::{ServePaths, stdio_snippet};
 use crate::config::Engine;
 
 /// Where onboarding keeps its side files (snippets, smoke input), beside the ledger.
@@ -130,9 +130,9 @@ fn pretty(v: &Value) -> String {
 }
 
 /// The files of `g`, in order: the config at `output`, `.env.example`, one MCP snippet per stdio
-/// client (serving `output` with the ledger `store`, started as `command`), then the smoke input
-/// when there is an object id.
-pub fn plan_files(g: &Generated, output: &Path, store: &Path, command: &str) -> Vec<PlannedFile> {
+/// client (starting the server as `serve` says: the same config, resolved for a desktop client),
+/// then the smoke input when there is an object id.
+pub fn plan_files(g: &Generated, output: &Path, serve: &ServePaths) -> Vec<PlannedFile> {
     let file = |path: PathBuf, body: String, role: FileRole| PlannedFile {
         path,
         body,
@@ -147,11 +147,10 @@ pub fn plan_files(g: &Generated, output: &Path, store: &Path, command: &str) -> 
             FileRole::EnvExample,
         ),
     ];
-    let (config, store) = (output.display().to_string(), store.display().to_string());
     for (client, name) in SNIPPETS {
         files.push(file(
             Path::new(STATE_DIR).join("mcp").join(name),
-            pretty(&stdio_snippet(client, command, &config, &store)),
+            pretty(&stdio_snippet(client, serve)),
             FileRole::Snippet,
         ));
     }
@@ -194,10 +193,19 @@ mod tests {
         );
     }
 
+    fn serve_paths() -> ServePaths {
+        ServePaths {
+            command: "/bin/sluicegate".into(),
+            config: "/p/cfg.json".into(),
+            store: "/p/l.db".into(),
+            env_file: Some("/p/.env".into()),
+        }
+    }
+
     #[test]
     fn every_file_of_a_generation() {
         let g = starter(Engine::Postgres);
-        let files = plan_files(&g, Path::new("cfg.json"), Path::new("l.db"), "sluicegate");
+        let files = plan_files(&g, Path::new("cfg.json"), &serve_paths());
         let paths: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
         assert_eq!(
             paths,
@@ -216,10 +224,16 @@ mod tests {
                 .iter()
                 .all(|f| !f.executable && f.body.ends_with('\n'))
         );
+        // A desktop client can start the snippet as written: absolute paths, the env file, the
+        // log level.
         let cursor: Value = serde_json::from_str(&files[4].body).expect("JSON");
         assert_eq!(
-            cursor["mcpServers"]["sluicegate"]["args"],
-            json!(["mcp", "serve", "--config", "cfg.json", "--store", "l.db"])
+            cursor["mcpServers"]["sluicegate"],
+            json!({
+                "command": "/bin/sluicegate",
+                "args": ["mcp", "serve", "--config", "/p/cfg.json", "--store", "/p/l.db", "--env-file", "/p/.env"],
+                "env": {"SLUICEGATE_LOG": "info"}
+            })
         );
         assert_eq!(files[6].body, "{\n  \"record_id\": \"42\"\n}\n");
         let without_id = Generated {
@@ -227,7 +241,7 @@ mod tests {
             ..g
         };
         assert_eq!(
-            plan_files(&without_id, Path::new("c"), Path::new("s"), "x").len(),
+            plan_files(&without_id, Path::new("c"), &serve_paths()).len(),
             6
         );
     }

@@ -19,7 +19,7 @@ use sluicegate_core::secrets;
 use sluicegate_protocol::ChangeSet;
 
 use crate::views::StoredProposal;
-use crate::{Ledger, LedgerError, Pending, RefusalCode};
+use crate::{Ledger, LedgerError, Pending, RefusalCode, compact};
 pub(crate) use facts::load_proposal_opt;
 use facts::{append_event, load_proposal};
 pub use review::{AttemptRequest, JobKind, JobRecord, QueuedJob};
@@ -167,7 +167,16 @@ fn insert_bundle(
             bundle.evidence_bundle_id,
             bundle.proposal_id,
             bundle.tenant_id,
-            serde_json::to_string(&bundle.payload)?,
+            serde_json::to_string(&compact::store_bundle(
+                &bundle.payload,
+                [
+                    m.capability.as_deref(),
+                    m.source_id.as_deref(),
+                    m.source_table.as_deref(),
+                    m.principal.as_deref(),
+                    Some(bundle.tenant_id.as_str()),
+                ]
+            ))?,
             now,
             m.principal,
             m.capability,
@@ -233,6 +242,28 @@ fn insert_audit(tx: &Connection, audit: &QueryAudit, now: &str) -> Result<(), Le
     Ok(())
 }
 
+/// An audit payload in its stored form: compacted when the template kept for its fingerprint
+/// in `query_shapes` is this one (it is kept there the first time), else as it came.
+fn audit_payload_to_store(tx: &Connection, audit: &QueryAudit) -> Result<Value, LedgerError> {
+    let (compact, template) =
+        compact::store_audit(&audit.payload, audit.meta.capability.as_deref());
+    let Some(template) = template else {
+        return Ok(compact);
+    };
+    tx.exec(
+        "INSERT OR IGNORE INTO query_shapes (query_fingerprint, statement_template) VALUES (?1, ?2)",
+        params![audit.query_fingerprint, template],
+    )?;
+    let kept: String = tx
+        .prepare_cached("SELECT statement_template FROM query_shapes WHERE query_fingerprint = ?1")?
+        .query_row([&audit.query_fingerprint], |r| r.get(0))?;
+    Ok(if kept == template {
+        compact
+    } else {
+        audit.payload.clone()
+    })
+}
+
 /// Insert the audit row itself (with `audit_id` when the caller chose it); returns its id.
 fn insert_audit_row(
     tx: &Connection,
@@ -241,6 +272,7 @@ fn insert_audit_row(
     audit_id: Option<i64>,
 ) -> Result<i64, LedgerError> {
     let m = &audit.meta;
+    let payload = audit_payload_to_store(tx, audit)?;
     tx.exec(
         "INSERT INTO query_audit (audit_id, proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, tenant_id, principal, capability, business_object, object_id, primary_key_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
@@ -251,7 +283,7 @@ fn insert_audit_row(
             audit.query_fingerprint,
             audit.table_name,
             audit.row_count as i64,
-            serde_json::to_string(&audit.payload)?,
+            serde_json::to_string(&payload)?,
             now,
             m.tenant_id,
             m.principal,

@@ -29,8 +29,12 @@ pub(super) fn store(store: &Path, checks: &mut Checks) {
             Ok(s) => checks.pass(
                 "store",
                 format!(
-                    "Ledger {shown} opens: {} proposals, {} evidence bundles, {} receipts.",
-                    s.proposals, s.evidence_bundles, s.writeback_receipts
+                    "Ledger {shown} opens: {} proposals, {} evidence bundles, {} receipts; {} bytes per recorded call, WAL {} KiB.",
+                    s.proposals,
+                    s.evidence_bundles,
+                    s.writeback_receipts,
+                    s.bytes_per_call,
+                    s.wal_bytes / 1024
                 ),
             ),
             Err(_) => checks.fail(

@@ -424,9 +424,10 @@ fn an_existing_ledger_is_counted() {
     db::store(&store, &mut checks);
     let list = checks.into_vec();
     assert!(
-        list[0]
-            .message
-            .ends_with("opens: 0 proposals, 0 evidence bundles, 0 receipts.")
+        list[0].message.contains(
+            "opens: 0 proposals, 0 evidence bundles, 0 receipts; 0 bytes per recorded call, WAL "
+        ),
+        "{list:?}"
     );
     assert_eq!(list[1].message, "No server holds the store lease.");
 }

@@ -30,7 +30,9 @@ pub use evidence::{
 pub use proposal::{diff_lines, proposal_details, proposal_first_look, proposal_list_entry};
 pub use replay::{replay_details, replay_markdown, replay_story};
 pub use tool_call::{proposal_result, smoke_call};
-pub use tools::{boundary_checks, boundary_smoke, tools_preview};
+pub use tools::{
+    boundary_checks, boundary_smoke, boundary_smoke_json, tools_preview, tools_preview_json,
+};
 pub use writeback::{apply_summary, handler_apply_summary, receipt_list_entry, receipt_view};
 
 /// The proposal's lifecycle state (an unknown one reads as pending review).

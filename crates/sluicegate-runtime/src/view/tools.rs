@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use sluicegate_core::config::Config;
 use sluicegate_core::tools::boundary::{BoundaryCheck, NOT_EXPOSED, all_pass};
 use sluicegate_core::tools::{AliasMode, exposed_tools};
@@ -95,6 +95,53 @@ pub fn tools_preview(
         );
     }
     out
+}
+
+fn checks_json(checks: &[BoundaryCheck]) -> Vec<Value> {
+    checks
+        .iter()
+        .map(|c| json!({"name": c.name, "ok": c.ok, "detail": c.detail}))
+        .collect()
+}
+
+/// `smoke boundary --json`.
+pub fn boundary_smoke_json(
+    path: &Path,
+    store: &Path,
+    tools: &[String],
+    checks: &[BoundaryCheck],
+) -> Value {
+    json!({
+        "ok": all_pass(checks),
+        "config_path": path,
+        "store_path": store,
+        "tools": tools,
+        "checks": checks_json(checks),
+    })
+}
+
+/// `tools preview --json`: what is exposed under `mode`, the aliases, what never is, and the
+/// boundary checks.
+pub fn tools_preview_json(
+    config: &Config,
+    mode: AliasMode,
+    path: &Path,
+    store: &Path,
+    checks: &[BoundaryCheck],
+) -> Value {
+    let tools = exposed_tools(config, mode);
+    json!({
+        "ok": all_pass(checks),
+        "config_path": path,
+        "store_path": store,
+        "alias_mode": mode.as_str(),
+        "exposed_to_mcp": tools.iter().map(|t| &t.exposed).collect::<Vec<_>>(),
+        "alias_mappings": tools.iter().map(|t| json!({
+            "canonicalName": t.canonical, "exposedName": t.exposed, "isAlias": t.is_alias, "style": mode.as_str(),
+        })).collect::<Vec<_>>(),
+        "not_exposed_to_mcp": NOT_EXPOSED,
+        "checks": checks_json(checks),
+    })
 }
 
 #[cfg(test)]

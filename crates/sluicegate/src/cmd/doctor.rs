@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use sluicegate_runtime::Env;
 use sluicegate_runtime::doctor::{self, Options, Report};
+use sluicegate_runtime::serve_env;
 
 use crate::context::{config_path, print_json, runtime, store_path};
 
@@ -49,6 +49,9 @@ pub struct DoctorArgs {
     /// Where --report writes (default sluicegate-doctor.md)
     #[arg(long, requires = "report")]
     output: Option<PathBuf>,
+    /// Also read variables from this env file, as `mcp serve --env-file` does (exported win)
+    #[arg(long, value_name = "PATH")]
+    env_file: Option<PathBuf>,
 }
 
 fn collect(a: &DoctorArgs) -> anyhow::Result<Report> {
@@ -60,7 +63,8 @@ fn collect(a: &DoctorArgs) -> anyhow::Result<Report> {
         fix_admin_url_env: a.admin_url_env.clone().filter(|_| a.fix),
         allow_shared_credential: a.allow_shared_credential,
     };
-    Ok(runtime()?.block_on(doctor::collect(&options, &Env::process())))
+    let env = serve_env::process_env(a.env_file.as_deref())?;
+    Ok(runtime()?.block_on(doctor::collect(&options, &env)))
 }
 
 /// The doctor's text for `config` (as `onboard db` shows it); whether it passed.

@@ -26,7 +26,7 @@ use sluicegate_runtime::first_read::first_read;
 use sluicegate_runtime::onboarding::{
     Existing, first_read_tool, load_recipe, next_steps, read_config_doc, write_files,
 };
-use sluicegate_runtime::{Env, view};
+use sluicegate_runtime::{Env, client_files, view};
 
 use super::inspect::{DbArgs, run_inspection};
 use super::mcp::command_name;
@@ -379,7 +379,9 @@ fn plan(args: &GenArgs, g: &Generated) -> anyhow::Result<Vec<PlannedFile>> {
         .store
         .clone()
         .unwrap_or_else(|| PathBuf::from(sluicegate_core::onboarding::selection::STORAGE_PATH));
-    let mut files = plan_files(g, &args.output, &store, &command_name());
+    let env_file = Path::new(client_files::DEFAULT_ENV_FILE);
+    let serve = client_files::serve_paths(&command_name(), &args.output, &store, Some(env_file))?;
+    let mut files = plan_files(g, &args.output, &serve);
     if let Some(t) = handler_template(args, g)? {
         files.push(t);
     }

@@ -1,5 +1,5 @@
-//! `sluicegate store verify` and `sluicegate reviewer init`: the ledger's integrity and the
-//! keys that sign decisions.
+//! `sluicegate store verify|stats` and `sluicegate reviewer init`: the ledger's integrity, its
+//! size, and the keys that sign decisions.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +15,15 @@ pub enum StoreCommand {
         #[arg(long)]
         store: Option<PathBuf>,
         /// Config whose reviewers' keys decisions must be signed with (default: ./sluicegate.json when present)
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts, size on disk, bytes per recorded call and the WAL's size
+    Stats {
+        #[arg(long)]
+        store: Option<PathBuf>,
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long)]
@@ -39,11 +48,26 @@ pub enum ReviewerCommand {
 }
 
 pub fn run_store(cmd: StoreCommand) -> anyhow::Result<ExitCode> {
-    let StoreCommand::Verify {
-        store,
-        config,
-        json,
-    } = cmd;
+    let (store, config, json) = match cmd {
+        StoreCommand::Stats {
+            store,
+            config,
+            json,
+        } => {
+            let s =
+                open_existing_ledger(&store_path(store.as_deref(), config.as_deref()))?.stats()?;
+            match json {
+                true => print_json(&s)?,
+                false => out!("{}", integrity::stats_text(&s)),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        StoreCommand::Verify {
+            store,
+            config,
+            json,
+        } => (store, config, json),
+    };
     let path = store_path(store.as_deref(), config.as_deref());
     let ledger = open_existing_ledger(&path)?;
     let config_file = config_path(config.as_deref());

@@ -8,10 +8,11 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use sluicegate_core::call::Args;
 use sluicegate_core::config::{Config, Kind};
-use sluicegate_core::tools::boundary::{BoundaryCheck, NOT_EXPOSED, all_pass, boundary_checks};
+use sluicegate_core::tools::boundary::{BoundaryCheck, all_pass, boundary_checks};
 use sluicegate_core::tools::{AliasMode, exposed_tools};
 use sluicegate_runtime::onboarding::{self, recorded_ids};
 use sluicegate_runtime::{AgentApi, Env, view};
+use tokio::runtime::Runtime;
 
 use crate::context::{
     config_path, load_config, open_ledger, print_json, runtime, store_hint, store_path,
@@ -96,15 +97,22 @@ impl InputArgs {
     }
 
     /// The arguments to send: explicit JSON, a file, or samples for `cap` (typed from its
-    /// table's columns, like the call) with the object id recorded for config `path`.
-    fn resolve(&self, api: &AgentApi, cap: &str, path: &Path) -> anyhow::Result<Args> {
+    /// table's columns, like the call) with the object id recorded for config `path`. `rt` is
+    /// the runtime the call runs on too: a MySQL pool dies with the runtime it was used on.
+    fn resolve(
+        &self,
+        rt: &Runtime,
+        api: &AgentApi,
+        cap: &str,
+        path: &Path,
+    ) -> anyhow::Result<Args> {
         let text = match (&self.args, &self.input) {
             (Some(a), _) => a.clone(),
             (None, Some(path)) => std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --input {}", path.display()))?,
             (None, None) => {
                 let ids = onboarding::recorded_ids(path);
-                return runtime()?
+                return rt
                     .block_on(api.sample_args(cap, &ids))
                     .map_err(anyhow::Error::msg);
             }
@@ -151,13 +159,6 @@ impl Boundary {
         all_pass(&self.checks)
     }
 
-    fn checks_json(&self) -> Vec<Value> {
-        self.checks
-            .iter()
-            .map(|c| json!({"name": c.name, "ok": c.ok, "detail": c.detail}))
-            .collect()
-    }
-
     fn exit_code(&self) -> ExitCode {
         if self.ok() {
             ExitCode::SUCCESS
@@ -175,13 +176,9 @@ pub fn run_boundary_smoke(a: PreviewArgs) -> anyhow::Result<ExitCode> {
         .map(|t| t.exposed)
         .collect();
     if a.json {
-        print_json(&json!({
-            "ok": b.ok(),
-            "config_path": b.path,
-            "store_path": b.store,
-            "tools": tools,
-            "checks": b.checks_json(),
-        }))?;
+        print_json(&view::boundary_smoke_json(
+            &b.path, &b.store, &tools, &b.checks,
+        ))?;
     } else {
         out!(
             "{}",
@@ -195,21 +192,10 @@ pub fn run_tools(cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
     let (ToolsCommand::Preview(a) | ToolsCommand::List(a)) = cmd;
     let b = Boundary::load(&a)?;
     let (path, store, config, mode) = (&b.path, &b.store, &b.config, b.mode);
-    let tools = exposed_tools(config, mode);
-    let ok = b.ok();
     if a.json {
-        print_json(&json!({
-            "ok": ok,
-            "config_path": path,
-            "store_path": store,
-            "alias_mode": mode.as_str(),
-            "exposed_to_mcp": tools.iter().map(|t| &t.exposed).collect::<Vec<_>>(),
-            "alias_mappings": tools.iter().map(|t| json!({
-                "canonicalName": t.canonical, "exposedName": t.exposed, "isAlias": t.is_alias, "style": mode.as_str(),
-            })).collect::<Vec<_>>(),
-            "not_exposed_to_mcp": NOT_EXPOSED,
-            "checks": b.checks_json(),
-        }))?;
+        print_json(&view::tools_preview_json(
+            config, mode, path, store, &b.checks,
+        ))?;
     } else {
         outln!(
             "{}",
@@ -262,8 +248,9 @@ pub fn run_smoke(cmd: SmokeCommand) -> anyhow::Result<ExitCode> {
     if api.config().capability(&tool).is_none() {
         bail!("capability not found in config: {tool}");
     }
-    let args = a.input.resolve(&api, &tool, &path)?;
-    let result = runtime()?.block_on(api.call(&tool, &args));
+    let rt = runtime()?;
+    let args = a.input.resolve(&rt, &api, &tool, &path)?;
+    let result = rt.block_on(api.call(&tool, &args));
     let ok = result.succeeded();
     if a.json {
         print_json(
@@ -300,8 +287,9 @@ pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
             a.capability
         );
     }
-    let args = a.input.resolve(&api, &a.capability, &path)?;
-    let result = runtime()?.block_on(api.call(&a.capability, &args));
+    let rt = runtime()?;
+    let args = a.input.resolve(&rt, &api, &a.capability, &path)?;
+    let result = rt.block_on(api.call(&a.capability, &args));
     let ok = result.succeeded();
     if a.json {
         print_json(&result.payload)?;

@@ -639,3 +639,38 @@ pub fn run_client(python: &Path, fixture: &Fixture, script: &str, args: &[String
     serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}):\n{stdout}\n{stderr}"))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Walkthroughs in the docs, run as written
+// ---------------------------------------------------------------------------------------------
+
+/// The fenced blocks of a markdown document, as (info string, body).
+pub fn code_blocks(markdown: &str) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(String, String)> = None;
+    for line in markdown.lines() {
+        match (&mut open, line.strip_prefix("```")) {
+            (None, Some(info)) => open = Some((info.trim().to_string(), String::new())),
+            (Some(_), Some(_)) => blocks.push(open.take().unwrap()),
+            (Some((_, body)), None) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    blocks
+}
+
+/// How the docs start the MCP Inspector; tests run the pinned install ([`inspector`]) instead.
+pub const INSPECTOR: &str = "npx @modelcontextprotocol/inspector@0.15.0 ";
+
+/// The pinned MCP Inspector (`scripts/lib/test-deps.sh`), from `SLUICEGATE_TEST_INSPECTOR`.
+pub fn inspector() -> Option<PathBuf> {
+    match std::env::var_os("SLUICEGATE_TEST_INSPECTOR").filter(|p| !p.is_empty()) {
+        Some(p) => Some(PathBuf::from(p)),
+        None => skip_or_fail(
+            "SLUICEGATE_TEST_INSPECTOR is not set, so the MCP Inspector cannot run; `eval \"$(bash scripts/lib/test-deps.sh target/test-deps)\"` installs it and sets it; scripts/test.sh does both",
+        ),
+    }
+}

@@ -430,8 +430,25 @@ pub fn resolve(
         }
     });
     if tenant_key.is_none() && !single_tenant_dev && table.is_some() {
+        // Nothing looked like a tenant: name the references, which are where one usually is.
+        let references: Vec<String> = found
+            .map(|t| {
+                t.foreign_keys
+                    .iter()
+                    .filter(|f| f.referenced_table != t.name)
+                    .map(|f| format!("{} -> {}", f.columns.join("+"), f.referenced_table))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let hint = match references.is_empty() {
+            true => String::new(),
+            false => format!(
+                " (none detected; the table references: {})",
+                references.join(", ")
+            ),
+        };
         missing.push(format!(
-            "--tenant-column <column> for {qualified}: the column that scopes a row to the trusted tenant (or --single-tenant-dev for a reviewed single-tenant dev source)"
+            "--tenant-column <column> for {qualified}: the column that scopes a row to the trusted tenant{hint} (or --single-tenant-dev for a reviewed single-tenant dev source)"
         ));
     }
 
@@ -516,7 +533,7 @@ pub fn resolve(
     }
     if proposes && conflict_column.is_none() && !patch.is_empty() {
         warnings.push(format!(
-            "no conflict/version column for {qualified}: proposals will use a weak guard (weak_guard_ack); pass --conflict-column to guard against lost updates"
+            "no conflict/version column for {qualified}: proposals use the weak guard (weak_guard_ack), so apply compares the columns the agent read and misses a change to any other; pass --conflict-column if the table has an updated_at or version column"
         ));
     }
     let allowed_columns = if !a.allowed_columns.is_empty() {

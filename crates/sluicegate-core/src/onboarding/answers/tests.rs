@@ -162,6 +162,16 @@ fn prefixed() -> Inspection {
         is_generated: None,
         ordinal_position: pos,
     };
+    let fk = |table: &str, column: &str, referenced: &str| RawForeignKey {
+        schema: "main".into(),
+        table: table.into(),
+        name: format!("{table}_{column}_fk"),
+        column: column.into(),
+        referenced_schema: "main".into(),
+        referenced_table: referenced.into(),
+        referenced_column: "id".into(),
+        ordinal: 1,
+    };
     let pk = |table: &str, column: &str, ordinal: u32| RawConstraint {
         schema: "main".into(),
         table: table.into(),
@@ -200,16 +210,10 @@ fn prefixed() -> Inspection {
                 pk("app_invoice_line", "invoice_id", 1),
                 pk("app_invoice_line", "line_no", 2),
             ],
-            foreign_keys: vec![RawForeignKey {
-                schema: "main".into(),
-                table: "app_invoice".into(),
-                name: "fk".into(),
-                column: "account_id".into(),
-                referenced_schema: "main".into(),
-                referenced_table: "app_account".into(),
-                referenced_column: "id".into(),
-                ordinal: 1,
-            }],
+            foreign_keys: vec![
+                fk("app_invoice", "account_id", "app_account"),
+                fk("app_invoice_line", "invoice_id", "app_invoice"),
+            ],
             indexes: vec![],
             triggers: vec![RawTrigger {
                 schema: "main".into(),
@@ -293,6 +297,14 @@ fn a_composite_key_is_a_decision_not_a_guess() {
             .any(|x| x.contains("composite (invoice_id, line_no)")),
         "{m:?}"
     );
+    // No tenant candidate: the references are named, where a scope usually is.
+    assert!(
+        m.iter().any(
+            |x| x.starts_with("--tenant-column <column> for main.app_invoice_line")
+                && x.contains("(none detected; the table references: invoice_id -> app_invoice)")
+        ),
+        "{m:?}"
+    );
 }
 
 #[test]
@@ -306,7 +318,16 @@ fn a_single_tenant_source_names_no_tenant_env() {
         patch: vec!["body=arg:body".into()],
         ..Default::default()
     };
-    let doc = generate(&resolve(&a, None, None, "review").unwrap().selection).unwrap();
+    let resolved = resolve(&a, None, None, "review").unwrap();
+    // No version column: the warning says what the weak guard does and does not see.
+    assert!(
+        resolved.warnings.iter().any(|w| w.contains(
+            "proposals use the weak guard (weak_guard_ack), so apply compares the columns the agent read and misses a change to any other"
+        )),
+        "{:?}",
+        resolved.warnings
+    );
+    let doc = generate(&resolved.selection).unwrap();
     assert_eq!(
         doc["trusted_context"]["values"],
         json!({"principal_env": "SLUICEGATE_PRINCIPAL"})
