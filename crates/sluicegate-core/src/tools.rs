@@ -24,6 +24,37 @@ pub enum AliasMode {
 }
 
 impl AliasMode {
+    /// The mode the serve flags ask for (`--alias-mode`, its synonym `--tool-name-style`,
+    /// `--openai-tool-aliases`), or `default` when none was given; conflicting flags are an
+    /// error naming them.
+    pub fn from_flags(
+        alias_mode: Option<&str>,
+        tool_name_style: Option<&str>,
+        openai_tool_aliases: bool,
+        default: AliasMode,
+    ) -> Result<AliasMode, String> {
+        if let (Some(a), Some(t)) = (alias_mode, tool_name_style)
+            && a != t
+        {
+            return Err(
+                "--tool-name-style and --alias-mode must match when both are provided".into(),
+            );
+        }
+        let mode = match alias_mode.or(tool_name_style) {
+            Some(m) => AliasMode::parse(m)
+                .ok_or("--alias-mode must be canonical, openai, or both".to_string())?,
+            None if openai_tool_aliases => AliasMode::Openai,
+            None => default,
+        };
+        if openai_tool_aliases && mode != AliasMode::Openai {
+            return Err(format!(
+                "--openai-tool-aliases cannot be combined with --alias-mode {}",
+                mode.as_str()
+            ));
+        }
+        Ok(mode)
+    }
+
     pub fn parse(s: &str) -> Option<AliasMode> {
         Some(match s {
             "canonical" => AliasMode::Canonical,
@@ -449,6 +480,35 @@ pub fn recorded_id(spec: Option<&ArgSpec>, id: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alias_flags_resolve_or_name_the_conflict() {
+        let c = AliasMode::Canonical;
+        let f = AliasMode::from_flags;
+        assert_eq!(f(None, None, false, c), Ok(c));
+        assert_eq!(f(Some("both"), None, false, c), Ok(AliasMode::Both));
+        assert_eq!(f(None, Some("openai"), false, c), Ok(AliasMode::Openai));
+        assert_eq!(
+            f(Some("openai"), Some("openai"), true, c),
+            Ok(AliasMode::Openai)
+        );
+        assert_eq!(f(None, None, true, c), Ok(AliasMode::Openai));
+        assert!(
+            f(Some("both"), Some("openai"), false, c)
+                .unwrap_err()
+                .contains("must match")
+        );
+        assert!(
+            f(Some("loud"), None, false, c)
+                .unwrap_err()
+                .contains("canonical, openai")
+        );
+        assert!(
+            f(Some("both"), None, true, c)
+                .unwrap_err()
+                .contains("cannot be combined")
+        );
+    }
 
     #[test]
     fn recorded_ids_take_the_type_of_the_key() {

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 
 pub use error::{LedgerError, RefusalCode};
-pub use query::{EventFilter, Filter};
+pub use query::{EventFilter, Filter, InboxCursor};
 pub use schema::SCHEMA_VERSION;
 pub use sluicegate_core::config::Durability;
 pub use verify::{Problem, VerifyReport};

@@ -50,7 +50,7 @@ pub(crate) const AUDIT_IDS_OF_BUNDLE: &str = "SELECT value FROM json_each((SELEC
 
 #[derive(Default)]
 pub(crate) struct Where {
-    clauses: Vec<String>,
+    pub(crate) clauses: Vec<String>,
     pub(crate) params: Vec<Box<dyn ToSql>>,
 }
 
@@ -221,6 +221,37 @@ pub(crate) fn receipts_query(f: &Filter) -> (String, Where) {
     let sql = format!(
         "SELECT {} FROM writeback_receipts{} ORDER BY created_at DESC, receipt_id DESC{}",
         StoredReceipt::COLUMNS,
+        w.sql(),
+        limit_sql(f.limit)
+    );
+    (sql, w)
+}
+
+/// Where a page of the review inbox starts: after the proposal created at `created_at` with
+/// this `rowid` (the last one of the previous page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxCursor {
+    pub created_at: String,
+    pub rowid: i64,
+}
+
+/// The review inbox: oldest first (the longest-waiting proposal on top), keyset paged on
+/// `(created_at, rowid)`, so a page costs the same at the end of 100,000 proposals as at the
+/// start. Every filter is served by an index (`plan_tests`). The row's `rowid` is the last
+/// column, after [`StoredProposal::COLUMNS`].
+pub(crate) fn inbox_query(f: &Filter, after: Option<&InboxCursor>) -> (String, Where) {
+    let (_, mut w) = proposals_query(&Filter {
+        limit: None,
+        ..f.clone()
+    });
+    if let Some(c) = after {
+        w.clauses.push("(created_at, rowid) > (?, ?)".into());
+        w.params.push(Box::new(c.created_at.clone()));
+        w.params.push(Box::new(c.rowid));
+    }
+    let sql = format!(
+        "SELECT {}, rowid FROM proposals{} ORDER BY created_at ASC, rowid ASC{}",
+        StoredProposal::COLUMNS,
         w.sql(),
         limit_sql(f.limit)
     );

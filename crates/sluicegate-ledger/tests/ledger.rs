@@ -572,6 +572,48 @@ fn durability_is_full_unless_relaxed_is_asked_for() {
     );
 }
 
+/// The review inbox walks every proposal once, oldest first, page by page, and says when there
+/// is no next page.
+#[test]
+fn the_inbox_pages_oldest_first_without_gaps_or_repeats() {
+    let (_d, ledger) = open_temp();
+    let cfg = config("review");
+    for i in 0..7 {
+        propose(
+            &ledger,
+            &cfg,
+            &row(&format!("INV-{i}"), 100 + i),
+            "r",
+            "2026-06-20T14:31:00.000Z",
+        )
+        .unwrap();
+    }
+    let f = Filter {
+        status: Some("pending_review".into()),
+        limit: Some(3),
+        ..Filter::default()
+    };
+    let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let (page, next) = ledger.inbox(&f, after.as_ref()).unwrap();
+        pages += 1;
+        seen.extend(page.into_iter().map(|p| p.object_id));
+        match next {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..7).map(|i| format!("INV-{i}")).collect();
+    assert_eq!(seen, expected, "oldest first, each once");
+    assert_eq!(pages, 3);
+    let other = Filter {
+        tenant: Some("otherco".into()),
+        ..f
+    };
+    let (none, next) = ledger.inbox(&other, None).unwrap();
+    assert!(none.is_empty() && next.is_none());
+}
+
 /// What a read records is stored without the fields its row's columns already hold, and read
 /// back exactly as the core wrote it.
 #[test]

@@ -6,63 +6,15 @@
 //! pass the origin check; a browser page can only reach the server from an origin listed with
 //! `--allowed-origin`, which defeats DNS rebinding and cross-site requests to a local server.
 
-use std::net::IpAddr;
-
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use sha2::{Digest, Sha256};
+pub use sluicegate_core::origin::is_loopback_host;
+use sluicegate_core::origin::{Origin, parse_origin, split_host_port};
 use sluicegate_core::secrets::{REDACTED, Secret};
 use subtle::ConstantTimeEq;
 
 use crate::error::ServeError;
-
-/// Whether `host` is a loopback name or address (`localhost`, `127.0.0.0/8`, `::1`).
-pub fn is_loopback_host(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// `(scheme, host, port)` of an origin, lowercased, with the scheme's default port filled in.
-type Origin = (String, String, u16);
-
-fn parse_origin(text: &str) -> Option<Origin> {
-    if text == "null" {
-        return Some(("null".into(), String::new(), 0));
-    }
-    let (scheme, rest) = text.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "http" => 80,
-        "https" => 443,
-        _ => return None,
-    };
-    let authority = rest.strip_suffix('/').unwrap_or(rest);
-    if authority.is_empty() || authority.contains(['/', '@', '?', '#']) {
-        return None;
-    }
-    let (host, port) = split_host_port(authority)?;
-    Some((scheme, host, port.unwrap_or(default_port)))
-}
-
-/// Split `host[:port]` / `[v6][:port]` into a lowercased host (brackets removed) and port.
-fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse().ok()?),
-            None if after.is_empty() => None,
-            None => return None,
-        };
-        (host, port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p.parse().ok()?)),
-            None => (authority, None),
-        }
-    };
-    (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
-}
 
 /// What the lock decided about one request.
 pub(crate) enum Verdict {

@@ -91,7 +91,7 @@ fn verb(v: Verdict) -> &'static str {
 }
 
 /// The config, when there is one to read: it lists the reviewers whose keys sign decisions.
-fn config_for_reviewers(
+pub(crate) fn config_for_reviewers(
     flag: Option<&Path>,
 ) -> anyhow::Result<Option<std::sync::Arc<sluicegate_core::config::Config>>> {
     let path = config_path(flag);

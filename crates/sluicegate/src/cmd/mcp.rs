@@ -86,29 +86,8 @@ pub struct AliasArgs {
 impl AliasArgs {
     /// The chosen mode, or `default` when no flag was given.
     pub fn resolve(&self, default: AliasMode) -> anyhow::Result<AliasMode> {
-        if let (Some(a), Some(t)) = (&self.alias_mode, &self.tool_name_style)
-            && a != t
-        {
-            bail!("--tool-name-style and --alias-mode must match when both are provided");
-        }
-        let named = self
-            .alias_mode
-            .as_deref()
-            .or(self.tool_name_style.as_deref());
-        let mode = match named {
-            Some(m) => {
-                AliasMode::parse(m).context("--alias-mode must be canonical, openai, or both")?
-            }
-            None if self.openai_tool_aliases => AliasMode::Openai,
-            None => default,
-        };
-        if self.openai_tool_aliases && mode != AliasMode::Openai {
-            bail!(
-                "--openai-tool-aliases cannot be combined with --alias-mode {}",
-                mode.as_str()
-            );
-        }
-        Ok(mode)
+        let (a, t) = (self.alias_mode.as_deref(), self.tool_name_style.as_deref());
+        AliasMode::from_flags(a, t, self.openai_tool_aliases, default).map_err(anyhow::Error::msg)
     }
 }
 

@@ -21,6 +21,7 @@ pub mod recipes;
 pub mod replay;
 pub mod store;
 pub mod tools;
+pub mod ui;
 pub mod up;
 pub mod wizard;
 pub mod writeback;
@@ -89,6 +90,8 @@ pub enum Command {
     Mcp(mcp::McpCommand),
     /// Check a review-mode setup and optionally start serving
     Up(up::UpArgs),
+    /// The review UI in a browser: inbox, proposal pages, approve, reject, apply
+    Ui(sluicegate_ui::UiArgs),
     /// Review an MCP server or tool manifest for database risks
     Audit(audit::AuditArgs),
     /// Reproducible benchmarks
@@ -121,6 +124,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Receipts(cmd) => ledger::run_receipts(cmd),
         Command::Mcp(cmd) => mcp::run(cmd),
         Command::Up(args) => up::run(args),
+        Command::Ui(args) => ui::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Benchmark(cmd) => benchmark::run(cmd),
     }

@@ -1,0 +1,27 @@
+//! `sluicegate ui`: the review UI (crate `sluicegate-ui`). Prints the one-time login URL as the
+//! first line on stdout, then serves until SIGINT/SIGTERM.
+
+use std::process::ExitCode;
+
+use sluicegate_mcp::{CancellationToken, serve::cancel_on_signal};
+use sluicegate_ui::{UiArgs, UiOptions, UiServer};
+
+use crate::context::{actor, open_existing_ledger, runtime, store_path};
+
+pub fn run(a: UiArgs) -> anyhow::Result<ExitCode> {
+    let (store, who) = (
+        store_path(a.store.as_deref(), a.config.as_deref()),
+        actor(a.actor.as_deref()),
+    );
+    let config = super::decide::config_for_reviewers(a.config.as_deref())?;
+    let options = UiOptions::resolve(a, config, open_existing_ledger(&store)?, store, who);
+    let options = options.map_err(anyhow::Error::msg)?;
+    runtime()?.block_on(async {
+        let shutdown = CancellationToken::new();
+        cancel_on_signal(shutdown.clone());
+        let server = UiServer::bind(options).await?;
+        outln!("{}", server.login_url());
+        server.run(shutdown).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
