@@ -11,6 +11,23 @@ pub fn is_loopback_host(host: &str) -> bool {
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The Host names a server bound to `bind_host` answers to by default: the loopback names, and
+/// the bind address itself unless it is a wildcard (which names no host a browser would use).
+pub fn default_allowed_hosts(bind_host: &str) -> Vec<String> {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    let bind = bind_host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    if bind != "0.0.0.0" && bind != "::" {
+        hosts.push(bind);
+    }
+    hosts
+}
+
 /// `(scheme, host, port)` of an origin, lowercased, with the scheme's default port filled in.
 pub type Origin = (String, String, u16);
 
@@ -50,4 +67,26 @@ pub fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
         }
     };
     (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_hosts_are_loopback_plus_a_named_bind_address() {
+        let loopback = ["localhost", "127.0.0.1", "::1"];
+        assert_eq!(default_allowed_hosts("0.0.0.0"), loopback);
+        assert_eq!(default_allowed_hosts("[::]"), loopback);
+        assert_eq!(
+            default_allowed_hosts("Review.Example"),
+            ["localhost", "127.0.0.1", "::1", "review.example"]
+        );
+        assert_eq!(
+            default_allowed_hosts("[FD00::1]")
+                .last()
+                .map(String::as_str),
+            Some("fd00::1")
+        );
+    }
 }

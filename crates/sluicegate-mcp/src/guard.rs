@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use sha2::{Digest, Sha256};
 pub use sluicegate_core::origin::is_loopback_host;
-use sluicegate_core::origin::{Origin, parse_origin, split_host_port};
+use sluicegate_core::origin::{Origin, default_allowed_hosts, parse_origin, split_host_port};
 use sluicegate_core::secrets::{REDACTED, Secret};
 use subtle::ConstantTimeEq;
 
@@ -65,17 +65,7 @@ impl HttpSecurity {
                 host: bind_host.to_string(),
             });
         }
-        let mut allowed_hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
-            .iter()
-            .map(|h| h.to_string())
-            .collect();
-        let bind = bind_host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        if bind != "0.0.0.0" && bind != "::" {
-            allowed_hosts.push(bind);
-        }
+        let mut allowed_hosts = default_allowed_hosts(bind_host);
         for h in extra_hosts {
             let (host, _) = split_host_port(h).unwrap_or((h.to_ascii_lowercase(), None));
             allowed_hosts.push(host);

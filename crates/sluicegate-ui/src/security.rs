@@ -15,7 +15,9 @@ use std::sync::Mutex;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use sha2::{Digest, Sha256};
-use sluicegate_core::origin::{is_loopback_host, parse_origin, split_host_port};
+use sluicegate_core::origin::{
+    default_allowed_hosts, is_loopback_host, parse_origin, split_host_port,
+};
 use subtle::ConstantTimeEq;
 
 /// The Content-Security-Policy of every response.
@@ -58,17 +60,7 @@ impl Lock {
     /// A lock whose one-time login token is `login_token`. Allowed hosts: the loopback names
     /// and the bind host (unless it is a wildcard address).
     pub fn new(login_token: &str, bind_host: &str) -> Lock {
-        let mut allowed_hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
-            .iter()
-            .map(|h| h.to_string())
-            .collect();
-        let bind = bind_host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        if bind != "0.0.0.0" && bind != "::" {
-            allowed_hosts.push(bind);
-        }
+        let allowed_hosts = default_allowed_hosts(bind_host);
         Lock {
             login: Mutex::new(Some(digest(login_token))),
             sessions: Mutex::new(Vec::new()),
