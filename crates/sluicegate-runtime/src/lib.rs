@@ -15,6 +15,7 @@ pub mod handler;
 pub mod handler_templates;
 pub mod integrity;
 pub mod onboarding;
+pub mod paths;
 mod records;
 mod review;
 pub mod reviewer;

@@ -4,70 +4,25 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use sluicegate_core::config::{self, Config};
+use anyhow::bail;
+use sluicegate_core::config::Config;
 use sluicegate_ledger::Ledger;
 
-/// Default config file name.
-pub const DEFAULT_CONFIG: &str = "sluicegate.json";
-/// The reference's config name, accepted when ours is absent.
-pub const LEGACY_CONFIG: &str = "synapsor.runner.json";
-/// Default ledger location.
-pub const DEFAULT_STORE: &str = ".sluicegate/local.db";
+pub use sluicegate_runtime::paths::{DEFAULT_CONFIG, store_path};
 
 /// `--config`, then `SLUICEGATE_CONFIG`, then `./sluicegate.json`, then
 /// `./synapsor.runner.json` (announced on stderr).
 pub fn config_path(flag: Option<&Path>) -> PathBuf {
-    if let Some(p) = flag {
-        return p.to_path_buf();
+    let found = sluicegate_runtime::paths::config_path(flag);
+    if let Some(note) = found.note {
+        errln!("{note}");
     }
-    if let Some(p) = std::env::var_os("SLUICEGATE_CONFIG").filter(|v| !v.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let ours = PathBuf::from(DEFAULT_CONFIG);
-    if !ours.exists() && Path::new(LEGACY_CONFIG).exists() {
-        errln!("note: {DEFAULT_CONFIG} not found; using {LEGACY_CONFIG}");
-        return PathBuf::from(LEGACY_CONFIG);
-    }
-    ours
+    found.path
 }
 
 /// Read, parse and validate a config; an invalid one is refused with every error listed.
 pub fn load_config(path: &Path) -> anyhow::Result<Arc<Config>> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read config {}; pass --config <path> or run `sluicegate demo --quick`",
-            path.display()
-        )
-    })?;
-    let (validation, config) = config::load_str(&text);
-    match config {
-        Some(c) if validation.ok => Ok(Arc::new(c)),
-        _ => bail!(
-            "invalid config {}:\n{}",
-            path.display(),
-            validation.error_lines().join("\n")
-        ),
-    }
-}
-
-/// `--store`, then `SLUICEGATE_STORE`, then the config's `storage.sqlite_path`, then
-/// `./.sluicegate/local.db`. The config is only peeked at for its storage path.
-pub fn store_path(flag: Option<&Path>, config_flag: Option<&Path>) -> PathBuf {
-    if let Some(p) = flag {
-        return p.to_path_buf();
-    }
-    if let Some(p) = std::env::var_os("SLUICEGATE_STORE").filter(|v| !v.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let config = config_path(config_flag);
-    if let Ok(text) = std::fs::read_to_string(&config)
-        && let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text)
-        && let Some(p) = doc.pointer("/storage/sqlite_path").and_then(|v| v.as_str())
-    {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(DEFAULT_STORE)
+    sluicegate_runtime::paths::load_config(path).map_err(anyhow::Error::msg)
 }
 
 /// Open an existing ledger (read and review commands must not create one).

@@ -60,3 +60,16 @@ macro_rules! outln {
 macro_rules! errln {
     ($($arg:tt)*) => { $crate::out::err(&format!("{}\n", format_args!($($arg)*))) };
 }
+
+/// The printer `sluicegate-ops` commands write through: the same rules as `out!`/`errln!`.
+#[expect(dead_code, reason = "the ledger operations commands print through it as they land")]
+pub struct Screen;
+
+impl sluicegate_ops::Printer for Screen {
+    fn out(&mut self, text: &str) {
+        print(text);
+    }
+    fn err(&mut self, text: &str) {
+        err(text);
+    }
+}

@@ -4,7 +4,7 @@
 use crate::metadata::{Crate, Dep, Workspace};
 
 /// Architecture layers: a crate may depend (normal or build) only on crates in strictly lower
-/// layers. `protocol ← core ← {source, ledger, audit} ← runtime ← {mcp, ui} ← sluicegate`.
+/// layers. `protocol ← core ← {source, ledger, audit} ← runtime ← {mcp, ui, ops} ← sluicegate`.
 /// `audit` reads manifests and configs only, so it sits beside `source` and `ledger` and must
 /// never reach the runtime. `test-support` is used only by tests (as a dev-dependency, which
 /// may point anywhere); it sits beside `source` because it holds credentials in core's
@@ -19,6 +19,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("sluicegate-runtime", 3),
     ("sluicegate-mcp", 4),
     ("sluicegate-ui", 4),
+    ("sluicegate-ops", 4),
     ("sluicegate", 5),
 ];
 

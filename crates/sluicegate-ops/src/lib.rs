@@ -1,0 +1,21 @@
+//! Ledger operations for a team (`activity`, `events`, store maintenance, job files, shadow
+//! records): the commands that search, stream, export and maintain what the ledger keeps.
+//!
+//! Each module owns its clap arguments and its `run`, like `sluicegate-ui`; the binary only
+//! resolves nothing, dispatches, and prints through a [`Printer`]. Nothing here faces a model:
+//! these are human and operator tools beside the CLI, and none of them approves or applies.
+
+use std::process::ExitCode;
+
+/// Where a command's output goes. The binary's printer makes control characters visible and
+/// stops quietly when the reader leaves, so every byte a command prints passes through it.
+pub trait Printer {
+    /// One chunk for stdout (include the newline).
+    fn out(&mut self, text: &str);
+    /// One chunk for stderr (include the newline).
+    fn err(&mut self, text: &str);
+}
+
+/// What a command returns: its exit status (0 done, 1 ran and the answer is "no"), or an
+/// error the binary prints before exiting 2 (could not run), like every other command.
+pub type Outcome = anyhow::Result<ExitCode>;
