@@ -11,6 +11,7 @@
 mod checkpoint;
 mod compact;
 mod error;
+mod evidence_keys;
 pub mod lease;
 mod query;
 mod read;
@@ -170,13 +171,42 @@ impl Ledger {
                 Some(Arc::new(file)),
             )
         };
+        let chore_clock = clock.clone();
+        let chores: writer::Chores = Box::new(move |conn, pace| {
+            let due = match pace {
+                writer::Pace::Idle => evidence_keys::IDLE_BACKLOG,
+                writer::Pace::Busy => evidence_keys::BUSY_BACKLOG,
+            };
+            if evidence_keys::backlog(conn).is_ok_and(|n| n >= due) {
+                writer::in_transaction(conn, |conn| {
+                    evidence_keys::index_batch(conn, &chore_clock()).map(|_| ())
+                });
+            }
+        });
         Ok(Ledger {
-            writer: Arc::new(writer::Writer::start(conn)?),
+            writer: Arc::new(writer::Writer::start(conn, chores)?),
             reader: Arc::new(Mutex::new(reader)),
             _checkpointer: checkpointer,
             file,
             path: path.to_path_buf(),
             clock,
+        })
+    }
+
+    /// Bring the evidence search index (`evidence_keys`) up to date now instead of in the
+    /// writer's next lull; returns how many bundles it indexed. Maintenance commands and
+    /// tests use it; recording never needs it.
+    pub fn index_evidence_now(&self) -> Pending<i64> {
+        let clock = self.clock.clone();
+        self.writer.submit(move |conn| {
+            let mut total = 0;
+            loop {
+                let n = evidence_keys::index_batch(conn, &clock())?;
+                if n == 0 {
+                    return Ok(total);
+                }
+                total += n;
+            }
         })
     }
 

@@ -7,7 +7,7 @@
 
 use rusqlite::ToSql;
 
-use crate::views::{StoredEvidence, StoredProposal, StoredReceipt};
+use crate::views::{StoredProposal, StoredReceipt};
 
 /// Filters shared by the list commands; each entity maps the fields it supports.
 #[derive(Debug, Clone, Default)]
@@ -143,31 +143,6 @@ impl Where {
         self
     }
 
-    /// A time range on a table appended in recording order (created_at follows rowid), as a
-    /// rowid range: each bound is one search of the `created_at` index, and the list then
-    /// walks rowids newest first without sorting. No row at or after `from` (at or before
-    /// `to`) leaves the range empty.
-    pub(crate) fn rowids_in_time(
-        &mut self,
-        table: &str,
-        from: &Option<String>,
-        to: &Option<String>,
-    ) -> &mut Self {
-        if let Some(f) = from.as_ref().filter(|v| !v.is_empty()) {
-            self.clauses.push(format!(
-                "rowid >= COALESCE((SELECT rowid FROM {table} WHERE created_at >= ? ORDER BY created_at, rowid LIMIT 1), 9223372036854775807)"
-            ));
-            self.params.push(Box::new(f.clone()));
-        }
-        if let Some(t) = to.as_ref().filter(|v| !v.is_empty()) {
-            self.clauses.push(format!(
-                "rowid <= COALESCE((SELECT rowid FROM {table} WHERE created_at <= ? ORDER BY created_at DESC, rowid DESC LIMIT 1), -1)"
-            ));
-            self.params.push(Box::new(t.clone()));
-        }
-        self
-    }
-
     pub(crate) fn sql(&self) -> String {
         if self.clauses.is_empty() {
             String::new()
@@ -252,30 +227,6 @@ pub(crate) fn inbox_query(f: &Filter, after: Option<&InboxCursor>) -> (String, W
     let sql = format!(
         "SELECT {}, rowid FROM proposals{} ORDER BY created_at ASC, rowid ASC{}",
         StoredProposal::COLUMNS,
-        w.sql(),
-        limit_sql(f.limit)
-    );
-    (sql, w)
-}
-
-/// `evidence list`: newest first (rowid order). Tenant, principal, object and time filters
-/// search an index (`plan_tests`); the others walk newest first.
-pub(crate) fn evidence_query(f: &Filter) -> (String, Where) {
-    let mut w = Where::default();
-    w.eq("evidence_bundle_id", &f.evidence)
-        .eq("tenant_id", &f.tenant)
-        .eq("principal", &f.principal)
-        .eq("capability", &f.capability)
-        .eq("proposal_id", &f.proposal)
-        .eq("source_id", &f.source)
-        .table("source_table", &f.table)
-        .eq("query_fingerprint", &f.query_fingerprint)
-        .object_type("business_object", "source_table", &f.object_type)
-        .eq("object_id", &f.object_id)
-        .rowids_in_time("evidence_bundles", &f.from, &f.to);
-    let sql = format!(
-        "SELECT {} FROM evidence_bundles{} ORDER BY rowid DESC{}",
-        StoredEvidence::COLUMNS,
         w.sql(),
         limit_sql(f.limit)
     );

@@ -5,8 +5,8 @@ use rusqlite::{OptionalExtension, params};
 use sluicegate_core::decision::{DecisionRecord, Verdict};
 
 use crate::query::{
-    AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, InboxCursor, Where, evidence_query, inbox_query,
-    limit_sql, proposals_query, receipts_query,
+    AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, InboxCursor, Where, inbox_query, limit_sql,
+    proposals_query, receipts_query,
 };
 use crate::views::*;
 use crate::{Ledger, LedgerError, RefusalCode};
@@ -220,11 +220,21 @@ impl Ledger {
 
     /// Evidence bundles, newest first, without items (use [`Ledger::evidence`] for detail).
     pub fn list_evidence(&self, f: &Filter) -> Result<Vec<StoredEvidence>, LedgerError> {
-        let (sql, w) = evidence_query(f);
         let conn = self.conn();
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(w.params().as_slice(), StoredEvidence::from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mark = crate::evidence_keys::mark(&conn)?;
+        let mut found = Vec::new();
+        for (sql, w) in crate::evidence_keys::evidence_queries(f, mark) {
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(w.params().as_slice(), StoredEvidence::from_row)?;
+            for row in rows {
+                found.push(row?);
+            }
+            if f.limit.is_some_and(|n| found.len() >= n as usize) {
+                found.truncate(f.limit.unwrap_or(0) as usize);
+                break;
+            }
+        }
+        Ok(found)
     }
 
     pub fn query_audit(&self, audit_id: i64) -> Result<StoredQueryAudit, LedgerError> {

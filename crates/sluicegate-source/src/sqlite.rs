@@ -5,6 +5,7 @@
 //! synchronous, so all work runs on tokio's blocking threads.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use sluicegate_core::call::ReadPlan;
 use sluicegate_core::columns::{format_utc, parse_timestamp};
 use sluicegate_core::evidence::Row;
 use sluicegate_core::json::canonical;
+use tokio::sync::oneshot::error::TryRecvError;
 
 use crate::codes::{Stage, result_code_kind};
 use crate::error::{EngineCode, Redactor, SourceError, SourceErrorKind, unavailable};
@@ -193,10 +195,48 @@ fn query_rows(
     Ok(out)
 }
 
+/// How long a lone read's caller polls for the answer before it parks. A one-row read takes
+/// microseconds, while waking a parked thread on an idle virtual CPU takes tens of them.
+const READ_SPIN: Duration = Duration::from_micros(100);
+
+/// Run `f` on one of tokio's blocking threads and wait for its answer (`None`: it panicked).
+/// When no other read of this source is in flight, the caller polls for the answer for up to
+/// [`READ_SPIN`] before it parks; under concurrent reads it parks at once, leaving the CPU to
+/// the threads doing the work.
+async fn on_blocking_thread<T: Send + 'static>(
+    in_flight: &AtomicUsize,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    /// Counts one read in flight until dropped, even when the caller stops waiting.
+    struct InFlight<'a>(&'a AtomicUsize);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    let alone = in_flight.fetch_add(1, Ordering::AcqRel) == 0;
+    let _counted = InFlight(in_flight);
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    tokio::task::spawn_blocking(move || {
+        let _ = tx.send(f());
+    });
+    let start = Instant::now();
+    while alone && start.elapsed() < READ_SPIN {
+        match rx.try_recv() {
+            Ok(v) => return Some(v),
+            Err(TryRecvError::Closed) => return None,
+            Err(TryRecvError::Empty) => std::hint::spin_loop(),
+        }
+    }
+    rx.await.ok()
+}
+
 /// The read-only reader of one SQLite source: a few idle connections reused across calls.
 pub(crate) struct LiteSource {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Reads handed to a blocking thread and not yet answered.
+    reads: Arc<AtomicUsize>,
     timeout: Option<Duration>,
     pub(crate) redactor: Redactor,
 }
@@ -208,6 +248,7 @@ impl LiteSource {
         LiteSource {
             path,
             idle: Mutex::new(Vec::new()),
+            reads: Arc::new(AtomicUsize::new(0)),
             timeout: statement_timeout_ms.map(Duration::from_millis),
             redactor,
         }
@@ -289,13 +330,14 @@ impl LiteSource {
         let this = self.clone();
         // On a blocking thread, never inline: a read may wait out another process's write lock
         // for the busy timeout, and a timeout around it must be able to fire.
-        tokio::task::spawn_blocking(move || {
+        let reads = self.reads.clone();
+        on_blocking_thread(&reads, move || {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             this.with_conn(|conn| query_rows(conn, &sql, &params, &names, &this.redactor))
                 .map(|rows| rows.into_iter().map(|(row, _)| row).collect())
         })
         .await
-        .map_err(|_| unavailable(SourceErrorKind::ConnectionFailed, "the read task failed"))?
+        .ok_or_else(|| unavailable(SourceErrorKind::ConnectionFailed, "the read task failed"))?
     }
 
     /// Run `sql` as-is on a read connection (test hook: proves the connection is read-only
