@@ -19,3 +19,8 @@ pub trait Printer {
 /// What a command returns: its exit status (0 done, 1 ran and the answer is "no"), or an
 /// error the binary prints before exiting 2 (could not run), like every other command.
 pub type Outcome = anyhow::Result<ExitCode>;
+
+mod common;
+pub mod jobs;
+pub mod shadow;
+pub mod store;

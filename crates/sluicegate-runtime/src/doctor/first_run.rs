@@ -45,6 +45,19 @@ pub struct FirstRunOptions {
     pub ports: Vec<u16>,
 }
 
+impl FirstRunOptions {
+    /// The defaults of `doctor --first-run`: snippets in `.sluicegate/mcp`, the default ports.
+    pub fn new(config_path: PathBuf, store_path: PathBuf, client_config: Option<PathBuf>) -> Self {
+        FirstRunOptions {
+            config_path,
+            store_path,
+            client_config,
+            snippet_dir: PathBuf::from(".sluicegate/mcp"),
+            ports: DEFAULT_PORTS.to_vec(),
+        }
+    }
+}
+
 /// The MCP HTTP port `up` and `mcp serve-streamable-http` default to.
 pub const DEFAULT_PORTS: [u16; 1] = [8766];
 

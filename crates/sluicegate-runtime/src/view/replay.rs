@@ -109,6 +109,35 @@ pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
             let _ = writeln!(out, "{}", state.writeback_status().replace('_', " "));
         }
     }
+    let actions = replay
+        .get("shadow_human_actions")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    if !actions.is_empty() {
+        let _ = writeln!(out, "\nWhat a person did by hand (shadow mode):");
+        for a in actions {
+            let patch = a.get("patch").and_then(Value::as_object);
+            let cols: Vec<String> = patch
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{} = {}", text(k), display::value(v)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{} by {} at {}: {}{}",
+                field(a.get("action_id")),
+                field(a.get("actor")),
+                field(a.get("created_at")),
+                cols.join(", "),
+                a.get("notes")
+                    .and_then(Value::as_str)
+                    .map(|n| format!(" ({})", text(n)))
+                    .unwrap_or_default()
+            );
+        }
+    }
     let _ = writeln!(out, "\nNext:\n  sluicegate evidence show {ev_id}{hint}");
     if state == State::PendingReview {
         let _ = writeln!(out, "  sluicegate proposals approve {pid} --yes{hint}");
