@@ -24,3 +24,6 @@ mod common;
 pub mod jobs;
 pub mod shadow;
 pub mod store;
+
+#[cfg(test)]
+mod tests;
