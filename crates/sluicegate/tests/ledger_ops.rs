@@ -294,6 +294,24 @@ fn shadow_mode_records_what_a_person_did_and_replay_shows_it() {
         replay.contains("What a person did by hand (shadow mode):\n1 by ann at "),
         "{replay}"
     );
+    p.ok(&[
+        "replay",
+        "export",
+        &id,
+        "--output",
+        "replay.md",
+        "--format",
+        "markdown",
+    ]);
+    let md = std::fs::read_to_string(p.path("replay.md")).unwrap();
+    assert!(
+        md.contains("## What A Person Did (Shadow Mode)\n\n- 1 by ann at "),
+        "{md}"
+    );
+    assert!(
+        md.contains(r#"late_fee_cents = 0, waiver_reason = "goodwill" (waived in the billing UI)"#),
+        "{md}"
+    );
     assert!(p.ok(&["store", "verify"]).contains("OK"));
 
     // Refusals: an unknown id, a patch that is not an object, a proposal that is not shadow.
