@@ -45,7 +45,7 @@ pub struct Problem {
     pub proposal_id: String,
     /// The event where the chain breaks, when the finding is about one.
     pub event_id: Option<i64>,
-    /// `proposal`, `event`, `decision`, `job`, `receipt` or `state`.
+    /// `proposal`, `event`, `decision`, `job`, `receipt`, `shadow_action` or `state`.
     pub record: &'static str,
     pub message: String,
 }
