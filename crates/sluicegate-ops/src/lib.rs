@@ -21,6 +21,7 @@ pub trait Printer {
 pub type Outcome = anyhow::Result<ExitCode>;
 
 mod common;
+pub use common::Paths;
 pub mod jobs;
 pub mod shadow;
 pub mod store;

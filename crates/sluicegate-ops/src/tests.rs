@@ -14,7 +14,16 @@ fn durations_take_a_count_and_one_unit() {
     assert_eq!(parse_duration("90m").unwrap(), 90 * 60);
     assert_eq!(parse_duration("0d").unwrap(), 0);
     assert_eq!(parse_duration("45s").unwrap(), 45);
-    for bad in ["", "d", "30", "-1d", "+1d", "1.5d", "30w", "99999999999999999999d"] {
+    for bad in [
+        "",
+        "d",
+        "30",
+        "-1d",
+        "+1d",
+        "1.5d",
+        "30w",
+        "99999999999999999999d",
+    ] {
         let err = parse_duration(bad).unwrap_err().to_string();
         assert_eq!(
             err, "--older-than must use a duration such as 30d, 12h, 90m, or 0d",
@@ -35,7 +44,10 @@ fn comparisons_are_strict_and_name_every_column() {
     assert_eq!(none.missing_from_human, ["late_fee_cents", "waiver_reason"]);
 
     let same = obj(json!({"waiver_reason": "goodwill", "late_fee_cents": 0}));
-    assert_eq!(compare("p", &agent, Some((&same, None))).status, "exact_match");
+    assert_eq!(
+        compare("p", &agent, Some((&same, None))).status,
+        "exact_match"
+    );
 
     let partial = obj(json!({"late_fee_cents": "0", "waiver_reason": "goodwill", "note": "x"}));
     let c = compare("p", &agent, Some((&partial, Some("by hand".into()))));
