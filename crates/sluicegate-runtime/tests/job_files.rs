@@ -40,8 +40,22 @@ fn code<T: std::fmt::Debug>(r: Result<T, ReviewError>) -> &'static str {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn job_files_are_written_for_approved_proposals_and_every_edit_is_refused() {
-    let Some(app) = App::create(Engine::Sqlite, "job_files").await else {
+async fn job_files_on_sqlite() {
+    job_files_are_written_for_approved_proposals_and_every_edit_is_refused(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_files_on_postgres() {
+    job_files_are_written_for_approved_proposals_and_every_edit_is_refused(Engine::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_files_on_mariadb() {
+    job_files_are_written_for_approved_proposals_and_every_edit_is_refused(Engine::Mysql).await;
+}
+
+async fn job_files_are_written_for_approved_proposals_and_every_edit_is_refused(engine: Engine) {
+    let Some(app) = App::create(engine, "job_files").await else {
         return;
     };
     let desk = Desk::open(
