@@ -390,6 +390,21 @@ fn shadow_human_actions_are_chained_and_refused_elsewhere() {
         .wait()
         .unwrap_err();
     assert_eq!(err.code(), Some("SECRET_MATERIAL_REJECTED"));
+    let err = ledger
+        .record_shadow_action(
+            &shadow.proposal_id,
+            "ann",
+            patch.clone(),
+            Some("used mysql://root:pw@db/app".into()),
+        )
+        .wait()
+        .unwrap_err();
+    assert_eq!(err.code(), Some("SECRET_MATERIAL_REJECTED"));
+    assert_eq!(
+        ledger.shadow_actions(&shadow.proposal_id).unwrap().len(),
+        1,
+        "nothing recorded"
+    );
 
     // Edited by hand (guards dropped first, as an attacker would): verify names it.
     let conn = Connection::open(ledger.path()).unwrap();

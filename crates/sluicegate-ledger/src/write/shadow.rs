@@ -37,7 +37,7 @@ impl Ledger {
     /// Record what `actor` did by hand about shadow proposal `proposal_id`: `patch` holds the
     /// columns they set (a JSON object). Refused for a proposal that is not a shadow proposal
     /// (`NOT_SHADOW_PROPOSAL`: a proposal in review mode has its own record of what was
-    /// applied) and for a patch holding secret material.
+    /// applied) and for a patch or notes holding secret material.
     pub fn record_shadow_action(
         &self,
         proposal_id: &str,
@@ -46,7 +46,10 @@ impl Ledger {
         notes: Option<String>,
     ) -> Pending<ShadowAction> {
         let patch = Value::Object(patch);
-        if let Err(r) = secrets::scan(&patch, "shadow_human_action.patch") {
+        let notes_value = Value::from(notes.clone());
+        if let Err(r) = secrets::scan(&patch, "shadow_human_action.patch")
+            .and_then(|()| secrets::scan(&notes_value, "shadow_human_action.notes"))
+        {
             return Pending::ready(Err(to_refusal(r)));
         }
         let (id, actor) = (proposal_id.to_string(), actor.to_string());
