@@ -221,9 +221,7 @@ fn export_and_shadow_queries_search_an_index() {
     assert!(searches_only(&a, "query_audit"), "{a:?}");
     let at = one_param(crate::export::AUDIT_AT);
     assert!(searches_only(&at, "query_audit"), "{at:?}");
-    let s = one_param(
-        "SELECT action_id FROM shadow_human_actions WHERE proposal_id = ?1 ORDER BY action_id",
-    );
+    let s = one_param(crate::write::SHADOW_ACTIONS);
     assert!(searches_only(&s, "shadow_human_actions"), "{s:?}");
     let list = one_param(&crate::write::SHADOW_PROPOSALS.replace("LIMIT ?1", "LIMIT length(?1)"));
     assert!(

@@ -16,6 +16,9 @@ use crate::{Ledger, LedgerError, Pending, RefusalCode};
 /// Shadow proposals, newest first (served by the partial index `idx_proposals_shadow_created`).
 pub(crate) const SHADOW_PROPOSALS: &str = "SELECT proposal_id FROM proposals WHERE json_extract(change_set_json, '$.mode') = 'shadow' ORDER BY created_at DESC LIMIT ?1";
 
+/// One proposal's human actions, oldest first (served by `idx_shadow_human_actions_proposal_id`).
+pub(crate) const SHADOW_ACTIONS: &str = "SELECT action_id, proposal_id, actor, patch_json, notes, created_at FROM shadow_human_actions WHERE proposal_id = ?1 ORDER BY action_id";
+
 /// A human action recorded against a shadow proposal.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShadowAction {
@@ -95,9 +98,7 @@ impl Ledger {
     /// Every human action recorded for a proposal, oldest first.
     pub fn shadow_actions(&self, proposal_id: &str) -> Result<Vec<ShadowAction>, LedgerError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT action_id, proposal_id, actor, patch_json, notes, created_at FROM shadow_human_actions WHERE proposal_id = ?1 ORDER BY action_id",
-        )?;
+        let mut stmt = conn.prepare_cached(SHADOW_ACTIONS)?;
         let rows = stmt.query_map([proposal_id], |r| {
             let patch: String = r.get(3)?;
             Ok(ShadowAction {
