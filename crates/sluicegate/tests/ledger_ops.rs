@@ -314,7 +314,8 @@ fn shadow_mode_records_what_a_person_did_and_replay_shows_it() {
     );
     assert!(p.ok(&["store", "verify"]).contains("OK"));
 
-    // Refusals: an unknown id, a patch that is not an object, a proposal that is not shadow.
+    // Refusals: an unknown id, a patch that is not an object, a proposal Sluicegate applied
+    // itself (review mode: not a shadow proposal).
     p.refused(
         &[
             "shadow",
@@ -331,22 +332,21 @@ fn shadow_mode_records_what_a_person_did_and_replay_shows_it() {
         "SHADOW_PATCH_INVALID",
     );
     let review = Project::new("review");
-    let applied_elsewhere = review.propose("INV-3001", "goodwill");
+    let applied = review.propose("INV-3001", "goodwill");
+    review.ok(&["proposals", "approve", &applied, "--yes"]);
+    assert!(review.ok(&["apply", &applied]).contains("applied"));
     std::fs::write(review.path("did.json"), r#"{"late_fee_cents": 0}"#).unwrap();
     review.refused(
         &[
             "shadow",
             "record-human-action",
-            &applied_elsewhere,
+            &applied,
             "--patch",
             "did.json",
         ],
         "NOT_SHADOW_PROPOSAL",
     );
-    review.refused(
-        &["shadow", "compare", &applied_elsewhere],
-        "NOT_SHADOW_PROPOSAL",
-    );
+    review.refused(&["shadow", "compare", &applied], "NOT_SHADOW_PROPOSAL");
 }
 
 #[test]
