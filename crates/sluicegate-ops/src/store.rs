@@ -163,7 +163,8 @@ fn vacuum(paths: &Paths, json: bool, force: bool, out: &mut dyn Printer) -> Outc
 pub fn parse_duration(text: &str) -> anyhow::Result<i64> {
     let bad = || anyhow::anyhow!("--older-than must use a duration such as 30d, 12h, 90m, or 0d");
     let text = text.trim();
-    let (n, unit) = text.split_at(text.len().saturating_sub(1));
+    let cut = text.char_indices().last().map_or(0, |(i, _)| i);
+    let (n, unit) = text.split_at(cut);
     if n.is_empty() || !n.chars().all(|c| c.is_ascii_digit()) {
         return Err(bad());
     }
