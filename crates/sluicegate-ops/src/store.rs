@@ -118,30 +118,31 @@ pub fn run(cmd: StoreOps, out: &mut dyn Printer) -> Outcome {
 }
 
 /// The lease check of a command that must not run beside a server: refused (exit 1) or,
-/// with `force`, a warning on stderr.
+/// with `force`, a warning on stderr. A lock file that cannot be read is an error (exit 2).
 fn lease_check(
     store: &std::path::Path,
     force: bool,
     operation: &str,
     out: &mut dyn Printer,
-) -> Option<ExitCode> {
+) -> anyhow::Result<Option<ExitCode>> {
     match lease::check(store, force, operation) {
         Ok(Some(warning)) => {
             out.err(&format!("Warning: {warning}\n"));
-            None
+            Ok(None)
         }
-        Ok(None) => None,
-        Err(e) => {
+        Ok(None) => Ok(None),
+        Err(e @ lease::LeaseError::Active { .. }) => {
             out.err(&format!("refused: STORE_LEASE_ACTIVE: {e}\n"));
-            Some(ExitCode::from(1))
+            Ok(Some(ExitCode::from(1)))
         }
+        Err(e) => Err(e.into()),
     }
 }
 
 fn vacuum(paths: &Paths, json: bool, force: bool, out: &mut dyn Printer) -> Outcome {
     let store = paths.store_path();
     let ledger = paths.ledger()?;
-    if let Some(code) = lease_check(&store, force, "store vacuum", out) {
+    if let Some(code) = lease_check(&store, force, "store vacuum", out)? {
         return Ok(code);
     }
     let report = ledger.vacuum()?;
@@ -199,7 +200,7 @@ fn prune(a: &PruneArgs, out: &mut dyn Printer) -> Outcome {
     let store = a.paths.store_path();
     let ledger = a.paths.ledger()?;
     let dry_run = !a.yes;
-    if !dry_run && let Some(code) = lease_check(&store, a.force, "store prune", out) {
+    if !dry_run && let Some(code) = lease_check(&store, a.force, "store prune", out)? {
         return Ok(code);
     }
     let report = ledger
@@ -299,7 +300,7 @@ fn reset(paths: &Paths, yes: bool, force: bool, json: bool, out: &mut dyn Printe
             return Ok(ExitCode::from(1));
         }
     }
-    if let Some(code) = lease_check(&store, force, "store reset", out) {
+    if let Some(code) = lease_check(&store, force, "store reset", out)? {
         return Ok(code);
     }
     let mut removed = Vec::new();

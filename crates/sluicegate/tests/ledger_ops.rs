@@ -232,6 +232,13 @@ fn store_maintenance_keeps_every_kept_chain_and_refuses_beside_a_server() {
     );
     p.refused(&["store", "vacuum"], "STORE_LEASE_ACTIVE");
     p.refused(&["store", "reset", "--yes"], "STORE_LEASE_ACTIVE");
+    let o = p.run(&["store", "vacuum", "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("Warning: Local store appears active"),
+        "{}",
+        stderr(&o)
+    );
     drop(lease);
 
     let done = p.ok(&["store", "prune", "--older-than", "0d", "--yes"]);
