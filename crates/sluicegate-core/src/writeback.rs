@@ -124,100 +124,191 @@ pub fn reviewed_capability<'a>(config: &'a Config, cs: &ChangeSet) -> Option<&'a
     })
 }
 
+/// Why a writeback job does not match the reviewed config or the approved proposal. Each
+/// code is stable: `validate --job` prints it, and tests assert it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobCode {
+    NotReviewMode,
+    SourceNotReviewed,
+    EngineMismatch,
+    LeaseExpired,
+    CapabilityNotReviewed,
+    AllowlistWidened,
+    ProposalMismatch,
+    HashMismatch,
+    RowMismatch,
+    TenantMismatch,
+    PatchMismatch,
+    ConflictGuardChanged,
+    IdempotencyKeyMismatch,
+}
+
+impl JobCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobCode::NotReviewMode => "APPLY_REQUIRES_REVIEW_MODE",
+            JobCode::SourceNotReviewed => "JOB_SOURCE_NOT_REVIEWED",
+            JobCode::EngineMismatch => "JOB_ENGINE_MISMATCH",
+            JobCode::LeaseExpired => "JOB_LEASE_EXPIRED",
+            JobCode::CapabilityNotReviewed => "JOB_CAPABILITY_NOT_REVIEWED",
+            JobCode::AllowlistWidened => "JOB_ALLOWLIST_WIDENED",
+            JobCode::ProposalMismatch => "JOB_PROPOSAL_MISMATCH",
+            JobCode::HashMismatch => "JOB_HASH_MISMATCH",
+            JobCode::RowMismatch => "JOB_ROW_MISMATCH",
+            JobCode::TenantMismatch => "JOB_TENANT_MISMATCH",
+            JobCode::PatchMismatch => "JOB_PATCH_MISMATCH",
+            JobCode::ConflictGuardChanged => "JOB_CONFLICT_GUARD_CHANGED",
+            JobCode::IdempotencyKeyMismatch => "JOB_IDEMPOTENCY_KEY_MISMATCH",
+        }
+    }
+}
+
+/// A refused job: its code and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRefusal {
+    pub code: JobCode,
+    pub message: String,
+}
+
+impl std::fmt::Display for JobRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn job_refused<T>(code: JobCode, message: impl Into<String>) -> Result<T, JobRefusal> {
+    Err(JobRefusal {
+        code,
+        message: message.into(),
+    })
+}
+
 /// Refuse a job that does not match the reviewed config and the stored, approved proposal
 /// (writeback.md §A.4, hardened per spec README §3.10: key, tenant, patch and conflict guard
-/// must equal the approved change set, and a job can never weaken the guard).
+/// must equal the approved change set, and a job can never weaken the guard). `apply` runs it
+/// on the job it builds; `validate --job` on a job file.
 pub fn check_job_authority(
     config: &Config,
     job: &WritebackJobV1,
     cs: &ChangeSet,
     stored_hash: &str,
     now: &str,
-) -> Result<(), String> {
+) -> Result<(), JobRefusal> {
     if config.mode != Mode::Review {
-        return Err(format!(
-            "local writeback apply requires review mode, got {}",
-            config.mode.as_str()
-        ));
+        return job_refused(
+            JobCode::NotReviewMode,
+            format!(
+                "local writeback apply requires review mode, got {}",
+                config.mode.as_str()
+            ),
+        );
     }
-    let source = config
-        .sources
-        .get(&job.runner_scope.source_id)
-        .ok_or_else(|| {
+    let Some(source) = config.sources.get(&job.runner_scope.source_id) else {
+        return job_refused(
+            JobCode::SourceNotReviewed,
             format!(
                 "writeback source {} is not present in reviewed config",
                 job.runner_scope.source_id
-            )
-        })?;
+            ),
+        );
+    };
     if source.engine.as_str() != job.engine {
-        return Err(format!(
-            "writeback engine {} does not match reviewed source {}",
-            job.engine, source.name
-        ));
+        return job_refused(
+            JobCode::EngineMismatch,
+            format!(
+                "writeback engine {} does not match reviewed source {}",
+                job.engine, source.name
+            ),
+        );
     }
     if lease_expired(&job.lease.expires_at, now) {
-        return Err("writeback job lease has expired".into());
+        return job_refused(JobCode::LeaseExpired, "writeback job lease has expired");
     }
-    let cap = config
-        .capabilities
-        .iter()
-        .find(|c| {
-            c.kind == Kind::Proposal
-                && c.source == job.runner_scope.source_id
-                && c.target.schema == job.target.schema
-                && c.target.table == job.target.table
-                && c.target.primary_key == job.target.primary_key.column
-                && match c.target.tenant_key.as_deref() {
-                    Some(key) => key == job.tenant_guard.column,
-                    None => {
-                        c.target.single_tenant_dev
-                            && job.tenant_guard.column == SINGLE_TENANT_COLUMN
-                    }
+    let Some(cap) = config.capabilities.iter().find(|c| {
+        c.kind == Kind::Proposal
+            && c.source == job.runner_scope.source_id
+            && c.target.schema == job.target.schema
+            && c.target.table == job.target.table
+            && c.target.primary_key == job.target.primary_key.column
+            && match c.target.tenant_key.as_deref() {
+                Some(key) => key == job.tenant_guard.column,
+                None => {
+                    c.target.single_tenant_dev && job.tenant_guard.column == SINGLE_TENANT_COLUMN
                 }
-                && !c.allowed_columns.is_empty()
-                && job.patch.keys().all(|k| c.allowed_columns.contains(k))
-        })
-        .ok_or("writeback job does not match any reviewed proposal capability in local config")?;
+            }
+            && !c.allowed_columns.is_empty()
+            && job.patch.keys().all(|k| c.allowed_columns.contains(k))
+    }) else {
+        return job_refused(
+            JobCode::CapabilityNotReviewed,
+            "writeback job does not match any reviewed proposal capability in local config",
+        );
+    };
     if let Some(col) = job
         .allowed_columns
         .iter()
         .find(|c| !cap.allowed_columns.contains(c))
     {
-        return Err(format!(
-            "writeback job allowlist widens reviewed authority: {col}"
-        ));
+        return job_refused(
+            JobCode::AllowlistWidened,
+            format!("writeback job allowlist widens reviewed authority: {col}"),
+        );
     }
     if let (Some(reviewed), ConflictGuard::Column { column, .. }) = (
         cap.conflict_guard.as_ref().and_then(|g| g.column.as_ref()),
         &job.conflict_guard,
     ) && reviewed != column
     {
-        return Err("writeback conflict guard does not match reviewed capability".into());
+        return job_refused(
+            JobCode::ConflictGuardChanged,
+            "writeback conflict guard does not match reviewed capability",
+        );
     }
     if job.proposal_id != cs.proposal_id {
-        return Err(format!(
-            "local proposal not found for writeback job: {}",
-            job.proposal_id
-        ));
+        return job_refused(
+            JobCode::ProposalMismatch,
+            format!(
+                "local proposal not found for writeback job: {}",
+                job.proposal_id
+            ),
+        );
     }
     if job.proposal_hash != stored_hash || proposal_hash(cs) != stored_hash {
-        return Err("writeback approval/proposal digest does not match local proposal".into());
+        return job_refused(
+            JobCode::HashMismatch,
+            "writeback approval/proposal digest does not match local proposal",
+        );
     }
     // The job must carry exactly what was approved: same row, tenant, values and guard.
     if job.target.primary_key != cs.source.primary_key {
-        return Err("writeback job primary key does not match the approved proposal".into());
+        return job_refused(
+            JobCode::RowMismatch,
+            "writeback job primary key does not match the approved proposal",
+        );
     }
     if job.tenant_guard != cs.guards.tenant {
-        return Err("writeback job tenant guard does not match the approved proposal".into());
+        return job_refused(
+            JobCode::TenantMismatch,
+            "writeback job tenant guard does not match the approved proposal",
+        );
     }
     if job.patch != cs.patch {
-        return Err("writeback job patch does not match the approved proposal".into());
+        return job_refused(
+            JobCode::PatchMismatch,
+            "writeback job patch does not match the approved proposal",
+        );
     }
     if job.conflict_guard != conflict_guard_for(cs) {
-        return Err("writeback job conflict guard was weakened or changed after approval".into());
+        return job_refused(
+            JobCode::ConflictGuardChanged,
+            "writeback job conflict guard was weakened or changed after approval",
+        );
     }
     if job.idempotency_key != idempotency_key(cs) {
-        return Err("writeback job idempotency key does not match the approved proposal".into());
+        return job_refused(
+            JobCode::IdempotencyKeyMismatch,
+            "writeback job idempotency key does not match the approved proposal",
+        );
     }
     Ok(())
 }

@@ -62,6 +62,8 @@ pub enum RefusalCode {
     ReceiptExists,
     /// The job built for a new attempt could not be encoded.
     WritebackJobInvalid,
+    /// A human action can only be recorded against a shadow proposal.
+    NotShadowProposal,
     /// The lifecycle does not allow the transition (core's own codes, kept as they are).
     Transition(TransitionRefusal),
 }
@@ -85,6 +87,7 @@ impl RefusalCode {
             ProposalContentModified,
             ReceiptExists,
             WritebackJobInvalid,
+            NotShadowProposal,
         ]
         .into_iter()
         .chain(TransitionRefusal::ALL.iter().copied().map(Transition))
@@ -106,6 +109,7 @@ impl RefusalCode {
             RefusalCode::ProposalContentModified => "PROPOSAL_CONTENT_MODIFIED",
             RefusalCode::ReceiptExists => "RECEIPT_EXISTS",
             RefusalCode::WritebackJobInvalid => "WRITEBACK_JOB_INVALID",
+            RefusalCode::NotShadowProposal => "NOT_SHADOW_PROPOSAL",
             RefusalCode::Transition(t) => t.as_str(),
         }
     }
@@ -174,6 +178,7 @@ mod tests {
                 "PROPOSAL_CONTENT_MODIFIED",
                 "RECEIPT_EXISTS",
                 "WRITEBACK_JOB_INVALID",
+                "NOT_SHADOW_PROPOSAL",
                 "PROPOSAL_NOT_PENDING_REVIEW",
                 "PROPOSAL_NOT_REJECTABLE",
                 "PROPOSAL_NOT_APPROVED",

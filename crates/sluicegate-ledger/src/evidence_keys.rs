@@ -105,6 +105,20 @@ pub(crate) fn index_batch(conn: &Connection, now: &str) -> Result<i64, LedgerErr
     Ok(upto - from)
 }
 
+/// After bundles were deleted (`store prune`): drop their keys, and bring the mark back to the
+/// last bundle left, so a rowid SQLite hands out again is indexed like any new one.
+pub(crate) fn forget_deleted(conn: &Connection) -> Result<(), LedgerError> {
+    conn.execute(
+        "DELETE FROM evidence_keys WHERE NOT EXISTS (SELECT 1 FROM evidence_bundles WHERE evidence_bundles.rowid = evidence_keys.bundle_rowid)",
+        [],
+    )?;
+    conn.execute(
+        "UPDATE runner_state SET value_json = (SELECT CAST(COALESCE(MAX(rowid), 0) AS TEXT) FROM evidence_bundles) WHERE key = ?1 AND CAST(value_json AS INTEGER) > (SELECT COALESCE(MAX(rowid), 0) FROM evidence_bundles)",
+        [MARK],
+    )?;
+    Ok(())
+}
+
 /// The filter that drives an indexed search: the most selective one set, as `(kind, value)`.
 fn driving_key(f: &Filter) -> Option<(&'static str, String)> {
     let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());

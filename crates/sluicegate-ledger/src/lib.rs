@@ -12,7 +12,9 @@ mod checkpoint;
 mod compact;
 mod error;
 mod evidence_keys;
+mod export;
 pub mod lease;
+mod maintain;
 mod query;
 mod read;
 mod replay;
@@ -31,12 +33,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 
 pub use error::{LedgerError, RefusalCode};
+pub use export::{EXPORT_RECORD_PROPOSAL, ExportCheck, ExportCounts, verify_export};
+pub use maintain::{FINAL_STATES, PRUNE_TABLES, PruneReport, PruneRule, VacuumReport};
 pub use query::{EventFilter, Filter, InboxCursor};
 pub use schema::SCHEMA_VERSION;
 pub use sluicegate_core::config::Durability;
-pub use verify::{Problem, VerifyReport};
+pub use verify::{ChainEvent, Problem, ProposalRecords, ShadowRow, VerifyReport, check_records};
 pub use views::*;
-pub use write::{AttemptRequest, JobKind, JobRecord, ProposalCall, ProposalRecorded, QueuedJob};
+pub use write::{
+    AttemptRequest, JobKind, JobRecord, ProposalCall, ProposalRecorded, QueuedJob, ShadowAction,
+};
 pub use writer::Pending;
 
 /// The `synchronous` pragma for a durability: FULL fsyncs the WAL at every commit.

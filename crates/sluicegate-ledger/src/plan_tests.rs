@@ -206,3 +206,41 @@ fn a_scan_is_caught() {
     let sql = format!("SELECT proposal_id FROM proposals{}", w.sql());
     assert!(!searches_only(&plan(&ledger, (sql, w)), "proposals"));
 }
+
+/// `store export` and `shadow list` search: proposals and bundles by their time index, audit
+/// records by rowid range, shadow actions by proposal.
+#[test]
+fn export_and_shadow_queries_search_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+    let two = |sql: &str| {
+        let conn = ledger.conn();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params!["2026", "2027"], |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.collect::<Result<Vec<_>, _>>().unwrap()
+    };
+    let one_param = |sql: &str| {
+        let conn = ledger.conn();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map(["x"], |r| r.get::<_, String>(3)).unwrap();
+        rows.collect::<Result<Vec<_>, _>>().unwrap()
+    };
+    let p = two(crate::export::EXPORT_PROPOSALS);
+    assert!(searches_only(&p, "proposals"), "{p:?}");
+    let e = two(crate::export::EXPORT_EVIDENCE);
+    assert!(searches_only(&e, "evidence_bundles"), "{e:?}");
+    let a = two(&crate::export::export_audit_sql());
+    assert!(searches_only(&a, "query_audit"), "{a:?}");
+    let at = one_param(crate::export::AUDIT_AT);
+    assert!(searches_only(&at, "query_audit"), "{at:?}");
+    let s = one_param(crate::write::SHADOW_ACTIONS);
+    assert!(searches_only(&s, "shadow_human_actions"), "{s:?}");
+    let list = one_param(&crate::write::SHADOW_PROPOSALS.replace("LIMIT ?1", "LIMIT length(?1)"));
+    assert!(
+        list.iter()
+            .any(|l| l.contains("idx_proposals_shadow_created")),
+        "{list:?}"
+    );
+}

@@ -370,6 +370,7 @@ impl Ledger {
             replay_records: count("replay_records")?,
             approvals: count("approvals")?,
             proposal_events: count("proposal_events")?,
+            shadow_human_actions: count("shadow_human_actions")?,
             page_count,
             page_size,
             approx_bytes: page_count * page_size,

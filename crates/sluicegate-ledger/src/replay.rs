@@ -46,7 +46,7 @@ impl Ledger {
             .collect();
         let replay_id = format!("replay_{proposal_id}");
         let generated_at = self.now();
-        let replay = json!({
+        let mut replay = json!({
             "replay_id": replay_id,
             "proposal": proposal,
             "events": events,
@@ -55,6 +55,11 @@ impl Ledger {
             "evidence": evidence,
             "generated_at": generated_at,
         });
+        // Shadow mode: what a person did by hand instead (only when something was recorded).
+        let actions = self.shadow_actions(proposal_id)?;
+        if !actions.is_empty() {
+            replay["shadow_human_actions"] = serde_json::to_value(actions)?;
+        }
         Ok(replay)
     }
 }

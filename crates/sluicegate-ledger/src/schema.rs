@@ -241,6 +241,25 @@ CREATE TABLE evidence_keys (
   PRIMARY KEY (kind, value, bundle_rowid)
 ) WITHOUT ROWID;
 "#,
+    // Version 9, shadow mode (store.md §3.8): what a person did by hand about a shadow proposal. Each
+    // action is a fact (append-only, like decisions) and its event carries its digest.
+    r#"
+CREATE TABLE shadow_human_actions (
+  action_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  proposal_id TEXT NOT NULL REFERENCES proposals(proposal_id),
+  actor TEXT NOT NULL,
+  patch_json TEXT NOT NULL,
+  notes TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX idx_shadow_human_actions_proposal_id ON shadow_human_actions(proposal_id, action_id);
+CREATE INDEX idx_proposals_shadow_created ON proposals(created_at)
+  WHERE json_extract(change_set_json, '$.mode') = 'shadow';
+CREATE TRIGGER shadow_human_actions_no_update BEFORE UPDATE ON shadow_human_actions
+  BEGIN SELECT RAISE(ABORT, 'human actions are append-only'); END;
+CREATE TRIGGER shadow_human_actions_no_delete BEFORE DELETE ON shadow_human_actions
+  BEGIN SELECT RAISE(ABORT, 'human actions are append-only'); END;
+"#,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.

@@ -6,7 +6,7 @@
 //! same chain prove nothing.
 
 use rusqlite::{Connection, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sluicegate_core::chain;
 use sluicegate_core::config::Reviewer;
@@ -16,7 +16,7 @@ use sluicegate_core::proposal::{content_hash, proposal_hash};
 use sluicegate_protocol::ChangeSet;
 
 use crate::read::decisions_on;
-use crate::write::load_proposal_opt;
+use crate::write::{action_digest, load_proposal_opt};
 use crate::{Ledger, LedgerError};
 
 /// What `store verify` found.
@@ -45,19 +45,23 @@ pub struct Problem {
     pub proposal_id: String,
     /// The event where the chain breaks, when the finding is about one.
     pub event_id: Option<i64>,
-    /// `proposal`, `event`, `decision`, `job`, `receipt` or `state`.
+    /// `proposal`, `event`, `decision`, `job`, `receipt`, `shadow_action` or `state`.
     pub record: &'static str,
     pub message: String,
 }
 
-struct Event {
-    id: i64,
-    kind: String,
-    actor: String,
-    payload: Value,
-    created_at: String,
-    prev_hash: String,
-    chain_hash: String,
+/// One chained event as stored. `payload` is the parsed `payload_json` (text that does not
+/// parse is kept as a string, which cannot hash to its recorded link).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChainEvent {
+    #[serde(rename = "event_id")]
+    pub id: i64,
+    pub kind: String,
+    pub actor: String,
+    pub payload: Value,
+    pub created_at: String,
+    pub prev_hash: String,
+    pub chain_hash: String,
 }
 
 impl Ledger {
@@ -94,82 +98,150 @@ impl Ledger {
         reviewers: &[Reviewer],
         report: &mut VerifyReport,
     ) -> Result<(), LedgerError> {
+        let records = self.proposal_records(id)?;
+        check_records(&records, reviewers, report);
+        Ok(())
+    }
+
+    /// Every record of one proposal that its chain covers, as of one commit. Read one by one,
+    /// a writer committing in between (another process applying it) would pair a `state`
+    /// column with events it has not caught up with, and look like an edit.
+    pub(crate) fn proposal_records(&self, id: &str) -> Result<ProposalRecords, LedgerError> {
         let conn = self.conn();
-        // One read transaction: every record of the proposal as of one commit. Read one by
-        // one, a writer committing in between (another process applying it) would pair a
-        // `state` column with events it has not caught up with, and look like an edit.
         let snapshot = conn.unchecked_transaction()?;
         let proposal = load_proposal_opt(&snapshot, id)?.ok_or_else(|| LedgerError::NotFound {
             what: "proposal",
             id: id.to_string(),
         })?;
-        let cs_json: String = snapshot.query_row(
+        let change_set_json: String = snapshot.query_row(
             "SELECT change_set_json FROM proposals WHERE proposal_id = ?1",
             [id],
             |r| r.get(0),
         )?;
-        let events = chain_events(&snapshot, id)?;
-        let decisions = decisions_on(&snapshot, id)?;
-        report.proposals += 1;
-        report.events += events.len() as u64;
-        report.decisions += decisions.len() as u64;
-        report.signed_decisions +=
-            decisions.iter().filter(|d| d.signature.is_some()).count() as u64;
-        let mut check = Check {
-            id,
-            problems: Vec::new(),
-            notes: &mut report.notes,
+        let records = ProposalRecords {
+            proposal_id: id.to_string(),
+            proposal_version: proposal.proposal_version,
+            proposal_hash: proposal.proposal_hash,
+            state: proposal.state,
+            created_at: proposal.created_at,
+            change_set_json,
+            events: chain_events(&snapshot, id)?,
+            decisions: decisions_on(&snapshot, id)?,
+            jobs: raw_rows(
+                &snapshot,
+                "SELECT writeback_job_id, job_json FROM writeback_jobs WHERE proposal_id = ?1 ORDER BY rowid",
+                id,
+            )?,
+            receipts: raw_rows(
+                &snapshot,
+                "SELECT writeback_job_id, receipt_json FROM writeback_receipts WHERE proposal_id = ?1 ORDER BY receipt_id",
+                id,
+            )?,
+            shadow_actions: shadow_rows(&snapshot, id)?,
         };
-        let cs: Option<ChangeSet> = serde_json::from_str(&cs_json).ok();
-        match &cs {
-            None => check.problem(
-                None,
-                "proposal",
-                "the stored change set is not valid JSON for a change set",
-            ),
-            Some(cs) => {
-                let hash = content_hash(cs);
-                if hash != proposal.proposal_hash || hash != proposal_hash(cs) {
-                    check.problem(
-                        None,
-                        "proposal",
-                        "the change set no longer hashes to its recorded hash: it was edited",
-                    );
-                }
-            }
-        }
-        check.chain(&events);
-        check.created(&events, &cs_json);
-        check.decisions(&events, &decisions, &proposal.proposal_hash, reviewers);
-        let jobs = raw_rows(
-            &snapshot,
-            "SELECT writeback_job_id, job_json FROM writeback_jobs WHERE proposal_id = ?1 ORDER BY rowid",
-            id,
-        )?;
-        check.digests(&events, &jobs, "job", "job_sha256");
-        let receipts = raw_rows(
-            &snapshot,
-            "SELECT writeback_job_id, receipt_json FROM writeback_receipts WHERE proposal_id = ?1 ORDER BY receipt_id",
-            id,
-        )?;
         drop(snapshot);
-        check.digests(&events, &receipts, "receipt", "receipt_sha256");
-        let initial = match cs.as_ref().map(|c| c.approval.status.as_str()) {
-            Some("approved") => State::Approved,
-            Some("rejected") => State::Rejected,
-            Some("canceled") => State::Canceled,
-            _ => State::PendingReview,
-        };
-        check.state(&events, initial, &proposal.state);
-        // One broken link per proposal: after it, later links prove nothing.
-        if let Some(first) = check.problems.into_iter().next() {
-            report.problems.push(first);
-        }
-        Ok(())
+        Ok(records)
     }
 }
 
-fn chain_events(conn: &Connection, id: &str) -> Result<Vec<Event>, LedgerError> {
+/// Everything about one proposal that its hash chain vouches for, exactly as stored (texts
+/// whose digests events carry stay text). `store verify` checks it read from the ledger, and
+/// `store verify --export` checks it read back from an export line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProposalRecords {
+    pub proposal_id: String,
+    pub proposal_version: u32,
+    pub proposal_hash: String,
+    pub state: String,
+    pub created_at: String,
+    pub change_set_json: String,
+    pub events: Vec<ChainEvent>,
+    pub decisions: Vec<DecisionRecord>,
+    /// `(writeback_job_id, job_json)`.
+    pub jobs: Vec<(String, String)>,
+    /// `(writeback_job_id, receipt_json)`.
+    pub receipts: Vec<(String, String)>,
+    #[serde(default)]
+    pub shadow_actions: Vec<ShadowRow>,
+}
+
+/// A human action of shadow mode, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShadowRow {
+    pub action_id: i64,
+    pub actor: String,
+    pub patch_json: String,
+    pub notes: Option<String>,
+    pub created_at: String,
+}
+
+/// Check one proposal's records; its first problem (if any) goes into `report`.
+pub fn check_records(r: &ProposalRecords, reviewers: &[Reviewer], report: &mut VerifyReport) {
+    let id = r.proposal_id.as_str();
+    let events = &r.events;
+    report.proposals += 1;
+    report.events += events.len() as u64;
+    report.decisions += r.decisions.len() as u64;
+    report.signed_decisions += r.decisions.iter().filter(|d| d.signature.is_some()).count() as u64;
+    let mut check = Check {
+        id,
+        problems: Vec::new(),
+        notes: &mut report.notes,
+    };
+    let cs: Option<ChangeSet> = serde_json::from_str(&r.change_set_json).ok();
+    match &cs {
+        None => check.problem(
+            None,
+            "proposal",
+            "the stored change set is not valid JSON for a change set",
+        ),
+        Some(cs) => {
+            let hash = content_hash(cs);
+            if hash != r.proposal_hash || hash != proposal_hash(cs) {
+                check.problem(
+                    None,
+                    "proposal",
+                    "the change set no longer hashes to its recorded hash: it was edited",
+                );
+            }
+        }
+    }
+    check.chain(events);
+    check.created(events, &r.change_set_json);
+    check.decisions(events, &r.decisions, &r.proposal_hash, reviewers);
+    check.digests(events, &r.jobs, "job", "job_sha256");
+    check.digests(events, &r.receipts, "receipt", "receipt_sha256");
+    check.shadow(events, &r.shadow_actions);
+    let initial = match cs.as_ref().map(|c| c.approval.status.as_str()) {
+        Some("approved") => State::Approved,
+        Some("rejected") => State::Rejected,
+        Some("canceled") => State::Canceled,
+        _ => State::PendingReview,
+    };
+    check.state(events, initial, &r.state);
+    // One broken link per proposal: after it, later links prove nothing.
+    if let Some(first) = check.problems.into_iter().next() {
+        report.problems.push(first);
+    }
+}
+
+fn shadow_rows(conn: &Connection, id: &str) -> Result<Vec<ShadowRow>, LedgerError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT action_id, actor, patch_json, notes, created_at FROM shadow_human_actions WHERE proposal_id = ?1 ORDER BY action_id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(ShadowRow {
+            action_id: r.get(0)?,
+            actor: r.get(1)?,
+            patch_json: r.get(2)?,
+            notes: r.get(3)?,
+            created_at: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn chain_events(conn: &Connection, id: &str) -> Result<Vec<ChainEvent>, LedgerError> {
     let mut stmt = conn.prepare_cached(
             "SELECT event_id, kind, actor, payload_json, created_at, prev_hash, chain_hash FROM proposal_events WHERE proposal_id = ?1 ORDER BY event_id",
         )?;
@@ -187,7 +259,7 @@ fn chain_events(conn: &Connection, id: &str) -> Result<Vec<Event>, LedgerError> 
     let mut out = Vec::new();
     for row in rows {
         let (id, kind, actor, payload, created_at, prev_hash, chain_hash) = row?;
-        out.push(Event {
+        out.push(ChainEvent {
             id,
             kind,
             actor,
@@ -234,7 +306,7 @@ impl Check<'_> {
         });
     }
 
-    fn chain(&mut self, events: &[Event]) {
+    fn chain(&mut self, events: &[ChainEvent]) {
         let links: Vec<chain::Link> = events
             .iter()
             .map(|e| chain::Link {
@@ -256,7 +328,7 @@ impl Check<'_> {
         }
     }
 
-    fn created(&mut self, events: &[Event], cs_json: &str) {
+    fn created(&mut self, events: &[ChainEvent], cs_json: &str) {
         let Some(first) = events.first().filter(|e| e.kind == "proposal_created") else {
             self.problem(None, "event", "the proposal has no creation event");
             return;
@@ -282,12 +354,12 @@ impl Check<'_> {
 
     fn decisions(
         &mut self,
-        events: &[Event],
+        events: &[ChainEvent],
         decisions: &[DecisionRecord],
         stored_hash: &str,
         reviewers: &[Reviewer],
     ) {
-        let decided: Vec<&Event> = events
+        let decided: Vec<&ChainEvent> = events
             .iter()
             .filter(|e| matches!(e.kind.as_str(), "proposal_approved" | "proposal_rejected"))
             .collect();
@@ -396,7 +468,7 @@ impl Check<'_> {
     /// Each stored job or receipt matches the digest of one event that recorded it.
     fn digests(
         &mut self,
-        events: &[Event],
+        events: &[ChainEvent],
         rows: &[(String, String)],
         record: &'static str,
         key: &str,
@@ -420,8 +492,40 @@ impl Check<'_> {
         }
     }
 
+    /// Each shadow-mode human action matches the digest its event recorded.
+    fn shadow(&mut self, events: &[ChainEvent], rows: &[ShadowRow]) {
+        for row in rows {
+            let digest = action_digest(&row.actor, &row.patch_json, row.notes.as_deref());
+            let recorded = events.iter().find(|e| {
+                e.kind == "shadow_human_action_recorded"
+                    && e.payload.get("action_id").and_then(Value::as_i64) == Some(row.action_id)
+            });
+            match recorded {
+                Some(e)
+                    if e.payload.get("action_sha256").and_then(Value::as_str)
+                        == Some(digest.as_str()) => {}
+                Some(e) => self.problem(
+                    Some(e.id),
+                    "shadow_action",
+                    format!(
+                        "human action {} is not the one its event recorded",
+                        row.action_id
+                    ),
+                ),
+                None => self.problem(
+                    None,
+                    "shadow_action",
+                    format!(
+                        "human action {} has no event: it was added outside Sluicegate",
+                        row.action_id
+                    ),
+                ),
+            }
+        }
+    }
+
     /// The `state` column is what the recorded transitions lead to.
-    fn state(&mut self, events: &[Event], initial: State, column: &str) {
+    fn state(&mut self, events: &[ChainEvent], initial: State, column: &str) {
         let mut state = initial;
         for e in events {
             let t = match e.kind.as_str() {

@@ -341,6 +341,7 @@ pub struct Stats {
     pub replay_records: i64,
     pub approvals: i64,
     pub proposal_events: i64,
+    pub shadow_human_actions: i64,
     pub page_count: i64,
     pub page_size: i64,
     pub approx_bytes: i64,

@@ -173,10 +173,11 @@ fn a_ledger_from_schema_7_is_indexed_when_it_opens() {
     drop(ledger);
     let path = dir.path().join("nested/dir/ledger.db");
     {
-        // Back to version 7's shape: no side index, no mark.
+        // Back to version 7's shape: no side index, no mark, nothing later.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TABLE evidence_keys; DELETE FROM runner_state WHERE key = 'evidence_keys_upto';
+             DROP TABLE shadow_human_actions; DROP INDEX idx_proposals_shadow_created;
              CREATE INDEX idx_evidence_bundles_tenant ON evidence_bundles(tenant_id);
              CREATE INDEX idx_evidence_bundles_principal ON evidence_bundles(principal);
              CREATE INDEX idx_evidence_bundles_object_id ON evidence_bundles(object_id);

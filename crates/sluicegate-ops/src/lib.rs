@@ -19,3 +19,12 @@ pub trait Printer {
 /// What a command returns: its exit status (0 done, 1 ran and the answer is "no"), or an
 /// error the binary prints before exiting 2 (could not run), like every other command.
 pub type Outcome = anyhow::Result<ExitCode>;
+
+mod common;
+pub use common::Paths;
+pub mod jobs;
+pub mod shadow;
+pub mod store;
+
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,11 @@ pub use receipt::{ExecutionReceipt, LegacyResult, ReceiptStatus};
 pub use registration::RunnerRegistration;
 pub use writeback_job::{LegacyJob, WritebackJobV1};
 
+/// The `schema_version` of the first line of a `store export` file (JSON lines: this header,
+/// then one line per proposal with every record its hash chain covers, then evidence bundles
+/// and query-audit records). Sluicegate's own format; the reference has no ledger export.
+pub const LEDGER_EXPORT_V1: &str = "sluicegate.ledger-export.v1";
+
 /// A JSON object whose key order is preserved (`serde_json` is built with `preserve_order`).
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;
 

@@ -444,6 +444,7 @@ pub(crate) fn ledger_refusal(e: LedgerError) -> Refusal {
             | RefusalCode::ProposalContentModified
             | RefusalCode::ReceiptExists
             | RefusalCode::WritebackJobInvalid
+            | RefusalCode::NotShadowProposal
             | RefusalCode::Transition(_) => Code::Internal,
         },
         LedgerError::Missing(_) | LedgerError::Io(_) | LedgerError::WriterStopped => {

@@ -26,7 +26,8 @@ pub use agent::AgentApi;
 pub use env::{Env, Secret};
 pub use records::{RecordError, RecordKind};
 pub use review::{
-    ApplyOptions, ApplyReport, DecisionRequest, ReviewApi, ReviewError, shown_for_decision,
+    ApplyOptions, ApplyReport, DecisionRequest, JobFileOptions, ReviewApi, ReviewError, ValidJob,
+    shown_for_decision,
 };
 
 /// The current time as the ledger and protocol documents write it.

@@ -7,6 +7,7 @@
 
 mod facts;
 mod review;
+mod shadow;
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
@@ -23,6 +24,10 @@ use crate::{Ledger, LedgerError, Pending, RefusalCode, compact};
 pub(crate) use facts::load_proposal_opt;
 use facts::{append_event, load_proposal};
 pub use review::{AttemptRequest, JobKind, JobRecord, QueuedJob};
+pub use shadow::ShadowAction;
+pub(crate) use shadow::action_digest;
+#[cfg(test)]
+pub(crate) use shadow::{SHADOW_ACTIONS, SHADOW_PROPOSALS};
 
 /// The result of recording a proposal call.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@
 
 mod config;
 mod db;
+pub mod first_run;
 mod render;
 pub mod up;
 pub mod writeback;

@@ -6,7 +6,10 @@
 //! content hash, a matching approval, its signature, the capability's rules again) before any
 //! executor runs: the guarded `UPDATE` (`sql`) or an app-owned handler (`crate::handler`).
 
+mod job_file;
 mod sql;
+
+pub use job_file::{JobFileOptions, ValidJob};
 
 use std::sync::Arc;
 

@@ -56,7 +56,7 @@ impl ReviewApi {
         )
         .map_err(|m| ReviewError::refused("WRITEBACK_JOB_INVALID", m))?;
         check_job_authority(config, &job, cs, &proposal.proposal_hash, &now)
-            .map_err(|m| ReviewError::refused("WRITEBACK_JOB_INVALID", m))?;
+            .map_err(|r| ReviewError::refused("WRITEBACK_JOB_INVALID", r.message))?;
 
         if opts.dry_run {
             let update = guarded_update(&job, cs, cap, source.engine);

@@ -109,6 +109,14 @@ pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
             let _ = writeln!(out, "{}", state.writeback_status().replace('_', " "));
         }
     }
+    let actions = shadow_lines(replay);
+    if !actions.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nWhat a person did by hand (shadow mode):\n{}",
+            actions.join("\n")
+        );
+    }
     let _ = writeln!(out, "\nNext:\n  sluicegate evidence show {ev_id}{hint}");
     if state == State::PendingReview {
         let _ = writeln!(out, "  sluicegate proposals approve {pid} --yes{hint}");
@@ -118,6 +126,39 @@ pub fn replay_story(p: &StoredProposal, replay: &Value, hint: &str) -> String {
         "\nMore detail:\n  sluicegate replay show {pid} --details{hint}"
     );
     out
+}
+
+/// One line per shadow-mode human action: id, actor, time, the columns set, the notes.
+fn shadow_lines(replay: &Value) -> Vec<String> {
+    let actions = replay
+        .get("shadow_human_actions")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    actions
+        .iter()
+        .map(|a| {
+            let cols: Vec<String> = a
+                .get("patch")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{} = {}", text(k), display::value(v)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "{} by {} at {}: {}{}",
+                field(a.get("action_id")),
+                field(a.get("actor")),
+                field(a.get("created_at")),
+                cols.join(", "),
+                a.get("notes")
+                    .and_then(Value::as_str)
+                    .map(|n| format!(" ({})", text(n)))
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 /// `replay show --details`.
@@ -308,6 +349,13 @@ pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
             .and_then(Value::as_str)
         {
             let _ = writeln!(out, "  - safe error: {}", text(code));
+        }
+    }
+    let actions = shadow_lines(replay);
+    if !actions.is_empty() {
+        let _ = writeln!(out, "\n## What A Person Did (Shadow Mode)\n");
+        for a in actions {
+            let _ = writeln!(out, "- {a}");
         }
     }
     let _ = writeln!(out, "\n## Query Audit\n");

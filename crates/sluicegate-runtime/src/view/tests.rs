@@ -358,7 +358,8 @@ fn hostile_text_never_reaches_the_screen_raw() {
         "events": [{"kind": "proposal_approved", "actor": FORGED, "created_at": LINK}],
         "receipts": [{"receipt_id": 7, "status": FORGED, "receipt": {"rows_affected": 1, "safe_error_code": LINK}, "idempotency_key": FORGED}],
         "query_audit": [{"audit_id": 3, "source_id": "app", "table_name": LINK, "row_count": 1, "query_fingerprint": FORGED}],
-        "evidence": [{"evidence_bundle_id": LINK, "items": [{}], "query_audit": []}]
+        "evidence": [{"evidence_bundle_id": LINK, "items": [{}], "query_audit": []}],
+        "shadow_human_actions": [{"action_id": 1, "actor": FORGED, "created_at": LINK, "patch": {LINK: FORGED}, "notes": FORGED}]
     });
     let mut b = evidence();
     b.object_id = Some(FORGED.into());

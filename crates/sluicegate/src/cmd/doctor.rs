@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use sluicegate_runtime::doctor::{self, Options, Report};
+use sluicegate_runtime::doctor::{self, Options, Report, first_run};
 use sluicegate_runtime::serve_env;
 
 use crate::context::{config_path, print_json, runtime, store_path};
@@ -52,6 +52,12 @@ pub struct DoctorArgs {
     /// Also read variables from this env file, as `mcp serve --env-file` does (exported win)
     #[arg(long, value_name = "PATH")]
     env_file: Option<PathBuf>,
+    /// First-run checks: disk, memory, ports, config and env, ledger, client snippets
+    #[arg(long)]
+    first_run: bool,
+    /// The MCP client snippet --first-run scans (default: every .sluicegate/mcp/*.json)
+    #[arg(long, requires = "first_run")]
+    client_config: Option<PathBuf>,
 }
 
 fn collect(a: &DoctorArgs) -> anyhow::Result<Report> {
@@ -97,6 +103,23 @@ fn print_report(config: &Path, store: Option<&Path>, check_handlers: bool) -> bo
 }
 
 pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
+    if a.first_run {
+        let options = first_run::FirstRunOptions::new(
+            config_path(a.config.as_deref()),
+            store_path(a.store.as_deref(), a.config.as_deref()),
+            a.client_config.clone(),
+        );
+        let r = first_run::first_run(&options, &serve_env::process_env(a.env_file.as_deref())?);
+        match a.json {
+            true => print_json(&r)?,
+            false => out!("{}", first_run::first_run_text(&r)),
+        }
+        return Ok(if r.ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     let report = collect(&a)?;
     if a.report {
         let out = a

@@ -70,9 +70,14 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Show what the agent saw, proposed, and what was applied or blocked
     Replay(replay::ReplayArgs),
-    /// Ledger integrity: verify every hash chain, record and decision signature
+    /// The ledger: verify, stats, vacuum, prune, reset, export
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Shadow mode: record what a person did by hand, compare it with the agent's proposal
+    #[command(subcommand)]
+    Shadow(sluicegate_ops::shadow::ShadowCommand),
+    /// Check a writeback job file against the reviewed config and the stored proposal
+    Validate(sluicegate_ops::jobs::ValidateArgs),
     /// Reviewer keys that sign decisions
     #[command(subcommand)]
     Reviewer(store::ReviewerCommand),
@@ -118,6 +123,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Store(cmd) => store::run_store(cmd),
+        Command::Shadow(cmd) => sluicegate_ops::shadow::run(cmd, &mut crate::out::Screen),
+        Command::Validate(a) => sluicegate_ops::jobs::run_validate(a, &mut crate::out::Screen),
         Command::Reviewer(cmd) => store::run_reviewer(cmd),
         Command::Evidence(cmd) => ledger::run_evidence(cmd),
         Command::QueryAudit(cmd) => ledger::run_query_audit(cmd),

@@ -10,6 +10,7 @@ use sluicegate_runtime::view;
 
 use super::decide::DecideArgs;
 use crate::context::{open_existing_ledger, print_json, store_hint, store_path};
+use crate::out::Screen;
 
 #[derive(clap::Args)]
 pub struct StoreArgs {
@@ -112,6 +113,8 @@ pub enum ProposalsCommand {
         #[arg(long)]
         reason: String,
     },
+    #[command(flatten)]
+    Ops(sluicegate_ops::jobs::ProposalOps),
 }
 
 pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
@@ -181,5 +184,6 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
         ProposalsCommand::Reject { decide, reason } => {
             super::decide::run(decide, Verdict::Reject, Some(reason))
         }
+        ProposalsCommand::Ops(cmd) => sluicegate_ops::jobs::run_proposals(cmd, &mut Screen),
     }
 }

@@ -29,6 +29,8 @@ pub enum StoreCommand {
         #[arg(long)]
         json: bool,
     },
+    #[command(flatten)]
+    Ops(sluicegate_ops::store::StoreOps),
 }
 
 #[derive(clap::Subcommand)]
@@ -49,6 +51,7 @@ pub enum ReviewerCommand {
 
 pub fn run_store(cmd: StoreCommand) -> anyhow::Result<ExitCode> {
     let (store, config, json) = match cmd {
+        StoreCommand::Ops(cmd) => return sluicegate_ops::store::run(cmd, &mut crate::out::Screen),
         StoreCommand::Stats {
             store,
             config,
