@@ -1,5 +1,6 @@
-//! Ledger operations for a team (`activity`, `events`, store maintenance, job files, shadow
-//! records): the commands that search, stream, export and maintain what the ledger keeps.
+//! Ledger operations for a team (`activity`, `events`, evidence/query-audit/receipt records,
+//! store maintenance, job files, shadow records): the commands that list, search, stream,
+//! export and maintain what the ledger keeps.
 //!
 //! Each module owns its clap arguments and its `run`, like `sluicegate-ui`; the binary only
 //! resolves nothing, dispatches, and prints through a [`Printer`]. Nothing here faces a model:
@@ -23,6 +24,7 @@ pub type Outcome = anyhow::Result<ExitCode>;
 mod common;
 pub use common::Paths;
 pub mod jobs;
+pub mod records;
 pub mod shadow;
 pub mod store;
 

@@ -13,7 +13,6 @@ pub mod demo;
 pub mod doctor;
 pub mod handler;
 pub mod inspect;
-pub mod ledger;
 pub mod mcp;
 pub mod onboard;
 pub mod proposals;
@@ -27,6 +26,10 @@ pub mod wizard;
 pub mod writeback;
 
 use std::process::ExitCode;
+
+use sluicegate_ops::records;
+
+use crate::out::Screen;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -83,13 +86,13 @@ pub enum Command {
     Reviewer(store::ReviewerCommand),
     /// Evidence bundles recorded for reads and proposals
     #[command(subcommand)]
-    Evidence(ledger::EvidenceCommand),
+    Evidence(sluicegate_ops::records::EvidenceCommand),
     /// Query-audit records (statement shapes, never parameter values)
     #[command(name = "query-audit", subcommand)]
-    QueryAudit(ledger::QueryAuditCommand),
+    QueryAudit(sluicegate_ops::records::QueryAuditCommand),
     /// Writeback receipts
     #[command(subcommand)]
-    Receipts(ledger::ReceiptsCommand),
+    Receipts(sluicegate_ops::records::ReceiptsCommand),
     /// Serve capabilities to MCP clients, or print client configuration
     #[command(subcommand)]
     Mcp(mcp::McpCommand),
@@ -123,12 +126,12 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Store(cmd) => store::run_store(cmd),
-        Command::Shadow(cmd) => sluicegate_ops::shadow::run(cmd, &mut crate::out::Screen),
-        Command::Validate(a) => sluicegate_ops::jobs::run_validate(a, &mut crate::out::Screen),
+        Command::Shadow(cmd) => sluicegate_ops::shadow::run(cmd, &mut Screen),
+        Command::Validate(a) => sluicegate_ops::jobs::run_validate(a, &mut Screen),
         Command::Reviewer(cmd) => store::run_reviewer(cmd),
-        Command::Evidence(cmd) => ledger::run_evidence(cmd),
-        Command::QueryAudit(cmd) => ledger::run_query_audit(cmd),
-        Command::Receipts(cmd) => ledger::run_receipts(cmd),
+        Command::Evidence(cmd) => records::run_evidence(cmd, &mut Screen),
+        Command::QueryAudit(cmd) => records::run_query_audit(cmd, &mut Screen),
+        Command::Receipts(cmd) => records::run_receipts(cmd, &mut Screen),
         Command::Mcp(cmd) => mcp::run(cmd),
         Command::Up(args) => up::run(args),
         Command::Ui(args) => ui::run(args),

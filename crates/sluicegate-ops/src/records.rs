@@ -1,16 +1,15 @@
-//! `sluicegate evidence|query-audit|receipts`: inspecting what the ledger recorded.
+//! `sluicegate evidence|query-audit|receipts`: listing and showing what the ledger recorded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use serde_json::json;
 use sluicegate_ledger::Filter;
-
-use crate::cmd::proposals::StoreArgs;
-use crate::cmd::replay::write_file;
 use sluicegate_runtime::view;
 
-use crate::context::{json_text, open_existing_ledger, print_json, store_hint, store_path};
+use crate::common::{Paths as StoreArgs, json_text};
+use crate::{Outcome, Printer};
 
 #[derive(clap::Subcommand)]
 pub enum EvidenceCommand {
@@ -108,10 +107,27 @@ pub enum ReceiptsCommand {
 }
 
 fn ledger(s: &StoreArgs) -> anyhow::Result<sluicegate_ledger::Ledger> {
-    open_existing_ledger(&store_path(s.store.as_deref(), s.config.as_deref()))
+    s.ledger()
 }
 
-pub fn run_evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
+/// ` --store <path>` when the user passed one explicitly, for next-step hints.
+fn store_hint(s: &StoreArgs) -> String {
+    s.store
+        .as_ref()
+        .map(|p| format!(" --store {}", p.display()))
+        .unwrap_or_default()
+}
+
+/// Write an export, creating its directory.
+pub fn write_file(path: &Path, body: &str) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn run_evidence(cmd: EvidenceCommand, out: &mut dyn Printer) -> Outcome {
     match cmd {
         EvidenceCommand::List {
             store,
@@ -129,24 +145,24 @@ pub fn run_evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
                 ..Filter::default()
             })?;
             if json {
-                print_json(&json!({"evidence": list}))?;
+                out.out(&json_text(&json!({"evidence": list}))?);
             } else if list.is_empty() {
-                outln!("No evidence bundles found.");
+                out.out("No evidence bundles found.\n");
             } else {
                 for b in &list {
-                    outln!("{}", view::evidence_list_entry(b));
+                    out.out(&format!("{}\n", view::evidence_list_entry(b)));
                 }
             }
         }
         EvidenceCommand::Show { id, store, json } => {
             let b = ledger(&store)?.evidence(&id)?;
             if json {
-                print_json(&b)?;
+                out.out(&json_text(&b)?);
             } else {
-                outln!(
-                    "{}",
-                    view::evidence_view(&b, &store_hint(store.store.as_deref()))
-                );
+                out.out(&format!(
+                    "{}\n",
+                    view::evidence_view(&b, &store_hint(&store))
+                ));
             }
         }
         EvidenceCommand::Export {
@@ -162,13 +178,13 @@ pub fn run_evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
                 json_text(&b)?
             };
             write_file(&output, &body)?;
-            outln!("exported {id} to {}", output.display());
+            out.out(&format!("exported {id} to {}\n", output.display()));
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
+pub fn run_query_audit(cmd: QueryAuditCommand, out: &mut dyn Printer) -> Outcome {
     match cmd {
         QueryAuditCommand::List {
             store,
@@ -191,12 +207,12 @@ pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
                 ..Filter::default()
             })?;
             if json {
-                print_json(&json!({"query_audit": list}))?;
+                out.out(&json_text(&json!({"query_audit": list}))?);
             } else if list.is_empty() {
-                outln!("No query audit records found.");
+                out.out("No query audit records found.\n");
             } else {
                 for a in &list {
-                    outln!("{}", view::query_audit_list_entry(a, details));
+                    out.out(&format!("{}\n", view::query_audit_list_entry(a, details)));
                 }
             }
         }
@@ -207,16 +223,16 @@ pub fn run_query_audit(cmd: QueryAuditCommand) -> anyhow::Result<ExitCode> {
         } => {
             let a = ledger(&store)?.query_audit(audit_id)?;
             if json {
-                print_json(&a)?;
+                out.out(&json_text(&a)?);
             } else {
-                outln!("{}", view::query_audit_view(&a));
+                out.out(&format!("{}\n", view::query_audit_view(&a)));
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_receipts(cmd: ReceiptsCommand) -> anyhow::Result<ExitCode> {
+pub fn run_receipts(cmd: ReceiptsCommand, out: &mut dyn Printer) -> Outcome {
     match cmd {
         ReceiptsCommand::List {
             store,
@@ -232,12 +248,12 @@ pub fn run_receipts(cmd: ReceiptsCommand) -> anyhow::Result<ExitCode> {
                 ..Filter::default()
             })?;
             if json {
-                print_json(&json!({"receipts": list}))?;
+                out.out(&json_text(&json!({"receipts": list}))?);
             } else if list.is_empty() {
-                outln!("No writeback receipts found.");
+                out.out("No writeback receipts found.\n");
             } else {
                 for r in &list {
-                    outln!("{}", view::receipt_list_entry(r));
+                    out.out(&format!("{}\n", view::receipt_list_entry(r)));
                 }
             }
         }
@@ -258,12 +274,12 @@ pub fn run_receipts(cmd: ReceiptsCommand) -> anyhow::Result<ExitCode> {
                 })?;
             let r = ledger(&store)?.receipt(n)?;
             if json {
-                print_json(&r)?;
+                out.out(&json_text(&r)?);
             } else {
-                outln!(
-                    "{}",
-                    view::receipt_view(&r, &store_hint(store.store.as_deref()))
-                );
+                out.out(&format!(
+                    "{}\n",
+                    view::receipt_view(&r, &store_hint(&store))
+                ));
             }
         }
     }
