@@ -41,7 +41,7 @@ fn same(a: &Value, b: &Value) -> bool {
     serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
 }
 
-fn is_marked(payload: &Value) -> bool {
+pub(crate) fn is_marked(payload: &Value) -> bool {
     payload
         .as_object()
         .and_then(|m| m.keys().next())
@@ -178,6 +178,84 @@ pub(crate) fn restore_audit(
     Value::Object(out)
 }
 
+/// What an evidence item repeats from its bundle's columns.
+pub(crate) struct ItemColumns<'a> {
+    pub(crate) source_id: Option<&'a str>,
+    pub(crate) table: Option<&'a str>,
+    pub(crate) object_id: Option<&'a str>,
+    pub(crate) tenant_id: &'a str,
+}
+
+/// The form to store an evidence item in: without the source and table that follow its
+/// `kind`, and without the values of its `primary_key` and `tenant` (the bundle's object and
+/// tenant columns), when restoring gives back exactly the item.
+pub(crate) fn store_item(item: &Value, columns: &ItemColumns<'_>) -> Value {
+    let Some(map) = item.as_object().filter(|_| !is_marked(item)) else {
+        return as_it_came(item);
+    };
+    let mut rest = Map::with_capacity(map.len());
+    for (k, v) in map {
+        match k.as_str() {
+            "source_id" | "table" => {}
+            "primary_key" | "tenant" => {
+                let mut inner = v.clone();
+                if let Some(o) = inner.as_object_mut() {
+                    o.remove("value");
+                }
+                rest.insert(k.clone(), inner);
+            }
+            _ => {
+                rest.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let compact = marked(rest);
+    if same(&restore_item(compact.clone(), columns), item) {
+        compact
+    } else {
+        as_it_came(item)
+    }
+}
+
+/// The item a stored evidence item stands for.
+pub(crate) fn restore_item(stored: Value, columns: &ItemColumns<'_>) -> Value {
+    if !is_marked(&stored) {
+        return stored;
+    }
+    let Value::Object(map) = stored else {
+        return stored;
+    };
+    let map = match unmark(map) {
+        Ok(fields) => fields,
+        Err(whole) => return whole,
+    };
+    let with_value = |mut v: Value, value: Option<&str>| {
+        if let (Some(o), Some(value)) = (v.as_object_mut(), value) {
+            o.insert("value".into(), Value::from(value));
+        }
+        v
+    };
+    let mut out = Map::with_capacity(map.len() + 2);
+    for (k, v) in map {
+        let kind = k == "kind";
+        let v = match k.as_str() {
+            "primary_key" => with_value(v, columns.object_id),
+            "tenant" => with_value(v, Some(columns.tenant_id)),
+            _ => v,
+        };
+        out.insert(k, v);
+        if kind {
+            if let Some(s) = columns.source_id {
+                out.insert("source_id".into(), Value::from(s));
+            }
+            if let Some(t) = columns.table {
+                out.insert("table".into(), Value::from(t));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -220,6 +298,51 @@ mod tests {
             assert!(
                 same(&restore_bundle(stored.clone(), COLS), &payload),
                 "{payload}"
+            );
+            assert_ne!(
+                stored.get(MARKER),
+                Some(&json!(1)),
+                "not compacted: {stored}"
+            );
+        }
+    }
+
+    const ITEM_COLS: ItemColumns<'static> = ItemColumns {
+        source_id: Some("app"),
+        table: Some("main.invoices"),
+        object_id: Some("INV-1"),
+        tenant_id: "acme",
+    };
+
+    #[test]
+    fn a_core_evidence_item_is_compacted_and_restored_exactly() {
+        let item = json!({"kind": "external_row", "source_id": "app", "table": "main.invoices", "primary_key": {"column": "id", "value": "INV-1"}, "tenant": {"column": "tenant_id", "value": "acme"}, "visible_row": {"id": "INV-1", "fee": 5}});
+        let stored = store_item(&item, &ITEM_COLS);
+        assert_eq!(
+            stored,
+            json!({"~": 1, "kind": "external_row", "primary_key": {"column": "id"}, "tenant": {"column": "tenant_id"}, "visible_row": {"id": "INV-1", "fee": 5}})
+        );
+        assert!(same(&restore_item(stored, &ITEM_COLS), &item));
+    }
+
+    #[test]
+    fn items_that_would_not_round_trip_are_stored_as_they_came() {
+        for item in [
+            // An integer key (the column holds text).
+            json!({"kind": "external_row", "source_id": "app", "table": "main.invoices", "primary_key": {"column": "id", "value": 1}, "tenant": {"column": "tenant_id", "value": "acme"}}),
+            // Another tenant, another table, another order.
+            json!({"kind": "external_row", "source_id": "app", "table": "main.invoices", "primary_key": {"column": "id", "value": "INV-1"}, "tenant": {"column": "tenant_id", "value": "other"}}),
+            json!({"kind": "external_row", "source_id": "app", "table": "main.other", "primary_key": {"column": "id", "value": "INV-1"}}),
+            json!({"source_id": "app", "kind": "external_row", "table": "main.invoices"}),
+            // No source at all, the marker itself, not an object.
+            json!({"kind": "note", "text": "x"}),
+            json!({"~": 1, "kind": "external_row"}),
+            json!("text"),
+        ] {
+            let stored = store_item(&item, &ITEM_COLS);
+            assert!(
+                same(&restore_item(stored.clone(), &ITEM_COLS), &item),
+                "{item}"
             );
             assert_ne!(
                 stored.get(MARKER),

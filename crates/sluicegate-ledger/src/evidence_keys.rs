@@ -23,8 +23,10 @@ use crate::views::StoredEvidence;
 /// The `runner_state` key holding the highest bundle rowid already in `evidence_keys`.
 pub(crate) const MARK: &str = "evidence_keys_upto";
 
-/// Characters of a value kept in the key.
-pub(crate) const KEY_CHARS: i64 = 24;
+/// Characters of a value kept in the key (a time to the minute; 16 hex digits of a
+/// fingerprint). Time bounds are cut to the same length, so a range search finds a superset
+/// that the exact filter then narrows.
+pub(crate) const KEY_CHARS: i64 = 16;
 
 /// The writer indexes in the middle of a busy stretch once this many bundles wait.
 pub(crate) const BUSY_BACKLOG: i64 = 512;
@@ -37,12 +39,12 @@ pub(crate) const IDLE_BACKLOG: i64 = 256;
 /// At most this many bundles per indexing transaction.
 const BATCH: i64 = 1024;
 
-/// The table's bare name (`public.invoices` → `invoices`), so a `--table` filter that
-/// matches `x` or `public.x` finds both under one key.
-const BARE_TABLE: &str = "CASE WHEN instr(source_table, '.') > 0 THEN substr(source_table, instr(source_table, '.') + 1) ELSE source_table END";
+/// The table without a `public.` schema, so a `--table x` filter, which matches `x` and
+/// `public.x` (and nothing else), finds both under one key.
+const BARE_TABLE: &str = "CASE WHEN substr(source_table, 1, 7) = 'public.' THEN substr(source_table, 8) ELSE source_table END";
 
 /// Filter kinds: the key's letter and the SQL expression over a bundle row it indexes.
-/// `d` (time) is the whole `created_at`, searched by range.
+/// `d` (time) is `created_at`, searched by range.
 pub(crate) const KINDS: &[(&str, &str)] = &[
     ("t", "tenant_id"),
     ("p", "principal"),
@@ -122,8 +124,8 @@ pub(crate) fn forget_deleted(conn: &Connection) -> Result<(), LedgerError> {
 /// The filter that drives an indexed search: the most selective one set, as `(kind, value)`.
 fn driving_key(f: &Filter) -> Option<(&'static str, String)> {
     let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
-    let bare = |t: String| match t.split_once('.') {
-        Some((_, name)) => name.to_string(),
+    let bare = |t: String| match t.strip_prefix("public.") {
+        Some(name) => name.to_string(),
         None => t,
     };
     [
@@ -163,14 +165,14 @@ fn row_filters(f: &Filter) -> Where {
 fn time_bounds(w: &mut Where, rowid_col: &str, f: &Filter, mark: i64) {
     if let Some(from) = f.from.as_ref().filter(|v| !v.is_empty()) {
         w.clauses.push(format!(
-            "{rowid_col} >= COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value >= ? ORDER BY value, bundle_rowid LIMIT 1), ?)"
+            "{rowid_col} >= COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value >= substr(?, 1, {KEY_CHARS}) ORDER BY value, bundle_rowid LIMIT 1), ?)"
         ));
         w.params.push(Box::new(from.clone()));
         w.params.push(Box::new(mark + 1));
     }
     if let Some(to) = f.to.as_ref().filter(|v| !v.is_empty()) {
         w.clauses.push(format!(
-            "{rowid_col} < COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value > ? ORDER BY value, bundle_rowid LIMIT 1), 9223372036854775807)"
+            "{rowid_col} < COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value > substr(?, 1, {KEY_CHARS}) ORDER BY value, bundle_rowid LIMIT 1), 9223372036854775807)"
         ));
         w.params.push(Box::new(to.clone()));
     }

@@ -308,21 +308,41 @@ impl StoredEvidence {
             Value::Array(items) => items,
             _ => Vec::new(),
         };
+        let columns = compact::ItemColumns {
+            source_id: bundle.source_id.as_deref(),
+            table: bundle.source_table.as_deref(),
+            object_id: bundle.object_id.as_deref(),
+            tenant_id: &bundle.tenant_id,
+        };
         // Items are numbered from 1 within their bundle, in the order they were recorded.
-        bundle.items = stored
+        let items = stored
             .into_iter()
             .zip(1..)
-            .map(|(mut stored, n)| StoredEvidenceItem {
-                evidence_item_id: n,
-                evidence_bundle_id: bundle.evidence_bundle_id.clone(),
-                item: stored.get_mut("item").map(Value::take).unwrap_or_default(),
-                created_at: stored
-                    .get("created_at")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&bundle.created_at)
-                    .to_string(),
+            .map(|(mut stored, n)| {
+                // A bare compacted item (recorded with the bundle, so at its time), or
+                // `{"created_at"?, "item"}`.
+                let (item, created_at) = if compact::is_marked(&stored) {
+                    (stored, bundle.created_at.clone())
+                } else {
+                    let at = stored
+                        .get("created_at")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&bundle.created_at)
+                        .to_string();
+                    (
+                        stored.get_mut("item").map(Value::take).unwrap_or_default(),
+                        at,
+                    )
+                };
+                StoredEvidenceItem {
+                    evidence_item_id: n,
+                    evidence_bundle_id: bundle.evidence_bundle_id.clone(),
+                    item: compact::restore_item(item, &columns),
+                    created_at,
+                }
             })
             .collect();
+        bundle.items = items;
         Ok(bundle)
     }
 }

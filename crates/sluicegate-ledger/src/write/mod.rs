@@ -165,12 +165,24 @@ fn insert_bundle(
     audit_id: Option<i64>,
 ) -> Result<(), LedgerError> {
     let m = &bundle.meta;
-    let items: Vec<StoredItem> = bundle
+    let item_columns = compact::ItemColumns {
+        source_id: m.source_id.as_deref(),
+        table: m.source_table.as_deref(),
+        object_id: m.object_id.as_deref(),
+        tenant_id: &bundle.tenant_id,
+    };
+    // A compacted item (it starts with the marker) is kept bare; any other is wrapped as
+    // `{"item": …}` like an item appended later with its own time.
+    let items: Vec<Value> = bundle
         .items
         .iter()
-        .map(|item| StoredItem {
-            created_at: now,
-            item,
+        .map(|item| {
+            let stored = compact::store_item(item, &item_columns);
+            if compact::is_marked(&stored) {
+                stored
+            } else {
+                json!({ "item": stored })
+            }
         })
         .collect();
     // Two identical reads in the same millisecond share an id; the first record stands and
@@ -206,10 +218,12 @@ fn insert_bundle(
     Ok(())
 }
 
-/// An evidence item as kept in `evidence_bundles.items_json`.
+/// An evidence item appended to a bundle after it was recorded (a proposal's), with its own
+/// time, as kept in `evidence_bundles.items_json`. Items recorded with the bundle have no
+/// time of their own (they read as the bundle's `created_at`).
 #[derive(Serialize)]
 struct StoredItem<'a> {
-    created_at: &'a str,
+    created_at: Option<&'a str>,
     item: &'a Value,
 }
 
@@ -224,7 +238,7 @@ fn link_bundle(
     now: &str,
 ) -> Result<bool, LedgerError> {
     let item = serde_json::to_string(&StoredItem {
-        created_at: now,
+        created_at: Some(now),
         item,
     })?;
     let linked = tx.exec(
