@@ -11,7 +11,10 @@
 //! with control characters made visible by `sluicegate_core::display` (the CLI's rule), then
 //! HTML-escaped by the templates.
 
+mod api;
+mod api_shapes;
 mod batch;
+mod browse;
 mod live;
 mod pages;
 mod proposal;

@@ -41,6 +41,10 @@ pub fn templates() -> Environment<'static> {
         ("proposal.html", include_str!("../templates/proposal.html")),
         ("message.html", include_str!("../templates/message.html")),
         ("batch.html", include_str!("../templates/batch.html")),
+        ("activity.html", include_str!("../templates/activity.html")),
+        ("receipts.html", include_str!("../templates/receipts.html")),
+        ("evidence.html", include_str!("../templates/evidence.html")),
+        ("tools.html", include_str!("../templates/tools.html")),
     ] {
         env.add_template(name, source)
             .expect("invariant: the embedded templates parse");
@@ -62,8 +66,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/proposals/{id}", get(proposal))
         .route("/proposals/{id}/decide", post(decide))
         .route("/proposals/{id}/apply", post(apply))
+        .route("/proposals/{id}/evidence", get(crate::browse::evidence))
+        .route("/activity", get(crate::browse::activity))
+        .route("/receipts", get(crate::browse::receipts))
+        .route("/tools", get(crate::browse::tools))
         .route("/batch/approve", post(crate::batch::approve))
         .route("/events", get(crate::live::events))
+        .nest("/api", crate::api::router())
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
         .fallback(not_found)
@@ -75,6 +84,12 @@ pub fn router(app: Arc<App>) -> Router {
 async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let mut response = if app.lock.host_and_origin_ok(req.headers()) {
         next.run(req).await
+    } else if req.uri().path().starts_with("/api/") {
+        crate::api::refusal(
+            StatusCode::FORBIDDEN,
+            "UI_ORIGIN_REFUSED",
+            "forbidden: this request's Host or Origin is not this server",
+        )
     } else {
         plain(
             StatusCode::FORBIDDEN,
