@@ -11,6 +11,7 @@
 mod checkpoint;
 mod compact;
 mod error;
+mod inbox;
 pub mod lease;
 mod query;
 mod read;
@@ -30,7 +31,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 
 pub use error::{LedgerError, RefusalCode};
-pub use query::{EventFilter, Filter, InboxCursor};
+pub use inbox::{InboxCursor, InboxQuery};
+pub use query::{EventFilter, Filter};
 pub use schema::SCHEMA_VERSION;
 pub use sluicegate_core::config::Durability;
 pub use verify::{Problem, VerifyReport};

@@ -223,6 +223,27 @@ CREATE INDEX idx_evidence_bundles_principal ON evidence_bundles(principal);
 CREATE INDEX idx_evidence_bundles_object_id ON evidence_bundles(object_id);
 CREATE INDEX idx_evidence_bundles_created ON evidence_bundles(created_at);
 "#,
+    // The review inbox (`inbox.rs`): "pending first" walks the decided proposals on a partial
+    // index of their own (no skipping over pending ones), and the text search walks a
+    // contentless full-text index of what a reviewer searches by (id, capability, target,
+    // principal, tenant, the proposed values), filled by a trigger as proposals are recorded
+    // and here, once, for the proposals already kept. Proposals are never deleted, so the
+    // index never needs to forget one.
+    r#"
+CREATE INDEX idx_proposals_decided_created ON proposals(created_at) WHERE state <> 'pending_review';
+CREATE VIRTUAL TABLE proposal_search USING fts5(body, content='', tokenize='unicode61');
+CREATE TRIGGER proposals_search_index AFTER INSERT ON proposals BEGIN
+  INSERT INTO proposal_search(rowid, body) VALUES (new.rowid,
+    new.proposal_id || ' ' || new.action || ' ' || new.business_object || ' ' || new.source_table || ' ' || new.object_id || ' ' ||
+    COALESCE(new.principal, '') || ' ' || new.tenant_id || ' ' ||
+    COALESCE(CASE WHEN json_valid(new.change_set_json) THEN json_extract(new.change_set_json, '$.patch') END, ''));
+END;
+INSERT INTO proposal_search(rowid, body) SELECT rowid,
+    proposal_id || ' ' || action || ' ' || business_object || ' ' || source_table || ' ' || object_id || ' ' ||
+    COALESCE(principal, '') || ' ' || tenant_id || ' ' ||
+    COALESCE(CASE WHEN json_valid(change_set_json) THEN json_extract(change_set_json, '$.patch') END, '')
+  FROM proposals;
+"#,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.

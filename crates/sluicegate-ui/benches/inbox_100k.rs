@@ -5,8 +5,10 @@
 //! It records the proposals the way the runtime does (read, change set, evidence, one
 //! `record_proposal` each, group-committed by the ledger's writer thread), starts the UI
 //! in-process on a loopback port, logs in, and times whole requests from a loopback client
-//! (an upper bound of server time): the inbox's first page, a page deep in the keyset walk, a
-//! filtered page, and a proposal page. It prints the median and the worst of each.
+//! (an upper bound of server time): the inbox's first page, pages deep in the keyset walk, a
+//! tenant filter, a time range, text searches, and a proposal page. It prints the median and
+//! the worst of each. Every proposal is recorded in the same millisecond (one `now`), the worst
+//! case for a keyset cursor on `(created_at, rowid)`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -180,7 +182,30 @@ fn main() {
                     cursor.created_at, cursor.rowid
                 ),
             ),
+            (
+                "inbox, all states, deep page",
+                format!(
+                    "/?state=any&after_at={}&after_id={}",
+                    cursor.created_at, cursor.rowid
+                ),
+            ),
             ("inbox, tenant filter", "/?tenant=tenant-7".to_string()),
+            (
+                "inbox, time range",
+                "/?state=any&from=2026-06-20&to=2026-06-20".to_string(),
+            ),
+            (
+                "inbox, search (every row)",
+                "/?state=any&q=bench".to_string(),
+            ),
+            (
+                "inbox, search (one row)",
+                format!("/?state=any&q={}", &last),
+            ),
+            (
+                "inbox, search (one target)",
+                format!("/?state=any&q=INV-{:06}", count - 3),
+            ),
             ("proposal page", format!("/proposals/{last}")),
         ];
         for (name, path) in pages {

@@ -15,6 +15,7 @@ mod api;
 mod api_shapes;
 mod batch;
 mod browse;
+mod inbox;
 mod live;
 mod pages;
 mod proposal;

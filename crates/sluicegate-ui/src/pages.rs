@@ -15,15 +15,11 @@ use minijinja::{Environment, Value as Jinja, context};
 use serde::Deserialize;
 use sluicegate_core::decision::Verdict;
 use sluicegate_core::display;
-use sluicegate_ledger::{Filter, InboxCursor, LedgerError};
+use sluicegate_ledger::LedgerError;
 use sluicegate_runtime::{ApplyOptions, DecisionRequest, ReviewError, shown_for_decision};
 
 use crate::App;
 use crate::security::{Session, csrf_ok, harden, session_cookie};
-use crate::view;
-
-/// Proposals per inbox page.
-pub const PAGE: u32 = 50;
 
 const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
@@ -61,7 +57,7 @@ pub fn templates() -> Environment<'static> {
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/", get(inbox))
+        .route("/", get(crate::inbox::inbox))
         .route("/login", get(login))
         .route("/proposals/{id}", get(proposal))
         .route("/proposals/{id}/decide", post(decide))
@@ -226,103 +222,6 @@ async fn login(
             "The link works once; restart `sluicegate ui` for a new one.",
         ),
     }
-}
-
-#[derive(Deserialize, Default)]
-struct InboxQuery {
-    state: Option<String>,
-    #[serde(default)]
-    capability: String,
-    #[serde(default)]
-    tenant: String,
-    #[serde(default)]
-    principal: String,
-    after_at: Option<String>,
-    after_id: Option<i64>,
-}
-
-/// The states the inbox filters by; `any` lists every proposal.
-const STATES: &[(&str, &str)] = &[
-    ("pending_review", "Pending review"),
-    ("approved", "Approved"),
-    ("applied", "Applied"),
-    ("rejected", "Rejected"),
-    ("conflict", "Conflict"),
-    ("failed", "Failed"),
-    ("pending_worker", "Pending worker"),
-    ("canceled", "Canceled"),
-    ("any", "Any state"),
-];
-
-async fn inbox(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Query(q): Query<InboxQuery>,
-) -> Response {
-    let session = match app.session(&headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let state = q
-        .state
-        .clone()
-        .filter(|s| STATES.iter().any(|(v, _)| v == s))
-        .unwrap_or_else(|| "pending_review".into());
-    let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let filter = Filter {
-        status: Some(state.clone()).filter(|s| s != "any"),
-        capability: some(&q.capability),
-        tenant: some(&q.tenant),
-        principal: some(&q.principal),
-        limit: Some(PAGE),
-        ..Filter::default()
-    };
-    let after = q
-        .after_at
-        .clone()
-        .zip(q.after_id)
-        .map(|(created_at, rowid)| InboxCursor { created_at, rowid });
-    let page = app
-        .read(move |l| Ok(l.inbox(&filter, after.as_ref())?))
-        .await;
-    let (proposals, next) = match page {
-        Ok(page) => page,
-        Err(e) => {
-            return app.message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Ledger error",
-                &e.to_string(),
-            );
-        }
-    };
-    let now = chrono::Utc::now();
-    let rows: Vec<view::InboxRow> = proposals.iter().map(|p| view::inbox_row(p, now)).collect();
-    let caption = STATES
-        .iter()
-        .find(|(v, _)| *v == state)
-        .map(|(_, l)| *l)
-        .unwrap_or("Proposals");
-    let states: Vec<Jinja> = STATES
-        .iter()
-        .map(|(v, l)| context! { value => v, label => l })
-        .collect();
-    app.render(
-        StatusCode::OK,
-        "inbox.html",
-        context! {
-            rows => rows,
-            caption => caption,
-            states => states,
-            filter => context! {
-                state => state,
-                capability => q.capability,
-                tenant => q.tenant,
-                principal => q.principal,
-            },
-            next => next.map(|c| context! { at => c.created_at, id => c.rowid }),
-            csrf => session.csrf,
-        },
-    )
 }
 
 #[derive(Deserialize, Default)]
