@@ -146,6 +146,7 @@ fn main() {
             open: false,
             actor: None,
             key: None,
+            session_idle_minutes: 60,
         };
         let server = UiServer::bind(UiOptions {
             args,

@@ -156,10 +156,13 @@ impl App {
     /// The session of a page request, or the page that says how to log in.
     pub(crate) fn session(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
         self.lock.session(headers).ok_or_else(|| {
+            let minutes = self.lock.idle().as_secs() / 60;
             Box::new(self.message(
                 StatusCode::UNAUTHORIZED,
                 "Log in first",
-                "Open the login URL `sluicegate ui` printed when it started.",
+                &format!(
+                    "Open the login URL `sluicegate ui` printed when it started. A session ends after {minutes} minutes without a request; the login URL works once, so restart `sluicegate ui` for a new one."
+                ),
             ))
         })
     }
