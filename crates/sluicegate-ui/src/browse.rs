@@ -204,7 +204,8 @@ pub(crate) async fn evidence(
 struct ToolView {
     name: String,
     kind: String,
-    description: String,
+    /// One shown line each (a description may span lines).
+    description: Vec<String>,
     target: String,
     /// The pretty-printed schema, one shown line each.
     input_schema: Vec<String>,
@@ -234,7 +235,12 @@ pub(crate) async fn tools(State(app): State<Arc<App>>, headers: HeaderMap) -> Re
         .map(|t| ToolView {
             name: text_of(&t["name"]),
             kind: text_of(&t["kind"]),
-            description: text_of(&t["description"]),
+            description: t["description"]
+                .as_str()
+                .unwrap_or_default()
+                .lines()
+                .map(|l| display::text(l).into_owned())
+                .collect(),
             target: text_of(&t["target_business_object"]),
             input_schema: serde_json::to_string_pretty(&t["input_schema"])
                 .unwrap_or_default()

@@ -475,8 +475,11 @@ fn the_api_answers_in_the_reference_shapes_behind_the_session() {
     assert_eq!(ledger.decisions(&first).unwrap().len(), 1);
     assert_eq!(ledger.decisions(&second).unwrap().len(), 1);
     // Deciding again is refused with the ledger's code.
-    let again = s.post(&approve, true, &with_csrf, &ok_body);
-    assert_eq!(again.status, 409, "{}", again.body);
+    refused(
+        &s.post(&approve, true, &with_csrf, &ok_body),
+        409,
+        "PROPOSAL_NOT_PENDING_REVIEW",
+    );
     assert!(ledger.verify(&[]).unwrap().ok());
 }
 
@@ -605,4 +608,50 @@ fn activity_receipts_evidence_and_tools_pages() {
             );
         }
     }
+}
+
+/// The inbox page's state, time and text filters, and pending first across every state.
+#[test]
+fn the_inbox_filters_by_time_and_text_and_puts_pending_first() {
+    let f = fixture();
+    propose(&f, "INV-3001", "customer paid within the grace period");
+    propose(&f, "INV-3002", "duplicate charge");
+    let out = cmd(&f)
+        .args(["proposals", "approve"])
+        .arg(propose(
+            &f,
+            "INV-3001",
+            "customer paid within the grace period",
+        ))
+        .arg("--yes")
+        .args(f.paths())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let s = Session::start(&f);
+    let rows = |path: &str| -> Vec<String> {
+        let page = s.get(path);
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        page.body
+            .split("<td>invoices ")
+            .skip(1)
+            .map(|rest| rest.split('<').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(rows("/"), ["INV-3002"], "pending only by default");
+    assert_eq!(rows("/?state=approved"), ["INV-3001"]);
+    assert_eq!(
+        rows("/?state=any"),
+        ["INV-3002", "INV-3001"],
+        "the pending proposal first, though it is newer"
+    );
+    assert_eq!(rows("/?state=any&q=GRACE+period"), ["INV-3001"]);
+    assert_eq!(rows("/?state=any&q=support_agent_17+3002"), ["INV-3002"]);
+    assert!(rows("/?state=any&q=nothing-like-this").is_empty());
+    assert_eq!(rows("/?state=any&from=2000-01-01&to=2999-12-31").len(), 2);
+    assert!(rows("/?state=any&from=2999-01-01").is_empty());
+    assert!(rows("/?state=any&to=2000-01-01T00:00").is_empty());
+    let bad = s.get("/?from=yesterday");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("Unreadable time"), "{}", bad.body);
 }
