@@ -15,6 +15,7 @@ use mcp_support::{Fixture, PROPOSE, StdioClient, config_json};
 use serde_json::{Value, json};
 use sluicegate_ledger::{Filter, Ledger};
 use sluicegate_test_support::process::{self, Signal};
+use sluicegate_test_support::{HttpStub, Reply};
 
 /// A handler URL, its token and a write URL only the trusted side may know.
 const HOOK_URL: &str = "http://hook-canary.internal:9/hook-path-canary";
@@ -44,10 +45,14 @@ fn cmd(f: &Fixture) -> std::process::Command {
 }
 
 fn propose(f: &Fixture, invoice: &str, reason: &str) -> String {
+    propose_with(f, PROPOSE, invoice, reason)
+}
+
+fn propose_with(f: &Fixture, capability: &str, invoice: &str, reason: &str) -> String {
     let mut c = cmd(f);
     c.args(["mcp", "serve"]).args(f.paths());
     let mut client = StdioClient::start(c);
-    let result = client.call(PROPOSE, json!({"invoice_id": invoice, "reason": reason}));
+    let result = client.call(capability, json!({"invoice_id": invoice, "reason": reason}));
     assert_ne!(result["result"]["isError"], json!(true), "{result}");
     assert!(client.finish().success());
     let ledger = Ledger::open_existing(&f.store).unwrap();
@@ -95,7 +100,13 @@ impl Answer {
 
 impl Session {
     fn start(f: &Fixture) -> Session {
+        Session::start_with(f, &[])
+    }
+
+    /// `sluicegate ui` with `envs` on top of the fixture's.
+    fn start_with(f: &Fixture, envs: &[(&str, &str)]) -> Session {
         let mut child = cmd(f)
+            .envs(envs.iter().copied())
             .args(["ui", "--port", "0"])
             .args(f.paths())
             .stdin(Stdio::null())
@@ -654,4 +665,68 @@ fn the_inbox_filters_by_time_and_text_and_puts_pending_first() {
     let bad = s.get("/?from=yesterday");
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(bad.body.contains("Unreadable time"), "{}", bad.body);
+}
+
+/// Apply through the UI on an app-owned handler capability: the page offers Apply (a handler
+/// is a writer), the handler is called once with its token, and the receipt is recorded.
+#[test]
+fn apply_through_the_ui_calls_the_app_owned_handler_once() {
+    let f = fixture();
+    let stub = HttpStub::replying(vec![Reply::json(
+        200,
+        &json!({"status": "applied", "rows_affected": 1, "source_database_mutated": true}),
+    )]);
+    let hook = stub.url("/hook");
+    let id = propose_with(&f, HOOKED, "INV-3001", "first late payment");
+    let out = cmd(&f)
+        .args(["proposals", "approve", &id, "--yes"])
+        .args(f.paths())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let before = f.snapshot();
+    let s = Session::start_with(&f, &[("HOOK_URL", &hook)]);
+    let page = s.get(&format!("/proposals/{id}")).body;
+    assert!(page.contains("id=\"apply\""), "an Apply button: {page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let applied = s.send(
+        s.client
+            .post(format!("{}/proposals/{id}/apply", s.base))
+            .header("cookie", &s.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}")),
+    );
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let seen = stub.requests();
+    assert_eq!(seen.len(), 1, "the handler is called once");
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {HOOK_TOKEN}").as_str())
+    );
+    let ledger = Ledger::open_existing(&f.store).unwrap();
+    assert_eq!(ledger.proposal(&id).unwrap().state, "applied");
+    let receipts = ledger.receipts(&id).unwrap();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0].status, "applied");
+    assert_eq!(
+        f.snapshot(),
+        before,
+        "the app's handler writes, not Sluicegate"
+    );
+    let shown = s
+        .get(&format!("/proposals/{id}?notice=applied"))
+        .body
+        .replace("&#x2f;", "/");
+    assert!(shown.contains("Applied: the guarded write ran"), "{shown}");
+    assert!(
+        !shown.contains(&hook) && !shown.contains(HOOK_TOKEN),
+        "{shown}"
+    );
 }
