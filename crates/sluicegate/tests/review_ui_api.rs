@@ -526,13 +526,10 @@ fn activity_receipts_evidence_and_tools_pages() {
 
     let activity = s.get("/activity");
     assert_eq!(activity.status, 200);
-    let kinds: Vec<&str> = ["writeback_applied", "proposal_approved", "proposal_created"]
-        .into_iter()
-        .map(|k| {
-            assert!(activity.body.contains(k), "{k}: {}", activity.body);
-            k
-        })
-        .collect();
+    let kinds = ["writeback_applied", "proposal_approved", "proposal_created"];
+    for k in kinds {
+        assert!(activity.body.contains(k), "{k}: {}", activity.body);
+    }
     // Newest first.
     let at = |k: &str| activity.body.find(k).unwrap();
     assert!(
