@@ -83,7 +83,7 @@ pub(crate) struct ReceiptsQuery {
     status: String,
 }
 
-const RECEIPT_STATUSES: &[&str] = &["applied", "conflict", "failed", "already_applied"];
+const RECEIPT_STATUSES: &[&str] = &["applied", "already_applied", "conflict", "failed", "canceled"];
 
 /// `GET /receipts[?status=S]`: the newest writeback receipts, newest first.
 pub(crate) async fn receipts(
