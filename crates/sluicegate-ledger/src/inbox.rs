@@ -30,8 +30,8 @@ const PENDING: &str = "pending_review";
 #[derive(Debug, Clone, Default)]
 pub struct InboxQuery {
     pub filter: Filter,
-    /// Words that must all occur (each as a word prefix) in the proposal's id, capability,
-    /// target, principal, tenant or proposed values.
+    /// Words that must all occur in the proposal's id, capability, target, principal, tenant
+    /// or proposed values (the last one may be the start of a word).
     pub search: Option<String>,
     pub pending_first: bool,
 }
@@ -57,16 +57,27 @@ pub(crate) enum Phase {
     Decided,
 }
 
-/// An FTS5 query matching every word of `text` as a word prefix, each quoted (no operator a
-/// reviewer types is interpreted). `None` when `text` has no word.
+/// An FTS5 query matching every word of `text`, the last one also as the start of a word
+/// (what a reviewer is still typing), each quoted (no operator a reviewer types is
+/// interpreted). `None` when `text` has no word. Only the last word is a prefix: FTS5 reads a
+/// prefix's whole doclist before it can intersect it, so a short common prefix on every word
+/// (`INV` of `INV-099997`) cost 33 ms at 100,000 proposals, where a whole word is a seek.
 pub(crate) fn match_expression(text: &str) -> Option<String> {
-    let words: Vec<String> = text
+    let words: Vec<&str> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(16)
-        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
         .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+    let last = words.len().checked_sub(1)?;
+    let quoted: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let star = if i == last { "*" } else { "" };
+            format!("\"{}\"{star}", w.replace('"', "\"\""))
+        })
+        .collect();
+    Some(quoted.join(" "))
 }
 
 /// The filter clauses of one walk (built once per use: parameters are not cloneable).
@@ -222,14 +233,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn search_words_are_quoted_prefixes() {
+    fn search_words_are_quoted_and_the_last_is_a_prefix() {
         assert_eq!(
             match_expression("late fee").as_deref(),
-            Some("\"late\"* \"fee\"*")
+            Some("\"late\" \"fee\"*")
         );
         assert_eq!(
             match_expression("INV-3001 OR \"x\" NEAR(").as_deref(),
-            Some("\"INV\"* \"3001\"* \"OR\"* \"x\"* \"NEAR\"*")
+            Some("\"INV\" \"3001\" \"OR\" \"x\" \"NEAR\"*")
         );
         assert_eq!(match_expression(" -*- "), None);
     }

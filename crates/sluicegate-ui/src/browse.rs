@@ -83,7 +83,13 @@ pub(crate) struct ReceiptsQuery {
     status: String,
 }
 
-const RECEIPT_STATUSES: &[&str] = &["applied", "already_applied", "conflict", "failed", "canceled"];
+const RECEIPT_STATUSES: &[&str] = &[
+    "applied",
+    "already_applied",
+    "conflict",
+    "failed",
+    "canceled",
+];
 
 /// `GET /receipts[?status=S]`: the newest writeback receipts, newest first.
 pub(crate) async fn receipts(
