@@ -412,6 +412,40 @@ mod tests {
             > 0
     }
 
+    /// The inbox's search index is filled, once, with the proposals a ledger already kept
+    /// (a change set that does not parse is indexed without its values).
+    #[test]
+    fn the_search_index_takes_in_the_proposals_already_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("CREATE VIRTUAL TABLE proposal_search"))
+            .unwrap();
+        let row = |id: &str, json: &str| {
+            format!(
+                "INSERT INTO proposals (proposal_id, proposal_version, proposal_hash, action, state, tenant_id, business_object, object_id, source_kind, source_id, source_schema, source_table, change_set_json, created_at, updated_at) VALUES ('{id}', 1, 'h', 'billing.waive', 'pending_review', 'acme', 'invoices', 'INV-{id}', 'sql', 's', 'main', 'invoices', '{json}', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');"
+            )
+        };
+        let seed = format!(
+            "{}{}",
+            row("wrp_1", r#"{"patch": {"waiver_reason": "grace period"}}"#),
+            row("wrp_2", "not json")
+        );
+        let path = old_ledger(dir.path(), before, &seed);
+        let ledger = crate::Ledger::open(&path).unwrap();
+        let found = |text: &str| -> Vec<String> {
+            let q = crate::InboxQuery {
+                search: Some(text.into()),
+                ..Default::default()
+            };
+            let (page, _) = ledger.inbox_page(&q, None).unwrap();
+            page.into_iter().map(|p| p.proposal_id).collect()
+        };
+        assert_eq!(found("grace"), ["wrp_1"]);
+        assert_eq!(found("billing waive"), ["wrp_1", "wrp_2"]);
+        assert_eq!(found("INV-wrp_2"), ["wrp_2"]);
+    }
+
     /// A ledger written by version 2 keeps every audit-to-evidence link when the links move
     /// into the bundles, and the per-evidence lookups still find them.
     #[test]
