@@ -430,6 +430,31 @@ fn the_api_answers_in_the_reference_shapes_behind_the_session() {
         403,
         "UI_ACTOR_MISMATCH",
     );
+    let raw = |body: String| {
+        s.send(
+            s.client
+                .post(format!("{}{approve}", s.base))
+                .header("cookie", &s.cookie)
+                .header("x-sluicegate-csrf", &csrf)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+    };
+    refused(&raw("not json".into()), 400, "UI_BAD_REQUEST");
+    refused(&raw("[\"approve\"]".into()), 400, "UI_BAD_REQUEST");
+    let huge = json!({"confirm": "approve", "reason": "x".repeat(70 * 1024)}).to_string();
+    refused(&raw(huge), 413, "UI_BODY_TOO_LARGE");
+    // A Host that is not this server (DNS rebinding) gets the JSON refusal too.
+    refused(
+        &s.send(
+            s.client
+                .get(format!("{}/api/summary", s.base))
+                .header("cookie", &s.cookie)
+                .header("host", "evil.example"),
+        ),
+        403,
+        "UI_ORIGIN_REFUSED",
+    );
     let stale = format!("sha256:{}", "0".repeat(64));
     refused(
         &s.post(
