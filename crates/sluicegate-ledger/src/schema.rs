@@ -225,24 +225,12 @@ CREATE INDEX idx_evidence_bundles_created ON evidence_bundles(created_at);
 "#,
     // The review inbox (`inbox.rs`): "pending first" walks the decided proposals on a partial
     // index of their own (no skipping over pending ones), and the text search walks a
-    // contentless full-text index of what a reviewer searches by (id, capability, target,
-    // principal, tenant, the proposed values), filled by a trigger as proposals are recorded
-    // and here, once, for the proposals already kept. Proposals are never deleted, so the
-    // index never needs to forget one.
+    // contentless full-text index of what a reviewer searches by. The search index is filled
+    // by the searches themselves (`Ledger::index_for_search`, proposals past its largest
+    // rowid), never on the write path, and not here: this migration is O(1).
     r#"
 CREATE INDEX idx_proposals_decided_created ON proposals(created_at) WHERE state <> 'pending_review';
 CREATE VIRTUAL TABLE proposal_search USING fts5(body, content='', tokenize='unicode61');
-CREATE TRIGGER proposals_search_index AFTER INSERT ON proposals BEGIN
-  INSERT INTO proposal_search(rowid, body) VALUES (new.rowid,
-    new.proposal_id || ' ' || new.action || ' ' || new.business_object || ' ' || new.source_table || ' ' || new.object_id || ' ' ||
-    COALESCE(new.principal, '') || ' ' || new.tenant_id || ' ' ||
-    COALESCE(CASE WHEN json_valid(new.change_set_json) THEN json_extract(new.change_set_json, '$.patch') END, ''));
-END;
-INSERT INTO proposal_search(rowid, body) SELECT rowid,
-    proposal_id || ' ' || action || ' ' || business_object || ' ' || source_table || ' ' || object_id || ' ' ||
-    COALESCE(principal, '') || ' ' || tenant_id || ' ' ||
-    COALESCE(CASE WHEN json_valid(change_set_json) THEN json_extract(change_set_json, '$.patch') END, '')
-  FROM proposals;
 "#,
 ];
 
@@ -412,8 +400,8 @@ mod tests {
             > 0
     }
 
-    /// The inbox's search index is filled, once, with the proposals a ledger already kept
-    /// (a change set that does not parse is indexed without its values).
+    /// The proposals a ledger kept before the search index existed are found by the first
+    /// search (a change set that does not parse is indexed without its values).
     #[test]
     fn the_search_index_takes_in_the_proposals_already_kept() {
         let dir = tempfile::tempdir().unwrap();

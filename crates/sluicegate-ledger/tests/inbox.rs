@@ -172,3 +172,27 @@ fn the_time_range_and_the_search_narrow_the_inbox() {
     assert!(search("NEAR( \" OR *", 50, false).is_empty());
     assert_eq!(search(" -- ", 50, false), ids(0..10), "no words: no search");
 }
+
+/// Recording never touches the search index; a search first indexes what was recorded since
+/// the last one, each proposal once.
+#[test]
+fn a_search_indexes_what_was_recorded_since_the_last_one() {
+    let (_d, ledger) = ledger();
+    assert_eq!(ledger.index_for_search().wait().unwrap(), 10);
+    assert_eq!(ledger.index_for_search().wait().unwrap(), 0, "nothing new");
+    let cfg = config("review");
+    propose(
+        &ledger,
+        &cfg,
+        &row("INV-10", 110),
+        "late arrival",
+        "2026-06-20T14:40:00.000Z",
+    )
+    .unwrap();
+    let q = InboxQuery {
+        search: Some("arrival".into()),
+        ..query(50)
+    };
+    assert_eq!(walk(&ledger, &q).0, ids([10]), "found by the next search");
+    assert_eq!(ledger.index_for_search().wait().unwrap(), 0, "indexed once");
+}

@@ -62,7 +62,10 @@ macro_rules! errln {
 }
 
 /// The printer `sluicegate-ops` commands write through: the same rules as `out!`/`errln!`.
-#[expect(dead_code, reason = "the ledger operations commands print through it as they land")]
+#[expect(
+    dead_code,
+    reason = "the ledger operations commands print through it as they land"
+)]
 pub struct Screen;
 
 impl sluicegate_ops::Printer for Screen {
