@@ -13,6 +13,7 @@ mod compact;
 mod error;
 mod evidence_keys;
 mod export;
+mod inbox;
 pub mod lease;
 mod maintain;
 mod query;
@@ -34,8 +35,9 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use error::{LedgerError, RefusalCode};
 pub use export::{EXPORT_RECORD_PROPOSAL, ExportCheck, ExportCounts, verify_export};
+pub use inbox::{InboxCursor, InboxQuery};
 pub use maintain::{FINAL_STATES, PRUNE_TABLES, PruneReport, PruneRule, VacuumReport};
-pub use query::{EventFilter, Filter, InboxCursor};
+pub use query::{EventFilter, Filter};
 pub use schema::SCHEMA_VERSION;
 pub use sluicegate_core::config::Durability;
 pub use verify::{ChainEvent, Problem, ProposalRecords, ShadowRow, VerifyReport, check_records};

@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::evidence_keys::evidence_queries;
-use crate::query::{Filter, InboxCursor, inbox_query, proposals_query, receipts_query};
+use crate::inbox::{InboxCursor, InboxQuery, Phase, inbox_query};
+use crate::query::{Filter, proposals_query, receipts_query};
 use crate::{Ledger, query::Where};
 
 fn plan(ledger: &Ledger, (sql, w): (String, Where)) -> Vec<String> {
@@ -152,21 +153,8 @@ fn every_list_filter_searches_an_index() {
         // A filter receipts do not have leaves their list unfiltered (nothing to search).
         let receipt_filtered = !receipt_where.params.is_empty();
         let receipts_only = name.contains("job") || name.contains("idem");
-        let cursor = InboxCursor {
-            created_at: "2026-01-01T00:00:00.000Z".into(),
-            rowid: 7,
-        };
-        for after in [None, Some(&cursor)] {
-            let inbox = plan(&ledger, inbox_query(&limited, after));
-            if !receipts_only && name != "fingerprint" && !searches_only(&inbox, "proposals") {
-                failures.push(format!("inbox --{name} after {after:?}: {inbox:?}"));
-            }
-            // Past the first page, the index range starts at the cursor (no walk to it) when
-            // the index orders by time after the filter's columns.
-            let ranged = inbox.iter().any(|l| l.contains("created_at>"));
-            if after.is_some() && (name == "status" || name == "tenant") && !ranged {
-                failures.push(format!("inbox --{name} walks to its cursor: {inbox:?}"));
-            }
+        if !receipts_only && name != "fingerprint" {
+            failures.extend(inbox_failures(&ledger, name, &limited));
         }
         if !receipts_only && name != "fingerprint" && !searches_only(&proposals, "proposals") {
             failures.push(format!("proposals list --{name}: {proposals:?}"));
@@ -194,6 +182,94 @@ fn every_list_filter_searches_an_index() {
         "filters that scan:\n{}",
         failures.join("\n")
     );
+}
+
+/// Every walk of the review inbox under filter `f`: each phase (every state, pending only,
+/// decided only), from the start and past a cursor, with and without a text search.
+fn inbox_failures(ledger: &Ledger, name: &str, f: &Filter) -> Vec<String> {
+    let mut failures = Vec::new();
+    let cursor = InboxCursor {
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        rowid: 7,
+        decided: false,
+    };
+    for search in [None, Some("late fee".to_string())] {
+        let q = InboxQuery {
+            filter: f.clone(),
+            search: search.clone(),
+            pending_first: true,
+        };
+        // With a state filter there is one phase (pending first needs every state).
+        let phases: &[Phase] = if f.status.is_some() {
+            &[Phase::All]
+        } else {
+            &[Phase::All, Phase::Pending, Phase::Decided]
+        };
+        for &phase in phases {
+            for after in [None, Some(&cursor)] {
+                let inbox = plan(ledger, inbox_query(&q, phase, after, 20));
+                let what = format!("inbox --{name} {phase:?} search {search:?} after {after:?}");
+                if !searches_only(&inbox, "proposals") {
+                    failures.push(format!("{what}: {inbox:?}"));
+                }
+                if search.is_some() {
+                    // The full-text index drives the walk, in rowid order, from the cursor.
+                    let driven = inbox.first().is_some_and(|l| l.contains("proposal_search"));
+                    let sorted = inbox.iter().any(|l| l.contains("TEMP B-TREE"));
+                    if !driven || sorted {
+                        failures.push(format!(
+                            "{what} is not a walk of the search index: {inbox:?}"
+                        ));
+                    }
+                }
+                // Past the cursor, each index range starts at it (no walk to it, even when
+                // every proposal shares the cursor's millisecond).
+                let ranged = inbox.iter().any(|l| l.contains("created_at=? AND rowid>?"))
+                    && inbox.iter().any(|l| l.contains("created_at>?"));
+                let timed = ["status", "tenant"].contains(&name);
+                if search.is_none() && after.is_some() && timed && !ranged {
+                    failures.push(format!("{what} walks to its cursor: {inbox:?}"));
+                }
+            }
+        }
+    }
+    failures
+}
+
+/// Without any filter, the decided phase walks its partial index, not every proposal.
+#[test]
+fn pending_first_walks_the_decided_proposals_on_their_own_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+    let q = InboxQuery {
+        pending_first: true,
+        ..InboxQuery::default()
+    };
+    let decided = plan(&ledger, inbox_query(&q, Phase::Decided, None, 20));
+    assert!(
+        decided
+            .iter()
+            .all(|l| !l.contains("proposals") || l.contains("idx_proposals_decided_created")),
+        "{decided:?}"
+    );
+    assert!(
+        !decided.iter().any(|l| l.contains("TEMP B-TREE")),
+        "{decided:?}"
+    );
+    // Past a cursor, both phases seek to it.
+    let cursor = InboxCursor {
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        rowid: 7,
+        decided: false,
+    };
+    for phase in [Phase::Pending, Phase::Decided] {
+        let walk = plan(&ledger, inbox_query(&q, phase, Some(&cursor), 20));
+        assert!(
+            walk.iter().any(|l| l.contains("created_at=? AND rowid>?"))
+                && walk.iter().any(|l| l.contains("created_at>?")),
+            "{phase:?}: {walk:?}"
+        );
+    }
 }
 
 /// The check itself catches a scan: an unindexed column is reported.

@@ -201,34 +201,3 @@ pub(crate) fn receipts_query(f: &Filter) -> (String, Where) {
     );
     (sql, w)
 }
-
-/// Where a page of the review inbox starts: after the proposal created at `created_at` with
-/// this `rowid` (the last one of the previous page).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InboxCursor {
-    pub created_at: String,
-    pub rowid: i64,
-}
-
-/// The review inbox: oldest first (the longest-waiting proposal on top), keyset paged on
-/// `(created_at, rowid)`, so a page costs the same at the end of 100,000 proposals as at the
-/// start. Every filter is served by an index (`plan_tests`). The row's `rowid` is the last
-/// column, after [`StoredProposal::COLUMNS`].
-pub(crate) fn inbox_query(f: &Filter, after: Option<&InboxCursor>) -> (String, Where) {
-    let (_, mut w) = proposals_query(&Filter {
-        limit: None,
-        ..f.clone()
-    });
-    if let Some(c) = after {
-        w.clauses.push("(created_at, rowid) > (?, ?)".into());
-        w.params.push(Box::new(c.created_at.clone()));
-        w.params.push(Box::new(c.rowid));
-    }
-    let sql = format!(
-        "SELECT {}, rowid FROM proposals{} ORDER BY created_at ASC, rowid ASC{}",
-        StoredProposal::COLUMNS,
-        w.sql(),
-        limit_sql(f.limit)
-    );
-    (sql, w)
-}

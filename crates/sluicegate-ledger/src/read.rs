@@ -5,8 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use sluicegate_core::decision::{DecisionRecord, Verdict};
 
 use crate::query::{
-    AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, InboxCursor, Where, inbox_query, limit_sql,
-    proposals_query, receipts_query,
+    AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, Where, limit_sql, proposals_query, receipts_query,
 };
 use crate::views::*;
 use crate::{Ledger, LedgerError, RefusalCode};
@@ -61,29 +60,6 @@ impl Ledger {
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(w.params().as_slice(), StoredProposal::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// One page of the review inbox, oldest first, starting after `after`: the proposals
-    /// and, when the page is full, the cursor of the next page.
-    pub fn inbox(
-        &self,
-        f: &Filter,
-        after: Option<&InboxCursor>,
-    ) -> Result<(Vec<StoredProposal>, Option<InboxCursor>), LedgerError> {
-        let (sql, w) = inbox_query(f, after);
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(w.params().as_slice(), |row| {
-            let rowid: i64 = row.get(18)?;
-            Ok((StoredProposal::from_row(row)?, rowid))
-        })?;
-        let rows: Vec<(StoredProposal, i64)> = rows.collect::<Result<_, _>>()?;
-        let full = f.limit.is_some_and(|n| rows.len() as u64 >= u64::from(n));
-        let next = rows.last().filter(|_| full).map(|(p, rowid)| InboxCursor {
-            created_at: p.created_at.clone(),
-            rowid: *rowid,
-        });
-        Ok((rows.into_iter().map(|(p, _)| p).collect(), next))
     }
 
     /// The id of the newest proposal event (0 for none): it changes whenever any proposal is

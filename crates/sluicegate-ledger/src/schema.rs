@@ -260,6 +260,15 @@ CREATE TRIGGER shadow_human_actions_no_update BEFORE UPDATE ON shadow_human_acti
 CREATE TRIGGER shadow_human_actions_no_delete BEFORE DELETE ON shadow_human_actions
   BEGIN SELECT RAISE(ABORT, 'human actions are append-only'); END;
 "#,
+    // Version 10, the review inbox (`inbox.rs`): "pending first" walks the decided proposals on a partial
+    // index of their own (no skipping over pending ones), and the text search walks a
+    // contentless full-text index of what a reviewer searches by. The search index is filled
+    // by the searches themselves (`Ledger::index_for_search`, proposals past its largest
+    // rowid), never on the write path, and not here: this migration is O(1).
+    r#"
+CREATE INDEX idx_proposals_decided_created ON proposals(created_at) WHERE state <> 'pending_review';
+CREATE VIRTUAL TABLE proposal_search USING fts5(body, content='', tokenize='unicode61');
+"#,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.
@@ -430,6 +439,80 @@ mod tests {
             )
             .unwrap()
             > 0
+    }
+
+    /// The proposals a ledger kept before the search index existed are found by the first
+    /// search (a change set that does not parse is indexed without its values).
+    /// Version 8 indexes every bundle already recorded, so the searches through the side
+    /// index find the old bundles too.
+    #[test]
+    fn version_8_indexes_the_bundles_already_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let seed: String = (0..40)
+            .map(|i| {
+                format!(
+                    "INSERT INTO evidence_bundles (evidence_bundle_id, tenant_id, payload_json, created_at, principal, capability, source_id, source_table, object_id, query_fingerprint) VALUES ('evb_{i}', 'tenant-{}', '{{}}', '2026-01-01T00:00:{i:02}.000Z', 'agent', 'billing.inspect', 'app', 'public.invoices', 'INV-{i}', 'fp');",
+                    i % 4
+                )
+            })
+            .collect();
+        let path = old_ledger(dir.path(), 7, &seed);
+        let ledger = crate::Ledger::open(&path).unwrap();
+        let keyed: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(DISTINCT bundle_rowid) FROM evidence_keys",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(keyed, 40);
+        let list = |f: crate::Filter| ledger.list_evidence(&f).unwrap().len();
+        let tenant = crate::Filter {
+            tenant: Some("tenant-1".into()),
+            ..Default::default()
+        };
+        assert_eq!(list(tenant), 10);
+        let table = crate::Filter {
+            table: Some("invoices".into()),
+            from: Some("2026-01-01T00:00:30".into()),
+            ..Default::default()
+        };
+        assert_eq!(list(table), 10);
+    }
+
+    #[test]
+    fn the_search_index_takes_in_the_proposals_already_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("CREATE VIRTUAL TABLE proposal_search"))
+            .unwrap();
+        let row = |id: &str, json: &str| {
+            format!(
+                "INSERT INTO proposals (proposal_id, proposal_version, proposal_hash, action, state, tenant_id, business_object, object_id, source_kind, source_id, source_schema, source_table, change_set_json, created_at, updated_at) VALUES ('{id}', 1, 'h', 'billing.waive', 'pending_review', 'acme', 'invoices', 'INV-{id}', 'sql', 's', 'main', 'invoices', '{json}', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');"
+            )
+        };
+        let seed = format!(
+            "{}{}",
+            row("wrp_1", r#"{"patch": {"waiver_reason": "grace period"}}"#),
+            // Not a change-set object (text that is not JSON at all cannot be stored since the
+            // shadow index of version 9 reads every change set).
+            row("wrp_2", "[1]")
+        );
+        let path = old_ledger(dir.path(), before, &seed);
+        let ledger = crate::Ledger::open(&path).unwrap();
+        let found = |text: &str| -> Vec<String> {
+            let q = crate::InboxQuery {
+                search: Some(text.into()),
+                ..Default::default()
+            };
+            let (page, _) = ledger.inbox_page(&q, None).unwrap();
+            page.into_iter().map(|p| p.proposal_id).collect()
+        };
+        assert_eq!(found("grace"), ["wrp_1"]);
+        assert_eq!(found("billing waive"), ["wrp_1", "wrp_2"]);
+        assert_eq!(found("INV-wrp_2"), ["wrp_2"]);
     }
 
     /// A ledger written by version 2 keeps every audit-to-evidence link when the links move

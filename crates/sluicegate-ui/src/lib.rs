@@ -11,7 +11,11 @@
 //! with control characters made visible by `sluicegate_core::display` (the CLI's rule), then
 //! HTML-escaped by the templates.
 
+mod api;
+mod api_shapes;
 mod batch;
+mod browse;
+mod inbox;
 mod live;
 mod pages;
 mod proposal;
@@ -59,6 +63,10 @@ pub struct UiArgs {
     /// wrote for the actor, when it exists)
     #[arg(long)]
     pub key: Option<PathBuf>,
+    /// Minutes a browser session may stay idle before it ends (logging in again means
+    /// restarting the UI: the login URL works once)
+    #[arg(long, default_value_t = 480, value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_idle_minutes: u64,
 }
 
 /// Why the UI could not start or stopped with an error.
@@ -166,7 +174,12 @@ impl UiServer {
         };
         let login_url = format!("http://{shown_host}:{}/login?token={token}", local.port());
         let app = App {
-            lock: security::Lock::new(&token, host),
+            lock: security::Lock::with_expiry(
+                &token,
+                host,
+                std::time::Duration::from_secs(o.args.session_idle_minutes.saturating_mul(60)),
+                Arc::new(std::time::Instant::now),
+            ),
             templates: pages::templates(),
             review: ReviewApi::new(o.config.clone(), o.ledger.clone(), o.env.clone()),
             ledger: o.ledger,

@@ -15,15 +15,11 @@ use minijinja::{Environment, Value as Jinja, context};
 use serde::Deserialize;
 use sluicegate_core::decision::Verdict;
 use sluicegate_core::display;
-use sluicegate_ledger::{Filter, InboxCursor, LedgerError};
+use sluicegate_ledger::LedgerError;
 use sluicegate_runtime::{ApplyOptions, DecisionRequest, ReviewError, shown_for_decision};
 
 use crate::App;
 use crate::security::{Session, csrf_ok, harden, session_cookie};
-use crate::view;
-
-/// Proposals per inbox page.
-pub const PAGE: u32 = 50;
 
 const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
@@ -41,6 +37,10 @@ pub fn templates() -> Environment<'static> {
         ("proposal.html", include_str!("../templates/proposal.html")),
         ("message.html", include_str!("../templates/message.html")),
         ("batch.html", include_str!("../templates/batch.html")),
+        ("activity.html", include_str!("../templates/activity.html")),
+        ("receipts.html", include_str!("../templates/receipts.html")),
+        ("evidence.html", include_str!("../templates/evidence.html")),
+        ("tools.html", include_str!("../templates/tools.html")),
     ] {
         env.add_template(name, source)
             .expect("invariant: the embedded templates parse");
@@ -57,13 +57,18 @@ pub fn templates() -> Environment<'static> {
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/", get(inbox))
+        .route("/", get(crate::inbox::inbox))
         .route("/login", get(login))
         .route("/proposals/{id}", get(proposal))
         .route("/proposals/{id}/decide", post(decide))
         .route("/proposals/{id}/apply", post(apply))
+        .route("/proposals/{id}/evidence", get(crate::browse::evidence))
+        .route("/activity", get(crate::browse::activity))
+        .route("/receipts", get(crate::browse::receipts))
+        .route("/tools", get(crate::browse::tools))
         .route("/batch/approve", post(crate::batch::approve))
         .route("/events", get(crate::live::events))
+        .nest("/api", crate::api::router())
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
         .fallback(not_found)
@@ -75,6 +80,12 @@ pub fn router(app: Arc<App>) -> Router {
 async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let mut response = if app.lock.host_and_origin_ok(req.headers()) {
         next.run(req).await
+    } else if req.uri().path().starts_with("/api/") {
+        crate::api::refusal(
+            StatusCode::FORBIDDEN,
+            "UI_ORIGIN_REFUSED",
+            "forbidden: this request's Host or Origin is not this server",
+        )
     } else {
         plain(
             StatusCode::FORBIDDEN,
@@ -145,10 +156,13 @@ impl App {
     /// The session of a page request, or the page that says how to log in.
     pub(crate) fn session(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
         self.lock.session(headers).ok_or_else(|| {
+            let minutes = self.lock.idle().as_secs() / 60;
             Box::new(self.message(
                 StatusCode::UNAUTHORIZED,
                 "Log in first",
-                "Open the login URL `sluicegate ui` printed when it started.",
+                &format!(
+                    "Open the login URL `sluicegate ui` printed when it started. A session ends after {minutes} minutes without a request; the login URL works once, so restart `sluicegate ui` for a new one."
+                ),
             ))
         })
     }
@@ -211,103 +225,6 @@ async fn login(
             "The link works once; restart `sluicegate ui` for a new one.",
         ),
     }
-}
-
-#[derive(Deserialize, Default)]
-struct InboxQuery {
-    state: Option<String>,
-    #[serde(default)]
-    capability: String,
-    #[serde(default)]
-    tenant: String,
-    #[serde(default)]
-    principal: String,
-    after_at: Option<String>,
-    after_id: Option<i64>,
-}
-
-/// The states the inbox filters by; `any` lists every proposal.
-const STATES: &[(&str, &str)] = &[
-    ("pending_review", "Pending review"),
-    ("approved", "Approved"),
-    ("applied", "Applied"),
-    ("rejected", "Rejected"),
-    ("conflict", "Conflict"),
-    ("failed", "Failed"),
-    ("pending_worker", "Pending worker"),
-    ("canceled", "Canceled"),
-    ("any", "Any state"),
-];
-
-async fn inbox(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Query(q): Query<InboxQuery>,
-) -> Response {
-    let session = match app.session(&headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let state = q
-        .state
-        .clone()
-        .filter(|s| STATES.iter().any(|(v, _)| v == s))
-        .unwrap_or_else(|| "pending_review".into());
-    let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let filter = Filter {
-        status: Some(state.clone()).filter(|s| s != "any"),
-        capability: some(&q.capability),
-        tenant: some(&q.tenant),
-        principal: some(&q.principal),
-        limit: Some(PAGE),
-        ..Filter::default()
-    };
-    let after = q
-        .after_at
-        .clone()
-        .zip(q.after_id)
-        .map(|(created_at, rowid)| InboxCursor { created_at, rowid });
-    let page = app
-        .read(move |l| Ok(l.inbox(&filter, after.as_ref())?))
-        .await;
-    let (proposals, next) = match page {
-        Ok(page) => page,
-        Err(e) => {
-            return app.message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Ledger error",
-                &e.to_string(),
-            );
-        }
-    };
-    let now = chrono::Utc::now();
-    let rows: Vec<view::InboxRow> = proposals.iter().map(|p| view::inbox_row(p, now)).collect();
-    let caption = STATES
-        .iter()
-        .find(|(v, _)| *v == state)
-        .map(|(_, l)| *l)
-        .unwrap_or("Proposals");
-    let states: Vec<Jinja> = STATES
-        .iter()
-        .map(|(v, l)| context! { value => v, label => l })
-        .collect();
-    app.render(
-        StatusCode::OK,
-        "inbox.html",
-        context! {
-            rows => rows,
-            caption => caption,
-            states => states,
-            filter => context! {
-                state => state,
-                capability => q.capability,
-                tenant => q.tenant,
-                principal => q.principal,
-            },
-            next => next.map(|c| context! { at => c.created_at, id => c.rowid }),
-            csrf => session.csrf,
-        },
-    )
 }
 
 #[derive(Deserialize, Default)]

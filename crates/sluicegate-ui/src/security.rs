@@ -4,14 +4,16 @@
 //! - The login token is printed once on stdout (in the URL to open). It is compared in
 //!   constant time over SHA-256 digests and works once: the first login consumes it.
 //! - The session cookie is random (256 bits), `HttpOnly` and `SameSite=Strict`; it is also
-//!   compared in constant time. Each session has its own random CSRF token, which every POST
+//!   compared in constant time. A session ends after a configured time without a request
+//!   (`--session-idle-minutes`, 8 hours by default), measured on an injectable monotonic clock. Each session has its own random CSRF token, which every POST
 //!   must carry as the hidden form field `csrf`.
 //! - `Host` must name this server (a loopback name, or the bind address), which defeats DNS
 //!   rebinding; an `Origin`, when a browser sends one, must be this server's own origin.
 //! - Every response is `no-store`, `nosniff`, never framed, and under a Content-Security-Policy
 //!   that allows only this server's own scripts, styles and images (no inline script, no eval).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use sha2::{Digest, Sha256};
@@ -41,12 +43,19 @@ fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// The time a session may stay idle by default.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(8 * 3600);
+
+/// The monotonic clock sessions expire by (a test injects its own).
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
 /// One logged-in browser.
 #[derive(Clone)]
 pub struct Session {
     id_digest: [u8; 32],
     /// The CSRF token forms of this session carry.
     pub csrf: String,
+    last_seen: Instant,
 }
 
 /// Login token, sessions, and the names this server answers to.
@@ -54,18 +63,33 @@ pub struct Lock {
     login: Mutex<Option<[u8; 32]>>,
     sessions: Mutex<Vec<Session>>,
     allowed_hosts: Vec<String>,
+    idle: Duration,
+    clock: Clock,
 }
 
 impl Lock {
-    /// A lock whose one-time login token is `login_token`. Allowed hosts: the loopback names
-    /// and the bind host (unless it is a wildcard address).
+    /// A lock whose one-time login token is `login_token`, with sessions ending after
+    /// [`DEFAULT_IDLE`]. Allowed hosts: the loopback names and the bind host (unless it is a
+    /// wildcard address).
     pub fn new(login_token: &str, bind_host: &str) -> Lock {
+        Lock::with_expiry(login_token, bind_host, DEFAULT_IDLE, Arc::new(Instant::now))
+    }
+
+    /// [`Lock::new`] with sessions ending after `idle` without a request, by `clock`.
+    pub fn with_expiry(login_token: &str, bind_host: &str, idle: Duration, clock: Clock) -> Lock {
         let allowed_hosts = default_allowed_hosts(bind_host);
         Lock {
             login: Mutex::new(Some(digest(login_token))),
             sessions: Mutex::new(Vec::new()),
             allowed_hosts,
+            idle,
+            clock,
         }
+    }
+
+    /// How long a session may stay idle.
+    pub fn idle(&self) -> Duration {
+        self.idle
     }
 
     /// Exchange the login token for a new session (its cookie value and the session). The
@@ -80,6 +104,7 @@ impl Lock {
         let session = Session {
             id_digest: digest(&id),
             csrf: random_token().ok()?,
+            last_seen: (self.clock)(),
         };
         *login = None;
         self.sessions
@@ -89,15 +114,19 @@ impl Lock {
         Some((id, session))
     }
 
-    /// The session the request's cookie names, if any.
+    /// The live session the request's cookie names, if any; the request keeps it alive.
+    /// Sessions idle for longer than the lock's `idle` time are ended first.
     pub fn session(&self, headers: &HeaderMap) -> Option<Session> {
         let id = cookie(headers, COOKIE)?;
         let presented = digest(&id);
-        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let now = (self.clock)();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.retain(|s| now.saturating_duration_since(s.last_seen) <= self.idle);
         // Every session is compared, so the time taken says nothing about which matched.
         let mut found = None;
-        for s in sessions.iter() {
+        for s in sessions.iter_mut() {
             if same(&s.id_digest, &presented) {
+                s.last_seen = now;
                 found = Some(s.clone());
             }
         }
@@ -209,6 +238,35 @@ mod tests {
                 .is_none()
         );
         assert!(lock.session(&headers(&[])).is_none());
+    }
+
+    /// A session ends after the idle time without a request; each request keeps it alive.
+    #[test]
+    fn sessions_end_when_idle() {
+        let now = Arc::new(Mutex::new(Instant::now()));
+        let clock: Clock = {
+            let now = now.clone();
+            Arc::new(move || *now.lock().expect("clock"))
+        };
+        let advance = |secs: u64| {
+            let mut t = now.lock().expect("clock");
+            *t += Duration::from_secs(secs);
+        };
+        let lock = Lock::with_expiry("tok", "127.0.0.1", Duration::from_secs(60), clock);
+        let (id, _) = lock.login("tok").expect("login");
+        let h = headers(&[("cookie", &format!("{COOKIE}={id}"))]);
+        advance(59);
+        assert!(lock.session(&h).is_some(), "59 s idle: alive");
+        advance(60);
+        assert!(lock.session(&h).is_some(), "a request resets the idle time");
+        advance(61);
+        assert!(lock.session(&h).is_none(), "61 s idle: ended");
+        advance(0);
+        assert!(lock.session(&h).is_none(), "an ended session stays ended");
+        assert!(
+            lock.login("tok").is_none(),
+            "and the login token is still spent"
+        );
     }
 
     #[test]

@@ -71,9 +71,45 @@ fn demo_quick_runs_the_whole_loop_without_a_terminal() {
             .unwrap_or_else(|| panic!("`{line}` is not spelt as this build's invocation"))
             .split_whitespace()
             .collect();
+        if words[0] == "ui" {
+            review_ui_starts(dir.path(), &words, line);
+            continue;
+        }
         let o = run(dir.path(), &words);
         assert!(o.status.success(), "`{line}` failed: {}", stderr(&o));
     }
+    // The summary's last lines are the same commands.
+    let o = run(dir.path(), &["demo", "--quick"]);
+    let text = stdout(&o);
+    assert!(
+        text.trim_end().ends_with("ui --port 0 --config .sluicegate/demo/sluicegate.json --store .sluicegate/quick-demo.db"),
+        "{text}"
+    );
+}
+
+/// A printed `ui` command serves until stopped: it prints its login URL first and stops
+/// cleanly on SIGTERM.
+fn review_ui_starts(dir: &Path, words: &[&str], line: &str) {
+    use sluicegate_test_support::process::{self, Signal};
+    use std::io::{BufRead, BufReader};
+    let mut child = bin()
+        .current_dir(dir)
+        .args(words)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    process::signal(child.id(), Signal::TERM);
+    let status = process::wait_within(&mut child, std::time::Duration::from_secs(10)).unwrap();
+    assert!(
+        first.starts_with("http://127.0.0.1:") && first.contains("/login?token="),
+        "`{line}` printed {first:?}"
+    );
+    assert!(status.success(), "`{line}` did not stop cleanly: {status}");
 }
 
 /// A project directory with the sample app, a config pointing at it, and env for the calls.

@@ -85,10 +85,16 @@ impl Drop for Ui {
 
 /// `sluicegate ui` on a free port: the server and the login URL it printed first.
 fn start_ui(f: &Fixture) -> (Ui, String) {
+    start_ui_with(f, &[])
+}
+
+/// `sluicegate ui --port 0` with `extra` flags.
+fn start_ui_with(f: &Fixture, extra: &[&str]) -> (Ui, String) {
     let mut child = f
         .cmd()
         .args(["ui", "--port", "0"])
         .args(f.paths())
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -173,7 +179,24 @@ fn review_ui_in_a_real_browser() {
     let hostile = proposal_id(&ledger, "INV-3002");
     let before = f.snapshot();
 
-    let (mut ui, login) = start_ui(&f);
+    // ann's key signs every decision made in this UI; the config trusts only her.
+    let key = f.dir.path().join("keys/ann.key");
+    let key_arg = key.display().to_string();
+    let init = f
+        .cmd()
+        .args([
+            "reviewer", "init", "--name", "ann", "--key", &key_arg, "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{init:?}");
+    let public_key: Value = serde_json::from_slice(&init.stdout).unwrap();
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&f.config).unwrap()).unwrap();
+    config["reviewers"] = json!([{"name": "ann", "public_key": public_key["public_key"]}]);
+    std::fs::write(&f.config, config.to_string()).unwrap();
+
+    let (mut ui, login) = start_ui_with(&f, &["--actor", "ann", "--key", &key_arg]);
     let base = login.split("/login").next().unwrap().to_string();
     let seen = run_browser(
         &modules,
@@ -225,6 +248,18 @@ fn review_ui_in_a_real_browser() {
         "late_fee_cents: 5500 -> 0; waiver_reason: null -> \"customer paid within the grace period\""
     );
     assert_eq!(seen["focusedAfterJ"], json!(good));
+    assert_eq!(
+        seen["openedByEnter"],
+        json!(format!("{base}/proposals/{good}"))
+    );
+    assert_eq!(
+        seen["focusAfterR"], "reason",
+        "r focuses the rejection reason"
+    );
+    assert_eq!(seen["activityHeading"], "Activity");
+    assert_eq!(seen["receiptsHeading"], "Receipts");
+    assert_eq!(seen["toolsHeading"], "Tools a model sees");
+    assert_eq!(seen["signedBy"], "Reviewer: ann (decisions signed)");
 
     // The proposal page: the exact diff, its hash, verified; approved by keyboard, applied.
     assert_eq!(seen["goodFee"], json!({"before": "5500", "after": "0"}));
@@ -262,7 +297,22 @@ fn review_ui_in_a_real_browser() {
     let receipts = ledger.receipts(&good).unwrap();
     let applied: Vec<_> = receipts.iter().filter(|r| r.status == "applied").collect();
     assert_eq!(applied.len(), 1, "{receipts:?}");
-    assert!(ledger.verify(&[]).unwrap().ok());
+    // Both decisions made in the browser are ann's, signed, and verify.
+    for id in [&good, &hostile] {
+        let decisions = ledger.decisions(id).unwrap();
+        assert_eq!(decisions.len(), 1, "{id}");
+        assert_eq!(decisions[0].reviewer, "ann");
+        assert!(decisions[0].signature.is_some(), "{id} is signed");
+    }
+    let verify = f
+        .cmd()
+        .args(["store", "verify"])
+        .args(f.paths())
+        .output()
+        .unwrap();
+    let verified = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{verified}");
+    assert!(verified.contains("(2 signed)"), "{verified}");
 
     refusals(&base, &seen, &pending, &ledger, &login);
 

@@ -40,15 +40,22 @@ pub fn summary(run: &Run, cli: &str) -> String {
          * retry: already_applied, 0 rows changed\n\
          * stale proposal {}: conflict, 0 rows changed\n\
          * replay: {} events recorded\n\n\
-         Local ledger:\n{LEDGER}\n\nNext:\n{cli} demo inspect",
+         Local ledger:\n{LEDGER}\n\nNext:\n{cli} demo inspect\n{}",
         run.read_evidence,
         run.hidden.join(", "),
         run.cross_code,
         run.override_code,
         run.proposal_id,
         run.stale_id,
-        run.events.len()
+        run.events.len(),
+        review_ui_command(cli)
     )
+}
+
+/// The review UI on the demo's ledger and config: a free port, its login URL printed first;
+/// it serves until Ctrl+C.
+pub fn review_ui_command(cli: &str) -> String {
+    format!("{cli} ui --port 0 --config {CONFIG_FILE} --store {LEDGER}")
 }
 
 /// The machine-readable summary of `demo --json`.
@@ -116,6 +123,11 @@ pub fn inspect_commands(cli: &str) -> Vec<(&'static str, &'static str, String)> 
             "Tool boundary",
             "exactly what a model would be offered",
             format!("{cli} tools preview {config}"),
+        ),
+        (
+            "Review UI",
+            "the inbox, proposal pages and receipts in a browser (open the URL it prints; Ctrl+C stops it)",
+            review_ui_command(cli),
         ),
     ]
 }

@@ -46,7 +46,9 @@ fn the_demo_shows_every_step() {
         "* proposal {}: late_fee_cents 5500 -> 0",
         run.proposal_id
     )));
-    assert!(summary.ends_with("Next:\nsluicegate demo inspect"));
+    assert!(summary.ends_with(
+        "Next:\nsluicegate demo inspect\nsluicegate ui --port 0 --config .sluicegate/demo/sluicegate.json --store .sluicegate/quick-demo.db"
+    ));
     let json = report::json(&run);
     assert_eq!(json["apply"]["rows_changed"], 1);
     assert_eq!(json["replay_id"], format!("replay_{}", run.proposal_id));
@@ -72,14 +74,14 @@ fn inspect_lists_the_commands() {
     assert!(text.starts_with(
         "Quick demo inspection\n\nLocal ledger:\n.sluicegate/quick-demo.db\n\n1. Proposals\n"
     ));
-    assert!(
-        text.ends_with("   sluicegate tools preview --config .sluicegate/demo/sluicegate.json\n\n")
-    );
+    assert!(text.ends_with(
+        "   sluicegate ui --port 0 --config .sluicegate/demo/sluicegate.json --store .sluicegate/quick-demo.db\n\n"
+    ));
     assert_eq!(
         report::inspect_json("sluicegate")["commands"]
             .as_array()
             .map(Vec::len),
-        Some(8)
+        Some(9)
     );
 }
 

@@ -27,6 +27,8 @@ pub struct Up<'a> {
     pub host: &'a str,
     pub port: u16,
     pub auth_token_env: &'a str,
+    /// `--open-ui`: say how to open the local review UI on this config and ledger.
+    pub open_ui: bool,
 }
 
 fn set_or_missing(env: &Env, name: &str) -> &'static str {
@@ -129,6 +131,14 @@ pub fn checklist(u: &Up<'_>, config: &Config, checks: &[BoundaryCheck], env: &En
             out,
             "  Serve command used by clients: {cmd} mcp serve --config {c} --store {s}{alias_flag}"
         );
+    }
+
+    if u.open_ui {
+        let _ = writeln!(
+            out,
+            "\nLocal review UI (run it beside the server; Ctrl+C stops it):"
+        );
+        let _ = writeln!(out, "  {cmd} ui --open --port 0 --config {c} --store {s}");
     }
 
     let _ = writeln!(out, "\nNext commands:");
@@ -320,6 +330,7 @@ mod tests {
             host: "127.0.0.1",
             port: 8766,
             auth_token_env: "TOKEN",
+            open_ui: false,
         }
     }
 
@@ -386,6 +397,17 @@ mod tests {
             &env(&[("TOKEN", "t")]),
         );
         assert!(serving.contains("Serve now: yes\n"));
+        assert!(!serving.contains("Local review UI"));
+        let ui = checklist(
+            &Up {
+                open_ui: true,
+                ..up("streamable-http", true, false)
+            },
+            &c,
+            &[],
+            &env(&[]),
+        );
+        assert!(ui.contains("\nLocal review UI (run it beside the server; Ctrl+C stops it):\n  sluicegate ui --open --port 0 --config c.json --store l.db\n\nNext commands:\n"), "{ui}");
         assert!(
             serving.contains(
                 "  Auth token env: TOKEN (set)\n  Status: starting after this checklist.\n"

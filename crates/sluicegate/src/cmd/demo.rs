@@ -92,6 +92,10 @@ fn quick(a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let cli = report::invocation(&std::env::current_exe()?);
     if full {
         outln!("\nInspect it yourself:\n  {cli} demo inspect");
+        outln!(
+            "Review it in a browser:\n  {}",
+            report::review_ui_command(&cli)
+        );
     }
     if a.json {
         print_json(&report::json(&run))?;

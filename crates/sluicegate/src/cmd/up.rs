@@ -38,6 +38,9 @@ pub struct UpArgs {
     /// applies anything
     #[arg(long, alias = "handler-check")]
     with_handler: bool,
+    /// Also print the command that opens the local review UI on this config and ledger
+    #[arg(long)]
+    open_ui: bool,
     /// Accepted for compatibility; the next commands are always printed
     #[arg(long, hide = true)]
     print_next: bool,
@@ -118,6 +121,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         host: &a.http.host,
         port,
         auth_token_env: &a.http.auth_token_env,
+        open_ui: a.open_ui,
     };
     let env = serve_env::process_env(a.env_file.as_deref())?;
     let needs = serve_env::checklist_section(&config, &env);

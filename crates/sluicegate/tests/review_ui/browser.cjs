@@ -69,6 +69,15 @@ async function afterOf(page, column) {
     // Keyboard: j focuses the first row, Enter opens it.
     await page.keyboard.press("j");
     out.focusedAfterJ = await page.evaluate(() => document.activeElement.textContent.trim());
+    await Promise.all([page.waitForURL(/\/proposals\//), page.keyboard.press("Enter")]);
+    out.openedByEnter = page.url();
+
+    // The other pages, from the nav.
+    for (const [name, path] of [["activity", "/activity"], ["receipts", "/receipts"], ["tools", "/tools"]]) {
+      await Promise.all([page.waitForURL(origin + path), page.click('nav a[href="' + path + '"]')]);
+      out[name + "Heading"] = await text(page, "h1");
+    }
+    if (shots) await page.screenshot({ path: shots + "/review-ui-tools.png", fullPage: true });
 
     // The hostile proposal renders inert.
     await page.goto(origin + "/proposals/" + ids.hostile);
@@ -81,7 +90,11 @@ async function afterOf(page, column) {
     }));
     out.csrf = await page.locator('input[name="csrf"]').first().inputValue();
 
-    // Reject needs a reason: an empty one is not sent, the proposal stays pending.
+    // r focuses the reason (Esc leaves it); reject needs a reason: an empty one is not sent,
+    // the proposal stays pending.
+    await page.keyboard.press("r");
+    out.focusAfterR = await page.evaluate(() => document.activeElement.id);
+    await page.keyboard.press("Escape");
     await page.click("#reject");
     expect(page.url() === origin + "/proposals/" + ids.hostile, "no navigation without a reason");
     expect((await text(page, "#state")) === "pending review", "still pending without a reason");
@@ -97,6 +110,7 @@ async function afterOf(page, column) {
     out.goodVerify = await text(page, "#verify");
     if (shots) await page.screenshot({ path: shots + "/review-ui-proposal.png", fullPage: true });
     await Promise.all([page.waitForURL(/notice=approved/), page.keyboard.press("a")]);
+    out.signedBy = await text(page, "header .who");
     out.approvedState = await text(page, "#state");
     await Promise.all([page.waitForURL(/notice=applied/), page.click("#apply")]);
     out.appliedState = await text(page, "#state");
