@@ -8,9 +8,11 @@
 //!
 //! All methods are synchronous (rusqlite); async callers run them on a blocking thread.
 
+mod activity;
 mod checkpoint;
 mod compact;
 mod error;
+mod feed;
 pub mod lease;
 mod query;
 mod read;
@@ -29,7 +31,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use activity::{
+    ActivityCursor, ActivityItem, ActivityPage, ActivityQuery, EVIDENCE_RECORDED,
+    MAX_ACTIVITY_LIMIT, QUERY_AUDITED, WEBHOOK_DEAD_LETTER, activity_statuses,
+};
 pub use error::{LedgerError, RefusalCode};
+pub use feed::{DeadLetter, DeadLetterRecord};
 pub use query::{EventFilter, Filter, InboxCursor};
 pub use schema::SCHEMA_VERSION;
 pub use sluicegate_core::config::Durability;

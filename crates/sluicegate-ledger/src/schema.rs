@@ -223,6 +223,13 @@ CREATE INDEX idx_evidence_bundles_principal ON evidence_bundles(principal);
 CREATE INDEX idx_evidence_bundles_object_id ON evidence_bundles(object_id);
 CREATE INDEX idx_evidence_bundles_created ON evidence_bundles(created_at);
 "#,
+    // Version 8 (`feed.rs`, `activity.rs`): the event feed is read by `event_id` (tail,
+    // follow, webhooks) under a kind, actor or time filter, so each has an index ending in
+    // the event id; a webhook's durable cursor and its dead letters; the query-audit records
+    // that belong to neither a bundle nor a proposal (shown by `activity search` on their own)
+    // in a partial index reads never touch; and the free-text index of proposals (capability,
+    // target, principal, reasons), kept by triggers so no write path changes.
+    crate::feed::MIGRATION,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.
