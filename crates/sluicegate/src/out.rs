@@ -62,7 +62,6 @@ macro_rules! errln {
 }
 
 /// The printer `sluicegate-ops` commands write through: the same rules as `out!`/`errln!`.
-#[expect(dead_code, reason = "the ledger operations commands print through it as they land")]
 pub struct Screen;
 
 impl sluicegate_ops::Printer for Screen {
@@ -71,5 +70,8 @@ impl sluicegate_ops::Printer for Screen {
     }
     fn err(&mut self, text: &str) {
         err(text);
+    }
+    fn closed(&self) -> bool {
+        FAILED.get().is_some()
     }
 }

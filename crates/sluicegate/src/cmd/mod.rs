@@ -76,6 +76,12 @@ pub enum Command {
     /// Reviewer keys that sign decisions
     #[command(subcommand)]
     Reviewer(store::ReviewerCommand),
+    /// Search every local interaction: proposals, reads, receipts, webhook dead letters
+    #[command(subcommand)]
+    Activity(sluicegate_ops::activity::ActivityCommand),
+    /// Lifecycle events: tail or follow them, or push them to a webhook
+    #[command(subcommand)]
+    Events(sluicegate_ops::events::EventsCommand),
     /// Evidence bundles recorded for reads and proposals
     #[command(subcommand)]
     Evidence(ledger::EvidenceCommand),
@@ -119,6 +125,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(args),
         Command::Store(cmd) => store::run_store(cmd),
         Command::Reviewer(cmd) => store::run_reviewer(cmd),
+        Command::Activity(cmd) => sluicegate_ops::activity::run(cmd, &mut crate::out::Screen),
+        Command::Events(cmd) => sluicegate_ops::events::run(cmd, &mut crate::out::Screen),
         Command::Evidence(cmd) => ledger::run_evidence(cmd),
         Command::QueryAudit(cmd) => ledger::run_query_audit(cmd),
         Command::Receipts(cmd) => ledger::run_receipts(cmd),
