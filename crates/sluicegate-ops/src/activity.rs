@@ -58,7 +58,7 @@ pub struct SearchArgs {
     #[arg(long)]
     pub replay: Option<String>,
     /// A receipt id (`7` or `rct_000007`): the receipt and its proposal
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub receipt: Option<String>,
     #[arg(long)]
     pub source: Option<String>,

@@ -29,7 +29,11 @@ pub fn time(flag: &str, value: &Option<String>, end_of_day: bool) -> Result<Opti
         ));
     }
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        let time = if end_of_day { "T23:59:59.999Z" } else { "T00:00:00.000Z" };
+        let time = if end_of_day {
+            "T23:59:59.999Z"
+        } else {
+            "T00:00:00.000Z"
+        };
         return Ok(Some(format!("{}{time}", d.format("%Y-%m-%d"))));
     }
     bail!(
@@ -78,8 +82,14 @@ mod tests {
             t("2026-06-20T16:31:09+02:00", false).unwrap().unwrap(),
             "2026-06-20T14:31:09.000Z"
         );
-        assert_eq!(t("2026-06-20", false).unwrap().unwrap(), "2026-06-20T00:00:00.000Z");
-        assert_eq!(t("2026-06-20", true).unwrap().unwrap(), "2026-06-20T23:59:59.999Z");
+        assert_eq!(
+            t("2026-06-20", false).unwrap().unwrap(),
+            "2026-06-20T00:00:00.000Z"
+        );
+        assert_eq!(
+            t("2026-06-20", true).unwrap().unwrap(),
+            "2026-06-20T23:59:59.999Z"
+        );
         for bad in ["yesterday", "2026-13-01", "2026-06-20 14:00", "20260620"] {
             let e = t(bad, false).unwrap_err().to_string();
             assert!(e.starts_with("--from must be a date"), "{e}");
@@ -98,7 +108,10 @@ mod tests {
 
     #[test]
     fn store_paths_are_quoted_for_the_shell() {
-        assert_eq!(store_suffix(&Some("/tmp/a b.db".into())), " --store '/tmp/a b.db'");
+        assert_eq!(
+            store_suffix(&Some("/tmp/a b.db".into())),
+            " --store '/tmp/a b.db'"
+        );
         assert_eq!(store_suffix(&Some("x.db".into())), " --store x.db");
         assert_eq!(store_suffix(&None), "");
     }

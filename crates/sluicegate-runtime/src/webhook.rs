@@ -136,7 +136,10 @@ pub async fn deliver(
         .header(reqwest::header::ACCEPT, "application/json")
         .header(reqwest::header::USER_AGENT, EVENT_WEBHOOK_USER_AGENT)
         // Deliveries are at least once: the receiver drops repeats by this key.
-        .header(headers::IDEMPOTENCY_KEY, format!("event-{}", event.event_id))
+        .header(
+            headers::IDEMPOTENCY_KEY,
+            format!("event-{}", event.event_id),
+        )
         .header(headers::ISSUED_AT, delivered_at)
         .header(headers::PROPOSAL_ID, redact_text(&event.proposal_id));
     if let Some(token) = &hook.token {
@@ -199,7 +202,8 @@ mod tests {
             json!({"reason": "see postgres://app:hunter2@db.internal/prod", "api_key": "k-123", "note": "Bearer abc.def"}),
             "ann",
         );
-        let text = serde_json::to_string(&envelope(&e, "/srv/.sluicegate/local.db", "now")).unwrap();
+        let text =
+            serde_json::to_string(&envelope(&e, "/srv/.sluicegate/local.db", "now")).unwrap();
         for secret in ["hunter2", "k-123", "abc.def", "sha256:this"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }

@@ -44,7 +44,7 @@ pub struct WebhookArgs {
     #[arg(long, default_value_t = 5000)]
     pub timeout_ms: u64,
     /// Start after this event id instead of at the cursor (the cursor never moves back)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub since_event_id: Option<i64>,
     /// Print the envelopes that would be sent; send nothing, move no cursor
     #[arg(long)]
