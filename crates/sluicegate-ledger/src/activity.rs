@@ -433,7 +433,7 @@ fn opt_join(a: Option<String>, b: Option<String>) -> Option<String> {
 /// Dead letters are read with [`DEAD_LETTER_COLUMNS`].
 fn dead_letter_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityItem)> {
     let d = dead_letter_from_row(r)?;
-    return Ok((
+    Ok((
         d.dead_letter_id,
         ActivityItem {
             kind: "webhook-dead-letter",
@@ -447,7 +447,7 @@ fn dead_letter_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityIte
             error: Some(format!("{}: {}", d.kind, d.last_error)),
             ..ActivityItem::default()
         },
-    ));
+    ))
 }
 
 fn item_from_row(kind: Kind, r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityItem)> {

@@ -11,6 +11,7 @@
 mod activity;
 mod checkpoint;
 mod compact;
+mod counts;
 mod error;
 mod feed;
 pub mod lease;

@@ -230,6 +230,8 @@ CREATE INDEX idx_evidence_bundles_created ON evidence_bundles(created_at);
     // in a partial index reads never touch; and the free-text index of proposals (capability,
     // target, principal, reasons), kept by triggers so no write path changes.
     crate::feed::MIGRATION,
+    // Version 9 (`counts.rs`): row counts kept by triggers, so `store stats` is O(1).
+    crate::counts::MIGRATION,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.
