@@ -452,15 +452,24 @@ fn kept_counts_match_the_tables() {
     let conn = rusqlite::Connection::open(dir.path().join("ledger.db")).unwrap();
     let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(s.proposals, count("SELECT COUNT(*) FROM proposals"));
-    assert_eq!(s.evidence_bundles, count("SELECT COUNT(*) FROM evidence_bundles"));
+    assert_eq!(
+        s.evidence_bundles,
+        count("SELECT COUNT(*) FROM evidence_bundles")
+    );
     assert_eq!(
         s.evidence_items,
         count("SELECT SUM(json_array_length(items_json)) FROM evidence_bundles")
     );
     assert_eq!(s.query_audit, count("SELECT COUNT(*) FROM query_audit"));
-    assert_eq!(s.proposal_events, count("SELECT COUNT(*) FROM proposal_events"));
+    assert_eq!(
+        s.proposal_events,
+        count("SELECT COUNT(*) FROM proposal_events")
+    );
     assert_eq!(s.approvals, 1);
     assert_eq!(s.writeback_receipts, 1);
     assert_eq!(s.writeback_jobs, 1);
-    assert!(s.evidence_items > s.evidence_bundles, "proposals add items to their bundles");
+    assert!(
+        s.evidence_items > s.evidence_bundles,
+        "proposals add items to their bundles"
+    );
 }
