@@ -605,3 +605,34 @@ fn webhook_flags_are_checked_before_anything_is_sent() {
     // `push` is the same command.
     refused(&p.run(&["events", "push"]), "events webhook requires --url");
 }
+
+/// docs/activity-and-events.md's "Try it" block runs as written, each command exiting 0.
+#[test]
+fn the_docs_commands_run_as_written() {
+    let doc = std::fs::read_to_string(
+        sluicegate_test_support::workspace_root().join("docs/activity-and-events.md"),
+    )
+    .unwrap();
+    let block = doc
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ran = 0;
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        let words = shell_words::split(line).unwrap();
+        assert_eq!(words[0], "sluicegate", "{line}");
+        let o = Command::new(env!("CARGO_BIN_EXE_sluicegate"))
+            .env_remove("SLUICEGATE_CONFIG")
+            .env_remove("SLUICEGATE_STORE")
+            .env("CI", "true")
+            .current_dir(dir.path())
+            .args(&words[1..])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{line}: {}{}", stdout(&o), stderr(&o));
+        ran += 1;
+    }
+    assert_eq!(ran, 6);
+}
