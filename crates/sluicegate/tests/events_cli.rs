@@ -636,3 +636,97 @@ fn the_docs_commands_run_as_written() {
     }
     assert_eq!(ran, 6);
 }
+
+/// An actor and a reason that would steer a terminal (ESC, CR, a bidi override) reach the
+/// screen as visible escapes in every view these commands print.
+#[test]
+fn hostile_text_in_events_stays_inert_on_screen() {
+    let p = Project::new();
+    let o = p.run(&[
+        "proposals",
+        "approve",
+        "latest",
+        "--yes",
+        "--actor",
+        "ann\x1b[2J",
+        "--reason",
+        "ok\r\u{202e}fee 0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for args in [
+        vec!["events", "tail", "--details"],
+        vec!["events", "tail", "--json"],
+        vec!["activity", "search", "--details"],
+        vec![
+            "events",
+            "webhook",
+            "--url",
+            "http://127.0.0.1:9/h",
+            "--dry-run",
+        ],
+    ] {
+        let o = p.run(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let text = stdout(&o);
+        for raw in ['\x1b', '\r', '\u{202e}'] {
+            assert!(!text.contains(raw), "{args:?} printed {raw:?} raw: {text}");
+        }
+        if args[1] == "tail" {
+            assert!(
+                text.contains("2J"),
+                "{args:?}: the text is kept, made visible: {text}"
+            );
+        }
+    }
+}
+
+/// `--follow` delivers what is recorded, then what another process records while it runs,
+/// and stops on SIGTERM with exit 0.
+#[test]
+fn webhook_follow_delivers_new_events_as_they_are_recorded() {
+    let p = Project::new();
+    let stub = HttpStub::start(|_, _| Reply::status(200));
+    let mut follow = p
+        .cmd(&[
+            "events",
+            "webhook",
+            "--url",
+            &stub.url("/h"),
+            "--follow",
+            "--interval-ms",
+            "250",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(follow.stdout.take().unwrap());
+    stub.wait_for(4, Duration::from_secs(20));
+    let o = p.run(&[
+        "proposals",
+        "reject",
+        "latest",
+        "--yes",
+        "--reason",
+        "not now",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let requests = stub.wait_for(5, Duration::from_secs(20));
+    assert_eq!(
+        requests[4].json().unwrap()["event"]["kind"],
+        "proposal_rejected"
+    );
+    let delivered = line_until(&out, Instant::now() + Duration::from_secs(10), |l| {
+        l.contains("proposal_rejected")
+    })
+    .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&delivered).unwrap()["delivered"],
+        true
+    );
+    signal(follow.id(), Signal::TERM);
+    let status = wait_within(&mut follow, Duration::from_secs(10)).expect("did not stop");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(stub.count(), 5, "nothing sent twice");
+}
