@@ -108,7 +108,9 @@ fn main() {
     .unwrap();
 
     let mut grown = 1usize;
-    let mut rows: Vec<(usize, Vec<(&str, Duration)>, i64)> = Vec::new();
+    // (size, figures, bytes per call) at each size.
+    type Row<'a> = (usize, Vec<(&'a str, Duration)>, i64);
+    let mut rows: Vec<Row> = Vec::new();
     let started = Instant::now();
     for &size in &sizes {
         let mut reads: Vec<Pending<()>> = Vec::new();
@@ -118,7 +120,7 @@ fn main() {
             let at = stamp(i);
             let id = format!("INV-{}", i % 5000);
             let row = common::row(&id, 5500 + (i % 7) as i64);
-            if i % 5 == 0 {
+            if i.is_multiple_of(5) {
                 let (_, p) =
                     common::propose_pending(&ledger, &cfg, &row, &format!("reason {i}"), &at);
                 proposals.push(p);
@@ -181,6 +183,16 @@ fn main() {
                 time(|| {
                     ledger
                         .activity(&activity(|q| q.text = Some("zanzibar".into())))
+                        .unwrap()
+                        .items
+                        .len()
+                }),
+            ),
+            (
+                "activity search --text (common)",
+                time(|| {
+                    ledger
+                        .activity(&activity(|q| q.text = Some("reason".into())))
                         .unwrap()
                         .items
                         .len()
