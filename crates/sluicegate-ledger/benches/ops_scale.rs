@@ -8,7 +8,8 @@
 //! what an operator runs: `activity search` (first page, second page, a tenant, a rare word),
 //! `proposals list`, the start of `events tail` (and of `--follow`), a rare event kind, and
 //! `store stats`. Each figure is the median of 21 runs after one warm-up. Reports bytes per
-//! call and, at the end, each figure's ratio between the smallest and largest size.
+//! call and, at the end, each figure's ratio between the smallest and largest size and the bytes
+//! of each table and index. `SLUICEGATE_BENCH_KEEP=DIR` leaves the ledger in `DIR/ops.db`.
 //! Figures go to docs/performance.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -77,8 +78,18 @@ fn main() {
         .split(',')
         .filter_map(|n| n.trim().replace('_', "").parse().ok())
         .collect();
+    // SLUICEGATE_BENCH_KEEP=DIR grows the ledger in DIR and leaves it there (to time the CLI
+    // on it afterwards); by default it lives in a temporary directory.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ops.db");
+    let path = match std::env::var_os("SLUICEGATE_BENCH_KEEP") {
+        Some(keep) => {
+            std::fs::create_dir_all(&keep).unwrap();
+            let path = std::path::Path::new(&keep).join("ops.db");
+            assert!(!path.exists(), "{} exists already", path.display());
+            path
+        }
+        None => dir.path().join("ops.db"),
+    };
     // Relaxed while growing (the figures are about reading); the group sizes are the same.
     let ledger = Ledger::open_with(&path, Durability::Relaxed).unwrap();
     let cfg = common::config("review");
@@ -242,6 +253,30 @@ fn main() {
             println!("  {name:<32} p50 {:>8.3} ms", d.as_secs_f64() * 1e3);
         }
         rows.push((size, figures, stats.bytes_per_call));
+    }
+
+    // Where the bytes are at the last size: each table and index, largest first.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let calls = ledger.stats().unwrap().evidence_bundles.max(1);
+    let mut stmt = conn
+        .prepare("SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC")
+        .unwrap();
+    let objects: Vec<(String, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    println!(
+        "
+{:<40} {:>12} {:>10}",
+        "table or index", "MiB", "bytes/call"
+    );
+    for (name, bytes) in objects.iter().filter(|(_, b)| *b > 0) {
+        println!(
+            "{name:<40} {:>12.1} {:>10}",
+            *bytes as f64 / 1048576.0,
+            bytes / calls
+        );
     }
 
     if let (Some(small), Some(large)) = (rows.first(), rows.last())
