@@ -170,6 +170,11 @@ fn activity_search_refuses_bad_filters_and_pages_by_its_cursor() {
         all.extend(args);
         refused(&p.run(&all), message);
     }
+    let long = "w".repeat(501);
+    refused(
+        &p.run(&["activity", "search", "--text", &long]),
+        "--text is limited to 500 bytes",
+    );
     let o = p.run(&["activity", "search", "--store", "missing.db"]);
     refused(&o, "no Sluicegate ledger was found");
 
@@ -601,6 +606,26 @@ fn webhook_flags_are_checked_before_anything_is_sent() {
     refused(
         &w(&["--url", url, "--since-event-id", "-1"]),
         "--since-event-id must be a non-negative integer",
+    );
+    refused(
+        &w(&["--url", url, "--max-attempts", "21"]),
+        "--max-attempts must be 1 to 20",
+    );
+    refused(
+        &w(&["--url", url, "--retry-backoff-ms", "60001"]),
+        "--retry-backoff-ms must be at most 60000",
+    );
+    refused(
+        &w(&["--url", url, "--cursor", " "]),
+        "--cursor needs a name",
+    );
+    refused(
+        &w(&["--url", url, "--limit", "0"]),
+        "--limit must be a positive integer",
+    );
+    refused(
+        &w(&["--url", url, "--to", "tomorrow"]),
+        "--to must be a date",
     );
     // `push` is the same command.
     refused(&p.run(&["events", "push"]), "events webhook requires --url");
