@@ -299,6 +299,10 @@ pub(crate) fn kind_queries(q: &ActivityQuery, link: &Link) -> Vec<KindQuery> {
     let proposal_status = status.is_none_or(|s| State::parse(s).is_some());
     if !matches!(link, Some(None)) && !set(&f.query_fingerprint) && proposal_status {
         let mut w = Where::default();
+        if let Some(t) = &text {
+            w.clauses.push("activity_text MATCH ?".into());
+            w.params.push(Box::new(t.clone()));
+        }
         if let Some(Some(p)) = link {
             w.eq("proposal_id", &Some(p.clone()));
         }
@@ -311,19 +315,35 @@ pub(crate) fn kind_queries(q: &ActivityQuery, link: &Link) -> Vec<KindQuery> {
             .object_type("business_object", "source_table", &f.object_type)
             .eq("object_id", &f.object_id)
             .range("created_at", &f.from, &f.to);
-        if let Some(t) = &text {
-            w.clauses.push(
-                "rowid IN (SELECT rowid FROM activity_text WHERE activity_text MATCH ?)".into(),
+        const COLUMNS: &str = "created_at, proposals.rowid, action, tenant_id, principal, business_object, object_id, proposal_id, json_extract(change_set_json, '$.evidence.bundle_id'), state, source_id, source_schema, source_table";
+        let sql = if text.is_some() {
+            // Matches newest first straight from the full-text index (its rowid is the
+            // proposal's), so a common word stops after one page instead of sorting every
+            // match. Recording order: the only kind a text search lists, so nothing to merge.
+            keyset(
+                &mut w,
+                Kind::Proposal,
+                &q.after,
+                |op| format!("created_at {op} ?"),
+                |w, c| {
+                    w.clauses.push("activity_text.rowid < ?".into());
+                    w.params.push(Box::new(c.id));
+                },
             );
-            w.params.push(Box::new(t.clone()));
-        }
-        time_keyset(&mut w, Kind::Proposal, &q.after, "rowid");
+            format!(
+                "SELECT {COLUMNS} FROM activity_text CROSS JOIN proposals ON proposals.rowid = activity_text.rowid{} ORDER BY activity_text.rowid DESC LIMIT {per_kind}",
+                w.sql()
+            )
+        } else {
+            time_keyset(&mut w, Kind::Proposal, &q.after, "rowid");
+            format!(
+                "SELECT {COLUMNS} FROM proposals{} ORDER BY created_at DESC, rowid DESC LIMIT {per_kind}",
+                w.sql()
+            )
+        };
         out.push(KindQuery {
             kind: Kind::Proposal,
-            sql: format!(
-                "SELECT created_at, rowid, action, tenant_id, principal, business_object, object_id, proposal_id, json_extract(change_set_json, '$.evidence.bundle_id'), state, source_id, source_schema, source_table FROM proposals{} ORDER BY created_at DESC, rowid DESC LIMIT {per_kind}",
-                w.sql()
-            ),
+            sql,
             w,
         });
     }
@@ -544,7 +564,11 @@ impl Ledger {
                 all.push((key, item));
             }
         }
+        // A text search lists proposals only, in the index's order (see `kind_queries`).
         all.sort_by(|(a, _), (b, _)| {
+            if q.text.is_some() {
+                return std::cmp::Ordering::Equal;
+            }
             (b.created_at.as_str(), b.rank, b.id).cmp(&(a.created_at.as_str(), a.rank, a.id))
         });
         let next = (all.len() > limit).then(|| all[limit - 1].0.clone());

@@ -39,9 +39,9 @@ CREATE TABLE webhook_dead_letters (
 );
 CREATE INDEX idx_webhook_dead_letters_created ON webhook_dead_letters(created_at, dead_letter_id);
 CREATE INDEX idx_webhook_dead_letters_proposal ON webhook_dead_letters(proposal_id, created_at, dead_letter_id);
-CREATE VIRTUAL TABLE activity_text USING fts5(capability, target, principal, reason);
+CREATE VIRTUAL TABLE activity_text USING fts5(words_capability, words_target, words_principal, words_reason);
 CREATE TRIGGER activity_text_proposal AFTER INSERT ON proposals BEGIN
-  INSERT INTO activity_text (rowid, capability, target, principal, reason) VALUES (
+  INSERT INTO activity_text (rowid, words_capability, words_target, words_principal, words_reason) VALUES (
     NEW.rowid,
     NEW.action || ' ' || COALESCE(NEW.capability, ''),
     NEW.source_id || '/' || NEW.source_schema || '.' || NEW.source_table || '/' || NEW.object_id
@@ -52,13 +52,13 @@ CREATE TRIGGER activity_text_proposal AFTER INSERT ON proposals BEGIN
 END;
 CREATE TRIGGER activity_text_decision AFTER INSERT ON approvals
   WHEN NEW.reason IS NOT NULL AND NEW.reason <> '' BEGIN
-  UPDATE activity_text SET reason = reason || ' ' || NEW.reason
+  UPDATE activity_text SET words_reason = words_reason || ' ' || NEW.reason
     WHERE rowid = (SELECT rowid FROM proposals WHERE proposal_id = NEW.proposal_id);
 END;
 CREATE TRIGGER activity_text_forget AFTER DELETE ON proposals BEGIN
   DELETE FROM activity_text WHERE rowid = OLD.rowid;
 END;
-INSERT INTO activity_text (rowid, capability, target, principal, reason)
+INSERT INTO activity_text (rowid, words_capability, words_target, words_principal, words_reason)
   SELECT rowid,
     action || ' ' || COALESCE(capability, ''),
     source_id || '/' || source_schema || '.' || source_table || '/' || object_id

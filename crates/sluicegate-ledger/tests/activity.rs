@@ -473,3 +473,40 @@ fn kept_counts_match_the_tables() {
         "proposals add items to their bundles"
     );
 }
+
+/// A word every proposal has pages through all of them, newest first, each once.
+#[test]
+fn text_search_pages_through_a_common_word() {
+    let (_d, ledger, t) = open_stamped();
+    let cfg = config("review");
+    let mut expected = Vec::new();
+    for i in 0..12 {
+        let (cs, _) = propose(
+            &ledger,
+            &cfg,
+            &row(&format!("INV-{i}"), 5500),
+            "common",
+            &t.next(),
+        )
+        .unwrap();
+        expected.push(cs.proposal_id);
+    }
+    expected.reverse();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = ledger
+            .activity(&query(|q| {
+                q.text = some("common");
+                q.filter.limit = Some(5);
+                q.after = after.clone();
+            }))
+            .unwrap();
+        seen.extend(page.items.iter().map(|i| i.proposal.clone().unwrap()));
+        match page.next {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+}
