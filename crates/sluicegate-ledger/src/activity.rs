@@ -565,8 +565,9 @@ impl Ledger {
             }
         }
         // A text search lists proposals only, in the index's order (see `kind_queries`).
+        let text = q.text.as_deref().and_then(fts_query).is_some();
         all.sort_by(|(a, _), (b, _)| {
-            if q.text.is_some() {
+            if text {
                 return std::cmp::Ordering::Equal;
             }
             (b.created_at.as_str(), b.rank, b.id).cmp(&(a.created_at.as_str(), a.rank, a.id))
