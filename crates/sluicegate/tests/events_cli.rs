@@ -755,3 +755,35 @@ fn webhook_follow_delivers_new_events_as_they_are_recorded() {
     assert!(status.success(), "{status:?}");
     assert_eq!(stub.count(), 5, "nothing sent twice");
 }
+
+/// SIGTERM during a delivery that hangs ends the run at once (exit 1, one-shot) and leaves
+/// the cursor where it was: the next run sends the same event.
+#[test]
+fn a_stop_during_a_hanging_delivery_keeps_the_cursor() {
+    let p = Project::new();
+    let hang = HttpStub::start(|_, _| Reply::Hang);
+    let mut run = p
+        .cmd(&[
+            "events",
+            "webhook",
+            "--url",
+            &hang.url("/h"),
+            "--timeout-ms",
+            "60000",
+            "--cursor",
+            "c",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    hang.wait_for(1, Duration::from_secs(20));
+    signal(run.id(), Signal::TERM);
+    let status = wait_within(&mut run, Duration::from_secs(10)).expect("did not stop");
+    assert_eq!(status.code(), Some(1));
+    let ok = HttpStub::start(|_, _| Reply::status(200));
+    let o = webhook(&p, &ok.url("/h"), &["--cursor", "c", "--limit", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = p.event_ids()[0];
+    assert_eq!(ok.last().json().unwrap()["event"]["event_id"], first);
+}

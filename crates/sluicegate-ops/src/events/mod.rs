@@ -98,8 +98,15 @@ impl Stop {
     async fn pause(&mut self, d: Duration) -> bool {
         tokio::select! {
             _ = tokio::time::sleep(d) => false,
-            _ = self.int.recv() => true,
-            _ = self.term.recv() => true,
+            _ = self.stopped() => true,
+        }
+    }
+
+    /// Resolves when SIGINT or SIGTERM arrives.
+    async fn stopped(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
         }
     }
 }

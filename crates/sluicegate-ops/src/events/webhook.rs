@@ -290,7 +290,12 @@ async fn send(
     let mut wait = plan.backoff;
     let mut last = String::new();
     for attempt in 1..=plan.attempts {
-        match webhook::deliver(&plan.hook, body.clone(), event, delivered_at).await {
+        // A stop signal ends a delivery in flight too (the cursor stays where it was).
+        let answer = tokio::select! {
+            answer = webhook::deliver(&plan.hook, body.clone(), event, delivered_at) => answer,
+            _ = stop.stopped() => return Err(Failure::Stopped),
+        };
+        match answer {
             Ok(status) => return Ok(status),
             Err(e) => last = e.to_string(),
         }
