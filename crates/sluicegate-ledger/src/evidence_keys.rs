@@ -178,6 +178,35 @@ fn time_bounds(w: &mut Where, rowid_col: &str, f: &Filter, mark: i64) {
     }
 }
 
+/// The highest indexed bundle rowid, as a scalar subquery (one statement reads it once, so
+/// both sides of a split agree).
+const MARK_SQL: &str =
+    "(SELECT CAST(value_json AS INTEGER) FROM runner_state WHERE key = 'evidence_keys_upto')";
+
+/// Narrow one statement over `evidence_bundles` to the rowids the side index names for the
+/// filter's most selective key (plus the unindexed tail) and to the filter's time range, for
+/// a caller that adds the exact filters itself (`activity search`'s reads).
+pub(crate) fn narrow(w: &mut Where, f: &Filter) {
+    if let Some((kind, value)) = driving_key(f) {
+        w.clauses.push(format!(
+            "rowid IN (SELECT bundle_rowid FROM evidence_keys WHERE kind = '{kind}' AND value = substr(?, 1, {KEY_CHARS}) AND bundle_rowid <= COALESCE({MARK_SQL}, 0) UNION ALL SELECT rowid FROM evidence_bundles WHERE rowid > COALESCE({MARK_SQL}, 0))"
+        ));
+        w.params.push(Box::new(value));
+    }
+    if let Some(from) = f.from.as_ref().filter(|v| !v.is_empty()) {
+        w.clauses.push(format!(
+            "rowid >= COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value >= substr(?, 1, {KEY_CHARS}) ORDER BY value, bundle_rowid LIMIT 1), COALESCE({MARK_SQL}, 0) + 1)"
+        ));
+        w.params.push(Box::new(from.clone()));
+    }
+    if let Some(to) = f.to.as_ref().filter(|v| !v.is_empty()) {
+        w.clauses.push(format!(
+            "rowid < COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value > substr(?, 1, {KEY_CHARS}) ORDER BY value, bundle_rowid LIMIT 1), 9223372036854775807)"
+        ));
+        w.params.push(Box::new(to.clone()));
+    }
+}
+
 /// The queries of one `evidence list`, run in order and concatenated (each newest first, the
 /// later ones older than the earlier ones), stopping once `f.limit` rows are found.
 pub(crate) fn evidence_queries(f: &Filter, mark: i64) -> Vec<(String, Where)> {

@@ -8,11 +8,14 @@
 //!
 //! All methods are synchronous (rusqlite); async callers run them on a blocking thread.
 
+mod activity;
 mod checkpoint;
 mod compact;
+mod counts;
 mod error;
 mod evidence_keys;
 mod export;
+mod feed;
 mod inbox;
 pub mod lease;
 mod maintain;
@@ -33,8 +36,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use activity::{
+    ActivityCursor, ActivityItem, ActivityPage, ActivityQuery, EVIDENCE_RECORDED,
+    MAX_ACTIVITY_LIMIT, QUERY_AUDITED, WEBHOOK_DEAD_LETTER, activity_statuses,
+};
 pub use error::{LedgerError, RefusalCode};
 pub use export::{EXPORT_RECORD_PROPOSAL, ExportCheck, ExportCounts, verify_export};
+pub use feed::{DeadLetter, DeadLetterRecord};
 pub use inbox::{InboxCursor, InboxQuery};
 pub use maintain::{FINAL_STATES, PRUNE_TABLES, PruneReport, PruneRule, VacuumReport};
 pub use query::{EventFilter, Filter};

@@ -143,6 +143,31 @@ impl Where {
         self
     }
 
+    /// A time range on a table appended in recording order (created_at follows rowid), as a
+    /// rowid range: each bound is one search of the table's `created_at` index, and the list
+    /// then walks rowids newest first without sorting. No row at or after `from` (at or
+    /// before `to`) leaves the range empty.
+    pub(crate) fn rowids_in_time(
+        &mut self,
+        table: &str,
+        from: &Option<String>,
+        to: &Option<String>,
+    ) -> &mut Self {
+        if let Some(f) = from.as_ref().filter(|v| !v.is_empty()) {
+            self.clauses.push(format!(
+                "rowid >= COALESCE((SELECT rowid FROM {table} WHERE created_at >= ? ORDER BY created_at, rowid LIMIT 1), 9223372036854775807)"
+            ));
+            self.params.push(Box::new(f.clone()));
+        }
+        if let Some(t) = to.as_ref().filter(|v| !v.is_empty()) {
+            self.clauses.push(format!(
+                "rowid <= COALESCE((SELECT rowid FROM {table} WHERE created_at <= ? ORDER BY created_at DESC, rowid DESC LIMIT 1), -1)"
+            ));
+            self.params.push(Box::new(t.clone()));
+        }
+        self
+    }
+
     pub(crate) fn sql(&self) -> String {
         if self.clauses.is_empty() {
             String::new()

@@ -322,31 +322,32 @@ impl Ledger {
         })
     }
 
+    /// Counts come from `ledger_counts` (kept by triggers, `counts.rs`), so this is O(1).
     pub fn stats(&self) -> Result<Stats, LedgerError> {
         let conn = self.conn();
-        let count = |table: &str| -> Result<i64, LedgerError> {
-            Ok(conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?)
-        };
+        let kept = crate::counts::counts(&conn)?;
+        let count = |name: &str| -> i64 { kept.get(name).copied().unwrap_or(0) };
         let page_count: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
         let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
-        let bundles = count("evidence_bundles")?;
+        let bundles = count("evidence_bundles");
         Ok(Stats {
             path: self.path.display().to_string(),
-            proposals: count("proposals")?,
+            proposals: count("proposals"),
             evidence_bundles: bundles,
-            evidence_items: conn.query_row(
-                "SELECT COALESCE(SUM(json_array_length(items_json)), 0) FROM evidence_bundles",
+            evidence_items: count("evidence_items"),
+            query_audit: count("query_audit"),
+            writeback_receipts: count("writeback_receipts"),
+            writeback_jobs: count("writeback_jobs"),
+            idempotency_receipts: count("idempotency_receipts"),
+            replay_records: conn
+                .query_row("SELECT COUNT(*) FROM replay_records", [], |r| r.get(0))?,
+            approvals: count("approvals"),
+            proposal_events: count("proposal_events"),
+            shadow_human_actions: conn.query_row(
+                "SELECT COUNT(*) FROM shadow_human_actions",
                 [],
                 |r| r.get(0),
             )?,
-            query_audit: count("query_audit")?,
-            writeback_receipts: count("writeback_receipts")?,
-            writeback_jobs: count("writeback_jobs")?,
-            idempotency_receipts: count("idempotency_receipts")?,
-            replay_records: count("replay_records")?,
-            approvals: count("approvals")?,
-            proposal_events: count("proposal_events")?,
-            shadow_human_actions: count("shadow_human_actions")?,
             page_count,
             page_size,
             approx_bytes: page_count * page_size,

@@ -269,6 +269,15 @@ CREATE TRIGGER shadow_human_actions_no_delete BEFORE DELETE ON shadow_human_acti
 CREATE INDEX idx_proposals_decided_created ON proposals(created_at) WHERE state <> 'pending_review';
 CREATE VIRTUAL TABLE proposal_search USING fts5(body, content='', tokenize='unicode61');
 "#,
+    // Version 11 (`feed.rs`, `activity.rs`): the event feed is read by `event_id` (tail,
+    // follow, webhooks) under a kind, actor or time filter, so each has an index ending in
+    // the event id; a webhook's durable cursor and its dead letters; the query-audit records
+    // that belong to neither a bundle nor a proposal (shown by `activity search` on their own)
+    // in a partial index reads never touch; and the free-text index of proposals (capability,
+    // target, principal, reasons), kept by triggers so no write path changes.
+    crate::feed::MIGRATION,
+    // Version 12 (`counts.rs`): row counts kept by triggers, so `store stats` is O(1).
+    crate::counts::MIGRATION,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.

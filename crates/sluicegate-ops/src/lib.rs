@@ -8,6 +8,10 @@
 
 use std::process::ExitCode;
 
+pub mod activity;
+pub mod events;
+mod filters;
+
 /// Where a command's output goes. The binary's printer makes control characters visible and
 /// stops quietly when the reader leaves, so every byte a command prints passes through it.
 pub trait Printer {
@@ -15,6 +19,10 @@ pub trait Printer {
     fn out(&mut self, text: &str);
     /// One chunk for stderr (include the newline).
     fn err(&mut self, text: &str);
+    /// Whether stdout's reader has left: a command that follows the ledger stops then.
+    fn closed(&self) -> bool {
+        false
+    }
 }
 
 /// What a command returns: its exit status (0 done, 1 ran and the answer is "no"), or an

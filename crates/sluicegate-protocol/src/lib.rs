@@ -2,13 +2,15 @@
 //!
 //! This crate defines serde types and `schema_version` constants for every external format:
 //! change sets, writeback jobs (v1 and the legacy 1.0 form), execution receipts, runner
-//! registration, the app-owned handler request and receipt, and the `schema_version` of the MCP
+//! registration, the app-owned handler request and receipt, the lifecycle-event webhook
+//! envelope, and the `schema_version` of the MCP
 //! audit report. It holds no logic beyond (de)serialisation: validation and hashing live in
 //! `sluicegate-core`. Changing a type here changes a wire format, so the conformance fixtures
 //! must keep passing.
 
 pub mod audit_report;
 pub mod change_set;
+pub mod event_webhook;
 pub mod handler;
 pub mod receipt;
 pub mod registration;

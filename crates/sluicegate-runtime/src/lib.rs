@@ -21,6 +21,7 @@ mod review;
 pub mod reviewer;
 pub mod serve_env;
 pub mod view;
+pub mod webhook;
 
 pub use agent::AgentApi;
 pub use env::{Env, Secret};

@@ -71,4 +71,7 @@ impl sluicegate_ops::Printer for Screen {
     fn err(&mut self, text: &str) {
         err(text);
     }
+    fn closed(&self) -> bool {
+        FAILED.get().is_some()
+    }
 }

@@ -73,6 +73,23 @@ pub fn propose(
     reason: &str,
     at: &str,
 ) -> Result<(ChangeSet, bool), sluicegate_ledger::LedgerError> {
+    let (cs, pending) = propose_pending(ledger, cfg, row, reason, at);
+    let rec = pending.wait()?;
+    Ok((cs, rec.deduplicated))
+}
+
+/// [`propose`] without waiting: the change set and the writer's answer to come (benches
+/// keep many in flight, as a server's callers do).
+pub fn propose_pending(
+    ledger: &Ledger,
+    cfg: &Config,
+    row: &Row,
+    reason: &str,
+    at: &str,
+) -> (
+    ChangeSet,
+    sluicegate_ledger::Pending<sluicegate_ledger::ProposalRecorded>,
+) {
     let cap = &cfg.capabilities[0];
     let args: Args = json!({"invoice_id": row["id"], "reason": reason})
         .as_object()
@@ -100,16 +117,14 @@ pub fn propose(
         &built.after,
     );
     let item = linked.items.last().unwrap().clone();
-    let rec = ledger
-        .record_proposal(ProposalCall {
-            read_bundle: read.bundle,
-            read_audit: read.audit,
-            change_set: built.change_set.clone(),
-            proposal_item: item,
-            proposal_audit: audit2,
-        })
-        .wait()?;
-    Ok((built.change_set, rec.deduplicated))
+    let pending = ledger.record_proposal(ProposalCall {
+        read_bundle: read.bundle,
+        read_audit: read.audit,
+        change_set: built.change_set.clone(),
+        proposal_item: item,
+        proposal_audit: audit2,
+    });
+    (built.change_set, pending)
 }
 
 /// Record a decision and wait for it, as the CLI does.

@@ -27,7 +27,7 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     )
 }
 
-pub(super) fn is_http_url(s: &str) -> bool {
+pub fn is_http_url(s: &str) -> bool {
     reqwest::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
 }
 

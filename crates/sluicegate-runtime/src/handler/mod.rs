@@ -32,7 +32,7 @@ use crate::env::Secret;
 use crate::review::{ApplyOptions, ApplyReport, ReviewApi, ReviewError};
 use crate::{Env, now_iso};
 
-pub use http::{Probe, probe, sign};
+pub use http::{Probe, is_http_url, probe, sign};
 
 /// What happened on the app-owned handler path of one `apply`.
 #[derive(Debug, Clone)]

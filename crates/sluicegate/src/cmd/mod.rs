@@ -84,6 +84,12 @@ pub enum Command {
     /// Reviewer keys that sign decisions
     #[command(subcommand)]
     Reviewer(store::ReviewerCommand),
+    /// Search every local interaction: proposals, reads, receipts, webhook dead letters
+    #[command(subcommand)]
+    Activity(sluicegate_ops::activity::ActivityCommand),
+    /// Lifecycle events: tail or follow them, or push them to a webhook
+    #[command(subcommand)]
+    Events(sluicegate_ops::events::EventsCommand),
     /// Evidence bundles recorded for reads and proposals
     #[command(subcommand)]
     Evidence(sluicegate_ops::records::EvidenceCommand),
@@ -129,6 +135,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Shadow(cmd) => sluicegate_ops::shadow::run(cmd, &mut Screen),
         Command::Validate(a) => sluicegate_ops::jobs::run_validate(a, &mut Screen),
         Command::Reviewer(cmd) => store::run_reviewer(cmd),
+        Command::Activity(cmd) => sluicegate_ops::activity::run(cmd, &mut Screen),
+        Command::Events(cmd) => sluicegate_ops::events::run(cmd, &mut Screen),
         Command::Evidence(cmd) => records::run_evidence(cmd, &mut Screen),
         Command::QueryAudit(cmd) => records::run_query_audit(cmd, &mut Screen),
         Command::Receipts(cmd) => records::run_receipts(cmd, &mut Screen),
