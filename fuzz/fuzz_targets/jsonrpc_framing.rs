@@ -149,7 +149,8 @@ fn tool_result(result: &Value) -> (Value, bool) {
         .as_str()
         .expect("tool result has text content");
     assert_eq!(result["content"][0]["type"], json!("text"));
-    let parsed: Value = serde_json::from_str(text).expect("text content is JSON");
+    let parsed: Value = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("text content is JSON: {e}: {text:?}"));
     assert_eq!(parsed, payload, "text and structuredContent must agree");
     let is_error = match result.get("isError") {
         None => false,

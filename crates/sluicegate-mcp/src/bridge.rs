@@ -158,17 +158,43 @@ async fn dispatch(
     }
 }
 
-/// Redact database URLs and the bearer token from every string in `value`.
+/// Redact database URLs and the bearer token from every string and key in `value`.
 fn scrub(value: &mut Value, security: &HttpSecurity) {
     match value {
         Value::String(s) => {
+            // A string that holds JSON (a tool result's text content) is scrubbed as JSON:
+            // redacting its text could cut through an escaped quote and leave it unparseable,
+            // or no longer the same document as the structured content beside it.
+            if s.starts_with(['{', '['])
+                && let Ok(mut inner) = serde_json::from_str::<Value>(s)
+            {
+                let before = inner.clone();
+                scrub(&mut inner, security);
+                if inner != before
+                    && let Ok(text) = serde_json::to_string_pretty(&inner)
+                {
+                    *s = text;
+                }
+                return;
+            }
             let clean = security.redact_token(&redact_text(s));
             if clean != *s {
                 *s = clean;
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, security)),
-        Value::Object(map) => map.values_mut().for_each(|v| scrub(v, security)),
+        Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for key in keys {
+                let clean = security.redact_token(&redact_text(&key));
+                if clean != key
+                    && let Some(v) = map.remove(&key)
+                {
+                    map.insert(clean, v);
+                }
+            }
+            map.values_mut().for_each(|v| scrub(v, security));
+        }
         _ => {}
     }
 }
@@ -177,6 +203,24 @@ fn scrub(value: &mut Value, security: &HttpSecurity) {
 mod tests {
     use super::*;
     use sluicegate_core::secrets::Secret;
+
+    /// A tool result's text content stays the JSON of its structured content after a secret
+    /// is cut out of both (found by the `jsonrpc_framing` fuzz target: a redaction that ran
+    /// over the text swallowed an escaped quote).
+    #[test]
+    fn json_text_is_scrubbed_as_json() {
+        let security = HttpSecurity::new(None, "127.0.0.1", &[], &[]).expect("security");
+        let payload = json!({"ok": false, "argument": "x\"};a-token=4f-.\n\"}b"});
+        let mut value = json!({
+            "content": [{"type": "text", "text": serde_json::to_string_pretty(&payload).unwrap()}],
+            "structuredContent": payload,
+        });
+        scrub(&mut value, &security);
+        let text: Value =
+            serde_json::from_str(value["content"][0]["text"].as_str().unwrap()).unwrap();
+        assert_eq!(text, value["structuredContent"]);
+        assert!(!text.to_string().contains("4f-."), "{text}");
+    }
 
     /// Every string of a bridge answer, however deep, loses database URLs and the token.
     #[test]
