@@ -9,7 +9,8 @@
 //! stretch once the backlog reaches [`BUSY_BACKLOG`]; one batch touches each page once for
 //! many bundles.
 //!
-//! A search reads the unindexed tail (rowids above the mark, at most a backlog long) and then
+//! A search reads the unindexed tail (rowids above the mark: a backlog, worked off a batch at
+//! a time in the writer's next lull) and then
 //! the index below the mark, both newest first, so the answer is the same as one scan of
 //! the table. Key values are the first [`KEY_CHARS`] characters: the key narrows the search
 //! and the exact filter on the bundle row decides, so truncation never changes an answer.

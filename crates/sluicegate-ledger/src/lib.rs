@@ -193,11 +193,16 @@ impl Ledger {
                 writer::Pace::Idle => evidence_keys::IDLE_BACKLOG,
                 writer::Pace::Busy => evidence_keys::BUSY_BACKLOG,
             };
-            if evidence_keys::backlog(conn).is_ok_and(|n| n >= due) {
-                writer::in_transaction(conn, |conn| {
-                    evidence_keys::index_batch(conn, &chore_clock()).map(|_| ())
-                });
+            let waiting = evidence_keys::backlog(conn).unwrap_or(0);
+            if waiting < due {
+                return false;
             }
+            let mut indexed = 0;
+            let done = writer::in_transaction(conn, |conn| {
+                indexed = evidence_keys::index_batch(conn, &chore_clock())?;
+                Ok(())
+            });
+            done && waiting - indexed >= due
         });
         Ok(Ledger {
             writer: Arc::new(writer::Writer::start(conn, chores)?),

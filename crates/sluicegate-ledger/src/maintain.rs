@@ -209,6 +209,16 @@ fn prune_in(tx: &Connection, rule: &PruneRule) -> Result<PruneReport, LedgerErro
             tx.execute_batch(&sql)?;
         }
         crate::evidence_keys::forget_deleted(tx)?;
+        // The inbox's search index is contentless and keyed by proposal rowid, which SQLite
+        // may hand out again once the newest proposal is gone: emptied, it is rebuilt by the
+        // next search (`Ledger::index_for_search`), so no search meets a pruned proposal's
+        // words under a new proposal's rowid.
+        if report.deleted.get("proposals").is_some_and(|n| *n > 0) {
+            tx.execute(
+                "INSERT INTO proposal_search (proposal_search) VALUES ('delete-all')",
+                [],
+            )?;
+        }
     }
     tx.execute_batch("DROP TABLE temp.prune_p; DROP TABLE temp.prune_e;")?;
     Ok(report)

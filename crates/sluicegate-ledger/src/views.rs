@@ -322,7 +322,10 @@ impl StoredEvidence {
                 // A bare compacted item (recorded with the bundle, so at its time), or
                 // `{"created_at"?, "item"}`.
                 let (item, created_at) = if compact::is_marked(&stored) {
-                    (stored, bundle.created_at.clone())
+                    (
+                        compact::restore_item(stored, &columns),
+                        bundle.created_at.clone(),
+                    )
                 } else {
                     let at = stored
                         .get("created_at")
@@ -337,7 +340,8 @@ impl StoredEvidence {
                 StoredEvidenceItem {
                     evidence_item_id: n,
                     evidence_bundle_id: bundle.evidence_bundle_id.clone(),
-                    item: compact::restore_item(item, &columns),
+                    // A wrapped item is kept exactly as it came.
+                    item,
                     created_at,
                 }
             })

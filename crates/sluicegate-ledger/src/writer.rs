@@ -54,8 +54,8 @@ type Job = Box<dyn FnOnce(Result<&Connection, &str>) -> (bool, Finish) + Send>;
 
 /// Upkeep the writer does for the ledger between callers' jobs, told how the writer is
 /// doing. It decides cheaply whether anything is due and, when it is, does it in a
-/// transaction of its own ([`in_transaction`]).
-pub(crate) type Chores = Box<dyn FnMut(&Connection, Pace) + Send>;
+/// transaction of its own ([`in_transaction`]); it returns whether more is still due.
+pub(crate) type Chores = Box<dyn FnMut(&Connection, Pace) -> bool + Send>;
 
 /// When chores run: `Idle`, the queue is empty and the writer is about to sleep; `Busy`, a
 /// long stretch of groups without a lull (chores then only do what cannot wait).
@@ -66,7 +66,7 @@ pub(crate) enum Pace {
 }
 
 /// Under sustained load, chores get a turn after this many groups.
-const GROUPS_BETWEEN_BUSY_CHORES: u32 = 64;
+const GROUPS_BETWEEN_BUSY_CHORES: u32 = 16;
 
 /// The answer to one write: await it from async code, or [`Pending::wait`] from synchronous
 /// code. Resolves only after the write is committed (or has failed).
@@ -216,7 +216,18 @@ fn run(conn: Connection, rx: Receiver<Job>, mut chores: Chores) {
             Polled::Gone => return,
             Polled::Empty => {
                 groups_since_chores = 0;
-                chores(&conn, Pace::Idle);
+                // Chores while nothing waits: each returns whether more is due, so a backlog
+                // left by a burst is worked off in the lull, a batch at a time.
+                while chores(&conn, Pace::Idle) {
+                    match rx.try_recv() {
+                        Err(TryRecvError::Empty) => continue,
+                        Ok(job) => {
+                            commit_group(&conn, vec![job]);
+                            break;
+                        }
+                        Err(TryRecvError::Disconnected) => return,
+                    }
+                }
                 match rx.recv() {
                     Ok(job) => job,
                     Err(_) => return,
@@ -234,25 +245,26 @@ fn run(conn: Connection, rx: Receiver<Job>, mut chores: Chores) {
         groups_since_chores += 1;
         if groups_since_chores >= GROUPS_BETWEEN_BUSY_CHORES {
             groups_since_chores = 0;
-            chores(&conn, Pace::Busy);
+            let _ = chores(&conn, Pace::Busy);
         }
     }
 }
 
 /// Run `f` in a write transaction of its own, committed when it returns `Ok`. For upkeep: a
 /// failure (another process holding the write lock past the busy timeout) leaves the work for
-/// next time.
+/// next time. Returns whether it committed.
 pub(crate) fn in_transaction(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<(), LedgerError>,
-) {
+) -> bool {
     if exec(conn, "BEGIN IMMEDIATE").is_err() {
-        return;
+        return false;
     }
     let done = f(conn).is_ok() && exec(conn, "COMMIT").is_ok();
     if !done {
         let _ = exec(conn, "ROLLBACK");
     }
+    done
 }
 
 enum Polled {
@@ -333,7 +345,7 @@ mod tests {
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
         conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE);")
             .unwrap();
-        (Writer::start(conn, Box::new(|_, _| {})).unwrap(), dir)
+        (Writer::start(conn, Box::new(|_, _| false)).unwrap(), dir)
     }
 
     fn count(dir: &tempfile::TempDir) -> i64 {

@@ -135,6 +135,47 @@ fn prune_by_count_keeps_the_newest() {
     assert!(ledger.verify(&[]).unwrap().ok());
 }
 
+/// After the newest proposal is pruned, SQLite may give its rowid to the next one: searches
+/// still find the new proposal by its own words and never by the pruned one's.
+#[test]
+fn searches_after_a_prune_find_what_is_kept_only() {
+    let (_d, ledger) = open_temp();
+    let cfg = config("review");
+    let search = |words: &str| -> Vec<String> {
+        let q = sluicegate_ledger::InboxQuery {
+            search: Some(words.into()),
+            ..Default::default()
+        };
+        let (page, _) = ledger.inbox_page(&q, None).unwrap();
+        page.into_iter().map(|p| p.proposal_id).collect()
+    };
+    let (old, _) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 100),
+        "zebra",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    reject(&ledger, &old.proposal_id);
+    assert_eq!(search("zebra"), std::slice::from_ref(&old.proposal_id));
+    let report = prune(&ledger, None, Some(0), false);
+    assert_eq!(report.deleted["proposals"], 1);
+    let (new, _) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-2", 100),
+        "walrus",
+        "2026-06-20T14:31:10.000Z",
+    )
+    .unwrap();
+    assert!(
+        search("zebra").is_empty(),
+        "the pruned proposal's words are gone"
+    );
+    assert_eq!(search("walrus"), [new.proposal_id]);
+}
+
 /// Two proposals from one read share its evidence bundle. Pruning the old final one would
 /// take the bundle the kept one names (the reference deleted it): the prune holds it back and
 /// says why, and the kept proposal keeps its evidence.
