@@ -85,10 +85,17 @@ pub fn redacted_url(url: &Secret) -> String {
 }
 
 /// The default name of a webhook's durable cursor: a digest of the whole URL, so two
-/// endpoints never share a cursor and a token in the URL's path or query is not stored.
-pub fn cursor_name(url: &Secret) -> String {
-    let digest = Sha256::digest(url.expose().as_bytes());
-    format!("webhook-{}", &hex::encode(digest)[..16])
+/// endpoints never share a cursor and a token in the URL's path or query is not stored, and
+/// of the event filter (`filter`, canonical text; empty for none), so a filtered run, which
+/// moves its cursor past events it did not send, never makes an unfiltered one skip them.
+pub fn cursor_name(url: &Secret, filter: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(url.expose().as_bytes());
+    if !filter.is_empty() {
+        hash.update(b"\n");
+        hash.update(filter.as_bytes());
+    }
+    format!("webhook-{}", &hex::encode(hash.finalize())[..16])
 }
 
 /// Why one delivery attempt failed, in words that name no URL or credential.
@@ -215,10 +222,15 @@ mod tests {
     fn printed_urls_lose_user_info_query_and_fragment() {
         let url = Secret::new("https://bot:pw@hooks.example/path/x?token=abc#frag");
         assert_eq!(redacted_url(&url), "https://hooks.example/path/x");
-        assert!(!cursor_name(&url).contains("abc"));
+        assert!(!cursor_name(&url, "").contains("abc"));
         assert_ne!(
-            cursor_name(&url),
-            cursor_name(&Secret::new("https://hooks.example/path/y"))
+            cursor_name(&url, ""),
+            cursor_name(&url, "kind=proposal_approved"),
+            "a filtered run keeps a cursor of its own"
+        );
+        assert_ne!(
+            cursor_name(&url, ""),
+            cursor_name(&Secret::new("https://hooks.example/path/y"), "")
         );
         assert!(is_http_url("http://127.0.0.1:9/x"));
         assert!(!is_http_url("ftp://x/y"));

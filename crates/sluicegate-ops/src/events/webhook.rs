@@ -60,7 +60,7 @@ pub struct WebhookArgs {
     /// The wait before the first retry, doubled for each next one (up to 60000)
     #[arg(long, default_value_t = 500)]
     pub retry_backoff_ms: u64,
-    /// The durable cursor's name (default: webhook-<digest of the URL>)
+    /// The durable cursor's name (default: webhook-<digest of the URL and the event filters>)
     #[arg(long)]
     pub cursor: Option<String>,
     #[arg(long)]
@@ -109,10 +109,11 @@ fn plan(a: &WebhookArgs, env: &Env) -> Result<Plan> {
     if a.retry_backoff_ms > 60_000 {
         bail!("--retry-backoff-ms must be at most 60000");
     }
+    let filter = a.events.filter()?;
     let cursor = match a.cursor.as_deref().map(str::trim) {
         Some("") => bail!("--cursor needs a name"),
         Some(c) => c.to_string(),
-        None => webhook::cursor_name(&url),
+        None => webhook::cursor_name(&url, &filter_key(&filter)),
     };
     Ok(Plan {
         shown_url: webhook::redacted_url(&url),
@@ -123,7 +124,7 @@ fn plan(a: &WebhookArgs, env: &Env) -> Result<Plan> {
             url,
         },
         cursor,
-        filter: a.events.filter()?,
+        filter,
         interval: filters::at_least_250("--interval-ms", a.interval_ms)?,
         backoff: Duration::from_millis(a.retry_backoff_ms),
         attempts: a.max_attempts,
@@ -244,6 +245,22 @@ pub fn run(a: WebhookArgs, out: &mut dyn Printer) -> Outcome {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The event filter as canonical text for the default cursor name (empty when unfiltered).
+fn filter_key(f: &EventFilter) -> String {
+    let parts = [
+        ("proposal", &f.proposal),
+        ("kind", &f.kind),
+        ("actor", &f.actor),
+        ("from", &f.from),
+        ("to", &f.to),
+    ];
+    parts
+        .iter()
+        .filter_map(|(name, v)| v.as_ref().map(|v| format!("{name}={v}")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn report_delivered(
