@@ -356,7 +356,13 @@ fn export(
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }
-            let file = std::fs::File::create(path)
+            // Owner-only: an export carries the rows the agent read and every decision.
+            let mut open = std::fs::OpenOptions::new();
+            open.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+            let file = open
+                .open(path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             let mut w = std::io::BufWriter::new(file);
             let counts = ledger.export(from.as_deref(), to.as_deref(), &now, &mut |v| {

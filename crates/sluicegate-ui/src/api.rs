@@ -293,7 +293,11 @@ async fn decide(
             "the request body is over 64 KiB",
         );
     }
-    let Ok(b) = serde_json::from_slice::<DecisionBody>(body) else {
+    // An object only: serde would also take the struct's fields as a positional array.
+    let object = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .filter(serde_json::Value::is_object);
+    let Some(Ok(b)) = object.map(serde_json::from_value::<DecisionBody>) else {
         return refusal(
             StatusCode::BAD_REQUEST,
             "UI_BAD_REQUEST",

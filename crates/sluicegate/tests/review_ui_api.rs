@@ -442,6 +442,12 @@ fn the_api_answers_in_the_reference_shapes_behind_the_session() {
     };
     refused(&raw("not json".into()), 400, "UI_BAD_REQUEST");
     refused(&raw("[\"approve\"]".into()), 400, "UI_BAD_REQUEST");
+    // The struct's fields as a positional array are not an object either.
+    refused(
+        &raw("[\"approve\", null, null, null]".into()),
+        400,
+        "UI_BAD_REQUEST",
+    );
     let huge = json!({"confirm": "approve", "reason": "x".repeat(70 * 1024)}).to_string();
     refused(&raw(huge), 413, "UI_BODY_TOO_LARGE");
     // A Host that is not this server (DNS rebinding) gets the JSON refusal too.
