@@ -1,51 +1,87 @@
-//! Row counts kept as rows are written, so `store stats` costs the same at a million calls as
-//! at ten (it counted every table, and summed every bundle's items, on each run: O(n)).
+//! Row counts for `store stats` at the same cost at a million calls as at ten (counting every
+//! table, and summing every bundle's items, was O(n)), with nothing added to the write path.
 //!
-//! Triggers add or remove one per inserted or deleted row (`INSERT OR IGNORE` and upserts that
-//! update fire no insert trigger, so they are not counted twice). `replay_records` is written
-//! with `INSERT OR REPLACE`, whose implicit delete fires no trigger, so it is still counted
-//! directly; it holds one row per replay recorded on request.
+//! `ledger_counts` keeps, per table, how many rows it had up to a rowid mark. A count is that
+//! plus the rows above the mark (a rowid range, so a short walk); the ledger writer moves the
+//! marks forward in its lulls, with the evidence index (`evidence_keys`), so what lies above
+//! them stays a backlog long. `store prune`, the only thing that deletes, recounts.
+//! `evidence_items` sums the items of the bundles above the mark: an item appended to a bundle
+//! already below it (a proposal linking a read recorded earlier) is counted at the next
+//! recount. `replay_records` is counted directly (one row per replay recorded on request).
 
 use std::collections::HashMap;
 
 use crate::LedgerError;
 
-/// Appended to `schema::MIGRATIONS`; the backfill counts once, at migration.
+/// The counted tables, and `evidence_items` (over `evidence_bundles`).
+const COUNTED: &[(&str, &str)] = &[
+    ("proposals", "proposals"),
+    ("evidence_bundles", "evidence_bundles"),
+    ("query_audit", "query_audit"),
+    ("writeback_receipts", "writeback_receipts"),
+    ("writeback_jobs", "writeback_jobs"),
+    ("idempotency_receipts", "idempotency_receipts"),
+    ("approvals", "approvals"),
+    ("proposal_events", "proposal_events"),
+    ("evidence_items", "evidence_bundles"),
+];
+
+/// What a count adds up over rows of its table.
+fn measure(name: &str) -> &'static str {
+    match name {
+        "evidence_items" => "COALESCE(SUM(json_array_length(items_json)), 0)",
+        _ => "COUNT(*)",
+    }
+}
+
+/// Appended to `schema::MIGRATIONS`: counts every table once.
 pub(crate) const MIGRATION: &str = r#"
-CREATE TABLE ledger_counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
-INSERT INTO ledger_counts VALUES ('proposals', (SELECT COUNT(*) FROM proposals));
-CREATE TRIGGER count_proposals_insert AFTER INSERT ON proposals BEGIN UPDATE ledger_counts SET n = n + 1 WHERE name = 'proposals'; END;
-CREATE TRIGGER count_proposals_delete AFTER DELETE ON proposals BEGIN UPDATE ledger_counts SET n = n - 1 WHERE name = 'proposals'; END;
-INSERT INTO ledger_counts VALUES ('evidence_bundles', (SELECT COUNT(*) FROM evidence_bundles));
-CREATE TRIGGER count_evidence_bundles_insert AFTER INSERT ON evidence_bundles BEGIN UPDATE ledger_counts SET n = n + 1 WHERE name = 'evidence_bundles'; END;
-CREATE TRIGGER count_evidence_bundles_delete AFTER DELETE ON evidence_bundles BEGIN UPDATE ledger_counts SET n = n - 1 WHERE name = 'evidence_bundles'; END;
-INSERT INTO ledger_counts VALUES ('query_audit', (SELECT COUNT(*) FROM query_audit));
-CREATE TRIGGER count_query_audit_insert AFTER INSERT ON query_audit BEGIN UPDATE ledger_counts SET n = n + 1 WHERE name = 'query_audit'; END;
-CREATE TRIGGER count_query_audit_delete AFTER DELETE ON query_audit BEGIN UPDATE ledger_counts SET n = n - 1 WHERE name = 'query_audit'; END;
-INSERT INTO ledger_counts VALUES ('writeback_receipts', (SELECT COUNT(*) FROM writeback_receipts));
-CREATE TRIGGER count_writeback_receipts_insert AFTER INSERT ON writeback_receipts BEGIN UPDATE ledger_counts SET n = n + 1 WHERE name = 'writeback_receipts'; END;
-CREATE TRIGGER count_writeback_receipts_delete AFTER DELETE ON writeback_receipts BEGIN UPDATE ledger_counts SET n = n - 1 WHERE name = 'writeback_receipts'; END;
-INSERT INTO ledger_counts VALUES ('writeback_jobs', (SELECT COUNT(*) FROM writeback_jobs));
-CREATE TRIGGER count_writeback_jobs_insert AFTER INSERT ON writeback_jobs BEGIN UPDATE ledger_counts SET n = n + 1 WHERE name = 'writeback_jobs'; END;
-CREATE TRIGGER count_writeback_jobs_delete AFTER DELETE ON writeback_jobs BEGIN UPDATE ledger_counts SET n = n - 1 WHERE name = 'writeback_jobs'; END;
-INSERT INTO ledger_counts VALUES ('idempotency_receipts', (SELECT COUNT(*) FROM idempotency_receipts));
-CREATE TRIGGER count_idempotency_receipts_insert AFTER INSERT ON idempotency_receipts BEGIN UPDATE ledger_counts SET n = n + 1 WHERE name = 'idempotency_receipts'; END;
-CREATE TRIGGER count_idempotency_receipts_delete AFTER DELETE ON idempotency_receipts BEGIN UPDATE ledger_counts SET n = n - 1 WHERE name = 'idempotency_receipts'; END;
-INSERT INTO ledger_counts VALUES ('approvals', (SELECT COUNT(*) FROM approvals));
-CREATE TRIGGER count_approvals_insert AFTER INSERT ON approvals BEGIN UPDATE ledger_counts SET n = n + 1 WHERE name = 'approvals'; END;
-CREATE TRIGGER count_approvals_delete AFTER DELETE ON approvals BEGIN UPDATE ledger_counts SET n = n - 1 WHERE name = 'approvals'; END;
-INSERT INTO ledger_counts VALUES ('proposal_events', (SELECT COUNT(*) FROM proposal_events));
-CREATE TRIGGER count_proposal_events_insert AFTER INSERT ON proposal_events BEGIN UPDATE ledger_counts SET n = n + 1 WHERE name = 'proposal_events'; END;
-CREATE TRIGGER count_proposal_events_delete AFTER DELETE ON proposal_events BEGIN UPDATE ledger_counts SET n = n - 1 WHERE name = 'proposal_events'; END;
-INSERT INTO ledger_counts VALUES ('evidence_items', (SELECT COALESCE(SUM(json_array_length(items_json)), 0) FROM evidence_bundles));
-CREATE TRIGGER count_evidence_items_insert AFTER INSERT ON evidence_bundles BEGIN UPDATE ledger_counts SET n = n + json_array_length(NEW.items_json) WHERE name = 'evidence_items'; END;
-CREATE TRIGGER count_evidence_items_update AFTER UPDATE OF items_json ON evidence_bundles BEGIN UPDATE ledger_counts SET n = n + json_array_length(NEW.items_json) - json_array_length(OLD.items_json) WHERE name = 'evidence_items'; END;
-CREATE TRIGGER count_evidence_items_delete AFTER DELETE ON evidence_bundles BEGIN UPDATE ledger_counts SET n = n - json_array_length(OLD.items_json) WHERE name = 'evidence_items'; END;
+CREATE TABLE ledger_counts (
+  name TEXT PRIMARY KEY,
+  n INTEGER NOT NULL,
+  upto INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
-/// Every kept count, by name (a table, or `evidence_items`).
+/// Count every table from scratch and set the marks to the last rows (the migration's
+/// backfill, and `store prune` after it deleted).
+pub(crate) fn recount(conn: &rusqlite::Connection) -> Result<(), LedgerError> {
+    for (name, table) in COUNTED {
+        conn.execute(
+            &format!(
+                "INSERT OR REPLACE INTO ledger_counts (name, n, upto) SELECT ?1, {}, COALESCE(MAX(rowid), 0) FROM {table}",
+                measure(name)
+            ),
+            [name],
+        )?;
+    }
+    Ok(())
+}
+
+/// Move every mark to its table's last row, adding what lay above it (the writer, in a lull).
+pub(crate) fn advance(conn: &rusqlite::Connection) -> Result<(), LedgerError> {
+    for (name, table) in COUNTED {
+        conn.prepare_cached(&format!(
+            "UPDATE ledger_counts SET n = n + (SELECT {} FROM {table} WHERE rowid > ledger_counts.upto), upto = MAX(upto, (SELECT COALESCE(MAX(rowid), 0) FROM {table})) WHERE name = ?1",
+            measure(name)
+        ))?
+        .execute([name])?;
+    }
+    Ok(())
+}
+
+/// Every count, by name (a table, or `evidence_items`): the kept count plus what lies above
+/// its mark.
 pub(crate) fn counts(conn: &rusqlite::Connection) -> Result<HashMap<String, i64>, LedgerError> {
-    let mut stmt = conn.prepare_cached("SELECT name, n FROM ledger_counts")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut out = HashMap::new();
+    for (name, table) in COUNTED {
+        let n: i64 = conn
+            .prepare_cached(&format!(
+                "SELECT COALESCE((SELECT n FROM ledger_counts WHERE name = ?1), 0) + (SELECT {} FROM {table} WHERE rowid > COALESCE((SELECT upto FROM ledger_counts WHERE name = ?1), 0))",
+                measure(name)
+            ))?
+            .query_row([name], |r| r.get(0))?;
+        out.insert((*name).to_string(), n);
+    }
+    Ok(out)
 }

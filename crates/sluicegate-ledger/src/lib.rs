@@ -200,7 +200,7 @@ impl Ledger {
             let mut indexed = 0;
             let done = writer::in_transaction(conn, |conn| {
                 indexed = evidence_keys::index_batch(conn, &chore_clock())?;
-                Ok(())
+                counts::advance(conn)
             });
             done && waiting - indexed >= due
         });
@@ -214,9 +214,9 @@ impl Ledger {
         })
     }
 
-    /// Bring the evidence search index (`evidence_keys`) up to date now instead of in the
-    /// writer's next lull; returns how many bundles it indexed. Maintenance commands and
-    /// tests use it; recording never needs it.
+    /// Bring the evidence search index (`evidence_keys`) and the kept row counts up to date
+    /// now instead of in the writer's next lull; returns how many bundles it indexed.
+    /// Maintenance commands and tests use it; recording never needs it.
     pub fn index_evidence_now(&self) -> Pending<i64> {
         let clock = self.clock.clone();
         self.writer.submit(move |conn| {
@@ -224,6 +224,7 @@ impl Ledger {
             loop {
                 let n = evidence_keys::index_batch(conn, &clock())?;
                 if n == 0 {
+                    counts::advance(conn)?;
                     return Ok(total);
                 }
                 total += n;

@@ -209,6 +209,7 @@ fn prune_in(tx: &Connection, rule: &PruneRule) -> Result<PruneReport, LedgerErro
             tx.execute_batch(&sql)?;
         }
         crate::evidence_keys::forget_deleted(tx)?;
+        crate::counts::recount(tx)?;
         // The inbox's search index is contentless and keyed by proposal rowid, which SQLite
         // may hand out again once the newest proposal is gone: emptied, it is rebuilt by the
         // next search (`Ledger::index_for_search`), so no search meets a pruned proposal's

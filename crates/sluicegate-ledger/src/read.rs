@@ -322,7 +322,8 @@ impl Ledger {
         })
     }
 
-    /// Counts come from `ledger_counts` (kept by triggers, `counts.rs`), so this is O(1).
+    /// Counts come from `ledger_counts` plus the rows above its marks (`counts.rs`), so this
+    /// costs a backlog, not the ledger.
     pub fn stats(&self) -> Result<Stats, LedgerError> {
         let conn = self.conn();
         let kept = crate::counts::counts(&conn)?;

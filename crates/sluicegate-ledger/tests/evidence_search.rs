@@ -33,9 +33,18 @@ fn ids(list: &[StoredEvidence]) -> Vec<String> {
     list.iter().map(|b| b.evidence_bundle_id.clone()).collect()
 }
 
-/// Each filter's answer against the same filter applied to the whole list in memory.
+/// Each filter's answer against the same filter applied to the whole list in memory, and the
+/// kept counts of `store stats` against the rows.
 fn agree(ledger: &Ledger) {
     let all = ledger.list_evidence(&Filter::default()).unwrap();
+    let stats = ledger.stats().unwrap();
+    assert_eq!(stats.evidence_bundles, all.len() as i64);
+    assert_eq!(
+        stats.query_audit,
+        all.len() as i64,
+        "one audit record per read"
+    );
+    assert_eq!(stats.evidence_items, all.len() as i64, "one item per read");
     assert!(all.windows(2).all(|w| w[0].created_at >= w[1].created_at));
     let times: Vec<&str> = all.iter().rev().map(|b| b.created_at.as_str()).collect();
     let (t1, t2) = (times[times.len() / 4], times[times.len() * 3 / 4]);
