@@ -355,18 +355,9 @@ pub(crate) fn kind_queries(q: &ActivityQuery, link: &Link) -> Vec<KindQuery> {
     // Reads: bundles without a proposal (a proposal's bundle is shown through the proposal).
     let reads = read_link && text.is_none() && status.is_none_or(|s| s == EVIDENCE_RECORDED);
     if reads {
-        let mut w = Where::default();
+        // The same exact filters as `evidence list` (`--proposal` leaves reads out above).
+        let mut w = crate::evidence_keys::row_filters(f);
         w.clauses.push("proposal_id IS NULL".into());
-        w.eq("evidence_bundle_id", &f.evidence)
-            .eq("tenant_id", &f.tenant)
-            .eq("principal", &f.principal)
-            .eq("capability", &f.capability)
-            .eq("source_id", &f.source)
-            .table("source_table", &f.table)
-            .eq("query_fingerprint", &f.query_fingerprint)
-            .object_type("business_object", "source_table", &f.object_type)
-            .eq("object_id", &f.object_id)
-            .range("created_at", &f.from, &f.to);
         crate::evidence_keys::narrow(&mut w, f);
         evidence_keyset(&mut w, &q.after);
         out.push(KindQuery {

@@ -143,7 +143,7 @@ fn driving_key(f: &Filter) -> Option<(&'static str, String)> {
 }
 
 /// The filters every search applies to the bundle rows themselves (exact, untruncated).
-fn row_filters(f: &Filter) -> Where {
+pub(crate) fn row_filters(f: &Filter) -> Where {
     let mut w = Where::default();
     w.eq("evidence_bundle_id", &f.evidence)
         .eq("tenant_id", &f.tenant)

@@ -192,11 +192,10 @@ struct JsonPage<'a> {
 
 /// `--json`: `{interactions, next_cursor}`, with text a terminal would act on escaped.
 pub fn json_text(page: &ActivityPage) -> Result<String> {
-    let json = serde_json::to_string_pretty(&JsonPage {
+    crate::common::json_text(&JsonPage {
         interactions: &page.items,
         next_cursor: page.next.as_ref().map(ActivityCursor::encode),
-    })?;
-    Ok(format!("{}\n", display::inert_json(&json)))
+    })
 }
 
 /// The human view of one page (cli.md §9.5), every ledger field through `display::text`.

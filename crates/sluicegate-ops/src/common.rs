@@ -51,6 +51,12 @@ impl Paths {
     }
 }
 
+/// One value as a JSON line with every character a terminal would act on escaped.
+pub fn json_line(value: &impl Serialize) -> anyhow::Result<String> {
+    let json = serde_json::to_string(value)?;
+    Ok(format!("{}\n", display::inert_json(&json)))
+}
+
 /// Pretty JSON with every character a terminal would act on escaped.
 pub fn json_text(value: &impl Serialize) -> anyhow::Result<String> {
     let json = serde_json::to_string_pretty(value)?;

@@ -30,7 +30,7 @@ pub trait Printer {
 pub type Outcome = anyhow::Result<ExitCode>;
 
 mod common;
-pub use common::Paths;
+pub use common::{Paths, json_line, json_text};
 pub mod jobs;
 pub mod records;
 pub mod shadow;

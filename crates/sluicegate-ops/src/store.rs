@@ -345,10 +345,7 @@ fn export(
     let ledger: Ledger = paths.ledger()?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let line_of = |v: &Value| -> Result<String, sluicegate_ledger::LedgerError> {
-        Ok(format!(
-            "{}\n",
-            display::inert_json(&serde_json::to_string(v)?)
-        ))
+        crate::common::json_line(v).map_err(|e| sluicegate_ledger::LedgerError::Io(e.to_string()))
     };
     let counts = match &output {
         Some(path) => {

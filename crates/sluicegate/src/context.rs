@@ -49,10 +49,7 @@ pub fn store_hint(flag: Option<&Path>) -> String {
 }
 
 /// `value` as 2-space indented JSON and a newline, inert on a terminal (`display::inert_json`).
-pub fn json_text(value: &impl serde::Serialize) -> anyhow::Result<String> {
-    let json = serde_json::to_string_pretty(value)?;
-    Ok(format!("{}\n", sluicegate_core::display::inert_json(&json)))
-}
+pub use sluicegate_ops::json_text;
 
 /// Print `value` as [`json_text`].
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -116,15 +116,3 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()?)
 }
-
-/// One value as a JSON line a terminal cannot act on.
-fn json_line(v: &impl serde::Serialize) -> Result<String> {
-    let json = serde_json::to_string(v)?;
-    Ok(format!("{}\n", sluicegate_core::display::inert_json(&json)))
-}
-
-/// A whole document as pretty JSON a terminal cannot act on.
-fn json_doc(v: &impl serde::Serialize) -> Result<String> {
-    let json = serde_json::to_string_pretty(v)?;
-    Ok(format!("{}\n", sluicegate_core::display::inert_json(&json)))
-}

@@ -7,7 +7,8 @@ use anyhow::Result;
 use sluicegate_core::display;
 use sluicegate_ledger::{EventFilter, Ledger, StoredEvent};
 
-use super::{EventFlags, Stop, json_doc, json_line, runtime};
+use super::{EventFlags, Stop, runtime};
+use crate::common::{json_line, json_text as json_doc};
 use crate::filters;
 use crate::{Outcome, Printer};
 

@@ -20,7 +20,8 @@ use sluicegate_ledger::{DeadLetterRecord, EventFilter, Ledger, StoredEvent};
 use sluicegate_runtime::webhook::{self, Webhook};
 use sluicegate_runtime::{Env, Secret};
 
-use super::{EventFlags, Stop, json_doc, json_line, runtime};
+use super::{EventFlags, Stop, runtime};
+use crate::common::{json_line, json_text as json_doc};
 use crate::filters;
 use crate::{Outcome, Printer};
 
