@@ -216,21 +216,9 @@ fn run(conn: Connection, rx: Receiver<Job>, mut chores: Chores) {
             Polled::Gone => return,
             Polled::Empty => {
                 groups_since_chores = 0;
-                // Chores while nothing waits: each returns whether more is due, so a backlog
-                // left by a burst is worked off in the lull, a batch at a time.
-                while chores(&conn, Pace::Idle) {
-                    match rx.try_recv() {
-                        Err(TryRecvError::Empty) => continue,
-                        Ok(job) => {
-                            commit_group(&conn, vec![job]);
-                            break;
-                        }
-                        Err(TryRecvError::Disconnected) => return,
-                    }
-                }
-                match rx.recv() {
-                    Ok(job) => job,
-                    Err(_) => return,
+                match after_chores(&conn, &rx, &mut chores) {
+                    Some(job) => job,
+                    None => return,
                 }
             }
         };
@@ -248,6 +236,20 @@ fn run(conn: Connection, rx: Receiver<Job>, mut chores: Chores) {
             let _ = chores(&conn, Pace::Busy);
         }
     }
+}
+
+/// Chores while nothing waits (each run says whether more is due, so a backlog left by a burst
+/// is worked off in the lull, a batch at a time), then the next job; `None` once every sender
+/// is gone.
+fn after_chores(conn: &Connection, rx: &Receiver<Job>, chores: &mut Chores) -> Option<Job> {
+    while chores(conn, Pace::Idle) {
+        match rx.try_recv() {
+            Ok(job) => return Some(job),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {}
+        }
+    }
+    rx.recv().ok()
 }
 
 /// Run `f` in a write transaction of its own, committed when it returns `Ok`. For upkeep: a

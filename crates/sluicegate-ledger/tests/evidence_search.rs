@@ -172,3 +172,32 @@ fn every_filter_agrees_with_a_scan_while_the_index_catches_up() {
     ledger.index_evidence_now().wait().unwrap();
     agree(&ledger);
 }
+
+/// The writer indexes on its own in a lull: after a burst, the unindexed tail shrinks below
+/// the idle threshold without anyone asking.
+#[test]
+fn the_writer_works_off_the_backlog_when_idle() {
+    let (dir, ledger) = open_temp();
+    for i in 0..900 {
+        record(&ledger, i);
+    }
+    let conn = rusqlite::Connection::open(dir.path().join("nested/dir/ledger.db")).unwrap();
+    let mark = || -> i64 {
+        conn.query_row(
+            "SELECT COALESCE((SELECT CAST(value_json AS INTEGER) FROM runner_state WHERE key = 'evidence_keys_upto'), 0)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while mark() < 900 - 255 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mark stayed at {}",
+            mark()
+        );
+        std::thread::yield_now();
+    }
+    agree(&ledger);
+}
