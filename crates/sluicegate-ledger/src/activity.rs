@@ -304,7 +304,7 @@ pub(crate) fn kind_queries(q: &ActivityQuery, link: &Link) -> Vec<KindQuery> {
     if !matches!(link, Some(None)) && !set(&f.query_fingerprint) && proposal_status {
         let mut w = Where::default();
         if let Some(t) = &text {
-            w.clauses.push("activity_text MATCH ?".into());
+            w.clauses.push("proposal_search MATCH ?".into());
             w.params.push(Box::new(t.clone()));
         }
         if let Some(Some(p)) = link {
@@ -330,12 +330,12 @@ pub(crate) fn kind_queries(q: &ActivityQuery, link: &Link) -> Vec<KindQuery> {
                 &q.after,
                 |op| vec![format!("created_at {op} ?")],
                 |w, c| {
-                    w.clauses.push("activity_text.rowid < ?".into());
+                    w.clauses.push("proposal_search.rowid < ?".into());
                     w.params.push(Box::new(c.id));
                 },
             );
             format!(
-                "SELECT {COLUMNS} FROM activity_text CROSS JOIN proposals ON proposals.rowid = activity_text.rowid{} ORDER BY activity_text.rowid DESC LIMIT {per_kind}",
+                "SELECT {COLUMNS} FROM proposal_search CROSS JOIN proposals ON proposals.rowid = proposal_search.rowid{} ORDER BY proposal_search.rowid DESC LIMIT {per_kind}",
                 w.sql()
             )
         } else {
@@ -543,6 +543,9 @@ impl Ledger {
     /// One page of `activity search`. See the module documentation for what each kind shows.
     pub fn activity(&self, q: &ActivityQuery) -> Result<ActivityPage, LedgerError> {
         let link = self.activity_link(q)?;
+        if q.text.as_deref().and_then(fts_query).is_some() {
+            self.index_all_for_search()?;
+        }
         let limit = q.filter.limit.unwrap_or(20).clamp(1, MAX_ACTIVITY_LIMIT) as usize;
         let mut all: Vec<(ActivityCursor, ActivityItem)> = Vec::new();
         let conn = self.conn();

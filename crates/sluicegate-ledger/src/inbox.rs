@@ -12,27 +12,17 @@
 //!   `idx_proposals_state_created`, then the decided ones on the partial index
 //!   `idx_proposals_decided_created` (schema: rows whose state is not `pending_review`). The
 //!   cursor says which phase it is in.
-//! - A text search walks the `proposal_search` full-text index (id, capability, target,
-//!   principal, tenant and the proposed values, the agent's reason among them) in rowid order,
-//!   which is recording order, so a search lists proposals in the order they were recorded.
-//!   Recording a proposal never touches that index (it would cost every proposal about 50 µs):
-//!   a search first indexes the proposals recorded since the last one
-//!   ([`Ledger::index_for_search`]), on the writer, in chunks that hold the write lock briefly.
+//! - A text search walks the `proposal_search` full-text index (`search.rs`: id, capability,
+//!   target, principal, tenant, proposed values and reasons) in rowid order, which is
+//!   recording order, so a search lists proposals in the order they were recorded. Recording
+//!   never touches that index: a search first brings it up to date
+//!   ([`Ledger::index_for_search`]).
 
 use rusqlite::ToSql;
 
 use crate::query::{Filter, Where, proposals_query};
 use crate::views::StoredProposal;
-use crate::{Ledger, LedgerError, Pending};
-
-/// What the search index holds of a proposal (one row of `proposals`): its id, capability,
-/// target, principal, tenant and proposed values. A change set that does not parse is indexed
-/// without its values.
-const SEARCH_BODY: &str = "proposal_id || ' ' || action || ' ' || business_object || ' ' || source_table || ' ' || object_id || ' ' || COALESCE(principal, '') || ' ' || tenant_id || ' ' || COALESCE(CASE WHEN json_valid(change_set_json) THEN json_extract(change_set_json, '$.patch') END, '')";
-
-/// Proposals indexed per writer job: a few milliseconds of the write lock each, so a server
-/// recording proposals meanwhile is never kept waiting long.
-const INDEX_CHUNK: u32 = 2000;
+use crate::{Ledger, LedgerError};
 
 /// The state the inbox puts first.
 const PENDING: &str = "pending_review";
@@ -174,27 +164,6 @@ pub(crate) fn inbox_query(
 }
 
 impl Ledger {
-    /// Index, for the inbox's search, the next proposals recorded since the index was last
-    /// brought up to date (proposals are only ever appended, so they are the rowids past the
-    /// index's largest): at most [`INDEX_CHUNK`] of them, on the writer. Answers how many.
-    pub fn index_for_search(&self) -> Pending<usize> {
-        self.writer.submit(|conn| {
-            let sql = format!(
-                "INSERT INTO proposal_search(rowid, body) SELECT rowid, {SEARCH_BODY} FROM proposals \
-                 WHERE rowid > COALESCE((SELECT rowid FROM proposal_search ORDER BY rowid DESC LIMIT 1), 0) \
-                 ORDER BY rowid LIMIT {INDEX_CHUNK}"
-            );
-            Ok(conn.execute(&sql, [])?)
-        })
-    }
-
-    /// Bring the search index up to date, a chunk at a time. Synchronous, like every read:
-    /// async callers run it on a blocking thread.
-    fn index_all_for_search(&self) -> Result<(), LedgerError> {
-        while self.index_for_search().wait()? >= INDEX_CHUNK as usize {}
-        Ok(())
-    }
-
     /// One page of the review inbox, oldest first, starting after `after`: the proposals
     /// and, when the page is full, the cursor of the next page. `f.limit` is the page size.
     pub fn inbox(

@@ -23,6 +23,7 @@ mod query;
 mod read;
 mod replay;
 mod schema;
+mod search;
 mod verify;
 mod views;
 mod write;

@@ -210,15 +210,12 @@ fn prune_in(tx: &Connection, rule: &PruneRule) -> Result<PruneReport, LedgerErro
         }
         crate::evidence_keys::forget_deleted(tx)?;
         crate::counts::recount(tx)?;
-        // The inbox's search index is contentless and keyed by proposal rowid, which SQLite
-        // may hand out again once the newest proposal is gone: emptied, it is rebuilt by the
-        // next search (`Ledger::index_for_search`), so no search meets a pruned proposal's
-        // words under a new proposal's rowid.
+        // The search index is contentless and keyed by proposal rowid, which SQLite may hand
+        // out again once the newest proposal is gone: emptied, it is rebuilt by the next
+        // search (`Ledger::index_for_search`), so no search meets a pruned proposal's words
+        // under a new proposal's rowid.
         if report.deleted.get("proposals").is_some_and(|n| *n > 0) {
-            tx.execute(
-                "INSERT INTO proposal_search (proposal_search) VALUES ('delete-all')",
-                [],
-            )?;
+            crate::search::forget_all(tx)?;
         }
     }
     tx.execute_batch("DROP TABLE temp.prune_p; DROP TABLE temp.prune_e;")?;

@@ -413,7 +413,7 @@ fn activity_and_event_queries_search_an_index() {
                 let text_walks = name == "text"
                     && rank == Some(4)
                     && !plan.iter().any(|l| {
-                        l.contains("activity_text VIRTUAL TABLE INDEX") && l.contains('<')
+                        l.contains("proposal_search VIRTUAL TABLE INDEX") && l.contains('<')
                     });
                 if scans || bundle_scan || text_sorts || text_walks {
                     failures.push(format!(

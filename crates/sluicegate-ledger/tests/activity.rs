@@ -280,6 +280,31 @@ fn free_text_finds_proposals_by_capability_target_principal_and_reason() {
     );
 }
 
+/// The index is filled by searches: a reason a reviewer gives after one search is found by
+/// the next (its proposal's entry is rewritten), and only on that proposal.
+#[test]
+fn a_reason_given_after_a_search_is_found_by_the_next_search() {
+    let (_d, ledger, ids) = seeded();
+    let p1 = &ids[1];
+    let text = |t: &str| kinds(&ledger, &query(|q| q.text = some(t)));
+    assert!(text("latecomer").is_empty(), "indexes everything so far");
+    let hash = ledger.proposal(p1).unwrap().proposal_hash;
+    decide(
+        &ledger,
+        p1,
+        Verdict::Reject,
+        "ann",
+        Some("latecomer reason"),
+        &hash,
+        1,
+    )
+    .unwrap();
+    assert_eq!(text("latecomer"), [format!("proposal {p1}")]);
+    assert_eq!(text("goodwill latecomer"), [format!("proposal {p1}")]);
+    assert_eq!(text("escalated").len(), 1, "the other entry is untouched");
+    assert_eq!(ledger.index_for_search().wait().unwrap(), 0, "up to date");
+}
+
 #[test]
 fn pages_follow_their_cursor_without_gaps_or_repeats() {
     let (_d, ledger, t) = open_stamped();
