@@ -241,7 +241,9 @@ fn time_keyset(w: &mut Where, kind: Kind, after: &Option<ActivityCursor>, id: &'
 /// A keyset over evidence bundles in rowid order (time follows rowid): within the cursor's own
 /// kind the next page is the rowids below the cursor's; a time bound is a rowid bound found
 /// through the time keys of `evidence_keys` (a superset, narrowed by the exact time).
-fn evidence_keyset(w: &mut Where, after: &Option<ActivityCursor>) {
+/// `rowid` names the bundle's rowid in the statement (the side index's column when the walk
+/// is on it, so the walk starts at the cursor).
+fn evidence_keyset(w: &mut Where, after: &Option<ActivityCursor>, rowid: &str) {
     keyset(
         w,
         Kind::Evidence,
@@ -256,7 +258,7 @@ fn evidence_keyset(w: &mut Where, after: &Option<ActivityCursor>) {
             ]
         },
         |w, c| {
-            w.clauses.push("rowid < ?".into());
+            w.clauses.push(format!("{rowid} < ?"));
             w.params.push(Box::new(c.id));
         },
     );
@@ -356,16 +358,21 @@ pub(crate) fn kind_queries(q: &ActivityQuery, link: &Link) -> Vec<KindQuery> {
     let reads = read_link && text.is_none() && status.is_none_or(|s| s == EVIDENCE_RECORDED);
     if reads {
         // The same exact filters as `evidence list` (`--proposal` leaves reads out above).
-        let mut w = crate::evidence_keys::row_filters(f);
-        w.clauses.push("proposal_id IS NULL".into());
-        crate::evidence_keys::narrow(&mut w, f);
-        evidence_keyset(&mut w, &q.after);
+        let (sql, w) = crate::evidence_keys::reads_query(
+            f,
+            "created_at, evidence_bundles.rowid, capability, tenant_id, principal, business_object, object_id, evidence_bundle_id, source_id, source_table",
+            per_kind,
+            |w, rowid| {
+                let exact = crate::evidence_keys::row_filters(f);
+                w.clauses.extend(exact.clauses);
+                w.params.extend(exact.params);
+                w.clauses.push("proposal_id IS NULL".into());
+                evidence_keyset(w, &q.after, rowid);
+            },
+        );
         out.push(KindQuery {
             kind: Kind::Evidence,
-            sql: format!(
-                "SELECT created_at, rowid, capability, tenant_id, principal, business_object, object_id, evidence_bundle_id, source_id, source_table FROM evidence_bundles{} ORDER BY rowid DESC LIMIT {per_kind}",
-                w.sql()
-            ),
+            sql,
             w,
         });
     }

@@ -163,13 +163,13 @@ pub(crate) fn row_filters(f: &Filter) -> Where {
 /// time keys (bundles are appended in recording order): at least the first indexed bundle at
 /// or after `from` (else only the unindexed tail can match), and below the first indexed
 /// bundle after `to` (else nothing indexed is too late).
-fn time_bounds(w: &mut Where, rowid_col: &str, f: &Filter, mark: i64) {
+/// `mark` is SQL for the highest indexed rowid (a literal, or [`MARK_SQL`]).
+fn time_bounds(w: &mut Where, rowid_col: &str, f: &Filter, mark: &str) {
     if let Some(from) = f.from.as_ref().filter(|v| !v.is_empty()) {
         w.clauses.push(format!(
-            "{rowid_col} >= COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value >= substr(?, 1, {KEY_CHARS}) ORDER BY value, bundle_rowid LIMIT 1), ?)"
+            "{rowid_col} >= COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value >= substr(?, 1, {KEY_CHARS}) ORDER BY value, bundle_rowid LIMIT 1), COALESCE({mark}, 0) + 1)"
         ));
         w.params.push(Box::new(from.clone()));
-        w.params.push(Box::new(mark + 1));
     }
     if let Some(to) = f.to.as_ref().filter(|v| !v.is_empty()) {
         w.clauses.push(format!(
@@ -184,28 +184,55 @@ fn time_bounds(w: &mut Where, rowid_col: &str, f: &Filter, mark: i64) {
 const MARK_SQL: &str =
     "(SELECT CAST(value_json AS INTEGER) FROM runner_state WHERE key = 'evidence_keys_upto')";
 
-/// Narrow one statement over `evidence_bundles` to the rowids the side index names for the
-/// filter's most selective key (plus the unindexed tail) and to the filter's time range, for
-/// a caller that adds the exact filters itself (`activity search`'s reads).
-pub(crate) fn narrow(w: &mut Where, f: &Filter) {
-    if let Some((kind, value)) = driving_key(f) {
-        w.clauses.push(format!(
-            "rowid IN (SELECT bundle_rowid FROM evidence_keys WHERE kind = '{kind}' AND value = substr(?, 1, {KEY_CHARS}) AND bundle_rowid <= COALESCE({MARK_SQL}, 0) UNION ALL SELECT rowid FROM evidence_bundles WHERE rowid > COALESCE({MARK_SQL}, 0))"
-        ));
-        w.params.push(Box::new(value));
-    }
-    if let Some(from) = f.from.as_ref().filter(|v| !v.is_empty()) {
-        w.clauses.push(format!(
-            "rowid >= COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value >= substr(?, 1, {KEY_CHARS}) ORDER BY value, bundle_rowid LIMIT 1), COALESCE({MARK_SQL}, 0) + 1)"
-        ));
-        w.params.push(Box::new(from.clone()));
-    }
-    if let Some(to) = f.to.as_ref().filter(|v| !v.is_empty()) {
-        w.clauses.push(format!(
-            "rowid < COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value > substr(?, 1, {KEY_CHARS}) ORDER BY value, bundle_rowid LIMIT 1), 9223372036854775807)"
-        ));
-        w.params.push(Box::new(to.clone()));
-    }
+/// One statement over `evidence_bundles` for a caller that adds the exact filters itself
+/// (`activity search`'s reads): `build` is called for each part with the name of the bundle's
+/// rowid in that part and adds the caller's clauses. `columns` are selected (their second must
+/// be the rowid) newest first, at most `limit` rows.
+///
+/// With a key to look up, two parts, each walking an index newest first and stopping at
+/// `limit`: the unindexed tail above the mark, then the side index's entries for the filter's
+/// most selective key joined to their bundles (`rowid IN (…)` over the key would materialise
+/// every match first, O(matches)). Without one, a walk of the bundles newest first.
+pub(crate) fn reads_query(
+    f: &Filter,
+    columns: &str,
+    limit: u32,
+    build: impl Fn(&mut Where, &str),
+) -> (String, Where) {
+    let Some((kind, value)) = driving_key(f) else {
+        let mut w = Where::default();
+        build(&mut w, "rowid");
+        time_bounds(&mut w, "rowid", f, MARK_SQL);
+        let sql = format!(
+            "SELECT {columns} FROM evidence_bundles{} ORDER BY rowid DESC LIMIT {limit}",
+            w.sql()
+        );
+        return (sql, w);
+    };
+    let mut tail = Where::default();
+    tail.clauses
+        .push(format!("rowid > COALESCE({MARK_SQL}, 0)"));
+    build(&mut tail, "rowid");
+    let mut keyed = Where::default();
+    keyed.clauses.push(format!(
+        "k.kind = '{kind}' AND k.value = substr(?, 1, {KEY_CHARS}) AND k.bundle_rowid <= COALESCE({MARK_SQL}, 0)"
+    ));
+    keyed.params.push(Box::new(value));
+    build(&mut keyed, "k.bundle_rowid");
+    time_bounds(&mut keyed, "k.bundle_rowid", f, MARK_SQL);
+    let sql = format!(
+        "SELECT * FROM (SELECT {columns} FROM evidence_bundles{} ORDER BY rowid DESC LIMIT {limit}) \
+         UNION ALL SELECT * FROM (SELECT {columns} FROM evidence_keys AS k JOIN evidence_bundles ON evidence_bundles.rowid = k.bundle_rowid{} ORDER BY k.bundle_rowid DESC LIMIT {limit}) \
+         ORDER BY 2 DESC LIMIT {limit}",
+        tail.sql(),
+        keyed.sql()
+    );
+    let mut w = Where {
+        params: tail.params,
+        ..Where::default()
+    };
+    w.params.extend(keyed.params);
+    (sql, w)
 }
 
 /// The queries of one `evidence list`, run in order and concatenated (each newest first, the
@@ -216,7 +243,7 @@ pub(crate) fn evidence_queries(f: &Filter, mark: i64) -> Vec<(String, Where)> {
     let Some((kind, value)) = driving_key(f) else {
         // Nothing to look up: walk newest first, within the time bounds when given.
         let mut w = row_filters(f);
-        time_bounds(&mut w, "rowid", f, mark);
+        time_bounds(&mut w, "rowid", f, &mark.to_string());
         let sql = format!(
             "SELECT {columns} FROM evidence_bundles{} ORDER BY rowid DESC{limit}",
             w.sql()
@@ -238,7 +265,7 @@ pub(crate) fn evidence_queries(f: &Filter, mark: i64) -> Vec<(String, Where)> {
         format!("k.kind = '{kind}' AND k.value = substr(?, 1, {KEY_CHARS})"),
     );
     keyed.params.insert(0, Box::new(value));
-    time_bounds(&mut keyed, "k.bundle_rowid", f, mark);
+    time_bounds(&mut keyed, "k.bundle_rowid", f, &mark.to_string());
     let keyed_sql = format!(
         "SELECT {columns} FROM evidence_keys AS k JOIN evidence_bundles ON evidence_bundles.rowid = k.bundle_rowid{} ORDER BY k.bundle_rowid DESC{limit}",
         keyed.sql()

@@ -179,6 +179,35 @@ impl Lease {
         force: bool,
         started_at: &str,
     ) -> Result<(Lease, Option<String>), LeaseError> {
+        Self::take(store, ("mcp", transport), "serve", force, started_at)
+    }
+
+    /// Take the lease of `store` for a maintenance command that must not run beside a server
+    /// (`operation`, e.g. `store prune`), and hold it until dropped, so no server can start
+    /// while it runs (a check alone would leave that window open). Refused like
+    /// [`check`] when a server holds it; with `force`, a warning and a lease that holds nothing.
+    pub fn hold_for(
+        store: &Path,
+        operation: &str,
+        force: bool,
+        started_at: &str,
+    ) -> Result<(Lease, Option<String>), LeaseError> {
+        Self::take(
+            store,
+            ("maintenance", operation),
+            operation,
+            force,
+            started_at,
+        )
+    }
+
+    fn take(
+        store: &Path,
+        (mode, transport): (&str, &str),
+        operation: &str,
+        force: bool,
+        started_at: &str,
+    ) -> Result<(Lease, Option<String>), LeaseError> {
         let none = Lease {
             lock: None,
             label: None,
@@ -203,7 +232,7 @@ impl Lease {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let warning = refuse(read(store), force, "serve")?;
+                let warning = refuse(read(store), force, operation)?;
                 return Ok((none, warning));
             }
             Err(TryLockError::Error(e)) if force => {
@@ -218,7 +247,7 @@ impl Lease {
         let store_abs = std::path::absolute(store).unwrap_or_else(|_| store.to_path_buf());
         let info = LeaseInfo {
             pid: std::process::id(),
-            mode: "mcp".into(),
+            mode: mode.into(),
             transport: transport.into(),
             store_path: store_abs.display().to_string(),
             started_at: started_at.into(),
@@ -336,6 +365,39 @@ mod tests {
         let (second, warning) = Lease::acquire(&store, "stdio", false, "t2").expect("free now");
         assert!(warning.is_none() && second.is_held());
         assert_eq!(read(&store).expect("label").transport, "stdio");
+    }
+
+    /// A maintenance command holds the lease for its whole run: a server starting meanwhile
+    /// is refused and told what runs; one holding it already refuses the command.
+    #[test]
+    fn maintenance_holds_the_lease_and_servers_hold_it_against_maintenance() {
+        let (_dir, store) = store();
+        let (prune, _) = Lease::hold_for(&store, "store prune", false, "t0").expect("free");
+        assert!(prune.is_held());
+        let msg = Lease::acquire(&store, "stdio", false, "t1")
+            .expect_err("a server must not start during a prune")
+            .to_string();
+        assert!(
+            msg.starts_with("Local store appears active for maintenance/store prune (pid"),
+            "{msg}"
+        );
+        assert!(msg.contains("Refusing serve."), "{msg}");
+        drop(prune);
+
+        let (server, _) = Lease::acquire(&store, "stdio", false, "t2").expect("free again");
+        let msg = Lease::hold_for(&store, "store vacuum", false, "t3")
+            .expect_err("refused beside a server")
+            .to_string();
+        assert!(msg.contains("Refusing store vacuum."), "{msg}");
+        let (forced, warning) =
+            Lease::hold_for(&store, "store vacuum", true, "t3").expect("forced");
+        assert!(!forced.is_held() && warning.is_some());
+        assert_eq!(
+            read(&store).expect("label").mode,
+            "mcp",
+            "the server's label stays"
+        );
+        drop(server);
     }
 
     #[test]

@@ -387,11 +387,13 @@ fn activity_and_event_queries_search_an_index() {
             let link = q.filter.proposal.clone().map(Some);
             for kq in kind_queries(&q, &link) {
                 let plan = conn_plan(kq.sql(), kq.params());
+                // The first table named (a compound's parts are subqueries).
                 let table = kq
                     .sql()
                     .split(" FROM ")
-                    .nth(1)
-                    .and_then(|t| t.split_whitespace().next())
+                    .skip(1)
+                    .filter_map(|t| t.split_whitespace().next())
+                    .find(|t| !t.starts_with('('))
                     .unwrap()
                     .to_string();
                 // A full scan reads the table itself; walking an index or the rowids backwards
@@ -407,6 +409,23 @@ fn activity_and_event_queries_search_an_index() {
                 let bundle_scan = table == "evidence_bundles"
                     && ["tenant", "principal", "object", "from", "to"].contains(&name.as_str())
                     && !searches_only(&plan, "evidence_bundles");
+                // A key filter's reads walk the side index newest first from the cursor, never
+                // collecting every match of the key first (`rowid IN (…)` did: O(matches)).
+                let keyed = [
+                    "tenant",
+                    "principal",
+                    "object",
+                    "capability",
+                    "source",
+                    "table",
+                ]
+                .contains(&name.as_str());
+                let keys_collected = table == "evidence_bundles"
+                    && keyed
+                    && (plan.iter().any(|l| l.contains("LIST SUBQUERY"))
+                        || !plan
+                            .iter()
+                            .any(|l| l.starts_with("SEARCH k USING PRIMARY KEY")));
                 // A text search walks the full-text index newest first: no sort of its matches.
                 let text_sorts = name == "text" && plan.iter().any(|l| l.contains("TEMP B-TREE"));
                 // Past a page, the index walk starts below the cursor's rowid (FTS5's `<`).
@@ -415,7 +434,7 @@ fn activity_and_event_queries_search_an_index() {
                     && !plan.iter().any(|l| {
                         l.contains("proposal_search VIRTUAL TABLE INDEX") && l.contains('<')
                     });
-                if scans || bundle_scan || text_sorts || text_walks {
+                if scans || bundle_scan || keys_collected || text_sorts || text_walks {
                     failures.push(format!(
                         "activity --{name} after {rank:?} ({table}): {plan:?}"
                     ));

@@ -10,7 +10,7 @@ use serde_json::json;
 use sluicegate_core::call::TrustedContext;
 use sluicegate_core::config::Provider;
 use sluicegate_core::evidence::record_read;
-use sluicegate_ledger::{Filter, Ledger, StoredEvidence};
+use sluicegate_ledger::{ActivityQuery, Filter, Ledger, StoredEvidence};
 
 fn record(ledger: &Ledger, i: usize) {
     let cfg = config("review");
@@ -149,6 +149,39 @@ fn agree(ledger: &Ledger) {
             ids(&limited),
             ids(&expected[..expected.len().min(5)]),
             "{filter:?} limit 5"
+        );
+        // `activity search` lists the same reads (none has a proposal here), a page of 5 and
+        // the page after it through the cursor.
+        let page = |after| {
+            ledger
+                .activity(&ActivityQuery {
+                    filter: Filter {
+                        limit: Some(5),
+                        ..filter.clone()
+                    },
+                    after,
+                    ..ActivityQuery::default()
+                })
+                .unwrap()
+        };
+        let first = page(None);
+        let mut listed: Vec<String> = first
+            .items
+            .iter()
+            .filter_map(|i| i.evidence.clone())
+            .collect();
+        if let Some(next) = first.next {
+            listed.extend(
+                page(Some(next))
+                    .items
+                    .iter()
+                    .filter_map(|i| i.evidence.clone()),
+            );
+        }
+        assert_eq!(
+            listed,
+            ids(&expected[..expected.len().min(10)]),
+            "activity {filter:?}"
         );
     }
 }

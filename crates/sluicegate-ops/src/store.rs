@@ -117,23 +117,27 @@ pub fn run(cmd: StoreOps, out: &mut dyn Printer) -> Outcome {
     }
 }
 
-/// The lease check of a command that must not run beside a server: refused (exit 1) or,
-/// with `force`, a warning on stderr. A lock file that cannot be read is an error (exit 2).
-fn lease_check(
+/// The lease of a command that must not run beside a server, taken and held for its whole run
+/// (so no server starts meanwhile): refused (exit 1) when a server holds it or, with `force`, a
+/// warning on stderr and a lease that holds nothing. A lock file that cannot be taken is an
+/// error (exit 2).
+fn hold_lease(
     store: &std::path::Path,
     force: bool,
     operation: &str,
     out: &mut dyn Printer,
-) -> anyhow::Result<Option<ExitCode>> {
-    match lease::check(store, force, operation) {
-        Ok(Some(warning)) => {
-            out.err(&format!("Warning: {warning}\n"));
-            Ok(None)
+) -> anyhow::Result<Result<lease::Lease, ExitCode>> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    match lease::Lease::hold_for(store, operation, force, &now) {
+        Ok((held, warning)) => {
+            if let Some(warning) = warning {
+                out.err(&format!("Warning: {warning}\n"));
+            }
+            Ok(Ok(held))
         }
-        Ok(None) => Ok(None),
         Err(e @ lease::LeaseError::Active { .. }) => {
             out.err(&format!("refused: STORE_LEASE_ACTIVE: {e}\n"));
-            Ok(Some(ExitCode::from(1)))
+            Ok(Err(ExitCode::from(1)))
         }
         Err(e) => Err(e.into()),
     }
@@ -142,9 +146,10 @@ fn lease_check(
 fn vacuum(paths: &Paths, json: bool, force: bool, out: &mut dyn Printer) -> Outcome {
     let store = paths.store_path();
     let ledger = paths.ledger()?;
-    if let Some(code) = lease_check(&store, force, "store vacuum", out)? {
-        return Ok(code);
-    }
+    let _lease = match hold_lease(&store, force, "store vacuum", out)? {
+        Ok(held) => held,
+        Err(code) => return Ok(code),
+    };
     let report = ledger.vacuum()?;
     if json {
         out.out(&json_text(&report)?);
@@ -200,9 +205,14 @@ fn prune(a: &PruneArgs, out: &mut dyn Printer) -> Outcome {
     let store = a.paths.store_path();
     let ledger = a.paths.ledger()?;
     let dry_run = !a.yes;
-    if !dry_run && let Some(code) = lease_check(&store, a.force, "store prune", out)? {
-        return Ok(code);
-    }
+    let _lease = if dry_run {
+        None
+    } else {
+        match hold_lease(&store, a.force, "store prune", out)? {
+            Ok(held) => Some(held),
+            Err(code) => return Ok(code),
+        }
+    };
     let report = ledger
         .prune(PruneRule {
             older_than: cutoff,
@@ -300,9 +310,16 @@ fn reset(paths: &Paths, yes: bool, force: bool, json: bool, out: &mut dyn Printe
             return Ok(ExitCode::from(1));
         }
     }
-    if let Some(code) = lease_check(&store, force, "store reset", out)? {
-        return Ok(code);
-    }
+    // Held while the files go, so no server starts on them meanwhile; a store that is not
+    // there gets no lock file littered beside it.
+    let _lease = if abs.exists() {
+        match hold_lease(&store, force, "store reset", out)? {
+            Ok(held) => Some(held),
+            Err(code) => return Ok(code),
+        }
+    } else {
+        None
+    };
     let mut removed = Vec::new();
     let candidates = ["", "-wal", "-shm"]
         .iter()
