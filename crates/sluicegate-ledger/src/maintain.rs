@@ -106,12 +106,24 @@ impl Ledger {
         })
     }
 
-    /// Prune (or with `dry_run`, count) what `rule` selects, in one writer transaction.
+    /// Prune what `rule` selects, in one writer transaction; with `dry_run`, count it on the
+    /// read connection instead (its work tables are temporary, so a dry run never takes the
+    /// write lock a serving process's calls wait on).
     pub fn prune(&self, rule: PruneRule) -> Pending<PruneReport> {
         if rule.older_than.is_none() && rule.keep.is_none() {
             return Pending::ready(Err(LedgerError::Io(
                 "a prune needs an age (--older-than) or a count (--keep)".into(),
             )));
+        }
+        if rule.dry_run {
+            let conn = self.conn();
+            // One snapshot for every count; nothing in it writes the ledger itself.
+            let counted = conn
+                .execute_batch("BEGIN DEFERRED")
+                .map_err(LedgerError::from)
+                .and_then(|()| prune_in(&conn, &rule));
+            let ended = conn.execute_batch("ROLLBACK").map_err(LedgerError::from);
+            return Pending::ready(counted.and_then(|report| ended.map(|()| report)));
         }
         self.write(move |tx, _| prune_in(tx, &rule))
     }

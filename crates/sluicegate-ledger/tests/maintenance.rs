@@ -110,6 +110,29 @@ fn prune_by_age_removes_whole_final_proposals_and_keeps_pending_ones() {
 }
 
 /// `--keep N` keeps the newest N proposals whatever their state and age.
+/// A dry run only reads: it answers while another process holds the write lock (counted
+/// through the writer, it waited out the busy timeout and failed with `database is locked`).
+#[test]
+fn a_dry_run_answers_while_another_process_holds_the_write_lock() {
+    let (dir, ledger) = open_temp();
+    let cfg = config("review");
+    let (p, _) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    reject(&ledger, &p.proposal_id);
+    let other = Connection::open(dir.path().join("nested/dir/ledger.db")).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let dry = prune(&ledger, None, Some(0), true);
+    assert_eq!(dry.deleted["proposals"], 1);
+    other.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(ledger.stats().unwrap().proposals, 1, "nothing deleted");
+}
+
 #[test]
 fn prune_by_count_keeps_the_newest() {
     let (_d, ledger) = open_temp();

@@ -52,10 +52,10 @@ pub enum StoreOps {
     Export {
         #[command(flatten)]
         paths: Paths,
-        /// Earliest created_at (RFC 3339 prefix, e.g. 2026-06-01)
+        /// Earliest time: a date (2026-06-01) or an RFC 3339 time in any offset
         #[arg(long)]
         from: Option<String>,
-        /// Latest created_at (RFC 3339 prefix; 2026-06-30 includes that whole day)
+        /// Latest time: a date (2026-06-30 includes that whole day) or an RFC 3339 time
         #[arg(long)]
         to: Option<String>,
         /// Where to write (default: stdout)
@@ -359,6 +359,10 @@ fn export(
     output: Option<PathBuf>,
     out: &mut dyn Printer,
 ) -> Outcome {
+    // The same forms as `activity search` and `events`, compared in the ledger's own (UTC,
+    // milliseconds): a time in another offset would otherwise compare as text.
+    let from = crate::filters::time("--from", &from, false)?;
+    let to = crate::filters::time("--to", &to, true)?;
     let ledger: Ledger = paths.ledger()?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let line_of = |v: &Value| -> Result<String, sluicegate_ledger::LedgerError> {

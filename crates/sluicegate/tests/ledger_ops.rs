@@ -211,6 +211,25 @@ fn store_maintenance_keeps_every_kept_chain_and_refuses_beside_a_server() {
     // Export before the prune, then check the file (and a tampered copy).
     let text = p.ok(&["store", "export", "--output", "backup/ledger.jsonl"]);
     assert!(text.contains("exported 2 proposal(s)"), "{text}");
+    // Times take the forms `activity search` takes, in any offset; anything else is named.
+    let since = p.ok(&["store", "export", "--from", "2000-01-01T05:00:00+05:00"]);
+    assert!(since.contains("\"record\":\"proposal\""), "{since}");
+    let later = p.ok(&[
+        "store",
+        "export",
+        "--from",
+        "2999-01-01",
+        "--to",
+        "2999-12-31",
+    ]);
+    assert!(!later.contains("\"record\":\"proposal\""), "{later}");
+    let o = p.run(&["store", "export", "--from", "yesterday"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--from must be a date"),
+        "{}",
+        stderr(&o)
+    );
     assert!(
         p.ok(&["store", "verify-export", "backup/ledger.jsonl"])
             .contains("OK: every hash chain links")
