@@ -58,10 +58,23 @@ pub(crate) const KINDS: &[(&str, &str)] = &[
 ];
 
 /// The `INSERT … SELECT` that indexes bundles with rowids in `(?1, ?2]`.
+///
+/// Time keys are sparse: only the first bundle of each minute (the key's 16 characters) gets
+/// one. A time bound asks for the first bundle of the smallest minute at or past a time
+/// (`ORDER BY value, bundle_rowid LIMIT 1`), and that is the same row whether every bundle of
+/// the minute has a key or only its first; one key per minute instead of per call saves
+/// about 24 bytes of every recorded read. (Ledgers indexed before schema 14 keep their dense
+/// keys; the extra ones change no answer.)
 pub(crate) fn index_sql() -> String {
     let selects: Vec<String> = KINDS
         .iter()
-        .map(|(kind, expr)| {
+        .map(|&(kind, expr)| {
+            if kind == "d" {
+                return format!(
+                    "SELECT 'd', substr({expr}, 1, {KEY_CHARS}) AS minute, MIN(rowid) FROM evidence_bundles WHERE rowid > ?1 AND rowid <= ?2 GROUP BY minute \
+                     HAVING NOT EXISTS (SELECT 1 FROM evidence_keys WHERE kind = 'd' AND value = minute)"
+                );
+            }
             format!(
                 "SELECT '{kind}', substr({expr}, 1, {KEY_CHARS}), rowid FROM evidence_bundles WHERE rowid > ?1 AND rowid <= ?2 AND {expr} IS NOT NULL"
             )
@@ -118,6 +131,17 @@ pub(crate) fn forget_deleted(conn: &Connection) -> Result<(), LedgerError> {
     conn.execute(
         "UPDATE runner_state SET value_json = (SELECT CAST(COALESCE(MAX(rowid), 0) AS TEXT) FROM evidence_bundles) WHERE key = ?1 AND CAST(value_json AS INTEGER) > (SELECT COALESCE(MAX(rowid), 0) FROM evidence_bundles)",
         [MARK],
+    )?;
+    // A minute whose first bundle went keeps its other bundles: its time key moves to the
+    // first of those (time keys are sparse, see `index_sql`).
+    conn.execute(
+        &format!(
+            "INSERT OR IGNORE INTO evidence_keys (kind, value, bundle_rowid) \
+             SELECT 'd', substr(created_at, 1, {KEY_CHARS}) AS minute, MIN(rowid) FROM evidence_bundles \
+             WHERE rowid <= COALESCE({MARK_SQL}, 0) GROUP BY minute \
+             HAVING NOT EXISTS (SELECT 1 FROM evidence_keys WHERE kind = 'd' AND value = minute)"
+        ),
+        [],
     )?;
     Ok(())
 }

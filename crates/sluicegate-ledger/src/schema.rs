@@ -282,6 +282,16 @@ CREATE VIRTUAL TABLE proposal_search USING fts5(body, content='', tokenize='unic
     // Version 13 (`search.rs`): one full-text index of proposals for the inbox and `activity
     // search --text`, filled by the searches themselves instead of schema 11's triggers.
     crate::search::MIGRATION,
+    // Version 14, bytes per call (issue: ≤ 2 KB): indexes another one already serves. Events
+    // by kind walk `(kind)` in event-id order (the order every listing uses); proposals by
+    // source and table walk `(source_table, created_at)`, by object `(object_id,
+    // created_at)`, each checking the other column on the row (`plan_tests` still asserts an
+    // index search for every filter). Time keys of evidence become sparse (`evidence_keys`).
+    r#"
+DROP INDEX idx_proposal_events_kind_created;
+DROP INDEX idx_proposals_source_table_created;
+DROP INDEX idx_proposals_object_created;
+"#,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.

@@ -234,3 +234,80 @@ fn the_writer_works_off_the_backlog_when_idle() {
     }
     agree(&ledger);
 }
+
+/// Time keys are sparse (the first bundle of each minute): time ranges that start and end
+/// inside, at and between minutes agree with a scan, before and after indexing and after a
+/// prune removed the first bundles of a minute (its key then moves to the first one left).
+#[test]
+fn time_ranges_agree_with_a_scan_with_one_time_key_per_minute() {
+    // The ledger stamps records with its clock: this one reads the time the test sets.
+    let now = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stamp = now.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open_with_clock(
+        &dir.path().join("ledger.db"),
+        std::sync::Arc::new(move || stamp.lock().unwrap().clone()),
+    )
+    .unwrap();
+    let cfg = config("review");
+    let cap = &cfg.capabilities[0];
+    let ctx = TrustedContext {
+        tenant_id: "acme".into(),
+        principal: "agent".into(),
+        provenance: Provider::Environment,
+    };
+    // 7 reads a minute, 8 s apart, over 6 minutes.
+    let at = |i: usize| format!("2026-06-20T14:{:02}:{:02}.000Z", 10 + i / 7, (i % 7) * 8);
+    for i in 0..42 {
+        *now.lock().unwrap() = at(i);
+        let read = record_read(cap, &ctx, &row("INV-1", 1), 1, &json!(i), &at(i));
+        ledger.record_read(read.bundle, read.audit).wait().unwrap();
+    }
+    let check = |ledger: &Ledger| {
+        let all = ledger.list_evidence(&Filter::default()).unwrap();
+        let bounds = [
+            None,
+            Some("2026-06-20T14:11:00.000Z"),
+            Some("2026-06-20T14:11:20.000Z"),
+            Some("2026-06-20T14:12:48.000Z"),
+            Some("2026-06-20T14:13:59.999Z"),
+            Some("2026-06-20T15:00:00.000Z"),
+        ];
+        for from in bounds {
+            for to in bounds {
+                let keep = |b: &&StoredEvidence| {
+                    from.is_none_or(|f| b.created_at.as_str() >= f)
+                        && to.is_none_or(|t| b.created_at.as_str() <= t)
+                };
+                let expected: Vec<StoredEvidence> = all.iter().filter(keep).cloned().collect();
+                let f = Filter {
+                    from: from.map(str::to_string),
+                    to: to.map(str::to_string),
+                    ..Filter::default()
+                };
+                assert_eq!(
+                    ids(&ledger.list_evidence(&f).unwrap()),
+                    ids(&expected),
+                    "{f:?}"
+                );
+            }
+        }
+    };
+    check(&ledger);
+    ledger.index_evidence_now().wait().unwrap();
+    check(&ledger);
+    // Prune the reads before 14:12:20: minute 14:12 loses its first three.
+    ledger
+        .prune(sluicegate_ledger::PruneRule {
+            older_than: Some("2026-06-20T14:12:20.000Z".into()),
+            keep: None,
+            dry_run: false,
+        })
+        .wait()
+        .unwrap();
+    assert_eq!(
+        ledger.list_evidence(&Filter::default()).unwrap().len(),
+        42 - 17
+    );
+    check(&ledger);
+}
