@@ -251,7 +251,7 @@ fn evidence_keyset(w: &mut Where, after: &Option<ActivityCursor>, rowid: &str) {
         |op| {
             vec![
                 format!(
-                    "rowid < COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value > substr(?, 1, {}) ORDER BY value, bundle_rowid LIMIT 1), 9223372036854775807)",
+                    "{rowid} < COALESCE((SELECT bundle_rowid FROM evidence_keys WHERE kind = 'd' AND value > substr(?, 1, {}) ORDER BY value, bundle_rowid LIMIT 1), 9223372036854775807)",
                     crate::evidence_keys::KEY_CHARS
                 ),
                 format!("created_at {op} ?"),
