@@ -279,6 +279,9 @@ CREATE VIRTUAL TABLE proposal_search USING fts5(body, content='', tokenize='unic
     // Version 12 (`counts.rs`): row counts up to a mark the writer moves in its lulls, so
     // `store stats` does not count every row (and recording pays nothing for it).
     crate::counts::MIGRATION,
+    // `claims.rs`: the work queue of `sluicegate worker` (claims with a lease and a fencing
+    // token, retries, dead letters).
+    crate::claims::MIGRATION,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.
