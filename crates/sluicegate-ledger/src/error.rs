@@ -187,6 +187,8 @@ mod tests {
                 "RECEIPT_EXISTS",
                 "WRITEBACK_JOB_INVALID",
                 "NOT_SHADOW_PROPOSAL",
+                "CLAIM_LOST",
+                "CLAIM_LEASE_INVALID",
                 "PROPOSAL_NOT_PENDING_REVIEW",
                 "PROPOSAL_NOT_REJECTABLE",
                 "PROPOSAL_NOT_APPROVED",
