@@ -265,3 +265,49 @@ async fn a_worker_never_applies_what_apply_refuses() {
         (good.as_str(), JobOutcome::Applied)
     );
 }
+
+/// The writer's database cannot be reached: the attempt's `failed` receipt is recorded, the
+/// job backs off, and once the database is back the next claim applies it.
+#[tokio::test]
+async fn a_failed_write_is_retried_and_applies_once_the_database_is_back() {
+    let app = App::create(Engine::Sqlite, "worker_retry").await.unwrap();
+    let doc = app.config_doc("tickets", None, &[]);
+    let path = app.path("ledger.db");
+    let desk = Desk::open(&path, config(&doc), app.env(&[]));
+    let id = desk.approved("T-1", "after the outage").await;
+
+    let (hands, ledger) = Hands::open(&path);
+    let gone = format!("sqlite://{}", app.path("no/such/dir/app.db").display());
+    let down = ReviewApi::new(
+        Some(config(&doc)),
+        ledger.clone(),
+        app.env(&[("APP_URL", gone)]),
+    );
+    let up = ReviewApi::new(Some(config(&doc)), ledger.clone(), app.env(&[]));
+    let opts = once("worker-a");
+
+    let first = drain(&down, &opts).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].outcome, JobOutcome::Retry, "{:?}", first[0]);
+    assert_eq!(first[0].error_code.as_deref(), Some("DATABASE_UNAVAILABLE"));
+    assert_eq!(desk.ledger.proposal(&id).unwrap().state, "failed");
+    assert!(drain(&up, &opts).await.is_empty(), "backing off");
+
+    hands.advance(5);
+    let second = drain(&up, &opts).await;
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_eq!(
+        (second[0].outcome, second[0].attempt),
+        (JobOutcome::Applied, 2)
+    );
+    let statuses: Vec<String> = desk
+        .ledger
+        .receipts(&id)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, ["failed", "applied"]);
+    assert_eq!(app.source_receipts(&id).await.len(), 1);
+    assert_eq!(desk.ledger.proposal(&id).unwrap().state, "applied");
+}
