@@ -422,3 +422,73 @@ async fn sigterm_stops_an_idle_worker_cleanly() {
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     assert!(rest.contains("worker w1 stopped: 0 jobs"), "{rest}");
 }
+
+/// SIGTERM while a job is in hand: the worker lets it finish and records its result, then
+/// exits 0. The job is an app-owned command handler that announces itself on one FIFO and
+/// waits on another, so the signal arrives mid-job without any timing guess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_job_finishes_the_job_in_hand_then_stops() {
+    let app = App::create(Engine::Sqlite, "worker_term_busy")
+        .await
+        .unwrap();
+    let handler = serde_json::json!({"type": "command_handler", "command_env": "HOOK_COMMAND", "timeout_ms": 60000});
+    let doc = app.config_doc("tickets", Some(handler), &[]);
+    let cli = Cli::new(&app);
+    std::fs::write(&cli.config, doc.to_string()).unwrap();
+    let (started, go) = (app.path("started.fifo"), app.path("go.fifo"));
+    for fifo in [&started, &go] {
+        assert!(Command::new("mkfifo").arg(fifo).status().unwrap().success());
+    }
+    let script = app.path("handler.sh");
+    std::fs::write(
+        &script,
+        "cat >/dev/null\necho started > \"$1\"\nread go < \"$2\"\necho '{\"status\":\"applied\",\"rows_affected\":1,\"source_database_mutated\":true}'\n",
+    )
+    .unwrap();
+    let hook = format!(
+        "sh '{}' '{}' '{}'",
+        script.display(),
+        started.display(),
+        go.display()
+    );
+    let desk = Desk::open(&cli.store, config(&doc), app.env(&[]));
+    let id = desk.approved("T-1", "handled").await;
+
+    let child = cli
+        .command(&["worker", "--json", "--worker-id", "w1"])
+        .env("HOOK_COMMAND", &hook)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // The handler opens `started` for writing once the job is in hand.
+    let (tx, rx) = mpsc::channel();
+    let fifo = started.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::fs::read_to_string(fifo));
+    });
+    let line = rx
+        .recv_timeout(DEADLINE)
+        .expect("the handler was called")
+        .unwrap();
+    assert_eq!(line.trim(), "started");
+    signal(pid, Signal::TERM);
+    std::fs::write(&go, "go\n").unwrap();
+    let out = output_within(child);
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        out.status,
+        text(&out.stderr)
+    );
+    let jobs = lines(&out);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["proposal_id"], id.as_str());
+    assert_eq!(jobs[0]["outcome"], "applied", "{}", jobs[0]);
+    assert!(
+        text(&out.stderr).contains("worker w1 stopped: 1 job, 0 not applied"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(desk.ledger.proposal(&id).unwrap().state, "applied");
+    assert_eq!(desk.ledger.work_item(&id).unwrap().unwrap().status, "done");
+}
