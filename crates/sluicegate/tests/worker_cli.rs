@@ -492,3 +492,63 @@ async fn sigterm_mid_job_finishes_the_job_in_hand_then_stops() {
     assert_eq!(desk.ledger.proposal(&id).unwrap().state, "applied");
     assert_eq!(desk.ledger.work_item(&id).unwrap().unwrap().status, "done");
 }
+
+/// docs/worker.md's demo block runs as printed, in a fresh directory, through a shell (it
+/// exports the demo's env): every command exits 0 but the dead-letter run, which exits 1.
+#[test]
+fn the_worker_page_demo_block_runs_as_printed() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/worker.md"))
+        .unwrap();
+    let block = doc
+        .split("## Try it on the demo's ledger")
+        .nth(1)
+        .unwrap()
+        .split("```sh\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let commands: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+    let script: String = commands
+        .iter()
+        .map(|l| format!("{l}\necho \"[exit $?]\"\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_sluicegate"))
+        .parent()
+        .unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env_remove("SLUICEGATE_CONFIG")
+        .env_remove("SLUICEGATE_STORE")
+        .env_remove("SLUICEGATE_FAILPOINTS")
+        .env("CI", "true")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    let exits: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("[exit "))
+        .collect();
+    let mut want = vec!["0]"; commands.len()];
+    let dead = commands
+        .iter()
+        .position(|c| c.contains("--max-attempts 1"))
+        .unwrap();
+    want[dead] = "1]";
+    assert_eq!(exits, want, "{stdout}\n{stderr}");
+    assert!(stdout.contains("\napplied wrp_"), "{stdout}");
+    assert!(stdout.contains("\ndead letter wrp_"), "{stdout}");
+    assert!(stdout.contains("WRITER_URL_MISSING"), "{stdout}");
+    assert!(stdout.contains("kind: worker-dead-letter"), "{stdout}");
+    assert!(
+        stderr.contains("Next: sluicegate activity search --status worker_dead_letter --config .sluicegate/demo/sluicegate.json"),
+        "{stderr}"
+    );
+}
