@@ -269,6 +269,13 @@ fn fenced(
     Ok(())
 }
 
+/// What a worker hands the ledger to keep (its id, an error text) is scanned for secret
+/// material like every other record.
+fn scan(fields: serde_json::Value) -> Result<(), LedgerError> {
+    sluicegate_core::secrets::scan(&fields, "worker")
+        .map_err(|r| LedgerError::refused(RefusalCode::SecretMaterialRejected, r.message))
+}
+
 fn positive(lease_for: Duration) -> Result<(), LedgerError> {
     if lease_for.is_zero() {
         return Err(LedgerError::refused(
@@ -289,7 +296,7 @@ impl Ledger {
         lease_for: Duration,
         limit: u32,
     ) -> Pending<Vec<Claim>> {
-        if let Err(e) = positive(lease_for) {
+        if let Err(e) = positive(lease_for).and_then(|()| scan(json!({ "worker_id": worker_id }))) {
             return Pending::ready(Err(e));
         }
         let worker_id = worker_id.to_string();
@@ -375,6 +382,9 @@ impl Ledger {
         error: &str,
         retry_after: Option<Duration>,
     ) -> Pending<Failed> {
+        if let Err(e) = scan(json!({ "last_error": error })) {
+            return Pending::ready(Err(e));
+        }
         let (claim, error) = (claim.clone(), error.to_string());
         self.write(move |tx, now| match retry_after {
             Some(d) => {

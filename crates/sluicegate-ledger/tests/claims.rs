@@ -374,3 +374,31 @@ fn claims_are_shared_out_between_workers() {
     want.sort();
     assert_eq!(all, want, "every job once");
 }
+
+#[test]
+fn secret_material_in_an_error_or_a_worker_id_is_refused() {
+    let (_dir, ledger, _hands) = open();
+    let id = proposal(&ledger, "INV-1", true);
+    let r = ledger
+        .claim_work("postgres://app:hunter2@db/app", LEASE, 1)
+        .wait();
+    assert_eq!(refused_code(r), "SECRET_MATERIAL_REJECTED");
+    let c = claim(&ledger, "worker-a").remove(0);
+    let before = ledger.work_item(&id).unwrap();
+    for retry in [None, Some(LEASE)] {
+        let r = ledger
+            .fail_claim(
+                &c,
+                "DATABASE_UNAVAILABLE: postgres://app:hunter2@db/app",
+                retry,
+            )
+            .wait();
+        assert_eq!(refused_code(r), "SECRET_MATERIAL_REJECTED");
+    }
+    assert_eq!(
+        ledger.work_item(&id).unwrap(),
+        before,
+        "nothing was recorded"
+    );
+    assert!(ledger.worker_dead_letters(&id).unwrap().is_empty());
+}

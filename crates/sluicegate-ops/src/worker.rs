@@ -70,6 +70,18 @@ impl WorkerArgs {
 
 pub fn run(a: WorkerArgs, out: &mut dyn Printer) -> Outcome {
     let opts = a.options()?;
+    // The id is recorded on claims and printed: refused, like any record, when it looks like
+    // a credential (before it is echoed anywhere).
+    if let Err(r) = sluicegate_core::secrets::scan(
+        &serde_json::json!({ "worker_id": opts.worker_id }),
+        "worker",
+    ) {
+        out.err(&format!(
+            "refused: SECRET_MATERIAL_REJECTED: --worker-id: {}\n",
+            display::text(&r.message)
+        ));
+        return Ok(ExitCode::from(1));
+    }
     let config = paths::load_config(&a.paths.config_path()).map_err(anyhow::Error::msg)?;
     let ledger = a.paths.ledger()?;
     let review = ReviewApi::new(Some(config), ledger, Env::process());
@@ -112,7 +124,10 @@ pub fn run(a: WorkerArgs, out: &mut dyn Printer) -> Outcome {
         anyhow::Ok((summary, failed_line))
     })?;
     let (summary, failed) = summary;
-    let summary = summary?;
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => return crate::common::refused(out, e),
+    };
     out.err(&format!(
         "worker {} stopped: {} job{}, {} not applied\n",
         display::text(&opts.worker_id),

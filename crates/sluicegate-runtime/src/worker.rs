@@ -331,7 +331,18 @@ impl ReviewApi {
         let mut out = report_for(claim, JobOutcome::Retry);
         out.error_code = code.or_else(|| error.split(':').next().map(str::to_string));
         out.error = Some(error.clone());
-        match self.ledger.fail_claim(claim, &error, retry).await {
+        let recorded = match self.ledger.fail_claim(claim, &error, retry).await {
+            // The ledger keeps no secret-looking text: record the code alone.
+            Err(e) if e.refusal_code() == Some(RefusalCode::SecretMaterialRejected) => {
+                let code = out.error_code.clone().unwrap_or_else(|| "INTERNAL".into());
+                let withheld =
+                    format!("{code}: (message withheld: it looked like secret material)");
+                out.error = Some(withheld.clone());
+                self.ledger.fail_claim(claim, &withheld, retry).await
+            }
+            r => r,
+        };
+        match recorded {
             Ok(Failed::Retry { due_at }) => {
                 out.retry_at = Some(due_at);
                 Ok(out)

@@ -182,6 +182,24 @@ async fn worker_once_applies_what_is_approved_beside_a_server() {
         "{}",
         text(&blank.stderr)
     );
+    // A worker id is recorded, so it is scanned like every record.
+    let secret = cli.run(&[
+        "worker",
+        "--once",
+        "--worker-id",
+        "postgres://app:pw@db/app",
+    ]);
+    assert_eq!(secret.status.code(), Some(1), "{}", text(&secret.stderr));
+    assert!(
+        text(&secret.stderr).contains("refused: SECRET_MATERIAL_REJECTED: "),
+        "{}",
+        text(&secret.stderr)
+    );
+    assert!(
+        !text(&secret.stderr).contains("pw@"),
+        "{}",
+        text(&secret.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
