@@ -511,6 +511,96 @@ async fn sigterm_mid_job_finishes_the_job_in_hand_then_stops() {
     assert_eq!(desk.ledger.work_item(&id).unwrap().unwrap().status, "done");
 }
 
+/// Two worker processes drain the same jobs at once: each job reported once, written once,
+/// with one `applied` receipt.
+async fn two_processes_race(engine: Engine) {
+    const JOBS: usize = 20;
+    let Some(app) = App::create(engine, "worker_procs").await else {
+        return;
+    };
+    let label = app.name();
+    let values: Vec<String> = (0..JOBS)
+        .map(|i| format!("('P-{i}', 'acme', NULL, 1)"))
+        .collect();
+    app.execute(&format!("INSERT INTO tickets VALUES {}", values.join(", ")))
+        .await;
+    let cli = Cli::new(&app);
+    let desk = Desk::open(
+        &cli.store,
+        config(&app.config_doc("tickets", None, &[])),
+        app.env(&[]),
+    );
+    let mut ids = Vec::new();
+    for i in 0..JOBS {
+        ids.push(desk.approved(&format!("P-{i}"), &format!("race {i}")).await);
+    }
+    let a = cli
+        .command(&["worker", "--once", "--json", "--worker-id", "wa"])
+        .spawn()
+        .unwrap();
+    let b = cli
+        .command(&["worker", "--once", "--json", "--worker-id", "wb"])
+        .spawn()
+        .unwrap();
+    let (a, b) = (output_within(a), output_within(b));
+    for o in [&a, &b] {
+        assert!(o.status.success(), "{label}: {}", text(&o.stderr));
+    }
+    eprintln!(
+        "{label}: {JOBS} jobs, worker wa applied {}, wb {}",
+        lines(&a).len(),
+        lines(&b).len()
+    );
+    let mut reported: Vec<(String, String)> = lines(&a)
+        .into_iter()
+        .chain(lines(&b))
+        .map(|j| {
+            (
+                j["proposal_id"].as_str().unwrap().to_string(),
+                j["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    reported.sort();
+    let mut want: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| (id.clone(), "applied".into()))
+        .collect();
+    want.sort();
+    assert_eq!(reported, want, "{label}");
+    for (i, id) in ids.iter().enumerate() {
+        let (note, version) = app.row("tickets", &format!("P-{i}")).await;
+        assert_eq!(note, Some(format!("race {i}")), "{label}");
+        assert_eq!(version.as_deref(), Some("2"), "{label} P-{i}: one write");
+        let source = app.source_receipts(id).await;
+        assert_eq!(source.len(), 1, "{label}: {source:?}");
+        let applied = desk
+            .ledger
+            .receipts(id)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.status == "applied")
+            .count();
+        assert_eq!(applied, 1, "{label} {id}");
+    }
+    assert!(desk.ledger.verify(&[]).unwrap().ok(), "{label}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_write_each_job_once_on_sqlite() {
+    two_processes_race(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_write_each_job_once_on_postgres() {
+    two_processes_race(Engine::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_write_each_job_once_on_mariadb() {
+    two_processes_race(Engine::Mysql).await;
+}
+
 /// docs/worker.md's demo block runs as printed, in a fresh directory, through a shell (it
 /// exports the demo's env): every command exits 0 but the dead-letter run, which exits 1.
 #[test]
