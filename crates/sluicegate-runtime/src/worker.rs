@@ -11,7 +11,9 @@
 //! A failure is retried after a backoff that doubles per attempt; at `max_attempts` the job
 //! is given up on (a dead letter, visible in `activity search`). Refusals of `apply` (an
 //! unsigned approval when reviewers are configured, a tampered ledger, a missing writer URL)
-//! are failures like any other: the worker never writes what `apply` refuses.
+//! are failures like any other: the worker never writes what `apply` refuses. An app-owned
+//! handler is never called twice for one idempotency key without an operator, so a failed
+//! handler job (or one sent without a recorded receipt) is given up on at once.
 //!
 //! When there is no work the loop waits on a [`Wake`]: [`Poll`] doubles its pause up to a
 //! ceiling. A PostgreSQL ledger will add a `Wake` woken by `LISTEN sluicegate_work`, with
@@ -280,7 +282,9 @@ impl ReviewApi {
             Err(e) => {
                 let code = e.code().unwrap_or("INTERNAL").to_string();
                 let message = format!("{code}: {e}");
-                return self.failed(opts, &held, Some(code), message, false).await;
+                // A handler attempt sent without a recorded receipt waits for an operator.
+                let give_up = code == "HANDLER_APPLY_REFUSED";
+                return self.failed(opts, &held, Some(code), message, give_up).await;
             }
         };
         let outcome = match report.result.status {
@@ -294,11 +298,23 @@ impl ReviewApi {
                     .error_code
                     .clone()
                     .unwrap_or_else(|| "WRITEBACK_FAILED".into());
-                let message = format!(
-                    "{code}: writeback attempt {} failed",
-                    report.writeback_job_id
-                );
-                let mut out = self.failed(opts, &held, Some(code), message, false).await?;
+                // A handler is never called twice for one key without an operator, so a
+                // retry could only repeat its recorded failure: give up at once.
+                let handler = report.handler.is_some();
+                let message = if handler {
+                    format!(
+                        "{code}: handler attempt {} failed; it is not sent again unattended (an operator can resend it: sluicegate apply {} --force-handler-retry)",
+                        report.writeback_job_id, claim.proposal_id
+                    )
+                } else {
+                    format!(
+                        "{code}: writeback attempt {} failed",
+                        report.writeback_job_id
+                    )
+                };
+                let mut out = self
+                    .failed(opts, &held, Some(code), message, handler)
+                    .await?;
                 out.writeback_job_id = Some(report.writeback_job_id);
                 return Ok(out);
             }

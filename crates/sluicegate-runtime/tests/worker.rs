@@ -311,3 +311,47 @@ async fn a_failed_write_is_retried_and_applies_once_the_database_is_back() {
     assert_eq!(app.source_receipts(&id).await.len(), 1);
     assert_eq!(desk.ledger.proposal(&id).unwrap().state, "applied");
 }
+
+/// An app-owned handler that answers `failed` is called once: the worker gives the job up at
+/// once instead of retrying (a handler is never called twice for one key unattended).
+#[tokio::test]
+async fn a_failed_handler_call_is_never_resent_unattended() {
+    let app = App::create(Engine::Sqlite, "worker_handler").await.unwrap();
+    let calls = app.path("calls");
+    let script = app.path("handler.sh");
+    std::fs::write(
+        &script,
+        "cat >/dev/null\necho call >> \"$1\"\necho '{\"status\":\"failed\",\"safe_error_code\":\"APP_REFUSED\"}'\n",
+    )
+    .unwrap();
+    let handler =
+        json!({"type": "command_handler", "command_env": "HOOK_COMMAND", "timeout_ms": 10000});
+    let doc = app.config_doc("tickets", Some(handler), &[]);
+    let hook = format!("sh '{}' '{}'", script.display(), calls.display());
+    let desk = Desk::open(
+        &app.path("ledger.db"),
+        config(&doc),
+        app.env(&[("HOOK_COMMAND", hook)]),
+    );
+    let id = desk.approved("T-1", "handled").await;
+    let jobs = drain(&desk.review, &once("worker-a")).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(
+        (jobs[0].outcome, jobs[0].attempt),
+        (JobOutcome::DeadLetter, 1),
+        "{:?}",
+        jobs[0]
+    );
+    assert_eq!(jobs[0].error_code.as_deref(), Some("APP_REFUSED"));
+    assert!(
+        jobs[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains(&format!("sluicegate apply {id} --force-handler-retry")),
+        "{:?}",
+        jobs[0]
+    );
+    assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1);
+    assert!(drain(&desk.review, &once("worker-a")).await.is_empty());
+}
