@@ -441,6 +441,55 @@ async fn sigterm_stops_an_idle_worker_cleanly() {
     assert!(rest.contains("worker w1 stopped: 0 jobs"), "{rest}");
 }
 
+/// A running worker (no `--once`) picks up a proposal approved after it started: the poll
+/// finds it, and the job's line is the signal the test waits on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_worker_applies_what_is_approved_after_it_started() {
+    let app = App::create(Engine::Sqlite, "worker_poll").await.unwrap();
+    let cli = Cli::new(&app);
+    let desk = Desk::open(
+        &cli.store,
+        config(&app.config_doc("tickets", None, &[])),
+        app.env(&[]),
+    );
+    let mut child = cli
+        .command(&[
+            "worker",
+            "--json",
+            "--worker-id",
+            "w1",
+            "--poll-max-seconds",
+            "1",
+        ])
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(first.starts_with("worker w1 started"), "{first}");
+    let id = desk.approved("T-1", "picked up").await;
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(DEADLINE).expect("a job line");
+    let job: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (job["proposal_id"].as_str(), job["outcome"].as_str()),
+        (Some(id.as_str()), Some("applied"))
+    );
+    signal(child.id(), Signal::TERM);
+    let status = wait_within(&mut child, DEADLINE).expect("stopped");
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        app.row("tickets", "T-1").await.0.as_deref(),
+        Some("picked up")
+    );
+}
+
 /// SIGTERM while a job is in hand: the worker lets it finish and records its result, then
 /// exits 0. The job is an app-owned command handler that announces itself on one FIFO and
 /// waits on another, so the signal arrives mid-job without any timing guess.
