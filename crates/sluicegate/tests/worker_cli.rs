@@ -583,6 +583,7 @@ async fn two_processes_race(engine: Engine) {
     for i in 0..JOBS {
         ids.push(desk.approved(&format!("P-{i}"), &format!("race {i}")).await);
     }
+    let started = Instant::now();
     let a = cli
         .command(&["worker", "--once", "--json", "--worker-id", "wa"])
         .spawn()
@@ -592,11 +593,12 @@ async fn two_processes_race(engine: Engine) {
         .spawn()
         .unwrap();
     let (a, b) = (output_within(a), output_within(b));
+    let elapsed = started.elapsed();
     for o in [&a, &b] {
         assert!(o.status.success(), "{label}: {}", text(&o.stderr));
     }
     eprintln!(
-        "{label}: {JOBS} jobs, worker wa applied {}, wb {}",
+        "{label}: {JOBS} jobs in {elapsed:?}, worker wa applied {}, wb {}",
         lines(&a).len(),
         lines(&b).len()
     );
