@@ -116,7 +116,8 @@ pub fn run(a: WorkerArgs, out: &mut dyn Printer) -> Outcome {
                     text(job)
                 };
                 out.out(&line);
-                if !job.outcome.ok() && failed_line.is_none() {
+                // The hint names dead letters when there is one.
+                if !job.outcome.ok() && failed_line != Some(JobOutcome::DeadLetter) {
                     failed_line = Some(job.outcome);
                 }
             })

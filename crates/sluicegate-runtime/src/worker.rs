@@ -261,6 +261,7 @@ impl ReviewApi {
         let apply = self.apply(&claim.proposal_id, &opts.apply);
         tokio::pin!(apply);
         let mut renew = tokio::time::interval((opts.lease / 3).max(Duration::from_millis(10)));
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         renew.tick().await;
         let mut held = claim.clone();
         let mut lost = false;
