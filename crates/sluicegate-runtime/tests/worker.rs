@@ -355,3 +355,61 @@ async fn a_failed_handler_call_is_never_resent_unattended() {
     assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1);
     assert!(drain(&desk.review, &once("worker-a")).await.is_empty());
 }
+
+/// A stop that arrives while a job is being claimed: the claim is handed back untried
+/// (`released`, not counted as an attempt) and the next worker gets it at once. The stop is
+/// sent by the ledger's clock when the claim's transaction reads it, so it lands exactly
+/// between the claim and the apply.
+#[tokio::test]
+async fn a_stop_that_comes_with_the_claim_hands_it_back_untried() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let app = App::create(Engine::Sqlite, "worker_release").await.unwrap();
+    let doc = app.config_doc("tickets", None, &[]);
+    let path = app.path("ledger.db");
+    let desk = Desk::open(&path, config(&doc), app.env(&[]));
+    let id = desk.approved("T-1", "after a restart").await;
+    let before = app.snapshot().await;
+
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let armed = Arc::new(AtomicBool::new(false));
+    let trigger = armed.clone();
+    let ledger = Ledger::open_with_clock(
+        &path,
+        Arc::new(move || {
+            if trigger.load(Ordering::SeqCst) {
+                let _ = tx.send(true);
+            }
+            Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        }),
+    )
+    .unwrap();
+    let review = ReviewApi::new(Some(config(&doc)), ledger, app.env(&[]));
+    armed.store(true, Ordering::SeqCst);
+    let mut jobs = Vec::new();
+    review
+        .run_worker(&once("worker-a"), &mut Poll, rx, &mut |j| {
+            jobs.push(j.clone())
+        })
+        .await
+        .unwrap();
+    armed.store(false, Ordering::SeqCst);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(
+        (jobs[0].outcome, jobs[0].fence, jobs[0].attempt),
+        (JobOutcome::Released, 1, 1)
+    );
+    assert_eq!(app.snapshot().await, before, "nothing was written");
+    let item = desk.ledger.work_item(&id).unwrap().unwrap();
+    assert_eq!(
+        (item.status.as_str(), item.attempts, item.holder),
+        ("ready", 0, None)
+    );
+
+    let next = drain(&desk.review, &once("worker-b")).await;
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!(
+        (next[0].outcome, next[0].fence, next[0].attempt),
+        (JobOutcome::Applied, 2, 1)
+    );
+}
