@@ -1,10 +1,12 @@
-//! `sluicegate worker` through the built binary, on a SQLite app database (the kill trials
-//! on PostgreSQL and MariaDB too): `--once` applies
-//! what is approved (beside a server holding the store lease) and prints a JSON line per job;
-//! a job that keeps failing exits 1 and its dead letter is found by the printed `Next:`
-//! command; a worker killed (-9) at each step of a job is taken over by another worker once
-//! its lease runs out, leaving exactly one write and one `applied` receipt; SIGTERM stops an
-//! idle worker cleanly.
+//! `sluicegate worker` through the built binary, on a SQLite app database (the races and the
+//! kill trials on PostgreSQL and MariaDB too): `--once` applies what is approved (beside a
+//! server holding the store lease) and prints a JSON line per job; two worker processes share
+//! the same jobs and write each once; a job that keeps failing exits 1 and its dead letter is
+//! found by the printed `Next:` command; a worker killed (-9) at each step of a job (20 trials
+//! on SQLite, 4 on each server engine) is taken over by another once its lease runs out,
+//! leaving exactly one write and one `applied` receipt; a running worker picks up new work;
+//! SIGTERM stops an idle worker, or one mid-job after it finishes the job; docs/worker.md's
+//! demo block runs as printed.
 //!
 //! The binary cargo builds for these tests carries the fail points (dev-dependency feature
 //! `failpoints`): `SLUICEGATE_FAILPOINTS` stops the worker at a named step of `apply`, where
@@ -321,7 +323,15 @@ fn take_over(cli: &Cli, store: &Path, id: &str) -> Vec<Value> {
     }
 }
 
-async fn kill_trials(engine: Engine) {
+/// The steps a worker is killed at, one per trial in turn.
+const KILL_STEPS: [&str; 4] = [
+    "apply.after_job_queued",
+    "writeback.before_commit",
+    "apply.after_source_commit",
+    "apply.after_receipt",
+];
+
+async fn kill_trials(engine: Engine, trials: usize) {
     let Some(app) = App::create(engine, "worker_kill").await else {
         return;
     };
@@ -331,15 +341,9 @@ async fn kill_trials(engine: Engine) {
         config(&app.config_doc("tickets", None, &[])),
         app.env(&[]),
     );
-    for (trial, step) in [
-        "apply.after_job_queued",
-        "writeback.before_commit",
-        "apply.after_source_commit",
-        "apply.after_receipt",
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    let started = Instant::now();
+    for trial in 0..trials {
+        let step = KILL_STEPS[trial % KILL_STEPS.len()];
         let label = format!("{} trial {trial} killed at {step}", app.name());
         let note = format!("kill trial {trial}");
         let id = desk.approved("T-1", &note).await;
@@ -399,21 +403,26 @@ async fn kill_trials(engine: Engine) {
         let report = desk.ledger.verify(&[]).unwrap();
         assert!(report.ok(), "{label}: {:?}", report.problems);
     }
+    eprintln!(
+        "{}: {trials} kill trials in {:?}",
+        app.name(),
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_job_is_taken_over_after_its_lease_and_writes_once_on_sqlite() {
-    kill_trials(Engine::Sqlite).await;
+    kill_trials(Engine::Sqlite, 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_job_is_taken_over_after_its_lease_and_writes_once_on_postgres() {
-    kill_trials(Engine::Postgres).await;
+    kill_trials(Engine::Postgres, 4).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_job_is_taken_over_after_its_lease_and_writes_once_on_mariadb() {
-    kill_trials(Engine::Mysql).await;
+    kill_trials(Engine::Mysql, 4).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
