@@ -402,3 +402,62 @@ fn secret_material_in_an_error_or_a_worker_id_is_refused() {
     );
     assert!(ledger.worker_dead_letters(&id).unwrap().is_empty());
 }
+
+/// Worker dead letters page through `activity search` with the other kinds: small pages
+/// walked by their cursors give exactly the one big page, dead letters sharing an instant
+/// included.
+#[test]
+fn dead_letters_page_with_the_rest_of_the_activity() {
+    let (_dir, ledger, hands) = open();
+    for i in 0..5 {
+        proposal(&ledger, &format!("INV-{i}"), true);
+    }
+    for c in ledger.claim_work("worker-a", LEASE, 3).wait().unwrap() {
+        ledger.fail_claim(&c, "BOOM", None).wait().unwrap();
+    }
+    hands.advance(1);
+    for c in ledger.claim_work("worker-b", LEASE, 2).wait().unwrap() {
+        ledger.fail_claim(&c, "BOOM", None).wait().unwrap();
+    }
+    let key = |i: &sluicegate_ledger::ActivityItem| format!("{} {:?}", i.kind, i.proposal);
+    let all: Vec<String> = ledger
+        .activity(&ActivityQuery {
+            filter: Filter {
+                limit: Some(200),
+                ..Filter::default()
+            },
+            ..ActivityQuery::default()
+        })
+        .unwrap()
+        .items
+        .iter()
+        .map(key)
+        .collect();
+    assert_eq!(
+        all.iter()
+            .filter(|k| k.starts_with("worker-dead-letter"))
+            .count(),
+        5,
+        "{all:?}"
+    );
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let page = ledger
+            .activity(&ActivityQuery {
+                filter: Filter {
+                    limit: Some(2),
+                    ..Filter::default()
+                },
+                after: after.clone(),
+                ..ActivityQuery::default()
+            })
+            .unwrap();
+        walked.extend(page.items.iter().map(key));
+        match page.next {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(walked, all);
+}
