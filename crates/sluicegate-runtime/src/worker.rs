@@ -207,10 +207,20 @@ impl ReviewApi {
         let mut summary = WorkerSummary::default();
         let mut idle = opts.idle.first;
         while !*stop.borrow() {
-            let claims = self
-                .ledger
-                .claim_work(&opts.worker_id, opts.lease, 1)
-                .await?;
+            let claims = match self.ledger.claim_work(&opts.worker_id, opts.lease, 1).await {
+                Ok(c) => c,
+                // A ledger busy past its timeout (many processes writing) is waited out by a
+                // running worker; anything else, or a one-shot run, stops it.
+                Err(LedgerError::Sqlite(e)) if !opts.once => {
+                    tracing::warn!(error = %e, "could not claim work; trying again");
+                    tokio::select! {
+                        _ = wake.wait(opts.idle.max) => {}
+                        _ = stopped(&mut stop) => {}
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let Some(claim) = claims.into_iter().next() else {
                 if opts.once {
                     break;
