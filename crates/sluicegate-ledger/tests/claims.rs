@@ -461,3 +461,35 @@ fn dead_letters_page_with_the_rest_of_the_activity() {
     }
     assert_eq!(walked, all);
 }
+
+/// `store prune` takes a final proposal with its queue row (no foreign key stops it, a trigger
+/// removes the row); a dead letter stays, like a webhook's.
+#[test]
+fn a_pruned_proposal_takes_its_queue_row_with_it() {
+    let (_dir, ledger, _hands) = open();
+    let id = proposal(&ledger, "INV-1", true);
+    let c = claim(&ledger, "worker-a").remove(0);
+    ledger.fail_claim(&c, "BOOM", None).wait().unwrap();
+    let p = ledger.proposal(&id).unwrap();
+    decide(
+        &ledger,
+        &id,
+        Verdict::Reject,
+        "ann",
+        Some("given up"),
+        &p.proposal_hash,
+        p.proposal_version,
+    )
+    .unwrap();
+    let report = ledger
+        .prune(sluicegate_ledger::PruneRule {
+            older_than: None,
+            keep: Some(0),
+            dry_run: false,
+        })
+        .wait()
+        .unwrap();
+    assert_eq!(report.deleted.get("proposals"), Some(&1), "{report:?}");
+    assert!(ledger.work_item(&id).unwrap().is_none());
+    assert_eq!(ledger.worker_dead_letters(&id).unwrap().len(), 1);
+}
