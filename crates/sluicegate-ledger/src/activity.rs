@@ -1,9 +1,9 @@
-//! `activity search`: proposals, reads, stray query-audit records, receipts and webhook dead
-//! letters in one newest-first list, keyset paged.
+//! `activity search`: proposals, reads, stray query-audit records, receipts, webhook dead
+//! letters and worker dead letters in one newest-first list, keyset paged.
 //!
 //! Each kind is one query ordered by its own time index (or rowid, for the per-call tables,
 //! which are appended in recording order) and limited to one page plus one row; the pages are
-//! merged and cut in memory, which is at most five pages, whatever the ledger's size. The
+//! merged and cut in memory, which is at most six pages, whatever the ledger's size. The
 //! order is `(created_at, kind rank, id)` descending, and a cursor is that key of the last item
 //! shown, so the next page starts exactly after it in every kind (`plan_tests` checks that each
 //! query searches an index).
@@ -18,6 +18,7 @@ use serde::Serialize;
 use sluicegate_core::lifecycle::State;
 use sluicegate_protocol::ReceiptStatus;
 
+use crate::claims::{WORKER_DEAD_LETTER_COLUMNS, worker_dead_letter_from_row};
 use crate::feed::{DEAD_LETTER_COLUMNS, dead_letter_from_row};
 use crate::query::{Filter, Where};
 use crate::{Ledger, LedgerError};
@@ -29,6 +30,7 @@ pub const MAX_ACTIVITY_LIMIT: u32 = 200;
 pub const EVIDENCE_RECORDED: &str = "evidence_recorded";
 pub const QUERY_AUDITED: &str = "query_audited";
 pub const WEBHOOK_DEAD_LETTER: &str = "webhook_dead_letter";
+pub const WORKER_DEAD_LETTER: &str = "worker_dead_letter";
 
 /// What `activity search` asks for. `filter.limit` is the page size (default 20).
 #[derive(Debug, Clone, Default)]
@@ -73,7 +75,7 @@ impl ActivityCursor {
             .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
             .collect::<Option<Vec<u8>>>()?;
         let created_at = String::from_utf8(bytes).ok()?;
-        let rank: u8 = rank.parse().ok().filter(|r| *r <= Kind::Proposal as u8)?;
+        let rank: u8 = rank.parse().ok().filter(|r| *r <= Kind::MAX_RANK)?;
         let id: i64 = id.parse().ok().filter(|i| *i >= 0)?;
         Some(ActivityCursor {
             created_at,
@@ -91,6 +93,12 @@ enum Kind {
     QueryAudit = 2,
     Evidence = 3,
     Proposal = 4,
+    /// Ranked above the rest only because it came last; the order at one instant is arbitrary.
+    WorkerDeadLetter = 5,
+}
+
+impl Kind {
+    const MAX_RANK: u8 = Kind::WorkerDeadLetter as u8;
 }
 
 /// One line of the activity list. Absent fields are left out of the JSON.
@@ -135,6 +143,9 @@ pub struct ActivityItem {
     pub attempts: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Worker dead letters: the worker that gave up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
 }
 
 /// One page of activity, newest first, and the cursor of the next page when there is one.
@@ -170,7 +181,12 @@ pub fn activity_statuses() -> Vec<&'static str> {
             all.push(r.as_str());
         }
     }
-    all.extend([EVIDENCE_RECORDED, QUERY_AUDITED, WEBHOOK_DEAD_LETTER]);
+    all.extend([
+        EVIDENCE_RECORDED,
+        QUERY_AUDITED,
+        WEBHOOK_DEAD_LETTER,
+        WORKER_DEAD_LETTER,
+    ]);
     all
 }
 
@@ -443,6 +459,23 @@ pub(crate) fn kind_queries(q: &ActivityQuery, link: &Link) -> Vec<KindQuery> {
             w,
         });
     }
+    let worker_status = status.is_none_or(|s| s == WORKER_DEAD_LETTER);
+    if proposal_only && q.receipt.is_none() && !matches!(link, Some(None)) && worker_status {
+        let mut w = Where::default();
+        if let Some(Some(p)) = link {
+            w.eq("proposal_id", &Some(p.clone()));
+        }
+        w.range("created_at", &f.from, &f.to);
+        time_keyset(&mut w, Kind::WorkerDeadLetter, &q.after, "dead_letter_id");
+        out.push(KindQuery {
+            kind: Kind::WorkerDeadLetter,
+            sql: format!(
+                "SELECT {WORKER_DEAD_LETTER_COLUMNS} FROM worker_dead_letters{} ORDER BY created_at DESC, dead_letter_id DESC LIMIT {per_kind}",
+                w.sql()
+            ),
+            w,
+        });
+    }
     out
 }
 
@@ -473,9 +506,30 @@ fn dead_letter_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityIte
     ))
 }
 
+/// Worker dead letters are read with [`WORKER_DEAD_LETTER_COLUMNS`].
+fn worker_dead_letter_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityItem)> {
+    let d = worker_dead_letter_from_row(r)?;
+    Ok((
+        d.dead_letter_id,
+        ActivityItem {
+            kind: "worker-dead-letter",
+            created_at: d.created_at,
+            replay: Some(format!("replay_{}", d.proposal_id)),
+            proposal: Some(d.proposal_id),
+            status: Some(WORKER_DEAD_LETTER.into()),
+            attempts: Some(d.attempts),
+            error: Some(d.last_error),
+            worker: Some(d.worker_id),
+            ..ActivityItem::default()
+        },
+    ))
+}
+
 fn item_from_row(kind: Kind, r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityItem)> {
-    if kind == Kind::DeadLetter {
-        return dead_letter_item(r);
+    match kind {
+        Kind::DeadLetter => return dead_letter_item(r),
+        Kind::WorkerDeadLetter => return worker_dead_letter_item(r),
+        _ => {}
     }
     let created_at: String = r.get(0)?;
     let id: i64 = r.get(1)?;
@@ -542,6 +596,7 @@ fn item_from_row(kind: Kind, r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Ac
             }
         }
         Kind::DeadLetter => return dead_letter_item(r),
+        Kind::WorkerDeadLetter => return worker_dead_letter_item(r),
     };
     Ok((id, ActivityItem { created_at, ..item }))
 }

@@ -64,6 +64,10 @@ pub enum RefusalCode {
     WritebackJobInvalid,
     /// A human action can only be recorded against a shadow proposal.
     NotShadowProposal,
+    /// A worker's claim was taken over (its fencing token is stale): it records nothing more.
+    ClaimLost,
+    /// A claim's lease must be longer than zero.
+    ClaimLeaseInvalid,
     /// The lifecycle does not allow the transition (core's own codes, kept as they are).
     Transition(TransitionRefusal),
 }
@@ -88,6 +92,8 @@ impl RefusalCode {
             ReceiptExists,
             WritebackJobInvalid,
             NotShadowProposal,
+            ClaimLost,
+            ClaimLeaseInvalid,
         ]
         .into_iter()
         .chain(TransitionRefusal::ALL.iter().copied().map(Transition))
@@ -110,6 +116,8 @@ impl RefusalCode {
             RefusalCode::ReceiptExists => "RECEIPT_EXISTS",
             RefusalCode::WritebackJobInvalid => "WRITEBACK_JOB_INVALID",
             RefusalCode::NotShadowProposal => "NOT_SHADOW_PROPOSAL",
+            RefusalCode::ClaimLost => "CLAIM_LOST",
+            RefusalCode::ClaimLeaseInvalid => "CLAIM_LEASE_INVALID",
             RefusalCode::Transition(t) => t.as_str(),
         }
     }
@@ -179,6 +187,8 @@ mod tests {
                 "RECEIPT_EXISTS",
                 "WRITEBACK_JOB_INVALID",
                 "NOT_SHADOW_PROPOSAL",
+                "CLAIM_LOST",
+                "CLAIM_LEASE_INVALID",
                 "PROPOSAL_NOT_PENDING_REVIEW",
                 "PROPOSAL_NOT_REJECTABLE",
                 "PROPOSAL_NOT_APPROVED",

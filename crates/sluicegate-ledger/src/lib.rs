@@ -10,6 +10,7 @@
 
 mod activity;
 mod checkpoint;
+mod claims;
 mod compact;
 mod counts;
 mod error;
@@ -39,8 +40,9 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use activity::{
     ActivityCursor, ActivityItem, ActivityPage, ActivityQuery, EVIDENCE_RECORDED,
-    MAX_ACTIVITY_LIMIT, QUERY_AUDITED, WEBHOOK_DEAD_LETTER, activity_statuses,
+    MAX_ACTIVITY_LIMIT, QUERY_AUDITED, WEBHOOK_DEAD_LETTER, WORKER_DEAD_LETTER, activity_statuses,
 };
+pub use claims::{Claim, Failed, WorkItem, WorkerDeadLetter};
 pub use error::{LedgerError, RefusalCode};
 pub use export::{EXPORT_RECORD_PROPOSAL, ExportCheck, ExportCounts, verify_export};
 pub use feed::{DeadLetter, DeadLetterRecord};

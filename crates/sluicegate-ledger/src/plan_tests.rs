@@ -375,7 +375,7 @@ fn activity_and_event_queries_search_an_index() {
         },
     ));
     for (name, q) in cases {
-        for rank in [None, Some(0u8), Some(1), Some(2), Some(3), Some(4)] {
+        for rank in [None, Some(0u8), Some(1), Some(2), Some(3), Some(4), Some(5)] {
             let q = ActivityQuery {
                 after: rank.map(|rank| ActivityCursor {
                     created_at: "2026-01-01T00:00:00.000Z".into(),
@@ -504,5 +504,37 @@ fn activity_and_event_queries_search_an_index() {
         failures.is_empty(),
         "queries that scan:\n{}",
         failures.join("\n")
+    );
+}
+
+/// The worker's queue: due jobs and expired leases each walk their partial index in order
+/// (no sort, no scan), and a proposal's worker dead letters search theirs.
+#[test]
+fn work_queue_queries_search_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+    let plan_of = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Vec<String> {
+        let conn = ledger.conn();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    };
+    let now = "2026-01-01T00:00:00.000Z";
+    for (sql, index) in [
+        (crate::claims::DUE_SQL, "idx_work_queue_ready"),
+        (crate::claims::EXPIRED_SQL, "idx_work_queue_leases"),
+    ] {
+        let plan = plan_of(sql, &[&now, &10]);
+        assert!(
+            plan.iter().any(|l| l.contains(index))
+                && !plan.iter().any(|l| l.contains("TEMP B-TREE")),
+            "{sql}: {plan:?}"
+        );
+    }
+    let plan = plan_of(&crate::claims::proposal_dead_letters_sql(), &[&"wrp_1"]);
+    assert!(
+        searches_only(&plan, "worker_dead_letters")
+            && !plan.iter().any(|l| l.contains("TEMP B-TREE")),
+        "{plan:?}"
     );
 }

@@ -292,6 +292,9 @@ DROP INDEX idx_proposal_events_kind_created;
 DROP INDEX idx_proposals_source_table_created;
 DROP INDEX idx_proposals_object_created;
 "#,
+    // Version 15 (`claims.rs`): the work queue of `sluicegate worker` (claims with a lease and a fencing
+    // token, retries, dead letters).
+    crate::claims::MIGRATION,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.
@@ -539,6 +542,44 @@ mod tests {
         assert_eq!(found("grace"), ["wrp_1"]);
         assert_eq!(found("billing waive"), ["wrp_1", "wrp_2"]);
         assert_eq!(found("INV-wrp_2"), ["wrp_2"]);
+    }
+
+    /// Proposals approved (or handed to a worker) before the work queue existed are queued by
+    /// its migration; the others are not.
+    #[test]
+    fn the_work_queue_takes_in_the_proposals_already_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("CREATE TABLE work_queue"))
+            .unwrap();
+        let row = |id: &str, state: &str| {
+            format!(
+                "INSERT INTO proposals (proposal_id, proposal_version, proposal_hash, action, state, tenant_id, business_object, object_id, source_kind, source_id, source_schema, source_table, change_set_json, created_at, updated_at) VALUES ('{id}', 1, 'h', 'billing.waive', '{state}', 'acme', 'invoices', 'INV-{id}', 'sql', 's', 'main', 'invoices', '{{}}', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');"
+            )
+        };
+        let seed: String = [
+            ("wrp_a", "approved"),
+            ("wrp_b", "pending_worker"),
+            ("wrp_c", "pending_review"),
+            ("wrp_d", "applied"),
+            ("wrp_e", "rejected"),
+        ]
+        .iter()
+        .map(|(id, state)| row(id, state))
+        .collect();
+        let path = old_ledger(dir.path(), before, &seed);
+        let ledger = crate::Ledger::open(&path).unwrap();
+        let queued: Vec<&str> = ["wrp_a", "wrp_b", "wrp_c", "wrp_d", "wrp_e"]
+            .into_iter()
+            .filter(|id| ledger.work_item(id).unwrap().is_some())
+            .collect();
+        assert_eq!(queued, ["wrp_a", "wrp_b"]);
+        let item = ledger.work_item("wrp_a").unwrap().unwrap();
+        assert_eq!(
+            (item.status.as_str(), item.fence, item.attempts),
+            ("ready", 0, 0)
+        );
     }
 
     /// A ledger written by version 2 keeps every audit-to-evidence link when the links move

@@ -1,5 +1,5 @@
 //! `sluicegate activity search`: every local interaction (proposals, reads, stray query-audit
-//! records, receipts, webhook dead letters) newest first, filtered, keyset paged.
+//! records, receipts, webhook and worker dead letters) newest first, filtered, keyset paged.
 //!
 //! The ledger does the search (`Ledger::activity`, one indexed query per kind); this module
 //! checks the flags, and prints the page and how to get the next one.
@@ -20,7 +20,7 @@ use crate::{Outcome, Printer};
 
 #[derive(clap::Subcommand)]
 pub enum ActivityCommand {
-    /// Search proposals, reads, receipts and webhook dead letters, newest first
+    /// Search proposals, reads, receipts and webhook and worker dead letters, newest first
     Search(Box<SearchArgs>),
 }
 
@@ -66,7 +66,7 @@ pub struct SearchArgs {
     pub table: Option<String>,
     #[arg(long)]
     pub query_fingerprint: Option<String>,
-    /// A proposal state, receipt status, evidence_recorded, query_audited or webhook_dead_letter
+    /// A proposal state, receipt status, evidence_recorded, query_audited, webhook_dead_letter or worker_dead_letter
     #[arg(long)]
     pub status: Option<String>,
     /// Same as --status (--status wins)
@@ -233,6 +233,7 @@ pub fn text(page: &ActivityPage, a: &SearchArgs) -> String {
         line("status", item.status.as_ref().map(|s| s.replace('_', " ")));
         line("replay", item.replay.clone());
         line("webhook", item.webhook.clone());
+        line("worker", item.worker.clone());
         line("event", item.event_id.map(|e| e.to_string()));
         line("attempts", item.attempts.map(|n| n.to_string()));
         line("error", item.error.clone());

@@ -4,7 +4,8 @@
 //!
 //! Each module owns its clap arguments and its `run`, like `sluicegate-ui`; the binary only
 //! resolves nothing, dispatches, and prints through a [`Printer`]. Nothing here faces a model:
-//! these are human and operator tools beside the CLI, and none of them approves or applies.
+//! these are human and operator tools beside the CLI. None of them approves; only `worker`
+//! applies, and only through `ReviewApi::apply`, the CLI `apply`'s own path.
 
 use std::process::ExitCode;
 
@@ -35,6 +36,7 @@ pub mod jobs;
 pub mod records;
 pub mod shadow;
 pub mod store;
+pub mod worker;
 
 #[cfg(test)]
 mod tests;

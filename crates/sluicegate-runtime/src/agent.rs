@@ -445,6 +445,8 @@ pub(crate) fn ledger_refusal(e: LedgerError) -> Refusal {
             | RefusalCode::ReceiptExists
             | RefusalCode::WritebackJobInvalid
             | RefusalCode::NotShadowProposal
+            | RefusalCode::ClaimLost
+            | RefusalCode::ClaimLeaseInvalid
             | RefusalCode::Transition(_) => Code::Internal,
         },
         LedgerError::Missing(_) | LedgerError::Io(_) | LedgerError::WriterStopped => {

@@ -22,6 +22,7 @@ pub mod reviewer;
 pub mod serve_env;
 pub mod view;
 pub mod webhook;
+pub mod worker;
 
 pub use agent::AgentApi;
 pub use env::{Env, Secret};

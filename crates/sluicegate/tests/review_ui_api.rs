@@ -528,6 +528,22 @@ fn the_api_answers_in_the_reference_shapes_behind_the_session() {
 #[test]
 fn activity_receipts_evidence_and_tools_pages() {
     let f = fixture();
+    // A handler job the worker gives up on (its token is not in the worker's env): its dead
+    // letter is an event the activity page lists.
+    let hooked = propose_with(&f, HOOKED, "INV-3002", "fee charged in error");
+    let approve = cmd(&f)
+        .args(["proposals", "approve", hooked.as_str(), "--yes"])
+        .args(f.paths())
+        .output()
+        .unwrap();
+    assert!(approve.status.success(), "{approve:?}");
+    let worker = f
+        .cmd()
+        .args(["worker", "--once", "--max-attempts", "1"])
+        .args(f.paths())
+        .output()
+        .unwrap();
+    assert_eq!(worker.status.code(), Some(1), "{worker:?}");
     let id = propose(&f, "INV-3001", "customer paid within the grace period");
     for args in [
         vec!["proposals", "approve", "latest", "--yes"],
@@ -561,6 +577,12 @@ fn activity_receipts_evidence_and_tools_pages() {
     for k in kinds {
         assert!(activity.body.contains(k), "{k}: {}", activity.body);
     }
+    assert!(
+        activity.body.contains("writeback_dead_lettered")
+            && activity.body.contains("HANDLER_ENV_MISSING"),
+        "{}",
+        activity.body
+    );
     // Newest first.
     let at = |k: &str| activity.body.find(k).unwrap();
     assert!(

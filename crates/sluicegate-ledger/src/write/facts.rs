@@ -106,7 +106,7 @@ pub(super) fn move_state(
 }
 
 /// Append an event, linked to the last event of its proposal (or the chain's genesis).
-pub(super) fn append_event(
+pub(crate) fn append_event(
     tx: &Connection,
     proposal_id: &str,
     kind: &str,

@@ -21,8 +21,8 @@ use sluicegate_protocol::ChangeSet;
 
 use crate::views::StoredProposal;
 use crate::{Ledger, LedgerError, Pending, RefusalCode, compact};
-pub(crate) use facts::load_proposal_opt;
-use facts::{append_event, load_proposal};
+use facts::load_proposal;
+pub(crate) use facts::{append_event, load_proposal_opt};
 pub use review::{AttemptRequest, JobKind, JobRecord, QueuedJob};
 pub use shadow::ShadowAction;
 pub(crate) use shadow::action_digest;

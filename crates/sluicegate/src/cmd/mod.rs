@@ -102,6 +102,8 @@ pub enum Command {
     /// Serve capabilities to MCP clients, or print client configuration
     #[command(subcommand)]
     Mcp(mcp::McpCommand),
+    /// Apply approved proposals unattended: claim, apply as `apply` does, retry, dead-letter
+    Worker(sluicegate_ops::worker::WorkerArgs),
     /// Check a review-mode setup and optionally start serving
     Up(up::UpArgs),
     /// The review UI in a browser: inbox, proposal pages, approve, reject, apply
@@ -141,6 +143,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::QueryAudit(cmd) => records::run_query_audit(cmd, &mut Screen),
         Command::Receipts(cmd) => records::run_receipts(cmd, &mut Screen),
         Command::Mcp(cmd) => mcp::run(cmd),
+        Command::Worker(a) => sluicegate_ops::worker::run(a, &mut Screen),
         Command::Up(args) => up::run(args),
         Command::Ui(args) => ui::run(args),
         Command::Audit(args) => audit::run(args),
