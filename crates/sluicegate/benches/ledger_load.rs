@@ -8,6 +8,7 @@
 //! is reported. Figures are recorded in docs/performance.md.
 //!
 //! Options after `--`: `--seconds N` per level (3), `--sessions 1,4,16`, `--json`.
+//! `SLUICEGATE_BENCH_BIN=PATH` serves with another build of `sluicegate` (A/B comparisons).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -267,7 +268,9 @@ fn run_one(
     app_db: &Path,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Run> {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_sluicegate"));
+    // SLUICEGATE_BENCH_BIN serves with another build (an A/B of a change, run alternately).
+    let exe = std::env::var_os("SLUICEGATE_BENCH_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sluicegate")), PathBuf::from);
     let config = dir.join(format!("sluicegate-{durability}.json"));
     std::fs::write(&config, config_json(durability).to_string())?;
     let store = dir.join(format!("ledger-{durability}.db"));
