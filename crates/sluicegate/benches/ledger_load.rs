@@ -269,8 +269,10 @@ fn run_one(
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Run> {
     // SLUICEGATE_BENCH_BIN serves with another build (an A/B of a change, run alternately).
-    let exe = std::env::var_os("SLUICEGATE_BENCH_BIN")
-        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sluicegate")), PathBuf::from);
+    let exe = std::env::var_os("SLUICEGATE_BENCH_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_sluicegate")),
+        PathBuf::from,
+    );
     let config = dir.join(format!("sluicegate-{durability}.json"));
     std::fs::write(&config, config_json(durability).to_string())?;
     let store = dir.join(format!("ledger-{durability}.db"));
