@@ -178,7 +178,10 @@ impl Ledger {
     /// brought up to date (proposals are only ever appended, so they are the rowids past the
     /// index's largest): at most [`INDEX_CHUNK`] of them, on the writer. Answers how many.
     pub fn index_for_search(&self) -> Pending<usize> {
-        self.writer.submit(|conn| {
+        if let Err(e) = self.sqlite("the review inbox") {
+            return Pending::ready(Err(e));
+        }
+        self.submit(|conn| {
             let sql = format!(
                 "INSERT INTO proposal_search(rowid, body) SELECT rowid, {SEARCH_BODY} FROM proposals \
                  WHERE rowid > COALESCE((SELECT rowid FROM proposal_search ORDER BY rowid DESC LIMIT 1), 0) \
@@ -202,6 +205,7 @@ impl Ledger {
         f: &Filter,
         after: Option<&InboxCursor>,
     ) -> Result<(Vec<StoredProposal>, Option<InboxCursor>), LedgerError> {
+        self.sqlite("the review inbox")?;
         self.inbox_page(
             &InboxQuery {
                 filter: f.clone(),
@@ -217,6 +221,7 @@ impl Ledger {
         q: &InboxQuery,
         after: Option<&InboxCursor>,
     ) -> Result<(Vec<StoredProposal>, Option<InboxCursor>), LedgerError> {
+        self.sqlite("the review inbox")?;
         if q.search.as_deref().and_then(match_expression).is_some() {
             self.index_all_for_search()?;
         }
@@ -241,7 +246,7 @@ impl Ledger {
                 break;
             }
             let (sql, w) = inbox_query(q, phase, from, want);
-            let conn = self.conn();
+            let conn = self.conn()?;
             let mut stmt = conn.prepare(&sql)?;
             let found = stmt.query_map(w.params().as_slice(), |row| {
                 let rowid: i64 = row.get(18)?;

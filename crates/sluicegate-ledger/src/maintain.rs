@@ -85,6 +85,7 @@ impl Ledger {
     /// holds the write lock for its whole run, so the front end refuses it while a server holds
     /// the store's lease.
     pub fn vacuum(&self) -> Result<VacuumReport, LedgerError> {
+        self.sqlite("store vacuum")?;
         let before = self.stats()?;
         if self.path.as_os_str() == crate::MEMORY {
             return Ok(VacuumReport {
@@ -108,6 +109,9 @@ impl Ledger {
 
     /// Prune (or with `dry_run`, count) what `rule` selects, in one writer transaction.
     pub fn prune(&self, rule: PruneRule) -> Pending<PruneReport> {
+        if let Err(e) = self.sqlite("store prune") {
+            return Pending::ready(Err(e));
+        }
         if rule.older_than.is_none() && rule.keep.is_none() {
             return Pending::ready(Err(LedgerError::Io(
                 "a prune needs an age (--older-than) or a count (--keep)".into(),

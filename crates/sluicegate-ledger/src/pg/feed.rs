@@ -1,0 +1,97 @@
+//! The event feed on PostgreSQL: per proposal in event-id (chain) order, and across the
+//! ledger in `(tx_id, event_id)` order below the horizon of finished transactions, so a
+//! follower never passes over an event another server commits late (see `mod.rs`).
+
+use postgres::Client;
+
+use super::query::{self, bind, limit_sql};
+use super::{PgLedger, rows};
+use crate::LedgerError;
+use crate::query::EventFilter;
+use crate::views::StoredEvent;
+
+/// Only events of transactions older than every transaction still running: final.
+const HORIZON: &str = "tx_id < pg_snapshot_xmin(pg_current_snapshot())";
+
+/// The feed position of event `after` (the last event at or below it): `(tx_id, event_id)`.
+fn position(c: &mut Client, after: i64) -> Result<Option<(String, i64)>, LedgerError> {
+    Ok(c
+        .query_opt(
+            "SELECT tx_id::text, event_id FROM proposal_events WHERE event_id <= $1 ORDER BY event_id DESC LIMIT 1",
+            &[&after],
+        )?
+        .map(|r| Ok::<_, LedgerError>((r.try_get(0)?, r.try_get(1)?)))
+        .transpose()?)
+}
+
+/// The events matching `f` past its cursor, in feed order (`newest_first` reverses it).
+fn feed(
+    c: &mut Client,
+    f: &EventFilter,
+    newest_first: bool,
+) -> Result<Vec<StoredEvent>, LedgerError> {
+    let mut w = query::events(f);
+    w.clause(HORIZON.to_string());
+    if let Some(after) = f.after_event_id {
+        if let Some((tx_id, event_id)) = position(c, after)? {
+            let (t, e) = (bind(&mut w, tx_id), bind(&mut w, event_id));
+            w.clause(format!("(tx_id, event_id) > ({t}::text::xid8, {e})"));
+        }
+    }
+    let order = if newest_first {
+        "tx_id DESC, event_id DESC"
+    } else {
+        "tx_id, event_id"
+    };
+    let sql = format!(
+        "SELECT {} FROM proposal_events{} ORDER BY {order}{}",
+        rows::EVENT,
+        w.sql(),
+        limit_sql(f.limit)
+    );
+    rows::all(c.query(&sql, &w.params())?, rows::event)
+}
+
+impl PgLedger {
+    /// One proposal's events, oldest first (chain order).
+    pub(crate) fn events(&self, proposal_id: &str) -> Result<Vec<crate::StoredEvent>, LedgerError> {
+        let id = proposal_id.to_string();
+        self.readers.run(move |c| {
+            let sql = format!(
+                "SELECT {} FROM proposal_events WHERE proposal_id = $1 ORDER BY event_id",
+                rows::EVENT
+            );
+            rows::all(c.query(&sql, &[&id])?, rows::event)
+        })
+    }
+
+    /// The newest `f.limit` final events matching `f`, oldest first.
+    pub(crate) fn tail_events(&self, f: &EventFilter) -> Result<Vec<StoredEvent>, LedgerError> {
+        let f = f.clone();
+        self.readers.run(move |c| {
+            let mut events = feed(c, &f, true)?;
+            events.reverse();
+            Ok(events)
+        })
+    }
+
+    /// The next `f.limit` final events after `f.after_event_id`'s place in the feed.
+    pub(crate) fn events_after(&self, f: &EventFilter) -> Result<Vec<StoredEvent>, LedgerError> {
+        let f = f.clone();
+        self.readers.run(move |c| feed(c, &f, false))
+    }
+
+    /// The id of the last final event in feed order (0: none): a cursor to follow from that
+    /// misses nothing.
+    pub(crate) fn last_event_id(&self) -> Result<i64, LedgerError> {
+        self.readers.run(|c| {
+            let sql = format!(
+                "SELECT event_id FROM proposal_events WHERE {HORIZON} ORDER BY tx_id DESC, event_id DESC LIMIT 1"
+            );
+            Ok(match c.query_opt(&sql, &[])? {
+                Some(row) => row.try_get(0)?,
+                None => 0,
+            })
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! Connections to the ledger's database and the reader threads that own them.
+//!
+//! A connection that fails is dropped and made again on the next use, so a restarted
+//! PostgreSQL costs the calls made while it was down (each refused with the database's error,
+//! never served unrecorded) and nothing after.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use postgres::{Client, NoTls};
+use sluicegate_core::config::Durability;
+
+use crate::LedgerError;
+
+/// How many threads serve reads (each with its own connection, made on first use).
+const READERS: usize = 4;
+
+/// How long connecting may take before the call is refused.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Makes connections to the ledger's database, with the session settings every ledger
+/// connection runs with.
+pub(crate) struct Connector {
+    config: postgres::Config,
+    durability: Durability,
+    /// Whether the last attempt to connect or to use a connection reached the server.
+    up: AtomicBool,
+}
+
+impl Connector {
+    pub(crate) fn new(url: &str, durability: Durability) -> Result<Connector, LedgerError> {
+        // The URL is a secret: a parse error names neither it nor its parts.
+        let mut config = postgres::Config::from_str(url).map_err(|_| {
+            LedgerError::Io(
+                "the ledger's PostgreSQL URL does not parse (expected postgres://user:password@host:port/database)"
+                    .into(),
+            )
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config.application_name("sluicegate-ledger");
+        Ok(Connector {
+            config,
+            durability,
+            up: AtomicBool::new(true),
+        })
+    }
+
+    /// A new connection; `synchronous_commit` follows `storage.durability` (relaxed: a commit
+    /// is answered before its WAL is flushed, so a server crash can lose the last moments).
+    pub(crate) fn connect(&self) -> Result<Client, LedgerError> {
+        let connected = self.config.connect(NoTls).and_then(|mut client| {
+            let sync = match self.durability {
+                Durability::Full => "on",
+                Durability::Relaxed => "off",
+            };
+            client.batch_execute(&format!(
+                "SET synchronous_commit = {sync}; SET default_transaction_isolation = 'read committed'"
+            ))?;
+            Ok(client)
+        });
+        self.up.store(connected.is_ok(), Ordering::Relaxed);
+        Ok(connected?)
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Note how a use of a connection went: a closed connection is dropped (the next use
+    /// connects again).
+    pub(crate) fn after_use(&self, client: &mut Option<Client>) {
+        let closed = client.as_ref().is_none_or(Client::is_closed);
+        self.up.store(!closed, Ordering::Relaxed);
+        if closed {
+            *client = None;
+        }
+    }
+}
+
+/// The connection a thread holds, made when first needed.
+pub(crate) fn ensure<'c>(
+    connector: &Connector,
+    client: &'c mut Option<Client>,
+) -> Result<&'c mut Client, LedgerError> {
+    if client.as_ref().is_none_or(Client::is_closed) {
+        *client = Some(connector.connect()?);
+    }
+    client
+        .as_mut()
+        .ok_or_else(|| LedgerError::Io("no connection to the ledger database".into()))
+}
+
+type ReadJob = Box<dyn FnOnce(Result<&mut Client, LedgerError>) + Send>;
+
+/// The reader threads: each owns one connection and takes the next read from a shared queue.
+pub(crate) struct Readers {
+    jobs: Option<Sender<ReadJob>>,
+    threads: Vec<JoinHandle<()>>,
+    connector: Arc<Connector>,
+}
+
+impl Readers {
+    pub(crate) fn start(connector: Arc<Connector>) -> Result<Readers, LedgerError> {
+        let (jobs, rx) = channel::<ReadJob>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut threads = Vec::with_capacity(READERS);
+        for i in 0..READERS {
+            let (rx, connector) = (rx.clone(), connector.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("ledger-pg-reader-{i}"))
+                .spawn(move || serve(&connector, &rx))
+                .map_err(|e| LedgerError::Io(format!("start a ledger reader thread: {e}")))?;
+            threads.push(thread);
+        }
+        Ok(Readers {
+            jobs: Some(jobs),
+            threads,
+            connector,
+        })
+    }
+
+    pub(crate) fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    /// Run `f` on a reader thread's connection and wait for its answer.
+    pub(crate) fn run<T, F>(&self, f: F) -> Result<T, LedgerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Client) -> Result<T, LedgerError> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let job: ReadJob = Box::new(move |client| {
+            let _ = tx.send(client.and_then(f));
+        });
+        match self.jobs.as_ref().map(|jobs| jobs.send(job)) {
+            Some(Ok(())) => rx.recv().unwrap_or(Err(LedgerError::WriterStopped)),
+            _ => Err(LedgerError::WriterStopped),
+        }
+    }
+}
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(connector: &Connector, rx: &Mutex<Receiver<ReadJob>>) {
+    let mut client: Option<Client> = None;
+    loop {
+        // The lock is held only while waiting for the next job, never while running one.
+        let job = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        let Ok(job) = job else {
+            return;
+        };
+        job(ensure(connector, &mut client));
+        connector.after_use(&mut client);
+    }
+}
