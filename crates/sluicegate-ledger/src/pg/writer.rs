@@ -4,9 +4,13 @@
 //! its records are committed.
 //!
 //! One difference: a job may ask to step out of its group ([`Fail::Again`]) when running it
-//! there would put its proposal's events out of order in the feed (see `mod.rs`), or when
-//! PostgreSQL picked it as a deadlock victim. It is rolled back to its savepoint and, after the
-//! group commits, runs again alone in a transaction of its own.
+//! there would put its proposal's events out of order in the feed (see `mod.rs`), or when it
+//! would have to wait for another server's transaction. It is rolled back to its savepoint and,
+//! after the group commits, runs again alone in a transaction of its own. A group waits for
+//! another transaction's row lock only briefly ([`GROUP_LOCK_TIMEOUT`]): holding the locks of
+//! its earlier jobs while it waits is how two servers writing to the same proposals in
+//! different orders would deadlock (and PostgreSQL only notices after `deadlock_timeout`, a
+//! second by default). A job alone holds no other job's locks, so it may wait longer.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -20,6 +24,12 @@ use crate::{Clock, LedgerError, Pending};
 
 /// At most this many jobs share one transaction.
 const MAX_GROUP: usize = 64;
+
+/// How long a group's job waits for a row another transaction holds before it steps out.
+const GROUP_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '50ms'";
+
+/// How long a job alone waits for a row before it tries again.
+const ALONE_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '10s'";
 
 /// How many times a job that keeps asking to run again alone is tried before it is refused.
 const MAX_ALONE: usize = 5;
@@ -40,9 +50,17 @@ impl From<LedgerError> for Fail {
 
 impl From<postgres::Error> for Fail {
     fn from(e: postgres::Error) -> Self {
-        // 40P01: this job was the deadlock victim; running it alone breaks the cycle.
+        // 55P03: a row lock (or another transaction's insert of the same key) was not
+        // released within the lock timeout; 40P01: this job was a deadlock's victim. Either
+        // way, running it alone (holding nothing else) settles it.
+        use postgres::error::SqlState;
         match e.code() {
-            Some(code) if *code == postgres::error::SqlState::T_R_DEADLOCK_DETECTED => Fail::Again,
+            Some(code)
+                if *code == SqlState::LOCK_NOT_AVAILABLE
+                    || *code == SqlState::T_R_DEADLOCK_DETECTED =>
+            {
+                Fail::Again
+            }
             _ => Fail::Error(LedgerError::Postgres(e)),
         }
     }
@@ -184,7 +202,11 @@ fn refuse(group: Vec<Job>, why: &str) {
 /// Run a group in one transaction, a savepoint per job; returns the jobs that asked to run
 /// again alone.
 fn commit_group(conn: &mut Client, clock: &Clock, group: Vec<Job>) -> Vec<Job> {
-    let mut tx = match conn.transaction() {
+    let started = conn.transaction().and_then(|mut tx| {
+        tx.batch_execute(GROUP_LOCK_TIMEOUT)?;
+        Ok(tx)
+    });
+    let mut tx = match started {
         Ok(tx) => tx,
         Err(e) => {
             refuse(group, &e.to_string());
@@ -235,7 +257,11 @@ fn commit_group(conn: &mut Client, clock: &Clock, group: Vec<Job>) -> Vec<Job> {
 /// lock is what gives the transaction its id), retrying while it asks to.
 fn run_alone(conn: &mut Client, clock: &Clock, mut job: Job) {
     for _ in 0..MAX_ALONE {
-        let mut tx = match conn.transaction() {
+        let started = conn.transaction().and_then(|mut tx| {
+            tx.batch_execute(ALONE_LOCK_TIMEOUT)?;
+            Ok(tx)
+        });
+        let mut tx = match started {
             Ok(tx) => tx,
             Err(e) => return refuse(vec![job], &e.to_string()),
         };
