@@ -24,6 +24,7 @@ mod feed;
 mod inbox;
 pub mod lease;
 mod maintain;
+mod migrate;
 mod pg;
 mod query;
 mod read;
