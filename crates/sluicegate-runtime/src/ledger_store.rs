@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sluicegate_core::config::Durability;
+use sluicegate_core::config::{Config, Durability, LedgerStorage};
 use sluicegate_core::secrets::Secret;
 use sluicegate_ledger::{Ledger, LedgerError, SchemaMigration};
 
@@ -57,6 +57,26 @@ impl LedgerStore {
             return LedgerStore::Postgres { url_env };
         }
         LedgerStore::Sqlite(paths::store_path(store_flag, config_flag))
+    }
+
+    /// For a command holding a validated `config`: `--store` and `SLUICEGATE_STORE` (a SQLite
+    /// file), then the config's `storage`.
+    pub fn for_config(
+        store_flag: Option<&Path>,
+        config_flag: Option<&Path>,
+        config: &Config,
+    ) -> LedgerStore {
+        match &config.ledger {
+            LedgerStorage::Postgres { url_env }
+                if store_flag.is_none()
+                    && std::env::var_os("SLUICEGATE_STORE").is_none_or(|v| v.is_empty()) =>
+            {
+                LedgerStore::Postgres {
+                    url_env: url_env.clone(),
+                }
+            }
+            _ => LedgerStore::Sqlite(paths::store_path(store_flag, config_flag)),
+        }
     }
 
     /// How the ledger is named in messages: its path, or `$URL_ENV` (never the URL).
