@@ -15,13 +15,12 @@ const HORIZON: &str = "tx_id < pg_snapshot_xmin(pg_current_snapshot())";
 
 /// The feed position of event `after` (the last event at or below it): `(tx_id, event_id)`.
 fn position(c: &mut Client, after: i64) -> Result<Option<(String, i64)>, LedgerError> {
-    Ok(c
-        .query_opt(
-            "SELECT tx_id::text, event_id FROM proposal_events WHERE event_id <= $1 ORDER BY event_id DESC LIMIT 1",
-            &[&after],
-        )?
-        .map(|r| Ok::<_, LedgerError>((r.try_get(0)?, r.try_get(1)?)))
-        .transpose()?)
+    c.query_opt(
+        "SELECT tx_id::text, event_id FROM proposal_events WHERE event_id <= $1 ORDER BY event_id DESC LIMIT 1",
+        &[&after],
+    )?
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .transpose()
 }
 
 /// The events matching `f` past its cursor, in feed order (`newest_first` reverses it).
@@ -32,11 +31,11 @@ fn feed(
 ) -> Result<Vec<StoredEvent>, LedgerError> {
     let mut w = query::events(f);
     w.clause(HORIZON.to_string());
-    if let Some(after) = f.after_event_id {
-        if let Some((tx_id, event_id)) = position(c, after)? {
-            let (t, e) = (bind(&mut w, tx_id), bind(&mut w, event_id));
-            w.clause(format!("(tx_id, event_id) > ({t}::text::xid8, {e})"));
-        }
+    if let Some(after) = f.after_event_id
+        && let Some((tx_id, event_id)) = position(c, after)?
+    {
+        let (t, e) = (bind(&mut w, tx_id), bind(&mut w, event_id));
+        w.clause(format!("(tx_id, event_id) > ({t}::text::xid8, {e})"));
     }
     let order = if newest_first {
         "tx_id DESC, event_id DESC"

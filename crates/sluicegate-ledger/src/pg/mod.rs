@@ -64,7 +64,7 @@ impl PgLedger {
     ) -> Result<PgLedger, LedgerError> {
         let connector = Arc::new(session::Connector::new(url, durability)?);
         let readers = session::Readers::start(connector.clone())?;
-        readers.run(|client| schema::check(client))?;
+        readers.run(schema::check)?;
         let writer = writer::PgWriter::start(connector, clock)?;
         Ok(PgLedger { writer, readers })
     }
