@@ -103,6 +103,15 @@ impl LedgerStore {
         }
     }
 
+    /// Open the ledger for a command that reads or reviews: a SQLite file must exist already
+    /// (nothing is created), a PostgreSQL ledger must be migrated.
+    pub fn open_existing(&self, env: &Env) -> Result<Ledger, LedgerStoreError> {
+        match self {
+            LedgerStore::Sqlite(path) => Ok(Ledger::open_existing(path)?),
+            LedgerStore::Postgres { .. } => self.open(env, Durability::Full),
+        }
+    }
+
     /// `sluicegate store migrate`: bring the ledger to this build's schema.
     pub fn migrate(&self, env: &Env) -> Result<SchemaMigration, LedgerStoreError> {
         match self {

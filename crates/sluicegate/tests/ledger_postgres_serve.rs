@@ -120,6 +120,53 @@ fn servers_share_a_migrated_postgres_ledger_without_a_lease() {
         "two reads and two proposal reads"
     );
     assert!(ledger.verify(&[]).unwrap().ok());
+
+    // The operator's commands read the same ledger through the config.
+    let cli = |args: &[&str]| {
+        let mut c = fx.cmd();
+        c.args(args)
+            .arg("--config")
+            .arg(&fx.config)
+            .env_remove("SLUICEGATE_STORE")
+            .env("SG_LEDGER_URL", db.url());
+        c.output().unwrap()
+    };
+    let stats = cli(&["store", "stats", "--json"]);
+    assert_eq!(stats.status.code(), Some(0), "{stats:?}");
+    let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["proposals"], 2);
+    assert_eq!(stats["path"], "$SG_LEDGER_URL");
+    let verify = cli(&["store", "verify", "--json"]);
+    assert_eq!(verify.status.code(), Some(0), "{verify:?}");
+    let report: Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(
+        (report["proposals"].clone(), report["events"].clone()),
+        (json!(2), json!(4))
+    );
+    // The feed waits for transactions still open anywhere on the server (other tests'),
+    // so poll it with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let tail = cli(&["events", "tail", "--json"]);
+        assert_eq!(tail.status.code(), Some(0), "{tail:?}");
+        let doc: Value = serde_json::from_slice(&tail.stdout).unwrap();
+        let shown = doc["events"].as_array().map_or(0, Vec::len);
+        if shown == 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "events tail shows {shown} events: {doc}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let activity = cli(&["activity", "search"]);
+    let text = String::from_utf8_lossy(&activity.stderr);
+    assert_eq!(activity.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("activity search is not available on a PostgreSQL ledger yet"),
+        "{text}"
+    );
     // No SQLite ledger was made beside the config.
     assert!(!fx.store.exists());
 }
