@@ -402,3 +402,68 @@ fn two_servers_share_one_ledger_without_lost_or_duplicate_records() {
         "the last event id is the feed's last"
     );
 }
+
+/// Someone with write access to the ledger's database: the schema refuses accidental edits of
+/// facts, and `store verify` finds a deliberate one (triggers disabled first).
+#[test]
+fn the_schema_refuses_edits_of_facts_and_verify_finds_a_deliberate_one() {
+    let Some((guard, ledger)) = open(Backend::Postgres) else {
+        return;
+    };
+    let cfg = config("review");
+    let (cs, _) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    let id = cs.proposal_id.clone();
+    let hash = ledger.proposal(&id).unwrap().proposal_hash;
+    decide(&ledger, &id, Verdict::Approve, "ann", Some("ok"), &hash, 1).unwrap();
+    let url = guard.url().to_string();
+    let run = |sql: &str| {
+        sluicegate_test_support::app_db::block_on(
+            sluicegate_test_support::engines::execute_on(
+                sluicegate_test_support::engines::EngineKind::Postgres,
+                &url,
+                sql,
+            ),
+        )
+    };
+    for sql in [
+        "UPDATE approvals SET status = 'rejected'",
+        "DELETE FROM approvals",
+        "UPDATE proposal_events SET actor = 'x'",
+        "DELETE FROM proposal_events",
+        "UPDATE proposals SET change_set_json = '{}'",
+        "UPDATE proposals SET proposal_hash = 'sha256:00'",
+        "DELETE FROM proposals",
+    ] {
+        let err = run(sql).unwrap_err();
+        assert!(
+            err.contains("append-only") || err.contains("never changes") || err.contains("kept"),
+            "{sql}: {err}"
+        );
+    }
+    assert!(ledger.verify(&[]).unwrap().ok());
+    // The projection moves (the writer moves it), and verify checks it against the records.
+    run(&format!(
+        "UPDATE proposals SET state = 'pending_review' WHERE proposal_id = '{id}'"
+    ))
+    .unwrap();
+    let report = ledger.verify(&[]).unwrap();
+    let p = report.problems.iter().find(|p| p.proposal_id == id).unwrap();
+    assert_eq!(p.record, "state", "{p:?}");
+    // A decision flipped in place, its guard disabled first.
+    run(&format!(
+        "UPDATE proposals SET state = 'approved' WHERE proposal_id = '{id}';
+         ALTER TABLE approvals DISABLE TRIGGER USER;
+         UPDATE approvals SET approver = 'mallory' WHERE proposal_id = '{id}'"
+    ))
+    .unwrap();
+    let report = ledger.verify(&[]).unwrap();
+    let p = report.problems.iter().find(|p| p.proposal_id == id).unwrap();
+    assert_eq!(p.record, "decision", "{p:?}");
+}
