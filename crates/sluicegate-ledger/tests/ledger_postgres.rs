@@ -424,13 +424,11 @@ fn the_schema_refuses_edits_of_facts_and_verify_finds_a_deliberate_one() {
     decide(&ledger, &id, Verdict::Approve, "ann", Some("ok"), &hash, 1).unwrap();
     let url = guard.url().to_string();
     let run = |sql: &str| {
-        sluicegate_test_support::app_db::block_on(
-            sluicegate_test_support::engines::execute_on(
-                sluicegate_test_support::engines::EngineKind::Postgres,
-                &url,
-                sql,
-            ),
-        )
+        sluicegate_test_support::app_db::block_on(sluicegate_test_support::engines::execute_on(
+            sluicegate_test_support::engines::EngineKind::Postgres,
+            &url,
+            sql,
+        ))
     };
     for sql in [
         "UPDATE approvals SET status = 'rejected'",
@@ -454,7 +452,11 @@ fn the_schema_refuses_edits_of_facts_and_verify_finds_a_deliberate_one() {
     ))
     .unwrap();
     let report = ledger.verify(&[]).unwrap();
-    let p = report.problems.iter().find(|p| p.proposal_id == id).unwrap();
+    let p = report
+        .problems
+        .iter()
+        .find(|p| p.proposal_id == id)
+        .unwrap();
     assert_eq!(p.record, "state", "{p:?}");
     // A decision flipped in place, its guard disabled first.
     run(&format!(
@@ -464,6 +466,10 @@ fn the_schema_refuses_edits_of_facts_and_verify_finds_a_deliberate_one() {
     ))
     .unwrap();
     let report = ledger.verify(&[]).unwrap();
-    let p = report.problems.iter().find(|p| p.proposal_id == id).unwrap();
+    let p = report
+        .problems
+        .iter()
+        .find(|p| p.proposal_id == id)
+        .unwrap();
     assert_eq!(p.record, "decision", "{p:?}");
 }

@@ -5,7 +5,6 @@
 //! never served unrecorded) and nothing after.
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -27,8 +26,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct Connector {
     config: postgres::Config,
     durability: Durability,
-    /// Whether the last attempt to connect or to use a connection reached the server.
-    up: AtomicBool,
 }
 
 impl Connector {
@@ -44,40 +41,26 @@ impl Connector {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         config.application_name("sluicegate-ledger");
-        Ok(Connector {
-            config,
-            durability,
-            up: AtomicBool::new(true),
-        })
+        Ok(Connector { config, durability })
     }
 
     /// A new connection; `synchronous_commit` follows `storage.durability` (relaxed: a commit
     /// is answered before its WAL is flushed, so a server crash can lose the last moments).
     pub(crate) fn connect(&self) -> Result<Client, LedgerError> {
-        let connected = self.config.connect(NoTls).and_then(|mut client| {
-            let sync = match self.durability {
-                Durability::Full => "on",
-                Durability::Relaxed => "off",
-            };
-            client.batch_execute(&format!(
-                "SET synchronous_commit = {sync}; SET default_transaction_isolation = 'read committed'"
-            ))?;
-            Ok(client)
-        });
-        self.up.store(connected.is_ok(), Ordering::Relaxed);
-        Ok(connected?)
+        let mut client = self.config.connect(NoTls)?;
+        let sync = match self.durability {
+            Durability::Full => "on",
+            Durability::Relaxed => "off",
+        };
+        client.batch_execute(&format!(
+            "SET synchronous_commit = {sync}; SET default_transaction_isolation = 'read committed'"
+        ))?;
+        Ok(client)
     }
 
-    pub(crate) fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
-    }
-
-    /// Note how a use of a connection went: a closed connection is dropped (the next use
-    /// connects again).
+    /// After a use of a connection: a closed one is dropped (the next use connects again).
     pub(crate) fn after_use(&self, client: &mut Option<Client>) {
-        let closed = client.as_ref().is_none_or(Client::is_closed);
-        self.up.store(!closed, Ordering::Relaxed);
-        if closed {
+        if client.as_ref().is_some_and(Client::is_closed) {
             *client = None;
         }
     }
@@ -102,7 +85,6 @@ type ReadJob = Box<dyn FnOnce(Result<&mut Client, LedgerError>) + Send>;
 pub(crate) struct Readers {
     jobs: Option<Sender<ReadJob>>,
     threads: Vec<JoinHandle<()>>,
-    connector: Arc<Connector>,
 }
 
 impl Readers {
@@ -121,12 +103,7 @@ impl Readers {
         Ok(Readers {
             jobs: Some(jobs),
             threads,
-            connector,
         })
-    }
-
-    pub(crate) fn connector(&self) -> &Connector {
-        &self.connector
     }
 
     /// Run `f` on a reader thread's connection and wait for its answer.
