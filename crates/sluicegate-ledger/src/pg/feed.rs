@@ -4,14 +4,11 @@
 
 use postgres::Client;
 
-use super::query::{self, bind, limit_sql};
+use super::query;
 use super::{PgLedger, rows};
 use crate::LedgerError;
 use crate::query::EventFilter;
 use crate::views::StoredEvent;
-
-/// Only events of transactions older than every transaction still running: final.
-const HORIZON: &str = "tx_id < pg_snapshot_xmin(pg_current_snapshot())";
 
 /// The feed position of event `after` (the last event at or below it): `(tx_id, event_id)`.
 fn position(c: &mut Client, after: i64) -> Result<Option<(String, i64)>, LedgerError> {
@@ -29,25 +26,11 @@ fn feed(
     f: &EventFilter,
     newest_first: bool,
 ) -> Result<Vec<StoredEvent>, LedgerError> {
-    let mut w = query::events(f);
-    w.clause(HORIZON.to_string());
-    if let Some(after) = f.after_event_id
-        && let Some((tx_id, event_id)) = position(c, after)?
-    {
-        let (t, e) = (bind(&mut w, tx_id), bind(&mut w, event_id));
-        w.clause(format!("(tx_id, event_id) > ({t}::text::xid8, {e})"));
-    }
-    let order = if newest_first {
-        "tx_id DESC, event_id DESC"
-    } else {
-        "tx_id, event_id"
+    let after = match f.after_event_id {
+        Some(after) => position(c, after)?,
+        None => None,
     };
-    let sql = format!(
-        "SELECT {} FROM proposal_events{} ORDER BY {order}{}",
-        rows::EVENT,
-        w.sql(),
-        limit_sql(f.limit)
-    );
+    let (sql, w) = query::feed_sql(f, after, newest_first);
     rows::all(c.query(&sql, &w.params())?, rows::event)
 }
 
@@ -85,7 +68,8 @@ impl PgLedger {
     pub(crate) fn last_event_id(&self) -> Result<i64, LedgerError> {
         self.readers.run(|c| {
             let sql = format!(
-                "SELECT event_id FROM proposal_events WHERE {HORIZON} ORDER BY tx_id DESC, event_id DESC LIMIT 1"
+                "SELECT event_id FROM proposal_events WHERE {} ORDER BY tx_id DESC, event_id DESC LIMIT 1",
+                query::HORIZON
             );
             Ok(match c.query_opt(&sql, &[])? {
                 Some(row) => row.try_get(0)?,

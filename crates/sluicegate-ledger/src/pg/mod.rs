@@ -33,6 +33,8 @@
 
 mod feed;
 mod open;
+#[cfg(test)]
+mod plan_tests;
 mod query;
 mod read;
 mod rows;

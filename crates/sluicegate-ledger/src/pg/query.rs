@@ -3,6 +3,7 @@
 
 use postgres::types::ToSql;
 
+use super::rows;
 use crate::query::{EventFilter, Filter};
 
 #[derive(Default)]
@@ -182,7 +183,80 @@ pub(crate) fn events(f: &EventFilter) -> Where {
     w
 }
 
-/// Bind a value from outside the filter (a cursor) and return its placeholder.
-pub(crate) fn bind(w: &mut Where, value: impl ToSql + Sync + Send + 'static) -> String {
-    w.bind(value)
+/// `proposals list`'s statement.
+pub(crate) fn proposals_sql(f: &Filter) -> (String, Where) {
+    let w = proposals(f);
+    let sql = format!(
+        "SELECT {} FROM proposals{} ORDER BY created_at DESC, seq DESC{}",
+        rows::PROPOSAL,
+        w.sql(),
+        limit_sql(f.limit)
+    );
+    (sql, w)
+}
+
+/// `receipts list`'s statement.
+pub(crate) fn receipts_sql(f: &Filter) -> (String, Where) {
+    let w = receipts(f);
+    let sql = format!(
+        "SELECT {} FROM writeback_receipts{} ORDER BY created_at DESC, receipt_id DESC{}",
+        rows::RECEIPT,
+        w.sql(),
+        limit_sql(f.limit)
+    );
+    (sql, w)
+}
+
+/// `evidence list`'s statement (bundles without their items).
+pub(crate) fn evidence_sql(f: &Filter) -> (String, Where) {
+    let w = evidence(f);
+    let sql = format!(
+        "SELECT {} FROM evidence_bundles{} ORDER BY seq DESC{}",
+        rows::EVIDENCE,
+        w.sql(),
+        limit_sql(f.limit)
+    );
+    (sql, w)
+}
+
+/// `query-audit list`'s statement.
+pub(crate) fn audits_sql(f: &Filter) -> (String, Where) {
+    let w = audits(f);
+    let sql = format!(
+        "SELECT {} FROM query_audit{} ORDER BY audit_id DESC{}",
+        rows::AUDIT,
+        w.sql(),
+        limit_sql(f.limit)
+    );
+    (sql, w)
+}
+
+/// Only events of transactions older than every transaction still running: final.
+pub(crate) const HORIZON: &str = "tx_id < pg_snapshot_xmin(pg_current_snapshot())";
+
+/// The feed's statement: the events matching `f` below the horizon and past the feed
+/// position `after` (`(tx_id, event_id)`), in feed order or (`newest_first`) reversed.
+pub(crate) fn feed_sql(
+    f: &EventFilter,
+    after: Option<(String, i64)>,
+    newest_first: bool,
+) -> (String, Where) {
+    let mut w = events(f);
+    w.clause(HORIZON.to_string());
+    if let Some((tx_id, event_id)) = after {
+        let (t, e) = (w.bind(tx_id), w.bind(event_id));
+        w.clause(format!("(tx_id, event_id) > ({t}::text::xid8, {e})"));
+    }
+    let order = if newest_first {
+        "tx_id DESC, event_id DESC"
+    } else {
+        "tx_id, event_id"
+    };
+    let sql = format!(
+        "SELECT {} FROM proposal_events{} ORDER BY {order}{}",
+        rows::EVENT,
+        w.sql(),
+        limit_sql(f.limit)
+    );
+    (sql, w)
 }

@@ -5,7 +5,7 @@
 use postgres::{Client, IsolationLevel};
 use sluicegate_core::decision::DecisionRecord;
 
-use super::query::{self, limit_sql};
+use super::query;
 use super::{PgLedger, rows};
 use crate::query::Filter;
 use crate::verify::{ChainEvent, ProposalRecords};
@@ -54,13 +54,7 @@ impl PgLedger {
     pub(crate) fn list_proposals(&self, f: &Filter) -> Result<Vec<StoredProposal>, LedgerError> {
         let f = f.clone();
         self.readers.run(move |c| {
-            let w = query::proposals(&f);
-            let sql = format!(
-                "SELECT {} FROM proposals{} ORDER BY created_at DESC, seq DESC{}",
-                rows::PROPOSAL,
-                w.sql(),
-                limit_sql(f.limit)
-            );
+            let (sql, w) = query::proposals_sql(&f);
             rows::all(c.query(&sql, &w.params())?, rows::proposal)
         })
     }
@@ -92,13 +86,7 @@ impl PgLedger {
     pub(crate) fn list_receipts(&self, f: &Filter) -> Result<Vec<StoredReceipt>, LedgerError> {
         let f = f.clone();
         self.readers.run(move |c| {
-            let w = query::receipts(&f);
-            let sql = format!(
-                "SELECT {} FROM writeback_receipts{} ORDER BY created_at DESC, receipt_id DESC{}",
-                rows::RECEIPT,
-                w.sql(),
-                limit_sql(f.limit)
-            );
+            let (sql, w) = query::receipts_sql(&f);
             rows::all(c.query(&sql, &w.params())?, rows::receipt)
         })
     }
@@ -140,13 +128,7 @@ impl PgLedger {
     pub(crate) fn list_evidence(&self, f: &Filter) -> Result<Vec<StoredEvidence>, LedgerError> {
         let f = f.clone();
         self.readers.run(move |c| {
-            let w = query::evidence(&f);
-            let sql = format!(
-                "SELECT {} FROM evidence_bundles{} ORDER BY seq DESC{}",
-                rows::EVIDENCE,
-                w.sql(),
-                limit_sql(f.limit)
-            );
+            let (sql, w) = query::evidence_sql(&f);
             rows::all(c.query(&sql, &w.params())?, |r| rows::evidence(r, false))
         })
     }
@@ -170,13 +152,7 @@ impl PgLedger {
     ) -> Result<Vec<StoredQueryAudit>, LedgerError> {
         let f = f.clone();
         self.readers.run(move |c| {
-            let w = query::audits(&f);
-            let sql = format!(
-                "SELECT {} FROM query_audit{} ORDER BY audit_id DESC{}",
-                rows::AUDIT,
-                w.sql(),
-                limit_sql(f.limit)
-            );
+            let (sql, w) = query::audits_sql(&f);
             rows::all(c.query(&sql, &w.params())?, rows::audit)
         })
     }
