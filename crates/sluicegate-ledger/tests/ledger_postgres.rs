@@ -473,3 +473,68 @@ fn the_schema_refuses_edits_of_facts_and_verify_finds_a_deliberate_one() {
         .unwrap();
     assert_eq!(p.record, "decision", "{p:?}");
 }
+
+/// The ledger's connections cut by the server (a restart, a failover): a call in flight may be
+/// refused with the database's error, never answered as recorded when it was not, and the
+/// next calls connect again and are recorded.
+#[test]
+fn dropped_connections_are_made_again() {
+    let Some((guard, ledger)) = open(Backend::Postgres) else {
+        return;
+    };
+    let cfg = config("review");
+    let at = |i: usize| format!("2026-06-20T14:31:{i:02}.000Z");
+    propose(&ledger, &cfg, &row("INV-0", 1), "r", &at(0)).unwrap();
+    let database = guard.url().rsplit('/').next().unwrap().to_string();
+    let cut = || {
+        sluicegate_test_support::app_db::block_on(
+            sluicegate_test_support::engines::execute_on(
+                sluicegate_test_support::engines::EngineKind::Postgres,
+                guard.url(),
+                &format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+                ),
+            ),
+        )
+        .unwrap();
+    };
+    let mut recorded = 1;
+    for round in 1..=3 {
+        cut();
+        // The first use of each cut connection may fail; it must fail as an error.
+        match propose(
+            &ledger,
+            &cfg,
+            &row(&format!("INV-{round}a"), 1),
+            "r",
+            &at(round),
+        ) {
+            Ok(_) => recorded += 1,
+            Err(e) => assert!(
+                matches!(e, LedgerError::Postgres(_) | LedgerError::Io(_)),
+                "{e:?}"
+            ),
+        }
+        let _ = ledger.proposal("wrp_none");
+        // By now both the writer and a reader have met the cut: the next calls go through.
+        propose(
+            &ledger,
+            &cfg,
+            &row(&format!("INV-{round}b"), 1),
+            "r",
+            &at(round),
+        )
+        .unwrap();
+        recorded += 1;
+    }
+    // Readers reconnect too (each of the reader threads may need one failed read first).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let listed = loop {
+        match ledger.list_proposals(&Filter::default()) {
+            Ok(list) => break list,
+            Err(e) => assert!(Instant::now() < deadline, "{e}"),
+        }
+    };
+    assert_eq!(listed.len(), recorded);
+    assert!(ledger.verify(&[]).unwrap().ok());
+}
