@@ -64,7 +64,54 @@ fn servers_share_a_migrated_postgres_ledger_without_a_lease() {
     );
     assert!(!stderr.contains(db.url()), "{stderr}");
 
+    let doctor = |fx: &Fixture| {
+        let out = fx
+            .cmd()
+            .args(["doctor", "--json", "--config"])
+            .arg(&fx.config)
+            .env_remove("SLUICEGATE_STORE")
+            .env("SG_LEDGER_URL", db.url())
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let find = |name: &str| {
+            report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {name} check: {report}"))
+        };
+        assert!(!report.to_string().contains(db.url()), "{report}");
+        (
+            report["store_path"].clone(),
+            find("store"),
+            find("store-lease"),
+        )
+    };
+    let (path, store, lease) = doctor(&fx);
+    assert_eq!(path, "$SG_LEDGER_URL");
+    assert_eq!(store["ok"], false, "{store}");
+    assert!(
+        store["message"]
+            .as_str()
+            .unwrap()
+            .contains("run `sluicegate store migrate`"),
+        "{store}"
+    );
+    assert_eq!(lease["ok"], true, "{lease}");
+
     Ledger::migrate_postgres(db.url()).unwrap();
+    let (_, store, _) = doctor(&fx);
+    assert_eq!(store["ok"], true, "{store}");
+    assert!(
+        store["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("PostgreSQL ledger $SG_LEDGER_URL opens at schema 1: 0 proposals"),
+        "{store}"
+    );
     let servers = [
         ServerProc::start(serve(&fx, db.url())),
         ServerProc::start(serve(&fx, db.url())),
