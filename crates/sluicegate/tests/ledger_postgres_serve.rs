@@ -207,6 +207,32 @@ fn servers_share_a_migrated_postgres_ledger_without_a_lease() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A reviewer approves one proposal and applies it, from another host as far as the
+    // ledger can tell.
+    let approve = cli(&["proposals", "approve", &ids[0], "--yes", "--actor", "ana"]);
+    assert_eq!(approve.status.code(), Some(0), "{approve:?}");
+    let again = cli(&["proposals", "approve", &ids[0], "--yes", "--actor", "bo"]);
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("PROPOSAL_NOT_PENDING_REVIEW"),
+        "{again:?}"
+    );
+    let apply = cli(&["apply", &ids[0], "--json"]);
+    assert_eq!(apply.status.code(), Some(0), "{apply:?}");
+    let applied: Value = serde_json::from_slice(&apply.stdout).unwrap();
+    assert_eq!(applied["status"], "applied", "{applied}");
+    let p = ledger.proposal(&ids[0]).unwrap();
+    assert_eq!(p.state, "applied");
+    assert_eq!(ledger.receipts(&ids[0]).unwrap().len(), 1);
+    let listed = cli(&["proposals", "list", "--json"]);
+    assert_eq!(listed.status.code(), Some(0), "{listed:?}");
+    let replay = cli(&["replay", "show", &ids[0], "--json"]);
+    assert_eq!(replay.status.code(), Some(0), "{replay:?}");
+    let replay: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(replay["receipts"].as_array().map(Vec::len), Some(1), "{replay}");
+    let verify = cli(&["store", "verify", "--json"]);
+    assert_eq!(verify.status.code(), Some(0), "{verify:?}");
+
     let activity = cli(&["activity", "search"]);
     let text = String::from_utf8_lossy(&activity.stderr);
     assert_eq!(activity.status.code(), Some(2), "{text}");
