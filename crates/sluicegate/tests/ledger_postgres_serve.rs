@@ -229,7 +229,11 @@ fn servers_share_a_migrated_postgres_ledger_without_a_lease() {
     let replay = cli(&["replay", "show", &ids[0], "--json"]);
     assert_eq!(replay.status.code(), Some(0), "{replay:?}");
     let replay: Value = serde_json::from_slice(&replay.stdout).unwrap();
-    assert_eq!(replay["receipts"].as_array().map(Vec::len), Some(1), "{replay}");
+    assert_eq!(
+        replay["receipts"].as_array().map(Vec::len),
+        Some(1),
+        "{replay}"
+    );
     let verify = cli(&["store", "verify", "--json"]);
     assert_eq!(verify.status.code(), Some(0), "{verify:?}");
 
