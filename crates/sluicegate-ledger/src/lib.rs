@@ -80,7 +80,8 @@ pub fn system_clock() -> Clock {
 }
 
 /// A handle to one ledger. Cheap to clone; all clones share one writer thread (which owns
-/// the write connection, see `writer`) and one read connection.
+/// the write connection, see `writer` and `pg/writer.rs`) and the read connection (on
+/// PostgreSQL, a few reader threads with one connection each).
 #[derive(Clone)]
 pub struct Ledger {
     backend: Backend,
@@ -89,8 +90,8 @@ pub struct Ledger {
     clock: Clock,
 }
 
-/// The engines a ledger runs on. Closed: [`Ledger::pg`] and [`Ledger::sqlite`] are the only
-/// places that match it.
+/// The engines a ledger runs on. Closed, and matched only in this file ([`Ledger::pg`],
+/// [`Ledger::sqlite`], and the two methods whose answer differs by engine).
 #[derive(Clone)]
 enum Backend {
     Sqlite(Sqlite),
