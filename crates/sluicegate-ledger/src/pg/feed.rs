@@ -7,12 +7,13 @@ use postgres::Client;
 use super::query;
 use super::{PgLedger, rows};
 use crate::LedgerError;
+use crate::pg::stmts::Prepared;
 use crate::query::EventFilter;
 use crate::views::StoredEvent;
 
 /// The feed position of event `after` (the last event at or below it): `(tx_id, event_id)`.
 fn position(c: &mut Client, after: i64) -> Result<Option<(String, i64)>, LedgerError> {
-    c.query_opt(
+    c.row_opt(
         "SELECT tx_id::text, event_id FROM proposal_events WHERE event_id <= $1 ORDER BY event_id DESC LIMIT 1",
         &[&after],
     )?
@@ -31,7 +32,7 @@ fn feed(
         None => None,
     };
     let (sql, w) = query::feed_sql(f, after, newest_first);
-    rows::all(c.query(&sql, &w.params())?, rows::event)
+    rows::all(c.rows(&sql, &w.params())?, rows::event)
 }
 
 impl PgLedger {
@@ -43,7 +44,7 @@ impl PgLedger {
                 "SELECT {} FROM proposal_events WHERE proposal_id = $1 ORDER BY event_id",
                 rows::EVENT
             );
-            rows::all(c.query(&sql, &[&id])?, rows::event)
+            rows::all(c.rows(&sql, &[&id])?, rows::event)
         })
     }
 
@@ -71,7 +72,7 @@ impl PgLedger {
                 "SELECT event_id FROM proposal_events WHERE {} ORDER BY tx_id DESC, event_id DESC LIMIT 1",
                 query::HORIZON
             );
-            Ok(match c.query_opt(&sql, &[])? {
+            Ok(match c.row_opt(&sql, &[])? {
                 Some(row) => row.try_get(0)?,
                 None => 0,
             })

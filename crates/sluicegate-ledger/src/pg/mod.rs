@@ -40,6 +40,7 @@ mod read;
 mod rows;
 mod schema;
 mod session;
+mod stmts;
 mod write;
 mod writer;
 

@@ -7,6 +7,7 @@ use sluicegate_core::decision::DecisionRecord;
 
 use super::query;
 use super::{PgLedger, rows};
+use crate::pg::stmts::Prepared;
 use crate::query::Filter;
 use crate::verify::{ChainEvent, ProposalRecords};
 use crate::views::{
@@ -29,16 +30,16 @@ impl PgLedger {
                 "SELECT {} FROM proposals WHERE proposal_id = $1",
                 rows::PROPOSAL
             );
-            match c.query_opt(&sql, &[&id])? {
+            match c.row_opt(&sql, &[&id])? {
                 Some(row) => rows::proposal(&row),
-                None => Err(not_found("proposal", id)),
+                None => Err(not_found("proposal", id.as_str())),
             }
         })
     }
 
     pub(crate) fn latest_proposal_id(&self) -> Result<String, LedgerError> {
         self.readers.run(|c| {
-            match c.query_opt(
+            match c.row_opt(
                 "SELECT proposal_id FROM proposals ORDER BY created_at DESC, seq DESC LIMIT 1",
                 &[],
             )? {
@@ -55,7 +56,7 @@ impl PgLedger {
         let f = f.clone();
         self.readers.run(move |c| {
             let (sql, w) = query::proposals_sql(&f);
-            rows::all(c.query(&sql, &w.params())?, rows::proposal)
+            rows::all(c.rows(&sql, &w.params())?, rows::proposal)
         })
     }
 
@@ -66,7 +67,7 @@ impl PgLedger {
                 "SELECT {} FROM writeback_receipts WHERE proposal_id = $1 ORDER BY receipt_id",
                 rows::RECEIPT
             );
-            rows::all(c.query(&sql, &[&id])?, rows::receipt)
+            rows::all(c.rows(&sql, &[&id])?, rows::receipt)
         })
     }
 
@@ -76,7 +77,7 @@ impl PgLedger {
                 "SELECT {} FROM writeback_receipts WHERE receipt_id = $1",
                 rows::RECEIPT
             );
-            match c.query_opt(&sql, &[&receipt_id])? {
+            match c.row_opt(&sql, &[&receipt_id])? {
                 Some(row) => rows::receipt(&row),
                 None => Err(not_found("writeback receipt", receipt_id.to_string())),
             }
@@ -87,7 +88,7 @@ impl PgLedger {
         let f = f.clone();
         self.readers.run(move |c| {
             let (sql, w) = query::receipts_sql(&f);
-            rows::all(c.query(&sql, &w.params())?, rows::receipt)
+            rows::all(c.rows(&sql, &w.params())?, rows::receipt)
         })
     }
 
@@ -98,8 +99,8 @@ impl PgLedger {
                 "SELECT {} FROM evidence_bundles WHERE evidence_bundle_id = $1",
                 rows::EVIDENCE
             );
-            let Some(row) = c.query_opt(&sql, &[&id])? else {
-                return Err(not_found("evidence bundle", id));
+            let Some(row) = c.row_opt(&sql, &[&id])? else {
+                return Err(not_found("evidence bundle", id.as_str()));
             };
             let mut bundle = rows::evidence(&row, true)?;
             bundle.query_audit = audits_of_bundle(c, &bundle.evidence_bundle_id)?;
@@ -117,7 +118,7 @@ impl PgLedger {
                 "SELECT {} FROM evidence_bundles WHERE proposal_id = $1 ORDER BY seq",
                 rows::EVIDENCE
             );
-            let mut bundles = rows::all(c.query(&sql, &[&id])?, |r| rows::evidence(r, true))?;
+            let mut bundles = rows::all(c.rows(&sql, &[&id])?, |r| rows::evidence(r, true))?;
             for b in &mut bundles {
                 b.query_audit = audits_of_bundle(c, &b.evidence_bundle_id)?;
             }
@@ -129,7 +130,7 @@ impl PgLedger {
         let f = f.clone();
         self.readers.run(move |c| {
             let (sql, w) = query::evidence_sql(&f);
-            rows::all(c.query(&sql, &w.params())?, |r| rows::evidence(r, false))
+            rows::all(c.rows(&sql, &w.params())?, |r| rows::evidence(r, false))
         })
     }
 
@@ -139,7 +140,7 @@ impl PgLedger {
                 "SELECT {} FROM query_audit WHERE audit_id = $1",
                 rows::AUDIT
             );
-            match c.query_opt(&sql, &[&audit_id])? {
+            match c.row_opt(&sql, &[&audit_id])? {
                 Some(row) => rows::audit(&row),
                 None => Err(not_found("query audit record", audit_id.to_string())),
             }
@@ -153,7 +154,7 @@ impl PgLedger {
         let f = f.clone();
         self.readers.run(move |c| {
             let (sql, w) = query::audits_sql(&f);
-            rows::all(c.query(&sql, &w.params())?, rows::audit)
+            rows::all(c.rows(&sql, &w.params())?, rows::audit)
         })
     }
 
@@ -167,7 +168,7 @@ impl PgLedger {
                 "SELECT {} FROM query_audit WHERE proposal_id = $1 ORDER BY audit_id",
                 rows::AUDIT
             );
-            rows::all(c.query(&sql, &[&id])?, rows::audit)
+            rows::all(c.rows(&sql, &[&id])?, rows::audit)
         })
     }
 
@@ -177,7 +178,7 @@ impl PgLedger {
     ) -> Result<Option<String>, LedgerError> {
         let id = evidence_id.to_string();
         self.readers.run(move |c| {
-            let direct = c.query_opt(
+            let direct = c.row_opt(
                 "SELECT proposal_id FROM evidence_bundles WHERE evidence_bundle_id = $1",
                 &[&id],
             )?;
@@ -185,7 +186,7 @@ impl PgLedger {
                 return Ok(Some(p));
             }
             Ok(c
-                .query_opt(
+                .row_opt(
                     "SELECT proposal_id FROM query_audit WHERE evidence_bundle_id = $1 AND proposal_id IS NOT NULL ORDER BY audit_id DESC LIMIT 1",
                     &[&id],
                 )?
@@ -201,7 +202,7 @@ impl PgLedger {
                 "SELECT {} FROM writeback_jobs WHERE proposal_id = $1 ORDER BY created_at, seq",
                 rows::JOB
             );
-            rows::all(c.query(&sql, &[&id])?, rows::job)
+            rows::all(c.rows(&sql, &[&id])?, rows::job)
         })
     }
 
@@ -211,7 +212,7 @@ impl PgLedger {
     ) -> Result<Option<(String, serde_json::Value)>, LedgerError> {
         let id = proposal_id.to_string();
         self.readers.run(move |c| {
-            let Some(row) = c.query_opt(
+            let Some(row) = c.row_opt(
                 "SELECT writeback_job_id, job_json FROM writeback_jobs WHERE proposal_id = $1 ORDER BY updated_at DESC, seq DESC LIMIT 1",
                 &[&id],
             )?
@@ -232,7 +233,7 @@ impl PgLedger {
     pub(crate) fn stats(&self, label: String) -> Result<Stats, LedgerError> {
         self.readers.run(move |c| {
             let mut count = |sql: &str| -> Result<i64, LedgerError> {
-                Ok(c.query_one(sql, &[])?.try_get(0)?)
+                Ok(c.row(sql, &[])?.try_get(0)?)
             };
             let proposals = count("SELECT COUNT(*) FROM proposals")?;
             let evidence_bundles = count("SELECT COUNT(*) FROM evidence_bundles")?;
@@ -249,7 +250,7 @@ impl PgLedger {
             let bytes = count("SELECT pg_database_size(current_database())")?;
             let page_size = count("SELECT current_setting('block_size')::bigint")?;
             Ok(Stats {
-                path: label,
+                path: label.clone(),
                 proposals,
                 evidence_bundles,
                 evidence_items,
@@ -276,7 +277,7 @@ impl PgLedger {
     /// Every proposal id, in recording order (`store verify`).
     pub(crate) fn proposal_ids(&self) -> Result<Vec<String>, LedgerError> {
         self.readers.run(|c| {
-            c.query("SELECT proposal_id FROM proposals ORDER BY seq", &[])?
+            c.rows("SELECT proposal_id FROM proposals ORDER BY seq", &[])?
                 .iter()
                 .map(|r| Ok(r.try_get(0)?))
                 .collect()
@@ -297,13 +298,13 @@ impl PgLedger {
                 "SELECT {}, change_set_json FROM proposals WHERE proposal_id = $1",
                 rows::PROPOSAL
             );
-            let Some(row) = tx.query_opt(&sql, &[&id])? else {
-                return Err(not_found("proposal", id));
+            let Some(row) = tx.row_opt(&sql, &[&id])? else {
+                return Err(not_found("proposal", id.as_str()));
             };
             let proposal = rows::proposal(&row)?;
             let change_set_json: String = row.try_get(18)?;
             let events = tx
-                .query(
+                .rows(
                     "SELECT event_id, kind, actor, payload_json, created_at, prev_hash, chain_hash FROM proposal_events WHERE proposal_id = $1 ORDER BY event_id",
                     &[&id],
                 )?
@@ -322,7 +323,7 @@ impl PgLedger {
                 })
                 .collect::<Result<Vec<_>, LedgerError>>()?;
             let pairs = |tx: &mut postgres::Transaction<'_>, sql: &str| {
-                tx.query(sql, &[&id])?
+                tx.rows(sql, &[&id])?
                     .iter()
                     .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                     .collect::<Result<Vec<(String, String)>, LedgerError>>()
@@ -339,10 +340,10 @@ impl PgLedger {
                 "SELECT {} FROM approvals WHERE proposal_id = $1 ORDER BY approval_id",
                 rows::DECISION
             );
-            let decisions = rows::all(tx.query(&sql, &[&id])?, rows::decision)?;
+            let decisions = rows::all(tx.rows(&sql, &[&id])?, rows::decision)?;
             tx.commit()?;
             Ok(ProposalRecords {
-                proposal_id: id,
+                proposal_id: id.clone(),
                 proposal_version: proposal.proposal_version,
                 proposal_hash: proposal.proposal_hash,
                 state: proposal.state,
@@ -363,7 +364,7 @@ fn audits_of_bundle(c: &mut Client, bundle_id: &str) -> Result<Vec<StoredQueryAu
         "SELECT {} FROM query_audit WHERE evidence_bundle_id = $1 ORDER BY audit_id",
         rows::AUDIT
     );
-    rows::all(c.query(&sql, &[&bundle_id])?, rows::audit)
+    rows::all(c.rows(&sql, &[&bundle_id])?, rows::audit)
 }
 
 fn decisions_on(c: &mut Client, proposal_id: &str) -> Result<Vec<DecisionRecord>, LedgerError> {
@@ -371,5 +372,5 @@ fn decisions_on(c: &mut Client, proposal_id: &str) -> Result<Vec<DecisionRecord>
         "SELECT {} FROM approvals WHERE proposal_id = $1 ORDER BY approval_id",
         rows::DECISION
     );
-    rows::all(c.query(&sql, &[&proposal_id])?, rows::decision)
+    rows::all(c.rows(&sql, &[&proposal_id])?, rows::decision)
 }

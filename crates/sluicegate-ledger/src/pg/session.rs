@@ -72,11 +72,24 @@ pub(crate) fn ensure<'c>(
     client: &'c mut Option<Client>,
 ) -> Result<&'c mut Client, LedgerError> {
     if client.as_ref().is_none_or(Client::is_closed) {
+        super::stmts::forget();
         *client = Some(connector.connect()?);
     }
     client
         .as_mut()
         .ok_or_else(|| LedgerError::Io("no connection to the ledger database".into()))
+}
+
+/// Whether `e` says the connection is gone (closed, or ended by the server: a shutdown, a
+/// restart, an administrator's `pg_terminate_backend`), rather than that the statement failed.
+pub(crate) fn connection_lost(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CRASH_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+        })
 }
 
 type ReadJob = Box<dyn FnOnce(Result<&mut Client, LedgerError>) + Send>;
@@ -106,15 +119,34 @@ impl Readers {
         })
     }
 
-    /// Run `f` on a reader thread's connection and wait for its answer.
+    /// Run `f` on a reader thread's connection and wait for its answer. A read that meets a
+    /// connection the server has closed (a restart, a failover) runs again, on whichever
+    /// reader takes it next (each drops its closed connection and connects again): reads
+    /// change nothing, and each reader thread only learns of a cut by using its connection.
     pub(crate) fn run<T, F>(&self, f: F) -> Result<T, LedgerError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Client) -> Result<T, LedgerError> + Send + 'static,
+        F: Fn(&mut Client) -> Result<T, LedgerError> + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.run_once(f.clone()) {
+                Err(LedgerError::Postgres(e)) if connection_lost(&e) && tries <= READERS => {}
+                answer => return answer,
+            }
+        }
+    }
+
+    fn run_once<T, F>(&self, f: Arc<F>) -> Result<T, LedgerError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Client) -> Result<T, LedgerError> + Send + Sync + 'static,
     {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let job: ReadJob = Box::new(move |client| {
-            let _ = tx.send(client.and_then(f));
+            let _ = tx.send(client.and_then(|c| f(c)));
         });
         match self.jobs.as_ref().map(|jobs| jobs.send(job)) {
             Some(Ok(())) => rx.recv().unwrap_or(Err(LedgerError::WriterStopped)),

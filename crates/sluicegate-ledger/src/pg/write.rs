@@ -14,6 +14,7 @@ use sluicegate_protocol::ChangeSet;
 use super::PgLedger;
 use super::rows;
 use super::writer::Fail;
+use crate::pg::stmts::Prepared;
 use crate::views::StoredProposal;
 use crate::write::{PreparedProposal, StoredItem, prepare_proposal, scan_read};
 use crate::{LedgerError, Pending, ProposalCall, ProposalRecorded, RefusalCode};
@@ -79,7 +80,7 @@ fn insert_read(
         .collect();
     // Two identical reads in the same millisecond share an id: the first record stands (the
     // second audit record names the bundle all the same).
-    tx.execute(
+    tx.exec(
         "INSERT INTO evidence_bundles (evidence_bundle_id, proposal_id, tenant_id, payload_json, created_at, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint, items_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (evidence_bundle_id) DO NOTHING",
         &[
             &bundle.evidence_bundle_id,
@@ -102,7 +103,7 @@ fn insert_read(
 
 fn insert_audit(tx: &mut Transaction<'_>, audit: &QueryAudit, now: &str) -> Result<(), Fail> {
     let m = &audit.meta;
-    tx.execute(
+    tx.exec(
         "INSERT INTO query_audit (proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, tenant_id, principal, capability, business_object, object_id, primary_key_value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
         &[
             &audit.proposal_id,
@@ -132,7 +133,7 @@ fn link_bundle(
     item: &Value,
     now: &str,
 ) -> Result<bool, Fail> {
-    let Some(row) = tx.query_opt(
+    let Some(row) = tx.row_opt(
         "SELECT items_json FROM evidence_bundles WHERE evidence_bundle_id = $1 AND proposal_id IS NULL FOR UPDATE",
         &[&bundle_id],
     )?
@@ -150,7 +151,7 @@ fn link_bundle(
     } else {
         format!("{body},{added}]")
     };
-    tx.execute(
+    tx.exec(
         "UPDATE evidence_bundles SET proposal_id = $2, items_json = $3 WHERE evidence_bundle_id = $1",
         &[&bundle_id, &proposal_id, &items],
     )?;
@@ -179,7 +180,7 @@ fn insert_proposal(
     } else {
         cs.created_at.as_str()
     };
-    let inserted = tx.execute(
+    let inserted = tx.exec(
         &format!(
             "INSERT INTO proposals ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (proposal_id) DO NOTHING",
             rows::PROPOSAL
@@ -271,7 +272,7 @@ pub(super) fn load_proposal_opt(
     tx: &mut Transaction<'_>,
     id: &str,
 ) -> Result<Option<StoredProposal>, Fail> {
-    let row = tx.query_opt(
+    let row = tx.row_opt(
         &format!(
             "SELECT {} FROM proposals WHERE proposal_id = $1",
             rows::PROPOSAL
@@ -297,7 +298,7 @@ pub(super) fn load_proposal(tx: &mut Transaction<'_>, id: &str) -> Result<Stored
 /// to run alone ([`Fail::Again`]), so the feed keeps the proposal's events in chain order.
 pub(super) fn lock_proposal(tx: &mut Transaction<'_>, id: &str) -> Result<StoredProposal, Fail> {
     let row = tx
-        .query_opt(
+        .row_opt(
             &format!(
                 "SELECT {} FROM proposals WHERE proposal_id = $1 FOR UPDATE",
                 rows::PROPOSAL
@@ -312,7 +313,7 @@ pub(super) fn lock_proposal(tx: &mut Transaction<'_>, id: &str) -> Result<Stored
         })?;
     let proposal = rows::proposal(&row)?;
     let newer: Option<bool> = tx
-        .query_opt(
+        .row_opt(
             "SELECT tx_id > pg_current_xact_id() FROM proposal_events WHERE proposal_id = $1 ORDER BY event_id DESC LIMIT 1",
             &[&id],
         )?
@@ -338,7 +339,7 @@ pub(super) fn move_state(
             format!("proposal {} is {}", p.proposal_id, e.from.as_str()),
         )
     })?;
-    let changed = tx.execute(
+    let changed = tx.exec(
         "UPDATE proposals SET state = $2, updated_at = $3 WHERE proposal_id = $1 AND state = $4",
         &[&p.proposal_id, &to.as_str(), &now, &from.as_str()],
     )?;
@@ -363,7 +364,7 @@ pub(super) fn append_event(
     payload: &Value,
     now: &str,
 ) -> Result<(), Fail> {
-    let prev: String = match tx.query_opt(
+    let prev: String = match tx.row_opt(
         "SELECT chain_hash FROM proposal_events WHERE proposal_id = $1 ORDER BY event_id DESC LIMIT 1",
         &[&proposal_id],
     )? {
@@ -371,7 +372,7 @@ pub(super) fn append_event(
         None => chain::genesis(proposal_id),
     };
     let hash = chain::link(&prev, kind, actor, payload, now);
-    tx.execute(
+    tx.exec(
         "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at, prev_hash, chain_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &proposal_id,

@@ -13,6 +13,7 @@ use sluicegate_protocol::{ExecutionReceipt, ReceiptStatus};
 
 use super::{append_event, load_proposal, lock_proposal, move_state};
 use crate::pg::PgLedger;
+use crate::pg::stmts::Prepared;
 use crate::pg::writer::Fail;
 use crate::views::StoredProposal;
 use crate::write::{check_identity, to_refusal, validate_receipt, writeback_allowed};
@@ -41,7 +42,7 @@ impl PgLedger {
                 Verdict::Reject => (Transition::Reject, "proposal_rejected"),
             };
             move_state(tx, &proposal, t, now)?;
-            tx.execute(
+            tx.exec(
                 "INSERT INTO approvals (proposal_id, proposal_version, proposal_hash, approver, status, reason, created_at, signature, reviewer_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 &[
                     id,
@@ -89,7 +90,7 @@ impl PgLedger {
             // never pick the same attempt number.
             lock_proposal(tx, &request.proposal_id)?;
             let earlier: i64 = tx
-                .query_one(
+                .row(
                     "SELECT COUNT(*) FROM writeback_jobs WHERE proposal_id = $1 AND (writeback_job_id = $2 OR writeback_job_id LIKE $2 || '-a%')",
                     &[&request.proposal_id, &request.base_job_id],
                 )?
@@ -157,7 +158,7 @@ impl PgLedger {
                 )));
             }
             let job_json = serde_json::to_string(&job.job)?;
-            let inserted = tx.execute(
+            let inserted = tx.exec(
                 "INSERT INTO writeback_jobs (writeback_job_id, proposal_id, proposal_hash, status, job_json, created_at, updated_at) VALUES ($1, $2, $3, 'pending_worker', $4, $5, $5) ON CONFLICT DO NOTHING",
                 &[&job.job_id, &job.proposal_id, &proposal.proposal_hash, &job_json, &now],
             )?;
@@ -205,7 +206,7 @@ impl PgLedger {
         self.writer.submit(move |tx, _| {
             let replay_id = replay["replay_id"].as_str().unwrap_or_default();
             let at = replay["generated_at"].as_str().unwrap_or_default();
-            tx.execute(
+            tx.exec(
                 "INSERT INTO replay_records (replay_id, proposal_id, payload_json, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (replay_id) DO UPDATE SET proposal_id = excluded.proposal_id, payload_json = excluded.payload_json, created_at = excluded.created_at",
                 &[&replay_id, &proposal_id, &serde_json::to_string(&replay)?, &at],
@@ -237,7 +238,7 @@ fn insert_receipt(
     move_state(tx, &proposal, Transition::Receipt(outcome), &at)?;
     // One receipt per attempt: the job id is a unique key, so a second receipt for one
     // attempt is refused, never silently dropped.
-    let inserted = tx.execute(
+    let inserted = tx.exec(
         "INSERT INTO writeback_receipts (writeback_job_id, proposal_id, runner_id, status, idempotency_key, source_database_mutated, receipt_json, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (writeback_job_id) DO NOTHING",
         &[
             &receipt.writeback_job_id,
@@ -260,19 +261,19 @@ fn insert_receipt(
         )));
     }
     // Mutation is sticky: a later no-op receipt never hides that the source was written.
-    tx.execute(
+    tx.exec(
         "UPDATE proposals SET source_database_mutated = source_database_mutated OR $2 WHERE proposal_id = $1",
         &[&receipt.proposal_id, &receipt.source_database_mutated],
     )?;
     let job_known = tx
-        .query_opt(
+        .row_opt(
             "SELECT 1 FROM writeback_jobs WHERE writeback_job_id = $1",
             &[&receipt.writeback_job_id],
         )?
         .is_some();
     if job_known {
         // The latest receipt answers for the key, except that `applied` is never replaced.
-        tx.execute(
+        tx.exec(
             "INSERT INTO idempotency_receipts (idempotency_key, writeback_job_id, proposal_id, receipt_status, receipt_json, created_at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (idempotency_key) DO UPDATE SET writeback_job_id = excluded.writeback_job_id, receipt_status = excluded.receipt_status, receipt_json = excluded.receipt_json, created_at = excluded.created_at
              WHERE idempotency_receipts.receipt_status <> 'applied'",
@@ -285,7 +286,7 @@ fn insert_receipt(
                 &at,
             ],
         )?;
-        tx.execute(
+        tx.exec(
             "UPDATE writeback_jobs SET status = $2, updated_at = $3 WHERE writeback_job_id = $1",
             &[&receipt.writeback_job_id, &receipt.status.as_str(), &at],
         )?;
@@ -328,7 +329,7 @@ fn insert_job(
         )?;
     }
     let job_json = serde_json::to_string(&job.job)?;
-    let inserted = tx.execute(
+    let inserted = tx.exec(
         "INSERT INTO writeback_jobs (writeback_job_id, proposal_id, proposal_hash, status, job_json, created_at, updated_at) VALUES ($1, $2, $3, 'pending_worker', $4, $5, $5) ON CONFLICT DO NOTHING",
         &[&job.job_id, &job.proposal_id, &proposal.proposal_hash, &job_json, &now],
     )?;
