@@ -51,8 +51,10 @@ impl From<LedgerError> for Fail {
 impl From<postgres::Error> for Fail {
     fn from(e: postgres::Error) -> Self {
         // 55P03: a row lock (or another transaction's insert of the same key) was not
-        // released within the lock timeout; 40P01: this job was a deadlock's victim. Either
-        // way, running it alone (holding nothing else) settles it.
+        // released within the lock timeout; 40P01: this job was a deadlock's victim; or the
+        // connection is gone (a restart, a failover), so nothing of the job stayed. Either
+        // way, running it alone (holding nothing else, on a new connection if need be)
+        // settles it.
         use postgres::error::SqlState;
         match e.code() {
             Some(code)
@@ -61,6 +63,7 @@ impl From<postgres::Error> for Fail {
             {
                 Fail::Again
             }
+            _ if super::session::connection_lost(&e) => Fail::Again,
             _ => Fail::Error(LedgerError::Postgres(e)),
         }
     }
@@ -173,7 +176,15 @@ fn run(connector: &Connector, clock: &Clock, rx: &Receiver<Job>) {
             }
         }
         let again = match ensure(connector, &mut client) {
-            Ok(conn) => commit_group(conn, clock, group),
+            Ok(conn) => match commit_group(conn, clock, group) {
+                Ok(again) => again,
+                // The connection was gone before anything ran: every job runs again, alone,
+                // on a new one.
+                Err(group) => {
+                    client = None;
+                    group
+                }
+            },
             Err(e) => {
                 refuse(group, &e.to_string());
                 Vec::new()
@@ -200,17 +211,18 @@ fn refuse(group: Vec<Job>, why: &str) {
 }
 
 /// Run a group in one transaction, a savepoint per job; returns the jobs that asked to run
-/// again alone.
-fn commit_group(conn: &mut Client, clock: &Clock, group: Vec<Job>) -> Vec<Job> {
+/// again alone, or (`Err`) the whole group when the connection was found gone at the start.
+fn commit_group(conn: &mut Client, clock: &Clock, group: Vec<Job>) -> Result<Vec<Job>, Vec<Job>> {
     let started = conn.transaction().and_then(|mut tx| {
         tx.batch_execute(GROUP_LOCK_TIMEOUT)?;
         Ok(tx)
     });
     let mut tx = match started {
         Ok(tx) => tx,
+        Err(e) if super::session::connection_lost(&e) => return Err(group),
         Err(e) => {
             refuse(group, &e.to_string());
-            return Vec::new();
+            return Ok(Vec::new());
         }
     };
     let mut finishes = Vec::with_capacity(group.len());
@@ -250,7 +262,7 @@ fn commit_group(conn: &mut Client, clock: &Clock, group: Vec<Job>) -> Vec<Job> {
     for finish in finishes {
         finish(committed.as_ref().map(|_| ()).map_err(String::as_str));
     }
-    again
+    Ok(again)
 }
 
 /// Run one job in a transaction of its own (its first statement is its own, so a proposal
