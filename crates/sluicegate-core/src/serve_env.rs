@@ -1,5 +1,6 @@
 //! The env vars a server needs before it can answer any call: the read URL of every source a
-//! served capability reads, and the tenant and principal of every trusted context it resolves.
+//! served capability reads, the tenant and principal of every trusted context it resolves, and
+//! the URL of a PostgreSQL ledger (`storage.url_env`).
 //!
 //! A server started without one of them would list its tools and then refuse every call (a
 //! missing URL reads to the model as an outage, a missing tenant as a bad argument), so
@@ -13,7 +14,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::call::{DEFAULT_PRINCIPAL_ENV, DEFAULT_TENANT_ENV};
-use crate::config::{Config, Provider};
+use crate::config::{Config, LedgerStorage, Provider};
 
 /// One env var a server needs, and every place the config uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +102,10 @@ pub fn serve_needs(config: &Config) -> Vec<EnvNeed> {
                 add(name, &format!("trusted context {what}"), &cap.name, false);
             }
         }
+    }
+    // Every call is recorded before it is answered: no ledger, no call.
+    if let LedgerStorage::Postgres { url_env } = &config.ledger {
+        add(url_env, "ledger URL", "storage.url_env", true);
     }
     needs
 }

@@ -499,3 +499,84 @@ fn storage_durability() {
         );
     }
 }
+
+/// `storage.engine`: sqlite by default (with its optional file path), postgres with the name of
+/// the env var holding the ledger's URL; each misfit setting refused at its own path.
+#[test]
+fn storage_engine() {
+    use sluicegate_core::config::{Durability, LedgerStorage};
+    let ledger = |storage: Value| {
+        let mut doc = base();
+        doc["storage"] = storage;
+        validate(&doc).1.map(|c| (c.ledger, c.durability))
+    };
+    assert_eq!(
+        ledger(json!({})),
+        Some((LedgerStorage::Sqlite { path: None }, Durability::Full))
+    );
+    assert_eq!(
+        ledger(json!({"engine": "sqlite", "sqlite_path": "x.db"})),
+        Some((
+            LedgerStorage::Sqlite {
+                path: Some("x.db".into())
+            },
+            Durability::Full
+        ))
+    );
+    assert_eq!(
+        ledger(
+            json!({"engine": "postgres", "url_env": "SLUICEGATE_LEDGER_URL", "durability": "relaxed"})
+        ),
+        Some((
+            LedgerStorage::Postgres {
+                url_env: "SLUICEGATE_LEDGER_URL".into()
+            },
+            Durability::Relaxed
+        ))
+    );
+    assert_eq!(
+        LedgerStorage::Postgres {
+            url_env: "X".into()
+        }
+        .engine(),
+        "postgres"
+    );
+    let refused: &[(Value, &str)] = &[
+        (
+            json!({"engine": "mysql"}),
+            "$.storage.engine INVALID_STORAGE_ENGINE",
+        ),
+        (
+            json!({"engine": 1}),
+            "$.storage.engine INVALID_STORAGE_ENGINE",
+        ),
+        (
+            json!({"engine": "postgres"}),
+            "$.storage.url_env STORAGE_URL_ENV_REQUIRED",
+        ),
+        (
+            json!({"engine": "postgres", "url_env": "postgres://u:p@h/db"}),
+            "$.storage.url_env INVALID_STORAGE_URL_ENV",
+        ),
+        (
+            json!({"engine": "postgres", "url_env": "ledger_url"}),
+            "$.storage.url_env INVALID_STORAGE_URL_ENV",
+        ),
+        (
+            json!({"engine": "postgres", "url_env": "L", "sqlite_path": "x.db"}),
+            "$.storage.sqlite_path SQLITE_PATH_NOT_FOR_POSTGRES",
+        ),
+        (
+            json!({"url_env": "L"}),
+            "$.storage.url_env URL_ENV_NOT_FOR_SQLITE",
+        ),
+        (
+            json!({"engine": "sqlite", "url_env": "L"}),
+            "$.storage.url_env URL_ENV_NOT_FOR_SQLITE",
+        ),
+    ];
+    for (storage, error) in refused {
+        let storage = storage.clone();
+        case(|d| d["storage"] = storage, &[error], &[]);
+    }
+}

@@ -604,13 +604,14 @@ fn item_from_row(kind: Kind, r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Ac
 impl Ledger {
     /// One page of `activity search`. See the module documentation for what each kind shows.
     pub fn activity(&self, q: &ActivityQuery) -> Result<ActivityPage, LedgerError> {
+        self.sqlite("activity search")?;
         let link = self.activity_link(q)?;
         if q.text.as_deref().and_then(fts_query).is_some() {
             self.index_all_for_search()?;
         }
         let limit = q.filter.limit.unwrap_or(20).clamp(1, MAX_ACTIVITY_LIMIT) as usize;
         let mut all: Vec<(ActivityCursor, ActivityItem)> = Vec::new();
-        let conn = self.conn();
+        let conn = self.conn()?;
         for kq in kind_queries(q, &link) {
             let mut stmt = conn.prepare(kq.sql())?;
             let kind = kq.kind;

@@ -296,7 +296,11 @@ impl Ledger {
         lease_for: Duration,
         limit: u32,
     ) -> Pending<Vec<Claim>> {
-        if let Err(e) = positive(lease_for).and_then(|()| scan(json!({ "worker_id": worker_id }))) {
+        if let Err(e) = self
+            .sqlite("sluicegate worker")
+            .and_then(|_| positive(lease_for))
+            .and_then(|()| scan(json!({ "worker_id": worker_id })))
+        {
             return Pending::ready(Err(e));
         }
         let worker_id = worker_id.to_string();
@@ -425,7 +429,7 @@ impl Ledger {
     /// The queue row of a proposal, if it was ever queued.
     pub fn work_item(&self, proposal_id: &str) -> Result<Option<WorkItem>, LedgerError> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT proposal_id, status, fence, holder, lease_until, attempts, due_at, last_error, last_outcome FROM work_queue WHERE proposal_id = ?1",
                 [proposal_id],
@@ -451,7 +455,7 @@ impl Ledger {
         &self,
         proposal_id: &str,
     ) -> Result<Vec<WorkerDeadLetter>, LedgerError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&proposal_dead_letters_sql())?;
         let rows = stmt.query_map([proposal_id], worker_dead_letter_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -28,6 +28,18 @@ pub enum LedgerError {
     WriterStopped,
     #[error("ledger database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A PostgreSQL ledger's database could not be used (connection lost, statement failed).
+    #[error("ledger database error: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// The command works on a SQLite ledger and has not been built for PostgreSQL yet.
+    #[error("{feature} is not available on a PostgreSQL ledger yet; use a SQLite ledger for it")]
+    Unavailable { feature: &'static str },
+    /// The PostgreSQL ledger's schema is older than this build's: servers never migrate it on
+    /// their own (many share it), an operator does, once.
+    #[error(
+        "ledger schema version {found} is older than this build's ({supported}); run `sluicegate store migrate` once, then start again"
+    )]
+    SchemaOutdated { found: i64, supported: i64 },
 }
 
 /// Every reason the ledger refuses a write or a lookup. The strings of [`RefusalCode::as_str`]
@@ -145,12 +157,15 @@ impl LedgerError {
         }
     }
 
-    /// The stable code string of a refusal or a missing record, if this is one (what the CLI
+    /// The stable code string of a refusal, a missing record, a command a PostgreSQL ledger
+    /// does not offer yet, or a schema this build cannot use, if this is one (what the CLI
     /// prints).
     pub fn code(&self) -> Option<&'static str> {
         match self {
             LedgerError::Refused { code, .. } => Some(code.as_str()),
             LedgerError::NotFound { .. } => Some("NOT_FOUND"),
+            LedgerError::Unavailable { .. } => Some("LEDGER_FEATURE_UNAVAILABLE"),
+            LedgerError::SchemaOutdated { .. } => Some("LEDGER_SCHEMA_OUTDATED"),
             _ => None,
         }
     }

@@ -62,6 +62,7 @@ impl Ledger {
         exported_at: &str,
         line: &mut dyn FnMut(&Value) -> Result<(), LedgerError>,
     ) -> Result<ExportCounts, LedgerError> {
+        self.sqlite("store export")?;
         let lo = from.unwrap_or("");
         // Every timestamp starts with a digit; `~` sorts after all of them.
         let hi = to.map_or_else(|| "~".to_string(), |t| format!("{t}~"));
@@ -75,7 +76,7 @@ impl Ledger {
         }))?;
         let mut counts = ExportCounts::default();
         let ids: Vec<String> = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             let mut stmt = conn.prepare(EXPORT_PROPOSALS)?;
             stmt.query_map(params![lo, hi], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
@@ -89,7 +90,7 @@ impl Ledger {
             counts.proposals += 1;
         }
         let bundles: Vec<StoredEvidence> = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             let mut stmt = conn.prepare(EXPORT_EVIDENCE)?;
             stmt.query_map(params![lo, hi], StoredEvidence::from_row_with_items)?
                 .collect::<Result<_, _>>()?
@@ -102,7 +103,7 @@ impl Ledger {
         }
         let (first, end) = (self.audit_id_at(lo)?, self.audit_id_at(&hi)?);
         let audits: Vec<StoredQueryAudit> = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             let mut stmt = conn.prepare(&export_audit_sql())?;
             stmt.query_map(params![first, end], StoredQueryAudit::from_row)?
                 .collect::<Result<_, _>>()?
@@ -120,7 +121,7 @@ impl Ledger {
     /// binary search over audit ids, which follow recording time, so no index on time is
     /// needed for the few lookups an export makes.
     fn audit_id_at(&self, at: &str) -> Result<i64, LedgerError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let max: i64 = conn.query_row(
             "SELECT COALESCE(MAX(audit_id), 0) FROM query_audit",
             [],

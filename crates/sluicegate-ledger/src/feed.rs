@@ -133,7 +133,7 @@ pub(crate) fn after_query(f: &EventFilter) -> (String, Where) {
 
 impl Ledger {
     fn events_by(&self, (sql, w): (String, Where)) -> Result<Vec<StoredEvent>, LedgerError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(w.params().as_slice(), StoredEvent::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -141,6 +141,9 @@ impl Ledger {
 
     /// The newest `f.limit` matching events (after `f.after_event_id` if set), oldest first.
     pub fn tail_events(&self, f: &EventFilter) -> Result<Vec<StoredEvent>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.tail_events(f);
+        }
         let mut events = self.events_by(tail_query(f))?;
         events.reverse();
         Ok(events)
@@ -149,13 +152,17 @@ impl Ledger {
     /// The oldest `f.limit` matching events after `f.after_event_id`, oldest first: the next
     /// page of a follow or a webhook run.
     pub fn events_after(&self, f: &EventFilter) -> Result<Vec<StoredEvent>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.events_after(f);
+        }
         self.events_by(after_query(f))
     }
 
     /// The last event id the webhook cursor `name` has delivered or given up on (0: none).
     pub fn webhook_cursor(&self, name: &str) -> Result<i64, LedgerError> {
+        self.sqlite("events webhook")?;
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT last_event_id FROM webhook_cursors WHERE cursor_name = ?1",
                 [name],
@@ -168,6 +175,9 @@ impl Ledger {
     /// Move the cursor `name` to `event_id` after a delivery was answered 2xx. A cursor only
     /// moves forward (a replay from an earlier `--since-event-id` leaves it where it was).
     pub fn advance_webhook_cursor(&self, name: &str, event_id: i64) -> Pending<()> {
+        if let Err(e) = self.sqlite("events webhook") {
+            return Pending::ready(Err(e));
+        }
         let name = name.to_string();
         self.write(move |conn, now| {
             advance(conn, &name, event_id, 1, now)?;
@@ -178,6 +188,9 @@ impl Ledger {
     /// Give up on one delivery: record the dead letter and move the cursor past it, in one
     /// transaction, so a restart neither retries it forever nor loses the record.
     pub fn record_dead_letter(&self, record: DeadLetterRecord) -> Pending<i64> {
+        if let Err(e) = self.sqlite("events webhook") {
+            return Pending::ready(Err(e));
+        }
         self.write(move |conn, now| {
             conn.execute(
                 "INSERT INTO webhook_dead_letters (cursor_name, event_id, proposal_id, kind, attempts, last_error, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -199,7 +212,8 @@ impl Ledger {
 
     /// Dead letters of one cursor, oldest first.
     pub fn dead_letters(&self, cursor_name: &str) -> Result<Vec<DeadLetter>, LedgerError> {
-        let conn = self.conn();
+        self.sqlite("events webhook")?;
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {DEAD_LETTER_COLUMNS} FROM webhook_dead_letters WHERE cursor_name = ?1 ORDER BY dead_letter_id"
         ))?;

@@ -171,6 +171,7 @@ impl Ledger {
         f: &Filter,
         after: Option<&InboxCursor>,
     ) -> Result<(Vec<StoredProposal>, Option<InboxCursor>), LedgerError> {
+        self.sqlite("the review inbox")?;
         self.inbox_page(
             &InboxQuery {
                 filter: f.clone(),
@@ -186,6 +187,7 @@ impl Ledger {
         q: &InboxQuery,
         after: Option<&InboxCursor>,
     ) -> Result<(Vec<StoredProposal>, Option<InboxCursor>), LedgerError> {
+        self.sqlite("the review inbox")?;
         if q.search.as_deref().and_then(match_expression).is_some() {
             self.index_all_for_search()?;
         }
@@ -210,7 +212,7 @@ impl Ledger {
                 break;
             }
             let (sql, w) = inbox_query(q, phase, from, want);
-            let conn = self.conn();
+            let conn = self.conn()?;
             let mut stmt = conn.prepare(&sql)?;
             let found = stmt.query_map(w.params().as_slice(), |row| {
                 let rowid: i64 = row.get(18)?;

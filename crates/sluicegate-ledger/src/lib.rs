@@ -6,7 +6,12 @@
 //! that appends the event. Every record is scanned for secret material before it is written.
 //! This crate must never touch a source database.
 //!
-//! All methods are synchronous (rusqlite); async callers run them on a blocking thread.
+//! All methods are synchronous; async callers run them on a blocking thread.
+//!
+//! Two engines sit behind the one [`Ledger`] handle (a closed [`Backend`] enum): a local
+//! SQLite file (the default, this crate's top-level modules) and a PostgreSQL database many
+//! servers share (`pg/`). Each public method that PostgreSQL supports starts with a dispatch
+//! to `pg/`; the rest refuse there with [`LedgerError::Unavailable`].
 
 mod activity;
 mod checkpoint;
@@ -20,6 +25,8 @@ mod feed;
 mod inbox;
 pub mod lease;
 mod maintain;
+mod migrate;
+mod pg;
 mod query;
 mod read;
 mod replay;
@@ -48,6 +55,7 @@ pub use export::{EXPORT_RECORD_PROPOSAL, ExportCheck, ExportCounts, verify_expor
 pub use feed::{DeadLetter, DeadLetterRecord};
 pub use inbox::{InboxCursor, InboxQuery};
 pub use maintain::{FINAL_STATES, PRUNE_TABLES, PruneReport, PruneRule, VacuumReport};
+pub use pg::{POSTGRES_SCHEMA_VERSION, SchemaMigration};
 pub use query::{EventFilter, Filter};
 pub use schema::SCHEMA_VERSION;
 pub use sluicegate_core::config::Durability;
@@ -74,10 +82,28 @@ pub fn system_clock() -> Clock {
     Arc::new(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-/// A handle to one ledger file. Cheap to clone; all clones share one writer thread (which
-/// owns the write connection, see `writer`) and one read connection.
+/// A handle to one ledger. Cheap to clone; all clones share one writer thread (which owns
+/// the write connection, see `writer` and `pg/writer.rs`) and the read connection (on
+/// PostgreSQL, a few reader threads with one connection each).
 #[derive(Clone)]
 pub struct Ledger {
+    backend: Backend,
+    /// The ledger file, or for PostgreSQL a label naming where its URL came from.
+    path: PathBuf,
+    clock: Clock,
+}
+
+/// The engines a ledger runs on. Closed, and matched only in this file ([`Ledger::pg`],
+/// [`Ledger::sqlite`], and the two methods whose answer differs by engine).
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Sqlite),
+    Postgres(Arc<pg::PgLedger>),
+}
+
+/// A SQLite ledger's parts.
+#[derive(Clone)]
+struct Sqlite {
     writer: Arc<writer::Writer>,
     reader: Arc<Mutex<Connection>>,
     /// Stops with the last clone.
@@ -85,8 +111,6 @@ pub struct Ledger {
     /// A handle on the ledger file itself, to notice when it has been deleted or replaced
     /// (`None` for `:memory:`).
     file: Option<Arc<std::fs::File>>,
-    path: PathBuf,
-    clock: Clock,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -208,10 +232,12 @@ impl Ledger {
             done && waiting - indexed >= due
         });
         Ok(Ledger {
-            writer: Arc::new(writer::Writer::start(conn, chores)?),
-            reader: Arc::new(Mutex::new(reader)),
-            _checkpointer: checkpointer,
-            file,
+            backend: Backend::Sqlite(Sqlite {
+                writer: Arc::new(writer::Writer::start(conn, chores)?),
+                reader: Arc::new(Mutex::new(reader)),
+                _checkpointer: checkpointer,
+                file,
+            }),
             path: path.to_path_buf(),
             clock,
         })
@@ -221,8 +247,12 @@ impl Ledger {
     /// now instead of in the writer's next lull; returns how many bundles it indexed.
     /// Maintenance commands and tests use it; recording never needs it.
     pub fn index_evidence_now(&self) -> Pending<i64> {
+        if self.pg().is_some() {
+            // PostgreSQL searches evidence on its own indexes: nothing to fill.
+            return Pending::ready(Ok(0));
+        }
         let clock = self.clock.clone();
-        self.writer.submit(move |conn| {
+        self.submit(move |conn| {
             let mut total = 0;
             loop {
                 let n = evidence_keys::index_batch(conn, &clock())?;
@@ -238,7 +268,10 @@ impl Ledger {
     /// The durability the writer connection is running with, read back from SQLite's
     /// `synchronous` pragma (not from what was asked for).
     pub fn durability_in_force(&self) -> Pending<Durability> {
-        self.writer.submit(|conn| {
+        if let Some(pg) = self.pg() {
+            return pg.durability_in_force();
+        }
+        self.submit(|conn| {
             let level: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
             // 2 = FULL, 3 = EXTRA (both fsync every commit); 0 = OFF, 1 = NORMAL.
             Ok(if level >= 2 {
@@ -257,7 +290,11 @@ impl Ledger {
     /// A ledger deleted, or replaced by another file, while open would take every later
     /// record into an unlinked file that nobody can read back.
     pub fn is_available(&self) -> bool {
-        let Some(file) = &self.file else {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(sqlite) => sqlite,
+            Backend::Postgres(pg) => return pg.is_available(),
+        };
+        let Some(file) = &sqlite.file else {
             return true;
         };
         // One fstat on a held handle: cheaper than a lookup by path, and it also notices a
@@ -278,14 +315,54 @@ impl Ledger {
         (self.clock)()
     }
 
+    /// The PostgreSQL backend, when this ledger runs on one: supported methods dispatch to it
+    /// first thing.
+    fn pg(&self) -> Option<&pg::PgLedger> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(pg) => Some(pg),
+        }
+    }
+
+    /// The SQLite parts, or the refusal a command without a PostgreSQL version gives there.
+    fn sqlite(&self, feature: &'static str) -> Result<&Sqlite, LedgerError> {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => Ok(sqlite),
+            Backend::Postgres(_) => Err(LedgerError::Unavailable { feature }),
+        }
+    }
+
+    /// `sqlite` or `postgres`: the engine this ledger runs on.
+    pub fn engine(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
     /// The read connection. Reads block the calling thread briefly (WAL readers never wait
-    /// for the writer); async callers run them on a blocking thread.
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    /// for the writer); async callers run them on a blocking thread. A PostgreSQL ledger has
+    /// none: a SQLite-only method that forgot its own refusal still refuses here.
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, LedgerError> {
         // A poisoned lock means a panic mid-read; the connection holds no transaction open
         // across calls, so it is still consistent and safe to reuse.
-        self.reader
+        Ok(self
+            .sqlite("this command")?
+            .reader
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// Queue `f` on the SQLite writer thread (a PostgreSQL ledger refuses, as [`Ledger::conn`]).
+    fn submit<T, F>(&self, f: F) -> Pending<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, LedgerError> + Send + 'static,
+    {
+        match self.sqlite("this command") {
+            Ok(sqlite) => sqlite.writer.submit(f),
+            Err(e) => Pending::ready(Err(e)),
+        }
     }
 
     /// Queue `f` on the writer thread (see `writer`): it runs inside a transaction with the
@@ -297,7 +374,7 @@ impl Ledger {
     {
         let clock = self.clock.clone();
         // Taken on the writer thread, so `created_at` follows rowid (recording) order.
-        self.writer.submit(move |conn| f(conn, &clock()))
+        self.submit(move |conn| f(conn, &clock()))
     }
 
     /// Like [`Ledger::write`], for a job whose records stay even when it answers `Err`.
@@ -309,7 +386,12 @@ impl Ledger {
             + 'static,
     {
         let clock = self.clock.clone();
-        self.writer
+        let sqlite = match self.sqlite("this command") {
+            Ok(sqlite) => sqlite,
+            Err(e) => return Pending::ready(Err(e)),
+        };
+        sqlite
+            .writer
             .submit_keeping(move |conn| match f(conn, &clock()) {
                 Ok(answer) => (answer, true),
                 Err(e) => (Err(e), false),

@@ -85,6 +85,7 @@ impl Ledger {
     /// holds the write lock for its whole run, so the front end refuses it while a server holds
     /// the store's lease.
     pub fn vacuum(&self) -> Result<VacuumReport, LedgerError> {
+        self.sqlite("store vacuum")?;
         let before = self.stats()?;
         if self.path.as_os_str() == crate::MEMORY {
             return Ok(VacuumReport {
@@ -110,13 +111,19 @@ impl Ledger {
     /// read connection instead (its work tables are temporary, so a dry run never takes the
     /// write lock a serving process's calls wait on).
     pub fn prune(&self, rule: PruneRule) -> Pending<PruneReport> {
+        if let Err(e) = self.sqlite("store prune") {
+            return Pending::ready(Err(e));
+        }
         if rule.older_than.is_none() && rule.keep.is_none() {
             return Pending::ready(Err(LedgerError::Io(
                 "a prune needs an age (--older-than) or a count (--keep)".into(),
             )));
         }
         if rule.dry_run {
-            let conn = self.conn();
+            let conn = match self.conn() {
+                Ok(conn) => conn,
+                Err(e) => return Pending::ready(Err(e)),
+            };
             // One snapshot for every count; nothing in it writes the ledger itself.
             let counted = conn
                 .execute_batch("BEGIN DEFERRED")

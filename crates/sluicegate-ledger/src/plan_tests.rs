@@ -10,7 +10,7 @@ use crate::query::{Filter, proposals_query, receipts_query};
 use crate::{Ledger, query::Where};
 
 fn plan(ledger: &Ledger, (sql, w): (String, Where)) -> Vec<String> {
-    let conn = ledger.conn();
+    let conn = ledger.conn().unwrap();
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
     let rows = stmt
         .query_map(w.params().as_slice(), |r| r.get::<_, String>(3))
@@ -290,7 +290,7 @@ fn export_and_shadow_queries_search_an_index() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
     let two = |sql: &str| {
-        let conn = ledger.conn();
+        let conn = ledger.conn().unwrap();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt
             .query_map(rusqlite::params!["2026", "2027"], |r| r.get::<_, String>(3))
@@ -298,7 +298,7 @@ fn export_and_shadow_queries_search_an_index() {
         rows.collect::<Result<Vec<_>, _>>().unwrap()
     };
     let one_param = |sql: &str| {
-        let conn = ledger.conn();
+        let conn = ledger.conn().unwrap();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt.query_map(["x"], |r| r.get::<_, String>(3)).unwrap();
         rows.collect::<Result<Vec<_>, _>>().unwrap()
@@ -333,7 +333,7 @@ fn activity_and_event_queries_search_an_index() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
     let conn_plan = |sql: &str, params: Vec<&dyn rusqlite::ToSql>| -> Vec<String> {
-        let conn = ledger.conn();
+        let conn = ledger.conn().unwrap();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt
             .query_map(params.as_slice(), |r| r.get::<_, String>(3))
@@ -514,7 +514,7 @@ fn work_queue_queries_search_an_index() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
     let plan_of = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Vec<String> {
-        let conn = ledger.conn();
+        let conn = ledger.conn().unwrap();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
         rows.collect::<Result<_, _>>().unwrap()

@@ -12,7 +12,10 @@ use crate::{Ledger, LedgerError, RefusalCode};
 
 impl Ledger {
     pub fn proposal(&self, id: &str) -> Result<StoredProposal, LedgerError> {
-        self.conn()
+        if let Some(pg) = self.pg() {
+            return pg.proposal(id);
+        }
+        self.conn()?
             .query_row(
                 &format!(
                     "SELECT {} FROM proposals WHERE proposal_id = ?1",
@@ -30,7 +33,10 @@ impl Ledger {
 
     /// The most recently created proposal.
     pub fn latest_proposal_id(&self) -> Result<String, LedgerError> {
-        self.conn()
+        if let Some(pg) = self.pg() {
+            return pg.latest_proposal_id();
+        }
+        self.conn()?
             .query_row(
                 "SELECT proposal_id FROM proposals ORDER BY created_at DESC, rowid DESC LIMIT 1",
                 [],
@@ -55,8 +61,11 @@ impl Ledger {
     }
 
     pub fn list_proposals(&self, f: &Filter) -> Result<Vec<StoredProposal>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.list_proposals(f);
+        }
         let (sql, w) = proposals_query(f);
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(w.params().as_slice(), StoredProposal::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -65,7 +74,10 @@ impl Ledger {
     /// The id of the newest proposal event (0 for none): it changes whenever any proposal is
     /// created or changes, in this process or another. One lookup on the primary key.
     pub fn last_event_id(&self) -> Result<i64, LedgerError> {
-        Ok(self.conn().query_row(
+        if let Some(pg) = self.pg() {
+            return pg.last_event_id();
+        }
+        Ok(self.conn()?.query_row(
             "SELECT COALESCE(MAX(event_id), 0) FROM proposal_events",
             [],
             |r| r.get(0),
@@ -74,7 +86,10 @@ impl Ledger {
 
     /// Events of one proposal, oldest first.
     pub fn events(&self, proposal_id: &str) -> Result<Vec<StoredEvent>, LedgerError> {
-        let conn = self.conn();
+        if let Some(pg) = self.pg() {
+            return pg.events(proposal_id);
+        }
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM proposal_events WHERE proposal_id = ?1 ORDER BY event_id",
             StoredEvent::COLUMNS
@@ -85,6 +100,9 @@ impl Ledger {
 
     /// The newest matching events, returned oldest first.
     pub fn list_events(&self, f: &EventFilter) -> Result<Vec<StoredEvent>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.tail_events(f);
+        }
         let mut w = Where::default();
         w.eq("proposal_id", &f.proposal)
             .eq("kind", &f.kind)
@@ -97,7 +115,7 @@ impl Ledger {
             w.sql(),
             limit_sql(f.limit)
         );
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(w.params().as_slice(), StoredEvent::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -105,6 +123,9 @@ impl Ledger {
 
     /// Receipts of one proposal, oldest first.
     pub fn receipts(&self, proposal_id: &str) -> Result<Vec<StoredReceipt>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.receipts(proposal_id);
+        }
         self.list_receipts_sql(
             "WHERE proposal_id = ?1 ORDER BY receipt_id",
             params![proposal_id],
@@ -112,6 +133,9 @@ impl Ledger {
     }
 
     pub fn receipt(&self, receipt_id: i64) -> Result<StoredReceipt, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.receipt(receipt_id);
+        }
         self.list_receipts_sql("WHERE receipt_id = ?1", params![receipt_id])?
             .pop()
             .ok_or_else(|| LedgerError::NotFound {
@@ -121,8 +145,11 @@ impl Ledger {
     }
 
     pub fn list_receipts(&self, f: &Filter) -> Result<Vec<StoredReceipt>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.list_receipts(f);
+        }
         let (sql, w) = receipts_query(f);
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(w.params().as_slice(), StoredReceipt::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -133,7 +160,7 @@ impl Ledger {
         tail: &str,
         params: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<StoredReceipt>, LedgerError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM writeback_receipts {tail}",
             StoredReceipt::COLUMNS
@@ -144,8 +171,11 @@ impl Ledger {
 
     /// One evidence bundle with its items and the query-audit records that name it.
     pub fn evidence(&self, id: &str) -> Result<StoredEvidence, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.evidence(id);
+        }
         let mut bundle = self
-            .conn()
+            .conn()?
             .query_row(
                 &format!(
                     "SELECT {}, items_json FROM evidence_bundles WHERE evidence_bundle_id = ?1",
@@ -164,7 +194,7 @@ impl Ledger {
     }
 
     fn fill_audits(&self, bundle: &mut StoredEvidence) -> Result<(), LedgerError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM query_audit WHERE audit_id IN ({AUDIT_IDS_OF_BUNDLE}) ORDER BY audit_id",
             StoredQueryAudit::COLUMNS
@@ -179,8 +209,11 @@ impl Ledger {
         &self,
         proposal_id: &str,
     ) -> Result<Vec<StoredEvidence>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.evidence_for_proposal(proposal_id);
+        }
         let mut bundles: Vec<StoredEvidence> = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             let mut stmt = conn.prepare(&format!(
                 "SELECT {}, items_json FROM evidence_bundles WHERE proposal_id = ?1 ORDER BY rowid",
                 StoredEvidence::COLUMNS
@@ -196,7 +229,10 @@ impl Ledger {
 
     /// Evidence bundles, newest first, without items (use [`Ledger::evidence`] for detail).
     pub fn list_evidence(&self, f: &Filter) -> Result<Vec<StoredEvidence>, LedgerError> {
-        let conn = self.conn();
+        if let Some(pg) = self.pg() {
+            return pg.list_evidence(f);
+        }
+        let conn = self.conn()?;
         let mark = crate::evidence_keys::mark(&conn)?;
         let mut found = Vec::new();
         for (sql, w) in crate::evidence_keys::evidence_queries(f, mark) {
@@ -214,7 +250,10 @@ impl Ledger {
     }
 
     pub fn query_audit(&self, audit_id: i64) -> Result<StoredQueryAudit, LedgerError> {
-        self.conn()
+        if let Some(pg) = self.pg() {
+            return pg.query_audit(audit_id);
+        }
+        self.conn()?
             .query_row(
                 &format!(
                     "SELECT {} FROM query_audit WHERE audit_id = ?1",
@@ -231,6 +270,9 @@ impl Ledger {
     }
 
     pub fn list_query_audit(&self, f: &Filter) -> Result<Vec<StoredQueryAudit>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.list_query_audit(f);
+        }
         let mut w = Where::default();
         w.eq("tenant_id", &f.tenant)
             .eq("principal", &f.principal)
@@ -250,7 +292,7 @@ impl Ledger {
             w.sql(),
             limit_sql(f.limit)
         );
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(w.params().as_slice(), StoredQueryAudit::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -261,7 +303,10 @@ impl Ledger {
         &self,
         proposal_id: &str,
     ) -> Result<Vec<StoredQueryAudit>, LedgerError> {
-        let conn = self.conn();
+        if let Some(pg) = self.pg() {
+            return pg.query_audit_for_proposal(proposal_id);
+        }
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM query_audit WHERE proposal_id = ?1 ORDER BY audit_id",
             StoredQueryAudit::COLUMNS
@@ -272,7 +317,10 @@ impl Ledger {
 
     /// The proposal an evidence bundle supports, if any.
     pub fn proposal_for_evidence(&self, evidence_id: &str) -> Result<Option<String>, LedgerError> {
-        let conn = self.conn();
+        if let Some(pg) = self.pg() {
+            return pg.proposal_for_evidence(evidence_id);
+        }
+        let conn = self.conn()?;
         let direct: Option<Option<String>> = conn
             .query_row(
                 "SELECT proposal_id FROM evidence_bundles WHERE evidence_bundle_id = ?1",
@@ -294,7 +342,10 @@ impl Ledger {
 
     /// Every job recorded for a proposal, oldest first.
     pub fn jobs(&self, proposal_id: &str) -> Result<Vec<StoredJob>, LedgerError> {
-        let conn = self.conn();
+        if let Some(pg) = self.pg() {
+            return pg.jobs(proposal_id);
+        }
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM writeback_jobs WHERE proposal_id = ?1 ORDER BY created_at, rowid",
             StoredJob::COLUMNS
@@ -308,8 +359,11 @@ impl Ledger {
         &self,
         proposal_id: &str,
     ) -> Result<Option<(String, serde_json::Value)>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.job_for_proposal(proposal_id);
+        }
         let row: Option<(String, String)> = self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT writeback_job_id, job_json FROM writeback_jobs WHERE proposal_id = ?1 ORDER BY updated_at DESC LIMIT 1",
                 [proposal_id],
@@ -325,7 +379,10 @@ impl Ledger {
     /// Counts come from `ledger_counts` plus the rows above its marks (`counts.rs`), so this
     /// costs a backlog, not the ledger.
     pub fn stats(&self) -> Result<Stats, LedgerError> {
-        let conn = self.conn();
+        if let Some(pg) = self.pg() {
+            return pg.stats(self.path.display().to_string());
+        }
+        let conn = self.conn()?;
         let kept = crate::counts::counts(&conn)?;
         let count = |name: &str| -> i64 { kept.get(name).copied().unwrap_or(0) };
         let page_count: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
@@ -364,7 +421,11 @@ impl Ledger {
 
     /// Every decision recorded for a proposal, oldest first.
     pub fn decisions(&self, proposal_id: &str) -> Result<Vec<DecisionRecord>, LedgerError> {
-        decisions_on(&self.conn(), proposal_id)
+        if let Some(pg) = self.pg() {
+            return pg.decisions(proposal_id);
+        }
+        let conn = self.conn()?;
+        decisions_on(&conn, proposal_id)
     }
 }
 

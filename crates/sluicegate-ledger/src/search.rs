@@ -121,8 +121,11 @@ impl Ledger {
     /// One step of bringing the search index up to date (see the module documentation), on
     /// the writer. Answers how many entries it wrote; 0 means up to date.
     pub fn index_for_search(&self) -> Pending<usize> {
+        if let Err(e) = self.sqlite("text search") {
+            return Pending::ready(Err(e));
+        }
         let clock = self.clock.clone();
-        self.writer.submit(move |conn| index_chunk(conn, &clock()))
+        self.submit(move |conn| index_chunk(conn, &clock()))
     }
 
     /// Bring the search index up to date, a chunk at a time. Synchronous, like every read:

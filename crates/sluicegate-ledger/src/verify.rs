@@ -68,8 +68,15 @@ impl Ledger {
     /// Verify every proposal. `reviewers` are the configured reviewers (empty: signatures are
     /// checked against the key recorded beside them only).
     pub fn verify(&self, reviewers: &[Reviewer]) -> Result<VerifyReport, LedgerError> {
+        if let Some(pg) = self.pg() {
+            let mut report = VerifyReport::default();
+            for id in pg.proposal_ids()? {
+                check_records(&pg.proposal_records(&id)?, reviewers, &mut report);
+            }
+            return Ok(report);
+        }
         let ids: Vec<String> = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             let mut stmt = conn.prepare("SELECT proposal_id FROM proposals ORDER BY rowid")?;
             stmt.query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
@@ -87,6 +94,11 @@ impl Ledger {
         proposal_id: &str,
         reviewers: &[Reviewer],
     ) -> Result<VerifyReport, LedgerError> {
+        if let Some(pg) = self.pg() {
+            let mut report = VerifyReport::default();
+            check_records(&pg.proposal_records(proposal_id)?, reviewers, &mut report);
+            return Ok(report);
+        }
         let mut report = VerifyReport::default();
         self.verify_into(proposal_id, reviewers, &mut report)?;
         Ok(report)
@@ -107,7 +119,7 @@ impl Ledger {
     /// a writer committing in between (another process applying it) would pair a `state`
     /// column with events it has not caught up with, and look like an edit.
     pub(crate) fn proposal_records(&self, id: &str) -> Result<ProposalRecords, LedgerError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let snapshot = conn.unchecked_transaction()?;
         let proposal = load_proposal_opt(&snapshot, id)?.ok_or_else(|| LedgerError::NotFound {
             what: "proposal",

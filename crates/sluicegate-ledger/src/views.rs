@@ -304,7 +304,14 @@ impl StoredEvidence {
     /// [`StoredEvidence::from_row`] for `COLUMNS, items_json`: the bundle with its items.
     pub(crate) fn from_row_with_items(row: &Row) -> rusqlite::Result<StoredEvidence> {
         let mut bundle = StoredEvidence::from_row(row)?;
-        let stored = match parse(row.get::<_, String>(12)?) {
+        bundle.items = bundle.items_from(parse(row.get::<_, String>(12)?));
+        Ok(bundle)
+    }
+
+    /// This bundle's items from their stored form (`items_json`, shared by both engines).
+    pub(crate) fn items_from(&self, stored: Value) -> Vec<StoredEvidenceItem> {
+        let bundle = self;
+        let stored = match stored {
             Value::Array(items) => items,
             _ => Vec::new(),
         };
@@ -315,7 +322,7 @@ impl StoredEvidence {
             tenant_id: &bundle.tenant_id,
         };
         // Items are numbered from 1 within their bundle, in the order they were recorded.
-        let items = stored
+        stored
             .into_iter()
             .zip(1..)
             .map(|(mut stored, n)| {
@@ -345,9 +352,7 @@ impl StoredEvidence {
                     created_at,
                 }
             })
-            .collect();
-        bundle.items = items;
-        Ok(bundle)
+            .collect()
     }
 }
 
@@ -375,6 +380,6 @@ pub struct Stats {
     pub bytes_per_call: i64,
 }
 
-fn parse(text: String) -> Value {
+pub(crate) fn parse(text: String) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::String(text))
 }

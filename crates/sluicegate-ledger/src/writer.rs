@@ -86,6 +86,11 @@ impl<T> Pending<T> {
         Pending { rx, spin: false }
     }
 
+    /// A write answered on `rx` by another writer thread (the PostgreSQL ledger's).
+    pub(crate) fn waiting(rx: oneshot::Receiver<Result<T, LedgerError>>) -> Pending<T> {
+        Pending { rx, spin: false }
+    }
+
     /// Block the calling thread until the write is committed.
     ///
     /// For synchronous callers only (the CLI, tests). Calling it on an async runtime's thread

@@ -17,9 +17,23 @@ use sluicegate_protocol::ReceiptStatus;
 
 use common::*;
 
-#[test]
-fn a_proposal_call_records_read_proposal_link_and_events_together() {
-    let (_d, ledger) = open_temp();
+both!(
+    a_proposal_call_records_read_proposal_link_and_events_together,
+    identical_reads_share_a_bundle_that_lists_both_audits,
+    an_identical_proposal_is_deduplicated_not_an_error,
+    secret_material_is_refused_and_nothing_is_written,
+    decisions_follow_the_lifecycle_and_bind_to_the_hash,
+    receipts_for_unapproved_proposals_are_refused,
+    shadow_proposals_can_never_be_approved,
+    listings_filter_and_limit_in_sql_and_latest_resolves,
+    replay_is_derived_from_the_ledger_and_only_recorded_on_request,
+    evidence_time_ranges_are_exact,
+);
+
+fn a_proposal_call_records_read_proposal_link_and_events_together(engine: Backend) {
+    let Some((_d, ledger)) = open(engine) else {
+        return;
+    };
     let cfg = config("review");
     let (cs, dedup) = propose(
         &ledger,
@@ -61,9 +75,10 @@ fn a_proposal_call_records_read_proposal_link_and_events_together() {
 
 /// Two identical reads in the same instant share one bundle (its first record stands), and
 /// the bundle lists both audit records, in order.
-#[test]
-fn identical_reads_share_a_bundle_that_lists_both_audits() {
-    let (_d, ledger) = open_temp();
+fn identical_reads_share_a_bundle_that_lists_both_audits(engine: Backend) {
+    let Some((_d, ledger)) = open(engine) else {
+        return;
+    };
     let cfg = config("review");
     let cap = &cfg.capabilities[0];
     let at = "2026-06-20T14:31:09.000Z";
@@ -101,9 +116,10 @@ fn identical_reads_share_a_bundle_that_lists_both_audits() {
     assert_eq!(listed[0].audit_id, 3);
 }
 
-#[test]
-fn an_identical_proposal_is_deduplicated_not_an_error() {
-    let (_d, ledger) = open_temp();
+fn an_identical_proposal_is_deduplicated_not_an_error(engine: Backend) {
+    let Some((_d, ledger)) = open(engine) else {
+        return;
+    };
     let cfg = config("review");
     let (first, _) = propose(
         &ledger,
@@ -128,9 +144,10 @@ fn an_identical_proposal_is_deduplicated_not_an_error() {
     assert_eq!(ledger.list_evidence(&Filter::default()).unwrap().len(), 2);
 }
 
-#[test]
-fn secret_material_is_refused_and_nothing_is_written() {
-    let (_d, ledger) = open_temp();
+fn secret_material_is_refused_and_nothing_is_written(engine: Backend) {
+    let Some((_d, ledger)) = open(engine) else {
+        return;
+    };
     let cfg = config("review");
     let mut r = row("INV-1", 5500);
     r.insert("api_token".into(), json!("x"));
@@ -157,13 +174,16 @@ fn secret_material_is_refused_and_nothing_is_written() {
         (stats.proposals, stats.evidence_bundles, stats.query_audit),
         (0, 1, 1)
     );
-    let text = std::fs::read(ledger.path()).unwrap();
-    assert!(!String::from_utf8_lossy(&text).contains("u:pw@db"));
+    if engine == Backend::Sqlite {
+        let text = std::fs::read(ledger.path()).unwrap();
+        assert!(!String::from_utf8_lossy(&text).contains("u:pw@db"));
+    }
 }
 
-#[test]
-fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
-    let (_d, ledger) = open_temp();
+fn decisions_follow_the_lifecycle_and_bind_to_the_hash(engine: Backend) {
+    let Some((_d, ledger)) = open(engine) else {
+        return;
+    };
     let cfg = config("review");
     let (cs, _) = propose(
         &ledger,
@@ -296,9 +316,10 @@ fn decisions_follow_the_lifecycle_and_bind_to_the_hash() {
     assert!(report.ok(), "{:?}", report.problems);
 }
 
-#[test]
-fn receipts_for_unapproved_proposals_are_refused() {
-    let (_d, ledger) = open_temp();
+fn receipts_for_unapproved_proposals_are_refused(engine: Backend) {
+    let Some((_d, ledger)) = open(engine) else {
+        return;
+    };
     let cfg = config("review");
     let (cs, _) = propose(
         &ledger,
@@ -330,9 +351,10 @@ fn receipts_for_unapproved_proposals_are_refused() {
     );
 }
 
-#[test]
-fn shadow_proposals_can_never_be_approved() {
-    let (_d, ledger) = open_temp();
+fn shadow_proposals_can_never_be_approved(engine: Backend) {
+    let Some((_d, ledger)) = open(engine) else {
+        return;
+    };
     let cfg = config("shadow");
     assert_eq!(cfg.mode, Mode::Shadow);
     let (cs, _) = propose(
@@ -368,9 +390,10 @@ fn shadow_proposals_can_never_be_approved() {
     .unwrap();
 }
 
-#[test]
-fn listings_filter_and_limit_in_sql_and_latest_resolves() {
-    let (_d, ledger) = open_temp();
+fn listings_filter_and_limit_in_sql_and_latest_resolves(engine: Backend) {
+    let Some((_d, ledger)) = open(engine) else {
+        return;
+    };
     let cfg = config("review");
     for i in 0..5 {
         propose(
@@ -412,9 +435,10 @@ fn listings_filter_and_limit_in_sql_and_latest_resolves() {
     );
 }
 
-#[test]
-fn replay_is_derived_from_the_ledger_and_only_recorded_on_request() {
-    let (_d, ledger) = open_temp();
+fn replay_is_derived_from_the_ledger_and_only_recorded_on_request(engine: Backend) {
+    let Some((_d, ledger)) = open(engine) else {
+        return;
+    };
     let cfg = config("review");
     let (cs, _) = propose(
         &ledger,
@@ -678,9 +702,10 @@ fn stats_report_bytes_per_call_and_the_wal() {
 
 /// `evidence list --from/--to` (a rowid range found through the time index) returns exactly
 /// the bundles recorded in the range, and nothing when the range holds none.
-#[test]
-fn evidence_time_ranges_are_exact() {
-    let (_dir, ledger) = open_temp();
+fn evidence_time_ranges_are_exact(engine: Backend) {
+    let Some((_dir, ledger)) = open(engine) else {
+        return;
+    };
     let cfg = config("review");
     let cap = &cfg.capabilities[0];
     for i in 0..10 {

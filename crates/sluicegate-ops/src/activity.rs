@@ -11,9 +11,8 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 use sluicegate_core::display;
 use sluicegate_ledger::{
-    ActivityCursor, ActivityItem, ActivityPage, ActivityQuery, Filter, Ledger, activity_statuses,
+    ActivityCursor, ActivityItem, ActivityPage, ActivityQuery, Filter, activity_statuses,
 };
-use sluicegate_runtime::paths;
 
 use crate::filters::{self, store_suffix};
 use crate::{Outcome, Printer};
@@ -92,8 +91,7 @@ pub struct SearchArgs {
 pub fn run(cmd: ActivityCommand, out: &mut dyn Printer) -> Outcome {
     let ActivityCommand::Search(args) = cmd;
     let query = query(&args)?;
-    let path = paths::store_path(args.store.as_deref(), args.config.as_deref());
-    let ledger = Ledger::open_existing(&path)?;
+    let ledger = crate::common::open_ledger(args.store.as_deref(), args.config.as_deref())?;
     let page = ledger.activity(&query)?;
     if args.json {
         out.out(&json_text(&page)?);

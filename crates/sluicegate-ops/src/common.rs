@@ -8,7 +8,8 @@ use serde::Serialize;
 use sluicegate_core::display;
 use sluicegate_ledger::Ledger;
 use sluicegate_runtime::ReviewError;
-use sluicegate_runtime::paths;
+use sluicegate_runtime::ledger_store::LedgerStore;
+use sluicegate_runtime::{Env, paths};
 
 use crate::{Outcome, Printer};
 
@@ -33,9 +34,10 @@ impl Paths {
         paths::config_path(self.config.as_deref()).path
     }
 
-    /// Open the existing ledger (never create one).
+    /// Open the existing ledger (never create one): the SQLite file, or the PostgreSQL
+    /// ledger the config names (commands not built for it refuse there).
     pub fn ledger(&self) -> anyhow::Result<Ledger> {
-        Ok(Ledger::open_existing(&self.store_path())?)
+        open_ledger(self.store.as_deref(), self.config.as_deref())
     }
 
     /// ` --store P --config P` for next-step hints, with only the flags given explicitly.
@@ -49,6 +51,12 @@ impl Paths {
         }
         out
     }
+}
+
+/// Open the existing ledger `--store`/`--config` name: a SQLite file, or the PostgreSQL
+/// ledger of a config's `storage.engine: "postgres"` (commands not built for it refuse there).
+pub fn open_ledger(store: Option<&Path>, config: Option<&Path>) -> anyhow::Result<Ledger> {
+    Ok(LedgerStore::resolve(store, config).open_existing(&Env::process())?)
 }
 
 /// One value as a JSON line with every character a terminal would act on escaped.

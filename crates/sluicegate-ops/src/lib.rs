@@ -33,6 +33,7 @@ pub type Outcome = anyhow::Result<ExitCode>;
 mod common;
 pub use common::{Paths, json_line, json_text};
 pub mod jobs;
+pub mod migrate;
 pub mod records;
 pub mod shadow;
 pub mod store;

@@ -62,6 +62,9 @@ pub enum StoreOps {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Bring the ledger's schema to this build's: the one way a shared PostgreSQL ledger is
+    /// migrated (servers refuse an older schema); a SQLite ledger is opened and reported
+    Migrate(crate::migrate::MigrateArgs),
     /// Re-check every proposal's hash chain in an export file (exit 1 if any is broken)
     VerifyExport {
         /// The file `store export` wrote
@@ -114,6 +117,7 @@ pub fn run(cmd: StoreOps, out: &mut dyn Printer) -> Outcome {
             output,
         } => export(&paths, from, to, output, out),
         StoreOps::VerifyExport { file, config, json } => verify(&file, config, json, out),
+        StoreOps::Migrate(args) => crate::migrate::run(&args, out),
     }
 }
 

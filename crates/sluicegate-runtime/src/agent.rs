@@ -449,11 +449,14 @@ pub(crate) fn ledger_refusal(e: LedgerError) -> Refusal {
             | RefusalCode::ClaimLeaseInvalid
             | RefusalCode::Transition(_) => Code::Internal,
         },
-        LedgerError::Missing(_) | LedgerError::Io(_) | LedgerError::WriterStopped => {
-            Code::LocalStoreUnavailable
-        }
+        LedgerError::Missing(_)
+        | LedgerError::Io(_)
+        | LedgerError::WriterStopped
+        | LedgerError::Postgres(_) => Code::LocalStoreUnavailable,
         LedgerError::NotFound { .. }
         | LedgerError::TooNew { .. }
+        | LedgerError::SchemaOutdated { .. }
+        | LedgerError::Unavailable { .. }
         | LedgerError::Corrupt(_)
         | LedgerError::Sqlite(_) => Code::Internal,
     };

@@ -14,6 +14,7 @@ pub mod first_read;
 pub mod handler;
 pub mod handler_templates;
 pub mod integrity;
+pub mod ledger_store;
 pub mod onboarding;
 pub mod paths;
 mod records;

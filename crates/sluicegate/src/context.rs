@@ -30,6 +30,16 @@ pub fn open_existing_ledger(path: &Path) -> anyhow::Result<Ledger> {
     Ok(Ledger::open_existing(path)?)
 }
 
+/// Open the existing ledger the flags and config name: a SQLite file, or the shared PostgreSQL
+/// ledger of `storage.engine: "postgres"`.
+pub fn open_existing_store(store: Option<&Path>, config: Option<&Path>) -> anyhow::Result<Ledger> {
+    let env = sluicegate_runtime::Env::process();
+    Ok(
+        sluicegate_runtime::ledger_store::LedgerStore::resolve(store, config)
+            .open_existing(&env)?,
+    )
+}
+
 /// Open or create a ledger (commands that record).
 pub fn open_ledger(path: &Path) -> anyhow::Result<Ledger> {
     Ok(Ledger::open(path)?)

@@ -1,5 +1,6 @@
 //! Dependency direction: edges only point towards the core, the model-facing crate holds no
-//! store or source handle, and only the source crate links source database drivers.
+//! store or source handle, and only the source crate links source database drivers (the
+//! ledger links the blocking PostgreSQL client for its own database, never a source's).
 
 use crate::metadata::{Crate, Dep, Workspace};
 
@@ -42,6 +43,10 @@ pub const SOURCE_DRIVERS: &[&str] = &[
     "mysql",
     "sqlx",
 ];
+
+/// The drivers the ledger links for its own PostgreSQL backend (`sluicegate-ledger/src/pg/`):
+/// the blocking client only, so a ledger can never borrow a source's pool.
+pub const LEDGER_DRIVERS: &[&str] = &["postgres"];
 
 pub fn layer(name: &str) -> Option<u8> {
     LAYERS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l)
@@ -115,14 +120,15 @@ pub fn mcp_surface(ws: &Workspace) -> Vec<String> {
         .collect()
 }
 
-/// Only the source crate links source drivers; rusqlite only the source crate (SQLite sources)
-/// and the ledger. Test fixtures and dev-dependencies are exempt: they create the throwaway
+/// Only the source crate links source drivers (the ledger its own PostgreSQL client,
+/// [`LEDGER_DRIVERS`]); rusqlite only the source crate (SQLite sources) and the ledger. Test fixtures and dev-dependencies are exempt: they create the throwaway
 /// databases tests run against.
 pub fn drivers(ws: &Workspace) -> Vec<String> {
     let mut out = Vec::new();
     for krate in ws.crates.iter().filter(|c| c.name != TEST_SUPPORT) {
         for dep in krate.deps.iter().filter(|d| d.kind.links()) {
-            if SOURCE_DRIVERS.contains(&dep.name.as_str()) && krate.name != SOURCE {
+            let ledgers_own = krate.name == LEDGER && LEDGER_DRIVERS.contains(&dep.name.as_str());
+            if SOURCE_DRIVERS.contains(&dep.name.as_str()) && krate.name != SOURCE && !ledgers_own {
                 out.push(format!(
                     "{}: only {SOURCE} links source database drivers",
                     edge(krate, dep)

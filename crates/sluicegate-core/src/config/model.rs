@@ -127,12 +127,38 @@ impl Durability {
     }
 }
 
+/// The ledger's engine and where to find it (`storage`, a Sluicegate extension).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerStorage {
+    /// A local SQLite file (the default); `None` means the runtime's default path.
+    Sqlite { path: Option<String> },
+    /// A PostgreSQL database shared by many servers; the URL is read from the env var named.
+    Postgres { url_env: String },
+}
+
+impl Default for LedgerStorage {
+    fn default() -> Self {
+        LedgerStorage::Sqlite { path: None }
+    }
+}
+
+impl LedgerStorage {
+    /// `sqlite` or `postgres`, as `storage.engine` spells it.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            LedgerStorage::Sqlite { .. } => "sqlite",
+            LedgerStorage::Postgres { .. } => "postgres",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mode: Mode,
     /// `None` means the runtime default (1).
     pub result_format: Option<u8>,
-    pub storage_path: Option<String>,
+    /// Where the ledger lives (`storage.engine`, `storage.sqlite_path`, `storage.url_env`).
+    pub ledger: LedgerStorage,
     pub durability: Durability,
     pub sources: IndexMap<String, Source>,
     pub trusted_context: Option<ContextSpec>,

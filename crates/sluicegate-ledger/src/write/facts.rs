@@ -35,7 +35,7 @@ pub(super) fn load_proposal(tx: &Connection, id: &str) -> Result<StoredProposal,
 }
 
 /// Shadow and read-only proposals are evidence only: they can never reach a writer.
-pub(super) fn writeback_allowed(p: &StoredProposal, operation: &str) -> Result<(), LedgerError> {
+pub(crate) fn writeback_allowed(p: &StoredProposal, operation: &str) -> Result<(), LedgerError> {
     match p.change_set.get("mode").and_then(Value::as_str) {
         Some("shadow") => Err(LedgerError::refused(
             RefusalCode::ShadowWritebackDisabled,
@@ -55,7 +55,7 @@ pub(super) fn writeback_allowed(p: &StoredProposal, operation: &str) -> Result<(
     }
 }
 
-pub(super) fn check_identity(
+pub(crate) fn check_identity(
     p: &StoredProposal,
     hash: &str,
     version: u32,

@@ -23,6 +23,8 @@ use crate::views::StoredProposal;
 use crate::{Ledger, LedgerError, Pending, RefusalCode, compact};
 use facts::load_proposal;
 pub(crate) use facts::{append_event, load_proposal_opt};
+pub(crate) use facts::{check_identity, writeback_allowed};
+pub(crate) use review::validate_receipt;
 pub use review::{AttemptRequest, JobKind, JobRecord, QueuedJob};
 pub use shadow::ShadowAction;
 pub(crate) use shadow::action_digest;
@@ -49,13 +51,16 @@ impl ExecCached for rusqlite::Connection {
     }
 }
 
-fn to_refusal(r: sluicegate_core::refusal::Refusal) -> LedgerError {
+pub(crate) fn to_refusal(r: sluicegate_core::refusal::Refusal) -> LedgerError {
     LedgerError::refused(RefusalCode::SecretMaterialRejected, r.message)
 }
 
 impl Ledger {
     /// Record one read: its evidence bundle and query-audit record.
     pub fn record_read(&self, bundle: EvidenceBundle, audit: QueryAudit) -> Pending<()> {
+        if let Some(pg) = self.pg() {
+            return pg.record_read(bundle, audit);
+        }
         if let Err(e) = scan_read(&bundle, &audit) {
             return Pending::ready(Err(e));
         }
@@ -68,6 +73,9 @@ impl Ledger {
     /// An identical proposal (same id, version and hash) returns the stored one, marked as
     /// deduplicated; a different proposal under the same id is refused.
     pub fn record_proposal(&self, call: ProposalCall) -> Pending<ProposalRecorded> {
+        if let Some(pg) = self.pg() {
+            return pg.record_proposal(call);
+        }
         if let Err(e) = scan_read(&call.read_bundle, &call.read_audit) {
             return Pending::ready(Err(e));
         }
@@ -130,7 +138,7 @@ pub struct ProposalCall {
     pub proposal_audit: QueryAudit,
 }
 
-fn scan_read(bundle: &EvidenceBundle, audit: &QueryAudit) -> Result<(), LedgerError> {
+pub(crate) fn scan_read(bundle: &EvidenceBundle, audit: &QueryAudit) -> Result<(), LedgerError> {
     secrets::scan(&bundle.payload, "evidence_bundle.payload").map_err(to_refusal)?;
     secrets::scan_list(&bundle.items, "evidence_bundle.items").map_err(to_refusal)?;
     secrets::scan(&audit.payload, "query_audit").map_err(to_refusal)
@@ -222,9 +230,9 @@ fn insert_bundle(
 /// time, as kept in `evidence_bundles.items_json`. Items recorded with the bundle have no
 /// time of their own (they read as the bundle's `created_at`).
 #[derive(Serialize)]
-struct StoredItem<'a> {
-    created_at: Option<&'a str>,
-    item: &'a Value,
+pub(crate) struct StoredItem<'a> {
+    pub(crate) created_at: Option<&'a str>,
+    pub(crate) item: &'a Value,
 }
 
 /// Link an unlinked bundle to the proposal it supports and append the proposal's item.
@@ -316,12 +324,12 @@ fn insert_audit_row(
 
 /// What recording a proposal needs that does not touch the ledger: the change set checked,
 /// scanned for secrets and hashed, and its stored JSON.
-struct PreparedProposal {
-    hash: String,
-    cs_json: String,
+pub(crate) struct PreparedProposal {
+    pub(crate) hash: String,
+    pub(crate) cs_json: String,
 }
 
-fn prepare_proposal(
+pub(crate) fn prepare_proposal(
     cs: &ChangeSet,
     proposal_audit: &QueryAudit,
 ) -> Result<PreparedProposal, LedgerError> {

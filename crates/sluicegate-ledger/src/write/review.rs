@@ -58,6 +58,9 @@ impl Ledger {
     /// the reviewer was shown (`record.content_hash`): when the stored proposal does not hash
     /// to it (changed since it was shown, or edited in the ledger), the decision is refused.
     pub fn decide(&self, record: DecisionRecord) -> Pending<StoredProposal> {
+        if let Some(pg) = self.pg() {
+            return pg.decide(record);
+        }
         self.write(move |tx, now| {
             let id = &record.proposal_id;
             let proposal = load_proposal(tx, id)?;
@@ -119,6 +122,9 @@ impl Ledger {
     where
         F: FnOnce(&str) -> Result<Value, String> + Send + 'static,
     {
+        if let Some(pg) = self.pg() {
+            return pg.queue_attempt(request, make_job);
+        }
         self.write(move |tx, now| {
             let AttemptRequest {
                 proposal_id,
@@ -155,6 +161,9 @@ impl Ledger {
     /// Hand an approved proposal to a worker: record the job (its id must be new) and move the
     /// proposal to `pending_worker`.
     pub fn queue_job(&self, job: JobRecord) -> Pending<StoredProposal> {
+        if let Some(pg) = self.pg() {
+            return pg.queue_job(job);
+        }
         if matches!(job.kind, JobKind::Handler { .. })
             && let Err(r) = secrets::scan(&job.job, "handler_writeback_job")
         {
@@ -169,6 +178,9 @@ impl Ledger {
     /// `conflict` or `failed`); its state does not change here; the retry's receipt moves it.
     /// The attempt gets its own job id so its receipt is kept beside the earlier ones.
     pub fn record_handler_retry(&self, job: JobRecord) -> Pending<StoredProposal> {
+        if let Some(pg) = self.pg() {
+            return pg.record_handler_retry(job);
+        }
         if let Err(r) = secrets::scan(&job.job, "handler_writeback_job") {
             return Pending::ready(Err(to_refusal(r)));
         }
@@ -224,6 +236,9 @@ impl Ledger {
     /// receipt (latest wins), the job status, the proposal state and a `writeback_<status>`
     /// event.
     pub fn record_receipt(&self, receipt: ExecutionReceipt) -> Pending<StoredProposal> {
+        if let Some(pg) = self.pg() {
+            return pg.record_receipt(receipt);
+        }
         if let Err(e) = validate_receipt(&receipt) {
             return Pending::ready(Err(e));
         }
@@ -238,6 +253,14 @@ impl Ledger {
         actor: &str,
         payload: Value,
     ) -> Pending<()> {
+        if let Some(pg) = self.pg() {
+            return pg.record_note(
+                proposal_id.to_string(),
+                kind.to_string(),
+                actor.to_string(),
+                payload,
+            );
+        }
         let (proposal_id, kind, actor) =
             (proposal_id.to_string(), kind.to_string(), actor.to_string());
         self.write(move |tx, now| {
@@ -254,6 +277,9 @@ impl Ledger {
             Err(e) => return Pending::ready(Err(e)),
         };
         let proposal_id = proposal_id.to_string();
+        if let Some(pg) = self.pg() {
+            return pg.keep_replay(proposal_id, replay);
+        }
         self.write(move |tx, _| {
             let replay_id = replay["replay_id"].as_str().unwrap_or_default().to_string();
             let at = replay["generated_at"].as_str().unwrap_or_default().to_string();
@@ -358,7 +384,7 @@ fn insert_receipt(
     load_proposal(tx, &receipt.proposal_id)
 }
 
-fn validate_receipt(r: &ExecutionReceipt) -> Result<(), LedgerError> {
+pub(crate) fn validate_receipt(r: &ExecutionReceipt) -> Result<(), LedgerError> {
     let bad = |m: &str| {
         Err(LedgerError::refused(
             RefusalCode::ReceiptInvalid,

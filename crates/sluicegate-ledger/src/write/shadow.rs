@@ -48,6 +48,9 @@ impl Ledger {
         patch: Map<String, Value>,
         notes: Option<String>,
     ) -> Pending<ShadowAction> {
+        if let Err(e) = self.sqlite("shadow actions") {
+            return Pending::ready(Err(e));
+        }
         let patch = Value::Object(patch);
         let notes_value = Value::from(notes.clone());
         if let Err(r) = secrets::scan(&patch, "shadow_human_action.patch")
@@ -97,7 +100,11 @@ impl Ledger {
 
     /// Every human action recorded for a proposal, oldest first.
     pub fn shadow_actions(&self, proposal_id: &str) -> Result<Vec<ShadowAction>, LedgerError> {
-        let conn = self.conn();
+        if self.pg().is_some() {
+            // Shadow actions cannot be recorded on PostgreSQL yet, so there are none.
+            return Ok(Vec::new());
+        }
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(SHADOW_ACTIONS)?;
         let rows = stmt.query_map([proposal_id], |r| {
             let patch: String = r.get(3)?;
@@ -115,7 +122,8 @@ impl Ledger {
 
     /// The ids of shadow proposals, newest first, at most `limit`.
     pub fn shadow_proposal_ids(&self, limit: u32) -> Result<Vec<String>, LedgerError> {
-        let conn = self.conn();
+        self.sqlite("shadow proposals")?;
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(SHADOW_PROPOSALS)?;
         let rows = stmt.query_map([limit], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -123,8 +131,15 @@ impl Ledger {
 
     /// Whether the proposal exists (for refusals that must name an unknown id first).
     pub fn has_proposal(&self, proposal_id: &str) -> Result<bool, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return match pg.proposal(proposal_id) {
+                Ok(_) => Ok(true),
+                Err(LedgerError::NotFound { .. }) => Ok(false),
+                Err(e) => Err(e),
+            };
+        }
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT 1 FROM proposals WHERE proposal_id = ?1",
                 [proposal_id],

@@ -152,6 +152,85 @@ pub fn decide(
         .wait()
 }
 
+/// The engine a story test runs its ledger on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What keeps a test's ledger alive: its SQLite file's directory or its own PostgreSQL
+/// database (dropped with the guard).
+pub enum Guard {
+    Dir(tempfile::TempDir),
+    Database(sluicegate_test_support::engines::TestDatabase),
+}
+
+impl Guard {
+    /// The PostgreSQL URL of the test's database (Postgres only).
+    pub fn url(&self) -> &str {
+        match self {
+            Guard::Dir(_) => panic!("a SQLite ledger has no URL"),
+            Guard::Database(db) => db.url(),
+        }
+    }
+}
+
+/// A fresh, migrated PostgreSQL database of its own for one test, or `None` when no test
+/// server is configured outside CI (`skip_or_fail`: with CI=true a missing URL fails).
+pub fn postgres_database() -> Option<sluicegate_test_support::engines::TestDatabase> {
+    let db = sluicegate_test_support::app_db::block_on(
+        sluicegate_test_support::engines::TestDatabase::create(
+            sluicegate_test_support::engines::EngineKind::Postgres,
+            "ledger",
+        ),
+    )?;
+    Ledger::migrate_postgres(db.url()).expect("migrate the test ledger");
+    Some(db)
+}
+
+/// A fresh ledger on `engine` with the deterministic clock; `None` only for a PostgreSQL test
+/// outside CI without a server (it then prints the skip marker).
+pub fn open(engine: Backend) -> Option<(Guard, Ledger)> {
+    match engine {
+        Backend::Sqlite => {
+            let (dir, ledger) = open_temp();
+            Some((Guard::Dir(dir), ledger))
+        }
+        Backend::Postgres => {
+            let db = postgres_database()?;
+            let ledger = Ledger::open_postgres_with_clock(
+                db.url(),
+                "$TEST_LEDGER_URL",
+                sluicegate_ledger::Durability::Full,
+                clock(),
+            )
+            .expect("open the test ledger");
+            Some((Guard::Database(db), ledger))
+        }
+    }
+}
+
+/// One story test, run on each engine: `both!(name, …)` makes `sqlite::name` and
+/// `postgres::name` from `fn name(engine: Backend)`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name($crate::common::Backend::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name($crate::common::Backend::Postgres)
+            })*
+        }
+    };
+}
+
 pub fn open_temp() -> (tempfile::TempDir, Ledger) {
     let dir = tempfile::tempdir().unwrap();
     let ledger =

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use sluicegate_core::display;
-use sluicegate_ledger::{EventFilter, Ledger, StoredEvent};
+use sluicegate_ledger::{EventFilter, StoredEvent};
 
 use super::{EventFlags, Stop, runtime};
 use crate::common::{json_line, json_text as json_doc};
@@ -33,7 +33,7 @@ pub struct TailArgs {
 pub fn run(a: TailArgs, out: &mut dyn Printer) -> Outcome {
     let filter = a.events.filter()?;
     let interval = filters::at_least_250("--interval-ms", a.interval_ms)?;
-    let ledger = Ledger::open_existing(&a.events.store_path())?;
+    let ledger = a.events.ledger()?;
     if !a.follow {
         let events = ledger.tail_events(&filter)?;
         if a.json {

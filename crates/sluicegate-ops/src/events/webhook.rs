@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use sluicegate_ledger::{DeadLetterRecord, EventFilter, Ledger, StoredEvent};
+use sluicegate_ledger::{DeadLetterRecord, EventFilter, StoredEvent};
 use sluicegate_runtime::webhook::{self, Webhook};
 use sluicegate_runtime::{Env, Secret};
 
@@ -135,7 +135,7 @@ fn plan(a: &WebhookArgs, env: &Env) -> Result<Plan> {
 pub fn run(a: WebhookArgs, out: &mut dyn Printer) -> Outcome {
     let plan = plan(&a, &Env::process())?;
     let store = a.events.store_path();
-    let ledger = Ledger::open_existing(&store)?;
+    let ledger = a.events.ledger()?;
     let store_shown = store.display().to_string();
     runtime()?.block_on(async {
         let mut stop = Stop::new()?;

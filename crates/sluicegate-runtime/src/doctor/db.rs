@@ -14,7 +14,10 @@ use sluicegate_source::inspect::inspect;
 use sluicegate_source::privileges::reader_need;
 
 use super::{Checks, Ctx};
+use crate::Env;
+use crate::ledger_store::{LedgerStore, LedgerStoreError};
 use crate::now_iso;
+use sluicegate_ledger::LedgerError;
 
 /// Ledger file and store lease.
 pub(super) fn store(store: &Path, checks: &mut Checks) {
@@ -62,6 +65,45 @@ pub(super) fn store(store: &Path, checks: &mut Checks) {
         Ok(Holder::Free) => checks.pass("store-lease", "No server holds the store lease."),
         Err(e) => checks.warn("store-lease", format!("The store lease cannot be checked: {e}.")),
     }
+}
+
+/// A shared PostgreSQL ledger: it opens (its URL set, the server reachable, its schema this
+/// build's), and takes no lease. Nothing about the URL is shown but its env var's name.
+pub(super) async fn postgres_store(store: &LedgerStore, env: &Env, checks: &mut Checks) {
+    let label = store.label();
+    let (store, env) = (store.clone(), env.clone());
+    // Opening blocks on the ledger's own threads: off the async runtime's thread.
+    let opened = tokio::task::spawn_blocking(move || {
+        let ledger = store.open_existing(&env)?;
+        Ok::<_, LedgerStoreError>(ledger.stats()?)
+    })
+    .await;
+    match opened {
+        Ok(Ok(s)) => checks.pass(
+            "store",
+            format!(
+                "PostgreSQL ledger {label} opens at schema {}: {} proposals, {} evidence bundles, {} receipts.",
+                sluicegate_ledger::POSTGRES_SCHEMA_VERSION,
+                s.proposals,
+                s.evidence_bundles,
+                s.writeback_receipts
+            ),
+        ),
+        Ok(Err(e @ (LedgerStoreError::UrlUnset(_)
+        | LedgerStoreError::Ledger(
+            LedgerError::SchemaOutdated { .. } | LedgerError::TooNew { .. },
+        )))) => checks.fail("store", e.to_string()),
+        Ok(Err(_)) | Err(_) => checks.fail(
+            "store",
+            format!(
+                "PostgreSQL ledger {label} cannot be opened; check that the server is up and the URL's database, user and password."
+            ),
+        ),
+    }
+    checks.pass(
+        "store-lease",
+        "A PostgreSQL ledger is shared by every server: no store lease.",
+    );
 }
 
 /// In review mode, the reader and the writer of a direct-SQL source must be different

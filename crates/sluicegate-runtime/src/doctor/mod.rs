@@ -103,6 +103,9 @@ pub struct Ctx<'a> {
 pub struct Options {
     pub config_path: PathBuf,
     pub store_path: PathBuf,
+    /// The ledger the front end resolved (`LedgerStore::resolve`); `None`: the SQLite file at
+    /// `store_path`.
+    pub ledger: Option<crate::ledger_store::LedgerStore>,
     /// Probe each http_handler's network path (an OPTIONS request: nothing is applied) and
     /// check each command_handler's program exists (it is not run).
     pub check_handlers: bool,
@@ -155,7 +158,16 @@ pub async fn collect(options: &Options, env: &Env) -> Report {
         config::handler_reachability(&ctx, &mut checks).await;
         tools = db::mcp_boundary(&ctx, &mut checks);
     }
-    db::store(&options.store_path, &mut checks);
+    let store_label = match &options.ledger {
+        Some(store @ crate::ledger_store::LedgerStore::Postgres { .. }) => {
+            db::postgres_store(store, env, &mut checks).await;
+            store.label()
+        }
+        _ => {
+            db::store(&options.store_path, &mut checks);
+            options.store_path.display().to_string()
+        }
+    };
     let checks = checks.into_vec();
     Report {
         ok: checks.iter().all(|c| c.ok),
@@ -163,7 +175,7 @@ pub async fn collect(options: &Options, env: &Env) -> Report {
         config_path: options.config_path.display().to_string(),
         checks,
         tools,
-        store_path: options.store_path.display().to_string(),
+        store_path: store_label,
     }
 }
 

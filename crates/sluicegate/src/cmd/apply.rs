@@ -9,7 +9,7 @@ use sluicegate_protocol::ReceiptStatus;
 use sluicegate_runtime::{ApplyOptions, Env, ReviewApi, view};
 
 use crate::context::{
-    config_path, load_config, open_existing_ledger, print_json, runtime, store_hint, store_path,
+    config_path, load_config, open_existing_store, print_json, runtime, store_hint,
 };
 
 #[derive(clap::Args)]
@@ -41,8 +41,7 @@ pub struct ApplyArgs {
 
 pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(&config_path(a.config.as_deref()))?;
-    let store = store_path(a.store.as_deref(), a.config.as_deref());
-    let ledger = open_existing_ledger(&store)?;
+    let ledger = open_existing_store(a.store.as_deref(), a.config.as_deref())?;
     let review = ReviewApi::new(Some(config), ledger, Env::process());
     let opts = ApplyOptions {
         dry_run: a.dry_run,

@@ -9,7 +9,7 @@ use sluicegate_core::decision::Verdict;
 use sluicegate_runtime::{DecisionRequest, Env, ReviewApi, reviewer, shown_for_decision, view};
 
 use crate::context::{
-    actor, config_path, confirm, load_config, open_existing_ledger, print_json, runtime, store_path,
+    actor, config_path, confirm, load_config, open_existing_store, print_json, runtime,
 };
 
 /// The flags approve and reject share.
@@ -40,7 +40,7 @@ pub struct DecideArgs {
 }
 
 pub fn run(a: DecideArgs, verdict: Verdict, reason: Option<String>) -> anyhow::Result<ExitCode> {
-    let ledger = open_existing_ledger(&store_path(a.store.as_deref(), a.config.as_deref()))?;
+    let ledger = open_existing_store(a.store.as_deref(), a.config.as_deref())?;
     let env = Env::process();
     let who = actor(a.actor.as_deref());
     let decided = (|| {

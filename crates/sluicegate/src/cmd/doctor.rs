@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use sluicegate_runtime::doctor::{self, Options, Report, first_run};
+use sluicegate_runtime::ledger_store::LedgerStore;
 use sluicegate_runtime::serve_env;
 
 use crate::context::{config_path, print_json, runtime, store_path};
@@ -64,6 +65,10 @@ fn collect(a: &DoctorArgs) -> anyhow::Result<Report> {
     let options = Options {
         config_path: config_path(a.config.as_deref()),
         store_path: store_path(a.store.as_deref(), a.config.as_deref()),
+        ledger: Some(LedgerStore::resolve(
+            a.store.as_deref(),
+            a.config.as_deref(),
+        )),
         check_handlers: a.check_handlers,
         check_writeback: a.check_writeback,
         fix_admin_url_env: a.admin_url_env.clone().filter(|_| a.fix),

@@ -17,6 +17,7 @@ use sluicegate_mcp::serve::{Transport, cancel_on_signal, exposes_to_network, pro
 use sluicegate_mcp::{
     CancellationToken, HttpOptions, Protocol, Surface, is_loopback_host, serve_stdio,
 };
+use sluicegate_runtime::ledger_store::LedgerStore;
 use sluicegate_runtime::{AgentApi, Secret, client_files, now_iso, serve_env};
 
 use crate::context::{config_path, confirm, load_config, print_json, store_path};
@@ -188,7 +189,7 @@ pub fn serve(
         forced.mode = Mode::ReadOnly;
         config = Arc::new(forced);
     }
-    let store = store_path(common.store.as_deref(), common.config.as_deref());
+    let store = LedgerStore::for_config(common.store.as_deref(), common.config.as_deref(), &config);
     // No silent start: a missing source URL or trusted-context variable refuses every call.
     let env = serve_env::serve_env(&config, common.env_file.as_deref())?;
 
@@ -211,16 +212,24 @@ pub fn serve(
         },
     };
 
-    let (lease, warning) = Lease::acquire(
-        &store,
-        transport.lease_name(),
-        common.allow_concurrent_store,
-        &now_iso(),
-    )?;
-    if let Some(w) = warning {
-        errln!("Warning: {w}");
-    }
-    let ledger = sluicegate_ledger::Ledger::open_with(&store, config.durability)?;
+    // The lease keeps a SQLite file to one server; any number share a PostgreSQL ledger.
+    let lease = match &store {
+        LedgerStore::Sqlite(path) => {
+            let (lease, warning) = Lease::acquire(
+                path,
+                transport.lease_name(),
+                common.allow_concurrent_store,
+                &now_iso(),
+            )?;
+            if let Some(w) = warning {
+                errln!("Warning: {w}");
+            }
+            Some(lease)
+        }
+        LedgerStore::Postgres { .. } => None,
+    };
+    let ledger = store.open(&env, config.durability)?;
+    let store = PathBuf::from(store.label());
     let api = AgentApi::new(config, ledger, env.clone(), result_format);
     let runtime = transport.runtime()?;
     let surface = Arc::new(runtime.block_on(Surface::load(api, alias_mode))?);

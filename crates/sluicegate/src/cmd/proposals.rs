@@ -9,7 +9,7 @@ use sluicegate_ledger::Filter;
 use sluicegate_runtime::view;
 
 use super::decide::DecideArgs;
-use crate::context::{open_existing_ledger, print_json, store_hint, store_path};
+use crate::context::{open_existing_store, print_json, store_hint};
 use crate::out::Screen;
 
 #[derive(clap::Args)]
@@ -124,8 +124,7 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
             filter,
             json,
         } => {
-            let ledger =
-                open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
+            let ledger = open_existing_store(store.store.as_deref(), store.config.as_deref())?;
             let list = ledger.list_proposals(&filter.to_filter()?)?;
             if json {
                 print_json(&json!({"proposals": list}))?;
@@ -144,8 +143,7 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
             details,
             json,
         } => {
-            let ledger =
-                open_existing_ledger(&store_path(store.store.as_deref(), store.config.as_deref()))?;
+            let ledger = open_existing_store(store.store.as_deref(), store.config.as_deref())?;
             let pid = ledger.resolve_proposal_id(&id)?;
             let p = ledger.proposal(&pid)?;
             let events = ledger.events(&pid)?;

@@ -8,7 +8,7 @@ use sluicegate_ledger::Ledger;
 
 use sluicegate_runtime::view;
 
-use crate::context::{json_text, open_existing_ledger, print_json, store_hint, store_path};
+use crate::context::{json_text, open_existing_store, print_json, store_hint};
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
@@ -83,7 +83,7 @@ impl Target {
     }
 
     fn ledger(&self) -> anyhow::Result<Ledger> {
-        open_existing_ledger(&store_path(self.store.as_deref(), self.config.as_deref()))
+        open_existing_store(self.store.as_deref(), self.config.as_deref())
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use sluicegate_runtime::{Env, integrity, reviewer};
 
-use crate::context::{config_path, load_config, open_existing_ledger, print_json, store_path};
+use crate::context::{config_path, load_config, open_existing_store, print_json};
 
 #[derive(clap::Subcommand)]
 pub enum StoreCommand {
@@ -57,8 +57,7 @@ pub fn run_store(cmd: StoreCommand) -> anyhow::Result<ExitCode> {
             config,
             json,
         } => {
-            let s =
-                open_existing_ledger(&store_path(store.as_deref(), config.as_deref()))?.stats()?;
+            let s = open_existing_store(store.as_deref(), config.as_deref())?.stats()?;
             match json {
                 true => print_json(&s)?,
                 false => out!("{}", integrity::stats_text(&s)),
@@ -71,8 +70,8 @@ pub fn run_store(cmd: StoreCommand) -> anyhow::Result<ExitCode> {
             json,
         } => (store, config, json),
     };
-    let path = store_path(store.as_deref(), config.as_deref());
-    let ledger = open_existing_ledger(&path)?;
+    let ledger = open_existing_store(store.as_deref(), config.as_deref())?;
+    let path = ledger.path().to_path_buf();
     let config_file = config_path(config.as_deref());
     let reviewers = if config.is_some() || config_file.exists() {
         load_config(&config_file)?.reviewers.clone()

@@ -23,6 +23,7 @@ mod executors;
 mod proposal;
 mod reviewers;
 mod sources;
+mod storage;
 
 use proposal::ProposalParts;
 
@@ -287,7 +288,7 @@ impl Validator {
                 "mode must be read_only, shadow, review or cloud",
             );
         }
-        let (storage_path, durability) = self.storage(root.get("storage"));
+        let (ledger, durability) = self.storage(root.get("storage"));
         self.cloud(root.get("cloud"), mode);
 
         let cloud = mode == Some(Mode::Cloud);
@@ -312,7 +313,7 @@ impl Validator {
         Some(Config {
             mode: mode?,
             result_format,
-            storage_path,
+            ledger,
             durability,
             sources: sources.unwrap_or_default(),
             trusted_context,
@@ -321,50 +322,6 @@ impl Validator {
             capabilities: capabilities.unwrap_or_default(),
             reviewers,
         })
-    }
-
-    fn storage(&mut self, storage: Option<&Value>) -> (Option<String>, Durability) {
-        let Some(storage) = storage else {
-            return (None, Durability::default());
-        };
-        let Some(obj) = storage.as_object() else {
-            self.error(
-                "$.storage",
-                "STORAGE_NOT_OBJECT",
-                "storage must be an object",
-            );
-            return (None, Durability::default());
-        };
-        self.unknown_keys(obj, &["sqlite_path", "durability"], "$.storage");
-        let durability = match obj.get("durability") {
-            None => Durability::default(),
-            Some(v) => match v.as_str().and_then(Durability::parse) {
-                Some(d) => d,
-                None => {
-                    self.error(
-                        "$.storage.durability",
-                        "INVALID_DURABILITY",
-                        "storage.durability must be \"full\" (fsync every commit, the default) or \"relaxed\" (survives a process crash, not a power loss)",
-                    );
-                    Durability::default()
-                }
-            },
-        };
-        let path = match obj.get("sqlite_path") {
-            None => None,
-            Some(p) => match non_empty_str(Some(p)) {
-                Some(s) => Some(s.to_string()),
-                None => {
-                    self.error(
-                        "$.storage.sqlite_path",
-                        "INVALID_SQLITE_PATH",
-                        "storage.sqlite_path must be a non-empty string",
-                    );
-                    None
-                }
-            },
-        };
-        (path, durability)
     }
 
     fn cloud(&mut self, cloud: Option<&Value>, mode: Option<Mode>) {
