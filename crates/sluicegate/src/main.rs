@@ -69,7 +69,23 @@ fn main() -> ExitCode {
     match cmd::run(cli.command) {
         Ok(code) => out::finish(code),
         Err(err) => {
-            errln!("error: {err:#}");
+            // What a PostgreSQL ledger cannot do yet, or a schema to migrate first, carries its
+            // stable code for scripts (other ledger answers are printed by their commands).
+            use sluicegate_ledger::LedgerError;
+            use sluicegate_runtime::ledger_store::LedgerStoreError;
+            let code = err
+                .chain()
+                .find_map(|e| {
+                    (e.downcast_ref::<LedgerError>().and_then(LedgerError::code)).or_else(|| {
+                        e.downcast_ref::<LedgerStoreError>()
+                            .and_then(LedgerStoreError::code)
+                    })
+                })
+                .filter(|c| matches!(*c, "LEDGER_FEATURE_UNAVAILABLE" | "LEDGER_SCHEMA_OUTDATED"));
+            match code {
+                Some(code) => errln!("error: {code}: {err:#}"),
+                None => errln!("error: {err:#}"),
+            }
             ExitCode::from(2)
         }
     }

@@ -59,7 +59,8 @@ fn servers_share_a_migrated_postgres_ledger_without_a_lease() {
     std::io::Read::read_to_string(&mut early.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("run `sluicegate store migrate`"),
+        stderr.contains("error: LEDGER_SCHEMA_OUTDATED: ")
+            && stderr.contains("run `sluicegate store migrate`"),
         "{stderr}"
     );
     assert!(!stderr.contains(db.url()), "{stderr}");
@@ -241,7 +242,8 @@ fn servers_share_a_migrated_postgres_ledger_without_a_lease() {
     let text = String::from_utf8_lossy(&activity.stderr);
     assert_eq!(activity.status.code(), Some(2), "{text}");
     assert!(
-        text.contains("activity search is not available on a PostgreSQL ledger yet"),
+        text.starts_with("error: LEDGER_FEATURE_UNAVAILABLE: ")
+            && text.contains("activity search is not available on a PostgreSQL ledger yet"),
         "{text}"
     );
     // No SQLite ledger was made beside the config.
