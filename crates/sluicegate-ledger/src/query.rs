@@ -105,16 +105,7 @@ impl Where {
         value: &Option<String>,
     ) -> &mut Self {
         if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
-            let alt = match v.strip_suffix('s') {
-                Some(s) => s.to_string(),
-                None => format!("{v}s"),
-            };
-            let mut names = vec![v.clone(), alt.clone()];
-            for n in [v, &alt] {
-                if !n.contains('.') {
-                    names.push(format!("public.{n}"));
-                }
-            }
+            let names = object_type_names(v);
             let marks = vec!["?"; names.len()].join(", ");
             self.clauses.push(format!(
                 "({type_col} IN ({marks}) OR {table_col} IN ({marks}))"
@@ -225,4 +216,20 @@ pub(crate) fn receipts_query(f: &Filter) -> (String, Where) {
         limit_sql(f.limit)
     );
     (sql, w)
+}
+
+/// The names an object type filter matches: the value, its singular or plural form, and each
+/// of those under `public.` when it names no schema (both ledgers' `object_type` filters).
+pub(crate) fn object_type_names(v: &str) -> Vec<String> {
+    let alt = match v.strip_suffix('s') {
+        Some(s) => s.to_string(),
+        None => format!("{v}s"),
+    };
+    let mut names = vec![v.to_string(), alt.clone()];
+    for n in [v, alt.as_str()] {
+        if !n.contains('.') {
+            names.push(format!("public.{n}"));
+        }
+    }
+    names
 }

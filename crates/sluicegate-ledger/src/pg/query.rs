@@ -55,16 +55,7 @@ impl Where {
         value: &Option<String>,
     ) -> &mut Self {
         if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
-            let alt = match v.strip_suffix('s') {
-                Some(s) => s.to_string(),
-                None => format!("{v}s"),
-            };
-            let mut names = vec![v.clone(), alt.clone()];
-            for n in [v, &alt] {
-                if !n.contains('.') {
-                    names.push(format!("public.{n}"));
-                }
-            }
+            let names = crate::query::object_type_names(v);
             let p = self.bind(names);
             self.clauses
                 .push(format!("({type_col} = ANY({p}) OR {table_col} = ANY({p}))"));

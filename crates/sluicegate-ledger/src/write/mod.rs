@@ -24,8 +24,8 @@ use crate::{Ledger, LedgerError, Pending, RefusalCode, compact};
 use facts::load_proposal;
 pub(crate) use facts::{append_event, load_proposal_opt};
 pub(crate) use facts::{check_identity, writeback_allowed};
-pub(crate) use review::validate_receipt;
 pub use review::{AttemptRequest, JobKind, JobRecord, QueuedJob};
+pub(crate) use review::{receipt_outcome, receipt_time, validate_receipt};
 pub use shadow::ShadowAction;
 pub(crate) use shadow::action_digest;
 #[cfg(test)]

@@ -297,20 +297,11 @@ fn insert_receipt(
     receipt: &ExecutionReceipt,
     now: &str,
 ) -> Result<StoredProposal, LedgerError> {
-    let at = if receipt.executed_at.is_empty() {
-        now.to_string()
-    } else {
-        receipt.executed_at.clone()
-    };
+    let at = receipt_time(receipt, now);
     let receipt_json = serde_json::to_string(receipt)?;
     let proposal = load_proposal(tx, &receipt.proposal_id)?;
     writeback_allowed(&proposal, "recorded with an execution receipt")?;
-    let outcome = match receipt.status {
-        ReceiptStatus::Applied | ReceiptStatus::AlreadyApplied => ReceiptOutcome::Applied,
-        ReceiptStatus::Conflict => ReceiptOutcome::Conflict,
-        ReceiptStatus::Failed => ReceiptOutcome::Failed,
-        ReceiptStatus::Canceled => ReceiptOutcome::Canceled,
-    };
+    let outcome = receipt_outcome(receipt.status);
     move_state(tx, &proposal, Transition::Receipt(outcome), &at)?;
     // Each attempt has its own job id, so a receipt is never a duplicate of another: a second
     // receipt for one attempt is refused, never silently dropped.
@@ -448,4 +439,23 @@ fn insert_job(tx: &Connection, job: &JobRecord, now: &str) -> Result<StoredPropo
     };
     append_event(tx, &job.proposal_id, event, &job.actor, &payload, now)?;
     load_proposal(tx, &job.proposal_id)
+}
+
+/// When a receipt says its attempt ran, or `now` when it does not say (both ledgers).
+pub(crate) fn receipt_time(receipt: &ExecutionReceipt, now: &str) -> String {
+    if receipt.executed_at.is_empty() {
+        now.to_string()
+    } else {
+        receipt.executed_at.clone()
+    }
+}
+
+/// The lifecycle outcome a receipt's status moves its proposal by (both ledgers).
+pub(crate) fn receipt_outcome(status: ReceiptStatus) -> ReceiptOutcome {
+    match status {
+        ReceiptStatus::Applied | ReceiptStatus::AlreadyApplied => ReceiptOutcome::Applied,
+        ReceiptStatus::Conflict => ReceiptOutcome::Conflict,
+        ReceiptStatus::Failed => ReceiptOutcome::Failed,
+        ReceiptStatus::Canceled => ReceiptOutcome::Canceled,
+    }
 }

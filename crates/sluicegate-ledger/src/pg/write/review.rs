@@ -6,17 +6,19 @@ use postgres::Transaction;
 use serde_json::{Value, json};
 use sluicegate_core::chain;
 use sluicegate_core::decision::{DecisionRecord, Verdict};
-use sluicegate_core::lifecycle::{ReceiptOutcome, State, Transition, TransitionRefusal};
+use sluicegate_core::lifecycle::{State, Transition, TransitionRefusal};
 use sluicegate_core::proposal::content_hash;
 use sluicegate_core::secrets;
-use sluicegate_protocol::{ExecutionReceipt, ReceiptStatus};
+use sluicegate_protocol::ExecutionReceipt;
 
 use super::{append_event, load_proposal, lock_proposal, move_state};
 use crate::pg::PgLedger;
 use crate::pg::stmts::Prepared;
 use crate::pg::writer::Fail;
 use crate::views::StoredProposal;
-use crate::write::{check_identity, to_refusal, validate_receipt, writeback_allowed};
+use crate::write::{
+    check_identity, receipt_outcome, receipt_time, to_refusal, validate_receipt, writeback_allowed,
+};
 use crate::{AttemptRequest, JobKind, JobRecord, LedgerError, Pending, QueuedJob, RefusalCode};
 
 impl PgLedger {
@@ -221,20 +223,11 @@ fn insert_receipt(
     receipt: &ExecutionReceipt,
     now: &str,
 ) -> Result<StoredProposal, Fail> {
-    let at = if receipt.executed_at.is_empty() {
-        now.to_string()
-    } else {
-        receipt.executed_at.clone()
-    };
+    let at = receipt_time(receipt, now);
     let receipt_json = serde_json::to_string(receipt)?;
     let proposal = lock_proposal(tx, &receipt.proposal_id)?;
     writeback_allowed(&proposal, "recorded with an execution receipt")?;
-    let outcome = match receipt.status {
-        ReceiptStatus::Applied | ReceiptStatus::AlreadyApplied => ReceiptOutcome::Applied,
-        ReceiptStatus::Conflict => ReceiptOutcome::Conflict,
-        ReceiptStatus::Failed => ReceiptOutcome::Failed,
-        ReceiptStatus::Canceled => ReceiptOutcome::Canceled,
-    };
+    let outcome = receipt_outcome(receipt.status);
     move_state(tx, &proposal, Transition::Receipt(outcome), &at)?;
     // One receipt per attempt: the job id is a unique key, so a second receipt for one
     // attempt is refused, never silently dropped.
