@@ -12,8 +12,9 @@
 //! only reads its row, so the source is not what is measured, and a PostgreSQL source would
 //! share the ledger's database server and blur the ledger's figures.
 //!
-//! Afterwards the servers are stopped and `sluicegate store stats --json` must count exactly
-//! the proposals the clients were answered with: a run that lost a record fails.
+//! Afterwards the servers are stopped, `sluicegate store stats --json` must count exactly the
+//! proposals the clients were answered with, and each answered id must read back through the
+//! ledger API: a run that lost a record fails.
 //!
 //! Options after `--`: `--seconds N` per configuration (5), `--sessions N` (16), `--json`.
 
@@ -329,6 +330,26 @@ fn run_one(
         }
         _ => None,
     };
+    // And each answered id is that proposal, read back through the ledger API.
+    let opened = match &ledger {
+        LedgerAt::Sqlite(store, _) => sluicegate_ledger::Ledger::open_existing(store)?,
+        LedgerAt::Postgres(db) => sluicegate_ledger::Ledger::open_postgres(
+            db.url(),
+            LEDGER_ENV,
+            sluicegate_ledger::Durability::Full,
+        )?,
+    };
+    for id in &seen.ids {
+        let stored = opened
+            .proposal(id)
+            .with_context(|| format!("{name}: answered proposal {id} is not in the ledger"))?;
+        ensure!(
+            stored.proposal_id == *id,
+            "{name}: {id} read back as {}",
+            stored.proposal_id
+        );
+    }
+    drop(opened);
     seen.latencies.sort();
     Ok(Run {
         name: name.to_string(),
