@@ -108,7 +108,7 @@ INSERT INTO work_queue (proposal_id, status, due_at, created_at, updated_at)
 
 /// Proposal states a worker still has something to do for. Any other state (applied,
 /// conflict, rejected, canceled) closes the queue row when a worker comes across it.
-const WORKABLE: [&str; 3] = ["approved", "pending_worker", "failed"];
+pub(crate) const WORKABLE: [&str; 3] = ["approved", "pending_worker", "failed"];
 
 /// A worker's claim on one approved proposal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -187,7 +187,7 @@ pub(crate) fn proposal_dead_letters_sql() -> String {
 }
 
 /// `now + d` in the ledger's timestamp format.
-fn later(now: &str, d: Duration) -> Result<String, LedgerError> {
+pub(crate) fn later(now: &str, d: Duration) -> Result<String, LedgerError> {
     let at = chrono::DateTime::parse_from_rfc3339(now)
         .map_err(|e| LedgerError::Corrupt(format!("ledger clock gave {now:?}: {e}")))?;
     let d = chrono::Duration::from_std(d)
@@ -296,14 +296,13 @@ impl Ledger {
         lease_for: Duration,
         limit: u32,
     ) -> Pending<Vec<Claim>> {
-        if let Err(e) = self
-            .sqlite("sluicegate worker")
-            .and_then(|_| positive(lease_for))
-            .and_then(|()| scan(json!({ "worker_id": worker_id })))
-        {
+        if let Err(e) = positive(lease_for).and_then(|()| scan(json!({ "worker_id": worker_id }))) {
             return Pending::ready(Err(e));
         }
         let worker_id = worker_id.to_string();
+        if let Some(pg) = self.pg() {
+            return pg.claim_work(worker_id, lease_for, limit);
+        }
         self.write(move |tx, now| {
             let lease_until = later(now, lease_for)?;
             let mut claims = Vec::new();
@@ -334,6 +333,9 @@ impl Ledger {
             return Pending::ready(Err(e));
         }
         let claim = claim.clone();
+        if let Some(pg) = self.pg() {
+            return pg.renew_claim(claim, lease_for);
+        }
         self.write(move |tx, now| {
             let until = later(now, lease_for)?;
             fenced(
@@ -353,6 +355,9 @@ impl Ledger {
     /// again at once, and this claim does not count as an attempt.
     pub fn release_claim(&self, claim: &Claim) -> Pending<()> {
         let claim = claim.clone();
+        if let Some(pg) = self.pg() {
+            return pg.release_claim(claim);
+        }
         self.write(move |tx, now| {
             fenced(
                 tx,
@@ -367,6 +372,9 @@ impl Ledger {
     /// `outcome` is kept on the row.
     pub fn finish_claim(&self, claim: &Claim, outcome: &str) -> Pending<()> {
         let (claim, outcome) = (claim.clone(), outcome.to_string());
+        if let Some(pg) = self.pg() {
+            return pg.finish_claim(claim, outcome);
+        }
         self.write(move |tx, now| {
             fenced(
                 tx,
@@ -390,6 +398,9 @@ impl Ledger {
             return Pending::ready(Err(e));
         }
         let (claim, error) = (claim.clone(), error.to_string());
+        if let Some(pg) = self.pg() {
+            return pg.fail_claim(claim, error, retry_after);
+        }
         self.write(move |tx, now| match retry_after {
             Some(d) => {
                 let due_at = later(now, d)?;
@@ -428,6 +439,9 @@ impl Ledger {
 
     /// The queue row of a proposal, if it was ever queued.
     pub fn work_item(&self, proposal_id: &str) -> Result<Option<WorkItem>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.work_item(proposal_id);
+        }
         Ok(self
             .conn()?
             .query_row(
@@ -450,11 +464,20 @@ impl Ledger {
             .optional()?)
     }
 
+    /// A wake-up for an idle worker: on PostgreSQL, a connection of its own listening for the
+    /// notification sent when work is queued (`None` on SQLite, where workers poll).
+    pub fn work_signal(&self) -> Result<Option<crate::WorkSignal>, LedgerError> {
+        self.pg().map(|pg| pg.work_signal()).transpose()
+    }
+
     /// A proposal's worker dead letters, oldest first.
     pub fn worker_dead_letters(
         &self,
         proposal_id: &str,
     ) -> Result<Vec<WorkerDeadLetter>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.worker_dead_letters(proposal_id);
+        }
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&proposal_dead_letters_sql())?;
         let rows = stmt.query_map([proposal_id], worker_dead_letter_from_row)?;
