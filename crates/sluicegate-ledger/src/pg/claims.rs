@@ -93,12 +93,12 @@ const CHANNEL: &str = "sluicegate_work";
 
 /// The claims whose lease ran out, then the ready rows that are due: rows another worker
 /// has locked are skipped, not waited for.
-const EXPIRED_SQL: &str = "SELECT w.proposal_id, w.status, w.fence, w.attempts, p.state FROM work_queue w LEFT JOIN proposals p ON p.proposal_id = w.proposal_id WHERE w.status = 'claimed' AND w.lease_until <= $1 ORDER BY w.lease_until LIMIT $2 FOR UPDATE OF w SKIP LOCKED";
-const DUE_SQL: &str = "SELECT w.proposal_id, w.status, w.fence, w.attempts, p.state FROM work_queue w LEFT JOIN proposals p ON p.proposal_id = w.proposal_id WHERE w.status = 'ready' AND w.due_at <= $1 ORDER BY w.due_at LIMIT $2 FOR UPDATE OF w SKIP LOCKED";
+pub(super) const EXPIRED_SQL: &str = "SELECT w.proposal_id, w.status, w.fence, w.attempts, p.state FROM work_queue w LEFT JOIN proposals p ON p.proposal_id = w.proposal_id WHERE w.status = 'claimed' AND w.lease_until <= $1 ORDER BY w.lease_until LIMIT $2 FOR UPDATE OF w SKIP LOCKED";
+pub(super) const DUE_SQL: &str = "SELECT w.proposal_id, w.status, w.fence, w.attempts, p.state FROM work_queue w LEFT JOIN proposals p ON p.proposal_id = w.proposal_id WHERE w.status = 'ready' AND w.due_at <= $1 ORDER BY w.due_at LIMIT $2 FOR UPDATE OF w SKIP LOCKED";
 
 const ITEM_SQL: &str = "SELECT proposal_id, status, fence, holder, lease_until, attempts, due_at, last_error, last_outcome FROM work_queue WHERE proposal_id = $1";
 
-const DEAD_LETTERS_SQL: &str = "SELECT dead_letter_id, proposal_id, worker_id, fence, attempts, last_error, created_at FROM worker_dead_letters WHERE proposal_id = $1 ORDER BY created_at, dead_letter_id";
+pub(super) const DEAD_LETTERS_SQL: &str = "SELECT dead_letter_id, proposal_id, worker_id, fence, attempts, last_error, created_at FROM worker_dead_letters WHERE proposal_id = $1 ORDER BY created_at, dead_letter_id";
 
 fn attempts(r: &Row, i: usize) -> Result<u32, LedgerError> {
     let n: i32 = r.try_get(i)?;
@@ -432,9 +432,10 @@ fn listen(
             pause(stop, Duration::from_secs(2));
             continue;
         }
-        listening.store(true, Ordering::SeqCst);
-        // Work may have been queued while no LISTEN was in force: look once.
+        // Work may have been queued while no LISTEN was in force: look once (the permit is
+        // in place before `listening` says so).
         notify.notify_one();
+        listening.store(true, Ordering::SeqCst);
         while !stop.load(Ordering::SeqCst) {
             let mut got = false;
             let mut failed = false;
