@@ -27,24 +27,13 @@
 //!
 //! # The PostgreSQL version behind the same methods
 //!
-//! The methods keep their signatures; only their SQL changes, and the time comes from the
-//! database (`now()`), so hosts with skewed clocks agree on when a lease expired:
-//! - *enqueue*: the same row, inserted by `decide` in the approval's own transaction (or the
-//!   same trigger), followed by `NOTIFY sluicegate_work` so sleeping workers wake
-//!   (the `Wake` seam of the runtime's worker loop; polling stays the fallback).
-//! - `claim_work`: one statement, `WITH c AS (SELECT proposal_id FROM work_queue WHERE
-//!   (status = 'ready' AND due_at <= now()) OR (status = 'claimed' AND lease_until <= now())
-//!   ORDER BY due_at LIMIT $n FOR UPDATE SKIP LOCKED) UPDATE work_queue w SET status =
-//!   'claimed', fence = w.fence + 1, holder = $worker, lease_until = now() + $lease,
-//!   attempts = w.attempts + 1 FROM c WHERE w.proposal_id = c.proposal_id RETURNING …`.
-//!   `SKIP LOCKED` lets concurrent workers take different rows without waiting on each
-//!   other; the state check against `proposals` (closing rows whose proposal is final) is a
-//!   join in the CTE.
-//! - `renew_claim`, `release_claim`, `finish_claim`: `UPDATE work_queue SET … WHERE
-//!   proposal_id = $1 AND fence = $2 AND status = 'claimed'`; zero rows is `CLAIM_LOST`.
-//! - `fail_claim`: the same compare-and-set; a dead letter inserts its row and appends the
-//!   chained event in the same transaction (the event chain takes the proposal's row lock,
-//!   `SELECT … FOR UPDATE`, as every event append does there).
+//! The methods keep their signatures and dispatch to `pg/claims.rs` (its module doc has the
+//! SQL): the queue row comes from a trigger that also sends `NOTIFY sluicegate_work` (a
+//! listening worker wakes when the approval commits: [`Ledger::work_signal`]); `claim_work`
+//! selects rows `FOR UPDATE OF work_queue SKIP LOCKED`, so concurrent workers take different
+//! rows without waiting on each other; every later step is the same compare-and-set on
+//! `(proposal_id, fence, 'claimed')`, and a dead letter is its row and its chained event in one
+//! transaction. Time stays the ledger clock's on both engines.
 //!
 //! On SQLite every write already runs on the ledger's one writer thread, in one transaction,
 //! so the select-then-update below cannot interleave with another worker's (other processes

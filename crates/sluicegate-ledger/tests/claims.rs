@@ -548,9 +548,7 @@ fn concurrent_claims_never_hand_out_one_job_twice(engine: Backend) {
         .collect();
     let handles: Vec<Ledger> = (0..4)
         .map(|_| match engine {
-            Backend::Sqlite => {
-                Ledger::open_with_clock(&ledger.path().to_path_buf(), hands.clock()).unwrap()
-            }
+            Backend::Sqlite => Ledger::open_with_clock(ledger.path(), hands.clock()).unwrap(),
             Backend::Postgres => Ledger::open_postgres_with_clock(
                 guard.url(),
                 "$TEST_LEDGER_URL",

@@ -292,6 +292,67 @@ async fn a_job_that_keeps_failing_exits_1_and_its_dead_letter_is_found_by_the_hi
     assert!(app.source_receipts(&id).await.is_empty());
 }
 
+/// On a PostgreSQL ledger the dead letter's `Next:` line is `events tail --kind
+/// writeback_dead_lettered` (`activity search` is not built for it), and it works as printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_on_a_postgres_ledger_is_found_by_the_hint() {
+    let app = App::create(Engine::Sqlite, "worker_fail_pgl")
+        .await
+        .unwrap();
+    let Some(db) = sluicegate_test_support::engines::TestDatabase::create(
+        sluicegate_test_support::engines::EngineKind::Postgres,
+        "worker_fail_ledger",
+    )
+    .await
+    else {
+        return;
+    };
+    sluicegate_ledger::Ledger::migrate_postgres(db.url()).unwrap();
+    let cli = Cli::on_postgres_ledger(&app, db.url());
+    let desk = Desk::with_ledger(
+        cli.ledger(),
+        config(&app.config_doc("tickets", None, &[])),
+        app.env(&[]),
+    );
+    let id = desk.approved("T-1", "never written").await;
+    let out = cli
+        .command(&[
+            "worker",
+            "--once",
+            "--worker-id",
+            "w1",
+            "--max-attempts",
+            "1",
+        ])
+        .env_remove("APP_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("dead letter {id} (attempt 1, fence 1)")),
+        "{stdout}"
+    );
+    let stderr = text(&out.stderr);
+    let next = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("Next: sluicegate "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let args: Vec<&str> = next.split_whitespace().collect();
+    assert_eq!(&args[..3], ["events", "tail", "--kind"], "{next}");
+    let found = Command::new(env!("CARGO_BIN_EXE_sluicegate"))
+        .args(&args)
+        .env("SG_LEDGER_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(found.status.success(), "{}", text(&found.stderr));
+    let page = text(&found.stdout);
+    assert!(page.contains("writeback_dead_lettered"), "{page}");
+    assert!(page.contains(&id), "{page}");
+    assert_eq!(desk.ledger.worker_dead_letters(&id).unwrap().len(), 1);
+    assert!(app.source_receipts(&id).await.is_empty());
+}
+
 /// Start a worker with `step` armed; wait for its marker, then kill -9.
 fn killed_at(cli: &Cli, step: &str) {
     let mut child = cli
