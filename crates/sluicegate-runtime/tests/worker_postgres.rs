@@ -370,3 +370,50 @@ async fn an_idle_worker_is_woken_by_notify_for_work_approved_later() {
     eprintln!("applied {waited:?} after the approval");
     assert_eq!(summary.jobs, 1);
 }
+
+/// The listening connection is cut (an administrator's `pg_terminate_backend`, as a restart
+/// would): it connects and listens again by itself, looks once for work queued meanwhile,
+/// and the next approval's `NOTIFY` reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_listening_connection_listens_again_and_is_notified() {
+    let Some(app) = App::create(Engine::Sqlite, "pgworker_relisten_app").await else {
+        return;
+    };
+    let Some(db) = ledger_database("pgworker_relisten").await else {
+        return;
+    };
+    let doc = app.config_doc("tickets", None, &[]);
+    let desk = Desk::with_ledger(open(&db, system_clock()), config(&doc), app.env(&[]));
+    let signal = desk.ledger.work_signal().unwrap().unwrap();
+    let within = |what: &'static str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        move || assert!(Instant::now() < deadline, "{what}")
+    };
+    let check = within("the LISTEN never came into force");
+    while signal.listens() < 1 {
+        check();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The look after the LISTEN.
+    tokio::time::timeout(Duration::from_secs(5), signal.notified())
+        .await
+        .expect("a look once listening");
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'sluicegate-worker-listen' AND datname = current_database()",
+    )
+    .await;
+    let check = within("the LISTEN was never made again");
+    while signal.listens() < 2 {
+        check();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(signal.listening());
+    tokio::time::timeout(Duration::from_secs(5), signal.notified())
+        .await
+        .expect("a look after listening again");
+    desk.approved("T-1", "after the cut").await;
+    tokio::time::timeout(Duration::from_secs(20), signal.notified())
+        .await
+        .expect("the approval's NOTIFY reached the new connection");
+}

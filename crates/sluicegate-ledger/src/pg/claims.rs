@@ -22,7 +22,7 @@
 //! their clocks in sync (NTP), as for every other timestamp of the ledger.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -360,9 +360,14 @@ impl PgLedger {
 pub struct WorkSignal {
     notify: Arc<tokio::sync::Notify>,
     listening: Arc<AtomicBool>,
+    /// How many times a `LISTEN` came into force (1 + reconnections).
+    listens: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
+
+/// The `application_name` of a worker's listening connection.
+const LISTEN_APPLICATION: &str = "sluicegate-worker-listen";
 
 /// How often the listening thread looks up from its connection to see whether it should stop.
 const LISTEN_TICK: Duration = Duration::from_millis(200);
@@ -371,15 +376,22 @@ impl WorkSignal {
     fn start(connector: Arc<super::session::Connector>) -> Result<WorkSignal, LedgerError> {
         let notify = Arc::new(tokio::sync::Notify::new());
         let listening = Arc::new(AtomicBool::new(false));
+        let listens = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (n, l, s) = (notify.clone(), listening.clone(), stop.clone());
+        let (n, l, c, s) = (
+            notify.clone(),
+            listening.clone(),
+            listens.clone(),
+            stop.clone(),
+        );
         let thread = std::thread::Builder::new()
             .name("ledger-pg-listen".into())
-            .spawn(move || listen(&connector, &n, &l, &s))
+            .spawn(move || listen(&connector, &n, (&l, &c), &s))
             .map_err(|e| LedgerError::Io(format!("start the listening thread: {e}")))?;
         Ok(WorkSignal {
             notify,
             listening,
+            listens,
             stop,
             thread: Some(thread),
         })
@@ -393,6 +405,11 @@ impl WorkSignal {
     /// Whether the `LISTEN` is in force now (false while connecting or after a lost connection).
     pub fn listening(&self) -> bool {
         self.listening.load(Ordering::SeqCst)
+    }
+
+    /// How many times the `LISTEN` came into force: 1, plus one per connection made again.
+    pub fn listens(&self) -> u64 {
+        self.listens.load(Ordering::SeqCst)
     }
 }
 
@@ -416,7 +433,7 @@ impl Drop for WorkSignal {
 fn listen(
     connector: &super::session::Connector,
     notify: &tokio::sync::Notify,
-    listening: &AtomicBool,
+    (listening, listens): (&AtomicBool, &AtomicU64),
     stop: &AtomicBool,
 ) {
     while !stop.load(Ordering::SeqCst) {
@@ -428,13 +445,18 @@ fn listen(
                 continue;
             }
         };
-        if client.batch_execute(&format!("LISTEN {CHANNEL}")).is_err() {
+        // Named apart from the ledger's other connections (operators can see it for what it is).
+        let listened = client.batch_execute(&format!(
+            "SET application_name = '{LISTEN_APPLICATION}'; LISTEN {CHANNEL}"
+        ));
+        if listened.is_err() {
             pause(stop, Duration::from_secs(2));
             continue;
         }
         // Work may have been queued while no LISTEN was in force: look once (the permit is
         // in place before `listening` says so).
         notify.notify_one();
+        listens.fetch_add(1, Ordering::SeqCst);
         listening.store(true, Ordering::SeqCst);
         while !stop.load(Ordering::SeqCst) {
             let mut got = false;
