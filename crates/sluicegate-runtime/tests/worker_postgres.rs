@@ -301,6 +301,18 @@ impl Wake for Told {
 /// within seconds, because the approval's transaction sent `NOTIFY sluicegate_work`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_worker_is_woken_by_notify_for_work_approved_later() {
+    woken(false).await;
+}
+
+/// The same after every ledger connection was cut while the worker was idle (as a restart
+/// of the ledger's PostgreSQL does): its writer, readers and listener connect again, and the
+/// approval still wakes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_whose_connections_were_cut_is_still_woken() {
+    woken(true).await;
+}
+
+async fn woken(cut: bool) {
     let Some(app) = App::create(Engine::Sqlite, "pgworker_notify_app").await else {
         return;
     };
@@ -347,6 +359,18 @@ async fn an_idle_worker_is_woken_by_notify_for_work_approved_later() {
                 .await
                 .expect("the worker went idle")
                 .unwrap();
+        }
+        if cut {
+            let cut = db
+                .query_text(
+                    "SELECT count(pg_terminate_backend(pid))::text FROM pg_stat_activity \
+                     WHERE application_name IN ('sluicegate-ledger', 'sluicegate-worker-listen') \
+                     AND datname = current_database()",
+                )
+                .await;
+            let n: usize = cut[0][0].as_deref().unwrap().parse().unwrap();
+            // At least the worker's writer and its listening connection.
+            assert!(n >= 2, "{n} connections cut");
         }
         let id = desk.approved("T-1", "woken").await;
         let approved_at = Instant::now();
