@@ -223,9 +223,13 @@ impl ReviewApi {
         while !*stop.borrow() {
             let claims = match self.ledger.claim_work(&opts.worker_id, opts.lease, 1).await {
                 Ok(c) => c,
-                // A ledger busy past its timeout (many processes writing) is waited out by a
-                // running worker; anything else, or a one-shot run, stops it.
-                Err(e @ (LedgerError::Sqlite(_) | LedgerError::Postgres(_))) if !opts.once => {
+                // A ledger busy past its timeout (many processes writing), or a PostgreSQL
+                // ledger that cannot be reached for now (a restart: the writer answers `Io`
+                // when it cannot connect), is waited out by a running worker; anything else,
+                // or a one-shot run, stops it.
+                Err(
+                    e @ (LedgerError::Sqlite(_) | LedgerError::Postgres(_) | LedgerError::Io(_)),
+                ) if !opts.once => {
                     tracing::warn!(error = %e, "could not claim work; trying again");
                     tokio::select! {
                         _ = wake.wait(opts.idle.max) => {}

@@ -2,7 +2,8 @@
 //! jobs (a ledger clock that jumps past the lease at every reading makes each claim look
 //! expired to the other worker, so every job is claimed, taken over and applied by both) and
 //! each job is written once, with one `applied` receipt and one source receipt; and an idle
-//! worker is woken by `NOTIFY` for work approved after it went idle, long before its poll.
+//! worker is woken by `NOTIFY` for work approved after it went idle, long before its poll (also
+//! after its connections were cut), and a running worker waits out a ledger database that is down.
 //! Each test has its own ledger database; without a server they fail under CI=true.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -440,4 +441,79 @@ async fn a_cut_listening_connection_listens_again_and_is_notified() {
     tokio::time::timeout(Duration::from_secs(20), signal.notified())
         .await
         .expect("the approval's NOTIFY reached the new connection");
+}
+
+/// The ledger's database refuses every connection for a while (as during a restart of its
+/// PostgreSQL): a running worker waits it out, polling, instead of exiting, and applies what
+/// is approved once the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_worker_waits_out_a_ledger_database_that_is_down() {
+    let Some(app) = App::create(Engine::Sqlite, "pgworker_down_app").await else {
+        return;
+    };
+    let Some(db) = ledger_database("pgworker_down").await else {
+        return;
+    };
+    let admin = |sql: String| {
+        let url = db.admin_url().to_string();
+        async move {
+            sluicegate_test_support::engines::execute_on(EngineKind::Postgres, &url, &sql)
+                .await
+                .unwrap()
+        }
+    };
+    let doc = app.config_doc("tickets", None, &[]);
+    let desk = Desk::with_ledger(open(&db, system_clock()), config(&doc), app.env(&[]));
+    let worker = Desk::with_ledger(open(&db, system_clock()), config(&doc), app.env(&[]));
+    let signal = worker.ledger.work_signal().unwrap().unwrap();
+    let (idle_tx, mut idle) = tokio::sync::mpsc::unbounded_channel();
+    let (jobs_tx, mut jobs) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let mut opts = WorkerOptions::new("worker-d".into());
+    opts.idle.first = Duration::from_millis(100);
+    opts.idle.max = Duration::from_millis(100);
+    let mut wake = Told {
+        inner: Listen(signal),
+        idle: idle_tx,
+    };
+    let mut on_job = |j: &JobReport| {
+        let _ = jobs_tx.send(j.clone());
+    };
+    let run = worker
+        .review
+        .run_worker(&opts, &mut wake, stop_rx, &mut on_job);
+    let name = db.name().to_string();
+    let drive = async {
+        tokio::time::timeout(Duration::from_secs(20), idle.recv())
+            .await
+            .expect("the worker went idle")
+            .unwrap();
+        admin(format!(
+            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .await;
+        // Several looks at the queue while the database refuses connections.
+        for _ in 0..5 {
+            tokio::time::timeout(Duration::from_secs(20), idle.recv())
+                .await
+                .expect("the worker kept going while the database was down")
+                .unwrap();
+        }
+        admin(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")).await;
+        let id = desk.approved("T-1", "after the outage").await;
+        let job = tokio::time::timeout(Duration::from_secs(30), jobs.recv())
+            .await
+            .expect("the worker applied the job once the database was back")
+            .unwrap();
+        stop.send(true).unwrap();
+        (id, job)
+    };
+    let (summary, (id, job)) =
+        tokio::time::timeout(Duration::from_secs(120), async { tokio::join!(run, drive) })
+            .await
+            .expect("the test finished");
+    assert_eq!(summary.unwrap().jobs, 1);
+    assert_eq!(job.proposal_id, id);
+    assert_eq!(job.outcome, JobOutcome::Applied, "{job:?}");
 }
