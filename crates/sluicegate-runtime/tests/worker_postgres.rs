@@ -1,7 +1,8 @@
-//! `ReviewApi::run_worker` on a PostgreSQL ledger: two workers race on every one of 1,000
-//! jobs (a ledger clock that jumps past the lease at every reading makes each claim look
-//! expired to the other worker, so every job is claimed, taken over and applied by both) and
-//! each job is written once, with one `applied` receipt and one source receipt; and an idle
+//! The worker on a PostgreSQL ledger: two workers race on every one of 1,000 jobs (A claims
+//! it, its lease runs out on the test's clock, B takes it over, both apply it at once) and each
+//! job is written once, with one `applied` receipt and one source receipt; two
+//! `ReviewApi::run_worker` loops on a clock that jumps past the lease at every reading take
+//! each other's claims over mid-apply and still write each job once; an idle
 //! worker is woken by `NOTIFY` for work approved after it went idle, long before its poll (also
 //! after its connections were cut), and a running worker waits out a ledger database that is down.
 //! Each test has its own ledger database; without a server they fail under CI=true.
