@@ -27,24 +27,13 @@
 //!
 //! # The PostgreSQL version behind the same methods
 //!
-//! The methods keep their signatures; only their SQL changes, and the time comes from the
-//! database (`now()`), so hosts with skewed clocks agree on when a lease expired:
-//! - *enqueue*: the same row, inserted by `decide` in the approval's own transaction (or the
-//!   same trigger), followed by `NOTIFY sluicegate_work` so sleeping workers wake
-//!   (the `Wake` seam of the runtime's worker loop; polling stays the fallback).
-//! - `claim_work`: one statement, `WITH c AS (SELECT proposal_id FROM work_queue WHERE
-//!   (status = 'ready' AND due_at <= now()) OR (status = 'claimed' AND lease_until <= now())
-//!   ORDER BY due_at LIMIT $n FOR UPDATE SKIP LOCKED) UPDATE work_queue w SET status =
-//!   'claimed', fence = w.fence + 1, holder = $worker, lease_until = now() + $lease,
-//!   attempts = w.attempts + 1 FROM c WHERE w.proposal_id = c.proposal_id RETURNING …`.
-//!   `SKIP LOCKED` lets concurrent workers take different rows without waiting on each
-//!   other; the state check against `proposals` (closing rows whose proposal is final) is a
-//!   join in the CTE.
-//! - `renew_claim`, `release_claim`, `finish_claim`: `UPDATE work_queue SET … WHERE
-//!   proposal_id = $1 AND fence = $2 AND status = 'claimed'`; zero rows is `CLAIM_LOST`.
-//! - `fail_claim`: the same compare-and-set; a dead letter inserts its row and appends the
-//!   chained event in the same transaction (the event chain takes the proposal's row lock,
-//!   `SELECT … FOR UPDATE`, as every event append does there).
+//! The methods keep their signatures and dispatch to `pg/claims.rs` (its module doc has the
+//! SQL): the queue row comes from a trigger that also sends `NOTIFY sluicegate_work` (a
+//! listening worker wakes when the approval commits: [`Ledger::work_signal`]); `claim_work`
+//! selects rows `FOR UPDATE OF work_queue SKIP LOCKED`, so concurrent workers take different
+//! rows without waiting on each other; every later step is the same compare-and-set on
+//! `(proposal_id, fence, 'claimed')`, and a dead letter is its row and its chained event in one
+//! transaction. Time stays the ledger clock's on both engines.
 //!
 //! On SQLite every write already runs on the ledger's one writer thread, in one transaction,
 //! so the select-then-update below cannot interleave with another worker's (other processes
@@ -108,7 +97,7 @@ INSERT INTO work_queue (proposal_id, status, due_at, created_at, updated_at)
 
 /// Proposal states a worker still has something to do for. Any other state (applied,
 /// conflict, rejected, canceled) closes the queue row when a worker comes across it.
-const WORKABLE: [&str; 3] = ["approved", "pending_worker", "failed"];
+pub(crate) const WORKABLE: [&str; 3] = ["approved", "pending_worker", "failed"];
 
 /// A worker's claim on one approved proposal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -187,7 +176,7 @@ pub(crate) fn proposal_dead_letters_sql() -> String {
 }
 
 /// `now + d` in the ledger's timestamp format.
-fn later(now: &str, d: Duration) -> Result<String, LedgerError> {
+pub(crate) fn later(now: &str, d: Duration) -> Result<String, LedgerError> {
     let at = chrono::DateTime::parse_from_rfc3339(now)
         .map_err(|e| LedgerError::Corrupt(format!("ledger clock gave {now:?}: {e}")))?;
     let d = chrono::Duration::from_std(d)
@@ -296,14 +285,13 @@ impl Ledger {
         lease_for: Duration,
         limit: u32,
     ) -> Pending<Vec<Claim>> {
-        if let Err(e) = self
-            .sqlite("sluicegate worker")
-            .and_then(|_| positive(lease_for))
-            .and_then(|()| scan(json!({ "worker_id": worker_id })))
-        {
+        if let Err(e) = positive(lease_for).and_then(|()| scan(json!({ "worker_id": worker_id }))) {
             return Pending::ready(Err(e));
         }
         let worker_id = worker_id.to_string();
+        if let Some(pg) = self.pg() {
+            return pg.claim_work(worker_id, lease_for, limit);
+        }
         self.write(move |tx, now| {
             let lease_until = later(now, lease_for)?;
             let mut claims = Vec::new();
@@ -334,6 +322,9 @@ impl Ledger {
             return Pending::ready(Err(e));
         }
         let claim = claim.clone();
+        if let Some(pg) = self.pg() {
+            return pg.renew_claim(claim, lease_for);
+        }
         self.write(move |tx, now| {
             let until = later(now, lease_for)?;
             fenced(
@@ -353,6 +344,9 @@ impl Ledger {
     /// again at once, and this claim does not count as an attempt.
     pub fn release_claim(&self, claim: &Claim) -> Pending<()> {
         let claim = claim.clone();
+        if let Some(pg) = self.pg() {
+            return pg.release_claim(claim);
+        }
         self.write(move |tx, now| {
             fenced(
                 tx,
@@ -367,6 +361,9 @@ impl Ledger {
     /// `outcome` is kept on the row.
     pub fn finish_claim(&self, claim: &Claim, outcome: &str) -> Pending<()> {
         let (claim, outcome) = (claim.clone(), outcome.to_string());
+        if let Some(pg) = self.pg() {
+            return pg.finish_claim(claim, outcome);
+        }
         self.write(move |tx, now| {
             fenced(
                 tx,
@@ -390,6 +387,9 @@ impl Ledger {
             return Pending::ready(Err(e));
         }
         let (claim, error) = (claim.clone(), error.to_string());
+        if let Some(pg) = self.pg() {
+            return pg.fail_claim(claim, error, retry_after);
+        }
         self.write(move |tx, now| match retry_after {
             Some(d) => {
                 let due_at = later(now, d)?;
@@ -428,6 +428,9 @@ impl Ledger {
 
     /// The queue row of a proposal, if it was ever queued.
     pub fn work_item(&self, proposal_id: &str) -> Result<Option<WorkItem>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.work_item(proposal_id);
+        }
         Ok(self
             .conn()?
             .query_row(
@@ -450,11 +453,20 @@ impl Ledger {
             .optional()?)
     }
 
+    /// A wake-up for an idle worker: on PostgreSQL, a connection of its own listening for the
+    /// notification sent when work is queued (`None` on SQLite, where workers poll).
+    pub fn work_signal(&self) -> Result<Option<crate::WorkSignal>, LedgerError> {
+        self.pg().map(|pg| pg.work_signal()).transpose()
+    }
+
     /// A proposal's worker dead letters, oldest first.
     pub fn worker_dead_letters(
         &self,
         proposal_id: &str,
     ) -> Result<Vec<WorkerDeadLetter>, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.worker_dead_letters(proposal_id);
+        }
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&proposal_dead_letters_sql())?;
         let rows = stmt.query_map([proposal_id], worker_dead_letter_from_row)?;

@@ -55,7 +55,7 @@ pub use export::{EXPORT_RECORD_PROPOSAL, ExportCheck, ExportCounts, verify_expor
 pub use feed::{DeadLetter, DeadLetterRecord};
 pub use inbox::{InboxCursor, InboxQuery};
 pub use maintain::{FINAL_STATES, PRUNE_TABLES, PruneReport, PruneRule, VacuumReport};
-pub use pg::{POSTGRES_SCHEMA_VERSION, SchemaMigration};
+pub use pg::{POSTGRES_SCHEMA_VERSION, SchemaMigration, WorkSignal};
 pub use query::{EventFilter, Filter};
 pub use schema::SCHEMA_VERSION;
 pub use sluicegate_core::config::Durability;

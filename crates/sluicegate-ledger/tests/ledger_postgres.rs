@@ -41,8 +41,9 @@ fn a_ledger_opens_only_after_store_migrate_and_migrating_twice_changes_nothing()
     let err = Ledger::open_postgres(db.url(), "$L", Durability::Full).unwrap_err();
     assert_eq!(err.code(), Some("LEDGER_SCHEMA_OUTDATED"));
     assert!(
-        err.to_string()
-            .contains("older than this build's (1); run `sluicegate store migrate`"),
+        err.to_string().contains(&format!(
+            "older than this build's ({POSTGRES_SCHEMA_VERSION}); run `sluicegate store migrate`"
+        )),
         "{err}"
     );
     assert!(matches!(

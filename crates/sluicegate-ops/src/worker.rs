@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sluicegate_core::display;
-use sluicegate_runtime::worker::{Backoff, JobOutcome, JobReport, Poll, WorkerOptions};
+use sluicegate_runtime::worker::{Backoff, JobOutcome, JobReport, Listen, Poll, WorkerOptions};
 use sluicegate_runtime::{Env, ReviewApi, paths, worker};
 
 use crate::common::{Paths, json_line};
@@ -84,6 +84,9 @@ pub fn run(a: WorkerArgs, out: &mut dyn Printer) -> Outcome {
     }
     let config = paths::load_config(&a.paths.config_path()).map_err(anyhow::Error::msg)?;
     let ledger = a.paths.ledger()?;
+    // PostgreSQL: woken by NOTIFY as soon as work is queued (polling stays the fallback).
+    let signal = ledger.work_signal()?;
+    let engine = ledger.engine();
     let review = ReviewApi::new(Some(config), ledger, Env::process());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -108,20 +111,26 @@ pub fn run(a: WorkerArgs, out: &mut dyn Printer) -> Outcome {
             if opts.once { ", draining once" } else { "" }
         ));
         let mut failed_line = None;
-        let summary = review
-            .run_worker(&opts, &mut Poll, rx, &mut |job| {
-                let line = if a.json {
-                    json_line(job).unwrap_or_default()
-                } else {
-                    text(job)
-                };
-                out.out(&line);
-                // The hint names dead letters when there is one.
-                if !job.outcome.ok() && failed_line != Some(JobOutcome::DeadLetter) {
-                    failed_line = Some(job.outcome);
-                }
-            })
-            .await;
+        let mut on_job = |job: &JobReport| {
+            let line = if a.json {
+                json_line(job).unwrap_or_default()
+            } else {
+                text(job)
+            };
+            out.out(&line);
+            // The hint names dead letters when there is one.
+            if !job.outcome.ok() && failed_line != Some(JobOutcome::DeadLetter) {
+                failed_line = Some(job.outcome);
+            }
+        };
+        let summary = match signal {
+            Some(signal) => {
+                review
+                    .run_worker(&opts, &mut Listen(signal), rx, &mut on_job)
+                    .await
+            }
+            None => review.run_worker(&opts, &mut Poll, rx, &mut on_job).await,
+        };
         anyhow::Ok((summary, failed_line))
     })?;
     let (summary, failed) = summary;
@@ -138,9 +147,14 @@ pub fn run(a: WorkerArgs, out: &mut dyn Printer) -> Outcome {
     ));
     if let Some(outcome) = failed {
         let next = match outcome {
+            // `activity search` is not built for PostgreSQL yet: the dead letters' events are.
+            JobOutcome::DeadLetter if engine == "postgres" => {
+                format!("sluicegate events tail --kind writeback_dead_lettered{hint}")
+            }
             JobOutcome::DeadLetter => {
                 format!("sluicegate activity search --status worker_dead_letter{hint}")
             }
+            _ if engine == "postgres" => format!("sluicegate events tail{hint}"),
             _ => format!("sluicegate activity search{hint}"),
         };
         out.err(&format!("Next: {next}\n"));

@@ -16,8 +16,8 @@
 //! handler job (or one sent without a recorded receipt) is given up on at once.
 //!
 //! When there is no work the loop waits on a [`Wake`]: [`Poll`] doubles its pause up to a
-//! ceiling. A PostgreSQL ledger will add a `Wake` woken by `LISTEN sluicegate_work`, with
-//! the poll as its fallback. A stop request (SIGTERM, Ctrl-C) lets the job in hand finish and
+//! ceiling; on a PostgreSQL ledger [`Listen`] also returns as soon as `NOTIFY sluicegate_work`
+//! arrives (sent by the transaction that queued the work), the poll staying the fallback. A stop request (SIGTERM, Ctrl-C) lets the job in hand finish and
 //! record its result, or releases a claim not yet started, then returns.
 //!
 //! A worker never takes the store lease: it runs beside a server, as the CLI's `apply` does.
@@ -25,7 +25,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use sluicegate_ledger::{Claim, Failed, LedgerError, RefusalCode};
+use sluicegate_ledger::{Claim, Failed, LedgerError, RefusalCode, WorkSignal};
 use sluicegate_protocol::ReceiptStatus;
 use tokio::sync::watch;
 
@@ -165,8 +165,8 @@ pub struct WorkerSummary {
     pub failed: u64,
 }
 
-/// How an idle worker waits for work. [`Poll`] sleeps; a PostgreSQL ledger's wake-up will
-/// also return when a `NOTIFY` arrives.
+/// How an idle worker waits for work. [`Poll`] sleeps; [`Listen`] (a PostgreSQL ledger) also
+/// returns when a `NOTIFY` arrives.
 pub trait Wake {
     /// Wait about `pause`, or less when work may have arrived.
     fn wait(&mut self, pause: Duration) -> impl std::future::Future<Output = ()> + Send;
@@ -179,6 +179,20 @@ pub struct Poll;
 impl Wake for Poll {
     async fn wait(&mut self, pause: Duration) {
         tokio::time::sleep(pause).await;
+    }
+}
+
+/// Polling, cut short by the ledger's notification that work was queued (PostgreSQL; its
+/// listening connection reconnects by itself, and the poll covers the gaps).
+#[derive(Debug)]
+pub struct Listen(pub WorkSignal);
+
+impl Wake for Listen {
+    async fn wait(&mut self, pause: Duration) {
+        tokio::select! {
+            _ = self.0.notified() => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
     }
 }
 
@@ -209,9 +223,13 @@ impl ReviewApi {
         while !*stop.borrow() {
             let claims = match self.ledger.claim_work(&opts.worker_id, opts.lease, 1).await {
                 Ok(c) => c,
-                // A ledger busy past its timeout (many processes writing) is waited out by a
-                // running worker; anything else, or a one-shot run, stops it.
-                Err(LedgerError::Sqlite(e)) if !opts.once => {
+                // A ledger busy past its timeout (many processes writing), or a PostgreSQL
+                // ledger that cannot be reached for now (a restart: the writer answers `Io`
+                // when it cannot connect), is waited out by a running worker; anything else,
+                // or a one-shot run, stops it.
+                Err(
+                    e @ (LedgerError::Sqlite(_) | LedgerError::Postgres(_) | LedgerError::Io(_)),
+                ) if !opts.once => {
                     tracing::warn!(error = %e, "could not claim work; trying again");
                     tokio::select! {
                         _ = wake.wait(opts.idle.max) => {}

@@ -107,10 +107,10 @@ fn servers_share_a_migrated_postgres_ledger_without_a_lease() {
     let (_, store, _) = doctor(&fx);
     assert_eq!(store["ok"], true, "{store}");
     assert!(
-        store["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("PostgreSQL ledger $SG_LEDGER_URL opens at schema 1: 0 proposals"),
+        store["message"].as_str().unwrap().starts_with(&format!(
+            "PostgreSQL ledger $SG_LEDGER_URL opens at schema {}: 0 proposals",
+            sluicegate_ledger::POSTGRES_SCHEMA_VERSION
+        )),
         "{store}"
     );
     let servers = [

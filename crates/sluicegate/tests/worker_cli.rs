@@ -38,6 +38,8 @@ struct Cli {
     config: PathBuf,
     store: PathBuf,
     url: String,
+    /// A PostgreSQL ledger (the config's `storage` names `SG_LEDGER_URL`) instead of `store`.
+    ledger_url: Option<String>,
 }
 
 impl Cli {
@@ -48,17 +50,45 @@ impl Cli {
             config,
             store: app.path("ledger.db"),
             url: app.url.clone(),
+            ledger_url: None,
+        }
+    }
+
+    /// The same on the PostgreSQL ledger at `ledger_url` (migrated).
+    fn on_postgres_ledger(app: &App, ledger_url: &str) -> Cli {
+        let config = app.path("sluicegate.json");
+        let mut doc = app.config_doc("tickets", None, &[]);
+        doc["storage"] = serde_json::json!({"engine": "postgres", "url_env": "SG_LEDGER_URL"});
+        std::fs::write(&config, doc.to_string()).unwrap();
+        Cli {
+            config,
+            store: app.path("unused-ledger.db"),
+            url: app.url.clone(),
+            ledger_url: Some(ledger_url.to_string()),
+        }
+    }
+
+    /// The ledger the commands use, opened in the test.
+    fn ledger(&self) -> sluicegate_ledger::Ledger {
+        match &self.ledger_url {
+            Some(url) => sluicegate_ledger::Ledger::open_postgres(
+                url,
+                "$SG_LEDGER_URL",
+                sluicegate_ledger::Durability::Full,
+            )
+            .unwrap(),
+            None => sluicegate_ledger::Ledger::open(&self.store).unwrap(),
         }
     }
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluicegate"));
-        cmd.args(args)
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--store")
-            .arg(&self.store)
-            .env("APP_URL", &self.url)
+        cmd.args(args).arg("--config").arg(&self.config);
+        match &self.ledger_url {
+            Some(url) => cmd.env("SG_LEDGER_URL", url),
+            None => cmd.arg("--store").arg(&self.store),
+        };
+        cmd.env("APP_URL", &self.url)
             .env_remove("SLUICEGATE_FAILPOINTS")
             .env_remove("SLUICEGATE_STORE")
             .env_remove("SLUICEGATE_CONFIG")
@@ -262,6 +292,67 @@ async fn a_job_that_keeps_failing_exits_1_and_its_dead_letter_is_found_by_the_hi
     assert!(app.source_receipts(&id).await.is_empty());
 }
 
+/// On a PostgreSQL ledger the dead letter's `Next:` line is `events tail --kind
+/// writeback_dead_lettered` (`activity search` is not built for it), and it works as printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_on_a_postgres_ledger_is_found_by_the_hint() {
+    let app = App::create(Engine::Sqlite, "worker_fail_pgl")
+        .await
+        .unwrap();
+    let Some(db) = sluicegate_test_support::engines::TestDatabase::create(
+        sluicegate_test_support::engines::EngineKind::Postgres,
+        "worker_fail_ledger",
+    )
+    .await
+    else {
+        return;
+    };
+    sluicegate_ledger::Ledger::migrate_postgres(db.url()).unwrap();
+    let cli = Cli::on_postgres_ledger(&app, db.url());
+    let desk = Desk::with_ledger(
+        cli.ledger(),
+        config(&app.config_doc("tickets", None, &[])),
+        app.env(&[]),
+    );
+    let id = desk.approved("T-1", "never written").await;
+    let out = cli
+        .command(&[
+            "worker",
+            "--once",
+            "--worker-id",
+            "w1",
+            "--max-attempts",
+            "1",
+        ])
+        .env_remove("APP_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("dead letter {id} (attempt 1, fence 1)")),
+        "{stdout}"
+    );
+    let stderr = text(&out.stderr);
+    let next = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("Next: sluicegate "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let args: Vec<&str> = next.split_whitespace().collect();
+    assert_eq!(&args[..3], ["events", "tail", "--kind"], "{next}");
+    let found = Command::new(env!("CARGO_BIN_EXE_sluicegate"))
+        .args(&args)
+        .env("SG_LEDGER_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(found.status.success(), "{}", text(&found.stderr));
+    let page = text(&found.stdout);
+    assert!(page.contains("writeback_dead_lettered"), "{page}");
+    assert!(page.contains(&id), "{page}");
+    assert_eq!(desk.ledger.worker_dead_letters(&id).unwrap().len(), 1);
+    assert!(app.source_receipts(&id).await.is_empty());
+}
+
 /// Start a worker with `step` armed; wait for its marker, then kill -9.
 fn killed_at(cli: &Cli, step: &str) {
     let mut child = cli
@@ -304,8 +395,7 @@ fn killed_at(cli: &Cli, step: &str) {
 
 /// Run `worker --once` until `done` says the job is finished (its lease must run out first).
 /// A bounded poll: the lease is wall-clock time in another process, which offers no signal.
-fn take_over(cli: &Cli, store: &Path, id: &str) -> Vec<Value> {
-    let ledger = sluicegate_ledger::Ledger::open_existing(store).unwrap();
+fn take_over(cli: &Cli, ledger: &sluicegate_ledger::Ledger, id: &str) -> Vec<Value> {
     let started = Instant::now();
     let mut printed = Vec::new();
     loop {
@@ -336,8 +426,30 @@ async fn kill_trials(engine: Engine, trials: usize) {
         return;
     };
     let cli = Cli::new(&app);
-    let desk = Desk::open(
-        &cli.store,
+    kill_trials_on(&app, &cli, trials).await;
+}
+
+/// The kill trials with the ledger on PostgreSQL (its own database; the app on `engine`).
+async fn kill_trials_on_a_postgres_ledger(engine: Engine, trials: usize) {
+    let Some(app) = App::create(engine, "worker_kill_pgl").await else {
+        return;
+    };
+    let Some(db) = sluicegate_test_support::engines::TestDatabase::create(
+        sluicegate_test_support::engines::EngineKind::Postgres,
+        "worker_kill_ledger",
+    )
+    .await
+    else {
+        return;
+    };
+    sluicegate_ledger::Ledger::migrate_postgres(db.url()).unwrap();
+    let cli = Cli::on_postgres_ledger(&app, db.url());
+    kill_trials_on(&app, &cli, trials).await;
+}
+
+async fn kill_trials_on(app: &App, cli: &Cli, trials: usize) {
+    let desk = Desk::with_ledger(
+        cli.ledger(),
         config(&app.config_doc("tickets", None, &[])),
         app.env(&[]),
     );
@@ -349,7 +461,7 @@ async fn kill_trials(engine: Engine, trials: usize) {
         let id = desk.approved("T-1", &note).await;
         let (_, version) = app.row("tickets", "T-1").await;
         let version: i64 = version.unwrap().parse().unwrap();
-        killed_at(&cli, step);
+        killed_at(cli, step);
         let item = desk.ledger.work_item(&id).unwrap().unwrap();
         assert_eq!(
             (item.status.as_str(), item.holder.as_deref()),
@@ -357,7 +469,7 @@ async fn kill_trials(engine: Engine, trials: usize) {
             "{label}"
         );
 
-        let printed = take_over(&cli, &cli.store, &id);
+        let printed = take_over(cli, &desk.ledger, &id);
         let wrote_before = matches!(step, "apply.after_source_commit" | "apply.after_receipt");
         match step {
             // The receipt was recorded: the proposal is applied, the heir only closes the row.
@@ -404,8 +516,13 @@ async fn kill_trials(engine: Engine, trials: usize) {
         assert!(report.ok(), "{label}: {:?}", report.problems);
     }
     eprintln!(
-        "{}: {trials} kill trials in {:?}",
+        "{}{}: {trials} kill trials in {:?}",
         app.name(),
+        if cli.ledger_url.is_some() {
+            " on a PostgreSQL ledger"
+        } else {
+            ""
+        },
         started.elapsed()
     );
 }
@@ -423,6 +540,11 @@ async fn a_worker_killed_mid_job_is_taken_over_after_its_lease_and_writes_once_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_job_is_taken_over_after_its_lease_and_writes_once_on_mariadb() {
     kill_trials(Engine::Mysql, 4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_job_on_a_postgres_ledger_is_taken_over_and_writes_once() {
+    kill_trials_on_a_postgres_ledger(Engine::Sqlite, 4).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

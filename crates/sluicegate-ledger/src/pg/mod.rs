@@ -31,6 +31,7 @@
 //! transaction that stays open anywhere on the PostgreSQL server holds the feed back until it
 //! ends (never loses or reorders anything).
 
+mod claims;
 mod feed;
 mod open;
 #[cfg(test)]
@@ -50,12 +51,15 @@ use sluicegate_core::config::Durability;
 
 use crate::{Clock, LedgerError, Pending};
 
+pub use claims::WorkSignal;
 pub use open::{POSTGRES_SCHEMA_VERSION, SchemaMigration};
 
 /// A PostgreSQL ledger: its writer thread and its reader threads.
 pub(crate) struct PgLedger {
     writer: writer::PgWriter,
     readers: session::Readers,
+    /// For connections of their own (a worker's `LISTEN`).
+    connector: Arc<session::Connector>,
 }
 
 impl PgLedger {
@@ -68,8 +72,12 @@ impl PgLedger {
         let connector = Arc::new(session::Connector::new(url, durability)?);
         let readers = session::Readers::start(connector.clone())?;
         readers.run(schema::check)?;
-        let writer = writer::PgWriter::start(connector, clock)?;
-        Ok(PgLedger { writer, readers })
+        let writer = writer::PgWriter::start(connector.clone(), clock)?;
+        Ok(PgLedger {
+            writer,
+            readers,
+            connector,
+        })
     }
 
     /// A PostgreSQL ledger cannot be deleted or replaced under a server the way a file can:

@@ -256,3 +256,48 @@ fn every_listing_filter_searches_an_index() {
     .join()
     .unwrap();
 }
+
+/// The worker's claims (due ready rows, expired leases) and a proposal's dead letters come
+/// out of their partial and composite indexes, in order, without a sort.
+#[test]
+fn the_work_queue_is_searched_by_its_indexes() {
+    let Some((_db, client)) = database() else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut client = client;
+        let now = "2026-06-20T15:00:00.000Z";
+        for (what, sql) in [
+            ("expired claims", super::claims::EXPIRED_SQL),
+            ("due work", super::claims::DUE_SQL),
+        ] {
+            let plan: Vec<String> = client
+                .query(&format!("EXPLAIN {sql}"), &[&now, &10i64])
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains("work_queue_leases") || plan.contains("work_queue_ready"),
+                "{what}:\n{plan}"
+            );
+            assert!(!plan.contains("Seq Scan on work_queue"), "{what}:\n{plan}");
+            assert!(!plan.contains("Sort"), "{what}:\n{plan}");
+        }
+        let plan: Vec<String> = client
+            .query(
+                &format!("EXPLAIN {}", super::claims::DEAD_LETTERS_SQL),
+                &[&"wrp_1"],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("worker_dead_letters_proposal"), "{plan}");
+        assert!(!plan.contains("Sort"), "{plan}");
+    })
+    .join()
+    .unwrap();
+}

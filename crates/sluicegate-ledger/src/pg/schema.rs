@@ -13,7 +13,8 @@ use postgres::Client;
 use crate::LedgerError;
 
 /// Each entry moves the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE proposals (
   seq bigserial NOT NULL UNIQUE,
   proposal_id text PRIMARY KEY,
@@ -191,7 +192,9 @@ CREATE TRIGGER writeback_jobs_kept BEFORE DELETE ON writeback_jobs
 CREATE TRIGGER writeback_jobs_content_fixed BEFORE UPDATE OF writeback_job_id, proposal_id,
   proposal_hash, job_json, created_at ON writeback_jobs
   FOR EACH ROW EXECUTE FUNCTION sluicegate_refuse_change('a recorded writeback job never changes');
-"#];
+"#,
+    super::claims::MIGRATION,
+];
 
 /// The schema version this build reads and writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

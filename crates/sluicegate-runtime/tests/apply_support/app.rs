@@ -290,7 +290,11 @@ pub struct Desk {
 
 impl Desk {
     pub fn open(ledger_path: &Path, config: Arc<Config>, env: Env) -> Desk {
-        let ledger = Ledger::open(ledger_path).unwrap();
+        Desk::with_ledger(Ledger::open(ledger_path).unwrap(), config, env)
+    }
+
+    /// A front end over a ledger already open (a PostgreSQL one, or one with a test clock).
+    pub fn with_ledger(ledger: Ledger, config: Arc<Config>, env: Env) -> Desk {
         let agent = AgentApi::new(config.clone(), ledger.clone(), env.clone(), None);
         let review = ReviewApi::new(Some(config), ledger.clone(), env);
         Desk {
