@@ -3,7 +3,8 @@
 //! server holding the store lease) and prints a JSON line per job; two worker processes share
 //! the same jobs and write each once; a job that keeps failing exits 1 and its dead letter is
 //! found by the printed `Next:` command; a worker killed (-9) at each step of a job (20 trials
-//! on SQLite, 4 on each server engine) is taken over by another once its lease runs out,
+//! with the SQLite ledger and with a PostgreSQL ledger, 4 with each server engine as the app's
+//! database) is taken over by another once its lease runs out,
 //! leaving exactly one write and one `applied` receipt; a running worker picks up new work;
 //! SIGTERM stops an idle worker, or one mid-job after it finishes the job; docs/worker.md's
 //! demo block runs as printed.
@@ -544,7 +545,7 @@ async fn a_worker_killed_mid_job_is_taken_over_after_its_lease_and_writes_once_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_job_on_a_postgres_ledger_is_taken_over_and_writes_once() {
-    kill_trials_on_a_postgres_ledger(Engine::Sqlite, 4).await;
+    kill_trials_on_a_postgres_ledger(Engine::Sqlite, 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
