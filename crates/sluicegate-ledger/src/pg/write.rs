@@ -169,17 +169,7 @@ fn insert_proposal(
     if let Some(existing) = load_proposal_opt(tx, &cs.proposal_id)? {
         return deduplicate(existing, cs, hash);
     }
-    let state = match cs.approval.status.as_str() {
-        "approved" => State::Approved,
-        "rejected" => State::Rejected,
-        "canceled" => State::Canceled,
-        _ => State::PendingReview,
-    };
-    let created = if cs.created_at.is_empty() {
-        now
-    } else {
-        cs.created_at.as_str()
-    };
+    let (state, created) = crate::write::initial_state(cs, now);
     let inserted = tx.exec(
         &format!(
             "INSERT INTO proposals ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (proposal_id) DO NOTHING",

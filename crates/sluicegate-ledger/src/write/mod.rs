@@ -25,7 +25,7 @@ use facts::load_proposal;
 pub(crate) use facts::{append_event, load_proposal_opt};
 pub(crate) use facts::{check_identity, writeback_allowed};
 pub use review::{AttemptRequest, JobKind, JobRecord, QueuedJob};
-pub(crate) use review::{receipt_outcome, receipt_time, validate_receipt};
+pub(crate) use review::{receipt_event, receipt_outcome, receipt_time, validate_receipt};
 pub use shadow::ShadowAction;
 pub(crate) use shadow::action_digest;
 #[cfg(test)]
@@ -380,17 +380,7 @@ fn insert_proposal(
             ),
         ));
     }
-    let state = match cs.approval.status.as_str() {
-        "approved" => State::Approved,
-        "rejected" => State::Rejected,
-        "canceled" => State::Canceled,
-        _ => State::PendingReview,
-    };
-    let created = if cs.created_at.is_empty() {
-        now
-    } else {
-        cs.created_at.as_str()
-    };
+    let (state, created) = initial_state(cs, now);
     tx.exec(
         &format!(
             "INSERT INTO proposals ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
@@ -448,4 +438,21 @@ fn insert_proposal(
         proposal,
         deduplicated: false,
     })
+}
+
+/// The state a recorded change set starts in (its approval status) and its creation time (its
+/// own, else `now`): both ledgers.
+pub(crate) fn initial_state<'a>(cs: &'a ChangeSet, now: &'a str) -> (State, &'a str) {
+    let state = match cs.approval.status.as_str() {
+        "approved" => State::Approved,
+        "rejected" => State::Rejected,
+        "canceled" => State::Canceled,
+        _ => State::PendingReview,
+    };
+    let created = if cs.created_at.is_empty() {
+        now
+    } else {
+        cs.created_at.as_str()
+    };
+    (state, created)
 }

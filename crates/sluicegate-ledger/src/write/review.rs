@@ -358,18 +358,13 @@ fn insert_receipt(
             params![receipt.writeback_job_id, receipt.status.as_str(), at],
         )?;
     }
+    let (kind, payload) = receipt_event(receipt, &receipt_json);
     append_event(
         tx,
         &receipt.proposal_id,
-        &format!("writeback_{}", receipt.status.as_str()),
+        &kind,
         &receipt.runner_id,
-        &json!({
-            "writeback_job_id": receipt.writeback_job_id,
-            "rows_affected": receipt.rows_affected,
-            "source_database_mutated": receipt.source_database_mutated,
-            "receipt_hash": receipt.receipt_hash,
-            "receipt_sha256": chain::digest(&receipt_json),
-        }),
+        &payload,
         &at,
     )?;
     load_proposal(tx, &receipt.proposal_id)
@@ -458,4 +453,18 @@ pub(crate) fn receipt_outcome(status: ReceiptStatus) -> ReceiptOutcome {
         ReceiptStatus::Failed => ReceiptOutcome::Failed,
         ReceiptStatus::Canceled => ReceiptOutcome::Canceled,
     }
+}
+
+/// The event a recorded receipt appends: its kind and payload (both ledgers).
+pub(crate) fn receipt_event(receipt: &ExecutionReceipt, receipt_json: &str) -> (String, Value) {
+    (
+        format!("writeback_{}", receipt.status.as_str()),
+        json!({
+            "writeback_job_id": receipt.writeback_job_id,
+            "rows_affected": receipt.rows_affected,
+            "source_database_mutated": receipt.source_database_mutated,
+            "receipt_hash": receipt.receipt_hash,
+            "receipt_sha256": chain::digest(receipt_json),
+        }),
+    )
 }

@@ -17,7 +17,8 @@ use crate::pg::stmts::Prepared;
 use crate::pg::writer::Fail;
 use crate::views::StoredProposal;
 use crate::write::{
-    check_identity, receipt_outcome, receipt_time, to_refusal, validate_receipt, writeback_allowed,
+    check_identity, receipt_event, receipt_outcome, receipt_time, to_refusal, validate_receipt,
+    writeback_allowed,
 };
 use crate::{AttemptRequest, JobKind, JobRecord, LedgerError, Pending, QueuedJob, RefusalCode};
 
@@ -284,18 +285,13 @@ fn insert_receipt(
             &[&receipt.writeback_job_id, &receipt.status.as_str(), &at],
         )?;
     }
+    let (kind, payload) = receipt_event(receipt, &receipt_json);
     append_event(
         tx,
         &receipt.proposal_id,
-        &format!("writeback_{}", receipt.status.as_str()),
+        &kind,
         &receipt.runner_id,
-        &json!({
-            "writeback_job_id": receipt.writeback_job_id,
-            "rows_affected": receipt.rows_affected,
-            "source_database_mutated": receipt.source_database_mutated,
-            "receipt_hash": receipt.receipt_hash,
-            "receipt_sha256": chain::digest(&receipt_json),
-        }),
+        &payload,
         &at,
     )?;
     load_proposal(tx, &receipt.proposal_id)
