@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use app::App;
@@ -62,17 +63,18 @@ fn cmd(config: &std::path::Path, ledger_url: &str, app: &App, args: &[&str]) -> 
 struct Lines(Arc<Mutex<Vec<Value>>>);
 
 impl Lines {
-    fn follow(child: &mut Child) -> Lines {
+    /// The lines, and the reader, which ends when the child closes its stdout.
+    fn follow(child: &mut Child) -> (Lines, JoinHandle<()>) {
         let lines = Lines::default();
         let sink = lines.0.clone();
         let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let v = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
                 sink.lock().unwrap().push(v);
             }
         });
-        lines
+        (lines, reader)
     }
 
     fn len(&self) -> usize {
@@ -151,7 +153,7 @@ fn a_ledger_postgres_restart_loses_no_recorded_call_and_the_fleet_recovers() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let jobs = Lines::follow(&mut worker);
+    let (jobs, _) = Lines::follow(&mut worker);
 
     let stop_file = app.path("stop-the-client");
     let mut client = Command::new(&python)
@@ -166,7 +168,7 @@ fn a_ledger_postgres_restart_loses_no_recorded_call_and_the_fleet_recovers() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let calls = Lines::follow(&mut client);
+    let (calls, client_reader) = Lines::follow(&mut client);
     calls.wait(0, "both servers serving", |l| served_by_each(l, &urls, 3));
 
     // Approve a proposal and let the worker apply it: the run before any restart.
@@ -237,16 +239,8 @@ fn a_ledger_postgres_restart_loses_no_recorded_call_and_the_fleet_recovers() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut client.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "fleet_client.py: {status}\n{stderr}");
-    // Its reader ends with the pipe: poll (with the deadline) until the count stops moving.
-    let all = {
-        let mut last = usize::MAX;
-        let t = Instant::now();
-        while calls.len() != last && t.elapsed() < DEADLINE {
-            last = calls.len();
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        calls.since(0)
-    };
+    client_reader.join().unwrap();
+    let all = calls.since(0);
 
     // Every `ok` answer is in the ledger; every other answer is the unavailable-ledger
     // refusal.
