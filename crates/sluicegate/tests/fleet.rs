@@ -3,7 +3,7 @@
 //! signed, three `mcp serve-streamable-http` servers and two `sluicegate worker` processes.
 //! The official Python MCP SDK proposes a change to each of 1,000 rows, spread over the three
 //! servers (legacy sessions and stateless 2026-07-28 clients); each proposal is approved and
-//! signed through `proposals approve --key`, several approve processes at once; the
+//! signed through `proposals approve --key`, eight approve processes at once; the
 //! workers apply them as they are approved. Then: every proposal applied exactly once (one
 //! source receipt each, each row changed exactly as proposed), exactly one `applied` receipt
 //! each in the ledger, every chain verifies with every decision signed, no dead letters, and
@@ -38,7 +38,7 @@ const WORKERS: usize = 2;
 /// Python MCP clients per server (alternately legacy and stateless).
 const CLIENTS_PER_SERVER: usize = 2;
 /// `proposals approve` processes running at once.
-const APPROVERS: usize = 4;
+const APPROVERS: usize = 8;
 /// Far beyond a normal run; only reached when something hangs.
 const DEADLINE: Duration = Duration::from_secs(240);
 

@@ -36,6 +36,12 @@ use sluicegate_test_support::process::{Signal, signal, wait_within};
 const DEADLINE: Duration = Duration::from_secs(90);
 /// Each round restarts the ledger's server once (`-m fast`) and crashes it once.
 const ROUNDS: usize = 3;
+/// Proposals approved just before each restart and each crash, for the worker to be busy with.
+const BATCH: usize = 3;
+/// Python clients (a legacy and a stateless one per server).
+const CLIENTS: usize = 4;
+/// Rows per client (`LOOP_ROWS` of fleet_client.py).
+const LOOP_ROWS: usize = 3000;
 /// The code a call gets when its records could not be written (v2 envelope: `error.code`,
 /// with the runtime's reason beside it).
 const UNAVAILABLE: (&str, &str) = ("TEMPORARILY_UNAVAILABLE", "LOCAL_STORE_UNAVAILABLE");
@@ -56,6 +62,18 @@ fn cmd(config: &std::path::Path, ledger_url: &str, app: &App, args: &[&str]) -> 
         .env("SLUICEGATE_HTTP_TOKEN", TOKEN)
         .stdin(Stdio::null());
     c
+}
+
+/// A child killed (and reaped) if the test ends before it stopped it.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// Lines a child prints on stdout, collected as they come.
@@ -131,6 +149,11 @@ fn a_ledger_postgres_restart_loses_no_recorded_call_and_the_fleet_recovers() {
     let app = rt
         .block_on(App::create(Engine::Sqlite, "fleet_restart"))
         .unwrap();
+    // The rows the client's proposals are for: L-<client>-<k>.
+    let rows: Vec<String> = (0..CLIENTS)
+        .flat_map(|c| (0..LOOP_ROWS).map(move |k| format!("('L-{c}-{k}', 'acme', NULL, 1)")))
+        .collect();
+    rt.block_on(app.execute(&format!("INSERT INTO tickets VALUES {}", rows.join(", "))));
     let mut config = app.config_doc("tickets", None, &[]);
     config["storage"] = json!({"engine": "postgres", "url_env": "SG_LEDGER_URL"});
     config["capabilities"].as_array_mut().unwrap().push(json!({
@@ -148,12 +171,28 @@ fn a_ledger_postgres_restart_loses_no_recorded_call_and_the_fleet_recovers() {
         .map(|_| ServerProc::start(sg(&["mcp", "serve-streamable-http", "--port", "0"])))
         .collect();
     let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
-    let mut worker = sg(&["worker", "--json", "--worker-id", "restart-w"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (jobs, _) = Lines::follow(&mut worker);
+    // Short leases and retries, so jobs caught by an outage are done within the test.
+    let worker_log = app.path("worker.log");
+    let mut worker = sg(&[
+        "worker",
+        "--json",
+        "--worker-id",
+        "restart-w",
+        "--lease-seconds",
+        "5",
+        "--retry-seconds",
+        "1",
+        "--retry-max-seconds",
+        "2",
+        "--poll-max-seconds",
+        "2",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(std::fs::File::create(&worker_log).unwrap())
+    .spawn()
+    .map(Reaped)
+    .unwrap();
+    let (jobs, _) = Lines::follow(&mut worker.0);
 
     let stop_file = app.path("stop-the-client");
     let mut client = Command::new(&python)
@@ -167,45 +206,77 @@ fn a_ledger_postgres_restart_loses_no_recorded_call_and_the_fleet_recovers() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Reaped)
         .unwrap();
-    let (calls, client_reader) = Lines::follow(&mut client);
+    let (calls, client_reader) = Lines::follow(&mut client.0);
     calls.wait(0, "both servers serving", |l| served_by_each(l, &urls, 3));
 
-    // Approve a proposal and let the worker apply it: the run before any restart.
-    let approve_and_apply = |calls: &Lines, mark: usize| {
-        let id = calls
-            .since(mark)
-            .iter()
-            .find(|l| l["kind"] == "proposal" && l["ok"] == json!(true))
-            .and_then(|l| l["proposal_id"].as_str().map(str::to_string))
-            .unwrap();
-        let out = sg(&["proposals", "approve", &id, "--yes", "--actor", "ann"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "approve {id}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        jobs.wait(0, "the worker applying the approved proposal", |l| {
-            l.iter().any(|j| j["proposal_id"] == json!(id))
+    // Approvals through the CLI, each of a proposal for a row no other approved one is for.
+    let mut approved: Vec<(String, String, String)> = Vec::new();
+    let mut approve = |calls: &Lines, mark: usize, count: usize| -> Vec<String> {
+        calls.wait(mark, "proposals to approve", |l| {
+            l.iter()
+                .filter(|c| c["kind"] == "proposal" && c["ok"] == json!(true))
+                .count()
+                >= count
         });
-        let line = jobs
-            .since(0)
-            .into_iter()
-            .find(|j| j["proposal_id"] == json!(id))
-            .unwrap();
-        assert_eq!(line["outcome"], "applied", "{line}");
-        id
+        let mut ids = Vec::new();
+        for l in calls.since(mark) {
+            if ids.len() == count {
+                break;
+            }
+            let ticket = l["ticket"].as_str().unwrap().to_string();
+            if l["kind"] != "proposal"
+                || l["ok"] != json!(true)
+                || approved.iter().any(|(_, t, _)| *t == ticket)
+            {
+                continue;
+            }
+            let id = l["proposal_id"].as_str().unwrap().to_string();
+            let out = sg(&["proposals", "approve", &id, "--yes", "--actor", "ann"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "approve {id}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let note = format!("loop {} {}", l["client"], l["n"]);
+            approved.push((id.clone(), ticket, note));
+            ids.push(id);
+        }
+        assert_eq!(ids.len(), count, "proposals to approve since line {mark}");
+        ids
     };
-    let before = approve_and_apply(&calls, 0);
+    let applied_by_worker = |id: &str| {
+        let started = Instant::now();
+        while !jobs
+            .since(0)
+            .iter()
+            .any(|j| j["proposal_id"] == json!(id) && j["outcome"] == "applied")
+        {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "the worker did not apply {id}; its lines: {:?}; its log:\n{}",
+                jobs.since(0),
+                std::fs::read_to_string(&worker_log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
 
-    // Rounds of: `pg_ctl restart -m fast` (every session ended, the server back at once),
-    // then a crash (`-m immediate`), started again once the clients were refused a read and a
-    // proposal. After each, both servers serve again.
+    // Before any restart: approved, then applied.
+    let before = approve(&calls, 0, 1).remove(0);
+    applied_by_worker(&before);
+
+    // Rounds of: a few approvals for the worker to be busy with, `pg_ctl restart -m fast`
+    // (every session ended, the server back at once); more approvals, then a crash (`-m
+    // immediate`), started again once the clients were refused a read and a proposal. After
+    // each, both servers serve again.
     let mut fast_windows = Vec::new();
     let mut up_mark = 0;
     for _ in 0..ROUNDS {
+        approve(&calls, up_mark, BATCH);
         let restart_mark = calls.len();
         cluster.restart(StopMode::Fast);
         let restarted = calls.len();
@@ -216,6 +287,7 @@ fn a_ledger_postgres_restart_loses_no_recorded_call_and_the_fleet_recovers() {
             |l| served_by_each(l, &urls, 3),
         );
 
+        approve(&calls, restarted, BATCH);
         let down_mark = calls.len();
         cluster.stop(StopMode::Immediate);
         calls.wait(down_mark, "refusals while the ledger is down", |l| {
@@ -231,13 +303,14 @@ fn a_ledger_postgres_restart_loses_no_recorded_call_and_the_fleet_recovers() {
         });
     }
 
-    // The same worker applies a proposal recorded and approved after both restarts.
-    let after = approve_and_apply(&calls, up_mark);
+    // The same worker applies a proposal recorded and approved after the restarts.
+    let after = approve(&calls, up_mark, 1).remove(0);
+    applied_by_worker(&after);
 
     std::fs::write(&stop_file, "").unwrap();
-    let status = wait_within(&mut client, DEADLINE).expect("the client stops");
+    let status = wait_within(&mut client.0, DEADLINE).expect("the client stops");
     let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut client.stderr.take().unwrap(), &mut stderr).unwrap();
+    std::io::Read::read_to_string(&mut client.0.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "fleet_client.py: {status}\n{stderr}");
     client_reader.join().unwrap();
     let all = calls.since(0);
@@ -286,19 +359,57 @@ fn a_ledger_postgres_restart_loses_no_recorded_call_and_the_fleet_recovers() {
         })
         .sum();
 
-    // The worker recovered with the ledger: both proposals applied, each once.
-    for id in [&before, &after] {
-        assert_eq!(ledger.proposal(id).unwrap().state, "applied");
-        let receipts = ledger.receipts(id).unwrap();
+    // The worker recovered with the ledger: every approved proposal applied, each written once
+    // and with one `applied` receipt, the jobs caught by an outage too.
+    let waited = Instant::now();
+    for (id, ticket, note) in &approved {
+        loop {
+            let state = ledger.proposal(id).unwrap().state;
+            if state == "applied" {
+                break;
+            }
+            assert!(
+                waited.elapsed() < DEADLINE,
+                "{id} is {state}; worker: {:?}",
+                jobs.since(0)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let receipts: Vec<_> = ledger
+            .receipts(id)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.status == "applied")
+            .collect();
         assert_eq!(receipts.len(), 1, "{id}: {receipts:?}");
-        assert_eq!(receipts[0].status, "applied");
+        let source = rt.block_on(app.source_receipts(id));
+        assert_eq!(
+            source,
+            [(receipts[0].writeback_job_id.clone(), "applied".to_string())],
+            "{id}"
+        );
+        let row = rt.block_on(app.row("tickets", ticket));
+        assert_eq!(row, (Some(note.clone()), Some("2".to_string())), "{ticket}");
+        assert!(ledger.worker_dead_letters(id).unwrap().is_empty(), "{id}");
     }
+    for j in jobs.since(0) {
+        assert!(
+            ["applied", "already_applied", "retry", "claim_lost"]
+                .contains(&j["outcome"].as_str().unwrap()),
+            "{j}"
+        );
+    }
+    let outcomes = jobs.since(0).iter().fold(BTreeMap::new(), |mut m, j| {
+        *m.entry(j["outcome"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+        m
+    });
     assert!(
-        worker.try_wait().unwrap().is_none(),
+        worker.0.try_wait().unwrap().is_none(),
         "the worker is the one started first"
     );
-    signal(worker.id(), Signal::TERM);
-    let status = wait_within(&mut worker, Duration::from_secs(30)).expect("the worker stops");
+    signal(worker.0.id(), Signal::TERM);
+    let status = wait_within(&mut worker.0, Duration::from_secs(30)).expect("the worker stops");
     assert!(status.success(), "worker: {status}");
     let report = ledger.verify(&[]).unwrap();
     assert!(report.ok(), "{:?}", report.problems);
@@ -311,8 +422,10 @@ fn a_ledger_postgres_restart_loses_no_recorded_call_and_the_fleet_recovers() {
     }
     eprintln!(
         "fleet_restart: {} calls, {answered} answered and all found in the ledger, refused {refused:?} \
-         ({during_restart} during the {ROUNDS} fast restarts), {:.1?}",
+         ({during_restart} during the {ROUNDS} fast restarts); {} approved and applied once, \
+         worker outcomes {outcomes:?}; {:.1?}",
         all.len(),
+        approved.len(),
         started.elapsed()
     );
 }

@@ -9,10 +9,10 @@ Usage:
       "proposal_id", "evidence_id"}]}.
   fleet_client.py loop STOP_FILE URL...
       Until STOP_FILE exists: one legacy and one stateless client per URL, each alternating a
-      read of row T-1 and a proposal for row T-2 (a note naming the client and call),
-      printing one JSON line per answered call as it comes:
-      {"client", "n", "url", "mode", "kind", "ok", "code", "reason", "proposal_id",
-      "evidence_id"}.
+      read of row T-1 and a proposal for a row of its own, L-<client>-<k> for k = 0, 1, ...
+      (modulo LOOP_ROWS; the test seeds them), with the note "loop <client> <n>"; printing one
+      JSON line per answered call as it comes: {"client", "n", "url", "mode", "kind",
+      "ticket", "ok", "code", "reason", "proposal_id", "evidence_id"}.
 
 The bearer token comes from $SLUICEGATE_HTTP_TOKEN. Tools are found by their kind in
 tools/list. A transport error ends the script with a traceback (the servers never go away in
@@ -29,6 +29,7 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 MODES = ("legacy", "2026-07-28")
+LOOP_ROWS = 3000
 
 
 def answer(result):
@@ -91,11 +92,21 @@ async def loop(stop_file, urls):
             n = 0
             while not os.path.exists(stop_file):
                 if n % 2 == 0:
-                    kind, args = "read", {"ticket_id": "T-1"}
+                    kind, ticket = "read", "T-1"
+                    args = {"ticket_id": ticket}
                 else:
-                    kind, args = "proposal", {"ticket_id": "T-2", "note": f"loop {client_no} {n}"}
+                    kind, ticket = "proposal", f"L-{client_no}-{(n // 2) % LOOP_ROWS}"
+                    args = {"ticket_id": ticket, "note": f"loop {client_no} {n}"}
                 result = await client.call_tool(tools[kind], args)
-                line = {"client": client_no, "n": n, "url": url, "mode": mode, "kind": kind, **answer(result)}
+                line = {
+                    "client": client_no,
+                    "n": n,
+                    "url": url,
+                    "mode": mode,
+                    "kind": kind,
+                    "ticket": ticket,
+                    **answer(result),
+                }
                 print(json.dumps(line), flush=True)
                 n += 1
                 # Pacing, so the load leaves the servers and the database some CPU.
