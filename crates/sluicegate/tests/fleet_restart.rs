@@ -1,12 +1,14 @@
 //! The ledger's PostgreSQL restarted under a running fleet: two `mcp serve-streamable-http`
 //! servers and a `sluicegate worker` on a ledger in a private PostgreSQL server of this test's
 //! own (the suite's shared one is never restarted), while the official Python MCP SDK calls a
-//! read and a proposal on both servers without pause. Three times, the database is restarted
-//! with `pg_ctl restart -m fast`, then stopped with `-m immediate` (a crash) and, once the
-//! clients have been refused a read and a proposal, started again. Afterwards: every call answered `ok` is in the
+//! read and a proposal on both servers without pause. Three times, a few proposals are
+//! approved and the database is restarted with `pg_ctl restart -m fast`; a few more are
+//! approved and it is stopped with `-m immediate` (a crash) and, once the clients have been
+//! refused a read and a proposal, started again. Afterwards: every call answered `ok` is in the
 //! ledger (its proposal, its evidence); every other answer was a refusal with the stable code
 //! of an unavailable ledger; the same server processes serve and record again without being
-//! restarted; and the same worker applies a proposal approved after the restarts.
+//! restarted; and the same worker applied every approved proposal (those caught by an outage
+//! too, once their claim's lease ran out), each written once with one `applied` receipt.
 //!
 //! Without PostgreSQL's server binaries or the Python clients it goes through `skip_or_fail`
 //! (a failure with CI=true).
