@@ -203,6 +203,16 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     }
 }
 
+/// A ledger busy past its timeout (many processes writing), or a PostgreSQL ledger that
+/// cannot be reached for now (a restart, a failover: its error, or `Io` from a writer that
+/// cannot connect).
+fn unusable_for_now(e: &LedgerError) -> bool {
+    matches!(
+        e,
+        LedgerError::Sqlite(_) | LedgerError::Postgres(_) | LedgerError::Io(_)
+    )
+}
+
 fn is_lost(e: &LedgerError) -> bool {
     e.refusal_code() == Some(RefusalCode::ClaimLost)
 }
@@ -223,13 +233,9 @@ impl ReviewApi {
         while !*stop.borrow() {
             let claims = match self.ledger.claim_work(&opts.worker_id, opts.lease, 1).await {
                 Ok(c) => c,
-                // A ledger busy past its timeout (many processes writing), or a PostgreSQL
-                // ledger that cannot be reached for now (a restart: the writer answers `Io`
-                // when it cannot connect), is waited out by a running worker; anything else,
-                // or a one-shot run, stops it.
-                Err(
-                    e @ (LedgerError::Sqlite(_) | LedgerError::Postgres(_) | LedgerError::Io(_)),
-                ) if !opts.once => {
+                // A ledger that cannot be used for now is waited out by a running worker;
+                // anything else, or a one-shot run, stops it.
+                Err(e) if unusable_for_now(&e) && !opts.once => {
                     tracing::warn!(error = %e, "could not claim work; trying again");
                     tokio::select! {
                         _ = wake.wait(opts.idle.max) => {}
@@ -251,10 +257,27 @@ impl ReviewApi {
                 continue;
             };
             idle = opts.idle.first;
+            let claim_id = claim.proposal_id.clone();
             let report = if *stop.borrow() {
-                self.release(claim).await?
+                self.release(claim).await
             } else {
-                self.work(opts, claim).await?
+                self.work(opts, claim).await
+            };
+            let report = match report {
+                Ok(report) => report,
+                // How the job ended could not be recorded (the ledger went away under it): the
+                // claim stays until its lease runs out and the job is then claimed again, as a
+                // crashed worker's is, while the source's receipt table keeps its write single.
+                // A running worker waits the ledger out.
+                Err(ReviewError::Ledger(e)) if unusable_for_now(&e) && !opts.once => {
+                    tracing::warn!(proposal = %claim_id, error = %e, "could not record how the job ended; it is claimed again once its lease runs out");
+                    tokio::select! {
+                        _ = wake.wait(opts.idle.max) => {}
+                        _ = stopped(&mut stop) => {}
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             summary.jobs += 1;
             if !report.outcome.ok() {

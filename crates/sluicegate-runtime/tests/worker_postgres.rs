@@ -4,7 +4,8 @@
 //! `ReviewApi::run_worker` loops on a clock that jumps past the lease at every reading take
 //! each other's claims over mid-apply and still write each job once; an idle
 //! worker is woken by `NOTIFY` for work approved after it went idle, long before its poll (also
-//! after its connections were cut), and a running worker waits out a ledger database that is down.
+//! after its connections were cut), a running worker waits out a ledger database that is down,
+//! and one whose ledger goes away while a job is in hand keeps running and writes it once.
 //! Each test has its own ledger database; without a server they fail under CI=true.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -517,4 +518,119 @@ async fn a_running_worker_waits_out_a_ledger_database_that_is_down() {
     assert_eq!(summary.unwrap().jobs, 1);
     assert_eq!(job.proposal_id, id);
     assert_eq!(job.outcome, JobOutcome::Applied, "{job:?}");
+}
+
+/// The ledger's database goes away while a job is in hand (its write held up on the app's
+/// database, then the ledger cut): the worker cannot record how the job ended, and it keeps
+/// running instead of exiting. Once the database is back and the claim's lease has run out,
+/// the job is claimed again and ends with one write and one `applied` receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_ledger_goes_away_mid_job_keeps_running_and_writes_once() {
+    let Some(app) = App::create(Engine::Sqlite, "pgworker_midjob_app").await else {
+        return;
+    };
+    let Some(db) = ledger_database("pgworker_midjob").await else {
+        return;
+    };
+    let admin = |sql: String| {
+        let url = db.admin_url().to_string();
+        async move {
+            sluicegate_test_support::engines::execute_on(EngineKind::Postgres, &url, &sql)
+                .await
+                .unwrap()
+        }
+    };
+    let doc = app.config_doc("tickets", None, &[]);
+    let desk = Desk::with_ledger(open(&db, system_clock()), config(&doc), app.env(&[]));
+    let worker = Desk::with_ledger(open(&db, system_clock()), config(&doc), app.env(&[]));
+    let signal = worker.ledger.work_signal().unwrap().unwrap();
+    let (idle_tx, mut idle) = tokio::sync::mpsc::unbounded_channel();
+    let (jobs_tx, mut jobs) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let mut opts = WorkerOptions::new("worker-m".into());
+    opts.lease = Duration::from_secs(1);
+    opts.idle.first = Duration::from_millis(100);
+    opts.idle.max = Duration::from_millis(100);
+    let mut wake = Told {
+        inner: Listen(signal),
+        idle: idle_tx,
+    };
+    let mut on_job = |j: &JobReport| {
+        let _ = jobs_tx.send(j.clone());
+    };
+    let run = worker
+        .review
+        .run_worker(&opts, &mut wake, stop_rx, &mut on_job);
+    let name = db.name().to_string();
+    let drive = async {
+        // The app's database is locked for writing, so the job's write waits.
+        let lock = rusqlite::Connection::open(app.path("app.db")).unwrap();
+        lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let id = desk.approved("T-1", "through the outage").await;
+        // Polled with a deadline: the claim is a row in another connection's database.
+        let claimed = Instant::now();
+        while sluicegate_test_support::engines::query_text_on(
+            EngineKind::Postgres,
+            db.url(),
+            &format!("SELECT status FROM work_queue WHERE proposal_id = '{id}'"),
+        )
+        .await
+        .unwrap()
+            != [[Some("claimed".to_string())]]
+        {
+            assert!(claimed.elapsed() < Duration::from_secs(20), "never claimed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        admin(format!(
+            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .await;
+        lock.execute_batch("COMMIT").unwrap();
+        // The job in hand ends without its end recorded; the worker keeps looking.
+        while idle.try_recv().is_ok() {}
+        for _ in 0..5 {
+            tokio::time::timeout(Duration::from_secs(30), idle.recv())
+                .await
+                .expect("the worker kept going while the database was down")
+                .unwrap();
+        }
+        admin(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")).await;
+        let job = tokio::time::timeout(Duration::from_secs(30), jobs.recv())
+            .await
+            .expect("the job was claimed again once the database was back")
+            .unwrap();
+        stop.send(true).unwrap();
+        (id, job)
+    };
+    let (summary, (id, job)) =
+        tokio::time::timeout(Duration::from_secs(120), async { tokio::join!(run, drive) })
+            .await
+            .expect("the test finished");
+    assert_eq!(summary.unwrap().jobs, 1, "{job:?}");
+    assert_eq!(job.proposal_id, id);
+    assert!(
+        matches!(
+            job.outcome,
+            JobOutcome::Applied | JobOutcome::AlreadyApplied
+        ),
+        "{job:?}"
+    );
+    assert_eq!(job.attempt, 2, "claimed again after the lease: {job:?}");
+    let (note, version) = app.row("tickets", "T-1").await;
+    assert_eq!(
+        (note.as_deref(), version.as_deref()),
+        (Some("through the outage"), Some("2"))
+    );
+    let source = app.source_receipts(&id).await;
+    assert_eq!(source.len(), 1, "{source:?}");
+    let applied: Vec<String> = desk
+        .ledger
+        .receipts(&id)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.status == "applied")
+        .map(|r| r.writeback_job_id)
+        .collect();
+    assert_eq!(applied, [source[0].0.clone()]);
 }

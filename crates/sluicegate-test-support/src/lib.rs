@@ -1,6 +1,6 @@
 //! Shared test fixtures: the in-repo conformance vectors, the one skip helper, engine
-//! databases and whole app databases with their roles, the HTTP stub server, waits on
-//! processes. Never a dependency of production code.
+//! databases and whole app databases with their roles, a private PostgreSQL server to restart,
+//! the HTTP stub server, waits on processes. Never a dependency of production code.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 pub mod app_db;
 pub mod engines;
 pub mod http_stub;
+pub mod pg_cluster;
 pub mod process;
 
 pub use http_stub::{HttpStub, Reply};

@@ -44,6 +44,8 @@ mod session;
 mod stmts;
 mod write;
 mod writer;
+#[cfg(test)]
+mod writer_tests;
 
 use std::sync::Arc;
 

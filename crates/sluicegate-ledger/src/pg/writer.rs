@@ -228,36 +228,60 @@ fn commit_group(conn: &mut Client, clock: &Clock, group: Vec<Job>) -> Result<Vec
     let mut finishes = Vec::with_capacity(group.len());
     let mut again = Vec::new();
     let mut kept_any = false;
+    // Why a savepoint could not be set, released or rolled back, if one could not: the
+    // connection is gone, or the transaction is aborted, and PostgreSQL answers the COMMIT of
+    // an aborted transaction with a ROLLBACK that is no error. Either way nothing of the group
+    // stays, so no job of it may be answered as recorded.
+    let mut broken: Option<String> = None;
     for mut job in group {
         let mut savepoint = match tx.savepoint("job") {
             Ok(sp) => sp,
-            Err(_) => {
+            Err(e) => {
+                broken.get_or_insert(e.to_string());
                 again.push(job);
                 continue;
             }
         };
         match job(Ok(&mut savepoint), &clock()) {
-            Ran::Done(keep, finish) => {
-                let kept = if keep {
-                    savepoint.commit().is_ok()
-                } else {
-                    let _ = savepoint.rollback();
-                    false
-                };
-                kept_any |= kept;
+            Ran::Done(true, finish) => match savepoint.commit() {
+                Ok(()) => {
+                    kept_any = true;
+                    finishes.push(finish);
+                }
+                // Its records are not in the transaction (the connection went away after the
+                // job ran, in a restart or a failover): it is answered with that now. Before,
+                // it waited for the group's commit, and with nothing else kept in the group
+                // there was none to fail: it was answered as recorded.
+                Err(e) => {
+                    let why = e.to_string();
+                    finish(Err(&why));
+                    broken.get_or_insert(why);
+                }
+            },
+            Ran::Done(false, finish) => {
+                if let Err(e) = savepoint.rollback() {
+                    broken.get_or_insert(e.to_string());
+                }
                 finishes.push(finish);
             }
             Ran::Again => {
-                let _ = savepoint.rollback();
+                if let Err(e) = savepoint.rollback() {
+                    broken.get_or_insert(e.to_string());
+                }
                 again.push(job);
             }
         }
     }
-    let committed = if kept_any {
-        tx.commit().map_err(|e| e.to_string())
-    } else {
-        let _ = tx.rollback();
-        Ok(())
+    let committed = match broken {
+        Some(why) => {
+            let _ = tx.rollback();
+            Err(why)
+        }
+        None if kept_any => tx.commit().map_err(|e| e.to_string()),
+        None => {
+            let _ = tx.rollback();
+            Ok(())
+        }
     };
     for finish in finishes {
         finish(committed.as_ref().map(|_| ()).map_err(String::as_str));
