@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use sluicegate_core::decision::Verdict;
 use sluicegate_ledger::{
-    ActivityQuery, Durability, EventFilter, Filter, InboxQuery, Ledger, LedgerError,
-    POSTGRES_SCHEMA_VERSION, PruneRule, StoredEvent,
+    Durability, EventFilter, Filter, Ledger, LedgerError, POSTGRES_SCHEMA_VERSION, PruneRule,
+    StoredEvent,
 };
 
 use common::*;
@@ -134,27 +134,6 @@ fn commands_not_built_for_postgres_refuse_with_a_typed_error() {
             "{text}"
         );
     };
-    let activity = ActivityQuery {
-        filter: Filter::default(),
-        replay_proposal: None,
-        receipt: None,
-        text: None,
-        after: None,
-    };
-    check("activity search", ledger.activity(&activity).unwrap_err());
-    let inbox = InboxQuery {
-        filter: Filter::default(),
-        search: None,
-        pending_first: false,
-    };
-    check(
-        "the review inbox",
-        ledger.inbox_page(&inbox, None).unwrap_err(),
-    );
-    check(
-        "the review inbox",
-        ledger.inbox(&Filter::default(), None).unwrap_err(),
-    );
     check("store vacuum", ledger.vacuum().unwrap_err());
     let rule = PruneRule {
         older_than: None,

@@ -31,8 +31,10 @@
 //! transaction that stays open anywhere on the PostgreSQL server holds the feed back until it
 //! ends (never loses or reorders anything).
 
+mod activity;
 mod claims;
 mod feed;
+mod inbox;
 mod open;
 #[cfg(test)]
 mod plan_tests;
@@ -40,6 +42,9 @@ mod query;
 mod read;
 mod rows;
 mod schema;
+mod search;
+#[cfg(test)]
+mod search_plans;
 mod session;
 mod stmts;
 mod write;

@@ -1,0 +1,156 @@
+//! The text search of proposals on PostgreSQL, shared by the review inbox and `activity search
+//! --text`: the words of a proposal's id, capability, target (source, schema, table, row,
+//! object type), principal, tenant, proposed values (the agent's reason among them) and every
+//! reviewer's reason, as on SQLite (`crate::search`).
+//!
+//! **Why a `tsvector` GIN index on an expression.** PostgreSQL keeps it current inside each
+//! writing transaction, so every server and UI of a fleet searches the same ledger without the
+//! SQLite ledger's catch-up step (which writes, and whose "indexed up to" mark would skip a
+//! proposal whose `bigserial` committed after a larger one). The planner combines the GIN
+//! index with the b-tree index of any other filter (a bitmap AND), so a search with filters
+//! stays on indexes. `ILIKE` on an indexed expression needs the `pg_trgm` extension (which a
+//! managed PostgreSQL may not let the ledger's role create) and matches inside words, not words.
+//!
+//! **Words.** Before PostgreSQL's text parser sees the document, every run of characters
+//! that are not letters or digits becomes one space, so its special tokens (host names, file
+//! paths, e-mail addresses) cannot split `billing.propose_waiver` otherwise than SQLite's
+//! `unicode61` tokenizer does: the words are the lowercased runs of letters and digits, with
+//! their positions (a phrase such as `INV-7` is two words in a row), exactly the words a search
+//! splits its text into (`words`). The `simple` configuration neither stems nor drops stop
+//! words. The query is built from lexemes directly (`$n::text::tsquery`), so no word a reviewer
+//! types is syntax. (SQLite also folds diacritics; PostgreSQL keeps them.)
+//!
+//! **Reasons.** A reviewer's reason lives in `approvals`; a trigger appends it to the
+//! proposal's `decision_reasons` column in the decision's own transaction (which already holds
+//! the proposal's row lock), so the proposal's index entry carries it.
+//!
+//! **Cost.** Each recorded proposal adds one GIN entry (into the index's pending list, merged
+//! by autovacuum), and each decision with a reason rewrites its proposal's entry. The
+//! migration builds the index over the proposals already recorded (one pass, at `store
+//! migrate`).
+
+/// The migration (appended to `schema::MIGRATIONS`): the document function, the reasons
+/// column and its trigger, the search index, and the partial indexes of the inbox's decided
+/// phase and `activity search`'s reads and stray query-audit records.
+pub(crate) const MIGRATION: &str = r#"
+ALTER TABLE proposals ADD COLUMN decision_reasons text;
+UPDATE proposals p SET decision_reasons = r.reasons
+  FROM (SELECT proposal_id, string_agg(reason, ' ' ORDER BY approval_id) AS reasons
+          FROM approvals WHERE reason <> '' GROUP BY proposal_id) r
+ WHERE r.proposal_id = p.proposal_id;
+
+CREATE FUNCTION sluicegate_patch_words(change_set_json text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN jsonb_path_query_array(change_set_json::jsonb,
+    '$.patch.* ? (@.type() == "string" || @.type() == "number")')::text;
+EXCEPTION WHEN others THEN
+  -- A change set that does not parse is searched without its values (as on SQLite).
+  RETURN '';
+END
+$$;
+
+CREATE FUNCTION sluicegate_search_doc(proposal_id text, action text, capability text,
+  source_id text, source_schema text, source_table text, object_id text,
+  business_object text, principal text, tenant_id text, change_set_json text,
+  decision_reasons text) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT to_tsvector('simple', regexp_replace(lower(concat_ws(' ',
+    proposal_id, action, capability, source_id, source_schema, source_table, object_id,
+    business_object, principal, tenant_id, sluicegate_patch_words(change_set_json),
+    decision_reasons)), '[^[:alnum:]]+', ' ', 'g'))
+$$;
+
+CREATE INDEX proposals_search ON proposals USING gin (sluicegate_search_doc(proposal_id,
+  action, capability, source_id, source_schema, source_table, object_id, business_object,
+  principal, tenant_id, change_set_json, decision_reasons));
+
+CREATE FUNCTION sluicegate_keep_reason() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.reason IS NOT NULL AND NEW.reason <> '' THEN
+    UPDATE proposals SET decision_reasons = concat_ws(' ', decision_reasons, NEW.reason)
+     WHERE proposal_id = NEW.proposal_id;
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER approvals_keep_reason AFTER INSERT ON approvals
+  FOR EACH ROW EXECUTE FUNCTION sluicegate_keep_reason();
+
+-- The inbox's decided phase (every state but pending_review), oldest first.
+CREATE INDEX proposals_decided_created ON proposals (created_at, seq)
+  WHERE state <> 'pending_review';
+-- `activity search`: reads (bundles no proposal owns) and stray query-audit records.
+CREATE INDEX evidence_bundles_reads ON evidence_bundles (seq) WHERE proposal_id IS NULL;
+CREATE INDEX query_audit_orphan_created ON query_audit (created_at, audit_id)
+  WHERE evidence_bundle_id IS NULL AND proposal_id IS NULL;
+"#;
+
+/// The indexed document of a row of `proposals` (the index's own expression: a query must
+/// spell it the same way to use the index).
+pub(crate) const DOC: &str = "sluicegate_search_doc(proposals.proposal_id, proposals.action, proposals.capability, proposals.source_id, proposals.source_schema, proposals.source_table, proposals.object_id, proposals.business_object, proposals.principal, proposals.tenant_id, proposals.change_set_json, proposals.decision_reasons)";
+
+/// The words of `text` as the document splits them: lowercased runs of letters and digits.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// A lexeme as `tsquery` text (words are letters and digits only; quoted all the same).
+fn lexeme(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "''").replace('\\', "\\\\"))
+}
+
+/// The inbox's search (`crate::inbox::match_expression`): every word of `text`, the last one
+/// also as the start of a word; `None` when `text` has no word.
+pub(crate) fn inbox_query(text: &str) -> Option<String> {
+    let words: Vec<String> = words(text).into_iter().take(16).collect();
+    let last = words.len().checked_sub(1)?;
+    let parts: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let star = if i == last { ":*" } else { "" };
+            format!("{}{star}", lexeme(w))
+        })
+        .collect();
+    Some(parts.join(" & "))
+}
+
+/// `activity search --text`'s search (`crate::activity`): every whitespace-separated term must
+/// occur, a term of several words (`INV-7`) as those words in a row.
+pub(crate) fn activity_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split_whitespace()
+        .filter_map(|term| {
+            let ws = words(term);
+            (!ws.is_empty()).then(|| {
+                let phrase: Vec<String> = ws.iter().map(|w| lexeme(w)).collect();
+                format!("({})", phrase.join(" <-> "))
+            })
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" & "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_are_lexemes_not_syntax() {
+        assert_eq!(inbox_query("Late FEE").as_deref(), Some("'late' & 'fee':*"));
+        assert_eq!(
+            inbox_query("INV-3001 | !x & (").as_deref(),
+            Some("'inv' & '3001' & 'x':*")
+        );
+        assert_eq!(inbox_query(" -*- "), None);
+        assert_eq!(
+            activity_query("INV-7 goodwill").as_deref(),
+            Some("('inv' <-> '7') & ('goodwill')")
+        );
+        assert_eq!(activity_query(" -- "), None);
+    }
+}
