@@ -150,6 +150,10 @@ fn hold_lease(
 fn vacuum(paths: &Paths, json: bool, force: bool, out: &mut dyn Printer) -> Outcome {
     let store = paths.store_path();
     let ledger = paths.ledger()?;
+    if ledger.engine() == "postgres" {
+        // Refused (saying what to run instead) before a SQLite lease file is made.
+        ledger.vacuum()?;
+    }
     let _lease = match hold_lease(&store, force, "store vacuum", out)? {
         Ok(held) => held,
         Err(code) => return Ok(code),

@@ -33,6 +33,7 @@
 
 mod activity;
 mod claims;
+mod export;
 mod feed;
 mod inbox;
 mod open;
@@ -57,6 +58,7 @@ use sluicegate_core::config::Durability;
 use crate::{Clock, LedgerError, Pending};
 
 pub use claims::WorkSignal;
+pub(crate) use export::range_end;
 pub use open::{POSTGRES_SCHEMA_VERSION, SchemaMigration};
 
 /// A PostgreSQL ledger: its writer thread and its reader threads.
