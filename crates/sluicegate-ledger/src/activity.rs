@@ -488,8 +488,12 @@ pub(crate) fn opt_join(a: Option<String>, b: Option<String>) -> Option<String> {
 
 /// Dead letters are read with [`DEAD_LETTER_COLUMNS`].
 fn dead_letter_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityItem)> {
-    let d = dead_letter_from_row(r)?;
-    Ok((
+    Ok(webhook_item(dead_letter_from_row(r)?))
+}
+
+/// A webhook dead letter's item, on either engine.
+pub(crate) fn webhook_item(d: crate::DeadLetter) -> (i64, ActivityItem) {
+    (
         d.dead_letter_id,
         ActivityItem {
             kind: "webhook-dead-letter",
@@ -503,7 +507,7 @@ fn dead_letter_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityIte
             error: Some(format!("{}: {}", d.kind, d.last_error)),
             ..ActivityItem::default()
         },
-    ))
+    )
 }
 
 /// Worker dead letters are read with [`WORKER_DEAD_LETTER_COLUMNS`].

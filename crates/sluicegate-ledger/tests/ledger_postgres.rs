@@ -148,11 +148,6 @@ fn commands_not_built_for_postgres_refuse_with_a_typed_error() {
         dry_run: true,
     };
     check("store prune", ledger.prune(rule).wait().unwrap_err());
-    check("events webhook", ledger.webhook_cursor("w").unwrap_err());
-    check(
-        "events webhook",
-        ledger.advance_webhook_cursor("w", 1).wait().unwrap_err(),
-    );
     check(
         "shadow actions",
         ledger
@@ -509,4 +504,65 @@ fn dropped_connections_are_made_again() {
         ledger.proposal(&p.proposal_id).unwrap();
     }
     assert!(ledger.verify(&[]).unwrap().ok());
+}
+
+/// A webhook cursor moves forward in the feed's order, not by event id: an event committed by
+/// a transaction that began earlier comes first in the feed though its id is larger, and a
+/// cursor on it still moves on to the smaller id that follows it.
+#[test]
+fn a_webhook_cursor_moves_forward_in_feed_order() {
+    let Some((guard, ledger)) = open(Backend::Postgres) else {
+        return;
+    };
+    let (cs, _) = propose(
+        &ledger,
+        &config("review"),
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    let url = guard.url().to_string();
+    let id = cs.proposal_id.clone();
+    // Two raw sessions: the first takes its transaction id, the second inserts and commits an
+    // event (drawing the smaller event id), then the first inserts and commits its own.
+    let (early, late) = std::thread::spawn(move || {
+        let connect = || postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let (mut a, mut b) = (connect(), connect());
+        let insert = "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at, prev_hash, chain_hash) VALUES ($1, 'note', 'test', '{}', '2026-06-20T14:32:00.000Z', 'x', 'y') RETURNING event_id";
+        let mut ta = a.transaction().unwrap();
+        ta.query_one("SELECT pg_current_xact_id()", &[]).unwrap();
+        let mut tb = b.transaction().unwrap();
+        let smaller: i64 = tb.query_one(insert, &[&id]).unwrap().get(0);
+        tb.commit().unwrap();
+        let larger: i64 = ta.query_one(insert, &[&id]).unwrap().get(0);
+        ta.commit().unwrap();
+        (larger, smaller)
+    })
+    .join()
+    .unwrap();
+    assert!(early > late, "ids {early} and {late}");
+    let feed: Vec<i64> = ledger
+        .events_after(&EventFilter {
+            after_event_id: Some(0),
+            ..EventFilter::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|e| e.event_id)
+        .collect();
+    let at = |id| feed.iter().position(|e| *e == id).unwrap();
+    assert!(at(early) < at(late), "feed order {feed:?}");
+    ledger.advance_webhook_cursor("hook", early).wait().unwrap();
+    ledger.advance_webhook_cursor("hook", late).wait().unwrap();
+    assert_eq!(ledger.webhook_cursor("hook").unwrap(), late, "moved on");
+    ledger.advance_webhook_cursor("hook", early).wait().unwrap();
+    assert_eq!(ledger.webhook_cursor("hook").unwrap(), late, "never back");
+    let rest = ledger
+        .events_after(&EventFilter {
+            after_event_id: Some(late),
+            ..EventFilter::default()
+        })
+        .unwrap();
+    assert!(rest.is_empty(), "nothing after the cursor: {rest:?}");
 }

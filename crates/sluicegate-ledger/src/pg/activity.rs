@@ -8,9 +8,8 @@
 //! - Reads (bundles no proposal owns) walk `seq` backwards, on the partial index
 //!   `evidence_bundles_reads` or on the filter's `(column, seq)` index, as SQLite walks rowids.
 //! - Stray query-audit records walk the partial index `query_audit_orphan_created`.
-//! - Receipts and worker dead letters walk their `(…, created_at, id)` indexes.
-//!
-//! Webhook dead letters are not listed: `events webhook` keeps them on SQLite only.
+//! - Receipts walk their `(…, created_at, id)` indexes.
+//! - Webhook and worker dead letters walk their `(…, created_at, id)` indexes.
 
 use postgres::Row;
 
@@ -19,7 +18,8 @@ use super::{PgLedger, claims, search};
 use crate::LedgerError;
 use crate::activity::{
     ActivityCursor, ActivityItem, ActivityQuery, EVIDENCE_RECORDED, Kind, Link, MAX_ACTIVITY_LIMIT,
-    QUERY_AUDITED, WORKER_DEAD_LETTER, is_receipt_status, opt_join, set, worker_item,
+    QUERY_AUDITED, WEBHOOK_DEAD_LETTER, WORKER_DEAD_LETTER, is_receipt_status, opt_join, set,
+    webhook_item, worker_item,
 };
 use crate::pg::stmts::Prepared;
 use sluicegate_core::lifecycle::State;
@@ -194,6 +194,22 @@ pub(crate) fn kind_sql(q: &ActivityQuery, link: &Link) -> Vec<KindSql> {
             w,
         });
     }
+    let dead_status = status.is_none_or(|s| s == WEBHOOK_DEAD_LETTER);
+    if proposal_only && q.receipt.is_none() && !matches!(link, Some(None)) && dead_status {
+        let mut w = Where::default();
+        link_to(&mut w, link);
+        w.range("created_at", &f.from, &f.to);
+        time_keyset(&mut w, Kind::DeadLetter, &q.after, "dead_letter_id");
+        out.push(KindSql {
+            kind: Kind::DeadLetter,
+            sql: format!(
+                "SELECT {} FROM webhook_dead_letters{} ORDER BY created_at DESC, dead_letter_id DESC LIMIT {per_kind}",
+                super::webhook::DEAD_LETTER_COLUMNS,
+                w.sql()
+            ),
+            w,
+        });
+    }
     let worker_status = status.is_none_or(|s| s == WORKER_DEAD_LETTER);
     if proposal_only && q.receipt.is_none() && !matches!(link, Some(None)) && worker_status {
         let mut w = Where::default();
@@ -214,8 +230,10 @@ pub(crate) fn kind_sql(q: &ActivityQuery, link: &Link) -> Vec<KindSql> {
 
 /// One row of `kind`'s statement as its item, with its id.
 fn item(kind: Kind, r: &Row) -> Result<(i64, ActivityItem), LedgerError> {
-    if kind == Kind::WorkerDeadLetter {
-        return Ok(worker_item(claims::dead_letter(r)?));
+    match kind {
+        Kind::WorkerDeadLetter => return Ok(worker_item(claims::dead_letter(r)?)),
+        Kind::DeadLetter => return Ok(webhook_item(super::webhook::dead_letter(r)?)),
+        _ => {}
     }
     let created_at: String = r.try_get(0)?;
     let id: i64 = r.try_get(1)?;
@@ -278,11 +296,8 @@ fn item(kind: Kind, r: &Row) -> Result<(i64, ActivityItem), LedgerError> {
                 ..ActivityItem::default()
             }
         }
-        Kind::DeadLetter | Kind::WorkerDeadLetter => {
-            return Err(LedgerError::Corrupt(
-                "no dead-letter statement of this kind on PostgreSQL".into(),
-            ));
-        }
+        Kind::DeadLetter => return Ok(webhook_item(super::webhook::dead_letter(r)?)),
+        Kind::WorkerDeadLetter => return Ok(worker_item(claims::dead_letter(r)?)),
     };
     Ok((id, ActivityItem { created_at, ..item }))
 }

@@ -48,6 +48,7 @@ mod search;
 mod search_plans;
 mod session;
 mod stmts;
+mod webhook;
 mod write;
 mod writer;
 

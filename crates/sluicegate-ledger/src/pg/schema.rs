@@ -195,6 +195,7 @@ CREATE TRIGGER writeback_jobs_content_fixed BEFORE UPDATE OF writeback_job_id, p
 "#,
     super::claims::MIGRATION,
     super::search::MIGRATION,
+    super::webhook::MIGRATION,
 ];
 
 /// The schema version this build reads and writes.

@@ -222,7 +222,7 @@ fn every_activity_kind_searches_an_index() {
         }
         assert_eq!(
             kinds_seen.len(),
-            5,
+            6,
             "every kind was planned: {kinds_seen:?}"
         );
     })
