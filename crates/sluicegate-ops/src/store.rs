@@ -212,6 +212,13 @@ fn prune(a: &PruneArgs, out: &mut dyn Printer) -> Outcome {
     };
     let store = a.paths.store_path();
     let ledger = a.paths.ledger()?;
+    if ledger.engine() == "postgres" {
+        // Refused before a SQLite lease file is made (a PostgreSQL ledger keeps its facts).
+        return Err(sluicegate_ledger::LedgerError::Unavailable {
+            feature: "store prune",
+        }
+        .into());
+    }
     let dry_run = !a.yes;
     let _lease = if dry_run {
         None
