@@ -542,15 +542,25 @@ fn a_webhook_cursor_moves_forward_in_feed_order() {
     .join()
     .unwrap();
     assert!(early > late, "ids {early} and {late}");
-    let feed: Vec<i64> = ledger
-        .events_after(&EventFilter {
-            after_event_id: Some(0),
-            ..EventFilter::default()
-        })
-        .unwrap()
-        .iter()
-        .map(|e| e.event_id)
-        .collect();
+    // The feed hands both out once every transaction older than theirs on the server has
+    // ended (other tests' too): poll it, with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let feed: Vec<i64> = loop {
+        let feed: Vec<i64> = ledger
+            .events_after(&EventFilter {
+                after_event_id: Some(0),
+                ..EventFilter::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|e| e.event_id)
+            .collect();
+        if feed.contains(&early) && feed.contains(&late) {
+            break feed;
+        }
+        assert!(Instant::now() < deadline, "the feed holds {feed:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let at = |id| feed.iter().position(|e| *e == id).unwrap();
     assert!(at(early) < at(late), "feed order {feed:?}");
     ledger.advance_webhook_cursor("hook", early).wait().unwrap();
