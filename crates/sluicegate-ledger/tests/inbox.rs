@@ -15,6 +15,7 @@ both!(
     every_state_lists_the_pending_proposals_first,
     the_time_range_and_the_search_narrow_the_inbox,
     a_reviewers_reason_is_found_by_the_next_search,
+    a_reason_with_control_characters_is_recorded_and_searched,
 );
 
 /// Every page of `q`, walked with the cursor each page returns: the object ids in order.
@@ -250,4 +251,25 @@ fn a_reviewers_reason_is_found_by_the_next_search(engine: Backend) {
     assert_eq!(walk(&ledger, &q("escalated")).0, ids([2]));
     assert_eq!(walk(&ledger, &q("grace escalat")).0, ids([2]), "both texts");
     assert_eq!(walk(&ledger, &q("checked")).0, ids([1, 3, 7]));
+}
+
+/// A proposed value holding a NUL or another control character (JSON `\u0000`, which
+/// PostgreSQL's `jsonb` refuses) is recorded, and its words are searched.
+fn a_reason_with_control_characters_is_recorded_and_searched(engine: Backend) {
+    let Some((_d, ledger)) = ledger_on(engine) else {
+        return;
+    };
+    propose(
+        &ledger,
+        &config("review"),
+        &row("INV-10", 110),
+        "odd\u{0}bytes\u{1b}[31m here",
+        "2026-06-20T14:40:00.000Z",
+    )
+    .unwrap();
+    let q = InboxQuery {
+        search: Some("odd bytes".into()),
+        ..query(50)
+    };
+    assert_eq!(walk(&ledger, &q).0, ids([10]));
 }

@@ -15,8 +15,8 @@ use crate::query::Filter;
 /// A text search may walk its list order and check each row (what the planner picks when it
 /// expects many matches, stopping after one page) or search the GIN index: the second must be
 /// possible too: with plain index scans ruled out, the plan must still search indexes, and
-/// `proposals_search` when `gin` (no other filter: with one, the planner may as well start
-/// from that filter's b-tree index).
+/// `proposals_search` when `gin` (no other filter and no cursor: with one, the planner may as
+/// well start from that condition's b-tree index).
 fn assert_searchable(client: &mut Client, what: &str, sql: &str, w: &Where, gin: bool) {
     client
         .batch_execute("SET enable_indexscan = off; SET enable_sort = on")
@@ -157,7 +157,7 @@ fn every_inbox_walk_searches_an_index() {
                         );
                         let (sql, w) = super::inbox::inbox_sql(&q, phase, after, 20);
                         if search.is_some() {
-                            let gin = name == "no filter" && phase == Phase::All;
+                            let gin = name == "no filter" && phase == Phase::All && after.is_none();
                             assert_searchable(&mut client, &what, &sql, &w, gin);
                         }
                         let p = plan(&mut client, &what, (sql, w));
@@ -207,7 +207,7 @@ fn every_activity_kind_searches_an_index() {
                     for k in super::activity::kind_sql(&q, &link) {
                         let what = format!("activity {name} text {text:?} after {after:?}");
                         if text.is_some() {
-                            let gin = name == "no filter";
+                            let gin = name == "no filter" && after.is_none();
                             assert_searchable(&mut client, &what, &k.sql, &k.w, gin);
                         }
                         plan(&mut client, &what, (k.sql.clone(), k.w));
