@@ -28,16 +28,16 @@
 //! **A column, not an expression index.** The words are computed once per recorded proposal
 //! and kept: the planner may answer a common word by walking `seq` order and checking each
 //! row (stopping after one page), and a check of a stored `tsvector` costs about a
-//! microsecond where recomputing the words costs tens. Measured at 100,000 proposals, a rare
-//! word through the index answers in about 1 ms; an expression index made a misestimated walk
-//! (an id prefix) recompute every row's words: 4.2 s.
+//! microsecond where recomputing the words costs tens. Measured at 100,000 proposals: a rare
+//! word through the index about 1 ms, a misestimated walk (an id prefix) 63–83 ms, where an
+//! expression index made the same walk recompute every row's words: 4.2 s.
 //!
 //! **Cost.** Each recorded proposal computes its words once (a trigger) and adds one GIN entry
-//! (into the index's pending list, merged by autovacuum); each decision with a reason
-//! recomputes its proposal's. The migration fills the column and builds the index over the
+//! (into the index's pending list, merged by autovacuum): about 37 µs of the database's CPU
+//! (docs/scaling.md); each decision with a reason recomputes its proposal's. The migration fills the column and builds the index over the
 //! proposals already recorded (one pass, at `store migrate`).
 
-/// The migration (appended to `schema::MIGRATIONS`): the document function, the reasons
+/// The migration (appended to `schema::MIGRATIONS`): the words column and its trigger, the reasons
 /// column and its trigger, the search index, and the partial indexes of the inbox's decided
 /// phase and `activity search`'s reads and stray query-audit records.
 pub(crate) const MIGRATION: &str = r#"
@@ -47,47 +47,32 @@ UPDATE proposals p SET decision_reasons = r.reasons
           FROM approvals WHERE reason <> '' GROUP BY proposal_id) r
  WHERE r.proposal_id = p.proposal_id;
 
--- The patch's text and number values, unescaped. PostgreSQL refuses to unescape \u0000 (a NUL
+-- The words are kept in a column, computed once per row by a trigger (PL/pgSQL keeps its
+-- statements' plans, which an SQL function called per row does not): a walk that checks them,
+-- or a recheck of the index's candidates, reads them instead of computing them again. The
+-- patch's text and number values are unescaped; PostgreSQL refuses to unescape \u0000 (a NUL
 -- a model may send), so it becomes \u0020 first (in `\\u0000`, an escaped backslash, that
--- leaves valid JSON too).
-CREATE FUNCTION sluicegate_patch_words(change_set_json text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN json_typeof(j -> 'patch') = 'object' THEN
-    (SELECT string_agg(value #>> '{}', ' ') FROM json_each(j -> 'patch')
-      WHERE json_typeof(value) IN ('string', 'number'))
-  END
-  FROM (SELECT replace(change_set_json, '\u0000', '\u0020')::json AS j) AS cs
-$$;
-
--- At most the first 200,000 characters are indexed.
-CREATE FUNCTION sluicegate_search_doc(proposal_id text, action text, capability text,
-  source_id text, source_schema text, source_table text, object_id text,
-  business_object text, principal text, tenant_id text, change_set_json text,
-  decision_reasons text) RETURNS tsvector
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT to_tsvector('simple', regexp_replace(lower(left(concat_ws(' ',
-    proposal_id, action, capability, source_id, source_schema, source_table, object_id,
-    business_object, principal, tenant_id, sluicegate_patch_words(change_set_json),
-    decision_reasons), 200000)), '[^[:alnum:]]+', ' ', 'g'))
-$$;
-
--- The words are kept in a column, computed once per row (tens of microseconds each): a walk
--- that checks them, or a recheck of the index's candidates, reads them instead of computing
--- them again for every row it looks at.
+-- leaves valid JSON too). At most the first 200,000 characters are indexed.
 ALTER TABLE proposals ADD COLUMN search_doc tsvector;
 CREATE FUNCTION sluicegate_keep_search_doc() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  cs json := replace(NEW.change_set_json, '\u0000', '\u0020')::json;
+  patch_words text;
 BEGIN
-  NEW.search_doc := sluicegate_search_doc(NEW.proposal_id, NEW.action, NEW.capability,
-    NEW.source_id, NEW.source_schema, NEW.source_table, NEW.object_id, NEW.business_object,
-    NEW.principal, NEW.tenant_id, NEW.change_set_json, NEW.decision_reasons);
+  IF json_typeof(cs -> 'patch') = 'object' THEN
+    SELECT string_agg(value #>> '{}', ' ') INTO patch_words FROM json_each(cs -> 'patch')
+      WHERE json_typeof(value) IN ('string', 'number');
+  END IF;
+  NEW.search_doc := to_tsvector('simple', regexp_replace(lower(left(concat_ws(' ',
+    NEW.proposal_id, NEW.action, NEW.capability, NEW.source_id, NEW.source_schema,
+    NEW.source_table, NEW.object_id, NEW.business_object, NEW.principal, NEW.tenant_id,
+    patch_words, NEW.decision_reasons), 200000)), '[^[:alnum:]]+', ' ', 'g'));
   RETURN NEW;
 END
 $$;
 CREATE TRIGGER proposals_keep_search_doc BEFORE INSERT OR UPDATE OF decision_reasons
   ON proposals FOR EACH ROW EXECUTE FUNCTION sluicegate_keep_search_doc();
-UPDATE proposals SET search_doc = sluicegate_search_doc(proposal_id, action, capability,
-  source_id, source_schema, source_table, object_id, business_object, principal, tenant_id,
-  change_set_json, decision_reasons);
+UPDATE proposals SET decision_reasons = decision_reasons;
 CREATE INDEX proposals_search ON proposals USING gin (search_doc);
 
 CREATE FUNCTION sluicegate_keep_reason() RETURNS trigger LANGUAGE plpgsql AS $$
