@@ -3,8 +3,7 @@
 //! object type), principal, tenant, proposed values (the agent's reason among them) and every
 //! reviewer's reason, as on SQLite (`crate::search`).
 //!
-//! **Why a `tsvector` GIN index.** PostgreSQL keeps it current inside each
-//! writing transaction, so every server and UI of a fleet searches the same ledger without the
+//! **Why a `tsvector` GIN index.** PostgreSQL keeps it current inside each writing transaction, so every server and UI of a fleet searches the same ledger without the
 //! SQLite ledger's catch-up step (which writes, and whose "indexed up to" mark would skip a
 //! proposal whose `bigserial` committed after a larger one). The planner combines the GIN
 //! index with the b-tree index of any other filter (a bitmap AND), so a search with filters
@@ -34,12 +33,13 @@
 //!
 //! **Cost.** Each recorded proposal computes its words once (a trigger) and adds one GIN entry
 //! (into the index's pending list, merged by autovacuum): about 37 µs of the database's CPU
-//! (docs/scaling.md); each decision with a reason recomputes its proposal's. The migration fills the column and builds the index over the
-//! proposals already recorded (one pass, at `store migrate`).
+//! (docs/scaling.md); each decision with a reason recomputes its proposal's. The migration
+//! fills the column and builds the index over the proposals already recorded (one pass, at
+//! `store migrate`).
 
-/// The migration (appended to `schema::MIGRATIONS`): the words column and its trigger, the reasons
-/// column and its trigger, the search index, and the partial indexes of the inbox's decided
-/// phase and `activity search`'s reads and stray query-audit records.
+/// The migration (appended to `schema::MIGRATIONS`): the reasons column and its trigger, the
+/// words column and its trigger, the search index, and the partial indexes of the inbox's
+/// decided phase and `activity search`'s reads and stray query-audit records.
 pub(crate) const MIGRATION: &str = r#"
 ALTER TABLE proposals ADD COLUMN decision_reasons text;
 UPDATE proposals p SET decision_reasons = r.reasons
