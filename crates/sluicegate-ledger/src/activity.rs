@@ -87,7 +87,7 @@ impl ActivityCursor {
 
 /// The kinds, in their tie-break rank (higher first at one instant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     DeadLetter = 0,
     Receipt = 1,
     QueryAudit = 2,
@@ -98,7 +98,7 @@ enum Kind {
 }
 
 impl Kind {
-    const MAX_RANK: u8 = Kind::WorkerDeadLetter as u8;
+    pub(crate) const MAX_RANK: u8 = Kind::WorkerDeadLetter as u8;
 }
 
 /// One line of the activity list. Absent fields are left out of the JSON.
@@ -190,7 +190,7 @@ pub fn activity_statuses() -> Vec<&'static str> {
     all
 }
 
-fn is_receipt_status(s: &str) -> bool {
+pub(crate) fn is_receipt_status(s: &str) -> bool {
     [
         ReceiptStatus::Applied,
         ReceiptStatus::AlreadyApplied,
@@ -202,7 +202,7 @@ fn is_receipt_status(s: &str) -> bool {
     .any(|r| r.as_str() == s)
 }
 
-fn set(v: &Option<String>) -> bool {
+pub(crate) fn set(v: &Option<String>) -> bool {
     v.as_ref().is_some_and(|v| !v.is_empty())
 }
 
@@ -282,7 +282,7 @@ fn evidence_keyset(w: &mut Where, after: &Option<ActivityCursor>, rowid: &str) {
 
 /// The linked proposal (`--proposal`, `--replay`, `--receipt`, `--evidence`): `None` for no
 /// link, `Some(None)` when the linked record has no proposal (nothing can match).
-type Link = Option<Option<String>>;
+pub(crate) type Link = Option<Option<String>>;
 
 pub(crate) struct KindQuery {
     kind: Kind,
@@ -479,7 +479,7 @@ pub(crate) fn kind_queries(q: &ActivityQuery, link: &Link) -> Vec<KindQuery> {
     out
 }
 
-fn opt_join(a: Option<String>, b: Option<String>) -> Option<String> {
+pub(crate) fn opt_join(a: Option<String>, b: Option<String>) -> Option<String> {
     match (a, b) {
         (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => Some(format!("{a}:{b}")),
         _ => None,
@@ -488,8 +488,12 @@ fn opt_join(a: Option<String>, b: Option<String>) -> Option<String> {
 
 /// Dead letters are read with [`DEAD_LETTER_COLUMNS`].
 fn dead_letter_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityItem)> {
-    let d = dead_letter_from_row(r)?;
-    Ok((
+    Ok(webhook_item(dead_letter_from_row(r)?))
+}
+
+/// A webhook dead letter's item, on either engine.
+pub(crate) fn webhook_item(d: crate::DeadLetter) -> (i64, ActivityItem) {
+    (
         d.dead_letter_id,
         ActivityItem {
             kind: "webhook-dead-letter",
@@ -503,13 +507,17 @@ fn dead_letter_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityIte
             error: Some(format!("{}: {}", d.kind, d.last_error)),
             ..ActivityItem::default()
         },
-    ))
+    )
 }
 
 /// Worker dead letters are read with [`WORKER_DEAD_LETTER_COLUMNS`].
 fn worker_dead_letter_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityItem)> {
-    let d = worker_dead_letter_from_row(r)?;
-    Ok((
+    Ok(worker_item(worker_dead_letter_from_row(r)?))
+}
+
+/// A worker dead letter's item, on either engine.
+pub(crate) fn worker_item(d: crate::WorkerDeadLetter) -> (i64, ActivityItem) {
+    (
         d.dead_letter_id,
         ActivityItem {
             kind: "worker-dead-letter",
@@ -522,7 +530,7 @@ fn worker_dead_letter_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Acti
             worker: Some(d.worker_id),
             ..ActivityItem::default()
         },
-    ))
+    )
 }
 
 fn item_from_row(kind: Kind, r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityItem)> {
@@ -601,18 +609,47 @@ fn item_from_row(kind: Kind, r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Ac
     Ok((id, ActivityItem { created_at, ..item }))
 }
 
+/// One page from every kind's rows: merged newest first and cut at `limit`. A text search
+/// lists proposals only, in the index's order (see `kind_queries`): nothing to merge.
+fn page(mut all: Vec<(ActivityCursor, ActivityItem)>, limit: usize, text: bool) -> ActivityPage {
+    if !text {
+        all.sort_by(|(a, _), (b, _)| {
+            (b.created_at.as_str(), b.rank, b.id).cmp(&(a.created_at.as_str(), a.rank, a.id))
+        });
+    }
+    let next = (all.len() > limit).then(|| all[limit - 1].0.clone());
+    all.truncate(limit);
+    ActivityPage {
+        items: all.into_iter().map(|(_, item)| item).collect(),
+        next,
+    }
+}
+
 impl Ledger {
     /// One page of `activity search`. See the module documentation for what each kind shows.
     pub fn activity(&self, q: &ActivityQuery) -> Result<ActivityPage, LedgerError> {
-        self.sqlite("activity search")?;
         let link = self.activity_link(q)?;
+        let limit = q.filter.limit.unwrap_or(20).clamp(1, MAX_ACTIVITY_LIMIT) as usize;
+        let (all, text) = match self.pg() {
+            Some(pg) => pg.activity(q, &link)?,
+            None => self.sqlite_activity(q, &link)?,
+        };
+        Ok(page(all, limit, text))
+    }
+
+    /// Every kind's rows of one page on SQLite, and whether it is a text search.
+    #[allow(clippy::type_complexity)]
+    fn sqlite_activity(
+        &self,
+        q: &ActivityQuery,
+        link: &Link,
+    ) -> Result<(Vec<(ActivityCursor, ActivityItem)>, bool), LedgerError> {
         if q.text.as_deref().and_then(fts_query).is_some() {
             self.index_all_for_search()?;
         }
-        let limit = q.filter.limit.unwrap_or(20).clamp(1, MAX_ACTIVITY_LIMIT) as usize;
         let mut all: Vec<(ActivityCursor, ActivityItem)> = Vec::new();
         let conn = self.conn()?;
-        for kq in kind_queries(q, &link) {
+        for kq in kind_queries(q, link) {
             let mut stmt = conn.prepare(kq.sql())?;
             let kind = kq.kind;
             let rows = stmt.query_map(kq.params().as_slice(), |r| item_from_row(kind, r))?;
@@ -626,20 +663,7 @@ impl Ledger {
                 all.push((key, item));
             }
         }
-        // A text search lists proposals only, in the index's order (see `kind_queries`).
-        let text = q.text.as_deref().and_then(fts_query).is_some();
-        all.sort_by(|(a, _), (b, _)| {
-            if text {
-                return std::cmp::Ordering::Equal;
-            }
-            (b.created_at.as_str(), b.rank, b.id).cmp(&(a.created_at.as_str(), a.rank, a.id))
-        });
-        let next = (all.len() > limit).then(|| all[limit - 1].0.clone());
-        all.truncate(limit);
-        Ok(ActivityPage {
-            items: all.into_iter().map(|(_, item)| item).collect(),
-            next,
-        })
+        Ok((all, q.text.as_deref().and_then(fts_query).is_some()))
     }
 
     /// Resolve `--proposal`, `--replay`, `--receipt` or `--evidence` to the proposal they name.

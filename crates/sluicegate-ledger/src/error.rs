@@ -40,6 +40,11 @@ pub enum LedgerError {
         "ledger schema version {found} is older than this build's ({supported}); run `sluicegate store migrate` once, then start again"
     )]
     SchemaOutdated { found: i64, supported: i64 },
+    /// `store vacuum` on a PostgreSQL ledger: the database server does that work itself.
+    #[error(
+        "store vacuum compacts a SQLite ledger file; PostgreSQL's autovacuum already reclaims a PostgreSQL ledger's space on its own. To reclaim it now, run `VACUUM (ANALYZE);` with psql on the ledger's database (docs/scaling.md)"
+    )]
+    VacuumByPostgres,
 }
 
 /// Every reason the ledger refuses a write or a lookup. The strings of [`RefusalCode::as_str`]
@@ -166,6 +171,7 @@ impl LedgerError {
             LedgerError::NotFound { .. } => Some("NOT_FOUND"),
             LedgerError::Unavailable { .. } => Some("LEDGER_FEATURE_UNAVAILABLE"),
             LedgerError::SchemaOutdated { .. } => Some("LEDGER_SCHEMA_OUTDATED"),
+            LedgerError::VacuumByPostgres => Some("LEDGER_VACUUM_BY_POSTGRES"),
             _ => None,
         }
     }

@@ -62,20 +62,24 @@ impl Ledger {
         exported_at: &str,
         line: &mut dyn FnMut(&Value) -> Result<(), LedgerError>,
     ) -> Result<ExportCounts, LedgerError> {
-        self.sqlite("store export")?;
         let lo = from.unwrap_or("");
         // Every timestamp starts with a digit; `~` sorts after all of them.
         let hi = to.map_or_else(|| "~".to_string(), |t| format!("{t}~"));
         line(&json!({
             "schema_version": LEDGER_EXPORT_V1,
             "record": "export",
-            "ledger_schema_version": SCHEMA_VERSION,
+            "ledger_schema_version": match self.pg() {
+                Some(_) => crate::POSTGRES_SCHEMA_VERSION,
+                None => SCHEMA_VERSION,
+            },
             "from": from,
             "to": to,
             "exported_at": exported_at,
         }))?;
         let mut counts = ExportCounts::default();
-        let ids: Vec<String> = {
+        let ids: Vec<String> = if let Some(pg) = self.pg() {
+            pg.export_proposal_ids(lo, super::pg::range_end(to))?
+        } else {
             let conn = self.conn()?;
             let mut stmt = conn.prepare(EXPORT_PROPOSALS)?;
             stmt.query_map(params![lo, hi], |r| r.get(0))?
@@ -89,7 +93,9 @@ impl Ledger {
             })?)?;
             counts.proposals += 1;
         }
-        let bundles: Vec<StoredEvidence> = {
+        let bundles: Vec<StoredEvidence> = if let Some(pg) = self.pg() {
+            pg.export_evidence(lo, super::pg::range_end(to))?
+        } else {
             let conn = self.conn()?;
             let mut stmt = conn.prepare(EXPORT_EVIDENCE)?;
             stmt.query_map(params![lo, hi], StoredEvidence::from_row_with_items)?
@@ -101,8 +107,10 @@ impl Ledger {
             line(&v)?;
             counts.evidence_bundles += 1;
         }
-        let (first, end) = (self.audit_id_at(lo)?, self.audit_id_at(&hi)?);
-        let audits: Vec<StoredQueryAudit> = {
+        let audits: Vec<StoredQueryAudit> = if let Some(pg) = self.pg() {
+            pg.export_audits(lo, super::pg::range_end(to))?
+        } else {
+            let (first, end) = (self.audit_id_at(lo)?, self.audit_id_at(&hi)?);
             let conn = self.conn()?;
             let mut stmt = conn.prepare(&export_audit_sql())?;
             stmt.query_map(params![first, end], StoredQueryAudit::from_row)?

@@ -160,7 +160,9 @@ impl Ledger {
 
     /// The last event id the webhook cursor `name` has delivered or given up on (0: none).
     pub fn webhook_cursor(&self, name: &str) -> Result<i64, LedgerError> {
-        self.sqlite("events webhook")?;
+        if let Some(pg) = self.pg() {
+            return pg.webhook_cursor(name);
+        }
         Ok(self
             .conn()?
             .query_row(
@@ -174,9 +176,10 @@ impl Ledger {
 
     /// Move the cursor `name` to `event_id` after a delivery was answered 2xx. A cursor only
     /// moves forward (a replay from an earlier `--since-event-id` leaves it where it was).
+    /// On PostgreSQL, forward means later in the feed's order (`pg/webhook.rs`).
     pub fn advance_webhook_cursor(&self, name: &str, event_id: i64) -> Pending<()> {
-        if let Err(e) = self.sqlite("events webhook") {
-            return Pending::ready(Err(e));
+        if let Some(pg) = self.pg() {
+            return pg.advance_webhook_cursor(name, event_id);
         }
         let name = name.to_string();
         self.write(move |conn, now| {
@@ -188,8 +191,8 @@ impl Ledger {
     /// Give up on one delivery: record the dead letter and move the cursor past it, in one
     /// transaction, so a restart neither retries it forever nor loses the record.
     pub fn record_dead_letter(&self, record: DeadLetterRecord) -> Pending<i64> {
-        if let Err(e) = self.sqlite("events webhook") {
-            return Pending::ready(Err(e));
+        if let Some(pg) = self.pg() {
+            return pg.record_dead_letter(record);
         }
         self.write(move |conn, now| {
             conn.execute(
@@ -212,7 +215,9 @@ impl Ledger {
 
     /// Dead letters of one cursor, oldest first.
     pub fn dead_letters(&self, cursor_name: &str) -> Result<Vec<DeadLetter>, LedgerError> {
-        self.sqlite("events webhook")?;
+        if let Some(pg) = self.pg() {
+            return pg.dead_letters(cursor_name);
+        }
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {DEAD_LETTER_COLUMNS} FROM webhook_dead_letters WHERE cursor_name = ?1 ORDER BY dead_letter_id"

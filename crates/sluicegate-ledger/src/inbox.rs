@@ -25,7 +25,7 @@ use crate::views::StoredProposal;
 use crate::{Ledger, LedgerError};
 
 /// The state the inbox puts first.
-const PENDING: &str = "pending_review";
+pub(crate) const PENDING: &str = "pending_review";
 
 /// What the inbox shows: the list filters (`status` `None` means every state), a text search,
 /// and whether the pending proposals come first when every state is shown.
@@ -171,7 +171,6 @@ impl Ledger {
         f: &Filter,
         after: Option<&InboxCursor>,
     ) -> Result<(Vec<StoredProposal>, Option<InboxCursor>), LedgerError> {
-        self.sqlite("the review inbox")?;
         self.inbox_page(
             &InboxQuery {
                 filter: f.clone(),
@@ -187,7 +186,9 @@ impl Ledger {
         q: &InboxQuery,
         after: Option<&InboxCursor>,
     ) -> Result<(Vec<StoredProposal>, Option<InboxCursor>), LedgerError> {
-        self.sqlite("the review inbox")?;
+        if let Some(pg) = self.pg() {
+            return pg.inbox_page(q, after);
+        }
         if q.search.as_deref().and_then(match_expression).is_some() {
             self.index_all_for_search()?;
         }

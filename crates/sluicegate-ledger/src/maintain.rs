@@ -84,8 +84,12 @@ impl Ledger {
     /// writer's transactions. SQLite's locks keep it correct beside other processes, but it
     /// holds the write lock for its whole run, so the front end refuses it while a server holds
     /// the store's lease.
+    /// A PostgreSQL ledger refuses with [`LedgerError::VacuumByPostgres`], which says what
+    /// to run instead.
     pub fn vacuum(&self) -> Result<VacuumReport, LedgerError> {
-        self.sqlite("store vacuum")?;
+        if self.pg().is_some() {
+            return Err(LedgerError::VacuumByPostgres);
+        }
         let before = self.stats()?;
         if self.path.as_os_str() == crate::MEMORY {
             return Ok(VacuumReport {

@@ -119,6 +119,9 @@ impl Ledger {
     /// a writer committing in between (another process applying it) would pair a `state`
     /// column with events it has not caught up with, and look like an edit.
     pub(crate) fn proposal_records(&self, id: &str) -> Result<ProposalRecords, LedgerError> {
+        if let Some(pg) = self.pg() {
+            return pg.proposal_records(id);
+        }
         let conn = self.conn()?;
         let snapshot = conn.unchecked_transaction()?;
         let proposal = load_proposal_opt(&snapshot, id)?.ok_or_else(|| LedgerError::NotFound {

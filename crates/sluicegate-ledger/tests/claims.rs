@@ -81,6 +81,7 @@ both!(
     queued_work_that_no_longer_needs_a_worker_is_closed,
     a_lease_of_zero_is_refused,
     claims_are_shared_out_between_workers,
+    dead_letters_page_with_the_rest_of_the_activity,
     secret_material_in_an_error_or_a_worker_id_is_refused,
     concurrent_claims_never_hand_out_one_job_twice,
 );
@@ -291,11 +292,7 @@ fn failures_back_off_then_end_as_a_dead_letter_in_activity_and_events(engine: Ba
         ("worker-a", 2)
     );
 
-    if engine == Backend::Postgres {
-        // `activity search` is not built for PostgreSQL yet: it says so.
-        let r = ledger.activity(&ActivityQuery::default());
-        assert_eq!(refused_code(r), "LEDGER_FEATURE_UNAVAILABLE");
-    } else {
+    {
         // `activity search`: by default, by its status, and by its proposal.
         for q in [
             ActivityQuery::default(),
@@ -448,9 +445,10 @@ fn secret_material_in_an_error_or_a_worker_id_is_refused(engine: Backend) {
 /// Worker dead letters page through `activity search` with the other kinds: small pages
 /// walked by their cursors give exactly the one big page, dead letters sharing an instant
 /// included.
-#[test]
-fn dead_letters_page_with_the_rest_of_the_activity() {
-    let (_dir, ledger, hands) = open(Backend::Sqlite).unwrap();
+fn dead_letters_page_with_the_rest_of_the_activity(engine: Backend) {
+    let Some((_guard, ledger, hands)) = open(engine) else {
+        return;
+    };
     for i in 0..5 {
         proposal(&ledger, &format!("INV-{i}"), true);
     }

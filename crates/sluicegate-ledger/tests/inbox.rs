@@ -10,6 +10,14 @@ use sluicegate_ledger::{Filter, InboxCursor, InboxQuery, Ledger};
 
 use common::*;
 
+both!(
+    pages_sharing_one_millisecond_have_no_gaps_or_repeats,
+    every_state_lists_the_pending_proposals_first,
+    the_time_range_and_the_search_narrow_the_inbox,
+    a_reviewers_reason_is_found_by_the_next_search,
+    a_reason_with_control_characters_is_recorded_and_searched,
+);
+
 /// Every page of `q`, walked with the cursor each page returns: the object ids in order.
 fn walk(ledger: &Ledger, q: &InboxQuery) -> (Vec<String>, usize) {
     let (mut seen, mut after, mut pages): (Vec<String>, Option<InboxCursor>, usize) =
@@ -34,6 +42,19 @@ fn ids(range: impl IntoIterator<Item = usize>) -> Vec<String> {
 /// 1 and 7 are approved, 3 rejected.
 fn ledger() -> (tempfile::TempDir, Ledger) {
     let (d, ledger) = open_temp();
+    seed(&ledger);
+    (d, ledger)
+}
+
+/// [`ledger`] on `engine`.
+fn ledger_on(engine: Backend) -> Option<(Guard, Ledger)> {
+    let (guard, ledger) = open(engine)?;
+    seed(&ledger);
+    Some((guard, ledger))
+}
+
+fn seed(ledger: &Ledger) {
+    let ledger = ledger.clone();
     let cfg = config("review");
     for i in 0..10 {
         let at = if i < 6 {
@@ -78,7 +99,6 @@ fn ledger() -> (tempfile::TempDir, Ledger) {
         )
         .unwrap();
     }
-    (d, ledger)
 }
 
 fn query(limit: u32) -> InboxQuery {
@@ -91,9 +111,10 @@ fn query(limit: u32) -> InboxQuery {
     }
 }
 
-#[test]
-fn pages_sharing_one_millisecond_have_no_gaps_or_repeats() {
-    let (_d, ledger) = ledger();
+fn pages_sharing_one_millisecond_have_no_gaps_or_repeats(engine: Backend) {
+    let Some((_d, ledger)) = ledger_on(engine) else {
+        return;
+    };
     for limit in [1, 2, 4, 50] {
         let (seen, _) = walk(&ledger, &query(limit));
         assert_eq!(seen, ids(0..10), "page size {limit}");
@@ -105,9 +126,10 @@ fn pages_sharing_one_millisecond_have_no_gaps_or_repeats() {
     assert_eq!(pages, 4);
 }
 
-#[test]
-fn every_state_lists_the_pending_proposals_first() {
-    let (_d, ledger) = ledger();
+fn every_state_lists_the_pending_proposals_first(engine: Backend) {
+    let Some((_d, ledger)) = ledger_on(engine) else {
+        return;
+    };
     for limit in [1, 3, 7, 50] {
         let q = InboxQuery {
             pending_first: true,
@@ -129,9 +151,10 @@ fn every_state_lists_the_pending_proposals_first() {
     assert_eq!(walk(&ledger, &approved).0, ids([1, 7]));
 }
 
-#[test]
-fn the_time_range_and_the_search_narrow_the_inbox() {
-    let (_d, ledger) = ledger();
+fn the_time_range_and_the_search_narrow_the_inbox(engine: Backend) {
+    let Some((_d, ledger)) = ledger_on(engine) else {
+        return;
+    };
     let mut timed = query(2);
     timed.filter.from = Some("2026-06-20T14:33:00.000Z".into());
     timed.filter.to = Some("2026-06-20T14:34:00.000Z".into());
@@ -195,4 +218,58 @@ fn a_search_indexes_what_was_recorded_since_the_last_one() {
     };
     assert_eq!(walk(&ledger, &q).0, ids([10]), "found by the next search");
     assert_eq!(ledger.index_for_search().wait().unwrap(), 0, "indexed once");
+}
+
+/// A reviewer's reason is searched with the proposal it was given on, from the next search
+/// on (PostgreSQL: in the decision's own transaction; SQLite: by the search's catch-up).
+fn a_reviewers_reason_is_found_by_the_next_search(engine: Backend) {
+    let Some((_d, ledger)) = ledger_on(engine) else {
+        return;
+    };
+    let q = |text: &str| InboxQuery {
+        search: Some(text.into()),
+        ..query(50)
+    };
+    assert!(walk(&ledger, &q("escalated")).0.is_empty());
+    let p = ledger
+        .list_proposals(&Filter {
+            object_id: Some("INV-2".into()),
+            ..Filter::default()
+        })
+        .unwrap()
+        .remove(0);
+    decide(
+        &ledger,
+        &p.proposal_id,
+        Verdict::Reject,
+        "bo",
+        Some("customer escalated"),
+        &p.proposal_hash,
+        1,
+    )
+    .unwrap();
+    assert_eq!(walk(&ledger, &q("escalated")).0, ids([2]));
+    assert_eq!(walk(&ledger, &q("grace escalat")).0, ids([2]), "both texts");
+    assert_eq!(walk(&ledger, &q("checked")).0, ids([1, 3, 7]));
+}
+
+/// A proposed value holding a NUL or another control character (JSON `\u0000`, which
+/// PostgreSQL's `jsonb` refuses) is recorded, and its words are searched.
+fn a_reason_with_control_characters_is_recorded_and_searched(engine: Backend) {
+    let Some((_d, ledger)) = ledger_on(engine) else {
+        return;
+    };
+    propose(
+        &ledger,
+        &config("review"),
+        &row("INV-10", 110),
+        "odd\u{0}bytes\u{1b}[31m here",
+        "2026-06-20T14:40:00.000Z",
+    )
+    .unwrap();
+    let q = InboxQuery {
+        search: Some("odd bytes".into()),
+        ..query(50)
+    };
+    assert_eq!(walk(&ledger, &q).0, ids([10]));
 }

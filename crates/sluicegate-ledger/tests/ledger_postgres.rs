@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use sluicegate_core::decision::Verdict;
 use sluicegate_ledger::{
-    ActivityQuery, Durability, EventFilter, Filter, InboxQuery, Ledger, LedgerError,
-    POSTGRES_SCHEMA_VERSION, PruneRule, StoredEvent,
+    Durability, EventFilter, Filter, Ledger, LedgerError, POSTGRES_SCHEMA_VERSION, PruneRule,
+    StoredEvent,
 };
 
 use common::*;
@@ -134,46 +134,20 @@ fn commands_not_built_for_postgres_refuse_with_a_typed_error() {
             "{text}"
         );
     };
-    let activity = ActivityQuery {
-        filter: Filter::default(),
-        replay_proposal: None,
-        receipt: None,
-        text: None,
-        after: None,
-    };
-    check("activity search", ledger.activity(&activity).unwrap_err());
-    let inbox = InboxQuery {
-        filter: Filter::default(),
-        search: None,
-        pending_first: false,
-    };
-    check(
-        "the review inbox",
-        ledger.inbox_page(&inbox, None).unwrap_err(),
+    // `store vacuum` is PostgreSQL's own work: its code, and what to run instead.
+    let vacuum = ledger.vacuum().unwrap_err();
+    assert_eq!(vacuum.code(), Some("LEDGER_VACUUM_BY_POSTGRES"), "{vacuum}");
+    assert!(
+        vacuum.to_string().contains("autovacuum")
+            && vacuum.to_string().contains("VACUUM (ANALYZE);"),
+        "{vacuum}"
     );
-    check(
-        "the review inbox",
-        ledger.inbox(&Filter::default(), None).unwrap_err(),
-    );
-    check("store vacuum", ledger.vacuum().unwrap_err());
     let rule = PruneRule {
         older_than: None,
         keep: Some(1),
         dry_run: true,
     };
     check("store prune", ledger.prune(rule).wait().unwrap_err());
-    let mut lines = |_: &serde_json::Value| Ok(());
-    check(
-        "store export",
-        ledger
-            .export(None, None, "2026-06-20T00:00:00.000Z", &mut lines)
-            .unwrap_err(),
-    );
-    check("events webhook", ledger.webhook_cursor("w").unwrap_err());
-    check(
-        "events webhook",
-        ledger.advance_webhook_cursor("w", 1).wait().unwrap_err(),
-    );
     check(
         "shadow actions",
         ledger
@@ -530,4 +504,75 @@ fn dropped_connections_are_made_again() {
         ledger.proposal(&p.proposal_id).unwrap();
     }
     assert!(ledger.verify(&[]).unwrap().ok());
+}
+
+/// A webhook cursor moves forward in the feed's order, not by event id: an event committed by
+/// a transaction that began earlier comes first in the feed though its id is larger, and a
+/// cursor on it still moves on to the smaller id that follows it.
+#[test]
+fn a_webhook_cursor_moves_forward_in_feed_order() {
+    let Some((guard, ledger)) = open(Backend::Postgres) else {
+        return;
+    };
+    let (cs, _) = propose(
+        &ledger,
+        &config("review"),
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    let url = guard.url().to_string();
+    let id = cs.proposal_id.clone();
+    // Two raw sessions: the first takes its transaction id, the second inserts and commits an
+    // event (drawing the smaller event id), then the first inserts and commits its own.
+    let (early, late) = std::thread::spawn(move || {
+        let connect = || postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let (mut a, mut b) = (connect(), connect());
+        let insert = "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at, prev_hash, chain_hash) VALUES ($1, 'note', 'test', '{}', '2026-06-20T14:32:00.000Z', 'x', 'y') RETURNING event_id";
+        let mut ta = a.transaction().unwrap();
+        ta.query_one("SELECT pg_current_xact_id()", &[]).unwrap();
+        let mut tb = b.transaction().unwrap();
+        let smaller: i64 = tb.query_one(insert, &[&id]).unwrap().get(0);
+        tb.commit().unwrap();
+        let larger: i64 = ta.query_one(insert, &[&id]).unwrap().get(0);
+        ta.commit().unwrap();
+        (larger, smaller)
+    })
+    .join()
+    .unwrap();
+    assert!(early > late, "ids {early} and {late}");
+    // The feed hands both out once every transaction older than theirs on the server has
+    // ended (other tests' too): poll it, with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let feed: Vec<i64> = loop {
+        let feed: Vec<i64> = ledger
+            .events_after(&EventFilter {
+                after_event_id: Some(0),
+                ..EventFilter::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|e| e.event_id)
+            .collect();
+        if feed.contains(&early) && feed.contains(&late) {
+            break feed;
+        }
+        assert!(Instant::now() < deadline, "the feed holds {feed:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let at = |id| feed.iter().position(|e| *e == id).unwrap();
+    assert!(at(early) < at(late), "feed order {feed:?}");
+    ledger.advance_webhook_cursor("hook", early).wait().unwrap();
+    ledger.advance_webhook_cursor("hook", late).wait().unwrap();
+    assert_eq!(ledger.webhook_cursor("hook").unwrap(), late, "moved on");
+    ledger.advance_webhook_cursor("hook", early).wait().unwrap();
+    assert_eq!(ledger.webhook_cursor("hook").unwrap(), late, "never back");
+    let rest = ledger
+        .events_after(&EventFilter {
+            after_event_id: Some(late),
+            ..EventFilter::default()
+        })
+        .unwrap();
+    assert!(rest.is_empty(), "nothing after the cursor: {rest:?}");
 }

@@ -150,6 +150,10 @@ fn hold_lease(
 fn vacuum(paths: &Paths, json: bool, force: bool, out: &mut dyn Printer) -> Outcome {
     let store = paths.store_path();
     let ledger = paths.ledger()?;
+    if ledger.engine() == "postgres" {
+        // Refused (saying what to run instead) before a SQLite lease file is made.
+        ledger.vacuum()?;
+    }
     let _lease = match hold_lease(&store, force, "store vacuum", out)? {
         Ok(held) => held,
         Err(code) => return Ok(code),
@@ -208,6 +212,13 @@ fn prune(a: &PruneArgs, out: &mut dyn Printer) -> Outcome {
     };
     let store = a.paths.store_path();
     let ledger = a.paths.ledger()?;
+    if ledger.engine() == "postgres" {
+        // Refused before a SQLite lease file is made (a PostgreSQL ledger keeps its facts).
+        return Err(sluicegate_ledger::LedgerError::Unavailable {
+            feature: "store prune",
+        }
+        .into());
+    }
     let dry_run = !a.yes;
     let _lease = if dry_run {
         None

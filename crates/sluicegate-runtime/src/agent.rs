@@ -457,6 +457,7 @@ pub(crate) fn ledger_refusal(e: LedgerError) -> Refusal {
         | LedgerError::TooNew { .. }
         | LedgerError::SchemaOutdated { .. }
         | LedgerError::Unavailable { .. }
+        | LedgerError::VacuumByPostgres
         | LedgerError::Corrupt(_)
         | LedgerError::Sqlite(_) => Code::Internal,
     };

@@ -41,7 +41,8 @@ pub struct UiArgs {
     /// Config: the capabilities' writers (for Apply) and the reviewers whose keys sign decisions
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Ledger path (default: SLUICEGATE_STORE, the config's storage.sqlite_path, ./.sluicegate/local.db)
+    /// Ledger path (default: SLUICEGATE_STORE, then the config's storage: its PostgreSQL ledger
+    /// or sqlite_path, then ./.sluicegate/local.db)
     #[arg(long)]
     pub store: Option<PathBuf>,
     /// Address to listen on (loopback only, unless --allow-remote-bind)

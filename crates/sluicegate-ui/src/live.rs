@@ -3,7 +3,8 @@
 //! MCP server or the CLI). The inbox's script then fetches the page again and swaps it in,
 //! without a reload. Other processes write the ledger, so the stream looks at the ledger's
 //! newest event id once a second (one primary-key lookup); it ends when the browser leaves or the
-//! server stops.
+//! server stops. Its first event, `ready`, says the stream has read where the ledger stands: a
+//! change after it is announced (the page's script listens to `changed` only).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,10 @@ pub(crate) async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> R
                 .flatten()
         };
         let mut seen = newest(ledger.clone()).await;
+        let ready = Event::default().event("ready").data("inbox");
+        if tx.send(Ok(ready)).await.is_err() {
+            return;
+        }
         let mut tick = tokio::time::interval(EVERY);
         loop {
             tokio::select! {

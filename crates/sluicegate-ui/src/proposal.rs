@@ -50,8 +50,11 @@ impl App {
                 display::text(&p.display().to_string())
             ));
         }
-        let store = self.store_path.display().to_string();
-        cmd.push_str(&format!(" --store {}", display::text(&store)));
+        // A PostgreSQL ledger is the config's (`store_path` only names its URL's variable).
+        if self.ledger.engine() == "sqlite" {
+            let store = self.store_path.display().to_string();
+            cmd.push_str(&format!(" --store {}", display::text(&store)));
+        }
         cmd
     }
 

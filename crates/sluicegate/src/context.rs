@@ -25,11 +25,6 @@ pub fn load_config(path: &Path) -> anyhow::Result<Arc<Config>> {
     sluicegate_runtime::paths::load_config(path).map_err(anyhow::Error::msg)
 }
 
-/// Open an existing ledger (read and review commands must not create one).
-pub fn open_existing_ledger(path: &Path) -> anyhow::Result<Ledger> {
-    Ok(Ledger::open_existing(path)?)
-}
-
 /// Open the existing ledger the flags and config name: a SQLite file, or the shared PostgreSQL
 /// ledger of `storage.engine: "postgres"`.
 pub fn open_existing_store(store: Option<&Path>, config: Option<&Path>) -> anyhow::Result<Ledger> {

@@ -81,7 +81,14 @@ fn main() -> ExitCode {
                             .and_then(LedgerStoreError::code)
                     })
                 })
-                .filter(|c| matches!(*c, "LEDGER_FEATURE_UNAVAILABLE" | "LEDGER_SCHEMA_OUTDATED"));
+                .filter(|c| {
+                    matches!(
+                        *c,
+                        "LEDGER_FEATURE_UNAVAILABLE"
+                            | "LEDGER_SCHEMA_OUTDATED"
+                            | "LEDGER_VACUUM_BY_POSTGRES"
+                    )
+                });
             match code {
                 Some(code) => errln!("error: {code}: {err:#}"),
                 None => errln!("error: {err:#}"),

@@ -238,14 +238,53 @@ fn servers_share_a_migrated_postgres_ledger_without_a_lease() {
     let verify = cli(&["store", "verify", "--json"]);
     assert_eq!(verify.status.code(), Some(0), "{verify:?}");
 
-    let activity = cli(&["activity", "search"]);
-    let text = String::from_utf8_lossy(&activity.stderr);
-    assert_eq!(activity.status.code(), Some(2), "{text}");
+    // `activity search` reads the shared ledger too: the applied proposal's receipt first,
+    // and a text search finds a proposal by the reason its server was given.
+    let activity = cli(&["activity", "search", "--json"]);
+    assert_eq!(activity.status.code(), Some(0), "{activity:?}");
+    let doc: Value = serde_json::from_slice(&activity.stdout).unwrap();
+    let text = doc.to_string();
     assert!(
-        text.starts_with("error: LEDGER_FEATURE_UNAVAILABLE: ")
-            && text.contains("activity search is not available on a PostgreSQL ledger yet"),
+        text.contains(&format!("\"proposal\":\"{}\"", ids[0])),
+        "{doc}"
+    );
+    assert!(text.contains("\"kind\":\"receipt\""), "{doc}");
+    let found = cli(&["activity", "search", "--text", "server 1", "--json"]);
+    assert_eq!(found.status.code(), Some(0), "{found:?}");
+    let found = String::from_utf8_lossy(&found.stdout).to_string();
+    assert!(
+        found.contains(&ids[1]) && !found.contains(&ids[0]),
+        "{found}"
+    );
+    // `store export` writes the shared ledger's records, and the export verifies on its own.
+    let file = fx.dir.path().join("exports/ledger.jsonl");
+    let export = cli(&["store", "export", "--output", file.to_str().unwrap()]);
+    assert_eq!(export.status.code(), Some(0), "{export:?}");
+    assert!(
+        String::from_utf8_lossy(&export.stderr)
+            .contains("exported 2 proposal(s), 4 evidence bundle(s)")
+            || String::from_utf8_lossy(&export.stdout)
+                .contains("exported 2 proposal(s), 4 evidence bundle(s)"),
+        "{export:?}"
+    );
+    let verified = fx
+        .cmd()
+        .args(["store", "verify-export"])
+        .arg(&file)
+        .arg("--config")
+        .arg(&fx.config)
+        .output()
+        .unwrap();
+    assert_eq!(verified.status.code(), Some(0), "{verified:?}");
+    // `store vacuum` says PostgreSQL does it, before any SQLite lease file is made.
+    let vacuum = cli(&["store", "vacuum"]);
+    let text = String::from_utf8_lossy(&vacuum.stderr);
+    assert_eq!(vacuum.status.code(), Some(2), "{text}");
+    assert!(
+        text.starts_with("error: LEDGER_VACUUM_BY_POSTGRES: ") && text.contains("autovacuum"),
         "{text}"
     );
-    // No SQLite ledger was made beside the config.
+    // No SQLite ledger (nor its lease) was made beside the config.
     assert!(!fx.store.exists());
+    assert!(!fx.store.parent().unwrap().exists(), "{:?}", fx.store);
 }

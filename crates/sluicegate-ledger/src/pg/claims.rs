@@ -119,7 +119,7 @@ fn item(r: &Row) -> Result<WorkItem, LedgerError> {
     })
 }
 
-fn dead_letter(r: &Row) -> Result<WorkerDeadLetter, LedgerError> {
+pub(super) fn dead_letter(r: &Row) -> Result<WorkerDeadLetter, LedgerError> {
     Ok(WorkerDeadLetter {
         dead_letter_id: r.try_get(0)?,
         proposal_id: r.try_get(1)?,

@@ -31,8 +31,11 @@
 //! transaction that stays open anywhere on the PostgreSQL server holds the feed back until it
 //! ends (never loses or reorders anything).
 
+mod activity;
 mod claims;
+mod export;
 mod feed;
+mod inbox;
 mod open;
 #[cfg(test)]
 mod plan_tests;
@@ -40,8 +43,12 @@ mod query;
 mod read;
 mod rows;
 mod schema;
+mod search;
+#[cfg(test)]
+mod search_plans;
 mod session;
 mod stmts;
+mod webhook;
 mod write;
 mod writer;
 #[cfg(test)]
@@ -54,6 +61,7 @@ use sluicegate_core::config::Durability;
 use crate::{Clock, LedgerError, Pending};
 
 pub use claims::WorkSignal;
+pub(crate) use export::range_end;
 pub use open::{POSTGRES_SCHEMA_VERSION, SchemaMigration};
 
 /// A PostgreSQL ledger: its writer thread and its reader threads.

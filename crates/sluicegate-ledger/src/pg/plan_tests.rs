@@ -12,7 +12,7 @@ use postgres::{Client, NoTls};
 use super::query::{self, Where};
 use crate::query::{EventFilter, Filter};
 
-fn database() -> Option<(sluicegate_test_support::engines::TestDatabase, Client)> {
+pub(super) fn database() -> Option<(sluicegate_test_support::engines::TestDatabase, Client)> {
     let db = sluicegate_test_support::app_db::block_on(
         sluicegate_test_support::engines::TestDatabase::create(
             sluicegate_test_support::engines::EngineKind::Postgres,
@@ -46,7 +46,7 @@ impl FromStrUrl for postgres::Config {
 }
 
 /// The plan of `sql`, asserting it reads no table sequentially.
-fn plan(client: &mut Client, what: &str, (sql, w): (String, Where)) -> String {
+pub(super) fn plan(client: &mut Client, what: &str, (sql, w): (String, Where)) -> String {
     let plan: Vec<String> = client
         .query(&format!("EXPLAIN {sql}"), &w.params())
         .unwrap()
@@ -61,7 +61,7 @@ fn plan(client: &mut Client, what: &str, (sql, w): (String, Where)) -> String {
     plan
 }
 
-fn some(v: &str) -> Option<String> {
+pub(super) fn some(v: &str) -> Option<String> {
     Some(v.to_string())
 }
 

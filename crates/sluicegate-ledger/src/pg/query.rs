@@ -14,7 +14,7 @@ pub(crate) struct Where {
 
 impl Where {
     /// The next parameter's placeholder, binding `value` to it.
-    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+    pub(crate) fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
         self.params.push(Box::new(value));
         format!("${}", self.params.len())
     }

@@ -194,6 +194,8 @@ CREATE TRIGGER writeback_jobs_content_fixed BEFORE UPDATE OF writeback_job_id, p
   FOR EACH ROW EXECUTE FUNCTION sluicegate_refuse_change('a recorded writeback job never changes');
 "#,
     super::claims::MIGRATION,
+    super::search::MIGRATION,
+    super::webhook::MIGRATION,
 ];
 
 /// The schema version this build reads and writes.

@@ -74,10 +74,6 @@ impl EventFlags {
         })
     }
 
-    fn store_path(&self) -> PathBuf {
-        sluicegate_runtime::paths::store_path(self.store.as_deref(), self.config.as_deref())
-    }
-
     /// The existing ledger (SQLite, or the config's PostgreSQL ledger).
     fn ledger(&self) -> anyhow::Result<sluicegate_ledger::Ledger> {
         crate::common::open_ledger(self.store.as_deref(), self.config.as_deref())

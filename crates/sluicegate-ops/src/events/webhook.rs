@@ -134,9 +134,9 @@ fn plan(a: &WebhookArgs, env: &Env) -> Result<Plan> {
 
 pub fn run(a: WebhookArgs, out: &mut dyn Printer) -> Outcome {
     let plan = plan(&a, &Env::process())?;
-    let store = a.events.store_path();
     let ledger = a.events.ledger()?;
-    let store_shown = store.display().to_string();
+    // The SQLite file, or a PostgreSQL ledger's `$ENV` label (never its URL).
+    let store_shown = ledger.path().display().to_string();
     runtime()?.block_on(async {
         let mut stop = Stop::new()?;
         let mut after = match a.since_event_id {
