@@ -32,13 +32,24 @@ pub(crate) const KEY_CHARS: i64 = 16;
 /// The writer indexes in the middle of a busy stretch once this many bundles wait.
 pub(crate) const BUSY_BACKLOG: i64 = 512;
 
+/// Bundles indexed per busy step. The step rides in a group's transaction (about 3 µs a
+/// bundle), so every caller of that group waits for it: small steps, often (every fourth
+/// group), drain a backlog faster than 16 concurrent sessions fill it without one long
+/// stall. A batch of 1,024 in a transaction of its own stalled every session for several
+/// milliseconds and an fsync, a few times a second, and that was the p99 under load.
+pub(crate) const BUSY_BATCH: i64 = 128;
+
 /// The writer indexes when idle once this many bundles wait. A caller that arrives during
-/// a batch waits for it (about 3 µs a bundle), so batches are rare rather than small: one
-/// call in 256 waits, and the p99 of a lone caller stays clear of it.
+/// a batch waits for it, so batches are rare rather than tiny: one call in 256 waits, and
+/// the p99 of a lone caller stays clear of it.
 pub(crate) const IDLE_BACKLOG: i64 = 256;
 
-/// At most this many bundles per indexing transaction.
-const BATCH: i64 = 1024;
+/// Bundles per idle transaction: a lull under load is short, and the next caller waits for
+/// the batch in progress (the writer looks at its queue between batches).
+pub(crate) const IDLE_BATCH: i64 = 256;
+
+/// Bundles per transaction when everything waiting is indexed at once (maintenance).
+pub(crate) const FULL_BATCH: i64 = 1024;
 
 /// The table without a `public.` schema, so a `--table x` filter, which matches `x` and
 /// `public.x` (and nothing else), finds both under one key.
@@ -103,13 +114,13 @@ pub(crate) fn backlog(conn: &Connection) -> Result<i64, LedgerError> {
     Ok(last - mark(conn)?)
 }
 
-/// Index up to [`BATCH`] waiting bundles in the caller's transaction; returns how many.
-pub(crate) fn index_batch(conn: &Connection, now: &str) -> Result<i64, LedgerError> {
+/// Index up to `batch` waiting bundles in the caller's transaction; returns how many.
+pub(crate) fn index_batch(conn: &Connection, now: &str, batch: i64) -> Result<i64, LedgerError> {
     let from = mark(conn)?;
     let last: i64 = conn
         .prepare_cached("SELECT COALESCE(MAX(rowid), 0) FROM evidence_bundles")?
         .query_row([], |r| r.get(0))?;
-    let upto = last.min(from + BATCH);
+    let upto = last.min(from + batch);
     if upto <= from {
         return Ok(0);
     }

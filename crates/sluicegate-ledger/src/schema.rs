@@ -305,7 +305,7 @@ fn after(version: usize, tx: &rusqlite::Transaction<'_>) -> Result<(), crate::Le
     }
     if version == 8 {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        while crate::evidence_keys::index_batch(tx, &now)? > 0 {}
+        while crate::evidence_keys::index_batch(tx, &now, crate::evidence_keys::FULL_BATCH)? > 0 {}
     }
     if version == 12 {
         crate::counts::recount(tx)?;

@@ -53,20 +53,24 @@ type Finish = Box<dyn FnOnce(Result<(), &str>) + Send>;
 type Job = Box<dyn FnOnce(Result<&Connection, &str>) -> (bool, Finish) + Send>;
 
 /// Upkeep the writer does for the ledger between callers' jobs, told how the writer is
-/// doing. It decides cheaply whether anything is due and, when it is, does it in a
-/// transaction of its own ([`in_transaction`]); it returns whether more is still due.
-pub(crate) type Chores = Box<dyn FnMut(&Connection, Pace) -> bool + Send>;
+/// doing. It decides cheaply whether anything is due and, when it is, does one bounded step
+/// of it: when `Idle`, in a transaction of its own ([`in_transaction`]); when `Busy`, inside
+/// the group's transaction, under a savepoint the writer rolls back if the step fails (so
+/// the step costs no commit and no fsync of its own, and the callers of the group wait for
+/// one small step rather than for a transaction of upkeep). It returns whether more is
+/// still due.
+pub(crate) type Chores = Box<dyn FnMut(&Connection, Pace) -> Result<bool, LedgerError> + Send>;
 
 /// When chores run: `Idle`, the queue is empty and the writer is about to sleep; `Busy`, a
-/// long stretch of groups without a lull (chores then only do what cannot wait).
+/// long stretch of groups without a lull (chores then ride along in a group's transaction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pace {
     Idle,
     Busy,
 }
 
-/// Under sustained load, chores get a turn after this many groups.
-const GROUPS_BETWEEN_BUSY_CHORES: u32 = 16;
+/// Under sustained load, chores get a turn in every this many groups.
+const GROUPS_BETWEEN_BUSY_CHORES: u32 = 4;
 
 /// The answer to one write: await it from async code, or [`Pending::wait`] from synchronous
 /// code. Resolves only after the write is committed (or has failed).
@@ -234,12 +238,12 @@ fn run(conn: Connection, rx: Receiver<Job>, mut chores: Chores) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        commit_group(&conn, group);
         groups_since_chores += 1;
-        if groups_since_chores >= GROUPS_BETWEEN_BUSY_CHORES {
+        let busy_chores = groups_since_chores >= GROUPS_BETWEEN_BUSY_CHORES;
+        if busy_chores {
             groups_since_chores = 0;
-            let _ = chores(&conn, Pace::Busy);
         }
+        commit_group(&conn, group, busy_chores.then_some(&mut chores));
     }
 }
 
@@ -247,7 +251,7 @@ fn run(conn: Connection, rx: Receiver<Job>, mut chores: Chores) {
 /// is worked off in the lull, a batch at a time), then the next job; `None` once every sender
 /// is gone.
 fn after_chores(conn: &Connection, rx: &Receiver<Job>, chores: &mut Chores) -> Option<Job> {
-    while chores(conn, Pace::Idle) {
+    while chores(conn, Pace::Idle).unwrap_or(false) {
         match rx.try_recv() {
             Ok(job) => return Some(job),
             Err(TryRecvError::Disconnected) => return None,
@@ -293,7 +297,9 @@ fn poll_for_job(rx: &Receiver<Job>) -> Polled {
     }
 }
 
-fn commit_group(conn: &Connection, group: Vec<Job>) {
+/// Run `group` in one transaction and answer its callers once it is committed; `chores`, when
+/// given, get a busy step in the same transaction after the jobs.
+fn commit_group(conn: &Connection, group: Vec<Job>, chores: Option<&mut Chores>) {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         let why = e.to_string();
         for job in group {
@@ -321,6 +327,15 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
         }
         kept_any |= keep;
         finishes.push((keep, finish));
+    }
+    if let Some(chores) = chores {
+        // Upkeep never costs a caller its record: a step that fails is rolled back alone.
+        if exec(conn, "SAVEPOINT chore").is_ok() {
+            if chores(conn, Pace::Busy).is_err() {
+                let _ = exec(conn, "ROLLBACK TO chore");
+            }
+            let _ = exec(conn, "RELEASE chore");
+        }
     }
     let committed = if kept_any {
         exec(conn, "COMMIT").map(|_| ()).map_err(|e| {
@@ -352,7 +367,10 @@ mod tests {
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
         conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE);")
             .unwrap();
-        (Writer::start(conn, Box::new(|_, _| false)).unwrap(), dir)
+        (
+            Writer::start(conn, Box::new(|_, _| Ok(false))).unwrap(),
+            dir,
+        )
     }
 
     fn count(dir: &tempfile::TempDir) -> i64 {
@@ -412,6 +430,76 @@ mod tests {
             p.wait().unwrap();
         }
         assert_eq!(count(&dir), 200);
+    }
+
+    /// Queue `n` inserts behind a job that holds the writer until all are queued, so they run
+    /// as several full groups in a row (a busy stretch), with `chores` doing upkeep.
+    fn busy_stretch(chores: Chores, n: i64) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE); CREATE TABLE chore (v INTEGER);",
+        )
+        .unwrap();
+        let w = Writer::start(conn, chores).unwrap();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let gate = w.submit(move |_| {
+            wait.recv().unwrap();
+            Ok(())
+        });
+        let pending: Vec<_> = (0..n)
+            .map(|v| {
+                w.submit(move |c| {
+                    c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+                    Ok(())
+                })
+            })
+            .collect();
+        go.send(()).unwrap();
+        gate.wait().unwrap();
+        for p in pending {
+            p.wait().unwrap();
+        }
+        drop(w);
+        dir
+    }
+
+    fn chore_rows(dir: &tempfile::TempDir) -> i64 {
+        Connection::open(dir.path().join("w.db"))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM chore", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn busy_upkeep_rides_in_a_group_and_a_failed_step_is_rolled_back_alone() {
+        let n = MAX_GROUP as i64 * (GROUPS_BETWEEN_BUSY_CHORES as i64 + 1);
+        // Upkeep that writes and then fails: its write goes, every caller's record stays.
+        let failing: Chores = Box::new(|c, pace| {
+            if pace == Pace::Busy {
+                c.execute("INSERT INTO chore (v) VALUES (1)", [])?;
+                return Err(LedgerError::Io("upkeep failed".into()));
+            }
+            Ok(false)
+        });
+        let dir = busy_stretch(failing, n);
+        assert_eq!(count(&dir), n);
+        assert_eq!(chore_rows(&dir), 0, "a failed busy step leaves nothing");
+        // Upkeep that succeeds is committed with the group it rode in.
+        let steps = Arc::new(AtomicUsize::new(0));
+        let seen = steps.clone();
+        let working: Chores = Box::new(move |c, pace| {
+            if pace == Pace::Busy {
+                seen.fetch_add(1, Ordering::SeqCst);
+                c.execute("INSERT INTO chore (v) VALUES (1)", [])?;
+            }
+            Ok(false)
+        });
+        let dir = busy_stretch(working, n);
+        assert_eq!(count(&dir), n);
+        let steps = steps.load(Ordering::SeqCst) as i64;
+        assert!(steps >= 1, "a busy stretch of full groups gets upkeep");
+        assert_eq!(chore_rows(&dir), steps);
     }
 
     #[tokio::test]
