@@ -284,6 +284,20 @@ async fn three_servers_and_two_workers_apply_1000_signed_proposals_exactly_once(
     }
     assert_eq!(per_url.len(), SERVERS, "every server answered: {per_url:?}");
     assert_eq!(per_mode.len(), 2, "both kinds of client: {per_mode:?}");
+    // A stateless (2026-07-28) client is not tied to a server: its requests went to each
+    // server in turn, and every one of its proposals was recorded (checked above and below).
+    let mut stateless: BTreeMap<u64, HashSet<&str>> = BTreeMap::new();
+    for c in calls.iter().filter(|c| c["mode"] == "2026-07-28") {
+        stateless
+            .entry(c["client"].as_u64().unwrap())
+            .or_default()
+            .insert(c["url"].as_str().unwrap());
+    }
+    assert!(!stateless.is_empty());
+    assert!(
+        stateless.values().any(|servers| servers.len() == SERVERS),
+        "a stateless client's calls were answered by every server: {stateless:?}"
+    );
     let ids: HashSet<&str> = proposed.iter().map(String::as_str).collect();
     assert_eq!(ids.len(), n, "every proposal has its own id");
     let proposing = started.elapsed() - setup;

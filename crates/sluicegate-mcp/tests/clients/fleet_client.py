@@ -4,9 +4,11 @@ Usage:
   fleet_client.py batch N CLIENTS_PER_URL URL...
       Propose a note for each of the rows W-0 .. W-(N-1), exactly once each, spread over the
       URLs: CLIENTS_PER_URL clients per URL (half of them legacy sessions negotiating
-      2025-11-25, half stateless 2026-07-28) take the next row from one shared queue. Prints
-      one JSON document: {"calls": [{"i", "url", "mode", "ok", "code", "reason",
-      "proposal_id", "evidence_id"}]}.
+      2025-11-25, which stay on their URL; half stateless 2026-07-28, whose requests a
+      client-side balancer sends to each URL in turn, starting at their own) take the next
+      row from one shared queue. Prints one JSON document: {"calls": [{"i", "client", "url"
+      (the server that answered), "mode", "ok", "code", "reason", "proposal_id",
+      "evidence_id"}]}.
   fleet_client.py loop STOP_FILE URL...
       Until STOP_FILE exists: one legacy and one stateless client per URL, each alternating a
       read of row T-1 and a proposal for a row of its own, L-<client>-<k> for k = 0, 1, ...
@@ -52,9 +54,36 @@ def answer(result):
     }
 
 
-def open_client(url, mode):
+class Balancer(httpx2.AsyncBaseTransport):
+    """A load balancer in the client: each request goes to the next server in turn. Only a
+    stateless (2026-07-28) client can be balanced like this; a legacy session lives on the
+    server that opened it."""
+
+    def __init__(self, urls, first):
+        self.raw = list(urls)
+        self.urls = [httpx2.URL(u) for u in urls]
+        self.next = first
+        self.last = None
+        self.inner = httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request):
+        k = self.next % len(self.urls)
+        self.next += 1
+        target = self.urls[k]
+        request.url = request.url.copy_with(host=target.host, port=target.port)
+        request.headers["Host"] = f"{target.host}:{target.port}"
+        self.last = self.raw[k]
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self):
+        await self.inner.aclose()
+
+
+def open_client(url, mode, transport=None):
     token = os.environ["SLUICEGATE_HTTP_TOKEN"]
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    http = httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {token}"}, timeout=60, transport=transport
+    )
     return Client(streamable_http_client(url, http_client=http), mode=mode)
 
 
@@ -69,8 +98,9 @@ async def batch(n, per_url, urls):
         queue.put_nowait(i)
     calls = []
 
-    async def run(url, mode):
-        async with open_client(url, mode) as client:
+    async def run(client_no, url, mode):
+        balancer = Balancer(urls, urls.index(url)) if mode == "2026-07-28" else None
+        async with open_client(url, mode, balancer) as client:
             proposal = (await tools_by_kind(client))["proposal"]
             while True:
                 try:
@@ -78,9 +108,13 @@ async def batch(n, per_url, urls):
                 except asyncio.QueueEmpty:
                     return
                 result = await client.call_tool(proposal, {"ticket_id": f"W-{i}", "note": f"fleet {i}"})
-                calls.append({"i": i, "url": url, "mode": mode, **answer(result)})
+                answered_by = balancer.last if balancer else url
+                calls.append(
+                    {"i": i, "client": client_no, "url": answered_by, "mode": mode, **answer(result)}
+                )
 
-    await asyncio.gather(*(run(url, MODES[c % 2]) for url in urls for c in range(per_url)))
+    clients = [(url, MODES[c % 2]) for url in urls for c in range(per_url)]
+    await asyncio.gather(*(run(n, url, mode) for n, (url, mode) in enumerate(clients)))
     calls.sort(key=lambda c: c["i"])
     print(json.dumps({"calls": calls}))
 
