@@ -48,6 +48,8 @@ mod search;
 mod search_plans;
 mod session;
 mod stmts;
+#[cfg(test)]
+mod upgrade_tests;
 mod webhook;
 mod write;
 mod writer;
