@@ -53,9 +53,9 @@ fn a_ledger_at_every_older_version_migrates_to_this_builds_and_opens() {
         if from > 0 {
             assert_eq!(version(db.url()), from);
             // A server refuses the older ledger and names the fix.
-            let refused = Ledger::open_postgres(db.url(), "$LEDGER", Durability::Full)
-                .err()
-                .expect("an older ledger is refused");
+            let Err(refused) = Ledger::open_postgres(db.url(), "$LEDGER", Durability::Full) else {
+                panic!("a ledger at version {from} opened without `store migrate`");
+            };
             assert_eq!(refused.code(), Some("LEDGER_SCHEMA_OUTDATED"), "{refused}");
         }
         let (before, after) = on_client(db.url(), |c| migrate(c).unwrap());
