@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
-use sluicegate_core::config::{Capability, Config};
+use sluicegate_core::config::{Capability, Config, LedgerStorage};
 use sluicegate_core::secrets::{redact, redact_text};
 use sluicegate_core::tools::{AliasMode, description, exposed_tools, input_schema};
 use sluicegate_core::writeback::idempotency_key;
@@ -35,6 +35,15 @@ fn executor_of(config: &Config, cap: &Capability) -> String {
         .map(|e| e.type_name())
         .unwrap_or("sql_update")
         .to_string()
+}
+
+/// The ledger's storage as the summary shows it: the SQLite file, or for a PostgreSQL ledger
+/// the engine and the name of the env var holding its URL (never the URL: it is a secret).
+fn storage(config: &Config, store: &Path) -> Value {
+    match &config.ledger {
+        LedgerStorage::Sqlite { .. } => json!({"sqlite_path": store}),
+        LedgerStorage::Postgres { url_env } => json!({"engine": "postgres", "url_env": url_env}),
+    }
 }
 
 /// `GET /api/summary`'s `setup` and `doctor`.
@@ -106,7 +115,7 @@ pub fn summary(config: Option<&Config>, config_path: Option<&Path>, store: &Path
             "config_path": config_path,
             "store_path": store,
             "mode": config.mode.as_str(),
-            "storage": {"sqlite_path": store},
+            "storage": storage(config, store),
             "trusted_context": config.trusted_context.as_ref().map(|t| json!({
                 "provider": t.provider.as_str(), "values": t.values,
             })),

@@ -167,6 +167,17 @@ fn the_ui_serves_a_fleet_ledger_and_sees_other_servers_proposals_live() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains(&first), "{page}");
 
+    // The summary names the ledger by its engine and env var, never by its URL.
+    let (status, summary) = get("/api/summary");
+    assert_eq!(status, 200, "{summary}");
+    assert!(!summary.contains(db.url()), "{summary}");
+    let summary: Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(
+        summary["setup"]["storage"],
+        json!({"engine": "postgres", "url_env": "SG_LEDGER_URL"}),
+        "{summary}"
+    );
+
     // Decisions through the JSON API, recorded in the shared ledger.
     let session: Value = serde_json::from_str(&get("/api/session").1).unwrap();
     let csrf = session["csrf"].as_str().unwrap().to_string();
