@@ -534,78 +534,103 @@ pub(crate) fn worker_item(d: crate::WorkerDeadLetter) -> (i64, ActivityItem) {
 }
 
 fn item_from_row(kind: Kind, r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActivityItem)> {
-    match kind {
-        Kind::DeadLetter => return dead_letter_item(r),
-        Kind::WorkerDeadLetter => return worker_dead_letter_item(r),
-        _ => {}
+    row_item(kind, r, |kind, r| match kind {
+        Kind::WorkerDeadLetter => worker_dead_letter_item(r),
+        _ => dead_letter_item(r),
+    })
+}
+
+/// A row of either engine's activity statements, read by column position.
+pub(crate) trait ActivityRow {
+    type Error;
+    fn text(&self, i: usize) -> Result<String, Self::Error>;
+    fn opt(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    fn int(&self, i: usize) -> Result<i64, Self::Error>;
+    /// A yes/no column (SQLite keeps it as 0 or 1).
+    fn flag(&self, i: usize) -> Result<bool, Self::Error>;
+}
+
+impl ActivityRow for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.get(i)
     }
-    let created_at: String = r.get(0)?;
-    let id: i64 = r.get(1)?;
+    fn opt(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.get(i)
+    }
+    fn int(&self, i: usize) -> rusqlite::Result<i64> {
+        self.get(i)
+    }
+    fn flag(&self, i: usize) -> rusqlite::Result<bool> {
+        Ok(self.get::<_, i64>(i)? != 0)
+    }
+}
+
+/// One row of `kind`'s statement (the same columns on both engines) as its item, with its
+/// id. The dead-letter kinds' rows have shapes of their own: `dead_letter` reads those.
+pub(crate) fn row_item<R: ActivityRow, E: From<R::Error>>(
+    kind: Kind,
+    r: &R,
+    dead_letter: impl Fn(Kind, &R) -> Result<(i64, ActivityItem), E>,
+) -> Result<(i64, ActivityItem), E> {
     let item = match kind {
+        Kind::DeadLetter | Kind::WorkerDeadLetter => return dead_letter(kind, r),
         Kind::Proposal => {
-            let proposal: String = r.get(7)?;
+            let proposal = r.text(7)?;
             ActivityItem {
                 kind: "proposal",
-                capability: r.get(2)?,
-                tenant: r.get(3)?,
-                principal: r.get(4)?,
-                object: opt_join(r.get(5)?, r.get(6)?),
+                capability: r.opt(2)?,
+                tenant: r.opt(3)?,
+                principal: r.opt(4)?,
+                object: opt_join(r.opt(5)?, r.opt(6)?),
                 replay: Some(format!("replay_{proposal}")),
                 proposal: Some(proposal),
-                evidence: r.get(8)?,
-                status: r.get(9)?,
-                source: r.get(10)?,
-                table: Some(format!(
-                    "{}.{}",
-                    r.get::<_, String>(11)?,
-                    r.get::<_, String>(12)?
-                )),
+                evidence: r.opt(8)?,
+                status: r.opt(9)?,
+                source: r.opt(10)?,
+                table: Some(format!("{}.{}", r.text(11)?, r.text(12)?)),
                 ..ActivityItem::default()
             }
         }
         Kind::Evidence => ActivityItem {
             kind: "evidence",
-            capability: r.get(2)?,
-            tenant: r.get(3)?,
-            principal: r.get(4)?,
-            object: opt_join(r.get(5)?, r.get(6)?),
-            evidence: r.get(7)?,
+            capability: r.opt(2)?,
+            tenant: r.opt(3)?,
+            principal: r.opt(4)?,
+            object: opt_join(r.opt(5)?, r.opt(6)?),
+            evidence: r.opt(7)?,
             status: Some(EVIDENCE_RECORDED.into()),
-            source: r.get(8)?,
-            table: r.get(9)?,
+            source: r.opt(8)?,
+            table: r.opt(9)?,
             ..ActivityItem::default()
         },
-        Kind::QueryAudit => {
-            let primary_key: Option<String> = r.get(7)?;
-            ActivityItem {
-                kind: "query-audit",
-                capability: r.get(2)?,
-                tenant: r.get(3)?,
-                principal: r.get(4)?,
-                object: opt_join(r.get(5)?, r.get(6)?).or(primary_key),
-                query_audit: Some(id.to_string()),
-                status: Some(QUERY_AUDITED.into()),
-                source: r.get(8)?,
-                table: r.get(9)?,
-                query_fingerprint: r.get(10)?,
-                ..ActivityItem::default()
-            }
-        }
+        Kind::QueryAudit => ActivityItem {
+            kind: "query-audit",
+            capability: r.opt(2)?,
+            tenant: r.opt(3)?,
+            principal: r.opt(4)?,
+            object: opt_join(r.opt(5)?, r.opt(6)?).or(r.opt(7)?),
+            query_audit: Some(r.int(1)?.to_string()),
+            status: Some(QUERY_AUDITED.into()),
+            source: r.opt(8)?,
+            table: r.opt(9)?,
+            query_fingerprint: r.opt(10)?,
+            ..ActivityItem::default()
+        },
         Kind::Receipt => {
-            let proposal: String = r.get(2)?;
+            let proposal = r.text(2)?;
             ActivityItem {
                 kind: "receipt",
-                receipt: Some(id),
+                receipt: Some(r.int(1)?),
                 replay: Some(format!("replay_{proposal}")),
                 proposal: Some(proposal),
-                status: r.get(3)?,
-                source_database_mutated: Some(r.get::<_, i64>(4)? != 0),
+                status: r.opt(3)?,
+                source_database_mutated: Some(r.flag(4)?),
                 ..ActivityItem::default()
             }
         }
-        Kind::DeadLetter => return dead_letter_item(r),
-        Kind::WorkerDeadLetter => return worker_dead_letter_item(r),
     };
+    let (created_at, id) = (r.text(0)?, r.int(1)?);
     Ok((id, ActivityItem { created_at, ..item }))
 }
 

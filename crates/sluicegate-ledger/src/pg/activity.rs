@@ -17,9 +17,9 @@ use super::query::Where;
 use super::{PgLedger, claims, search};
 use crate::LedgerError;
 use crate::activity::{
-    ActivityCursor, ActivityItem, ActivityQuery, EVIDENCE_RECORDED, Kind, Link, MAX_ACTIVITY_LIMIT,
-    QUERY_AUDITED, WEBHOOK_DEAD_LETTER, WORKER_DEAD_LETTER, is_receipt_status, opt_join, set,
-    webhook_item, worker_item,
+    ActivityCursor, ActivityItem, ActivityQuery, ActivityRow, EVIDENCE_RECORDED, Kind, Link,
+    MAX_ACTIVITY_LIMIT, QUERY_AUDITED, WEBHOOK_DEAD_LETTER, WORKER_DEAD_LETTER, is_receipt_status,
+    row_item, set, webhook_item, worker_item,
 };
 use crate::pg::stmts::Prepared;
 use sluicegate_core::lifecycle::State;
@@ -230,76 +230,26 @@ pub(crate) fn kind_sql(q: &ActivityQuery, link: &Link) -> Vec<KindSql> {
 
 /// One row of `kind`'s statement as its item, with its id.
 fn item(kind: Kind, r: &Row) -> Result<(i64, ActivityItem), LedgerError> {
-    match kind {
-        Kind::WorkerDeadLetter => return Ok(worker_item(claims::dead_letter(r)?)),
-        Kind::DeadLetter => return Ok(webhook_item(super::webhook::dead_letter(r)?)),
-        _ => {}
+    row_item(kind, r, |kind, r| match kind {
+        Kind::WorkerDeadLetter => Ok(worker_item(claims::dead_letter(r)?)),
+        _ => Ok(webhook_item(super::webhook::dead_letter(r)?)),
+    })
+}
+
+impl ActivityRow for Row {
+    type Error = postgres::Error;
+    fn text(&self, i: usize) -> Result<String, postgres::Error> {
+        self.try_get(i)
     }
-    let created_at: String = r.try_get(0)?;
-    let id: i64 = r.try_get(1)?;
-    let item = match kind {
-        Kind::Proposal => {
-            let proposal: String = r.try_get(7)?;
-            let (schema, table): (String, String) = (r.try_get(11)?, r.try_get(12)?);
-            ActivityItem {
-                kind: "proposal",
-                capability: r.try_get(2)?,
-                tenant: r.try_get(3)?,
-                principal: r.try_get(4)?,
-                object: opt_join(r.try_get(5)?, r.try_get(6)?),
-                replay: Some(format!("replay_{proposal}")),
-                proposal: Some(proposal),
-                evidence: r.try_get(8)?,
-                status: r.try_get(9)?,
-                source: r.try_get(10)?,
-                table: Some(format!("{schema}.{table}")),
-                ..ActivityItem::default()
-            }
-        }
-        Kind::Evidence => ActivityItem {
-            kind: "evidence",
-            capability: r.try_get(2)?,
-            tenant: r.try_get(3)?,
-            principal: r.try_get(4)?,
-            object: opt_join(r.try_get(5)?, r.try_get(6)?),
-            evidence: r.try_get(7)?,
-            status: Some(EVIDENCE_RECORDED.into()),
-            source: r.try_get(8)?,
-            table: r.try_get(9)?,
-            ..ActivityItem::default()
-        },
-        Kind::QueryAudit => {
-            let primary_key: Option<String> = r.try_get(7)?;
-            ActivityItem {
-                kind: "query-audit",
-                capability: r.try_get(2)?,
-                tenant: r.try_get(3)?,
-                principal: r.try_get(4)?,
-                object: opt_join(r.try_get(5)?, r.try_get(6)?).or(primary_key),
-                query_audit: Some(id.to_string()),
-                status: Some(QUERY_AUDITED.into()),
-                source: r.try_get(8)?,
-                table: r.try_get(9)?,
-                query_fingerprint: r.try_get(10)?,
-                ..ActivityItem::default()
-            }
-        }
-        Kind::Receipt => {
-            let proposal: String = r.try_get(2)?;
-            ActivityItem {
-                kind: "receipt",
-                receipt: Some(id),
-                replay: Some(format!("replay_{proposal}")),
-                proposal: Some(proposal),
-                status: r.try_get(3)?,
-                source_database_mutated: Some(r.try_get(4)?),
-                ..ActivityItem::default()
-            }
-        }
-        Kind::DeadLetter => return Ok(webhook_item(super::webhook::dead_letter(r)?)),
-        Kind::WorkerDeadLetter => return Ok(worker_item(claims::dead_letter(r)?)),
-    };
-    Ok((id, ActivityItem { created_at, ..item }))
+    fn opt(&self, i: usize) -> Result<Option<String>, postgres::Error> {
+        self.try_get(i)
+    }
+    fn int(&self, i: usize) -> Result<i64, postgres::Error> {
+        self.try_get(i)
+    }
+    fn flag(&self, i: usize) -> Result<bool, postgres::Error> {
+        self.try_get(i)
+    }
 }
 
 impl PgLedger {
