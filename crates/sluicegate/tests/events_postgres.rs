@@ -7,7 +7,7 @@
 
 mod mcp_support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use mcp_support::*;
@@ -17,18 +17,8 @@ use sluicegate_test_support::app_db::block_on;
 use sluicegate_test_support::engines::{EngineKind, TestDatabase};
 use sluicegate_test_support::{HttpStub, Reply};
 
-fn on_ledger(fx: &Fixture, url: &str, args: &[&str]) -> Command {
-    let mut c = fx.cmd();
-    c.args(args)
-        .arg("--config")
-        .arg(&fx.config)
-        .env_remove("SLUICEGATE_STORE")
-        .env("SG_LEDGER_URL", url);
-    c
-}
-
 fn run(fx: &Fixture, url: &str, args: &[&str]) -> Output {
-    on_ledger(fx, url, args).output().unwrap()
+    fx.on_ledger(url, args).output().unwrap()
 }
 
 #[test]
@@ -38,15 +28,9 @@ fn events_webhook_delivers_from_the_shared_ledger_once_and_dead_letters_show_in_
     };
     Ledger::migrate_postgres(db.url()).unwrap();
     let fx = Fixture::new(2);
-    let mut config: Value =
-        serde_json::from_str(&std::fs::read_to_string(&fx.config).unwrap()).unwrap();
-    config["storage"] = json!({"engine": "postgres", "url_env": "SG_LEDGER_URL"});
-    std::fs::write(&fx.config, config.to_string()).unwrap();
-    let server = ServerProc::start(on_ledger(
-        &fx,
-        db.url(),
-        &["mcp", "serve-streamable-http", "--port", "0"],
-    ));
+    fx.use_postgres_ledger();
+    let server =
+        ServerProc::start(fx.on_ledger(db.url(), &["mcp", "serve-streamable-http", "--port", "0"]));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

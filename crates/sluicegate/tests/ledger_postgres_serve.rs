@@ -17,13 +17,7 @@ use sluicegate_test_support::app_db::block_on;
 use sluicegate_test_support::engines::{EngineKind, TestDatabase};
 
 fn serve(fx: &Fixture, url: &str) -> Command {
-    let mut c = fx.cmd();
-    c.args(["mcp", "serve-streamable-http", "--config"])
-        .arg(&fx.config)
-        .args(["--port", "0"])
-        .env_remove("SLUICEGATE_STORE")
-        .env("SG_LEDGER_URL", url);
-    c
+    fx.on_ledger(url, &["mcp", "serve-streamable-http", "--port", "0"])
 }
 
 #[test]
@@ -32,10 +26,7 @@ fn servers_share_a_migrated_postgres_ledger_without_a_lease() {
         return;
     };
     let fx = Fixture::new(2);
-    let mut config: Value =
-        serde_json::from_str(&std::fs::read_to_string(&fx.config).unwrap()).unwrap();
-    config["storage"] = json!({"engine": "postgres", "url_env": "SG_LEDGER_URL"});
-    std::fs::write(&fx.config, config.to_string()).unwrap();
+    fx.use_postgres_ledger();
 
     // Not migrated yet: the server stops before it binds, saying what to run.
     let mut early = serve(&fx, db.url())
@@ -170,15 +161,7 @@ fn servers_share_a_migrated_postgres_ledger_without_a_lease() {
     assert!(ledger.verify(&[]).unwrap().ok());
 
     // The operator's commands read the same ledger through the config.
-    let cli = |args: &[&str]| {
-        let mut c = fx.cmd();
-        c.args(args)
-            .arg("--config")
-            .arg(&fx.config)
-            .env_remove("SLUICEGATE_STORE")
-            .env("SG_LEDGER_URL", db.url());
-        c.output().unwrap()
-    };
+    let cli = |args: &[&str]| fx.on_ledger(db.url(), args).output().unwrap();
     let stats = cli(&["store", "stats", "--json"]);
     assert_eq!(stats.status.code(), Some(0), "{stats:?}");
     let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();

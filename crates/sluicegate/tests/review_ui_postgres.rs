@@ -8,7 +8,7 @@
 mod mcp_support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use mcp_support::*;
@@ -17,17 +17,6 @@ use sluicegate_ledger::{Durability, Filter, Ledger};
 use sluicegate_test_support::app_db::block_on;
 use sluicegate_test_support::engines::{EngineKind, TestDatabase};
 use sluicegate_test_support::process::{self, Signal};
-
-/// The fixture's binary on the PostgreSQL ledger its config names.
-fn on_ledger(fx: &Fixture, url: &str, args: &[&str]) -> Command {
-    let mut c = fx.cmd();
-    c.args(args)
-        .arg("--config")
-        .arg(&fx.config)
-        .env_remove("SLUICEGATE_STORE")
-        .env("SG_LEDGER_URL", url);
-    c
-}
 
 /// A running `sluicegate ui`, stopped with SIGTERM when dropped.
 struct Ui(Child);
@@ -56,16 +45,10 @@ fn the_ui_serves_a_fleet_ledger_and_sees_other_servers_proposals_live() {
     };
     Ledger::migrate_postgres(db.url()).unwrap();
     let fx = Fixture::new(2);
-    let mut config: Value =
-        serde_json::from_str(&std::fs::read_to_string(&fx.config).unwrap()).unwrap();
-    config["storage"] = json!({"engine": "postgres", "url_env": "SG_LEDGER_URL"});
-    std::fs::write(&fx.config, config.to_string()).unwrap();
+    fx.use_postgres_ledger();
 
-    let server = ServerProc::start(on_ledger(
-        &fx,
-        db.url(),
-        &["mcp", "serve-streamable-http", "--port", "0"],
-    ));
+    let server =
+        ServerProc::start(fx.on_ledger(db.url(), &["mcp", "serve-streamable-http", "--port", "0"]));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -83,7 +66,8 @@ fn the_ui_serves_a_fleet_ledger_and_sees_other_servers_proposals_live() {
     };
     let first = propose("INV-3001", "customer paid within the grace period");
 
-    let mut child = on_ledger(&fx, db.url(), &["ui", "--port", "0"])
+    let mut child = fx
+        .on_ledger(db.url(), &["ui", "--port", "0"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

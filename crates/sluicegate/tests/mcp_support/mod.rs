@@ -147,6 +147,26 @@ pub fn items_config(format: u8) -> Value {
 }
 
 impl Fixture {
+    /// Point the fixture's config at a shared PostgreSQL ledger whose URL the commands of
+    /// [`Fixture::on_ledger`] find in `SG_LEDGER_URL`.
+    pub fn use_postgres_ledger(&self) {
+        let mut config: Value =
+            serde_json::from_str(&std::fs::read_to_string(&self.config).unwrap()).unwrap();
+        config["storage"] = json!({"engine": "postgres", "url_env": "SG_LEDGER_URL"});
+        std::fs::write(&self.config, config.to_string()).unwrap();
+    }
+
+    /// The fixture's binary running `args --config <config>` on the PostgreSQL ledger at `url`.
+    pub fn on_ledger(&self, url: &str, args: &[&str]) -> Command {
+        let mut c = self.cmd();
+        c.args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .env_remove("SLUICEGATE_STORE")
+            .env("SG_LEDGER_URL", url);
+        c
+    }
+
     /// The stock app of [`ITEMS_APP`] with [`items_config`].
     pub fn items(result_format: u8) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
