@@ -4,14 +4,20 @@
 //! Left to SQLite's auto-checkpoint, that work (a large write plus an fsync) lands inside
 //! whichever tool call happens to cross the threshold, roughly doubling the average cost of
 //! recording a read. A thread with its own connection runs passive checkpoints instead, so tool
-//! calls only append to the WAL. Passive checkpoints never block the writer or readers.
+//! calls only append to the WAL. Passive checkpoints never block the writer or readers. Only
+//! the writer can start the WAL over under sustained load: [`WalRestart`] does it between
+//! groups, after their callers have their answers.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
+
+use crate::LedgerError;
 
 /// How often the WAL is folded back into the ledger file.
 ///
@@ -22,14 +28,15 @@ use rusqlite::{Connection, OpenFlags};
 /// alternating pairs of runs, at the same throughput (docs/performance.md).
 const INTERVAL: Duration = Duration::from_millis(50);
 
-/// The writer's own checkpoint threshold, in pages (4 KiB each: about 16 MiB of WAL).
+/// The WAL length, in pages (4 KiB each: about 8 MiB), at which the writer checkpoints it
+/// itself once a group's callers have their answers ([`WalRestart`]).
 ///
 /// Under sustained load a passive checkpoint from this thread rarely catches the WAL's very
 /// end, because the writer commits again while it runs, and SQLite starts the WAL over only
-/// once every frame is back in the ledger file. The writer's auto-checkpoint runs between
-/// its own commits, so it does catch the end; by then this thread has copied most frames,
-/// which leaves it little to do. Without it the WAL grew to 80–90 MB under load.
-pub(crate) const AUTOCHECKPOINT_PAGES: i64 = 4_000;
+/// once every frame is back in the ledger file. Only the writer, between its own commits, can
+/// catch the end; by then this thread has copied most frames, which leaves it little to do.
+/// Without that the WAL grew to 80–90 MB under load.
+pub(crate) const RESTART_PAGES: i32 = 2_000;
 
 /// `journal_size_limit`: when the WAL starts over, its file is cut back to this many bytes,
 /// so a burst does not leave a large file behind.
@@ -42,7 +49,7 @@ pub(crate) struct Checkpointer {
 
 impl Checkpointer {
     /// Start checkpointing the ledger at `path`. `None` when a second connection cannot be
-    /// opened: the writer's own auto-checkpoint still bounds the WAL.
+    /// opened: the writer's own checkpoint ([`WalRestart`]) still bounds the WAL.
     pub(crate) fn start(path: &Path) -> Option<Checkpointer> {
         let conn = Connection::open_with_flags(
             path,
@@ -56,7 +63,7 @@ impl Checkpointer {
             .spawn(move || {
                 while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(INTERVAL) {
                     // A busy or failed checkpoint is simply retried next time; the writer's
-                    // auto-checkpoint remains the safety net.
+                    // own checkpoint remains the safety net.
                     let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                 }
             })
@@ -74,5 +81,98 @@ impl Drop for Checkpointer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// The writer's own checkpoint, which starts the WAL over under sustained load.
+///
+/// SQLite's auto-checkpoint does this from inside `COMMIT`, so the callers of whichever group
+/// crossed the threshold waited for the copy and the ledger file's fsync: 8-16 ms at 16
+/// sessions, a few times a second, which was most of the calls above the p99 (measured with a
+/// timer around each group's commit). This replaces it (SQLite's WAL hook is the
+/// auto-checkpoint's; installing ours turns that off): a hook notes the WAL's length at each
+/// commit, and the writer checkpoints after the group's callers have their answers, while
+/// they prepare their next calls.
+pub(crate) struct WalRestart {
+    pages: Arc<AtomicI32>,
+}
+
+impl WalRestart {
+    /// Watch the WAL of the writer connection `conn` (instead of SQLite's auto-checkpoint).
+    pub(crate) fn install(conn: &mut Connection) -> Result<WalRestart, LedgerError> {
+        let pages = Arc::new(AtomicI32::new(0));
+        let seen = pages.clone();
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: i32| {
+            seen.store(n, Ordering::Relaxed);
+            Ok(())
+        }))?;
+        Ok(WalRestart { pages })
+    }
+
+    /// After a group is answered: checkpoint when the WAL has reached [`RESTART_PAGES`].
+    /// Passive, so it never waits: when the background thread holds the checkpoint it is
+    /// busy, and the next group tries again.
+    pub(crate) fn after_group(&self, conn: &Connection) {
+        if self.pages.load(Ordering::Relaxed) < RESTART_PAGES {
+            return;
+        }
+        if let Ok((log, done)) =
+            conn.wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE)
+        {
+            if log == done {
+                self.pages.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Commit `n` transactions of about 8 pages each.
+    fn grow(conn: &Connection, n: usize, restart: Option<&WalRestart>) {
+        for _ in 0..n {
+            conn.execute("INSERT INTO t (v) VALUES (zeroblob(30000))", [])
+                .unwrap();
+            if let Some(r) = restart {
+                r.after_group(conn);
+            }
+        }
+    }
+
+    fn wal_pages(path: &Path) -> u64 {
+        let wal = std::fs::metadata(format!("{}-wal", path.display())).map_or(0, |m| m.len());
+        wal / 4096
+    }
+
+    /// The writer's hook replaces SQLite's auto-checkpoint (no checkpoint inside a commit),
+    /// and its own checkpoint after a group starts the WAL over once it reaches the limit.
+    #[test]
+    fn the_writer_starts_the_wal_over_after_a_group_and_never_inside_a_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (v BLOB);")
+            .unwrap();
+        let restart = WalRestart::install(&mut conn).unwrap();
+        // 600 commits of ~8 pages: without any checkpoint the WAL holds ~4,800 pages, far
+        // past SQLite's default auto-checkpoint (1,000) and past RESTART_PAGES.
+        grow(&conn, 600, None);
+        assert!(
+            wal_pages(&path) > 4_000,
+            "a checkpoint ran inside a commit: the WAL holds {} pages",
+            wal_pages(&path)
+        );
+        restart.after_group(&conn);
+        assert_eq!(restart.pages.load(Ordering::Relaxed), 0);
+        // The WAL file keeps its length; what matters is that the next commits start over at
+        // its beginning, so it grows no further while the writer checkpoints after groups.
+        let before = wal_pages(&path);
+        grow(&conn, 2_000, Some(&restart));
+        assert_eq!(wal_pages(&path), before, "the WAL kept growing");
+        assert!(restart.pages.load(Ordering::Relaxed) < RESTART_PAGES + 16);
     }
 }

@@ -61,6 +61,10 @@ type Job = Box<dyn FnOnce(Result<&Connection, &str>) -> (bool, Finish) + Send>;
 /// still due.
 pub(crate) type Chores = Box<dyn FnMut(&Connection, Pace) -> Result<bool, LedgerError> + Send>;
 
+/// Work the writer does right after a group's callers have their answers (the WAL's restart
+/// checkpoint, `checkpoint::WalRestart`), so that none of them waits for it.
+pub(crate) type AfterGroup = Box<dyn FnMut(&Connection) + Send>;
+
 /// When chores run: `Idle`, the queue is empty and the writer is about to sleep; `Busy`, a
 /// long stretch of groups without a lull (chores then ride along in a group's transaction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,12 +142,17 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Start the thread that owns `conn` from now on, doing `chores` between jobs.
-    pub(crate) fn start(conn: Connection, chores: Chores) -> Result<Writer, LedgerError> {
+    /// Start the thread that owns `conn` from now on, doing `chores` between jobs and
+    /// `after_group` after each group is answered.
+    pub(crate) fn start(
+        conn: Connection,
+        chores: Chores,
+        after_group: Option<AfterGroup>,
+    ) -> Result<Writer, LedgerError> {
         let (jobs, rx) = channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || run(conn, rx, chores))
+            .spawn(move || run(conn, rx, chores, after_group))
             .map_err(|e| LedgerError::Io(format!("start the ledger writer thread: {e}")))?;
         Ok(Writer {
             jobs: Some(jobs),
@@ -217,7 +226,12 @@ impl Drop for Writer {
 
 /// The writer loop: one group of queued jobs per transaction until every sender is gone;
 /// chores when the queue runs dry, and every so often under sustained load.
-fn run(conn: Connection, rx: Receiver<Job>, mut chores: Chores) {
+fn run(
+    conn: Connection,
+    rx: Receiver<Job>,
+    mut chores: Chores,
+    mut after_group: Option<AfterGroup>,
+) {
     let mut groups_since_chores = 0u32;
     loop {
         let first = match poll_for_job(&rx) {
@@ -244,6 +258,9 @@ fn run(conn: Connection, rx: Receiver<Job>, mut chores: Chores) {
             groups_since_chores = 0;
         }
         commit_group(&conn, group, busy_chores.then_some(&mut chores));
+        if let Some(after_group) = after_group.as_mut() {
+            after_group(&conn);
+        }
     }
 }
 
@@ -368,7 +385,7 @@ mod tests {
         conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE);")
             .unwrap();
         (
-            Writer::start(conn, Box::new(|_, _| Ok(false))).unwrap(),
+            Writer::start(conn, Box::new(|_, _| Ok(false)), None).unwrap(),
             dir,
         )
     }
@@ -441,7 +458,7 @@ mod tests {
             "PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE); CREATE TABLE chore (v INTEGER);",
         )
         .unwrap();
-        let w = Writer::start(conn, chores).unwrap();
+        let w = Writer::start(conn, chores, None).unwrap();
         let (go, wait) = std::sync::mpsc::channel::<()>();
         let gate = w.submit(move |_| {
             wait.recv().unwrap();

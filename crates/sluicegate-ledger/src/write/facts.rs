@@ -2,6 +2,8 @@
 //! (changed only through `core::lifecycle::transition`, compare-and-set) and the event log,
 //! where each event links into its proposal's hash chain (`core::chain`).
 
+use std::sync::LazyLock;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use sluicegate_core::chain;
@@ -15,15 +17,15 @@ pub(crate) fn load_proposal_opt(
     tx: &Connection,
     id: &str,
 ) -> Result<Option<StoredProposal>, LedgerError> {
-    Ok(tx
-        .query_row(
-            &format!(
-                "SELECT {} FROM proposals WHERE proposal_id = ?1",
-                StoredProposal::COLUMNS
-            ),
-            [id],
-            StoredProposal::from_row,
+    static SELECT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM proposals WHERE proposal_id = ?1",
+            StoredProposal::COLUMNS
         )
+    });
+    Ok(tx
+        .prepare_cached(&SELECT)?
+        .query_row([id], StoredProposal::from_row)
         .optional()?)
 }
 
@@ -105,6 +107,10 @@ pub(super) fn move_state(
     Ok(to)
 }
 
+/// The chain hash of a proposal's last event.
+const LAST_CHAIN_HASH: &str =
+    "SELECT chain_hash FROM proposal_events WHERE proposal_id = ?1 ORDER BY event_id DESC LIMIT 1";
+
 /// Append an event, linked to the last event of its proposal (or the chain's genesis).
 pub(crate) fn append_event(
     tx: &Connection,
@@ -115,9 +121,7 @@ pub(crate) fn append_event(
     now: &str,
 ) -> Result<(), LedgerError> {
     let prev: String = tx
-        .prepare_cached(
-            "SELECT chain_hash FROM proposal_events WHERE proposal_id = ?1 ORDER BY event_id DESC LIMIT 1",
-        )?
+        .prepare_cached(LAST_CHAIN_HASH)?
         .query_row([proposal_id], |r| r.get(0))
         .optional()?
         .unwrap_or_else(|| chain::genesis(proposal_id));
@@ -127,4 +131,42 @@ pub(crate) fn append_event(
         params![proposal_id, kind, actor, serde_json::to_string(payload)?, now, prev, hash],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use rusqlite::StatementStatus;
+
+    use super::*;
+    use crate::Ledger;
+
+    /// Every event appended looks up its proposal's last one. A statement SQLite plans anew
+    /// at each use (see `keep_statements`) costs a parse and a plan on the writer thread each
+    /// time; this fails when the ledger's connections lose the planner stability guarantee.
+    #[test]
+    fn a_cached_statement_is_planned_once_whatever_is_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+        let replanned = ledger
+            .submit(|conn| {
+                for id in ["p-1", "p-2", "p-3", "p-4"] {
+                    let prev: Option<String> = conn
+                        .prepare_cached(LAST_CHAIN_HASH)?
+                        .query_row([id], |r| r.get(0))
+                        .optional()?;
+                    assert_eq!(prev, None);
+                }
+                Ok(conn
+                    .prepare_cached(LAST_CHAIN_HASH)?
+                    .get_status(StatementStatus::RePrepare))
+            })
+            .wait()
+            .unwrap();
+        assert_eq!(
+            replanned, 0,
+            "the statement was planned again after each use"
+        );
+    }
 }
