@@ -116,12 +116,10 @@ impl WalRestart {
         if self.pages.load(Ordering::Relaxed) < RESTART_PAGES {
             return;
         }
-        if let Ok((log, done)) =
-            conn.wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE)
-        {
-            if log == done {
-                self.pages.store(0, Ordering::Relaxed);
-            }
+        let checkpoint =
+            conn.wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE);
+        if checkpoint.is_ok_and(|(log, done)| log == done) {
+            self.pages.store(0, Ordering::Relaxed);
         }
     }
 }
