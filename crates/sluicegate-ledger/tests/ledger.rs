@@ -35,17 +35,27 @@ fn a_proposal_call_records_read_proposal_link_and_events_together(engine: Backen
         return;
     };
     let cfg = config("review");
-    let (cs, dedup) = propose(
+    let (cs, pending) = propose_pending(
         &ledger,
         &cfg,
         &row("INV-1", 5500),
         "goodwill",
         "2026-06-20T14:31:09.000Z",
-    )
-    .unwrap();
-    assert!(!dedup);
+    );
+    let recorded = pending.wait().unwrap();
+    assert!(!recorded.deduplicated);
     let p = ledger.proposal(&cs.proposal_id).unwrap();
     assert_eq!(p.state, "pending_review");
+    // The caller is answered with the proposal exactly as stored (the SQLite writer builds
+    // the answer from what it inserted rather than reading the row back).
+    assert_eq!(
+        serde_json::to_value(&recorded.proposal).unwrap(),
+        serde_json::to_value(&p).unwrap()
+    );
+    // Both events link into the proposal's hash chain (the writer knows a new proposal's
+    // chain starts at the genesis and links the second event to the first without a lookup).
+    let report = ledger.verify(&[]).unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
     let kinds: Vec<String> = ledger
         .events(&cs.proposal_id)
         .unwrap()

@@ -165,7 +165,7 @@ fn insert_proposal(
     now: &str,
 ) -> Result<ProposalRecorded, Fail> {
     let cs = &call.change_set;
-    let PreparedProposal { hash, cs_json } = prepared;
+    let PreparedProposal { hash, cs_json, .. } = prepared;
     if let Some(existing) = load_proposal_opt(tx, &cs.proposal_id)? {
         return deduplicate(existing, cs, hash);
     }

@@ -125,12 +125,28 @@ pub(crate) fn append_event(
         .query_row([proposal_id], |r| r.get(0))
         .optional()?
         .unwrap_or_else(|| chain::genesis(proposal_id));
-    let hash = chain::link(&prev, kind, actor, payload, now);
+    append_event_after(tx, &prev, proposal_id, kind, actor, payload, now)?;
+    Ok(())
+}
+
+/// Append an event linked to `prev`, the chain hash of its proposal's last event (or the
+/// chain's genesis), when the caller knows it: a proposal being recorded has no event yet.
+/// Returns the new event's chain hash.
+pub(crate) fn append_event_after(
+    tx: &Connection,
+    prev: &str,
+    proposal_id: &str,
+    kind: &str,
+    actor: &str,
+    payload: &Value,
+    now: &str,
+) -> Result<String, LedgerError> {
+    let hash = chain::link(prev, kind, actor, payload, now);
     tx.exec(
         "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at, prev_hash, chain_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![proposal_id, kind, actor, serde_json::to_string(payload)?, now, prev, hash],
     )?;
-    Ok(())
+    Ok(hash)
 }
 
 #[cfg(test)]

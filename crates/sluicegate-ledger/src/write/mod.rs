@@ -21,8 +21,7 @@ use sluicegate_protocol::ChangeSet;
 
 use crate::views::StoredProposal;
 use crate::{Ledger, LedgerError, Pending, RefusalCode, compact};
-use facts::load_proposal;
-pub(crate) use facts::{append_event, load_proposal_opt};
+pub(crate) use facts::{append_event, append_event_after, load_proposal_opt};
 pub(crate) use facts::{check_identity, writeback_allowed};
 pub use review::{AttemptRequest, JobKind, JobRecord, QueuedJob};
 pub(crate) use review::{receipt_event, receipt_outcome, receipt_time, validate_receipt};
@@ -327,6 +326,8 @@ fn insert_audit_row(
 pub(crate) struct PreparedProposal {
     pub(crate) hash: String,
     pub(crate) cs_json: String,
+    /// The change set as the JSON value `cs_json` was written from.
+    pub(crate) cs_value: Value,
 }
 
 pub(crate) fn prepare_proposal(
@@ -347,6 +348,7 @@ pub(crate) fn prepare_proposal(
     Ok(PreparedProposal {
         hash: hash.to_string(),
         cs_json: serde_json::to_string(&cs_value)?,
+        cs_value,
     })
 }
 
@@ -358,7 +360,11 @@ fn insert_proposal(
     proposal_audit: &QueryAudit,
     now: &str,
 ) -> Result<ProposalRecorded, LedgerError> {
-    let PreparedProposal { hash, cs_json } = prepared;
+    let PreparedProposal {
+        hash,
+        cs_json,
+        cs_value,
+    } = prepared;
     if let Some(existing) = load_proposal_opt(tx, &cs.proposal_id)? {
         // The same change proposed again, by the same principal (same hash) or another one
         // (same change hash): the existing proposal, marked deduplicated.
@@ -407,8 +413,10 @@ fn insert_proposal(
             created
         ],
     )?;
-    append_event(
+    // The proposal is new, so its chain starts at the genesis: no lookup of a last event.
+    let created_event = append_event_after(
         tx,
+        &chain::genesis(&cs.proposal_id),
         &cs.proposal_id,
         "proposal_created",
         &cs.principal.id,
@@ -423,8 +431,9 @@ fn insert_proposal(
         proposal_item,
         now,
     )? {
-        append_event(
+        append_event_after(
             tx,
+            &created_event,
             &cs.proposal_id,
             "evidence_recorded",
             "runner",
@@ -433,7 +442,29 @@ fn insert_proposal(
         )?;
     }
     insert_audit(tx, proposal_audit, now)?;
-    let proposal = load_proposal(tx, &cs.proposal_id)?;
+    // The row as inserted above, built from what was inserted instead of read back and its
+    // change set parsed again on the writer thread (no trigger changes a new proposal's row;
+    // `a_recorded_proposal_is_answered_as_stored` compares the two).
+    let proposal = StoredProposal {
+        proposal_id: cs.proposal_id.clone(),
+        proposal_version: cs.proposal_version,
+        proposal_hash: hash,
+        action: cs.action.clone(),
+        state: state.as_str().to_string(),
+        tenant_id: cs.scope.tenant_id.clone(),
+        principal: Some(cs.principal.id.clone()),
+        capability: Some(cs.action.clone()),
+        business_object: cs.scope.business_object.clone(),
+        object_id: cs.scope.object_id.clone(),
+        source_kind: cs.source.kind.clone(),
+        source_id: cs.source.source_id.clone(),
+        source_schema: cs.source.schema.clone(),
+        source_table: cs.source.table.clone(),
+        source_database_mutated: cs.source_database_mutated,
+        change_set: cs_value,
+        created_at: created.to_string(),
+        updated_at: created.to_string(),
+    };
     Ok(ProposalRecorded {
         proposal,
         deduplicated: false,
