@@ -87,9 +87,8 @@ impl Drop for Checkpointer {
 /// The writer's own checkpoint, which starts the WAL over under sustained load.
 ///
 /// SQLite's auto-checkpoint does this from inside `COMMIT`, so the callers of whichever group
-/// crossed the threshold waited for the copy and the ledger file's fsync: 8-16 ms at 16
-/// sessions, a few times a second, which was most of the calls above the p99 (measured with a
-/// timer around each group's commit). This replaces it (SQLite's WAL hook is the
+/// crossed the threshold waited for the copy and the ledger file's fsync: commits of 8-16 ms
+/// at 16 sessions, a few times a second (a timer around each group's commit). This replaces it (SQLite's WAL hook is the
 /// auto-checkpoint's; installing ours turns that off): a hook notes the WAL's length at each
 /// commit, and the writer checkpoints after the group's callers have their answers, while
 /// they prepare their next calls.
