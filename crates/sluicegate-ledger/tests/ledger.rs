@@ -46,8 +46,8 @@ fn a_proposal_call_records_read_proposal_link_and_events_together(engine: Backen
     assert!(!recorded.deduplicated);
     let p = ledger.proposal(&cs.proposal_id).unwrap();
     assert_eq!(p.state, "pending_review");
-    // The caller is answered with the proposal exactly as stored (the SQLite writer builds
-    // the answer from what it inserted rather than reading the row back).
+    // The caller is answered with the proposal exactly as stored (each ledger's writer
+    // builds the answer from what it inserted rather than reading the row back).
     assert_eq!(
         serde_json::to_value(&recorded.proposal).unwrap(),
         serde_json::to_value(&p).unwrap()

@@ -165,7 +165,11 @@ fn insert_proposal(
     now: &str,
 ) -> Result<ProposalRecorded, Fail> {
     let cs = &call.change_set;
-    let PreparedProposal { hash, cs_json, .. } = prepared;
+    let PreparedProposal {
+        hash,
+        cs_json,
+        cs_value,
+    } = prepared;
     if let Some(existing) = load_proposal_opt(tx, &cs.proposal_id)? {
         return deduplicate(existing, cs, hash);
     }
@@ -201,8 +205,11 @@ fn insert_proposal(
         let existing = load_proposal(tx, &cs.proposal_id)?;
         return deduplicate(existing, cs, hash);
     }
-    append_event(
+    // The proposal is new (and events must name an existing proposal), so its chain starts
+    // at the genesis: no round trip to look up a last event, nor to read the row back.
+    let created_event = append_event_after(
         tx,
+        &chain::genesis(&cs.proposal_id),
         &cs.proposal_id,
         "proposal_created",
         &cs.principal.id,
@@ -216,8 +223,9 @@ fn insert_proposal(
         &call.proposal_item,
         now,
     )? {
-        append_event(
+        append_event_after(
             tx,
+            &created_event,
             &cs.proposal_id,
             "evidence_recorded",
             "runner",
@@ -227,7 +235,13 @@ fn insert_proposal(
     }
     insert_audit(tx, &call.proposal_audit, now)?;
     Ok(ProposalRecorded {
-        proposal: load_proposal(tx, &cs.proposal_id)?,
+        proposal: crate::write::stored_as_inserted(
+            cs,
+            hash.clone(),
+            state,
+            created,
+            cs_value.clone(),
+        ),
         deduplicated: false,
     })
 }
@@ -361,7 +375,22 @@ pub(super) fn append_event(
         Some(row) => row.try_get(0)?,
         None => chain::genesis(proposal_id),
     };
-    let hash = chain::link(&prev, kind, actor, payload, now);
+    append_event_after(tx, &prev, proposal_id, kind, actor, payload, now)?;
+    Ok(())
+}
+
+/// Append an event linked to `prev` (its proposal's last chain hash, known to the caller);
+/// returns the new event's chain hash.
+fn append_event_after(
+    tx: &mut Transaction<'_>,
+    prev: &str,
+    proposal_id: &str,
+    kind: &str,
+    actor: &str,
+    payload: &Value,
+    now: &str,
+) -> Result<String, Fail> {
+    let hash = chain::link(prev, kind, actor, payload, now);
     tx.exec(
         "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at, prev_hash, chain_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
@@ -374,5 +403,5 @@ pub(super) fn append_event(
             &hash,
         ],
     )?;
-    Ok(())
+    Ok(hash)
 }

@@ -443,9 +443,25 @@ fn insert_proposal(
     }
     insert_audit(tx, proposal_audit, now)?;
     // The row as inserted above, built from what was inserted instead of read back and its
-    // change set parsed again on the writer thread (no trigger changes a new proposal's row;
-    // `a_recorded_proposal_is_answered_as_stored` compares the two).
-    let proposal = StoredProposal {
+    // change set parsed again on the writer thread (`a_recorded_proposal…` in tests/ledger.rs
+    // compares the two).
+    let proposal = stored_as_inserted(cs, hash, state, created, cs_value);
+    Ok(ProposalRecorded {
+        proposal,
+        deduplicated: false,
+    })
+}
+
+/// A new proposal's row as `insert_proposal` writes it (both ledgers): what its caller is
+/// answered with, without reading the row back. No trigger changes a new proposal's columns.
+pub(crate) fn stored_as_inserted(
+    cs: &ChangeSet,
+    hash: String,
+    state: State,
+    created: &str,
+    change_set: Value,
+) -> StoredProposal {
+    StoredProposal {
         proposal_id: cs.proposal_id.clone(),
         proposal_version: cs.proposal_version,
         proposal_hash: hash,
@@ -461,14 +477,10 @@ fn insert_proposal(
         source_schema: cs.source.schema.clone(),
         source_table: cs.source.table.clone(),
         source_database_mutated: cs.source_database_mutated,
-        change_set: cs_value,
+        change_set,
         created_at: created.to_string(),
         updated_at: created.to_string(),
-    };
-    Ok(ProposalRecorded {
-        proposal,
-        deduplicated: false,
-    })
+    }
 }
 
 /// The state a recorded change set starts in (its approval status) and its creation time (its
