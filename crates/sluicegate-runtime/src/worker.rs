@@ -203,6 +203,18 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Wait about `pause` for work (see [`Wake`]), or until a stop is asked for.
+async fn pause_unless_stopped<W: Wake>(
+    wake: &mut W,
+    stop: &mut watch::Receiver<bool>,
+    pause: Duration,
+) {
+    tokio::select! {
+        _ = wake.wait(pause) => {}
+        _ = stopped(stop) => {}
+    }
+}
+
 /// A ledger busy past its timeout (many processes writing), or a PostgreSQL ledger that
 /// cannot be reached for now (a restart, a failover: its error, or `Io` from a writer that
 /// cannot connect).
@@ -237,10 +249,7 @@ impl ReviewApi {
                 // anything else, or a one-shot run, stops it.
                 Err(e) if unusable_for_now(&e) && !opts.once => {
                     tracing::warn!(error = %e, "could not claim work; trying again");
-                    tokio::select! {
-                        _ = wake.wait(opts.idle.max) => {}
-                        _ = stopped(&mut stop) => {}
-                    }
+                    pause_unless_stopped(wake, &mut stop, opts.idle.max).await;
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -249,10 +258,7 @@ impl ReviewApi {
                 if opts.once {
                     break;
                 }
-                tokio::select! {
-                    _ = wake.wait(idle) => {}
-                    _ = stopped(&mut stop) => {}
-                }
+                pause_unless_stopped(wake, &mut stop, idle).await;
                 idle = (idle * 2).min(opts.idle.max);
                 continue;
             };
@@ -271,10 +277,7 @@ impl ReviewApi {
                 // A running worker waits the ledger out.
                 Err(ReviewError::Ledger(e)) if unusable_for_now(&e) && !opts.once => {
                     tracing::warn!(proposal = %claim_id, error = %e, "could not record how the job ended; it is claimed again once its lease runs out");
-                    tokio::select! {
-                        _ = wake.wait(opts.idle.max) => {}
-                        _ = stopped(&mut stop) => {}
-                    }
+                    pause_unless_stopped(wake, &mut stop, opts.idle.max).await;
                     continue;
                 }
                 Err(e) => return Err(e),
