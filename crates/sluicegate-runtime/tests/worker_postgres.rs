@@ -31,6 +31,21 @@ async fn ledger_database(prefix: &str) -> Option<TestDatabase> {
     Some(db)
 }
 
+/// Let the ledger's database accept connections again, or refuse them and end the ones it
+/// has (as during a restart of its PostgreSQL).
+async fn allow_connections(db: &TestDatabase, allow: bool) {
+    let name = db.name();
+    let mut sql = format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allow}");
+    if !allow {
+        sql.push_str(&format!(
+            "; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ));
+    }
+    sluicegate_test_support::engines::execute_on(EngineKind::Postgres, db.admin_url(), &sql)
+        .await
+        .unwrap();
+}
+
 fn open(db: &TestDatabase, clock: Clock) -> Ledger {
     Ledger::open_postgres_with_clock(db.url(), "$TEST_LEDGER_URL", Durability::Relaxed, clock)
         .unwrap()
@@ -456,14 +471,6 @@ async fn a_running_worker_waits_out_a_ledger_database_that_is_down() {
     let Some(db) = ledger_database("pgworker_down").await else {
         return;
     };
-    let admin = |sql: String| {
-        let url = db.admin_url().to_string();
-        async move {
-            sluicegate_test_support::engines::execute_on(EngineKind::Postgres, &url, &sql)
-                .await
-                .unwrap()
-        }
-    };
     let doc = app.config_doc("tickets", None, &[]);
     let desk = Desk::with_ledger(open(&db, system_clock()), config(&doc), app.env(&[]));
     let worker = Desk::with_ledger(open(&db, system_clock()), config(&doc), app.env(&[]));
@@ -484,17 +491,12 @@ async fn a_running_worker_waits_out_a_ledger_database_that_is_down() {
     let run = worker
         .review
         .run_worker(&opts, &mut wake, stop_rx, &mut on_job);
-    let name = db.name().to_string();
     let drive = async {
         tokio::time::timeout(Duration::from_secs(20), idle.recv())
             .await
             .expect("the worker went idle")
             .unwrap();
-        admin(format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false; \
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-        ))
-        .await;
+        allow_connections(&db, false).await;
         // Several looks at the queue while the database refuses connections.
         for _ in 0..5 {
             tokio::time::timeout(Duration::from_secs(20), idle.recv())
@@ -502,7 +504,7 @@ async fn a_running_worker_waits_out_a_ledger_database_that_is_down() {
                 .expect("the worker kept going while the database was down")
                 .unwrap();
         }
-        admin(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")).await;
+        allow_connections(&db, true).await;
         let id = desk.approved("T-1", "after the outage").await;
         let job = tokio::time::timeout(Duration::from_secs(30), jobs.recv())
             .await
@@ -532,14 +534,6 @@ async fn a_worker_whose_ledger_goes_away_mid_job_keeps_running_and_writes_once()
     let Some(db) = ledger_database("pgworker_midjob").await else {
         return;
     };
-    let admin = |sql: String| {
-        let url = db.admin_url().to_string();
-        async move {
-            sluicegate_test_support::engines::execute_on(EngineKind::Postgres, &url, &sql)
-                .await
-                .unwrap()
-        }
-    };
     let doc = app.config_doc("tickets", None, &[]);
     let desk = Desk::with_ledger(open(&db, system_clock()), config(&doc), app.env(&[]));
     let worker = Desk::with_ledger(open(&db, system_clock()), config(&doc), app.env(&[]));
@@ -561,7 +555,6 @@ async fn a_worker_whose_ledger_goes_away_mid_job_keeps_running_and_writes_once()
     let run = worker
         .review
         .run_worker(&opts, &mut wake, stop_rx, &mut on_job);
-    let name = db.name().to_string();
     let drive = async {
         // The app's database is locked for writing, so the job's write waits.
         let lock = rusqlite::Connection::open(app.path("app.db")).unwrap();
@@ -581,11 +574,7 @@ async fn a_worker_whose_ledger_goes_away_mid_job_keeps_running_and_writes_once()
             assert!(claimed.elapsed() < Duration::from_secs(20), "never claimed");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        admin(format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false; \
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-        ))
-        .await;
+        allow_connections(&db, false).await;
         lock.execute_batch("COMMIT").unwrap();
         // The job in hand ends without its end recorded; the worker keeps looking.
         while idle.try_recv().is_ok() {}
@@ -595,7 +584,7 @@ async fn a_worker_whose_ledger_goes_away_mid_job_keeps_running_and_writes_once()
                 .expect("the worker kept going while the database was down")
                 .unwrap();
         }
-        admin(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")).await;
+        allow_connections(&db, true).await;
         let job = tokio::time::timeout(Duration::from_secs(30), jobs.recv())
             .await
             .expect("the job was claimed again once the database was back")

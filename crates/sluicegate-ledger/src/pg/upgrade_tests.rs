@@ -18,7 +18,11 @@ use crate::{InboxQuery, Ledger};
 const SEARCH_VERSION: i64 = 3;
 
 /// A blocking client of the test's own, on a thread of its own (the client runs a runtime).
-fn on_client<T: Send + 'static>(url: &str, f: impl FnOnce(&mut Client) -> T + Send + 'static) -> T {
+/// Also used by `writer_tests`.
+pub(super) fn on_client<T: Send + 'static>(
+    url: &str,
+    f: impl FnOnce(&mut Client) -> T + Send + 'static,
+) -> T {
     let url = url.to_string();
     std::thread::spawn(move || {
         let mut c = url

@@ -8,29 +8,20 @@
 
 use std::sync::Arc;
 
-use postgres::NoTls;
 use sluicegate_core::config::Durability;
 use sluicegate_test_support::app_db::block_on;
 use sluicegate_test_support::engines::{EngineKind, TestDatabase};
 
 use super::session::Connector;
+use super::upgrade_tests::on_client;
 use super::writer::PgWriter;
 use crate::system_clock;
 
 /// `SELECT count(*) FROM cut` on a connection of the test's own.
 fn rows(url: &str) -> i64 {
-    let url = url.to_string();
-    // The blocking client runs its own runtime: on a thread of its own, like the ledger's.
-    std::thread::spawn(move || {
-        let mut c = url
-            .parse::<postgres::Config>()
-            .unwrap()
-            .connect(NoTls)
-            .unwrap();
+    on_client(url, |c| {
         c.query_one("SELECT count(*) FROM cut", &[]).unwrap().get(0)
     })
-    .join()
-    .unwrap()
 }
 
 #[test]
