@@ -19,6 +19,9 @@
 //! sleep: the writer polls its queue for a moment after each group, and a caller that found
 //! the writer idle polls its answer for a moment before parking. Under load neither spins
 //! for long: the writer always has work, and callers that queue behind others park at once.
+//! A caller that knows other calls of its process are in progress says so
+//! ([`Pending::among_others`]) and parks at once too: its poll would only take the CPU, and on
+//! an async runtime's thread every task queued behind it, from calls doing work.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -97,6 +100,17 @@ impl<T> Pending<T> {
     /// A write answered on `rx` by another writer thread (the PostgreSQL ledger's).
     pub(crate) fn waiting(rx: oneshot::Receiver<Result<T, LedgerError>>) -> Pending<T> {
         Pending { rx, spin: false }
+    }
+
+    /// Tell the waiting whether other calls of this process are in progress. When they are,
+    /// it parks at once instead of polling first: the writer was idle when this job came, but
+    /// the poll would spend a CPU the others need (at 16 sessions over HTTP, polls on the
+    /// runtime's threads cost about 5 % of proposals' and more of reads' throughput).
+    pub fn among_others(mut self, others: bool) -> Pending<T> {
+        if others {
+            self.spin = false;
+        }
+        self
     }
 
     /// Block the calling thread until the write is committed.
@@ -395,6 +409,34 @@ mod tests {
             .unwrap()
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .unwrap()
+    }
+
+    #[test]
+    fn a_caller_polls_only_when_it_found_the_writer_idle_and_no_other_call_is_in_progress() {
+        let (w, _dir) = writer();
+        // The writer is idle: the first job's caller may poll, unless others are in progress.
+        let first = w.submit(|_| Ok(1));
+        assert!(first.spin);
+        let first = first.among_others(false);
+        assert!(first.spin);
+        assert_eq!(first.wait().unwrap(), 1);
+        let parked = w.submit(|_| Ok(2));
+        assert!(parked.spin, "the writer is idle again");
+        let parked = parked.among_others(true);
+        assert!(!parked.spin);
+        // Parking changes how the answer is awaited, not the answer.
+        assert_eq!(parked.wait().unwrap(), 2);
+        // A job queued behind another never polls.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let blocker = w.submit(move |_| {
+            let _ = wait.recv();
+            Ok(0)
+        });
+        let behind = w.submit(|_| Ok(3));
+        assert!(!behind.spin);
+        go.send(()).unwrap();
+        assert_eq!(blocker.wait().unwrap(), 0);
+        assert_eq!(behind.wait().unwrap(), 3);
     }
 
     #[test]

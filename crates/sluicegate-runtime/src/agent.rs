@@ -3,7 +3,7 @@
 //! Read-only by construction: it holds source read pools and the ledger, never a writer URL.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -41,6 +41,31 @@ struct Inner {
     /// Each capability's arguments and columns typed from its table (`core::typed`), by
     /// capability name; filled by [`AgentApi::load_columns`] or the first call.
     typed: RwLock<HashMap<String, Arc<Typed>>>,
+    /// Tool calls in progress on this API (every session of a server shares it).
+    calls: AtomicUsize,
+}
+
+/// One tool call in progress, counted until dropped (also when its caller stops waiting).
+struct InProgress<'a>(&'a AtomicUsize);
+
+impl<'a> InProgress<'a> {
+    fn enter(calls: &'a AtomicUsize) -> InProgress<'a> {
+        calls.fetch_add(1, Ordering::AcqRel);
+        InProgress(calls)
+    }
+
+    /// Whether other calls are in progress now. A lone call may poll briefly for a source's or
+    /// the ledger's answer (waking a parked thread costs tens of µs on a VM); among others it
+    /// parks at once, since its poll would take a CPU from them.
+    fn among_others(&self) -> bool {
+        self.0.load(Ordering::Acquire) > 1
+    }
+}
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// How long [`AgentApi::load_columns`] waits for one source's catalog before serving that
@@ -88,6 +113,7 @@ impl AgentApi {
                 env,
                 result_format,
                 typed: RwLock::new(HashMap::new()),
+                calls: AtomicUsize::new(0),
             }),
         }
     }
@@ -127,7 +153,8 @@ impl AgentApi {
             .map(|c| c.kind)
             .unwrap_or(Kind::Read);
         let span = tracing::info_span!("tool_call", capability = name);
-        match self.run(name, args).instrument(span).await {
+        let call = InProgress::enter(&self.inner.calls);
+        match self.run(name, args, &call).instrument(span).await {
             Ok(outcome) => outcome,
             Err(refusal) => {
                 let correlation_id = (refusal.code.fault() == Fault::Server).then(|| {
@@ -150,7 +177,12 @@ impl AgentApi {
         }
     }
 
-    async fn run(&self, name: &str, args: &Args) -> Result<Outcome, Refusal> {
+    async fn run(
+        &self,
+        name: &str,
+        args: &Args,
+        call: &InProgress<'_>,
+    ) -> Result<Outcome, Refusal> {
         let inner = &self.inner;
         if !inner.ledger.is_available() {
             return Err(Refusal::new(
@@ -170,7 +202,7 @@ impl AgentApi {
         let plan = plan_read(config, cap, args, &ctx)?;
         let mut rows = inner
             .sources
-            .read(&plan)
+            .read_among_others(&plan, call.among_others())
             .await
             .map_err(|e| source_refusal(e, &cap.lookup_arg))?;
         if rows.len() != 1 {
@@ -200,6 +232,7 @@ impl AgentApi {
             inner
                 .ledger
                 .record_read(bundle, audit)
+                .among_others(call.among_others())
                 .await
                 .map_err(ledger_refusal)?;
             return Ok(Outcome::Read {
@@ -236,6 +269,7 @@ impl AgentApi {
                 inner
                     .ledger
                     .record_read(read.bundle, read.audit)
+                    .among_others(call.among_others())
                     .await
                     .map_err(ledger_refusal)?;
                 return Err(refusal);
@@ -255,6 +289,7 @@ impl AgentApi {
                 proposal_item,
                 proposal_audit,
             })
+            .among_others(call.among_others())
             .await
             .map_err(ledger_refusal)?;
         let stored_cs = if recorded.deduplicated {
@@ -603,5 +638,44 @@ mod tests {
             "m",
         ));
         assert_eq!(transition.code, Code::Internal);
+    }
+
+    #[test]
+    fn calls_in_progress_are_counted_until_each_ends() {
+        let calls = AtomicUsize::new(0);
+        let first = InProgress::enter(&calls);
+        assert!(!first.among_others(), "a lone call");
+        let second = InProgress::enter(&calls);
+        assert!(first.among_others() && second.among_others());
+        // A call whose caller stopped waiting is dropped mid-way: it stops counting.
+        drop(second);
+        assert!(!first.among_others());
+        drop(first);
+        assert_eq!(calls.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn a_finished_call_is_no_longer_in_progress_whatever_its_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("app.db");
+        sluicegate_source::sample_app::create(&app).unwrap();
+        let (_, config) = sluicegate_core::config::validate(&crate::demo::config_json());
+        let ledger = Ledger::open(std::path::Path::new(sluicegate_ledger::MEMORY)).unwrap();
+        let env = crate::demo::env(&Env::from_map(HashMap::new()), &app);
+        let api = AgentApi::new(Arc::new(config.unwrap()), ledger, env, None);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let read = |id: &str| {
+            let args: Args = [("invoice_id".to_string(), json!(id))]
+                .into_iter()
+                .collect();
+            rt.block_on(api.invoke("billing.inspect_invoice", &args))
+        };
+        assert!(matches!(read("INV-3001"), Outcome::Read { .. }));
+        assert_eq!(api.inner.calls.load(Ordering::Acquire), 0);
+        assert!(matches!(read("INV-9001"), Outcome::Refused { .. }));
+        assert_eq!(api.inner.calls.load(Ordering::Acquire), 0);
     }
 }

@@ -109,12 +109,23 @@ impl Sources {
     /// in order and values normalised (spec README §3.7). An empty result is not an error:
     /// the caller decides what "not exactly one row" means.
     pub async fn read(&self, plan: &ReadPlan) -> Result<Vec<Row>, SourceError> {
+        self.read_among_others(plan, false).await
+    }
+
+    /// [`Sources::read`] for a caller that knows whether other calls of its process are in
+    /// progress (`among_others`): then it waits for a SQLite read's answer by parking at once,
+    /// never by polling first, which would take a CPU from the calls doing work.
+    pub async fn read_among_others(
+        &self,
+        plan: &ReadPlan,
+        among_others: bool,
+    ) -> Result<Vec<Row>, SourceError> {
         let pool = self.pool(&plan.source, Some(plan.engine)).await?;
         let work = async {
             match pool {
                 Pool::Postgres(p) => p.read(plan).await,
                 Pool::Mysql(p) => p.read(plan).await,
-                Pool::Sqlite(p) => p.clone().read(plan).await,
+                Pool::Sqlite(p) => p.clone().read(plan, among_others).await,
             }
         };
         let timeout = self

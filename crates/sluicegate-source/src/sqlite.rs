@@ -199,12 +199,20 @@ fn query_rows(
 /// microseconds, while waking a parked thread on an idle virtual CPU takes tens of them.
 const READ_SPIN: Duration = Duration::from_micros(100);
 
+/// Whether a read's caller polls for the answer before it parks: only when no other read of
+/// this source is in flight and the caller knows of no other call of its process in progress.
+/// Otherwise the poll would hold a CPU (and, on an async runtime's thread, every task queued
+/// behind it) that the work in progress needs.
+fn polls_first(reads_in_flight: usize, among_others: bool) -> bool {
+    reads_in_flight == 0 && !among_others
+}
+
 /// Run `f` on one of tokio's blocking threads and wait for its answer (`None`: it panicked).
-/// When no other read of this source is in flight, the caller polls for the answer for up to
-/// [`READ_SPIN`] before it parks; under concurrent reads it parks at once, leaving the CPU to
-/// the threads doing the work.
+/// A lone caller ([`polls_first`]) polls for the answer for up to [`READ_SPIN`] before it
+/// parks; otherwise it parks at once, leaving the CPU to the threads doing the work.
 async fn on_blocking_thread<T: Send + 'static>(
     in_flight: &AtomicUsize,
+    among_others: bool,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
     /// Counts one read in flight until dropped, even when the caller stops waiting.
@@ -214,7 +222,7 @@ async fn on_blocking_thread<T: Send + 'static>(
             self.0.fetch_sub(1, Ordering::AcqRel);
         }
     }
-    let alone = in_flight.fetch_add(1, Ordering::AcqRel) == 0;
+    let alone = polls_first(in_flight.fetch_add(1, Ordering::AcqRel), among_others);
     let _counted = InFlight(in_flight);
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     tokio::task::spawn_blocking(move || {
@@ -304,8 +312,13 @@ impl LiteSource {
         result
     }
 
-    /// Run the one-row read of `plan` on a blocking thread.
-    pub(crate) async fn read(self: Arc<Self>, plan: &ReadPlan) -> Result<Vec<Row>, SourceError> {
+    /// Run the one-row read of `plan` on a blocking thread (`among_others`: other calls of
+    /// this process are in progress, so the caller parks at once).
+    pub(crate) async fn read(
+        self: Arc<Self>,
+        plan: &ReadPlan,
+        among_others: bool,
+    ) -> Result<Vec<Row>, SourceError> {
         let projections: Vec<Projection<'_>> =
             plan.columns.iter().map(|c| Projection::Column(c)).collect();
         let sql = render::select(
@@ -331,7 +344,7 @@ impl LiteSource {
         // On a blocking thread, never inline: a read may wait out another process's write lock
         // for the busy timeout, and a timeout around it must be able to fire.
         let reads = self.reads.clone();
-        on_blocking_thread(&reads, move || {
+        on_blocking_thread(&reads, among_others, move || {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             this.with_conn(|conn| query_rows(conn, &sql, &params, &names, &this.redactor))
                 .map(|rows| rows.into_iter().map(|(row, _)| row).collect())
@@ -504,6 +517,20 @@ impl LiteWriter {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_a_lone_read_polls_for_its_answer() {
+        assert!(polls_first(0, false));
+        assert!(
+            !polls_first(0, true),
+            "another call of the process is in progress"
+        );
+        assert!(
+            !polls_first(1, false),
+            "another read of this source is in flight"
+        );
+        assert!(!polls_first(3, true));
+    }
 
     #[test]
     fn url_forms() {

@@ -9,6 +9,14 @@
 //!
 //! Options after `--`: `--seconds N` per level (3), `--sessions 1,4,16`, `--json`.
 //! `SLUICEGATE_BENCH_BIN=PATH` serves with another build of `sluicegate` (A/B comparisons).
+//!
+//! By default every session sends its next call as soon as the last one is answered (a closed
+//! loop): that finds the most calls per second, but then the latency is set by the number of
+//! sessions (16 sessions at 2,000 calls/s wait 8 ms on average, however the time is spent).
+//! `--rate-proposals N` and `--rate-reads N` pace a kind instead: the sessions together send N
+//! calls per second on a fixed schedule, and each call's latency counts from when it was due,
+//! so a call held up by a slow answer before it carries that delay (no coordinated omission).
+//! That is the latency at a given load.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,6 +39,19 @@ struct Args {
     seconds: u64,
     sessions: Vec<usize>,
     json: bool,
+    /// Calls per second (all sessions together) for proposals and reads; `None`: closed loop.
+    rate_proposals: Option<f64>,
+    rate_reads: Option<f64>,
+}
+
+impl Args {
+    fn rate(&self, kind: &str) -> Option<f64> {
+        if kind == "proposals" {
+            self.rate_proposals
+        } else {
+            self.rate_reads
+        }
+    }
 }
 
 impl Args {
@@ -39,6 +60,8 @@ impl Args {
             seconds: 3,
             sessions: vec![1, 4, 16],
             json: false,
+            rate_proposals: None,
+            rate_reads: None,
         };
         let mut it = std::env::args().skip(1);
         while let Some(arg) = it.next() {
@@ -53,6 +76,12 @@ impl Args {
                         .collect::<Result<_, _>>()?;
                 }
                 "--json" => a.json = true,
+                "--rate-proposals" => {
+                    a.rate_proposals = Some(it.next().context("--rate-proposals N")?.parse()?);
+                }
+                "--rate-reads" => {
+                    a.rate_reads = Some(it.next().context("--rate-reads N")?.parse()?)
+                }
                 _ => {} // `cargo bench` adds `--bench`
             }
         }
@@ -95,6 +124,8 @@ fn config_json(durability: &str) -> Value {
 struct Level {
     kind: &'static str,
     sessions: usize,
+    /// The paced rate asked for, or `None` for a closed loop.
+    paced: Option<f64>,
     calls: usize,
     per_second: f64,
     p50_us: f64,
@@ -140,12 +171,21 @@ fn body_for(kind: &str, session: usize, i: u64) -> String {
     }
 }
 
+/// When session `n` of `sessions` sends its `i`-th call (from 0) at `rate` calls per second in
+/// all: each session every `sessions / rate` seconds, the sessions evenly staggered.
+fn due(start: Instant, rate: f64, sessions: usize, n: usize, i: u64) -> Instant {
+    let interval = sessions as f64 / rate;
+    let offset = interval * n as f64 / sessions as f64;
+    start + Duration::from_secs_f64(offset + interval * i as f64)
+}
+
 async fn level(
     url: &str,
     kind: &'static str,
     sessions: usize,
     seconds: u64,
     round: usize,
+    paced: Option<f64>,
 ) -> anyhow::Result<Level> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -164,10 +204,28 @@ async fn level(
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut i = 1;
-            while Instant::now() < deadline {
-                let t = Instant::now();
+            let mut answered = Instant::now();
+            loop {
+                let sent_at = match paced {
+                    None => Instant::now(),
+                    Some(rate) => {
+                        let due = due(start, rate, sessions, n, i - 1);
+                        if due < answered {
+                            // Held up by the previous answer: the wait counts.
+                            due
+                        } else {
+                            tokio::time::sleep_until(due.into()).await;
+                            // The timer's own lateness (up to a millisecond) is the harness's.
+                            Instant::now()
+                        }
+                    }
+                };
+                if sent_at >= deadline {
+                    break;
+                }
                 call(&client, &url, &s, body_for(kind, session, i)).await?;
-                lat.push(t.elapsed());
+                answered = Instant::now();
+                lat.push(answered - sent_at);
                 i += 1;
             }
             anyhow::Ok(lat)
@@ -182,6 +240,7 @@ async fn level(
     Ok(Level {
         kind,
         sessions,
+        paced,
         calls: all.len(),
         per_second: all.len() as f64 / elapsed,
         p50_us: pct(&all, 50.0),
@@ -281,8 +340,13 @@ fn run_one(
     let mut levels = Vec::new();
     for (round, n) in a.sessions.iter().enumerate() {
         for kind in ["proposals", "reads"] {
-            eprintln!("bench: {durability} ledger, {kind} at {n} sessions…");
-            levels.push(rt.block_on(level(&url, kind, *n, a.seconds, round))?);
+            match a.rate(kind) {
+                Some(rate) => eprintln!(
+                    "bench: {durability} ledger, {kind} at {n} sessions, paced at {rate}/s…"
+                ),
+                None => eprintln!("bench: {durability} ledger, {kind} at {n} sessions…"),
+            }
+            levels.push(rt.block_on(level(&url, kind, *n, a.seconds, round, a.rate(kind)))?);
         }
     }
     let max_wal_bytes = watch.finish();
@@ -329,7 +393,7 @@ fn run() -> anyhow::Result<()> {
                     "max_wal_bytes": r.max_wal_bytes,
                     "recorded_calls": r.recorded_calls,
                     "main_file_bytes": r.main_file_bytes,
-                    "levels": r.levels.iter().map(|l| json!({"kind": l.kind, "sessions": l.sessions, "calls": l.calls, "per_second": l.per_second, "p50_us": l.p50_us, "p99_us": l.p99_us})).collect::<Vec<_>>(),
+                    "levels": r.levels.iter().map(|l| json!({"kind": l.kind, "sessions": l.sessions, "paced_per_second": l.paced, "calls": l.calls, "per_second": l.per_second, "p50_us": l.p50_us, "p99_us": l.p99_us})).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -346,8 +410,11 @@ fn run() -> anyhow::Result<()> {
             r.main_file_bytes / r.recorded_calls.max(1)
         );
         for l in &r.levels {
+            let paced = l
+                .paced
+                .map_or(String::new(), |rate| format!(" (paced at {rate:.0}/s)"));
             println!(
-                "  {:>9} at {:>2} sessions: {:>7.0} calls/s  p50 {:>6.0} µs  p99 {:>6.0} µs  ({} calls)",
+                "  {:>9} at {:>2} sessions: {:>7.0} calls/s  p50 {:>6.0} µs  p99 {:>6.0} µs  ({} calls){paced}",
                 l.kind, l.sessions, l.per_second, l.p50_us, l.p99_us, l.calls
             );
         }
