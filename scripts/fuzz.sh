@@ -75,14 +75,20 @@ for t in "${TARGETS[@]}"; do
 done
 log "built in $((SECONDS - started)) s"
 
+# Where a target's run writes its output and its failing inputs.
+run_log() { printf '%s/fuzz-logs/%s.log' "$TARGET_DIR" "$1"; }
+artifacts_of() { printf '%s/fuzz-artifacts/%s' "$TARGET_DIR" "$1"; }
+
 # What a failed target said, repeated at the very end: a CI log shows only its last lines, and
 # libFuzzer's stats and dictionary would push the reason out of them.
 failure_summary() {
-	local t=$1 log=$2 artifacts=$3 input
+	local t=$1 out artifacts input
+	out=$(run_log "$t")
+	artifacts=$(artifacts_of "$t")
 	log "--- $t: why it failed"
-	grep -E -A12 'panicked at|^==[0-9]+==ERROR|^SUMMARY|ALARM|out-of-memory|deadly signal' "$log" |
+	grep -E -A12 'panicked at|^==[0-9]+==ERROR|^SUMMARY|ALARM|out-of-memory|deadly signal' "$out" |
 		grep -v -E '^#[0-9]+|^ +[0-9]+: |^note: ' | head -40 >&2 || true
-	input=$(find "$artifacts" -type f -newer "$log.started" | head -1)
+	input=$(find "$artifacts" -type f -newer "$out.started" | head -1)
 	if [[ -n $input ]]; then
 		log "--- $t: the failing input ($input), base64:"
 		base64 -w0 "$input" >&2
@@ -91,34 +97,31 @@ failure_summary() {
 }
 
 failed=()
-summaries=()
 for t in "${TARGETS[@]}"; do
 	corpus=$TARGET_DIR/fuzz-corpus/$t
-	artifacts=$TARGET_DIR/fuzz-artifacts/$t
+	artifacts=$(artifacts_of "$t")
 	mkdir -p "$corpus" "$artifacts"
 	log "running $t for $SECONDS_EACH s (corpus $corpus, seeds fuzz/corpus/$t)"
 	t_started=$SECONDS
-	run_log=$TARGET_DIR/fuzz-logs/$t.log
-	mkdir -p "$(dirname "$run_log")"
-	touch "$run_log.started"
+	log_file=$(run_log "$t")
+	mkdir -p "$(dirname "$log_file")"
+	touch "$log_file.started"
 	# New inputs go to the first corpus directory; the committed seeds are read, not written.
 	# -timeout: one input taking this long is a failure (a hang), not a slow run.
 	if cargo fuzz run "${FUZZ_ARGS[@]}" "$t" "$corpus" "fuzz/corpus/$t" -- \
 		-max_total_time="$SECONDS_EACH" -timeout=30 -rss_limit_mb=4096 \
 		-artifact_prefix="$artifacts/" \
-		-print_final_stats=1 2>&1 | tee "$run_log" >&2; then
+		-print_final_stats=1 2>&1 | tee "$log_file" >&2; then
 		log "$t: no failure in $((SECONDS - t_started)) s ($(find "$corpus" -type f | wc -l) corpus inputs)"
 	else
 		log "FAILED: $t; the failing input is in $artifacts/ (replay: cargo fuzz run ${FUZZ_ARGS[*]} $t <file>)"
 		failed+=("$t")
-		summaries+=("$t $run_log $artifacts")
 	fi
 done
 
 if ((${#failed[@]} > 0)); then
-	for s in "${summaries[@]}"; do
-		# shellcheck disable=SC2086 # three words: target, log, artifact directory
-		failure_summary $s
+	for t in "${failed[@]}"; do
+		failure_summary "$t"
 	done
 	log "FAILED: ${failed[*]}"
 	exit 1

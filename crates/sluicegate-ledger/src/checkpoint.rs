@@ -95,10 +95,10 @@ impl Drop for Checkpointer {
 ///
 /// SQLite's auto-checkpoint does this from inside `COMMIT`, so the callers of whichever group
 /// crossed the threshold waited for the copy and the ledger file's fsync: commits of 8-16 ms
-/// at 16 sessions, a few times a second (a timer around each group's commit). This replaces it (SQLite's WAL hook is the
-/// auto-checkpoint's; installing ours turns that off): a hook notes the WAL's length at each
-/// commit, and the writer checkpoints after the group's callers have their answers, while
-/// they prepare their next calls.
+/// at 16 sessions, a few times a second (a timer around each group's commit). This replaces
+/// it (SQLite's WAL hook is the auto-checkpoint's; installing ours turns that off): a hook
+/// notes the WAL's length at each commit, and the writer checkpoints after the group's
+/// callers have their answers, while they prepare their next calls.
 pub(crate) struct WalRestart {
     pages: Arc<AtomicI32>,
 }

@@ -16,7 +16,10 @@ use super::rows;
 use super::writer::Fail;
 use crate::pg::stmts::Prepared;
 use crate::views::StoredProposal;
-use crate::write::{PreparedProposal, StoredItem, prepare_proposal, scan_read};
+use crate::write::{
+    PreparedProposal, StoredItem, evidence_linked_payload, prepare_proposal,
+    proposal_created_payload, scan_read,
+};
 use crate::{LedgerError, Pending, ProposalCall, ProposalRecorded, RefusalCode};
 
 mod review;
@@ -213,7 +216,7 @@ fn insert_proposal(
         &cs.proposal_id,
         "proposal_created",
         &cs.principal.id,
-        &json!({"proposal_hash": hash, "proposal_version": cs.proposal_version, "source_database_mutated": cs.source_database_mutated, "change_set_sha256": chain::digest(cs_json)}),
+        &proposal_created_payload(cs, hash, cs_json),
         now,
     )?;
     if link_bundle(
@@ -229,7 +232,7 @@ fn insert_proposal(
             &cs.proposal_id,
             "evidence_recorded",
             "runner",
-            &json!({"evidence_bundle_id": cs.evidence.bundle_id, "item_count": 1}),
+            &evidence_linked_payload(cs),
             now,
         )?;
     }

@@ -420,7 +420,7 @@ fn insert_proposal(
         &cs.proposal_id,
         "proposal_created",
         &cs.principal.id,
-        &json!({"proposal_hash": hash, "proposal_version": cs.proposal_version, "source_database_mutated": cs.source_database_mutated, "change_set_sha256": chain::digest(&cs_json)}),
+        &proposal_created_payload(cs, &hash, &cs_json),
         now,
     )?;
     // Link the read's evidence bundle to the proposal it supports.
@@ -437,14 +437,14 @@ fn insert_proposal(
             &cs.proposal_id,
             "evidence_recorded",
             "runner",
-            &json!({"evidence_bundle_id": cs.evidence.bundle_id, "item_count": 1}),
+            &evidence_linked_payload(cs),
             now,
         )?;
     }
     insert_audit(tx, proposal_audit, now)?;
     // The row as inserted above, built from what was inserted instead of read back and its
-    // change set parsed again on the writer thread (`a_recorded_proposal…` in tests/ledger.rs
-    // compares the two).
+    // change set parsed again on the writer thread
+    // (`a_proposal_call_records_read_proposal_link_and_events_together` compares the two).
     let proposal = stored_as_inserted(cs, hash, state, created, cs_value);
     Ok(ProposalRecorded {
         proposal,
@@ -481,6 +481,23 @@ pub(crate) fn stored_as_inserted(
         created_at: created.to_string(),
         updated_at: created.to_string(),
     }
+}
+
+/// The payload of a new proposal's `proposal_created` event (both ledgers: the event's chain
+/// hash covers it, and `store verify` checks `change_set_sha256` against the stored JSON).
+pub(crate) fn proposal_created_payload(cs: &ChangeSet, hash: &str, cs_json: &str) -> Value {
+    json!({
+        "proposal_hash": hash,
+        "proposal_version": cs.proposal_version,
+        "source_database_mutated": cs.source_database_mutated,
+        "change_set_sha256": chain::digest(cs_json),
+    })
+}
+
+/// The payload of the `evidence_recorded` event when a proposal's read bundle is linked to it
+/// (both ledgers).
+pub(crate) fn evidence_linked_payload(cs: &ChangeSet) -> Value {
+    json!({"evidence_bundle_id": cs.evidence.bundle_id, "item_count": 1})
 }
 
 /// The state a recorded change set starts in (its approval status) and its creation time (its
