@@ -222,6 +222,12 @@ impl Ledger {
             (conn, reader)
         };
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Every job of a commit group runs in its own savepoint, and SQLite keeps what a
+        // savepoint would undo in a sub-journal, a temporary file once it passes 64 KiB: under
+        // load that was a new file per group and one `pwrite` per changed page (about 56,000
+        // a second at 16 sessions, a sixth of the writer's time). In memory it is a buffer
+        // freed at each commit.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
         keep_statements(&conn)?;
@@ -431,5 +437,25 @@ impl Ledger {
                 Ok(answer) => (answer, true),
                 Err(e) => (Err(e), false),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A commit group runs each job in a savepoint; what a savepoint would undo stays in
+    /// memory, not in a temporary file written a page per system call on the writer.
+    #[test]
+    fn the_writer_keeps_what_a_savepoint_would_undo_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.db")).unwrap();
+        let temp_store: i64 = ledger
+            .submit(|c| Ok(c.pragma_query_value(None, "temp_store", |r| r.get(0))?))
+            .wait()
+            .unwrap();
+        assert_eq!(temp_store, 2, "the writer's temp_store is not MEMORY");
     }
 }
