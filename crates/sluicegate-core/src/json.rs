@@ -9,49 +9,56 @@ use sha2::{Digest, Sha256};
 
 /// Serialise `value` the way `JSON.stringify` would.
 pub fn canonical(value: &Value) -> String {
-    let mut out = String::with_capacity(256);
+    let bytes = canonical_bytes(value);
+    // Every byte comes from a `&str` or from ASCII digits and punctuation.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The canonical form as bytes, for hashing: strings, keys and numbers are written straight
+/// into one buffer (a hash is taken for every recorded call, several times).
+fn canonical_bytes(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
     write_canonical(value, &mut out);
     out
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&js_number(n)),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Number(n) => out.extend_from_slice(js_number(n).as_bytes()),
         Value::String(s) => write_string(s, out),
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
         Value::Object(map) => {
-            out.push('{');
+            out.push(b'{');
             for (i, (key, item)) in map.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_string(key, out);
-                out.push(':');
+                out.push(b':');
                 write_canonical(item, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
     }
 }
 
-fn write_string(s: &str, out: &mut String) {
+fn write_string(s: &str, out: &mut Vec<u8>) {
     // serde_json escapes exactly like JSON.stringify for valid UTF-8 strings: `"`, `\`, the
     // short forms \b \f \n \r \t, other control characters as lowercase \u00xx, and nothing
-    // else (not `/`, not U+2028).
-    match serde_json::to_string(s) {
-        Ok(escaped) => out.push_str(&escaped),
-        Err(_) => out.push_str("\"\""),
+    // else (not `/`, not U+2028). Writing a `str` into a `Vec` cannot fail.
+    if serde_json::to_writer(&mut *out, s).is_err() {
+        out.extend_from_slice(b"\"\"");
     }
 }
 
@@ -143,12 +150,55 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// `"sha256:" + hex(sha256(canonical(value)))`.
 pub fn hash_json(value: &Value) -> String {
-    format!("sha256:{}", sha256_hex(canonical(value).as_bytes()))
+    format!("sha256:{}", sha256_hex(&canonical_bytes(value)))
+}
+
+/// `hash_json(value)` with some members left out, without copying the value first: each path
+/// names an object member (`["integrity"]`, or `["evidence", "bundle_id"]` for a member of a
+/// member); a path that does not lead to an object member leaves nothing out. The same bytes
+/// as removing those members and hashing what is left.
+pub fn hash_json_without(value: &Value, omit: &[&[&str]]) -> String {
+    let mut out = Vec::with_capacity(1024);
+    write_without(value, omit, &mut out);
+    format!("sha256:{}", sha256_hex(&out))
+}
+
+fn write_without(value: &Value, omit: &[&[&str]], out: &mut Vec<u8>) {
+    let Value::Object(map) = value else {
+        return write_canonical(value, out);
+    };
+    if omit.is_empty() {
+        return write_canonical(value, out);
+    }
+    out.push(b'{');
+    let mut first = true;
+    for (key, item) in map {
+        if omit.iter().any(|p| p.len() == 1 && p[0] == key) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_string(key, out);
+        out.push(b':');
+        if omit.iter().any(|p| p.len() > 1 && p[0] == key) {
+            let inner: Vec<&[&str]> = omit
+                .iter()
+                .filter(|p| p.len() > 1 && p[0] == key)
+                .map(|p| &p[1..])
+                .collect();
+            write_without(item, &inner, out);
+        } else {
+            write_canonical(item, out);
+        }
+    }
+    out.push(b'}');
 }
 
 /// `prefix + "_" + first 20 hex chars of sha256(canonical(value))`.
 pub fn stable_id(prefix: &str, value: &Value) -> String {
-    let digest = sha256_hex(canonical(value).as_bytes());
+    let digest = sha256_hex(&canonical_bytes(value));
     format!("{prefix}_{}", &digest[..20])
 }
 
@@ -184,6 +234,35 @@ mod tests {
             canonical(&json!("a/b\u{2028}\u{1}\n\"é")),
             "\"a/b\u{2028}\\u0001\\n\\\"é\""
         );
+    }
+
+    #[test]
+    fn leaving_members_out_hashes_what_removing_them_would() {
+        let doc = json!({"a": 1, "integrity": {"x": 1}, "evidence": {"bundle_id": "b", "k": [1, "\n"]},
+            "created_at": "t", "z": {"bundle_id": "kept"}});
+        let omit: &[&[&str]] = &[
+            &["integrity"],
+            &["created_at"],
+            &["evidence", "bundle_id"],
+            &["a", "x"],
+        ];
+        let mut removed = doc.clone();
+        let obj = removed.as_object_mut().unwrap();
+        obj.shift_remove("integrity");
+        obj.shift_remove("created_at");
+        obj["evidence"]
+            .as_object_mut()
+            .unwrap()
+            .shift_remove("bundle_id");
+        assert_eq!(hash_json_without(&doc, omit), hash_json(&removed));
+        // Nothing to leave out where a path leads nowhere, or into something not an object.
+        for other in [
+            json!([1, {"integrity": 2}]),
+            json!("integrity"),
+            json!({"evidence": 5}),
+        ] {
+            assert_eq!(hash_json_without(&other, omit), hash_json(&other));
+        }
     }
 
     #[test]

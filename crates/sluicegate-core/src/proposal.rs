@@ -17,7 +17,7 @@ use crate::columns::{TableColumns, check_proposal};
 use crate::config::{Capability, Engine, Mode, PatchBinding, Provider};
 use crate::evidence::{ReadRecord, Row};
 use crate::ident::is_safe_identifier;
-use crate::json::{format_f64, hash_json, stable_id};
+use crate::json::{format_f64, hash_json, hash_json_without, stable_id};
 use crate::refusal::{Code, Refusal};
 
 /// Pseudo-column of the weak conflict guard: the value is a hash of the whole row.
@@ -274,34 +274,34 @@ pub fn build_change_set(input: &ProposalInput) -> Result<BuiltProposal, Refusal>
     })
 }
 
+/// What the proposal hash leaves out of a change set: `integrity`, `created_at` and the
+/// evidence handle, so it identifies the change itself.
+const NOT_CONTENT: &[&[&str]] = &[&["integrity"], &["created_at"], &["evidence", "bundle_id"]];
+
+/// What the change hash leaves out besides: who proposed it.
+const NOT_CHANGE: &[&[&str]] = &[
+    &["integrity"],
+    &["created_at"],
+    &["principal"],
+    &["evidence", "bundle_id"],
+];
+
 /// The proposal hash: canonical JSON of the change set without `integrity`, `created_at` and
 /// the evidence handle, so it identifies the change itself.
 pub fn content_hash(cs: &ChangeSet) -> String {
-    let mut value = serde_json::to_value(cs).unwrap_or(Value::Null);
-    if let Some(obj) = value.as_object_mut() {
-        obj.shift_remove("integrity");
-        obj.shift_remove("created_at");
-        if let Some(ev) = obj.get_mut("evidence").and_then(Value::as_object_mut) {
-            ev.shift_remove("bundle_id");
-        }
-    }
-    hash_json(&value)
+    content_hash_of(&serde_json::to_value(cs).unwrap_or(Value::Null))
+}
+
+/// [`content_hash`] of a change set already turned into JSON (`serde_json::to_value`).
+pub fn content_hash_of(cs: &Value) -> String {
+    hash_json_without(cs, NOT_CONTENT)
 }
 
 /// The hash of what a proposal changes, leaving out who proposed it: the same change to the
 /// same row, read in the same state, has the same change hash (and proposal id) whichever
 /// principal proposes it, so a second principal's identical proposal is the first one again.
 pub fn change_hash(cs: &ChangeSet) -> String {
-    let mut value = serde_json::to_value(cs).unwrap_or(Value::Null);
-    if let Some(obj) = value.as_object_mut() {
-        for field in ["integrity", "created_at", "principal"] {
-            obj.shift_remove(field);
-        }
-        if let Some(ev) = obj.get_mut("evidence").and_then(Value::as_object_mut) {
-            ev.shift_remove("bundle_id");
-        }
-    }
-    hash_json(&value)
+    hash_json_without(&serde_json::to_value(cs).unwrap_or(Value::Null), NOT_CHANGE)
 }
 
 /// The stored proposal's hash (`integrity.proposal_hash`), or empty when absent.

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sluicegate_core::chain;
 use sluicegate_core::evidence::{EvidenceBundle, QueryAudit};
 use sluicegate_core::lifecycle::State;
-use sluicegate_core::proposal::{change_hash, content_hash, proposal_hash, validate_change_set};
+use sluicegate_core::proposal::{change_hash, content_hash_of, proposal_hash, validate_change_set};
 use sluicegate_core::secrets;
 use sluicegate_protocol::ChangeSet;
 
@@ -339,7 +339,7 @@ pub(crate) fn prepare_proposal(
     secrets::scan(&cs_value, "change_set").map_err(to_refusal)?;
     secrets::scan(&proposal_audit.payload, "query_audit").map_err(to_refusal)?;
     let hash = proposal_hash(cs);
-    if content_hash(cs) != hash {
+    if content_hash_of(&cs_value) != hash {
         return Err(LedgerError::refused(
             RefusalCode::ChangeSetInvalid,
             "integrity.proposal_hash is not the hash of the change set's content",
