@@ -7,7 +7,10 @@
 //! it runs, the WAL file's size is sampled; at the end the main file's size per recorded call
 //! is reported. Figures are recorded in docs/performance.md.
 //!
-//! Options after `--`: `--seconds N` per level (3), `--sessions 1,4,16`, `--json`.
+//! Options after `--`: `--seconds N` per level (3), `--sessions 1,4,16`, `--json`,
+//! `--latencies DIR` (each call's send time and latency, in µs from the level's start, one
+//! line per call, to `DIR/<durability>-<kind>-<sessions>.txt`: whether the slow calls come
+//! together, as stalls that hold every call in flight, or one at a time).
 //! `SLUICEGATE_BENCH_BIN=PATH` serves with another build of `sluicegate` (A/B comparisons).
 //!
 //! By default every session sends its next call as soon as the last one is answered (a closed
@@ -42,6 +45,7 @@ struct Args {
     /// Calls per second (all sessions together) for proposals and reads; `None`: closed loop.
     rate_proposals: Option<f64>,
     rate_reads: Option<f64>,
+    latencies: Option<PathBuf>,
 }
 
 impl Args {
@@ -62,6 +66,7 @@ impl Args {
             json: false,
             rate_proposals: None,
             rate_reads: None,
+            latencies: None,
         };
         let mut it = std::env::args().skip(1);
         while let Some(arg) = it.next() {
@@ -76,6 +81,7 @@ impl Args {
                         .collect::<Result<_, _>>()?;
                 }
                 "--json" => a.json = true,
+                "--latencies" => a.latencies = Some(it.next().context("--latencies DIR")?.into()),
                 "--rate-proposals" => {
                     a.rate_proposals = Some(it.next().context("--rate-proposals N")?.parse()?);
                 }
@@ -186,6 +192,7 @@ async fn level(
     seconds: u64,
     round: usize,
     paced: Option<f64>,
+    latencies: Option<PathBuf>,
 ) -> anyhow::Result<Level> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -225,17 +232,26 @@ async fn level(
                 }
                 call(&client, &url, &s, body_for(kind, session, i)).await?;
                 answered = Instant::now();
-                lat.push(answered - sent_at);
+                lat.push((sent_at - start, answered - sent_at));
                 i += 1;
             }
             anyhow::Ok(lat)
         }));
     }
-    let mut all = Vec::new();
+    let mut calls = Vec::new();
     for t in tasks {
-        all.extend(t.await??);
+        calls.extend(t.await??);
     }
     let elapsed = start.elapsed().as_secs_f64();
+    if let Some(path) = latencies {
+        calls.sort();
+        let lines: String = calls
+            .iter()
+            .map(|(at, l)| format!("{} {}\n", at.as_micros(), l.as_micros()))
+            .collect();
+        std::fs::write(path, lines)?;
+    }
+    let mut all: Vec<Duration> = calls.into_iter().map(|(_, l)| l).collect();
     all.sort();
     Ok(Level {
         kind,
@@ -346,7 +362,19 @@ fn run_one(
                 ),
                 None => eprintln!("bench: {durability} ledger, {kind} at {n} sessions…"),
             }
-            levels.push(rt.block_on(level(&url, kind, *n, a.seconds, round, a.rate(kind)))?);
+            let latencies = a
+                .latencies
+                .as_ref()
+                .map(|d| d.join(format!("{durability}-{kind}-{n}.txt")));
+            levels.push(rt.block_on(level(
+                &url,
+                kind,
+                *n,
+                a.seconds,
+                round,
+                a.rate(kind),
+                latencies,
+            ))?);
         }
     }
     let max_wal_bytes = watch.finish();
