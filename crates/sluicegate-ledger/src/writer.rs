@@ -547,24 +547,22 @@ mod tests {
         (a, b)
     }
 
+    /// Within the window a job queued while a group runs shares its commit; past it, the job
+    /// waits for a commit of its own.
     #[test]
-    fn a_job_that_arrives_while_a_group_runs_joins_its_commit() {
-        let (w, commits, dir) = joining_writer(Duration::from_secs(60));
-        let (a, b) = second_job_queued_while_the_first_runs(&w, 1, 2, false);
-        assert_eq!(a.wait().unwrap(), 1);
-        assert_eq!(b.wait().unwrap(), 2);
-        assert_eq!(commits.load(Ordering::SeqCst), 1, "one commit for both");
-        assert_eq!(count(&dir), 2);
-    }
-
-    #[test]
-    fn past_the_window_a_job_waits_for_the_next_commit() {
-        let (w, commits, dir) = joining_writer(Duration::ZERO);
-        let (a, b) = second_job_queued_while_the_first_runs(&w, 1, 2, false);
-        assert_eq!(a.wait().unwrap(), 1);
-        assert_eq!(b.wait().unwrap(), 2);
-        assert_eq!(commits.load(Ordering::SeqCst), 2, "a commit each");
-        assert_eq!(count(&dir), 2);
+    fn a_job_that_arrives_while_a_group_runs_joins_its_commit_within_the_window() {
+        for (window, expected_commits) in [(Duration::from_secs(60), 1), (Duration::ZERO, 2)] {
+            let (w, commits, dir) = joining_writer(window);
+            let (a, b) = second_job_queued_while_the_first_runs(&w, 1, 2, false);
+            assert_eq!(a.wait().unwrap(), 1);
+            assert_eq!(b.wait().unwrap(), 2);
+            assert_eq!(
+                commits.load(Ordering::SeqCst),
+                expected_commits,
+                "window {window:?}"
+            );
+            assert_eq!(count(&dir), 2);
+        }
     }
 
     /// A lone job runs without a savepoint, so when it fails after writing only a rollback of
