@@ -23,6 +23,12 @@ fn canonical_bytes(value: &Value) -> Vec<u8> {
 }
 
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    write_leaving_out(value, &[], out);
+}
+
+/// Write `value` canonically without the object members `omit` names (see
+/// [`hash_json_without`]); `&[]` writes it whole.
+fn write_leaving_out(value: &Value, omit: &[&[&str]], out: &mut Vec<u8>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
@@ -40,13 +46,24 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
         }
         Value::Object(map) => {
             out.push(b'{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
+            let mut first = true;
+            for (key, item) in map {
+                if omit.iter().any(|p| p.len() == 1 && p[0] == key) {
+                    continue;
+                }
+                if !first {
                     out.push(b',');
                 }
+                first = false;
                 write_string(key, out);
                 out.push(b':');
-                write_canonical(item, out);
+                // Empty (and so not allocated) unless a path goes on into this member.
+                let inner: Vec<&[&str]> = omit
+                    .iter()
+                    .filter(|p| p.len() > 1 && p[0] == key)
+                    .map(|p| &p[1..])
+                    .collect();
+                write_leaving_out(item, &inner, out);
             }
             out.push(b'}');
         }
@@ -159,41 +176,8 @@ pub fn hash_json(value: &Value) -> String {
 /// as removing those members and hashing what is left.
 pub fn hash_json_without(value: &Value, omit: &[&[&str]]) -> String {
     let mut out = Vec::with_capacity(1024);
-    write_without(value, omit, &mut out);
+    write_leaving_out(value, omit, &mut out);
     format!("sha256:{}", sha256_hex(&out))
-}
-
-fn write_without(value: &Value, omit: &[&[&str]], out: &mut Vec<u8>) {
-    let Value::Object(map) = value else {
-        return write_canonical(value, out);
-    };
-    if omit.is_empty() {
-        return write_canonical(value, out);
-    }
-    out.push(b'{');
-    let mut first = true;
-    for (key, item) in map {
-        if omit.iter().any(|p| p.len() == 1 && p[0] == key) {
-            continue;
-        }
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        write_string(key, out);
-        out.push(b':');
-        if omit.iter().any(|p| p.len() > 1 && p[0] == key) {
-            let inner: Vec<&[&str]> = omit
-                .iter()
-                .filter(|p| p.len() > 1 && p[0] == key)
-                .map(|p| &p[1..])
-                .collect();
-            write_without(item, &inner, out);
-        } else {
-            write_canonical(item, out);
-        }
-    }
-    out.push(b'}');
 }
 
 /// `prefix + "_" + first 20 hex chars of sha256(canonical(value))`.

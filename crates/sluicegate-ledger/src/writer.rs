@@ -45,8 +45,8 @@ const MAX_GROUP: usize = 64;
 /// How long after a group starts a job that arrives while it runs still joins it instead of
 /// waiting for the next group and its own commit. Under load a group takes a few ms, so the
 /// next calls arrive while it runs; taking them in saves each one a whole commit and fsync.
-/// At 16 sessions over HTTP, three alternating pairs against no joining: proposals' p99 11.5
-/// / 12.2 / 12.3 ms against 12.2 / 13.6 / 12.6 ms (docs/performance.md). Short, because the
+/// At 16 sessions over HTTP, three rounds alternating with no joining: proposals' p99 11.5 /
+/// 12.2 / 12.3 ms against 12.2 / 13.6 / 12.6 ms (docs/performance.md). Short, because the
 /// group's first callers wait for what joins it.
 const JOIN_WINDOW: Duration = Duration::from_millis(1);
 

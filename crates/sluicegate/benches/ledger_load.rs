@@ -56,9 +56,7 @@ impl Args {
             self.rate_reads
         }
     }
-}
 
-impl Args {
     fn parse() -> anyhow::Result<Args> {
         let mut a = Args {
             seconds: 3,
