@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use sluicegate_core::decision::Verdict;
 use sluicegate_ledger::{Filter, InboxCursor, InboxQuery, Ledger};

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -538,7 +538,7 @@ fn a_killed_writer_leaves_a_consistent_ledger() {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "a_killed_writer_leaves_a_consistent_ledger",
+                "ledger::a_killed_writer_leaves_a_consistent_ledger",
                 "--nocapture",
             ])
             .env("SLUICEGATE_LEDGER_CRASH_CHILD", &path)

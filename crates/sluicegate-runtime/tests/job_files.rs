@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod apply_support;
+use crate::apply_support;
 
 use apply_support::app::{App, Desk, config};
 use serde_json::{Value, json};

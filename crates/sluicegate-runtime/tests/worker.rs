@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod apply_support;
+use crate::apply_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod apply_support;
+use crate::apply_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -3,7 +3,7 @@
 //! Needs `SLUICEGATE_TEST_POSTGRES_URL` (see `scripts/test.sh`); without it each test goes
 //! through `skip_or_fail`, a failure with `CI=true`.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

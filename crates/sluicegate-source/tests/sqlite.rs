@@ -2,7 +2,7 @@
 //! (the file is provably untouched), statement timeout, redacted errors and guarded
 //! writeback. SQLite needs no server, so these always run.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};

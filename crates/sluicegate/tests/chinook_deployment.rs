@@ -18,8 +18,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod chinook;
-mod mcp_support;
+use crate::chinook;
+use crate::mcp_support;
 
 use std::process::Command;
 use std::time::Instant;

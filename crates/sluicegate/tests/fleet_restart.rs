@@ -15,9 +15,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../sluicegate-runtime/tests/apply_support/app.rs"]
-mod app;
-mod mcp_support;
+use crate::app;
+use crate::mcp_support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod handler_support;
+use crate::handler_support;
 
 use handler_support::{Project, assert_no_secret};
 use serde_json::{Value, json};

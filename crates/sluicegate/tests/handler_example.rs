@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod handler_support;
+use crate::handler_support;
 
 use std::process::Command;
 

@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod handler_support;
+use crate::handler_support;
 
 use std::path::Path;
 use std::process::Command;

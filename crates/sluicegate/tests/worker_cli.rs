@@ -15,8 +15,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../sluicegate-runtime/tests/apply_support/app.rs"]
-mod app;
+use crate::app;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;

@@ -9,8 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../sluicegate-runtime/tests/apply_support/app.rs"]
-mod app;
+use crate::app;
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};

@@ -18,7 +18,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod handler_support;
+use crate::handler_support;
 
 use std::path::Path;
 

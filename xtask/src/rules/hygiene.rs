@@ -110,6 +110,65 @@ pub fn test_smells(files: &[SourceFile]) -> Vec<String> {
         .collect()
 }
 
+/// The one integration-test binary a crate with several test files links: its root.
+pub const INTEGRATION_ROOT: &str = "integration.rs";
+
+/// A crate's test files (`files`: everything under its `tests/`, `rel` from the workspace root)
+/// against the one-binary rule: several top-level `tests/*.rs` files must be modules of
+/// `tests/integration.rs`, under a manifest that turns `autotests` off. A file the root does not
+/// declare would never be compiled, so it is named.
+pub fn test_binaries(crate_dir: &str, files: &[SourceFile], manifest: &str) -> Vec<String> {
+    let prefix = format!("{crate_dir}/tests/");
+    let top: Vec<&SourceFile> = files
+        .iter()
+        .filter(|f| {
+            f.rel
+                .strip_prefix(&prefix)
+                .is_some_and(|n| !n.contains('/'))
+        })
+        .collect();
+    let Some(root) = top.iter().find(|f| f.rel.ends_with(INTEGRATION_ROOT)) else {
+        return match top.len() {
+            0 | 1 => Vec::new(),
+            n => vec![format!(
+                "{prefix}: {n} test files link {n} binaries: make them modules of \
+                 tests/{INTEGRATION_ROOT} (with `autotests = false`)"
+            )],
+        };
+    };
+    let declared: Vec<String> = match root.parse() {
+        Ok(file) => file
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                syn::Item::Mod(m) if m.content.is_none() => Some(m.ident.to_string()),
+                _ => None,
+            })
+            .collect(),
+        Err(e) => return vec![e],
+    };
+    let mut out = Vec::new();
+    if !manifest
+        .lines()
+        .any(|l| l.split_whitespace().collect::<String>() == "autotests=false")
+    {
+        out.push(format!(
+            "{crate_dir}/Cargo.toml: has tests/{INTEGRATION_ROOT} but not `autotests = false`, \
+             so each test file is also built as its own binary"
+        ));
+    }
+    for file in top.iter().filter(|f| f.rel != root.rel) {
+        let stem = file.rel[prefix.len()..].trim_end_matches(".rs");
+        if !declared.iter().any(|d| d == stem) {
+            out.push(format!(
+                "{}: not a module of tests/{INTEGRATION_ROOT}, so it never runs: add `mod {stem};`",
+                file.rel
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +324,64 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].starts_with("crates/sluicegate/tests/a.rs"));
         assert!(found[1].starts_with("crates/sluicegate/tests/b.rs"));
+    }
+
+    #[test]
+    fn each_crate_links_at_most_one_integration_test_binary() {
+        let root = root();
+        let mut found = Vec::new();
+        for (name, dir) in tree::crate_dirs(&root) {
+            let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+            let files = tree::read(&root, &dir.join("tests"), &name);
+            found.extend(test_binaries(&format!("crates/{name}"), &files, &manifest));
+        }
+        assert_none("integration tests outside their crate's one binary", &found);
+    }
+
+    #[test]
+    fn test_binary_fixture_is_refused() {
+        let file = |rel: &str, text: &str| SourceFile {
+            rel: rel.into(),
+            crate_name: "x".into(),
+            text: text.into(),
+        };
+        let off = "[package]\nautotests = false\n";
+        let two = [
+            file("crates/x/tests/a.rs", ""),
+            file("crates/x/tests/b.rs", ""),
+            file("crates/x/tests/common/mod.rs", ""),
+        ];
+        assert_eq!(
+            test_binaries("crates/x", &two, "[package]\n"),
+            vec![
+                "crates/x/tests/: 2 test files link 2 binaries: make them modules of \
+                 tests/integration.rs (with `autotests = false`)"
+            ]
+        );
+        assert_none("one file", &test_binaries("crates/x", &two[..1], ""));
+        let merged = [
+            file("crates/x/tests/integration.rs", "mod common;\nmod a;\n"),
+            file("crates/x/tests/a.rs", ""),
+            file("crates/x/tests/b.rs", ""),
+            file("crates/x/tests/common/mod.rs", ""),
+        ];
+        assert_eq!(
+            test_binaries("crates/x", &merged, off),
+            vec![
+                "crates/x/tests/b.rs: not a module of tests/integration.rs, so it never runs: \
+                 add `mod b;`"
+            ]
+        );
+        assert_eq!(
+            test_binaries("crates/x", &merged[..2], "[package]\n"),
+            vec![
+                "crates/x/Cargo.toml: has tests/integration.rs but not `autotests = false`, so \
+                 each test file is also built as its own binary"
+            ]
+        );
+        assert_none(
+            "all declared",
+            &test_binaries("crates/x", &merged[..2], off),
+        );
     }
 }

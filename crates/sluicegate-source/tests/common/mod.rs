@@ -1,6 +1,6 @@
 //! Shared fixtures of the engine tests: a database on any of the three engines, a `Sources`
 //! pointed at it, and the writeback story every engine must pass.
-#![allow(dead_code)] // Each test binary uses a different part of this module.
+#![allow(dead_code)] // Each engine's tests use a different part of this module.
 
 pub mod writeguard;
 
