@@ -22,7 +22,8 @@
 //! for long: the writer always has work, and callers that queue behind others park at once.
 //! A caller that knows other calls of its process are in progress says so
 //! ([`Pending::among_others`]) and parks at once too: its poll would only take the CPU, and on
-//! an async runtime's thread every task queued behind it, from calls doing work.
+//! an async runtime's thread every task queued behind it, from calls doing work. On a
+//! multi-threaded runtime no caller polls at all ([`polling_pays_here`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -137,7 +138,7 @@ impl<T> Future for Pending<T> {
     type Output = Result<T, LedgerError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if std::mem::take(&mut self.spin) {
+        if std::mem::take(&mut self.spin) && polling_pays_here() {
             let start = Instant::now();
             while start.elapsed() < CALLER_SPIN {
                 match self.rx.try_recv() {
@@ -153,6 +154,18 @@ impl<T> Future for Pending<T> {
             .poll(cx)
             .map(|r| r.unwrap_or(Err(LedgerError::WriterStopped)))
     }
+}
+
+/// Whether an awaiting caller should poll for its answer on this thread before parking: not
+/// on a multi-threaded runtime (the HTTP server's). There, the poll holds one of a few worker
+/// threads on a machine whose other cores the writer thread and the clients need: with one or
+/// four HTTP sessions on 2 cores it cost a quarter of the throughput and a third more CPU
+/// per call (docs/performance.md, "Like for like with run E"). On a current-thread runtime
+/// (the stdio server's) nothing else could run on the thread meanwhile, and the poll spares
+/// it a wake-up.
+fn polling_pays_here() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|rt| rt.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// The writer thread and the channel that feeds it. Dropping it lets the thread finish the
@@ -451,6 +464,20 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn callers_poll_only_on_a_current_thread_runtime() {
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert!(current.block_on(async { polling_pays_here() }));
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        assert!(!multi.block_on(async { polling_pays_here() }));
+        assert!(!polling_pays_here(), "no runtime, nothing to poll for");
+    }
 
     fn writer() -> (Writer, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();

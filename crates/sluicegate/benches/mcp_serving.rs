@@ -30,6 +30,9 @@ struct McpBenchArgs {
     seconds: u64,
     sessions: Vec<usize>,
     json: bool,
+    /// The ledger's `storage.durability` for every part of the run: `full` (the default, an
+    /// fsync before a recorded call is answered) or `relaxed` (what runs C–E measured).
+    durability: sluicegate_ledger::Durability,
 }
 
 impl McpBenchArgs {
@@ -40,6 +43,7 @@ impl McpBenchArgs {
             seconds: 3,
             sessions: vec![1, 4, 16],
             json: false,
+            durability: sluicegate_ledger::Durability::Full,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -55,6 +59,11 @@ impl McpBenchArgs {
                         .collect::<Result<_, _>>()?
                 }
                 "--json" => a.json = true,
+                "--durability" => {
+                    let v = value()?;
+                    a.durability = sluicegate_ledger::Durability::parse(&v)
+                        .with_context(|| format!("--durability full|relaxed, not {v:?}"))?;
+                }
                 // `cargo bench` adds `--bench`; a name filter may follow it.
                 _ => {}
             }
@@ -67,10 +76,11 @@ const READ: &str = "billing.inspect_invoice";
 /// What the source crate renders for the read capability below (SQLite dialect).
 const BARE_SQL: &str = "SELECT id, customer_name, status, amount_cents, late_fee_cents, waiver_reason, updated_at, tenant_id FROM main.invoices WHERE id = ?1 AND tenant_id = ?2 LIMIT 1";
 
-fn config_json() -> Value {
+fn config_json(durability: sluicegate_ledger::Durability) -> Value {
     json!({
         "version": 1,
         "mode": "review",
+        "storage": {"durability": durability.as_str()},
         "sources": {"billing_app": {"engine": "sqlite", "read_url_env": "BENCH_APP_URL"}},
         "trusted_context": {"provider": "environment", "values": {"tenant_id_env": "BENCH_TENANT", "principal_env": "BENCH_PRINCIPAL"}},
         "capabilities": [{
@@ -93,13 +103,16 @@ struct Setup {
 }
 
 impl Setup {
-    fn new() -> anyhow::Result<Setup> {
+    fn new(durability: sluicegate_ledger::Durability) -> anyhow::Result<Setup> {
         let path = std::env::temp_dir().join(format!("sluicegate-bench-{}", std::process::id()));
         std::fs::create_dir_all(&path)?;
         let app_db = path.join("app.db");
         sluicegate_source::sample_app::create(&app_db)?;
         let config = path.join("sluicegate.json");
-        std::fs::write(&config, serde_json::to_string_pretty(&config_json())?)?;
+        std::fs::write(
+            &config,
+            serde_json::to_string_pretty(&config_json(durability))?,
+        )?;
         // The server is the built `sluicegate` binary, never this harness itself (which would
         // start itself again, recursively).
         let exe = PathBuf::from(env!("CARGO_BIN_EXE_sluicegate"));
@@ -354,7 +367,7 @@ fn in_process(s: &Setup, calls: usize) -> anyhow::Result<(Vec<Duration>, Vec<Dur
         ("BENCH_TENANT".to_string(), "acme".to_string()),
         ("BENCH_PRINCIPAL".to_string(), "bench".to_string()),
     ]));
-    let ledger = sluicegate_ledger::Ledger::open(&s.dir.join("inproc.db"))?;
+    let ledger = sluicegate_ledger::Ledger::open_with(&s.dir.join("inproc.db"), config.durability)?;
     let api = sluicegate_runtime::AgentApi::new(config, ledger, env, None);
     let surface =
         sluicegate_mcp::Surface::new(api.clone(), sluicegate_core::tools::AliasMode::Canonical)?;
@@ -473,7 +486,7 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let a = McpBenchArgs::parse()?;
-    let setup = Setup::new()?;
+    let setup = Setup::new(a.durability)?;
     eprintln!("bench: cold start ({} runs)…", a.cold_starts);
     let cold = cold_start(&setup, a.cold_starts)?;
     eprintln!("bench: stdio read latency ({} calls)…", a.calls);
@@ -502,6 +515,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let stdio_p50 = pct(&stdio.latencies, 50.0);
     let bare_p50 = pct(&bare, 50.0);
     let report = json!({
+        "durability": a.durability.as_str(),
         "machine": {"cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)},
         "cold_start_ms": {
             "min": cold.first().map_or(0.0, |d| d.as_secs_f64() * 1e3),
@@ -530,7 +544,10 @@ fn run() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let f = |p: &str| report.pointer(p).and_then(Value::as_f64).unwrap_or(0.0);
-    println!("Sluicegate MCP serving benchmark (SQLite source, one read capability)\n");
+    println!(
+        "Sluicegate MCP serving benchmark (SQLite source, one read capability, {} ledger)\n",
+        a.durability.as_str()
+    );
     println!(
         "cold start to first response: p50 {:.1} ms, min {:.1} ms, p90 {:.1} ms",
         f("/cold_start_ms/p50"),
