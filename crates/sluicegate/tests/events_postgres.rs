@@ -8,7 +8,7 @@
 use crate::mcp_support;
 
 use std::process::Output;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mcp_support::*;
 use serde_json::{Value, json};
@@ -45,15 +45,25 @@ fn events_webhook_delivers_from_the_shared_ledger_once_and_dead_letters_show_in_
         }
     });
     let ledger = Ledger::open_postgres(db.url(), "$SG_LEDGER_URL", Durability::Full).unwrap();
-    let recorded: Vec<i64> = ledger
-        .tail_events(&EventFilter {
-            limit: Some(100),
-            ..EventFilter::default()
-        })
-        .unwrap()
-        .iter()
-        .map(|e| e.event_id)
-        .collect();
+    // The feed hands out an event once every transaction older than its own has ended on the
+    // server, other tests' included (their databases share it): poll it, with a deadline. The
+    // webhook below reads the same feed, so it sees all four once this has.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let recorded: Vec<i64> = loop {
+        let recorded: Vec<i64> = ledger
+            .tail_events(&EventFilter {
+                limit: Some(100),
+                ..EventFilter::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|e| e.event_id)
+            .collect();
+        if recorded.len() >= 4 || Instant::now() > deadline {
+            break recorded;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(recorded.len(), 4, "{recorded:?}");
 
     let stub = HttpStub::start(|_, _| Reply::status(204));
