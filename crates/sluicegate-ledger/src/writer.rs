@@ -159,9 +159,9 @@ impl<T> Future for Pending<T> {
 /// Whether an awaiting caller should poll for its answer on this thread before parking: not
 /// on a multi-threaded runtime (the HTTP server's). There, the poll holds one of a few worker
 /// threads on a machine whose other cores the writer thread and the clients need: at four
-/// HTTP sessions on 2 cores, durable, it cost 19 % of the calls per second (3,469 against
-/// 4,271) and 23 % more CPU per call (355 against 289 µs; docs/performance.md, "Like for like
-/// with run E"). On a current-thread runtime
+/// HTTP sessions on 2 cores, durable, the server served 0.64 of run E's calls per second with
+/// the poll and 0.80 without, each measured alternating with run E's build, at 355 and 289 µs
+/// of CPU per call (docs/performance.md, "Like for like with run E"). On a current-thread runtime
 /// (the stdio server's) nothing else could run on the thread meanwhile, and the poll spares
 /// it a wake-up.
 fn polling_pays_here() -> bool {
