@@ -161,9 +161,9 @@ impl<T> Future for Pending<T> {
 /// threads on a machine whose other cores the writer thread and the clients need: at four
 /// HTTP sessions on 2 cores, durable, the server served 0.64 of run E's calls per second with
 /// the poll and 0.80 without, each measured alternating with run E's build, at 355 and 289 µs
-/// of CPU per call (docs/performance.md, "Like for like with run E"). On a current-thread runtime
-/// (the stdio server's) nothing else could run on the thread meanwhile, and the poll spares
-/// it a wake-up.
+/// of CPU per call (docs/performance.md, "Like for like with run E"). On a current-thread
+/// runtime (the stdio server's) nothing else could run on the thread meanwhile, and the poll
+/// spares it a wake-up.
 fn polling_pays_here() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|rt| rt.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread)

@@ -127,7 +127,8 @@ pub fn test_binaries(crate_dir: &str, files: &[SourceFile], manifest: &str) -> V
                 .is_some_and(|n| !n.contains('/'))
         })
         .collect();
-    let Some(root) = top.iter().find(|f| f.rel.ends_with(INTEGRATION_ROOT)) else {
+    let root_rel = format!("{prefix}{INTEGRATION_ROOT}");
+    let Some(root) = top.iter().find(|f| f.rel == root_rel) else {
         return match top.len() {
             0 | 1 => Vec::new(),
             n => vec![format!(
@@ -150,6 +151,7 @@ pub fn test_binaries(crate_dir: &str, files: &[SourceFile], manifest: &str) -> V
     let mut out = Vec::new();
     if !manifest
         .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
         .any(|l| l.split_whitespace().collect::<String>() == "autotests=false")
     {
         out.push(format!(
@@ -383,5 +385,16 @@ mod tests {
             "all declared",
             &test_binaries("crates/x", &merged[..2], off),
         );
+        let commented = "[package]\nautotests = false # one binary\n";
+        assert_none(
+            "commented",
+            &test_binaries("crates/x", &merged[..2], commented),
+        );
+        // Only `tests/integration.rs` itself is the root, not a file whose name ends like it.
+        let lookalike = [
+            file("crates/x/tests/my_integration.rs", "mod a;\n"),
+            file("crates/x/tests/a.rs", ""),
+        ];
+        assert_eq!(test_binaries("crates/x", &lookalike, off).len(), 1);
     }
 }
