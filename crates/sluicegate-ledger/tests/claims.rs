@@ -346,20 +346,16 @@ fn failures_back_off_then_end_as_a_dead_letter_in_activity_and_events(engine: Ba
     // A chained event on the proposal, and the chain still verifies. On PostgreSQL the feed
     // hands out an event once every transaction older than its own has ended on the server,
     // other tests' included: poll it, with a deadline.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let events = loop {
-        let events = ledger
-            .tail_events(&EventFilter {
-                kind: Some("writeback_dead_lettered".into()),
-                limit: Some(10),
-                ..EventFilter::default()
-            })
-            .unwrap();
-        if !events.is_empty() || std::time::Instant::now() > deadline {
-            break events;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    let dead_lettered = EventFilter {
+        kind: Some("writeback_dead_lettered".into()),
+        limit: Some(10),
+        ..EventFilter::default()
     };
+    let events = sluicegate_test_support::poll::until(
+        std::time::Duration::from_secs(30),
+        || ledger.tail_events(&dead_lettered).unwrap(),
+        |events| !events.is_empty(),
+    );
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].actor, "worker-a");
     let verified = ledger.verify_proposal(&id, &[]).unwrap();

@@ -1,6 +1,7 @@
 //! Shared test fixtures: the in-repo conformance vectors, the one skip helper, engine
 //! databases and whole app databases with their roles, a private PostgreSQL server to restart,
-//! the HTTP stub server, waits on processes. Never a dependency of production code.
+//! the HTTP stub server, waits on processes and on conditions nothing announces. Never a
+//! dependency of production code.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ pub mod app_db;
 pub mod engines;
 pub mod http_stub;
 pub mod pg_cluster;
+pub mod poll;
 pub mod process;
 
 pub use http_stub::{HttpStub, Reply};

@@ -8,14 +8,14 @@
 use crate::mcp_support;
 
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mcp_support::*;
 use serde_json::{Value, json};
 use sluicegate_ledger::{Durability, EventFilter, Ledger};
 use sluicegate_test_support::app_db::block_on;
 use sluicegate_test_support::engines::{EngineKind, TestDatabase};
-use sluicegate_test_support::{HttpStub, Reply};
+use sluicegate_test_support::{HttpStub, Reply, poll};
 
 fn run(fx: &Fixture, url: &str, args: &[&str]) -> Output {
     fx.on_ledger(url, args).output().unwrap()
@@ -48,22 +48,18 @@ fn events_webhook_delivers_from_the_shared_ledger_once_and_dead_letters_show_in_
     // The feed hands out an event once every transaction older than its own has ended on the
     // server, other tests' included (their databases share it): poll it, with a deadline. The
     // webhook below reads the same feed, so it sees all four once this has.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let recorded: Vec<i64> = loop {
-        let recorded: Vec<i64> = ledger
-            .tail_events(&EventFilter {
+    let recorded: Vec<i64> = poll::until(
+        Duration::from_secs(30),
+        || {
+            let all = EventFilter {
                 limit: Some(100),
                 ..EventFilter::default()
-            })
-            .unwrap()
-            .iter()
-            .map(|e| e.event_id)
-            .collect();
-        if recorded.len() >= 4 || Instant::now() > deadline {
-            break recorded;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+            };
+            let events = ledger.tail_events(&all).unwrap();
+            events.iter().map(|e| e.event_id).collect::<Vec<i64>>()
+        },
+        |ids| ids.len() >= 4,
+    );
     assert_eq!(recorded.len(), 4, "{recorded:?}");
 
     let stub = HttpStub::start(|_, _| Reply::status(204));

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use sluicegate_ledger::{Durability, Filter, Ledger};
 use sluicegate_test_support::app_db::block_on;
 use sluicegate_test_support::engines::{EngineKind, TestDatabase};
+use sluicegate_test_support::poll;
 
 fn serve(fx: &Fixture, url: &str) -> Command {
     fx.on_ledger(url, &["mcp", "serve-streamable-http", "--port", "0"])
@@ -176,21 +177,17 @@ fn servers_share_a_migrated_postgres_ledger_without_a_lease() {
     );
     // The feed waits for transactions still open anywhere on the server (other tests'),
     // so poll it with a deadline.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let tail = cli(&["events", "tail", "--json"]);
-        assert_eq!(tail.status.code(), Some(0), "{tail:?}");
-        let doc: Value = serde_json::from_slice(&tail.stdout).unwrap();
-        let shown = doc["events"].as_array().map_or(0, Vec::len);
-        if shown == 4 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "events tail shows {shown} events: {doc}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let doc = poll::until(
+        Duration::from_secs(30),
+        || {
+            let tail = cli(&["events", "tail", "--json"]);
+            assert_eq!(tail.status.code(), Some(0), "{tail:?}");
+            serde_json::from_slice::<Value>(&tail.stdout).unwrap()
+        },
+        |doc| doc["events"].as_array().map_or(0, Vec::len) == 4,
+    );
+    let shown = doc["events"].as_array().map_or(0, Vec::len);
+    assert_eq!(shown, 4, "events tail shows {shown} events: {doc}");
     // A reviewer approves one proposal and applies it, from another host as far as the
     // ledger can tell.
     let approve = cli(&["proposals", "approve", &ids[0], "--yes", "--actor", "ana"]);
