@@ -23,7 +23,7 @@ use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use sluicegate_core::config::{Config, Validation, load_str, validate};
-use sluicegate_core::tools::{AliasMode, exposed_tools, input_schema, tool_definition};
+use sluicegate_core::tools::{AliasMode, exposed_tools, tool_definition};
 use sluicegate_fuzz::{Gen, is_screaming_snake, looks_like_json};
 
 /// The example configs the repository ships, as edit starting points.
@@ -409,17 +409,9 @@ fn check_report(v: &Validation, config: Option<&Config>) {
     }
 }
 
-/// An accepted config can be served: valid input schemas, distinct exposed names that route.
+/// An accepted config can be served: valid input and output schemas (the server publishes
+/// them unchecked), distinct exposed names that route.
 fn check_servable(config: &Config) {
-    for cap in &config.capabilities {
-        let schema = input_schema(cap);
-        if let Err(e) = jsonschema::meta::validate(&schema) {
-            panic!(
-                "{}: inputSchema is not valid JSON Schema: {e}\n{schema}",
-                cap.name
-            );
-        }
-    }
     for mode in [AliasMode::Canonical, AliasMode::Openai, AliasMode::Both] {
         let mut seen = HashSet::new();
         for tool in exposed_tools(config, mode) {
@@ -431,8 +423,18 @@ fn check_servable(config: &Config) {
             let cap = config
                 .capability(&tool.canonical)
                 .unwrap_or_else(|| panic!("{mode:?}: {} routes nowhere", tool.exposed));
-            let def = tool_definition(cap, &tool.exposed, mode, 2);
-            assert_eq!(def["name"], json!(tool.exposed));
+            for format in [1, 2] {
+                let def = tool_definition(cap, &tool.exposed, mode, format);
+                assert_eq!(def["name"], json!(tool.exposed));
+                for key in ["inputSchema", "outputSchema"] {
+                    if let Err(e) = jsonschema::meta::validate(&def[key]) {
+                        panic!(
+                            "{}: {key} is not valid JSON Schema: {e}\n{}",
+                            tool.exposed, def[key]
+                        );
+                    }
+                }
+            }
         }
     }
 }

@@ -69,7 +69,7 @@ fn surfaces(config: &Arc<Config>, env: &Env) -> [Surface; 2] {
         let ledger = Ledger::open(std::path::Path::new(MEMORY))
             .unwrap_or_else(|e| panic!("in-memory ledger: {e}"));
         let api = AgentApi::new(config.clone(), ledger, env.clone(), Some(format));
-        Surface::new(api, AliasMode::Both).unwrap_or_else(|e| panic!("surface: {e}"))
+        Surface::new(api, AliasMode::Both)
     })
 }
 

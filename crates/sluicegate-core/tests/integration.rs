@@ -10,3 +10,4 @@
 mod config_conformance;
 mod no_panic;
 mod onboarding_recipes;
+mod tool_schemas;

@@ -15,8 +15,6 @@ pub enum ServeError {
     },
     #[error("invalid --allowed-origin {0}: use scheme://host[:port], e.g. http://localhost:6274")]
     BadOrigin(String),
-    #[error("tool {tool} has an invalid input schema: {message}")]
-    Schema { tool: String, message: String },
     #[error("MCP stdio session failed: {0}")]
     Stdio(String),
     #[error("HTTP server failed: {0}")]

@@ -150,7 +150,7 @@ fn fixture() -> &'static Fixture {
                 let ledger = Ledger::open(Path::new(MEMORY)).unwrap();
                 let env = Env::from_map(HashMap::new());
                 let api = AgentApi::new(config(format), ledger, env, None);
-                (format, Surface::new(api, AliasMode::Canonical).unwrap())
+                (format, Surface::new(api, AliasMode::Canonical))
             })
             .collect();
         Fixture {

@@ -370,7 +370,7 @@ fn in_process(s: &Setup, calls: usize) -> anyhow::Result<(Vec<Duration>, Vec<Dur
     let ledger = sluicegate_ledger::Ledger::open_with(&s.dir.join("inproc.db"), config.durability)?;
     let api = sluicegate_runtime::AgentApi::new(config, ledger, env, None);
     let surface =
-        sluicegate_mcp::Surface::new(api.clone(), sluicegate_core::tools::AliasMode::Canonical)?;
+        sluicegate_mcp::Surface::new(api.clone(), sluicegate_core::tools::AliasMode::Canonical);
     let args = json!({"invoice_id": "INV-3001"});
     let map = args.as_object().cloned().unwrap_or_default();
     // The same runtime flavour `mcp serve` uses for stdio.

@@ -258,9 +258,7 @@ fn in_process(world: &World, setup: Setup, calls: &[(&str, Value)]) -> Vec<Answe
         Env::from_map(world.env(setup)),
         None,
     );
-    let surface = rt
-        .block_on(Surface::load(api, AliasMode::Canonical))
-        .unwrap();
+    let surface = rt.block_on(Surface::load(api, AliasMode::Canonical));
     if setup == Setup::Complete {
         let listed: Vec<&Value> = surface.tool_definitions().collect();
         assert_eq!(

@@ -232,7 +232,7 @@ pub fn serve(
     let store = PathBuf::from(store.label());
     let api = AgentApi::new(config, ledger, env.clone(), result_format);
     let runtime = transport.runtime()?;
-    let surface = Arc::new(runtime.block_on(Surface::load(api, alias_mode))?);
+    let surface = Arc::new(runtime.block_on(Surface::load(api, alias_mode)));
     let shutdown = CancellationToken::new();
     let result = runtime.block_on(async {
         cancel_on_signal(shutdown.clone());
