@@ -570,7 +570,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut fx = fixture().lock().unwrap_or_else(|e| e.into_inner());
     fx.messages += 1;
-    if fx.messages % REBUILD_EVERY == 0 {
+    if fx.messages.is_multiple_of(REBUILD_EVERY) {
         fx.surfaces = surfaces(&fx.config, &fx.env);
     }
     let fx = &*fx;
