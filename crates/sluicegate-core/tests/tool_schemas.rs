@@ -193,23 +193,30 @@ fn column_type() -> impl Strategy<Value = ColumnType> {
     ]
 }
 
-/// The table's columns, in this order, each with any type and flags.
+/// The table's columns, in this order, each with any type and flags, or missing from the
+/// catalog (a column the config names but the table does not have).
 const COLUMNS: [&str; 8] = ["id", "a", "b", "c", "d", "e", "tenant_id", "updated_at"];
 
 fn catalog() -> impl Strategy<Value = TableColumns> {
-    proptest::collection::vec((column_type(), any::<bool>(), any::<bool>()), COLUMNS.len())
-        .prop_map(|types| {
-            TableColumns::new(
-                COLUMNS
-                    .iter()
-                    .zip(types)
-                    .map(|(name, (t, nullable, dynamic))| ColumnInfo {
-                        nullable,
-                        dynamic,
-                        ..ColumnInfo::new(name, "declared", t)
-                    }),
-            )
-        })
+    let column = (
+        column_type(),
+        any::<bool>(),
+        any::<bool>(),
+        proptest::option::of(-50_400i32..=50_400),
+    );
+    proptest::collection::vec(proptest::option::weighted(0.9, column), COLUMNS.len()).prop_map(
+        |columns| {
+            TableColumns::new(COLUMNS.iter().zip(columns).filter_map(|(name, column)| {
+                let (t, nullable, dynamic, zone_offset) = column?;
+                Some(ColumnInfo {
+                    nullable,
+                    dynamic,
+                    zone_offset,
+                    ..ColumnInfo::new(name, "declared", t)
+                })
+            }))
+        },
+    )
 }
 
 proptest! {
