@@ -48,13 +48,13 @@ fn events_webhook_delivers_from_the_shared_ledger_once_and_dead_letters_show_in_
     // The feed hands out an event once every transaction older than its own has ended on the
     // server, other tests' included (their databases share it): poll it, with a deadline. The
     // webhook below reads the same feed, so it sees all four once this has.
+    let all = EventFilter {
+        limit: Some(100),
+        ..EventFilter::default()
+    };
     let recorded: Vec<i64> = poll::until(
         Duration::from_secs(30),
         || {
-            let all = EventFilter {
-                limit: Some(100),
-                ..EventFilter::default()
-            };
             let events = ledger.tail_events(&all).unwrap();
             events.iter().map(|e| e.event_id).collect::<Vec<i64>>()
         },
