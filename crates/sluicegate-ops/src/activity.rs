@@ -18,6 +18,7 @@ use crate::filters::{self, store_suffix};
 use crate::{Outcome, Printer};
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum ActivityCommand {
     /// Search proposals, reads, receipts and webhook and worker dead letters, newest first
     Search(Box<SearchArgs>),

@@ -15,6 +15,7 @@ use crate::{Outcome, Printer};
 
 /// The `proposals` subcommands this crate owns.
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub enum ProposalOps {
     /// Hand an approved direct-SQL proposal to a worker as a synapsor.writeback-job.v1 file
     /// (records the job; the proposal moves to pending_worker)

@@ -12,6 +12,7 @@ use crate::common::{Paths as StoreArgs, json_text};
 use crate::{Outcome, Printer};
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum EvidenceCommand {
     /// List evidence bundles, newest first
     List {
@@ -49,6 +50,7 @@ pub enum EvidenceCommand {
 }
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum QueryAuditCommand {
     /// List query-audit records, newest first
     List {
@@ -82,6 +84,7 @@ pub enum QueryAuditCommand {
 }
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum ReceiptsCommand {
     /// List writeback receipts, newest first
     List {

@@ -15,6 +15,7 @@ use crate::common::{Paths, json_text};
 use crate::{Outcome, Printer};
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub enum ShadowCommand {
     /// Shadow proposals, newest first
     List {

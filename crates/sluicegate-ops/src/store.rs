@@ -20,6 +20,7 @@ use crate::common::{Paths, absolute, confirm, exit, interactive, json_text};
 use crate::{Outcome, Printer};
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub enum StoreOps {
     /// Reclaim space: fold the WAL into the ledger, truncate it, and VACUUM (refused while a
     /// server holds the store's lease unless --force)

@@ -2,10 +2,9 @@
 //!
 //! Read-only by construction: it holds source read pools and the ledger, never a writer URL.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use sluicegate_core::call::{
@@ -24,6 +23,7 @@ use sluicegate_ledger::{Ledger, LedgerError, ProposalCall, RefusalCode};
 use sluicegate_source::{SourceError, SourceErrorKind, Sources};
 use tracing::Instrument;
 
+use crate::startup::ColumnTypes;
 use crate::{Env, now_iso};
 
 /// The only service a model-facing front end receives. Cheap to clone.
@@ -68,10 +68,6 @@ impl Drop for InProgress<'_> {
     }
 }
 
-/// How long [`AgentApi::load_columns`] waits for one source's catalog before serving that
-/// source's tools with the config's types.
-const CATALOG_BUDGET: Duration = Duration::from_secs(5);
-
 static CORRELATION: AtomicU64 = AtomicU64::new(1);
 static READS: AtomicU64 = AtomicU64::new(0);
 
@@ -104,15 +100,31 @@ impl AgentApi {
         result_format: Option<u8>,
     ) -> AgentApi {
         let sources = Sources::new(&config, env.as_fn());
+        let types = ColumnTypes {
+            sources,
+            typed: HashMap::new(),
+        };
+        AgentApi::with_column_types(config, ledger, env, result_format, types)
+    }
+
+    /// [`AgentApi::new`] with sources whose column types were already read
+    /// ([`crate::startup::start_agent_api`] reads them while the ledger opens).
+    pub fn with_column_types(
+        config: Arc<Config>,
+        ledger: Ledger,
+        env: Env,
+        result_format: Option<u8>,
+        types: ColumnTypes,
+    ) -> AgentApi {
         let result_format = result_format.unwrap_or_else(|| config.result_format());
         AgentApi {
             inner: Arc::new(Inner {
                 config,
-                sources,
+                sources: types.sources,
                 ledger,
                 env,
                 result_format,
-                typed: RwLock::new(HashMap::new()),
+                typed: RwLock::new(types.typed),
                 calls: AtomicUsize::new(0),
             }),
         }
@@ -325,33 +337,12 @@ impl AgentApi {
     /// within a few seconds) leaves all of its capabilities so, and later calls try again.
     /// Each case is a warning in the log; nothing here fails.
     pub async fn load_columns(&self) {
-        let mut down: HashSet<&str> = HashSet::new();
-        for cap in &self.inner.config.capabilities {
-            if down.contains(cap.source.as_str()) {
-                continue;
-            }
-            let t = &cap.target;
-            let read = self.inner.sources.columns(&cap.source, &t.schema, &t.table);
-            match tokio::time::timeout(CATALOG_BUDGET, read).await {
-                Ok(Ok(columns)) => {
-                    self.remember(cap, Typed::new(cap, &columns));
-                }
-                Ok(Err(e))
-                    if e.kind().is_unavailable()
-                        || matches!(e.kind(), SourceErrorKind::CredentialMissing { .. }) =>
-                {
-                    tracing::warn!(source = %cap.source, error = %e, "cannot reach the source to read column types; its tools are typed from the config until it answers");
-                    down.insert(&cap.source);
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(capability = %cap.name, error = %e, "cannot read the target table's column types; the tool is typed from the config");
-                    self.remember(cap, Typed::declared(cap));
-                }
-                Err(_) => {
-                    tracing::warn!(source = %cap.source, "the source's catalog did not answer in time; its tools are typed from the config until it answers");
-                    down.insert(&cap.source);
-                }
-            }
+        let read = crate::startup::read_all(&self.inner.config, &self.inner.sources).await;
+        if let Ok(mut m) = self.inner.typed.write() {
+            m.extend(
+                read.into_iter()
+                    .map(|(name, typed)| (name, Arc::new(typed))),
+            );
         }
     }
 

@@ -21,6 +21,7 @@ mod records;
 mod review;
 pub mod reviewer;
 pub mod serve_env;
+pub mod startup;
 pub mod view;
 pub mod webhook;
 pub mod worker;

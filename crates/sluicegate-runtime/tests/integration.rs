@@ -15,6 +15,7 @@ mod handler_faults;
 mod job_files;
 mod onboarded;
 mod source_errors;
+mod startup;
 mod story;
 mod typed_keys;
 mod worker;

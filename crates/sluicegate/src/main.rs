@@ -99,3 +99,39 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command's arguments are deferred (`#[command(defer = true)]` on each subcommand
+    /// enum), so a start builds only the command it runs. A new subcommand enum without it
+    /// shows here as a command whose arguments exist before anything was built.
+    #[test]
+    fn no_command_builds_its_arguments_before_it_runs() {
+        fn walk(cmd: &clap::Command, path: String, eager: &mut Vec<String>) {
+            if cmd.get_arguments().next().is_some() {
+                eager.push(path.clone());
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, format!("{path} {}", sub.get_name()), eager);
+            }
+        }
+        let mut eager = Vec::new();
+        for sub in Cli::command().get_subcommands() {
+            walk(sub, sub.get_name().to_string(), &mut eager);
+        }
+        assert!(
+            eager.is_empty(),
+            "these commands build their arguments at every start; add #[command(defer = true)] to their subcommand enum: {eager:?}"
+        );
+    }
+
+    /// clap's own consistency checks over the whole tree, every deferred command built.
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -20,6 +20,7 @@ pub use tail::TailArgs;
 pub use webhook::WebhookArgs;
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum EventsCommand {
     /// The newest lifecycle events, oldest first; --follow keeps printing new ones
     Tail(Box<TailArgs>),

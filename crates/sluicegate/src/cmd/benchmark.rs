@@ -10,6 +10,7 @@ use sluicegate_audit::benchmark::{measure_served, render_json, render_text};
 use sluicegate_audit::is_runner_config;
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum BenchmarkCommand {
     /// Tool-list, context and result sizes of a generic database MCP versus the semantic path
     /// (late-fee-waiver fixture, deterministic tokenizer)

@@ -10,6 +10,7 @@ use sluicegate_core::secrets::redact;
 use crate::context::{config_path, print_json};
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum ConfigCommand {
     /// Validate a config and report every problem at once with its JSON path and code
     Validate {

@@ -31,6 +31,7 @@ pub struct DemoArgs {
 }
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 enum DemoCommand {
     /// Print the commands that inspect what the demo recorded
     Inspect,

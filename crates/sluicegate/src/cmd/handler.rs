@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use sluicegate_runtime::handler_templates::{SECURITY_WARNING, TEMPLATES, Template, find};
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum HandlerCommand {
     /// Write a starter handler (node-fastify, python-fastapi or command), or list them
     Template(TemplateArgs),

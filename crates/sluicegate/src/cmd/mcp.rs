@@ -18,7 +18,8 @@ use sluicegate_mcp::{
     CancellationToken, HttpOptions, Protocol, Surface, is_loopback_host, serve_stdio,
 };
 use sluicegate_runtime::ledger_store::LedgerStore;
-use sluicegate_runtime::{AgentApi, Secret, client_files, now_iso, serve_env};
+use sluicegate_runtime::startup::start_agent_api;
+use sluicegate_runtime::{Secret, client_files, now_iso, serve_env};
 
 use crate::context::{config_path, confirm, load_config, print_json, store_path};
 
@@ -26,6 +27,7 @@ use crate::context::{config_path, confirm, load_config, print_json, store_path};
 pub const DEFAULT_TOKEN_ENV: &str = "SLUICEGATE_HTTP_TOKEN";
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum McpCommand {
     /// Serve capabilities to an MCP client (stdio by default)
     Serve(ServeCmd),
@@ -228,11 +230,10 @@ pub fn serve(
         }
         LedgerStore::Postgres { .. } => None,
     };
-    let ledger = store.open(&env, config.durability)?;
-    let store = PathBuf::from(store.label());
-    let api = AgentApi::new(config, ledger, env.clone(), result_format);
     let runtime = transport.runtime()?;
-    let surface = Arc::new(runtime.block_on(Surface::load(api, alias_mode)));
+    let api = runtime.block_on(start_agent_api(config, &store, &env, result_format))?;
+    let store = PathBuf::from(store.label());
+    let surface = Arc::new(Surface::new(api, alias_mode));
     let shutdown = CancellationToken::new();
     let result = runtime.block_on(async {
         cancel_on_signal(shutdown.clone());

@@ -31,7 +31,12 @@ use sluicegate_ops::records;
 
 use crate::out::Screen;
 
+/// The top-level commands. `defer`: clap builds a command's arguments only when that command
+/// runs (or its help is asked for), not all of them at every start: building the whole tree
+/// took 0.6–1 ms of every start, up to a fifth of a stdio server's cold start
+/// (docs/performance.md).
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Run the zero-setup demo: read, propose, approve, guarded apply, replay
     Demo(demo::DemoArgs),

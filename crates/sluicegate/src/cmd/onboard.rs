@@ -271,6 +271,7 @@ impl GenArgs {
 }
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum OnboardCommand {
     /// Inspect a database (URL from an env var), pick a table, and write a reviewed config,
     /// then validate it, check the tool boundary and run a first smoke call

@@ -77,6 +77,7 @@ impl ListFilter {
 }
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum ProposalsCommand {
     /// List proposals, newest first
     List {

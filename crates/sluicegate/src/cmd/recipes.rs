@@ -14,6 +14,7 @@ use super::onboard::GenArgs;
 use crate::context::print_json;
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum RecipesCommand {
     /// List the built-in recipes
     List {

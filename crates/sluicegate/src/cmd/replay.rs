@@ -17,6 +17,7 @@ pub struct ReplayArgs {
 }
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 enum ReplayCommand {
     /// Show a replay: `latest`, a proposal id, `replay_<id>`, or --evidence <ev>
     Show {

@@ -9,6 +9,7 @@ use sluicegate_runtime::{Env, integrity, reviewer};
 use crate::context::{config_path, load_config, open_existing_store, print_json};
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum StoreCommand {
     /// Check every proposal's hash chain, records and decision signatures (exit 1 if broken)
     Verify {
@@ -34,6 +35,7 @@ pub enum StoreCommand {
 }
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum ReviewerCommand {
     /// Make a reviewer's Ed25519 key (owner-only file, outside the project) and print the
     /// config line that trusts it

@@ -19,6 +19,7 @@ use crate::context::{
 };
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum ToolsCommand {
     /// Show the tools a model would see and check the boundary (no SQL, approval or secrets)
     Preview(PreviewArgs),
@@ -40,6 +41,7 @@ pub struct PreviewArgs {
 }
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum SmokeCommand {
     /// Call one capability with sample or given arguments; records evidence like a real call
     Call(CallArgs),

@@ -14,6 +14,7 @@ use sluicegate_source::{GrantsRequest, ScriptError, migration_body, migration_he
 use crate::context::{config_path, load_config, runtime};
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum WritebackCommand {
     /// Check each direct-SQL source's writer env (and, with --check-db, the receipt table)
     Doctor {
