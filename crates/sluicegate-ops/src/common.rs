@@ -13,8 +13,8 @@ use sluicegate_runtime::{Env, paths};
 
 use crate::{Outcome, Printer};
 
-/// `--store` and `--config` (consulted for its storage path, and where a command needs it,
-/// for the reviewed config).
+// `--store` and `--config` (consulted for its storage path, and where a command needs it,
+// for the reviewed config).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Paths {
     /// Ledger path (default: SLUICEGATE_STORE, the config's storage.sqlite_path, ./.sluicegate/local.db)

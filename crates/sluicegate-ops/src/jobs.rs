@@ -42,7 +42,7 @@ pub struct WritebackJobArgs {
     pub lease_seconds: i64,
 }
 
-/// `validate --job FILE`.
+// `validate --job FILE`.
 #[derive(clap::Args, Debug)]
 pub struct ValidateArgs {
     /// The writeback job file to check

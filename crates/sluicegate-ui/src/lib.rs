@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use security::CSP;
 
-/// `sluicegate ui`'s flags.
+// `sluicegate ui`'s flags.
 #[derive(clap::Args, Debug, Clone)]
 pub struct UiArgs {
     /// Config: the capabilities' writers (for Apply) and the reviewers whose keys sign decisions

@@ -129,6 +129,39 @@ mod tests {
         );
     }
 
+    /// A deferred command's arguments are added after its own description, so the doc comment
+    /// of a flattened argument struct would replace it (`mcp serve --help` once opened with
+    /// "Options of the HTTP transports"); that is why argument structs carry `//` comments, not
+    /// doc comments. Every command has a description and keeps it once it is built.
+    #[test]
+    fn building_a_command_keeps_its_own_description() {
+        fn walk(cmd: &clap::Command, path: String, changed: &mut Vec<String>) {
+            let mut built = cmd.clone();
+            built.build();
+            let text = |s: Option<&clap::builder::StyledStr>| s.map(|s| s.to_string());
+            if text(cmd.get_about()).is_none_or(|a| a.trim().is_empty()) {
+                changed.push(format!("{path}: no description"));
+            }
+            if text(built.get_about()) != text(cmd.get_about())
+                || text(built.get_long_about()) != text(cmd.get_long_about())
+            {
+                changed.push(format!(
+                    "{path}: {:?} became {:?}",
+                    text(cmd.get_about()),
+                    text(built.get_about())
+                ));
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, format!("{path} {}", sub.get_name()), changed);
+            }
+        }
+        let mut changed = Vec::new();
+        for sub in Cli::command().get_subcommands() {
+            walk(sub, sub.get_name().to_string(), &mut changed);
+        }
+        assert!(changed.is_empty(), "{changed:#?}");
+    }
+
     /// clap's own consistency checks over the whole tree, every deferred command built.
     #[test]
     fn the_command_tree_is_consistent() {

@@ -36,7 +36,7 @@ pub fn run(cmd: EventsCommand, out: &mut dyn Printer) -> Outcome {
     }
 }
 
-/// Where the ledger is, and which events: the flags both commands share.
+// Where the ledger is, and which events: the flags both commands share.
 #[derive(clap::Args, Default, Clone)]
 pub struct EventFlags {
     #[arg(long)]

@@ -12,7 +12,7 @@ use crate::context::{
     actor, config_path, confirm, load_config, open_existing_store, print_json, runtime,
 };
 
-/// The flags approve and reject share.
+// The flags approve and reject share.
 #[derive(clap::Args)]
 pub struct DecideArgs {
     pub id: String,

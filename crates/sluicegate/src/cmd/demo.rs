@@ -13,8 +13,8 @@ use sluicegate_runtime::demo::{self, LEDGER, report};
 
 use crate::context::print_json;
 
-/// `demo --quick` (the default) walks through read → proposal → approval → guarded apply →
-/// retry → conflict → replay; `demo inspect` prints the commands that look at the result.
+// `demo --quick` (the default) walks through read → proposal → approval → guarded apply →
+// retry → conflict → replay; `demo inspect` prints the commands that look at the result.
 #[derive(clap::Args)]
 pub struct DemoArgs {
     #[command(subcommand)]

@@ -46,7 +46,7 @@ pub enum McpCommand {
     Smoke(super::tools::PreviewArgs),
 }
 
-/// Options every serve command shares.
+// Options every serve command shares.
 #[derive(clap::Args, Clone, Default)]
 pub struct CommonServe {
     /// Config file (default: $SLUICEGATE_CONFIG, then ./sluicegate.json)
@@ -72,7 +72,7 @@ pub struct CommonServe {
     pub env_file: Option<PathBuf>,
 }
 
-/// Tool naming options (mcp-surface.md §3.1).
+// Tool naming options (mcp-surface.md §3.1).
 #[derive(clap::Args, Clone, Default)]
 pub struct AliasArgs {
     /// Tool names: canonical (`billing.inspect_invoice`), openai (`billing__inspect_invoice`) or both
@@ -104,7 +104,7 @@ pub fn parse_result_format(flag: Option<&str>) -> anyhow::Result<Option<u8>> {
     })
 }
 
-/// Options of the HTTP transports.
+// Options of the HTTP transports.
 #[derive(clap::Args, Clone)]
 pub struct HttpArgs {
     /// Address to bind (loopback by default; 0.0.0.0 exposes the server to the network)
