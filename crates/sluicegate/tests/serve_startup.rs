@@ -4,7 +4,7 @@
 //! fix (exit 2, nothing on stdout, no ledger opened); the writer URL is not needed to serve. An
 //! env file (`--env-file`) must be private to its owner, supplies what is missing, and loses to
 //! variables already exported. A source that is down at call time is logged with its cause at
-//! the default log level.
+//! the default log level. A ledger that cannot open stops every serve command.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -287,4 +287,31 @@ fn a_source_that_is_down_is_logged_with_its_cause_at_the_default_level() {
         line.contains("SOURCE_UNAVAILABLE") && line.contains("cause="),
         "{line}"
     );
+}
+
+/// A ledger that cannot open stops every serve command before it answers anything: exit 2,
+/// SQLite's reason on stderr, nothing on an MCP server's stdout (the ledger opens while the
+/// column types are read, and its failure still ends the start).
+#[test]
+fn a_ledger_that_is_not_a_database_stops_the_server_before_it_answers() {
+    let fx = Fixture::new(1);
+    std::fs::create_dir_all(fx.store.parent().unwrap()).unwrap();
+    std::fs::write(&fx.store, "not a ledger\n").unwrap();
+    for args in serve_commands() {
+        let o = fx
+            .cmd()
+            .args(&args)
+            .args(fx.paths())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("file is not a database"), "{args:?}: {err}");
+        // `up` prints its checklist first; an MCP server prints nothing.
+        if args[0] == "mcp" {
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert!(out.is_empty(), "{args:?}: {out}");
+        }
+    }
 }

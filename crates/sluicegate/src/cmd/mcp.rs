@@ -231,7 +231,15 @@ pub fn serve(
         LedgerStore::Postgres { .. } => None,
     };
     let runtime = transport.runtime()?;
-    let api = runtime.block_on(start_agent_api(config, &store, &env, result_format))?;
+    let api = match runtime.block_on(start_agent_api(config, &store, &env, result_format)) {
+        Ok(api) => api,
+        Err(e) => {
+            // Dropping the runtime would wait for a catalog read still blocked on a SQLite
+            // source (up to its busy timeout) before the ledger's error is reported.
+            runtime.shutdown_background();
+            return Err(e.into());
+        }
+    };
     let store = PathBuf::from(store.label());
     let surface = Arc::new(Surface::new(api, alias_mode));
     let shutdown = CancellationToken::new();
