@@ -3,7 +3,7 @@
 //!
 //! Arguments are validated in exactly one place, the runtime's `core::call::check_args`, on
 //! every transport, against the arguments typed from the target table's columns
-//! (`core::typed`, loaded by [`Surface::load`]). Each tool's `inputSchema` is still published,
+//! (`core::typed`, read at startup by `sluicegate_runtime::startup`). Each tool's `inputSchema` is still published,
 //! and states the same rules (`maxLength` counts UTF-16 code units, as the reference does), so
 //! a client that checks it first reaches the same verdict, except that an `integer` argument
 //! is also accepted as a string of digits; `tests/argument_agreement.rs` holds the two
@@ -64,15 +64,6 @@ impl std::fmt::Debug for Surface {
 }
 
 impl Surface {
-    /// Read the column types of every capability's table ([`AgentApi::load_columns`]), then
-    /// build the catalog: what a server does at startup, so that `tools/list` publishes
-    /// arguments and results typed from the tables. A source that cannot be read leaves its
-    /// tools typed from the config, with a warning in the log.
-    pub async fn load(api: AgentApi, mode: AliasMode) -> Surface {
-        api.load_columns().await;
-        Surface::new(api, mode)
-    }
-
     /// Build the catalog for `mode` from the types the API knows now (the config's, unless
     /// columns were loaded): tool definitions in deterministic order. Every `inputSchema` and
     /// `outputSchema` the generator can produce is valid JSON Schema: core's `tool_schemas`

@@ -39,7 +39,8 @@ struct Inner {
     env: Env,
     result_format: u8,
     /// Each capability's arguments and columns typed from its table (`core::typed`), by
-    /// capability name; filled by [`AgentApi::load_columns`] or the first call.
+    /// capability name; filled at startup ([`crate::startup::start_agent_api`]), by
+    /// [`AgentApi::load_columns`], or by the first call.
     typed: RwLock<HashMap<String, Arc<Typed>>>,
     /// Tool calls in progress on this API (every session of a server shares it).
     calls: AtomicUsize,

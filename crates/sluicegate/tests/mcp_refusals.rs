@@ -21,9 +21,10 @@ use std::sync::Arc;
 use mcp_support::*;
 use serde_json::{Value, json};
 use sluicegate_core::tools::AliasMode;
-use sluicegate_ledger::Ledger;
 use sluicegate_mcp::{Surface, wrap_result};
-use sluicegate_runtime::{AgentApi, Env};
+use sluicegate_runtime::Env;
+use sluicegate_runtime::ledger_store::LedgerStore;
+use sluicegate_runtime::startup::start_agent_api;
 
 /// The environment a server runs in: complete, or missing what only the operator can fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,14 +252,13 @@ fn in_process(world: &World, setup: Setup, calls: &[(&str, Value)]) -> Vec<Answe
         sluicegate_core::config::load_str(&std::fs::read_to_string(&world.fx.config).unwrap())
             .1
             .unwrap();
-    let ledger = Ledger::open(&world.store("in-process")).unwrap();
-    let api = AgentApi::new(
-        Arc::new(config),
-        ledger,
-        Env::from_map(world.env(setup)),
-        None,
-    );
-    let surface = rt.block_on(Surface::load(api, AliasMode::Canonical));
+    // The server's own start: the ledger opens while the column types are read.
+    let store = LedgerStore::Sqlite(world.store("in-process"));
+    let env = Env::from_map(world.env(setup));
+    let api = rt
+        .block_on(start_agent_api(Arc::new(config), &store, &env, None))
+        .unwrap();
+    let surface = Surface::new(api, AliasMode::Canonical);
     if setup == Setup::Complete {
         let listed: Vec<&Value> = surface.tool_definitions().collect();
         assert_eq!(
