@@ -9,7 +9,7 @@ mod facts;
 mod review;
 mod shadow;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sluicegate_core::chain;
@@ -60,10 +60,12 @@ impl Ledger {
         if let Some(pg) = self.pg() {
             return pg.record_read(bundle, audit);
         }
-        if let Err(e) = scan_read(&bundle, &audit) {
-            return Pending::ready(Err(e));
-        }
-        self.write(move |tx, now| insert_read(tx, &bundle, &audit, now))
+        let stored =
+            match scan_read(&bundle, &audit).and_then(|()| StoredRead::new(&bundle, &audit)) {
+                Ok(stored) => stored,
+                Err(e) => return Pending::ready(Err(e)),
+            };
+        self.write(move |tx, now| insert_read(tx, &bundle, &audit, &stored, now))
     }
 
     /// Record a proposal call in one transaction: the read (always, even when the proposal is
@@ -75,15 +77,19 @@ impl Ledger {
         if let Some(pg) = self.pg() {
             return pg.record_proposal(call);
         }
-        if let Err(e) = scan_read(&call.read_bundle, &call.read_audit) {
-            return Pending::ready(Err(e));
-        }
         // Checks, hashes and serialisation run here, on the caller's thread, so concurrent
         // callers do them in parallel; the writer thread, which every record waits behind,
         // only writes.
+        let read = match scan_read(&call.read_bundle, &call.read_audit)
+            .and_then(|()| StoredRead::new(&call.read_bundle, &call.read_audit))
+        {
+            Ok(read) => read,
+            Err(e) => return Pending::ready(Err(e)),
+        };
         let prepared = prepare_proposal(&call.change_set, &call.proposal_audit);
+        let proposal_audit = StoredAudit::new(&call.proposal_audit);
         self.write_keeping(move |tx, now| {
-            insert_read(tx, &call.read_bundle, &call.read_audit, now)?;
+            insert_read(tx, &call.read_bundle, &call.read_audit, &read, now)?;
             // The read happened and stays on record even when the proposal is refused: the
             // refusal travels inside an `Ok` so the writer keeps this job's records.
             let prepared = match prepared {
@@ -91,14 +97,16 @@ impl Ledger {
                 Err(refused) => return Ok(Err(refused)),
             };
             let proposal_savepoint = SavePoint::open(tx)?;
-            let outcome = insert_proposal(
-                tx,
-                &call.change_set,
-                prepared,
-                &call.proposal_item,
-                &call.proposal_audit,
-                now,
-            );
+            let outcome = proposal_audit.and_then(|stored_audit| {
+                insert_proposal(
+                    tx,
+                    &call.change_set,
+                    prepared,
+                    &call.proposal_item,
+                    (&call.proposal_audit, &stored_audit),
+                    now,
+                )
+            });
             proposal_savepoint.close(outcome.is_ok())?;
             Ok(outcome)
         })
@@ -150,48 +158,99 @@ fn insert_read(
     tx: &Connection,
     bundle: &EvidenceBundle,
     audit: &QueryAudit,
+    stored: &StoredRead,
     now: &str,
 ) -> Result<(), LedgerError> {
     if audit.evidence_bundle_id.as_deref() != Some(bundle.evidence_bundle_id.as_str()) {
-        insert_bundle(tx, bundle, now, None)?;
-        return insert_audit(tx, audit, now);
+        insert_bundle(tx, bundle, stored, now, None)?;
+        return insert_audit(tx, (audit, &stored.audit), now);
     }
     let audit_id: i64 = tx
         .prepare_cached("SELECT COALESCE(MAX(audit_id), 0) + 1 FROM query_audit")?
         .query_row([], |r| r.get(0))?;
-    insert_bundle(tx, bundle, now, Some(audit_id))?;
-    insert_audit_row(tx, audit, now, Some(audit_id))?;
+    insert_bundle(tx, bundle, stored, now, Some(audit_id))?;
+    insert_audit_row(tx, (audit, &stored.audit), now, Some(audit_id))?;
     Ok(())
+}
+
+/// A read's records in their stored form, written on the caller's thread so that the writer
+/// thread, which every record waits behind, does not serialise them.
+pub(crate) struct StoredRead {
+    /// The bundle's payload without what its columns hold (`compact::store_bundle`).
+    payload_json: String,
+    /// The bundle's items: a compacted item bare, any other wrapped as `{"item": …}` like an
+    /// item appended later with its own time.
+    items_json: String,
+    audit: StoredAudit,
+}
+
+impl StoredRead {
+    fn new(bundle: &EvidenceBundle, audit: &QueryAudit) -> Result<StoredRead, LedgerError> {
+        let m = &bundle.meta;
+        let item_columns = compact::ItemColumns {
+            source_id: m.source_id.as_deref(),
+            table: m.source_table.as_deref(),
+            object_id: m.object_id.as_deref(),
+            tenant_id: &bundle.tenant_id,
+        };
+        let items: Vec<Value> = bundle
+            .items
+            .iter()
+            .map(|item| {
+                let stored = compact::store_item(item, &item_columns);
+                if compact::is_marked(&stored) {
+                    stored
+                } else {
+                    json!({ "item": stored })
+                }
+            })
+            .collect();
+        let payload = compact::store_bundle(
+            &bundle.payload,
+            [
+                m.capability.as_deref(),
+                m.source_id.as_deref(),
+                m.source_table.as_deref(),
+                m.principal.as_deref(),
+                Some(bundle.tenant_id.as_str()),
+            ],
+        );
+        Ok(StoredRead {
+            payload_json: serde_json::to_string(&payload)?,
+            items_json: serde_json::to_string(&items)?,
+            audit: StoredAudit::new(audit)?,
+        })
+    }
+}
+
+/// An audit payload compacted against its statement template (`compact::store_audit`) and
+/// serialised on the caller's thread. The writer stores the compact form when the template
+/// kept in `query_shapes` for the fingerprint is this one, else the payload as it came.
+pub(crate) struct StoredAudit {
+    compact_json: String,
+    template: Option<String>,
+}
+
+impl StoredAudit {
+    fn new(audit: &QueryAudit) -> Result<StoredAudit, LedgerError> {
+        let (compact, template) =
+            compact::store_audit(&audit.payload, audit.meta.capability.as_deref());
+        Ok(StoredAudit {
+            compact_json: serde_json::to_string(&compact)?,
+            template,
+        })
+    }
 }
 
 /// Insert a bundle, listing `audit_id` among its audit records when given.
 fn insert_bundle(
     tx: &Connection,
     bundle: &EvidenceBundle,
+    stored: &StoredRead,
     now: &str,
     audit_id: Option<i64>,
 ) -> Result<(), LedgerError> {
     let m = &bundle.meta;
-    let item_columns = compact::ItemColumns {
-        source_id: m.source_id.as_deref(),
-        table: m.source_table.as_deref(),
-        object_id: m.object_id.as_deref(),
-        tenant_id: &bundle.tenant_id,
-    };
-    // A compacted item (it starts with the marker) is kept bare; any other is wrapped as
-    // `{"item": …}` like an item appended later with its own time.
-    let items: Vec<Value> = bundle
-        .items
-        .iter()
-        .map(|item| {
-            let stored = compact::store_item(item, &item_columns);
-            if compact::is_marked(&stored) {
-                stored
-            } else {
-                json!({ "item": stored })
-            }
-        })
-        .collect();
     // Two identical reads in the same millisecond share an id; the first record stands and
     // only gains the second audit record.
     tx.exec(
@@ -200,16 +259,7 @@ fn insert_bundle(
             bundle.evidence_bundle_id,
             bundle.proposal_id,
             bundle.tenant_id,
-            serde_json::to_string(&compact::store_bundle(
-                &bundle.payload,
-                [
-                    m.capability.as_deref(),
-                    m.source_id.as_deref(),
-                    m.source_table.as_deref(),
-                    m.principal.as_deref(),
-                    Some(bundle.tenant_id.as_str()),
-                ]
-            ))?,
+            stored.payload_json,
             now,
             m.principal,
             m.capability,
@@ -218,7 +268,7 @@ fn insert_bundle(
             m.business_object,
             m.object_id,
             m.query_fingerprint,
-            serde_json::to_string(&items)?,
+            stored.items_json,
             audit_id
         ],
     )?;
@@ -256,8 +306,13 @@ fn link_bundle(
 }
 
 /// Insert an audit record and add it to the list of the bundle it names, if any.
-fn insert_audit(tx: &Connection, audit: &QueryAudit, now: &str) -> Result<(), LedgerError> {
+fn insert_audit(
+    tx: &Connection,
+    audit: (&QueryAudit, &StoredAudit),
+    now: &str,
+) -> Result<(), LedgerError> {
     let audit_id = insert_audit_row(tx, audit, now, None)?;
+    let (audit, _) = audit;
     if let Some(bundle_id) = &audit.evidence_bundle_id {
         tx.exec(
             "UPDATE evidence_bundles SET query_audit_ids = json_insert(query_audit_ids, '$[#]', ?2) WHERE evidence_bundle_id = ?1",
@@ -267,37 +322,49 @@ fn insert_audit(tx: &Connection, audit: &QueryAudit, now: &str) -> Result<(), Le
     Ok(())
 }
 
-/// An audit payload in its stored form: compacted when the template kept for its fingerprint
-/// in `query_shapes` is this one (it is kept there the first time), else as it came.
-fn audit_payload_to_store(tx: &Connection, audit: &QueryAudit) -> Result<Value, LedgerError> {
-    let (compact, template) =
-        compact::store_audit(&audit.payload, audit.meta.capability.as_deref());
-    let Some(template) = template else {
-        return Ok(compact);
+/// An audit payload's stored JSON: the compact form when the template kept for its
+/// fingerprint in `query_shapes` is this one (it is kept there the first time), else the
+/// payload as it came. The template is looked up first: once a fingerprint is known, that is
+/// the only statement this costs.
+fn audit_payload_to_store(
+    tx: &Connection,
+    (audit, stored): (&QueryAudit, &StoredAudit),
+) -> Result<String, LedgerError> {
+    let Some(template) = &stored.template else {
+        return Ok(stored.compact_json.clone());
     };
-    tx.exec(
-        "INSERT OR IGNORE INTO query_shapes (query_fingerprint, statement_template) VALUES (?1, ?2)",
-        params![audit.query_fingerprint, template],
-    )?;
-    let kept: String = tx
+    let kept: Option<String> = tx
         .prepare_cached("SELECT statement_template FROM query_shapes WHERE query_fingerprint = ?1")?
-        .query_row([&audit.query_fingerprint], |r| r.get(0))?;
-    Ok(if kept == template {
-        compact
+        .query_row([&audit.query_fingerprint], |r| r.get(0))
+        .optional()?;
+    let ours = match kept {
+        Some(kept) => kept == *template,
+        // This transaction holds the write lock: nobody else can keep another one meanwhile.
+        None => {
+            tx.exec(
+                "INSERT INTO query_shapes (query_fingerprint, statement_template) VALUES (?1, ?2)",
+                params![audit.query_fingerprint, template],
+            )?;
+            true
+        }
+    };
+    Ok(if ours {
+        stored.compact_json.clone()
     } else {
-        audit.payload.clone()
+        serde_json::to_string(&audit.payload)?
     })
 }
 
 /// Insert the audit row itself (with `audit_id` when the caller chose it); returns its id.
 fn insert_audit_row(
     tx: &Connection,
-    audit: &QueryAudit,
+    audit: (&QueryAudit, &StoredAudit),
     now: &str,
     audit_id: Option<i64>,
 ) -> Result<i64, LedgerError> {
-    let m = &audit.meta;
     let payload = audit_payload_to_store(tx, audit)?;
+    let (audit, _) = audit;
+    let m = &audit.meta;
     tx.exec(
         "INSERT INTO query_audit (audit_id, proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, tenant_id, principal, capability, business_object, object_id, primary_key_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
@@ -308,7 +375,7 @@ fn insert_audit_row(
             audit.query_fingerprint,
             audit.table_name,
             audit.row_count as i64,
-            serde_json::to_string(&payload)?,
+            payload,
             now,
             m.tenant_id,
             m.principal,
@@ -357,7 +424,7 @@ fn insert_proposal(
     cs: &ChangeSet,
     prepared: PreparedProposal,
     proposal_item: &Value,
-    proposal_audit: &QueryAudit,
+    proposal_audit: (&QueryAudit, &StoredAudit),
     now: &str,
 ) -> Result<ProposalRecorded, LedgerError> {
     let PreparedProposal {
