@@ -8,8 +8,11 @@
 //!
 //! - [`is_control`] is the rule: C0 (U+0000–U+001F, so CR, LF, TAB and ESC too), DEL, C1
 //!   (U+0080–U+009F), the bidi controls (U+061C, U+200E, U+200F, U+202A–U+202E,
-//!   U+2066–U+2069) and the line and paragraph separators (U+2028, U+2029, which some
-//!   renderers break lines at).
+//!   U+2066–U+2069), the line and paragraph separators (U+2028, U+2029, which some
+//!   renderers break lines at), and the characters a renderer draws as nothing (Unicode's
+//!   default-ignorable code points: zero-width spaces and joiners, the soft hyphen, variation
+//!   selectors, Hangul fillers, tag characters; and the interlinear annotation marks). An
+//!   emoji sequence joined by U+200D shows its joiners: a reviewer sees every code point.
 //! - [`visible_controls`] (and its view-facing name [`text`]) writes each one as an escape:
 //!   `\r`, `\n`, `\t`, `\x1b`, `\x7f`, `\u{9b}`, `\u{202e}`. The HTML review UI reuses
 //!   [`is_control`] and [`escape`] so both screens agree.
@@ -27,7 +30,8 @@ use serde_json::Value;
 
 use crate::json::js_number;
 
-/// Whether `c` steers a terminal or a renderer instead of being read: see the module docs.
+/// Whether `c` steers a terminal or a renderer instead of being read, or is not drawn at all:
+/// see the module docs.
 pub fn is_control(c: char) -> bool {
     c.is_control() // C0, DEL and C1
         || matches!(
@@ -40,6 +44,36 @@ pub fn is_control(c: char) -> bool {
                 | '\u{2028}'
                 | '\u{2029}'
         )
+        || is_invisible(c)
+}
+
+/// Unicode's default-ignorable code points (DerivedCoreProperties.txt, Unicode 15.1), which a
+/// renderer draws as nothing, and the interlinear annotation marks (U+FFF9–U+FFFB), which hide
+/// the text between them. Unescaped, they carry text no reviewer sees: a whole hidden sentence
+/// in tag characters (U+E0000–U+E007F), or an id that looks like another
+/// (`INV-3001` + U+200B).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{034f}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200d}'
+            | '\u{2060}'..='\u{2065}'
+            | '\u{206a}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fffb}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
 }
 
 /// The visible form of a control character: `\r`, `\n`, `\t`, `\xNN` for the rest of C0 and
@@ -146,7 +180,8 @@ fn quote(s: &str, out: &mut String) {
 }
 
 /// Serialized JSON (as `serde_json` writes it) with the control characters JSON may leave raw
-/// inside strings (DEL, C1, bidi, U+2028/U+2029) written as `\uXXXX` escapes. The document
+/// inside strings (DEL, C1, bidi, U+2028/U+2029, invisible characters) written as `\uXXXX`
+/// escapes (a surrogate pair above U+FFFF). The document
 /// stays valid and parses to the same value; only its printed form becomes inert. (C0 is
 /// already escaped by every JSON serializer, and outside strings serialized JSON is ASCII.)
 pub fn inert_json(serialized: &str) -> Cow<'_, str> {
@@ -156,7 +191,9 @@ pub fn inert_json(serialized: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(serialized.len() + 8);
     for c in serialized.chars() {
         if is_control_in_json(c) {
-            let _ = write!(out, "\\u{:04x}", c as u32);
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
         } else {
             out.push(c);
         }
@@ -200,6 +237,20 @@ mod tests {
             "\\u{200e}\\u{200f}\\u{61c}\\u{202a}\\u{202b}\\u{202d}",
         ),
         ("ls\u{2028}ps\u{2029}", "ls\\u{2028}ps\\u{2029}"),
+        // Drawn as nothing: a hidden sentence in tag characters, zero-width characters, a
+        // soft hyphen, a byte-order mark, a Hangul filler, a variation selector.
+        (
+            "ok\u{e0049}\u{e0047}\u{e004e}",
+            "ok\\u{e0049}\\u{e0047}\\u{e004e}",
+        ),
+        (
+            "INV-3001\u{200b}\u{200c}\u{200d}\u{2060}\u{feff}",
+            "INV-3001\\u{200b}\\u{200c}\\u{200d}\\u{2060}\\u{feff}",
+        ),
+        (
+            "re\u{ad}fund\u{3164}\u{fe0f}\u{fff9}",
+            "re\\u{ad}fund\\u{3164}\\u{fe0f}\\u{fff9}",
+        ),
     ];
 
     #[test]
@@ -218,13 +269,27 @@ mod tests {
             .chain(0x80..0xa0)
             .chain([0x61c, 0x200e, 0x200f, 0x2028, 0x2029])
             .chain(0x202a..=0x202e)
-            .chain(0x2066..=0x2069);
+            .chain(0x2066..=0x2069)
+            .chain([
+                0xad, 0x34f, 0x115f, 0x1160, 0x17b4, 0x17b5, 0x3164, 0xfeff, 0xffa0,
+            ])
+            .chain(0x180b..=0x180f)
+            .chain(0x200b..=0x200d)
+            .chain(0x2060..=0x206f)
+            .chain(0xfe00..=0xfe0f)
+            .chain(0xfff0..=0xfffb)
+            .chain(0x1bca0..=0x1bca3)
+            .chain(0x1d173..=0x1d17a)
+            .chain(0xe0000..=0xe0fff);
         for cp in controls {
             let c = char::from_u32(cp).unwrap();
             assert!(is_control(c), "U+{cp:04X}");
         }
         for cp in [
-            0x20, 0x7e, 0xa0, 0x61b, 0x200d, 0x2027, 0x202f, 0x2065, 0x206a,
+            0x20, 0x7e, 0xa0, 0xac, 0xae, 0x34e, 0x350, 0x61b, 0x115e, 0x1161, 0x17b3, 0x17b6,
+            0x180a, 0x1810, 0x200a, 0x2027, 0x202f, 0x205f, 0x2070, 0x3163, 0x3165, 0xfdff, 0xfe10,
+            0xfefe, 0xff9f, 0xffa1, 0xffef, 0xfffc, 0x1bc9f, 0x1bca4, 0x1d172, 0x1d17b, 0xdffff,
+            0xe1000,
         ] {
             let c = char::from_u32(cp).unwrap();
             assert!(!is_control(c), "U+{cp:04X}");
@@ -266,7 +331,11 @@ mod tests {
 
     #[test]
     fn json_stays_valid_and_equal_but_inert() {
-        let v = json!({"r": "a\u{202e}b\u{9b}c\u{7f}\u{2028}\u{1b}", "n": [1, "\n"]});
+        let v = json!({
+            "r": "a\u{202e}b\u{9b}c\u{7f}\u{2028}\u{1b}",
+            "n": [1, "\n"],
+            "hidden": "ok\u{e0049}\u{200b}"
+        });
         for serialized in [
             serde_json::to_string(&v).unwrap(),
             serde_json::to_string_pretty(&v).unwrap(),
@@ -276,6 +345,8 @@ mod tests {
                 inert.contains("a\\u202eb\\u009bc\\u007f\\u2028\\u001b"),
                 "{inert}"
             );
+            // Above U+FFFF as a surrogate pair, as JSON requires.
+            assert!(inert.contains("ok\\udb40\\udc49\\u200b"), "{inert}");
             assert!(!inert.chars().any(|c| is_control(c) && c != '\n'));
             let back: Value = serde_json::from_str(&inert).unwrap();
             assert_eq!(back, v);

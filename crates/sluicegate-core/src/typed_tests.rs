@@ -279,6 +279,9 @@ fn integer_arguments_accept_numbers_and_digit_strings() {
         json!(true),
         json!(null),
         json!([42]),
+        // As sent on the wire: read with correct rounding, this is 99999.999999999985...,
+        // not 100000 (serde_json's fast float parser rounded it up to a whole number).
+        serde_json::from_str("99999.99999999999").unwrap(),
     ] {
         let refused = bound(input.clone()).unwrap_err();
         assert_eq!(refused.code, Code::ArgumentTypeInvalid, "{input}");

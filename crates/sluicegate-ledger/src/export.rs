@@ -200,12 +200,6 @@ pub fn verify_export<'a>(
         if n == 1 {
             check.header_ok =
                 value.get("schema_version").and_then(Value::as_str) == Some(LEDGER_EXPORT_V1);
-            if !check.header_ok {
-                check.unreadable.push((
-                    1,
-                    format!("not a Sluicegate ledger export (no {LEDGER_EXPORT_V1} header)"),
-                ));
-            }
             continue;
         }
         match value.get("record").and_then(Value::as_str) {
@@ -224,6 +218,16 @@ pub fn verify_export<'a>(
                 .unreadable
                 .push((n, format!("unknown record kind {other:?}"))),
         }
+    }
+    // An empty file, or one whose first line is not JSON, has no header either.
+    if !check.header_ok {
+        check.unreadable.insert(
+            0,
+            (
+                1,
+                format!("not a Sluicegate ledger export (no {LEDGER_EXPORT_V1} header)"),
+            ),
+        );
     }
     check
 }

@@ -59,7 +59,9 @@ pub use pg::{POSTGRES_SCHEMA_VERSION, SchemaMigration, WorkSignal};
 pub use query::{EventFilter, Filter};
 pub use schema::SCHEMA_VERSION;
 pub use sluicegate_core::config::Durability;
-pub use verify::{ChainEvent, Problem, ProposalRecords, ShadowRow, VerifyReport, check_records};
+pub use verify::{
+    ChainEvent, Problem, ProposalColumns, ProposalRecords, ShadowRow, VerifyReport, check_records,
+};
 pub use views::*;
 pub use write::{
     AttemptRequest, JobKind, JobRecord, ProposalCall, ProposalRecorded, QueuedJob, ShadowAction,

@@ -16,6 +16,7 @@ use sluicegate_core::proposal::{content_hash, proposal_hash};
 use sluicegate_protocol::ChangeSet;
 
 use crate::read::decisions_on;
+use crate::views::StoredProposal;
 use crate::write::{action_digest, load_proposal_opt};
 use crate::{Ledger, LedgerError};
 
@@ -75,15 +76,28 @@ impl Ledger {
             }
             return Ok(report);
         }
+        // Read as bytes: an id that is not UTF-8 (an edit) is reported, not a failed run.
         let ids: Vec<String> = {
             let conn = self.conn()?;
-            let mut stmt = conn.prepare("SELECT proposal_id FROM proposals ORDER BY rowid")?;
-            stmt.query_map([], |r| r.get(0))?
+            let mut stmt =
+                conn.prepare("SELECT CAST(proposal_id AS BLOB) FROM proposals ORDER BY rowid")?;
+            stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?
+                .map(|id| id.map(|id| String::from_utf8_lossy(&id).into_owned()))
                 .collect::<Result<_, _>>()?
         };
         let mut report = VerifyReport::default();
         for id in ids {
-            self.verify_into(&id, reviewers, &mut report)?;
+            // One record that cannot even be read (a column edited to a value of the wrong
+            // type) is a finding about its proposal; the rest are still checked.
+            if let Err(e) = self.verify_into(&id, reviewers, &mut report) {
+                report.proposals += 1;
+                report.problems.push(Problem {
+                    proposal_id: id,
+                    event_id: None,
+                    record: "proposal",
+                    message: format!("its records cannot be read ({e}): they were edited"),
+                });
+            }
         }
         Ok(report)
     }
@@ -134,6 +148,7 @@ impl Ledger {
             |r| r.get(0),
         )?;
         let records = ProposalRecords {
+            columns: Some(ProposalColumns::of(&proposal)),
             proposal_id: id.to_string(),
             proposal_version: proposal.proposal_version,
             proposal_hash: proposal.proposal_hash,
@@ -178,6 +193,76 @@ pub struct ProposalRecords {
     pub receipts: Vec<(String, String)>,
     #[serde(default)]
     pub shadow_actions: Vec<ShadowRow>,
+    /// The row's columns that views and filters read (absent from exports written before
+    /// they were checked).
+    #[serde(default)]
+    pub columns: Option<ProposalColumns>,
+}
+
+/// The columns of a proposal's row that `proposals list` and `show`, replay, the review UI
+/// and the filters read: the tenant, the target row, who proposed what. They are stored
+/// beside the change set and its hash does not cover them, so a ledger edit could show a
+/// reviewer one row while the change set (what is signed and applied) targets another.
+/// `store verify`, every decision and every apply compare them with the change set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalColumns {
+    pub action: String,
+    pub tenant_id: String,
+    /// `None` in rows recorded before the column existed: nothing to compare.
+    pub principal: Option<String>,
+    pub capability: Option<String>,
+    pub business_object: String,
+    pub object_id: String,
+    pub source_kind: String,
+    pub source_id: String,
+    pub source_schema: String,
+    pub source_table: String,
+}
+
+impl ProposalColumns {
+    pub(crate) fn of(p: &StoredProposal) -> ProposalColumns {
+        ProposalColumns {
+            action: p.action.clone(),
+            tenant_id: p.tenant_id.clone(),
+            principal: p.principal.clone(),
+            capability: p.capability.clone(),
+            business_object: p.business_object.clone(),
+            object_id: p.object_id.clone(),
+            source_kind: p.source_kind.clone(),
+            source_id: p.source_id.clone(),
+            source_schema: p.source_schema.clone(),
+            source_table: p.source_table.clone(),
+        }
+    }
+
+    /// The first column that disagrees with what recording `cs` writes (both ledgers), as
+    /// `(column, stored, from the change set)`.
+    fn disagreement(&self, cs: &ChangeSet) -> Option<(&'static str, String, String)> {
+        let mut pairs: Vec<(&'static str, &str, &str)> = vec![
+            ("action", &self.action, &cs.action),
+            ("tenant_id", &self.tenant_id, &cs.scope.tenant_id),
+            (
+                "business_object",
+                &self.business_object,
+                &cs.scope.business_object,
+            ),
+            ("object_id", &self.object_id, &cs.scope.object_id),
+            ("source_kind", &self.source_kind, &cs.source.kind),
+            ("source_id", &self.source_id, &cs.source.source_id),
+            ("source_schema", &self.source_schema, &cs.source.schema),
+            ("source_table", &self.source_table, &cs.source.table),
+        ];
+        if let Some(principal) = &self.principal {
+            pairs.push(("principal", principal, &cs.principal.id));
+        }
+        if let Some(capability) = &self.capability {
+            pairs.push(("capability", capability, &cs.action));
+        }
+        pairs
+            .into_iter()
+            .find(|(_, stored, want)| stored != want)
+            .map(|(column, stored, want)| (column, stored.to_string(), want.to_string()))
+    }
 }
 
 /// A human action of shadow mode, as stored.
@@ -234,6 +319,10 @@ pub fn check_records(r: &ProposalRecords, reviewers: &[Reviewer], report: &mut V
         _ => State::PendingReview,
     };
     check.state(events, initial, &r.state);
+    // Last, so an edit the chain or the decisions already show is reported as such.
+    if let Some(cs) = &cs {
+        check.columns(r, cs);
+    }
     // One broken link per proposal: after it, later links prove nothing.
     if let Some(first) = check.problems.into_iter().next() {
         report.problems.push(first);
@@ -319,6 +408,29 @@ impl Check<'_> {
             record,
             message: message.into(),
         });
+    }
+
+    /// The row's version and the columns views read agree with the change set.
+    fn columns(&mut self, r: &ProposalRecords, cs: &ChangeSet) {
+        if r.proposal_version != cs.proposal_version {
+            self.problem(
+                None,
+                "proposal",
+                format!(
+                    "the proposal's row says version {} where its change set says {}: it was edited",
+                    r.proposal_version, cs.proposal_version
+                ),
+            );
+        }
+        if let Some((column, stored, want)) = r.columns.as_ref().and_then(|c| c.disagreement(cs)) {
+            self.problem(
+                None,
+                "proposal",
+                format!(
+                    "the proposal's row says {column} {stored:?} where its change set says {want:?}: it was edited, and what a reviewer is shown is not what would be applied"
+                ),
+            );
+        }
     }
 
     fn chain(&mut self, events: &[ChainEvent]) {

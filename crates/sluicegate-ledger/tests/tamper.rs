@@ -217,6 +217,53 @@ fn verify_finds_each_deliberate_edit() {
             "receipt",
         ),
         (
+            // What listings, show and the review UI print, against the change set that is
+            // hashed, signed and applied.
+            "the row's tenant column edited",
+            |c, _, pending| {
+                c.execute(
+                    "UPDATE proposals SET tenant_id = 'otherco' WHERE proposal_id = ?1",
+                    [pending],
+                )
+                .unwrap();
+            },
+            "proposal",
+        ),
+        (
+            "the row's target column edited",
+            |c, _, pending| {
+                c.execute(
+                    "UPDATE proposals SET object_id = 'INV-1' WHERE proposal_id = ?1",
+                    [pending],
+                )
+                .unwrap();
+            },
+            "proposal",
+        ),
+        (
+            "the row's version edited",
+            |c, _, pending| {
+                c.execute(
+                    "UPDATE proposals SET proposal_version = 2 WHERE proposal_id = ?1",
+                    [pending],
+                )
+                .unwrap();
+            },
+            "proposal",
+        ),
+        (
+            // A value the row type cannot hold: reported for its proposal, the run goes on.
+            "the row's version out of range",
+            |c, _, pending| {
+                c.execute(
+                    "UPDATE proposals SET proposal_version = 4294967297 WHERE proposal_id = ?1",
+                    [pending],
+                )
+                .unwrap();
+            },
+            "proposal",
+        ),
+        (
             "job edited",
             |c, id, _| {
                 c.execute(
@@ -234,6 +281,7 @@ fn verify_finds_each_deliberate_edit() {
         edit(&conn, &id, &pending);
         let report = ledger.verify(&[]).unwrap();
         assert!(!report.ok(), "{what}: nothing found");
+        assert_eq!(report.proposals, 2, "{what}: every proposal was checked");
         let target = if report.problems.iter().any(|p| p.proposal_id == id) {
             &id
         } else {

@@ -33,7 +33,7 @@ pub enum ShadowCommand {
         /// JSON file holding an object of the columns set, e.g. {"late_fee_cents": 0}
         #[arg(long)]
         patch: PathBuf,
-        /// Who did it (default: $USER, then human_operator)
+        /// Who did it (default: SLUICEGATE_ACTOR, then $USER, then human_operator)
         #[arg(long)]
         actor: Option<String>,
         #[arg(long)]
@@ -227,6 +227,11 @@ pub fn run(cmd: ShadowCommand, out: &mut dyn Printer) -> Outcome {
             };
             let actor = actor
                 .filter(|a| !a.trim().is_empty())
+                .or_else(|| {
+                    std::env::var("SLUICEGATE_ACTOR")
+                        .ok()
+                        .filter(|u| !u.is_empty())
+                })
                 .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
                 .unwrap_or_else(|| "human_operator".to_string());
             let ledger = paths.ledger()?;

@@ -427,12 +427,24 @@ fn export(
     Ok(ExitCode::SUCCESS)
 }
 
+/// How many unreadable lines `store verify-export` names before it only counts them.
+const UNREADABLE_SHOWN: usize = 20;
+
 fn verify(
     file: &std::path::Path,
     config: Option<PathBuf>,
     json: bool,
     out: &mut dyn Printer,
 ) -> Outcome {
+    // A device or a pipe could be endless (`/dev/zero`): an export is a file.
+    let meta =
+        std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!(
+            "{} is not a file: pass the file `store export --output` wrote",
+            file.display()
+        );
+    }
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let config_file = paths::config_path(config.as_deref()).path;
@@ -448,9 +460,29 @@ fn verify(
     if json {
         out.out(&json_text(&check)?);
     } else {
-        let mut t = integrity::verify_text(&check.report, &format!("export {}", file.display()));
-        for (line, why) in &check.unreadable {
-            t.push_str(&format!("line {line}: {}\n", display::text(why)));
+        let checked = integrity::verify_text(&check.report, &format!("export {}", file.display()));
+        let mut t = String::new();
+        if check.unreadable.is_empty() {
+            t.push_str(&checked);
+        } else {
+            // Never an "OK" first: part of the file was not checked at all.
+            t.push_str(&format!(
+                "NOT VERIFIED: {} line(s) of {} cannot be checked:\n",
+                check.unreadable.len(),
+                display::text(&file.display().to_string())
+            ));
+            for (line, why) in check.unreadable.iter().take(UNREADABLE_SHOWN) {
+                t.push_str(&format!("  line {line}: {}\n", display::text(why)));
+            }
+            if let Some(more) = check.unreadable.len().checked_sub(UNREADABLE_SHOWN + 1) {
+                t.push_str(&format!("  … and {} more\n", more + 1));
+            }
+            t.push_str("Of the lines that could be read:\n");
+            t.push_str(&checked.replacen(
+                "OK: every hash chain links",
+                "every hash chain links",
+                1,
+            ));
         }
         t.push_str(&format!(
             "carried, not chained: {} evidence bundle(s), {} query-audit record(s)\n",

@@ -369,6 +369,44 @@ async fn signatures(engine: Engine) {
             d.sign(&mallory);
             d.reviewer_key = ann_key;
         });
+        // A pending proposal retargeted at another tenant's row, its hashes and whole chain
+        // recomputed, the row's tenant and target columns left as they were: every view
+        // would show T-1 of the first tenant while ann signed the hash of otherco's O-1.
+        // No decision is recorded, and apply refuses.
+        let retargeted = bench.propose().await;
+        edit_change_set(&conn, &retargeted, Cover::Chain, |cs| {
+            retarget(cs, "O-1", Some("otherco"))
+        });
+        let err = desk
+            .decide(&retargeted, Verdict::Approve, Some(ann.clone()))
+            .await
+            .expect_err("a decision on a retargeted proposal");
+        assert_eq!(
+            err.code(),
+            Some("LEDGER_TAMPERED"),
+            "{}: {err}",
+            bench.label
+        );
+        assert!(
+            err.to_string().contains("no decision was recorded"),
+            "{}: {err}",
+            bench.label
+        );
+        assert!(
+            desk.ledger.decisions(&retargeted).unwrap().is_empty(),
+            "{}: a decision was recorded",
+            bench.label
+        );
+        bench
+            .refused(
+                &retargeted,
+                "retargeted while pending",
+                "LEDGER_TAMPERED",
+                "the proposal's row says tenant_id",
+                &configured,
+                true,
+            )
+            .await;
         for (id, what) in [(&moved, "approval moved"), (&forged, "signature forged")] {
             bench
                 .refused(

@@ -71,3 +71,30 @@ pub fn read_json(path: &Path) -> serde_json::Value {
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
+
+/// Markdown with its backslash escapes read back: the text a renderer shows for a paragraph
+/// with no other markup (a test compares it with what the terminal view shows).
+pub fn markdown_as_rendered(md: &str) -> String {
+    let mut out = String::with_capacity(md.len());
+    let mut chars = md.chars().peekable();
+    while let Some(c) = chars.next() {
+        match chars.peek() {
+            Some(&next) if c == '\\' && next.is_ascii_punctuation() => {
+                out.push(next);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The proposal id in what `proposals show <selector> --json` printed.
+pub fn shown_proposal_id(show_json: &[u8]) -> String {
+    let shown: serde_json::Value = serde_json::from_slice(show_json)
+        .unwrap_or_else(|e| panic!("`proposals show --json` printed no JSON ({e})"));
+    shown["proposal"]["proposal_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no proposal id in {shown}"))
+        .to_string()
+}

@@ -57,7 +57,7 @@ pub struct UiArgs {
     /// Open the login URL in the default browser (xdg-open)
     #[arg(long)]
     pub open: bool,
-    /// Who decides (default: SLUICEGATE_ACTOR, then the OS user)
+    /// Who decides (default: SLUICEGATE_ACTOR, then $USER, then local_operator)
     #[arg(long)]
     pub actor: Option<String>,
     /// Reviewer key file (default: SLUICEGATE_REVIEWER_KEY, else the key `reviewer init`

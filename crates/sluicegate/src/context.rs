@@ -86,9 +86,12 @@ pub fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
     }
 }
 
-/// The acting human: `--actor`, then `$USER`, then `local_operator`.
+/// The acting human: `--actor`, then `SLUICEGATE_ACTOR`, then `$USER`, then
+/// `local_operator`.
 pub fn actor(flag: Option<&str>) -> String {
+    let from_env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
     flag.map(str::to_string)
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| from_env("SLUICEGATE_ACTOR"))
+        .or_else(|| from_env("USER"))
         .unwrap_or_else(|| "local_operator".into())
 }

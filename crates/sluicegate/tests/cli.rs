@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
+use sluicegate_test_support::shown_proposal_id;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sluicegate"));
@@ -154,15 +155,70 @@ impl Project {
         Project { dir, app }
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        bin()
-            .current_dir(self.dir.path())
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = bin();
+        c.current_dir(self.dir.path())
             .env("APP_URL", format!("sqlite://{}", self.app.display()))
             .env("TENANT", "acme")
             .env("PRINCIPAL", "cli_agent")
-            .args(args)
-            .output()
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// The newest proposal's id: what a reviewer approves by name (`approve latest --yes`
+    /// is refused, since `latest` may have moved on since it was shown).
+    fn latest_id(&self) -> String {
+        shown_proposal_id(&self.run(&["proposals", "show", "latest", "--json"]).stdout)
+    }
+}
+
+/// A decision is recorded under `--actor`, else `SLUICEGATE_ACTOR`, else `$USER`, else
+/// `local_operator`.
+#[test]
+fn the_deciding_human_comes_from_the_flag_then_the_environment() {
+    let p = Project::new("review");
+    // (--actor, SLUICEGATE_ACTOR, USER, who is recorded)
+    let cases = [
+        (Some("ann"), Some("bea"), Some("cy"), "ann"),
+        (None, Some("bea"), Some("cy"), "bea"),
+        (None, None, Some("cy"), "cy"),
+        (None, None, None, "local_operator"),
+    ];
+    for (n, (flag, env_actor, user, expected)) in cases.into_iter().enumerate() {
+        let reason = format!(r#"{{"invoice_id":"INV-3001","reason":"case {n}"}}"#);
+        let o = p.run(&[
+            "propose",
+            "billing.propose_late_fee_waiver",
+            "--args",
+            &reason,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let id = p.latest_id();
+        let mut c = p.cmd(&["proposals", "approve", &id, "--yes", "--json"]);
+        c.env_remove("SLUICEGATE_ACTOR").env_remove("USER");
+        if let Some(a) = flag {
+            c.args(["--actor", a]);
+        }
+        if let Some(a) = env_actor {
+            c.env("SLUICEGATE_ACTOR", a);
+        }
+        if let Some(u) = user {
+            c.env("USER", u);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let shown = json_out(&p.run(&["proposals", "show", &id, "--json"]));
+        let approved = shown["events"]
+            .as_array()
             .unwrap()
+            .iter()
+            .find(|e| e["kind"] == json!("proposal_approved"))
+            .unwrap_or_else(|| panic!("no approval event: {shown}"));
+        assert_eq!(approved["actor"], json!(expected), "case {n}: {approved}");
     }
 }
 
@@ -241,7 +297,27 @@ fn the_review_loop_through_the_cli() {
     let o = p.run(&["proposals", "approve", "latest"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
+    // `latest` with --yes would approve whatever is newest by then, unseen: it needs the
+    // content hash that was reviewed (or the id).
     let o = p.run(&["proposals", "approve", "latest", "--yes", "--actor", "ana"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("LATEST_NEEDS_HASH"), "{}", stderr(&o));
+    let shown = json_out(&p.run(&["proposals", "show", "latest", "--json"]));
+    assert_eq!(shown["proposal"]["state"], json!("pending_review"));
+    let hash = shown["proposal"]["proposal_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = p.run(&[
+        "proposals",
+        "approve",
+        "latest",
+        "--yes",
+        "--actor",
+        "ana",
+        "--hash",
+        &hash,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
 
     let o = p.run(&["apply", "latest", "--dry-run"]);
@@ -389,7 +465,7 @@ fn reject_and_shadow_refusals() {
         json_out(&o)["proposal"]["state"],
         json!("shadow_proposal_created")
     );
-    let o = p.run(&["proposals", "approve", "latest", "--yes"]);
+    let o = p.run(&["proposals", "approve", &p.latest_id(), "--yes"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("shadow"), "{}", stderr(&o));
     let o = p.run(&[
@@ -470,7 +546,7 @@ fn signed_reviews_and_store_verify_through_the_cli() {
     config["reviewers"] = json!([{"name": "ann", "public_key": public_key}]);
     std::fs::write(&path, config.to_string()).unwrap();
 
-    let o = p.run(&["proposals", "approve", "latest", "--yes"]);
+    let o = p.run(&["proposals", "approve", &p.latest_id(), "--yes"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("REVIEWER_KEY_REQUIRED"),
@@ -491,16 +567,18 @@ fn signed_reviews_and_store_verify_through_the_cli() {
         "{}",
         stderr(&o)
     );
+    let id = p.latest_id();
+    let approve = ["proposals", "approve", &id, "--yes", "--key", &key_arg];
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let o = p.run(&["proposals", "approve", "latest", "--yes", "--key", &key_arg]);
+        let o = p.run(&approve);
         assert_ne!(o.status.code(), Some(0));
         assert!(stderr(&o).contains("readable by others"), "{}", stderr(&o));
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let o = p.run(&["proposals", "approve", "latest", "--yes", "--key", &key_arg]);
+    let o = p.run(&approve);
     assert!(o.status.success(), "{}", stderr(&o));
 
     let o = p.run(&["store", "verify"]);
@@ -580,6 +658,8 @@ fn the_readme_using_it_commands_run_as_written() {
         .expect("README has a Using it block");
     let p = Project::new("review");
     let mut ran = 0;
+    // `<id>` is what the last `proposals show` named, as a reader would copy it.
+    let mut shown = None;
     for line in block.lines() {
         let command = line.split(" #").next().unwrap().trim();
         if command.is_empty() {
@@ -587,8 +667,20 @@ fn the_readme_using_it_commands_run_as_written() {
         }
         let words = shell_words::split(command).unwrap();
         assert_eq!(words[0], "sluicegate", "{line}");
-        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let args: Vec<String> = words[1..]
+            .iter()
+            .map(|w| match (w.as_str(), &shown) {
+                ("<id>", Some(id)) => String::clone(id),
+                ("<id>", None) => panic!("`{command}`: <id> before any `proposals show`"),
+                _ => w.clone(),
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = p.run(&args);
+        if command.starts_with("sluicegate proposals show") {
+            let first = stdout(&o).lines().next().unwrap_or_default().to_string();
+            shown = first.strip_prefix("Proposal ").map(str::to_string);
+        }
         assert!(
             o.status.success(),
             "`{command}` failed: {}{}",

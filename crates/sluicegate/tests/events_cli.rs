@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sluicegate_test_support::http_stub::{HttpStub, Reply};
 use sluicegate_test_support::process::{Signal, signal, wait_within};
+use sluicegate_test_support::shown_proposal_id;
 
 const SECRET: &str = "whsec-test-6f1e2d";
 const TOKEN: &str = "hook-token-91ab";
@@ -91,6 +92,12 @@ impl Project {
 
     fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
+    }
+
+    /// The newest proposal's id: what a reviewer approves by name (`approve latest --yes`
+    /// is refused, since `latest` may have moved on since it was shown).
+    fn latest_id(&self) -> String {
+        shown_proposal_id(&self.run(&["proposals", "show", "latest", "--json"]).stdout)
     }
 
     fn json(&self, args: &[&str]) -> Value {
@@ -303,10 +310,11 @@ fn events_tail_follow_sees_another_processs_decision_within_a_second() {
         assert!(event["event_id"].is_i64(), "{event}");
     }
 
+    let id = p.latest_id();
     let o = p.run(&[
         "proposals",
         "approve",
-        "latest",
+        &id,
         "--yes",
         "--actor",
         "ana",
@@ -435,7 +443,7 @@ fn a_restart_resumes_after_the_last_delivered_event_and_dry_runs_send_nothing() 
         let o = webhook(&p, &url, &["--limit", "2"]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    let o = p.run(&["proposals", "approve", "latest", "--yes"]);
+    let o = p.run(&["proposals", "approve", &p.latest_id(), "--yes"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = webhook(&p, &url, &["--limit", "2", "--json"]);
     assert_eq!(
@@ -667,10 +675,11 @@ fn the_docs_commands_run_as_written() {
 #[test]
 fn hostile_text_in_events_stays_inert_on_screen() {
     let p = Project::new();
+    let id = p.latest_id();
     let o = p.run(&[
         "proposals",
         "approve",
-        "latest",
+        &id,
         "--yes",
         "--actor",
         "ann\x1b[2J",

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
+use sluicegate_test_support::{markdown_as_rendered, shown_proposal_id};
 
 /// The reason a model proposes: a carriage return and cursor moves that redraw the diff line
 /// above as `5500 -> 5500`, a newline that forges a line of its own, an OSC-8 hyperlink, a bidi
@@ -89,6 +90,12 @@ impl Project {
 
     fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
+    }
+
+    /// The newest proposal's id: what a reviewer approves by name (`approve latest --yes`
+    /// is refused, since `latest` may have moved on since it was shown).
+    fn latest_id(&self) -> String {
+        shown_proposal_id(&self.run(&["proposals", "show", "latest", "--json"]).stdout)
     }
 
     /// Run a command that must succeed; its stdout and stderr, checked for raw controls.
@@ -196,7 +203,14 @@ fn hostile_arguments_and_rows_reach_every_view_inert() {
     );
     assert!(details.contains(escaped_reason), "{details}");
     // The approval prompt shows the proposal before the decision is recorded.
-    let prompt = p.view(&["proposals", "approve", "latest", "--yes", "--actor", "ana"]);
+    let prompt = p.view(&[
+        "proposals",
+        "approve",
+        &p.latest_id(),
+        "--yes",
+        "--actor",
+        "ana",
+    ]);
     assert!(prompt.contains(escaped_reason), "{prompt}");
     assert!(prompt.contains("content hash: sha256:"), "{prompt}");
 
@@ -222,12 +236,18 @@ fn hostile_arguments_and_rows_reach_every_view_inert() {
     ]);
     let md = std::fs::read_to_string(p.dir.path().join("out/replay.md")).unwrap();
     assert_inert("replay export --format markdown", &md);
-    assert!(
-        md.contains(&format!(
-            "- waiver_reason: {escaped_before} -> {escaped_reason}\n"
-        )),
+    // Rendered, the diff line reads as the terminal shows it; raw, no link, image, tag or
+    // emphasis is left for a Markdown viewer to act on.
+    let line = md
+        .lines()
+        .find(|l| l.starts_with("- waiver_reason: "))
+        .unwrap_or_else(|| panic!("no diff line in {md}"));
+    assert_eq!(
+        markdown_as_rendered(line),
+        format!("- waiver_reason: {escaped_before} -> {escaped_reason}"),
         "{md}"
     );
+    assert!(line.contains(r"\\x1b\]8;;https://evil.example"), "{line}");
 
     let list = p.view(&["evidence", "list"]);
     assert!(list.contains("ev_"), "{list}");
@@ -317,7 +337,8 @@ fn a_reader_that_leaves_stops_the_printing_not_the_command() {
             .status
             .success()
     );
-    let approve = p.run(&["proposals", "approve", "latest", "--yes"]);
+    let id = p.latest_id();
+    let approve = p.run(&["proposals", "approve", &id, "--yes"]);
     assert!(approve.status.success(), "{}", text(&approve.stderr));
 
     let o = with_closed_stdout(&p, &["apply", "latest"]);
@@ -334,7 +355,7 @@ fn a_reader_that_leaves_stops_the_printing_not_the_command() {
         (&["apply", "latest"][..], 0),
         (&["proposals", "list"], 0),
         (&["proposals", "show", "latest", "--json"], 0),
-        (&["proposals", "approve", "latest", "--yes"], 1),
+        (&["proposals", "approve", &id, "--yes"], 1),
     ] {
         let o = with_closed_stdout(&p, args);
         let err = text(&o.stderr);

@@ -92,6 +92,15 @@ fn cases() -> Vec<(&'static str, Setup, &'static str, Value, Expect)> {
             refused("ARGUMENT_TYPE_INVALID", invalid, Some("item_id")),
         ),
         (
+            // The double next below 100000: a parser that is not correctly rounded (serde_json
+            // without `float_roundtrip`) reads it as 100000, a whole number.
+            "fractional id next to a whole number",
+            Complete,
+            INSPECT,
+            json!({"item_id": 99_999.999_999_999_99}),
+            refused("ARGUMENT_TYPE_INVALID", invalid, Some("item_id")),
+        ),
+        (
             "missing argument",
             Complete,
             INSPECT,

@@ -433,14 +433,14 @@ fn a_remote_bind_needs_the_flag() {
 fn without_a_writer_the_page_gives_the_apply_command() {
     let f = Fixture::new(2);
     propose(&f, "acme", "INV-3001", "courtesy");
+    let id = proposal_id(&Ledger::open_existing(&f.store).unwrap(), "INV-3001");
     let approve = f
         .cmd()
-        .args(["proposals", "approve", "latest", "--yes"])
+        .args(["proposals", "approve", id.as_str(), "--yes"])
         .args(f.paths())
         .output()
         .unwrap();
     assert!(approve.status.success(), "{approve:?}");
-    let id = proposal_id(&Ledger::open_existing(&f.store).unwrap(), "INV-3001");
     let mut cmd = f.cmd();
     cmd.env_remove("APP_WRITE_URL")
         .args(["ui", "--port", "0"])

@@ -546,7 +546,7 @@ fn activity_receipts_evidence_and_tools_pages() {
     assert_eq!(worker.status.code(), Some(1), "{worker:?}");
     let id = propose(&f, "INV-3001", "customer paid within the grace period");
     for args in [
-        vec!["proposals", "approve", "latest", "--yes"],
+        vec!["proposals", "approve", id.as_str(), "--yes"],
         vec!["apply", id.as_str()],
     ] {
         let out = cmd(&f).args(&args).args(f.paths()).output().unwrap();

@@ -9,7 +9,7 @@ use super::query;
 use super::{PgLedger, rows};
 use crate::pg::stmts::Prepared;
 use crate::query::Filter;
-use crate::verify::{ChainEvent, ProposalRecords};
+use crate::verify::{ChainEvent, ProposalColumns, ProposalRecords};
 use crate::views::{
     Stats, StoredEvidence, StoredJob, StoredProposal, StoredQueryAudit, StoredReceipt, parse,
 };
@@ -343,6 +343,7 @@ impl PgLedger {
             let decisions = rows::all(tx.rows(&sql, &[&id])?, rows::decision)?;
             tx.commit()?;
             Ok(ProposalRecords {
+                columns: Some(ProposalColumns::of(&proposal)),
                 proposal_id: id.clone(),
                 proposal_version: proposal.proposal_version,
                 proposal_hash: proposal.proposal_hash,

@@ -160,7 +160,7 @@ pub fn checklist(u: &Up<'_>, config: &Config, checks: &[BoundaryCheck], env: &En
     );
     let _ = writeln!(
         out,
-        "  - Approve proposal: {cmd} proposals approve latest --yes --store {s}"
+        "  - Approve proposal (shown before you confirm): {cmd} proposals approve latest --store {s}"
     );
     let _ = writeln!(
         out,

@@ -55,13 +55,7 @@ impl ReviewApi {
         let decisions = ledger.decisions(&id)?;
         let verified = ledger.verify_proposal(&id, &[])?;
         if let Some(p) = verified.problems.first() {
-            return Err(ReviewError::refused(
-                "LEDGER_TAMPERED",
-                format!(
-                    "proposal {}: {}; the ledger was changed outside Sluicegate (run `sluicegate store verify`)",
-                    p.proposal_id, p.message
-                ),
-            ));
+            return Err(super::ledger_tampered(p, "no job was written"));
         }
         let cs = proposal.change_set()?;
         let Authority {

@@ -141,6 +141,18 @@ pub struct DecisionRequest {
     pub key: Option<SigningKey>,
 }
 
+/// The refusal when a proposal's records do not verify: the ledger was edited outside
+/// Sluicegate. `outcome` says what was not done.
+pub(crate) fn ledger_tampered(p: &sluicegate_ledger::Problem, outcome: &str) -> ReviewError {
+    ReviewError::refused(
+        "LEDGER_TAMPERED",
+        format!(
+            "proposal {}: {}; the ledger was changed outside Sluicegate, {outcome} (run `sluicegate store verify`)",
+            p.proposal_id, p.message
+        ),
+    )
+}
+
 /// What a reviewer is about to decide on: the stored proposal and the content hash to show.
 /// Refused when the stored content no longer hashes to its recorded hash (edited in the
 /// ledger), or when `pinned` (the hash the reviewer reviewed earlier) is not it.
@@ -222,6 +234,13 @@ impl ReviewApi {
             ));
         }
         let reviewer = self.reviewer_for(&req.reviewer, req.key.as_ref())?;
+        // A proposal whose records do not verify offers no decision, on any front end: what
+        // the reviewer was shown may not be what its change set says.
+        let id = req.proposal_id.clone();
+        let verified = self.read(move |l| l.verify_proposal(&id, &[])).await?;
+        if let Some(p) = verified.problems.first() {
+            return Err(ledger_tampered(p, "no decision was recorded"));
+        }
         let mut record = DecisionRecord {
             proposal_id: req.proposal_id,
             proposal_version: req.shown_version,
@@ -309,13 +328,7 @@ impl ReviewApi {
             })
             .await?;
         if let Some(p) = verified.problems.first() {
-            return Err(ReviewError::refused(
-                "LEDGER_TAMPERED",
-                format!(
-                    "proposal {}: {}; the ledger was changed outside Sluicegate, nothing was applied (run `sluicegate store verify`)",
-                    p.proposal_id, p.message
-                ),
-            ));
+            return Err(ledger_tampered(p, "nothing was applied"));
         }
         let cs = proposal.change_set()?;
         let stored_hash = proposal.proposal_hash.clone();

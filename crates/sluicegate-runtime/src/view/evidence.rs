@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use sluicegate_ledger::{StoredEvidence, StoredQueryAudit};
 
-use super::{field, plural, pretty, shown, text};
+use super::{field, markdown, plural, pretty, shown, text};
 
 /// An optional record field: its text with controls visible, or `fallback`.
 fn opt<'a>(v: &'a Option<String>, fallback: &'a str) -> std::borrow::Cow<'a, str> {
@@ -91,7 +91,9 @@ pub fn evidence_view(b: &StoredEvidence, hint: &str) -> String {
 
 /// `evidence export --format markdown`.
 pub fn evidence_markdown(b: &StoredEvidence) -> String {
-    let opt = |v: &Option<String>| opt(v, "none").into_owned();
+    // Records a model or a row could have written; the JSON below is inside code fences.
+    let text = |s: &str| markdown(&text(s));
+    let opt = |v: &Option<String>| markdown(&opt(v, "none"));
     let mut out = String::new();
     let _ = writeln!(out, "# Evidence {}\n", text(&b.evidence_bundle_id));
     let _ = writeln!(out, "- Tenant: {}", text(&b.tenant_id));

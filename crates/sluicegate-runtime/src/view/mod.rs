@@ -27,7 +27,9 @@ use sluicegate_ledger::StoredProposal;
 pub use evidence::{
     evidence_list_entry, evidence_markdown, evidence_view, query_audit_list_entry, query_audit_view,
 };
-pub use proposal::{diff_lines, proposal_details, proposal_first_look, proposal_list_entry};
+pub use proposal::{
+    diff_lines, proposal_details, proposal_first_look, proposal_list_entry, tampered_warning,
+};
 pub use replay::{replay_details, replay_markdown, replay_story};
 pub use tool_call::{proposal_result, smoke_call};
 pub use tools::{
@@ -52,6 +54,28 @@ pub(crate) fn field(v: Option<&Value>) -> String {
         Some(Value::String(s)) => text(s).into_owned(),
         other => shown(other),
     }
+}
+
+/// Shown text (controls already visible) made inert for a Markdown renderer: every character
+/// that would start a link, an image, an HTML tag, emphasis, strikethrough or code is
+/// backslash-escaped, so a value a model or a row wrote renders as the characters it is,
+/// never as a live link, a tracking image or bold "APPROVED". An `_` inside a word stays: it
+/// cannot start emphasis there.
+pub(crate) fn markdown(shown: &str) -> String {
+    let chars: Vec<char> = shown.chars().collect();
+    let mut out = String::with_capacity(shown.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        let within_word = |j: Option<usize>| {
+            j.and_then(|j| chars.get(j))
+                .is_some_and(|c| c.is_alphanumeric())
+        };
+        let inside_word = c == '_' && within_word(i.checked_sub(1)) && within_word(Some(i + 1));
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '~') && !inside_word {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A diff or row value: strings quoted, controls visible, `unset` when the record has none.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 use sluicegate_core::lifecycle::State;
-use sluicegate_ledger::{StoredEvent, StoredProposal};
+use sluicegate_ledger::{Problem, StoredEvent, StoredProposal};
 
 use super::{cs, field, shown, state_of, text, yes_no};
 
@@ -41,6 +41,14 @@ pub fn proposal_list_entry(p: &StoredProposal) -> String {
         text(&p.object_id),
         text(&p.tenant_id),
         yes_no(p.source_database_mutated)
+    )
+}
+
+/// What `proposals show` prints first when the proposal's records do not verify.
+pub fn tampered_warning(problem: &Problem) -> String {
+    format!(
+        "WARNING: this proposal's records do not verify: {}.\nThe ledger was changed outside Sluicegate, so what follows may not be what its change set says; no decision or apply is accepted on it. Run `sluicegate store verify`.",
+        text(&problem.message)
     )
 }
 
@@ -82,8 +90,11 @@ pub fn proposal_first_look(
     }
     let _ = writeln!(out, "Next:");
     match state {
+        // By id even when shown as `latest`: by the time the reviewer approves, `latest` may
+        // name a proposal recorded since, which they have not seen.
         State::PendingReview => {
-            let _ = writeln!(out, "sluicegate proposals approve {selector} --yes{hint}");
+            let id = text(&p.proposal_id);
+            let _ = writeln!(out, "sluicegate proposals approve {id} --yes{hint}");
         }
         State::Approved | State::PendingWorker => {
             let _ = writeln!(out, "sluicegate apply {selector}{hint}");

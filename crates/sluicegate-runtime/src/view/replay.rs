@@ -8,7 +8,7 @@ use sluicegate_core::lifecycle::State;
 use sluicegate_ledger::StoredProposal;
 
 use super::proposal::{diff_lines, proposal_details};
-use super::{cs, field, plural, state_of, text, yes_no};
+use super::{cs, field, markdown, plural, state_of, text, yes_no};
 
 fn replay_parts(replay: &Value) -> (Vec<Value>, Vec<Value>, Vec<Value>, Vec<Value>) {
     let arr = |k: &str| {
@@ -234,7 +234,10 @@ pub fn replay_details(p: &StoredProposal, replay: &Value) -> String {
 /// The markdown replay export (store.md §8.3).
 pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
     let (events, receipts, audits, evidence) = replay_parts(replay);
-    let json = |v: Option<&Value>| v.map_or_else(|| "null".to_string(), display::value);
+    // Every value below comes from a record a model or a row could have written.
+    let text = |s: &str| markdown(&text(s));
+    let field = |v: Option<&Value>| markdown(&field(v));
+    let json = |v: Option<&Value>| markdown(&v.map_or_else(|| "null".to_string(), display::value));
     let (action, object, object_id) = (
         text(&p.action),
         text(&p.business_object),
@@ -355,7 +358,7 @@ pub fn replay_markdown(p: &StoredProposal, replay: &Value) -> String {
     if !actions.is_empty() {
         let _ = writeln!(out, "\n## What A Person Did (Shadow Mode)\n");
         for a in actions {
-            let _ = writeln!(out, "- {a}");
+            let _ = writeln!(out, "- {}", markdown(&a));
         }
     }
     let _ = writeln!(out, "\n## Query Audit\n");

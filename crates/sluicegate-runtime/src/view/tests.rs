@@ -8,6 +8,7 @@ use sluicegate_ledger::{
     StoredReceipt,
 };
 use sluicegate_protocol::ReceiptStatus;
+use sluicegate_test_support::markdown_as_rendered;
 
 use super::*;
 use crate::ApplyReport;
@@ -132,7 +133,8 @@ fn first_look_names_the_next_step_for_the_state() {
     let pending = proposal_first_look(&proposal("pending_review"), 2, "latest", " --store x.db");
     assert!(pending.starts_with("Proposal wrp_1\nStatus: "));
     assert!(pending.contains("Evidence:\nev_1 (2 items)\n"));
-    assert!(pending.contains("sluicegate proposals approve latest --yes --store x.db\n"));
+    assert!(pending.contains("sluicegate proposals approve wrp_1 --yes --store x.db\n"));
+    assert!(pending.contains("sluicegate replay show latest --store x.db\n"));
     let approved = proposal_first_look(&proposal("approved"), 0, "wrp_1", "");
     assert!(approved.contains("Evidence:\nev_1\n"));
     assert!(approved.contains("sluicegate apply wrp_1\n"));
@@ -430,4 +432,25 @@ fn hostile_text_never_reaches_the_screen_raw() {
         views[7]
     );
     assert!(views[3].contains(r#"principal: \x1b]8;;https://evil.example\x1b\ok\x1b]8;;\x1b\ \u{9b}2K\x7f\u{202e}0055\u{2066} ("#), "{}", views[3]);
+}
+
+#[test]
+fn markdown_renders_model_text_as_the_characters_it_is() {
+    for (value, escaped) in [
+        (
+            "[Approved by CFO](https://evil.example/p) ![](https://evil.example/px.png)",
+            "\\[Approved by CFO\\](https://evil.example/p) !\\[\\](https://evil.example/px.png)",
+        ),
+        (
+            "<img src=x onerror=alert(1)> **APPROVED** ~~fee~~ `code`",
+            "\\<img src=x onerror=alert(1)\\> \\*\\*APPROVED\\*\\* \\~\\~fee\\~\\~ \\`code\\`",
+        ),
+        ("_all_ snake_case_name", "\\_all\\_ snake_case_name"),
+        ("a\\x1b b\\", "a\\\\x1b b\\\\"),
+        ("INV-3001 plain", "INV-3001 plain"),
+    ] {
+        let md = super::markdown(value);
+        assert_eq!(md, escaped, "{value}");
+        assert_eq!(markdown_as_rendered(&md), value, "{value}");
+    }
 }

@@ -22,6 +22,7 @@ pub struct DecideArgs {
     /// Config: its storage path and its reviewers (whose keys must sign decisions)
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Who decides (default: SLUICEGATE_ACTOR, then $USER, then local_operator)
     #[arg(long)]
     pub actor: Option<String>,
     /// Reviewer key file (default: SLUICEGATE_REVIEWER_KEY, else the key `reviewer init`
@@ -43,6 +44,12 @@ pub fn run(a: DecideArgs, verdict: Verdict, reason: Option<String>) -> anyhow::R
     let ledger = open_existing_store(a.store.as_deref(), a.config.as_deref())?;
     let env = Env::process();
     let who = actor(a.actor.as_deref());
+    if verdict == Verdict::Approve && a.id == "latest" && a.yes && a.hash.is_none() {
+        errln!(
+            "refused: LATEST_NEEDS_HASH: `latest` is whichever proposal is newest when approve runs, which may not be the one you reviewed (an agent may have proposed since). Name it by its id, or add --hash <its content hash> from `sluicegate proposals show latest --details`, or leave out --yes to see it before you confirm."
+        );
+        return Ok(ExitCode::from(1));
+    }
     let decided = (|| {
         let (p, shown) = shown_for_decision(&ledger, &a.id, a.hash.as_deref())?;
         let config = config_for_reviewers(a.config.as_deref())?;

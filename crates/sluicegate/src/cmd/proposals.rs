@@ -149,14 +149,28 @@ pub fn run(cmd: ProposalsCommand) -> anyhow::Result<ExitCode> {
             let p = ledger.proposal(&pid)?;
             let events = ledger.events(&pid)?;
             let evidence = ledger.evidence_for_proposal(&pid)?;
+            // What is shown comes from records a ledger edit could change: say so before
+            // anything else when they do not verify (decisions and apply refuse it anyway).
+            let problem = ledger
+                .verify_proposal(&pid, &[])?
+                .problems
+                .into_iter()
+                .next();
             if json {
                 print_json(&json!({
                     "proposal": p,
                     "events": events,
                     "receipts": ledger.receipts(&pid)?,
                     "evidence": evidence.first(),
+                    "verified": problem.is_none(),
+                    "problem": problem,
                 }))?;
-            } else if details {
+                return Ok(ExitCode::SUCCESS);
+            }
+            if let Some(problem) = &problem {
+                outln!("{}\n", view::tampered_warning(problem));
+            }
+            if details {
                 outln!("{}", view::proposal_details(&p, Some(&events)));
             } else {
                 let items = evidence.iter().map(|b| b.items.len()).sum();

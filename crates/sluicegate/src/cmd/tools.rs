@@ -77,6 +77,10 @@ pub struct ProposeArgs {
     /// Print the raw tool result as JSON
     #[arg(long)]
     json: bool,
+    /// Print only the new proposal's id, for a script to approve it by name:
+    /// id=$(sluicegate propose … --id-only)
+    #[arg(long, conflicts_with = "json")]
+    id_only: bool,
 }
 
 #[derive(clap::Args)]
@@ -293,13 +297,23 @@ pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
     let args = a.input.resolve(&rt, &api, &a.capability, &path)?;
     let result = rt.block_on(api.call(&a.capability, &args));
     let ok = result.succeeded();
+    let id = result
+        .payload
+        .pointer("/proposal/id")
+        .and_then(Value::as_str);
     if a.json {
         print_json(&result.payload)?;
+    } else if let (true, true, Some(id)) = (a.id_only, ok, id) {
+        outln!("{id}");
     } else {
-        out!(
-            "{}",
-            view::proposal_result(&a.capability, &result, &store_hint(a.store.as_deref()))
-        );
+        let shown = view::proposal_result(&a.capability, &result, &store_hint(a.store.as_deref()));
+        // With --id-only, a refusal goes to stderr: a script's `$(…)` must not take it for
+        // an id.
+        if a.id_only {
+            errln!("{shown}");
+            return Ok(ExitCode::from(1));
+        }
+        out!("{shown}");
     }
     Ok(if ok {
         ExitCode::SUCCESS

@@ -161,9 +161,30 @@ impl Walk {
         c
     }
 
+    /// The id the last `proposals show` printed on its first line (`Proposal <id>`): what a
+    /// reader puts where the doc writes `<id>`.
+    fn shown_id(&self) -> String {
+        self.printed
+            .iter()
+            .rev()
+            .find(|(line, _)| line.starts_with("sluicegate proposals show"))
+            .and_then(|(_, out)| {
+                out.lines()
+                    .next()?
+                    .strip_prefix("Proposal ")
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| panic!("{}: `<id>` before any `proposals show`", self.engine))
+    }
+
     /// Run one line; returns its exit code and what it printed (stdout, then stderr).
     pub fn shell_status(&mut self, line: &str) -> (i32, String) {
-        let o = self.shell(line).output().unwrap();
+        let run = if line.contains("<id>") {
+            line.replace("<id>", &self.shown_id())
+        } else {
+            line.to_string()
+        };
+        let o = self.shell(&run).output().unwrap();
         let out = format!(
             "{}{}",
             String::from_utf8_lossy(&o.stdout),
