@@ -10,7 +10,8 @@
 //!   server never grants.
 //! - Host and Origin are checked by the router's guard (`403`, code `UI_ORIGIN_REFUSED`).
 //! - Every answer is pretty JSON with a newline, with control characters escaped
-//!   (`display::inert_json`) and credentials redacted (`api_shapes::redacted`). A refusal is
+//!   (`display::inert_json`) and credentials redacted (`api_shapes::redacted`); an answer in
+//!   which anything was redacted carries `"redacted": true`. A refusal is
 //!   `{"ok": false, "error": <message>, "code": <stable code>}`: an unknown id is `404` with
 //!   `NOT_FOUND`, a refused review action `409` with the refusal's own code.
 //!
@@ -57,9 +58,18 @@ pub(crate) fn router() -> Router<Arc<App>> {
         .fallback(|| async { refusal(StatusCode::NOT_FOUND, "NOT_FOUND", "not found") })
 }
 
-/// A JSON answer: pretty, newline-terminated, credentials redacted, controls escaped.
+/// A JSON answer: pretty, newline-terminated, credentials redacted, controls escaped. When
+/// redacting changed anything, an object answer says so (`"redacted": true`): a script that
+/// reviews through the API must know that a value it is shown is not the value a decision
+/// binds to and `apply` writes (the pages show it whole).
 pub(crate) fn reply(status: StatusCode, body: &Value) -> Response {
-    let text = serde_json::to_string_pretty(&redacted(body))
+    let mut shown = redacted(body);
+    if shown != *body
+        && let Some(map) = shown.as_object_mut()
+    {
+        map.insert("redacted".into(), Value::Bool(true));
+    }
+    let text = serde_json::to_string_pretty(&shown)
         .unwrap_or_else(|_| r#"{"ok":false,"error":"unserialisable answer"}"#.into());
     let text = format!("{}\n", display::inert_json(&text));
     (

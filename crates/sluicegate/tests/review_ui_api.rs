@@ -523,6 +523,50 @@ fn the_api_answers_in_the_reference_shapes_behind_the_session() {
         "PROPOSAL_NOT_PENDING_REVIEW",
     );
     assert!(ledger.verify(&[]).unwrap().ok());
+
+    // A credential-looking value: the API cuts it out of what it shows, and says so, since a
+    // decision binds to (and apply writes) the whole value.
+    let secretive = propose(
+        &f,
+        "INV-3001",
+        "refund to https://acct:4111@pay.example/ ok",
+    );
+    let shown = s.get(&format!("/api/proposals/{secretive}")).json();
+    assert_eq!(shown["redacted"], json!(true), "{shown}");
+    assert!(!shown.to_string().contains("4111"), "{shown}");
+    let plain = s.get(&format!("/api/proposals/{first}")).json();
+    assert!(plain.get("redacted").is_none(), "{plain}");
+
+    // The row's tenant column edited in the file (what the pages show), its change set not:
+    // no decision is recorded through the API either.
+    let conn = rusqlite::Connection::open(&f.store).unwrap();
+    let guards: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'proposals'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for g in guards {
+        conn.execute_batch(&format!("DROP TRIGGER \"{g}\""))
+            .unwrap();
+    }
+    conn.execute(
+        "UPDATE proposals SET tenant_id = 'otherco' WHERE proposal_id = ?1",
+        [&secretive],
+    )
+    .unwrap();
+    refused(
+        &s.post(
+            &format!("/api/proposals/{secretive}/approve"),
+            true,
+            &with_csrf,
+            &json!({"confirm": "approve"}),
+        ),
+        409,
+        "LEDGER_TAMPERED",
+    );
+    assert!(ledger.decisions(&secretive).unwrap().is_empty());
 }
 
 #[test]
