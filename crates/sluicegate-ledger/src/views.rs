@@ -1,6 +1,7 @@
 //! The JSON views of ledger records, in the field order `--json` output and replay use.
 
 use rusqlite::Row;
+use rusqlite::types::ValueRef;
 use serde::Serialize;
 use serde_json::Value;
 use sluicegate_core::lifecycle::State;
@@ -36,27 +37,35 @@ pub struct StoredProposal {
 impl StoredProposal {
     pub(crate) const COLUMNS: &'static str = "proposal_id, proposal_version, proposal_hash, action, state, tenant_id, principal, capability, business_object, object_id, source_kind, source_id, source_schema, source_table, source_database_mutated, change_set_json, created_at, updated_at";
 
+    /// A row as stored, whatever an edit of the file left in it: text that is not UTF-8 is
+    /// read with replacement characters, a version out of range as `u32::MAX`, a change set
+    /// that does not parse as `null`. So one edited row never takes a listing, the inbox or
+    /// `store verify` down, and `store verify` (which compares every column with the change
+    /// set, and the change set with its hash) reports it.
     pub(crate) fn from_row(row: &Row) -> rusqlite::Result<StoredProposal> {
-        let change_set_json: String = row.get(15)?;
+        let text = |i: usize| lossy_text(row, i).map(Option::unwrap_or_default);
         Ok(StoredProposal {
-            proposal_id: row.get(0)?,
-            proposal_version: row.get(1)?,
-            proposal_hash: row.get(2)?,
-            action: row.get(3)?,
-            state: row.get(4)?,
-            tenant_id: row.get(5)?,
-            principal: row.get(6)?,
-            capability: row.get(7)?,
-            business_object: row.get(8)?,
-            object_id: row.get(9)?,
-            source_kind: row.get(10)?,
-            source_id: row.get(11)?,
-            source_schema: row.get(12)?,
-            source_table: row.get(13)?,
-            source_database_mutated: row.get::<_, i64>(14)? != 0,
-            change_set: serde_json::from_str(&change_set_json).unwrap_or(Value::Null),
-            created_at: row.get(16)?,
-            updated_at: row.get(17)?,
+            proposal_id: text(0)?,
+            proposal_version: match row.get_ref(1)? {
+                ValueRef::Integer(v) => u32::try_from(v).unwrap_or(u32::MAX),
+                _ => u32::MAX,
+            },
+            proposal_hash: text(2)?,
+            action: text(3)?,
+            state: text(4)?,
+            tenant_id: text(5)?,
+            principal: lossy_text(row, 6)?,
+            capability: lossy_text(row, 7)?,
+            business_object: text(8)?,
+            object_id: text(9)?,
+            source_kind: text(10)?,
+            source_id: text(11)?,
+            source_schema: text(12)?,
+            source_table: text(13)?,
+            source_database_mutated: !matches!(row.get_ref(14)?, ValueRef::Integer(0)),
+            change_set: serde_json::from_str(&text(15)?).unwrap_or(Value::Null),
+            created_at: text(16)?,
+            updated_at: text(17)?,
         })
     }
 
@@ -69,6 +78,16 @@ impl StoredProposal {
         State::parse(&self.state)
             .ok_or_else(|| LedgerError::Corrupt(format!("unknown proposal state {}", self.state)))
     }
+}
+
+/// Column `i` as text (`None` for NULL), read lossily when it is not UTF-8 or not text.
+fn lossy_text(row: &Row, i: usize) -> rusqlite::Result<Option<String>> {
+    Ok(match row.get_ref(i)? {
+        ValueRef::Null => None,
+        ValueRef::Text(b) | ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        ValueRef::Integer(v) => Some(v.to_string()),
+        ValueRef::Real(v) => Some(v.to_string()),
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -11,7 +11,7 @@ use serde_json::json;
 use sluicegate_core::config::Reviewer;
 use sluicegate_core::decision::{DecisionRecord, Verdict, public_key_text, signing_key};
 use sluicegate_core::writeback::{ExecutorResult, receipt_for};
-use sluicegate_ledger::{JobKind, JobRecord, Ledger, VerifyReport};
+use sluicegate_ledger::{Filter, JobKind, JobRecord, Ledger, VerifyReport};
 use sluicegate_protocol::ReceiptStatus;
 
 /// A ledger with one applied proposal (approved, job, receipt) and one pending one.
@@ -264,6 +264,17 @@ fn verify_finds_each_deliberate_edit() {
             "proposal",
         ),
         (
+            "the row's tenant not UTF-8",
+            |c, _, pending| {
+                c.execute(
+                    "UPDATE proposals SET tenant_id = CAST(x'61ff' AS TEXT) WHERE proposal_id = ?1",
+                    [pending],
+                )
+                .unwrap();
+            },
+            "proposal",
+        ),
+        (
             "job edited",
             |c, id, _| {
                 c.execute(
@@ -282,6 +293,9 @@ fn verify_finds_each_deliberate_edit() {
         let report = ledger.verify(&[]).unwrap();
         assert!(!report.ok(), "{what}: nothing found");
         assert_eq!(report.proposals, 2, "{what}: every proposal was checked");
+        // One edited row never takes a listing down: both proposals are still listed.
+        let listed = ledger.list_proposals(&Filter::default()).unwrap();
+        assert_eq!(listed.len(), 2, "{what}");
         let target = if report.problems.iter().any(|p| p.proposal_id == id) {
             &id
         } else {
