@@ -176,6 +176,45 @@ impl Project {
     }
 }
 
+/// `propose --id-only` prints the new proposal's id and nothing else, in either result
+/// envelope; a refusal prints nothing on stdout (a script's `$(…)` gets no id) and exits 1.
+#[test]
+fn propose_id_only_prints_just_the_id_in_either_envelope() {
+    let p = Project::new("review");
+    let path = p.dir.path().join("sluicegate.json");
+    for format in [1, 2] {
+        let mut config: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        config["result_format"] = json!(format);
+        std::fs::write(&path, config.to_string()).unwrap();
+        let args = format!(r#"{{"invoice_id":"INV-3001","reason":"format {format}"}}"#);
+        let o = p.run(&[
+            "propose",
+            "billing.propose_late_fee_waiver",
+            "--args",
+            &args,
+            "--id-only",
+        ]);
+        assert!(o.status.success(), "format {format}: {}", stderr(&o));
+        assert_eq!(
+            stdout(&o),
+            format!("{}\n", p.latest_id()),
+            "format {format}"
+        );
+
+        let o = p.run(&[
+            "propose",
+            "billing.propose_late_fee_waiver",
+            "--args",
+            r#"{"invoice_id":"NOPE","reason":"x"}"#,
+            "--id-only",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "format {format}");
+        assert_eq!(stdout(&o), "", "format {format}");
+        assert!(stderr(&o).contains("Proposal refused"), "{}", stderr(&o));
+    }
+}
+
 /// A decision is recorded under `--actor`, else `SLUICEGATE_ACTOR`, else `$USER`, else
 /// `local_operator`.
 #[test]

@@ -297,10 +297,8 @@ pub fn run_propose(a: ProposeArgs) -> anyhow::Result<ExitCode> {
     let args = a.input.resolve(&rt, &api, &a.capability, &path)?;
     let result = rt.block_on(api.call(&a.capability, &args));
     let ok = result.succeeded();
-    let id = result
-        .payload
-        .pointer("/proposal/id")
-        .and_then(Value::as_str);
+    // Whichever envelope the config's result_format gives.
+    let (_, id) = result.ids();
     if a.json {
         print_json(&result.payload)?;
     } else if let (true, true, Some(id)) = (a.id_only, ok, id) {
