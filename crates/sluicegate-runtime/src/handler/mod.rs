@@ -382,12 +382,17 @@ impl ResolvedHandler {
                 .chain(h.token.as_ref())
                 .chain(h.signing_secret.as_ref())
                 .collect(),
-            ResolvedHandler::Command(_) => Vec::new(),
+            // Every word of the command line but the program: a handler that prints its
+            // arguments (a usage error, a stack trace) must not put them in the ledger.
+            ResolvedHandler::Command(c) => c.argv.iter().skip(1).collect(),
         }
     }
 }
 
-/// Replace every occurrence of a secret value inside strings of `value` with `<redacted>`.
+/// Replace every occurrence of a secret value inside strings of `value` with `<redacted>`,
+/// and every credential the text redactor recognises (a URL's userinfo, a database URL,
+/// `password=…`, a bearer token): what a handler prints may also carry values of the
+/// environment it inherited, such as a writer's database URL.
 fn scrub(value: serde_json::Value, secrets: &[&Secret]) -> serde_json::Value {
     use serde_json::Value;
     match value {
@@ -398,7 +403,7 @@ fn scrub(value: serde_json::Value, secrets: &[&Secret]) -> serde_json::Value {
                     s = s.replace(secret.expose(), sluicegate_core::secrets::REDACTED);
                 }
             }
-            Value::String(s)
+            Value::String(sluicegate_core::secrets::redact_text(&s))
         }
         Value::Array(items) => Value::Array(items.into_iter().map(|v| scrub(v, secrets)).collect()),
         Value::Object(map) => Value::Object(
@@ -417,5 +422,45 @@ fn result_of(r: &ExecutionReceipt) -> ExecutorResult {
         result_hash: Some(r.receipt_hash.clone()),
         error_code: r.safe_error_code.clone(),
         new_version: r.new_version.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A command handler that echoes its command line and inherited env into its stderr: none
+    /// of it survives into the details the ledger keeps.
+    #[test]
+    fn a_command_handlers_details_lose_its_command_line_and_credentials() {
+        let handler = ResolvedHandler::Command(CommandHandler {
+            argv: [
+                "/usr/bin/handler",
+                "--api-token=SUPERSECRET123",
+                "plainword-canary",
+            ]
+            .into_iter()
+            .map(Secret::new)
+            .collect(),
+            timeout: Duration::from_secs(1),
+        });
+        let details = json!({"stderr": "usage error: got args: --api-token=SUPERSECRET123 plainword-canary\nenv: mariadb://admin:hunter2@db.internal/app https://u:p4ss@hook.internal/x by /usr/bin/handler"});
+        let scrubbed = scrub(details, &handler.secrets()).to_string();
+        for secret in [
+            "SUPERSECRET123",
+            "plainword-canary",
+            "hunter2",
+            "p4ss",
+            "db.internal",
+        ] {
+            assert!(!scrubbed.contains(secret), "{secret}: {scrubbed}");
+        }
+        assert!(scrubbed.contains("usage error: got args"), "{scrubbed}");
+        assert!(
+            scrubbed.contains("/usr/bin/handler"),
+            "the program name stays: {scrubbed}"
+        );
     }
 }
