@@ -36,6 +36,10 @@ pub enum Outcome {
         /// The executor's type (`sql_update`, `http_handler`, `command_handler`).
         executor_type: &'static str,
         deduplicated: bool,
+        /// When the same change was already recorded and is past review (approved, applied,
+        /// rejected…): that proposal's state. The model is told so, not that a new proposal
+        /// awaits review (a row that went back to its earlier values proposes the same id).
+        decided: Option<String>,
     },
     Refused {
         /// The requested name (canonical when known).
@@ -120,10 +124,16 @@ pub fn v1(outcome: &Outcome) -> ToolResult {
             change_set: cs,
             evidence_id,
             deduplicated,
+            decided,
             ..
         } => {
+            let status = match (decided, *shadow) {
+                (Some(state), _) => state.as_str(),
+                (None, true) => "shadow_proposal_created",
+                (None, false) => "review_required",
+            };
             let mut payload = json!({
-                "status": if *shadow { "shadow_proposal_created" } else { "review_required" },
+                "status": status,
                 "action": capability,
                 "proposal_id": cs.proposal_id,
                 "proposal_version": cs.proposal_version,
@@ -134,7 +144,7 @@ pub fn v1(outcome: &Outcome) -> ToolResult {
                 "evidence_resource": resource("evidence", evidence_id),
                 "proposal_resource": resource("proposals", &cs.proposal_id),
                 "replay_resource": resource("replay", &format!("replay_{}", cs.proposal_id)),
-                "approval_required": true,
+                "approval_required": decided.is_none(),
                 "writeback": {
                     "status": cs.writeback.status,
                     "mode": cs.writeback.mode,
@@ -253,23 +263,40 @@ pub fn v2(outcome: &Outcome) -> ToolResult {
             evidence_id,
             executor_type,
             deduplicated,
+            decided,
         } => {
+            let state = match (decided, *shadow) {
+                (Some(state), _) => state.as_str(),
+                (None, true) => "shadow_proposal_created",
+                (None, false) => "review_required",
+            };
+            let next = match decided {
+                Some(state) => format!(
+                    "This exact change was already recorded and is {state}; nothing new was recorded for review."
+                ),
+                None => "A human must approve outside this model-facing tool surface; nothing is committed yet.".to_string(),
+            };
             let mut proposal = json!({
                 "id": cs.proposal_id,
-                "state": if *shadow { "shadow_proposal_created" } else { "review_required" },
+                "state": state,
                 "target": format!("{}:{}", cs.scope.business_object, cs.scope.object_id),
                 "diff": diff(cs),
-                "approval_required": true,
+                "approval_required": decided.is_none(),
                 "writeback": {
                     "mode": if *executor_type == "sql_update" { "direct_update" } else { "app_handler" },
-                    "applied": false,
+                    "applied": decided.as_deref() == Some("applied"),
                 },
-                "next": "A human must approve outside this model-facing tool surface; nothing is committed yet.",
+                "next": next,
             });
             if *deduplicated {
                 proposal["deduplicated"] = json!(true);
             }
-            let summary = if *deduplicated {
+            let summary = if let Some(state) = decided {
+                format!(
+                    "Proposal {} for {} {} already exists with the same change and is {state}; nothing new was recorded for review. Source database changed: no.",
+                    cs.proposal_id, cs.scope.business_object, cs.scope.object_id
+                )
+            } else if *deduplicated {
                 format!(
                     "Proposal {} for {} {} already exists with the same change. Source database changed: no.",
                     cs.proposal_id, cs.scope.business_object, cs.scope.object_id

@@ -19,6 +19,17 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: [State; 8] = [
+        State::PendingReview,
+        State::Approved,
+        State::Rejected,
+        State::Canceled,
+        State::PendingWorker,
+        State::Applied,
+        State::Conflict,
+        State::Failed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::PendingReview => "pending_review",

@@ -15,6 +15,7 @@ use sluicegate_core::columns::TableColumns;
 use sluicegate_core::config::{Capability, Config, Kind, Mode};
 use sluicegate_core::envelope::{Outcome, ToolResult, render};
 use sluicegate_core::evidence::{ReadRecord, link_to_proposal, record_read};
+use sluicegate_core::lifecycle::State;
 use sluicegate_core::proposal::{ProposalInput, build_change_set};
 use sluicegate_core::refusal::{Code, Fault, Refusal, SafeError};
 use sluicegate_core::tools::{recorded_id, sample_args_typed};
@@ -310,6 +311,11 @@ impl AgentApi {
         } else {
             cs
         };
+        // Only a state of the lifecycle past review; a pending or shadow proposal is what a
+        // new call would have recorded anyway.
+        let decided = State::parse(&recorded.proposal.state)
+            .filter(|s| recorded.deduplicated && *s != State::PendingReview)
+            .map(|s| s.as_str().to_string());
         let executor_type = match cap.executor.as_deref() {
             None | Some("sql_update") => "sql_update",
             Some(name) => config
@@ -326,6 +332,7 @@ impl AgentApi {
             evidence_id,
             executor_type,
             deduplicated: recorded.deduplicated,
+            decided,
         })
     }
 }

@@ -186,3 +186,55 @@ async fn racing_applies_write_once_on_postgres() {
 async fn racing_applies_write_once_on_mariadb() {
     racing_applies(Engine::Mysql).await;
 }
+
+/// A row that goes back to the values a proposal was made from (the row-hash guard: no
+/// version moves) proposes the same id again. The model is told that change is already
+/// applied, not that a new proposal awaits review; no second proposal is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_change_after_it_was_applied_is_reported_as_applied() {
+    let Some(app) = App::create(Engine::Sqlite, "apply_again").await else {
+        return;
+    };
+    let desk = Desk::open(
+        &app.path("again.db"),
+        config(&app.config_doc("plain", None, &[])),
+        app.env(&[]),
+    );
+    let args = serde_json::json!({"ticket_id": "T-2", "note": "again"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let call = || desk.agent.call(apply_support::app::CAPABILITY, &args);
+    let first = call().await.payload;
+    assert_eq!(first["proposal"]["state"], "review_required", "{first}");
+    let id = first["proposal"]["id"].as_str().unwrap().to_string();
+    desk.decide(&id, sluicegate_core::decision::Verdict::Approve, None)
+        .await
+        .unwrap();
+    desk.review
+        .apply(&id, &ApplyOptions::default())
+        .await
+        .unwrap();
+    app.execute("UPDATE plain SET note = NULL WHERE id = 'T-2'")
+        .await;
+
+    let again = call().await.payload;
+    let proposal = &again["proposal"];
+    assert_eq!(proposal["id"], id.as_str(), "{again}");
+    assert_eq!(proposal["deduplicated"], true, "{again}");
+    assert_eq!(proposal["state"], "applied", "{again}");
+    assert_eq!(proposal["approval_required"], false, "{again}");
+    assert_eq!(proposal["writeback"]["applied"], true, "{again}");
+    assert!(
+        again["summary"]
+            .as_str()
+            .unwrap()
+            .contains("nothing new was recorded for review"),
+        "{again}"
+    );
+    let all = desk
+        .ledger
+        .list_proposals(&sluicegate_ledger::Filter::default())
+        .unwrap();
+    assert_eq!(all.len(), 1);
+}

@@ -104,10 +104,7 @@ pub fn v2(cap: &Capability, typed: &Typed) -> Value {
             let proposal = object(
                 vec![
                     ("id", string()),
-                    (
-                        "state",
-                        json!({"type": "string", "enum": ["review_required", "shadow_proposal_created"]}),
-                    ),
+                    ("state", proposal_states()),
                     ("target", string()),
                     ("diff", diff_schema(cap, typed)),
                     ("approval_required", boolean()),
@@ -234,10 +231,7 @@ pub fn v1(cap: &Capability, typed: &Typed) -> Value {
         ),
         Kind::Proposal => object(
             vec![
-                (
-                    "status",
-                    json!({"type": "string", "enum": ["review_required", "shadow_proposal_created"]}),
-                ),
+                ("status", proposal_states()),
                 ("action", string()),
                 ("proposal_id", string()),
                 ("proposal_version", json!({"type": "integer"})),
@@ -297,4 +291,18 @@ pub fn output_schema(cap: &Capability, typed: &Typed, result_format: u8) -> Valu
     } else {
         v1(cap, typed)
     }
+}
+
+/// What a proposal call answers as its state: a new proposal awaits review (or is a shadow
+/// one); the same change already recorded and past review answers with that proposal's state.
+fn proposal_states() -> Value {
+    let decided = crate::lifecycle::State::ALL
+        .into_iter()
+        .filter(|s| *s != crate::lifecycle::State::PendingReview)
+        .map(|s| s.as_str());
+    let states: Vec<&str> = ["review_required", "shadow_proposal_created"]
+        .into_iter()
+        .chain(decided)
+        .collect();
+    json!({"type": "string", "enum": states})
 }
