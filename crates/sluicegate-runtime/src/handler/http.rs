@@ -40,6 +40,25 @@ fn client(timeout: Duration) -> Option<reqwest::Client> {
         .ok()
 }
 
+/// `value` as a header can carry it: unchanged when it is a valid header value (every key
+/// whose row id has no control character), else percent-encoded byte by byte. A row id holding
+/// a line break would otherwise make the request impossible to build, so nothing could ever
+/// be sent; the signed body carries the key as it is.
+fn header_safe(value: &str) -> std::borrow::Cow<'_, str> {
+    if reqwest::header::HeaderValue::from_str(value).is_ok() {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() * 3);
+    for b in value.bytes() {
+        if b.is_ascii_graphic() && b != b'%' || b == b' ' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Send one request and report what came back. No retries: the caller records whatever this
 /// returns, and a second call needs the operator's explicit `--force-handler-retry`.
 pub(super) async fn call(
@@ -61,7 +80,10 @@ pub(super) async fn call(
         .request(method, h.url.expose())
         .header(reqwest::header::ACCEPT, "application/json")
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(headers::IDEMPOTENCY_KEY, idempotency_key)
+        .header(
+            headers::IDEMPOTENCY_KEY,
+            header_safe(idempotency_key).as_ref(),
+        )
         .header(headers::ISSUED_AT, issued_at)
         .header(headers::PROPOSAL_ID, proposal_id);
     if let Some(token) = &h.token {
@@ -142,6 +164,24 @@ mod tests {
             sign(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn an_idempotency_key_any_row_id_gives_fits_in_a_header() {
+        use reqwest::header::HeaderValue;
+        for kept in ["wrp_1:INV-3001", "wrp_1:50%", "wrp_1:café"] {
+            assert_eq!(header_safe(kept), kept);
+        }
+        for (key, sent) in [
+            ("wrp_1:a\nb", "wrp_1:a%0Ab"),
+            ("wrp_1:a\r\n5%", "wrp_1:a%0D%0A5%25"),
+            ("wrp_1:\u{7f}é", "wrp_1:%7F%C3%A9"),
+        ] {
+            assert!(HeaderValue::from_str(key).is_err(), "{key:?}");
+            let header = header_safe(key);
+            assert_eq!(header, sent);
+            assert!(HeaderValue::from_str(&header).is_ok(), "{key:?}");
+        }
     }
 
     #[test]
