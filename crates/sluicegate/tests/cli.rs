@@ -363,6 +363,7 @@ fn the_review_loop_through_the_cli() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("dry run passed"));
     let o = p.run(&["proposals", "show", "latest", "--json"]);
+    assert_eq!(json_out(&o)["verified"], json!(true));
     assert_eq!(
         json_out(&o)["proposal"]["state"],
         json!("approved"),
@@ -641,6 +642,17 @@ fn signed_reviews_and_store_verify_through_the_cli() {
     );
     let o = p.run(&["store", "verify", "--json"]);
     assert_eq!(json_out(&o)["problems"][0]["record"], json!("decision"));
+    // What `proposals show` prints first, and says in JSON, about that proposal.
+    let o = p.run(&["proposals", "show", "latest"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("WARNING: this proposal's records do not verify"),
+        "{}",
+        stdout(&o)
+    );
+    let shown = json_out(&p.run(&["proposals", "show", "latest", "--json"]));
+    assert_eq!(shown["verified"], json!(false), "{shown}");
+    assert_eq!(shown["problem"]["record"], json!("decision"), "{shown}");
 }
 
 /// `--sample` never guesses an id: without a recorded one it says what to pass instead.
