@@ -234,17 +234,26 @@ mod tests {
     }
 
     #[test]
+    fn all_lists_every_state_once_in_order() {
+        // Exhaustive: a new state does not compile here until it has a place in `ALL`.
+        let position = |s: State| match s {
+            State::PendingReview => 0,
+            State::Approved => 1,
+            State::Rejected => 2,
+            State::Canceled => 3,
+            State::PendingWorker => 4,
+            State::Applied => 5,
+            State::Conflict => 6,
+            State::Failed => 7,
+        };
+        for (i, s) in State::ALL.into_iter().enumerate() {
+            assert_eq!(position(s), i, "{s:?}");
+        }
+    }
+
+    #[test]
     fn states_round_trip_through_their_names() {
-        for s in [
-            State::PendingReview,
-            State::Approved,
-            State::Rejected,
-            State::Canceled,
-            State::PendingWorker,
-            State::Applied,
-            State::Conflict,
-            State::Failed,
-        ] {
+        for s in State::ALL {
             assert_eq!(State::parse(s.as_str()), Some(s));
         }
         assert_eq!(State::parse("approved "), None);

@@ -157,19 +157,7 @@ pub struct ActivityPage {
 
 /// Every status `--status` accepts: proposal states, receipt statuses, and one per other kind.
 pub fn activity_statuses() -> Vec<&'static str> {
-    let mut all: Vec<&'static str> = [
-        State::PendingReview,
-        State::Approved,
-        State::Rejected,
-        State::Canceled,
-        State::PendingWorker,
-        State::Applied,
-        State::Conflict,
-        State::Failed,
-    ]
-    .iter()
-    .map(|s| s.as_str())
-    .collect();
+    let mut all: Vec<&'static str> = State::ALL.iter().map(|s| s.as_str()).collect();
     for r in [
         ReceiptStatus::Applied,
         ReceiptStatus::AlreadyApplied,
