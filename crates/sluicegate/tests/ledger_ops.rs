@@ -241,6 +241,25 @@ fn store_maintenance_keeps_every_kept_chain_and_refuses_beside_a_server() {
     std::fs::write(p.path("tampered.jsonl"), tampered).unwrap();
     let o = p.run(&["store", "verify-export", "tampered.jsonl"]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    // A file that is not an export, or an empty one, is never "OK": part of it could not be
+    // checked at all. A device is refused before it is read.
+    std::fs::write(p.path("not-an-export.txt"), "root:x:0:0\nnot json\n").unwrap();
+    std::fs::write(p.path("empty.jsonl"), "").unwrap();
+    for (file, lines) in [("not-an-export.txt", 3), ("empty.jsonl", 1)] {
+        let o = p.run(&["store", "verify-export", file]);
+        assert_eq!(o.status.code(), Some(1), "{file}: {}", stdout(&o));
+        let out = stdout(&o);
+        assert!(
+            out.starts_with(&format!(
+                "NOT VERIFIED: {lines} line(s) of {file} cannot be checked"
+            )),
+            "{file}: {out}"
+        );
+        assert!(!out.contains("OK:"), "{file}: {out}");
+    }
+    let o = p.run(&["store", "verify-export", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not a file"), "{}", stderr(&o));
 
     // While a server holds the lease, prune --yes, vacuum and reset are refused.
     let store = p.path("ledger/local.db");
