@@ -51,6 +51,16 @@ pub enum Outcome {
     },
 }
 
+/// A proposal call's state in either envelope: the stored proposal's when the same change was
+/// already past review, else what a new proposal awaits.
+fn proposal_state(decided: Option<&str>, shadow: bool) -> &str {
+    match (decided, shadow) {
+        (Some(state), _) => state,
+        (None, true) => "shadow_proposal_created",
+        (None, false) => "review_required",
+    }
+}
+
 /// A rendered tool result: the payload object and whether it is an MCP `isError` result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolResult {
@@ -127,13 +137,8 @@ pub fn v1(outcome: &Outcome) -> ToolResult {
             decided,
             ..
         } => {
-            let status = match (decided, *shadow) {
-                (Some(state), _) => state.as_str(),
-                (None, true) => "shadow_proposal_created",
-                (None, false) => "review_required",
-            };
             let mut payload = json!({
-                "status": status,
+                "status": proposal_state(decided.as_deref(), *shadow),
                 "action": capability,
                 "proposal_id": cs.proposal_id,
                 "proposal_version": cs.proposal_version,
@@ -265,11 +270,7 @@ pub fn v2(outcome: &Outcome) -> ToolResult {
             deduplicated,
             decided,
         } => {
-            let state = match (decided, *shadow) {
-                (Some(state), _) => state.as_str(),
-                (None, true) => "shadow_proposal_created",
-                (None, false) => "review_required",
-            };
+            let state = proposal_state(decided.as_deref(), *shadow);
             let next = match decided {
                 Some(state) => format!(
                     "This exact change was already recorded and is {state}; nothing new was recorded for review."

@@ -225,15 +225,11 @@ pub fn run(cmd: ShadowCommand, out: &mut dyn Printer) -> Outcome {
                 out.err("refused: SHADOW_PATCH_INVALID: shadow human-action patch must be a JSON object\n");
                 return Ok(ExitCode::from(1));
             };
-            let actor = actor
-                .filter(|a| !a.trim().is_empty())
-                .or_else(|| {
-                    std::env::var("SLUICEGATE_ACTOR")
-                        .ok()
-                        .filter(|u| !u.is_empty())
-                })
-                .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-                .unwrap_or_else(|| "human_operator".to_string());
+            let actor = sluicegate_runtime::reviewer::acting_human(
+                actor.as_deref(),
+                &sluicegate_runtime::Env::process(),
+                "human_operator",
+            );
             let ledger = paths.ledger()?;
             match ledger
                 .record_shadow_action(&id, &actor, patch_map, notes)

@@ -427,9 +427,6 @@ fn export(
     Ok(ExitCode::SUCCESS)
 }
 
-/// How many unreadable lines `store verify-export` names before it only counts them.
-const UNREADABLE_SHOWN: usize = 20;
-
 fn verify(
     file: &std::path::Path,
     config: Option<PathBuf>,
@@ -460,35 +457,10 @@ fn verify(
     if json {
         out.out(&json_text(&check)?);
     } else {
-        let checked = integrity::verify_text(&check.report, &format!("export {}", file.display()));
-        let mut t = String::new();
-        if check.unreadable.is_empty() {
-            t.push_str(&checked);
-        } else {
-            // Never an "OK" first: part of the file was not checked at all.
-            t.push_str(&format!(
-                "NOT VERIFIED: {} line(s) of {} cannot be checked:\n",
-                check.unreadable.len(),
-                display::text(&file.display().to_string())
-            ));
-            for (line, why) in check.unreadable.iter().take(UNREADABLE_SHOWN) {
-                t.push_str(&format!("  line {line}: {}\n", display::text(why)));
-            }
-            if let Some(more) = check.unreadable.len().checked_sub(UNREADABLE_SHOWN + 1) {
-                t.push_str(&format!("  … and {} more\n", more + 1));
-            }
-            t.push_str("Of the lines that could be read:\n");
-            t.push_str(&checked.replacen(
-                "OK: every hash chain links",
-                "every hash chain links",
-                1,
-            ));
-        }
-        t.push_str(&format!(
-            "carried, not chained: {} evidence bundle(s), {} query-audit record(s)\n",
-            check.evidence_bundles, check.query_audit
+        out.out(&integrity::verify_export_text(
+            &check,
+            &file.display().to_string(),
         ));
-        out.out(&t);
     }
     Ok(exit(check.ok()))
 }

@@ -3,7 +3,15 @@
 
 use std::fmt::Write;
 
-use sluicegate_ledger::{Stats, VerifyReport};
+use sluicegate_core::display;
+use sluicegate_ledger::{ExportCheck, Stats, VerifyReport};
+
+/// What a report without problems says of everything it covered.
+const ALL_VERIFIED: &str =
+    "every hash chain links, every record matches its event, every signature verifies.";
+
+/// How many unreadable lines `store verify-export` names before it only counts them.
+const UNREADABLE_SHOWN: usize = 20;
 
 /// `store stats` as text: what the ledger holds and what it costs on disk.
 pub fn stats_text(s: &Stats) -> String {
@@ -29,6 +37,44 @@ pub fn stats_text(s: &Stats) -> String {
 
 /// The verify report as text: a summary line, then each broken link and each note.
 pub fn verify_text(report: &VerifyReport, store: &str) -> String {
+    report_text(report, store, true)
+}
+
+/// `store verify-export` as text. Never an "OK" when part of the file could not be checked at
+/// all: its unreadable lines come first, and the report speaks only of the lines read.
+pub fn verify_export_text(check: &ExportCheck, file: &str) -> String {
+    let mut out = String::new();
+    if !check.unreadable.is_empty() {
+        let _ = writeln!(
+            out,
+            "NOT VERIFIED: {} line(s) of {} cannot be checked:",
+            check.unreadable.len(),
+            display::text(file)
+        );
+        for (line, why) in check.unreadable.iter().take(UNREADABLE_SHOWN) {
+            let _ = writeln!(out, "  line {line}: {}", display::text(why));
+        }
+        let more = check.unreadable.len().saturating_sub(UNREADABLE_SHOWN);
+        if more > 0 {
+            let _ = writeln!(out, "  … and {more} more");
+        }
+        let _ = writeln!(out, "Of the lines that could be read:");
+    }
+    out.push_str(&report_text(
+        &check.report,
+        &format!("export {file}"),
+        check.unreadable.is_empty(),
+    ));
+    let _ = writeln!(
+        out,
+        "carried, not chained: {} evidence bundle(s), {} query-audit record(s)",
+        check.evidence_bundles, check.query_audit
+    );
+    out
+}
+
+/// `complete`: the report covers everything it was asked to check, so a clean one is "OK".
+fn report_text(report: &VerifyReport, store: &str, complete: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -36,10 +82,7 @@ pub fn verify_text(report: &VerifyReport, store: &str) -> String {
         report.proposals, report.events, report.decisions, report.signed_decisions
     );
     if report.ok() {
-        let _ = writeln!(
-            out,
-            "OK: every hash chain links, every record matches its event, every signature verifies."
-        );
+        let _ = writeln!(out, "{}{ALL_VERIFIED}", if complete { "OK: " } else { "" });
     } else {
         let _ = writeln!(
             out,

@@ -12,6 +12,16 @@ use sluicegate_core::decision::{SigningKey, parse_secret_key, public_key_text, s
 
 use crate::Env;
 
+/// The human a command acts as: `flag` (`--actor`), then `SLUICEGATE_ACTOR`, then `$USER`,
+/// then `fallback` (empty or blank values count as unset).
+pub fn acting_human(flag: Option<&str>, env: &Env, fallback: &str) -> String {
+    flag.filter(|a| !a.trim().is_empty())
+        .map(str::to_string)
+        .or_else(|| env.get("SLUICEGATE_ACTOR"))
+        .or_else(|| env.get("USER"))
+        .unwrap_or_else(|| fallback.to_string())
+}
+
 /// Where `reviewer init` puts `name`'s key unless told otherwise:
 /// `$XDG_CONFIG_HOME/sluicegate/reviewers/<name>.key`, else `~/.config/sluicegate/...`.
 pub fn default_key_path(env: &Env, name: &str) -> Option<PathBuf> {

@@ -86,12 +86,12 @@ pub fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
     }
 }
 
-/// The acting human: `--actor`, then `SLUICEGATE_ACTOR`, then `$USER`, then
+/// The acting human of a decision or the review UI (`reviewer::acting_human`), else
 /// `local_operator`.
 pub fn actor(flag: Option<&str>) -> String {
-    let from_env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-    flag.map(str::to_string)
-        .or_else(|| from_env("SLUICEGATE_ACTOR"))
-        .or_else(|| from_env("USER"))
-        .unwrap_or_else(|| "local_operator".into())
+    sluicegate_runtime::reviewer::acting_human(
+        flag,
+        &sluicegate_runtime::Env::process(),
+        "local_operator",
+    )
 }

@@ -103,7 +103,8 @@ impl Ledger {
                     &call.change_set,
                     prepared,
                     &call.proposal_item,
-                    (&call.proposal_audit, &stored_audit),
+                    &call.proposal_audit,
+                    &stored_audit,
                     now,
                 )
             });
@@ -163,13 +164,13 @@ fn insert_read(
 ) -> Result<(), LedgerError> {
     if audit.evidence_bundle_id.as_deref() != Some(bundle.evidence_bundle_id.as_str()) {
         insert_bundle(tx, bundle, stored, now, None)?;
-        return insert_audit(tx, (audit, &stored.audit), now);
+        return insert_audit(tx, audit, &stored.audit, now);
     }
     let audit_id: i64 = tx
         .prepare_cached("SELECT COALESCE(MAX(audit_id), 0) + 1 FROM query_audit")?
         .query_row([], |r| r.get(0))?;
     insert_bundle(tx, bundle, stored, now, Some(audit_id))?;
-    insert_audit_row(tx, (audit, &stored.audit), now, Some(audit_id))?;
+    insert_audit_row(tx, audit, &stored.audit, now, Some(audit_id))?;
     Ok(())
 }
 
@@ -308,11 +309,11 @@ fn link_bundle(
 /// Insert an audit record and add it to the list of the bundle it names, if any.
 fn insert_audit(
     tx: &Connection,
-    audit: (&QueryAudit, &StoredAudit),
+    audit: &QueryAudit,
+    stored: &StoredAudit,
     now: &str,
 ) -> Result<(), LedgerError> {
-    let audit_id = insert_audit_row(tx, audit, now, None)?;
-    let (audit, _) = audit;
+    let audit_id = insert_audit_row(tx, audit, stored, now, None)?;
     if let Some(bundle_id) = &audit.evidence_bundle_id {
         tx.exec(
             "UPDATE evidence_bundles SET query_audit_ids = json_insert(query_audit_ids, '$[#]', ?2) WHERE evidence_bundle_id = ?1",
@@ -328,7 +329,8 @@ fn insert_audit(
 /// the only statement this costs.
 fn audit_payload_to_store(
     tx: &Connection,
-    (audit, stored): (&QueryAudit, &StoredAudit),
+    audit: &QueryAudit,
+    stored: &StoredAudit,
 ) -> Result<String, LedgerError> {
     let Some(template) = &stored.template else {
         return Ok(stored.compact_json.clone());
@@ -358,12 +360,12 @@ fn audit_payload_to_store(
 /// Insert the audit row itself (with `audit_id` when the caller chose it); returns its id.
 fn insert_audit_row(
     tx: &Connection,
-    audit: (&QueryAudit, &StoredAudit),
+    audit: &QueryAudit,
+    stored: &StoredAudit,
     now: &str,
     audit_id: Option<i64>,
 ) -> Result<i64, LedgerError> {
-    let payload = audit_payload_to_store(tx, audit)?;
-    let (audit, _) = audit;
+    let payload = audit_payload_to_store(tx, audit, stored)?;
     let m = &audit.meta;
     tx.exec(
         "INSERT INTO query_audit (audit_id, proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, tenant_id, principal, capability, business_object, object_id, primary_key_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -424,7 +426,8 @@ fn insert_proposal(
     cs: &ChangeSet,
     prepared: PreparedProposal,
     proposal_item: &Value,
-    proposal_audit: (&QueryAudit, &StoredAudit),
+    proposal_audit: &QueryAudit,
+    stored_audit: &StoredAudit,
     now: &str,
 ) -> Result<ProposalRecorded, LedgerError> {
     let PreparedProposal {
@@ -508,7 +511,7 @@ fn insert_proposal(
             now,
         )?;
     }
-    insert_audit(tx, proposal_audit, now)?;
+    insert_audit(tx, proposal_audit, stored_audit, now)?;
     // The row as inserted above, built from what was inserted instead of read back and its
     // change set parsed again on the writer thread
     // (`a_proposal_call_records_read_proposal_link_and_events_together` compares the two).

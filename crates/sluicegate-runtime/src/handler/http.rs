@@ -50,7 +50,7 @@ fn header_safe(value: &str) -> std::borrow::Cow<'_, str> {
     }
     let mut out = String::with_capacity(value.len() * 3);
     for b in value.bytes() {
-        if b.is_ascii_graphic() && b != b'%' || b == b' ' {
+        if (b.is_ascii_graphic() && b != b'%') || b == b' ' {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
