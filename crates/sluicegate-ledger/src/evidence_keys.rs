@@ -184,7 +184,7 @@ pub(crate) fn row_filters(f: &Filter) -> Where {
         .eq("tenant_id", &f.tenant)
         .eq("principal", &f.principal)
         .eq("capability", &f.capability)
-        .eq("proposal_id", &f.proposal)
+        .proposal_link(&f.proposal)
         .eq("source_id", &f.source)
         .table("source_table", &f.table)
         .eq("query_fingerprint", &f.query_fingerprint)

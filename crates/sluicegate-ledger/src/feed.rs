@@ -99,7 +99,7 @@ pub struct DeadLetterRecord {
 /// index (each ends in the event id), a time range is an event-id range.
 fn event_where(f: &EventFilter) -> Where {
     let mut w = Where::default();
-    w.eq("proposal_id", &f.proposal)
+    w.proposal_link(&f.proposal)
         .eq("kind", &f.kind)
         .eq("actor", &f.actor)
         .gt_i64("event_id", f.after_event_id)

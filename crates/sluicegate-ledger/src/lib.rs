@@ -24,6 +24,7 @@ mod export;
 mod feed;
 mod inbox;
 pub mod lease;
+mod links;
 mod maintain;
 mod migrate;
 mod pg;

@@ -144,7 +144,9 @@ fn prune_in(tx: &Connection, rule: &PruneRule) -> Result<PruneReport, LedgerErro
     let cutoff = rule.older_than.clone();
     tx.execute_batch(
         "DROP TABLE IF EXISTS temp.prune_p; DROP TABLE IF EXISTS temp.prune_e;
+         DROP TABLE IF EXISTS temp.prune_s;
          CREATE TEMP TABLE prune_p (id TEXT PRIMARY KEY) WITHOUT ROWID;
+         CREATE TEMP TABLE prune_s (seq INTEGER PRIMARY KEY);
          CREATE TEMP TABLE prune_e (id TEXT PRIMARY KEY) WITHOUT ROWID;",
     )?;
     // Candidates: old enough (by age and/or outside the newest `keep`).
@@ -182,11 +184,18 @@ fn prune_in(tx: &Connection, rule: &PruneRule) -> Result<PruneReport, LedgerErro
             ins.execute([id])?;
         }
     }
+    // The same proposals by `seq`, which the link indexes of events, evidence and audit
+    // records are keyed by (`links.rs`).
+    tx.execute(
+        "INSERT INTO temp.prune_s (seq) SELECT seq FROM proposals
+         WHERE proposal_id IN (SELECT id FROM temp.prune_p) AND seq IS NOT NULL",
+        [],
+    )?;
     // Evidence of pruned proposals, and reads without a proposal older than the cutoff.
     tx.execute(
         "INSERT OR IGNORE INTO temp.prune_e (id)
          SELECT evidence_bundle_id FROM evidence_bundles
-         WHERE proposal_id IN (SELECT id FROM temp.prune_p)
+         WHERE proposal_seq IN (SELECT seq FROM temp.prune_s)
             OR (?1 IS NOT NULL AND proposal_id IS NULL AND created_at < ?1)",
         [&cutoff],
     )?;
@@ -202,10 +211,11 @@ fn prune_in(tx: &Connection, rule: &PruneRule) -> Result<PruneReport, LedgerErro
     let where_of = |table: &str| -> String {
         match table {
             "query_audit" => format!(
-                "proposal_id IN (SELECT id FROM temp.prune_p) OR evidence_bundle_id IN (SELECT id FROM temp.prune_e) OR ({} AND proposal_id IS NULL AND evidence_bundle_id IS NULL AND created_at < ?1)",
+                "proposal_seq IN (SELECT seq FROM temp.prune_s) OR evidence_bundle_id IN (SELECT id FROM temp.prune_e) OR ({} AND proposal_id IS NULL AND evidence_bundle_id IS NULL AND created_at < ?1)",
                 if cutoff.is_some() { "1" } else { "0" }
             ),
             "evidence_bundles" => "evidence_bundle_id IN (SELECT id FROM temp.prune_e)".into(),
+            "proposal_events" => "proposal_seq IN (SELECT seq FROM temp.prune_s)".into(),
             _ => "proposal_id IN (SELECT id FROM temp.prune_p)".into(),
         }
     };
@@ -241,7 +251,7 @@ fn prune_in(tx: &Connection, rule: &PruneRule) -> Result<PruneReport, LedgerErro
             crate::search::forget_all(tx)?;
         }
     }
-    tx.execute_batch("DROP TABLE temp.prune_p; DROP TABLE temp.prune_e;")?;
+    tx.execute_batch("DROP TABLE temp.prune_p; DROP TABLE temp.prune_e; DROP TABLE temp.prune_s;")?;
     Ok(report)
 }
 

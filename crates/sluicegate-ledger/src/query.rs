@@ -63,6 +63,17 @@ impl Where {
         self
     }
 
+    /// Records linked to one proposal (events, evidence bundles, query-audit records), found
+    /// through their `proposal_seq` index (`links.rs`).
+    pub(crate) fn proposal_link(&mut self, proposal_id: &Option<String>) -> &mut Self {
+        if let Some(v) = proposal_id.as_ref().filter(|v| !v.is_empty()) {
+            self.clauses
+                .push("proposal_seq = (SELECT seq FROM proposals WHERE proposal_id = ?)".into());
+            self.params.push(Box::new(v.clone()));
+        }
+        self
+    }
+
     /// Query-audit records named by an evidence bundle's `query_audit_ids` list.
     pub(crate) fn audits_of_bundle(&mut self, bundle_id: &Option<String>) -> &mut Self {
         if let Some(v) = bundle_id.as_ref().filter(|v| !v.is_empty()) {

@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use sluicegate_core::decision::{DecisionRecord, Verdict};
 
+use crate::links::SEQ_OF;
 use crate::query::{
     AUDIT_IDS_OF_BUNDLE, EventFilter, Filter, Where, limit_sql, proposals_query, receipts_query,
 };
@@ -91,7 +92,7 @@ impl Ledger {
         }
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
-            "SELECT {} FROM proposal_events WHERE proposal_id = ?1 ORDER BY event_id",
+            "SELECT {} FROM proposal_events WHERE proposal_seq = {SEQ_OF} ORDER BY event_id",
             StoredEvent::COLUMNS
         ))?;
         let rows = stmt.query_map([proposal_id], StoredEvent::from_row)?;
@@ -104,7 +105,7 @@ impl Ledger {
             return pg.tail_events(f);
         }
         let mut w = Where::default();
-        w.eq("proposal_id", &f.proposal)
+        w.proposal_link(&f.proposal)
             .eq("kind", &f.kind)
             .eq("actor", &f.actor)
             .gt_i64("event_id", f.after_event_id)
@@ -215,7 +216,7 @@ impl Ledger {
         let mut bundles: Vec<StoredEvidence> = {
             let conn = self.conn()?;
             let mut stmt = conn.prepare(&format!(
-                "SELECT {}, items_json FROM evidence_bundles WHERE proposal_id = ?1 ORDER BY rowid",
+                "SELECT {}, items_json FROM evidence_bundles WHERE proposal_seq = {SEQ_OF} ORDER BY rowid",
                 StoredEvidence::COLUMNS
             ))?;
             let rows = stmt.query_map([proposal_id], StoredEvidence::from_row_with_items)?;
@@ -277,7 +278,7 @@ impl Ledger {
         w.eq("tenant_id", &f.tenant)
             .eq("principal", &f.principal)
             .eq("capability", &f.capability)
-            .eq("proposal_id", &f.proposal)
+            .proposal_link(&f.proposal)
             .audits_of_bundle(&f.evidence)
             .eq("source_id", &f.source)
             .table("table_name", &f.table)
@@ -308,7 +309,7 @@ impl Ledger {
         }
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
-            "SELECT {} FROM query_audit WHERE proposal_id = ?1 ORDER BY audit_id",
+            "SELECT {} FROM query_audit WHERE proposal_seq = {SEQ_OF} ORDER BY audit_id",
             StoredQueryAudit::COLUMNS
         ))?;
         let rows = stmt.query_map([proposal_id], StoredQueryAudit::from_row)?;

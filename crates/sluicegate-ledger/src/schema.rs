@@ -295,6 +295,9 @@ DROP INDEX idx_proposals_object_created;
     // Version 15 (`claims.rs`): the work queue of `sluicegate worker` (claims with a lease and a fencing
     // token, retries, dead letters).
     crate::claims::MIGRATION,
+    // Version 16 (`links.rs`): a proposal's events, bundle and audit records link to it by its
+    // recording-order `seq`, so their link indexes are appended to, not written at random.
+    crate::links::MIGRATION,
 ];
 
 /// Run after the migration to `version` has applied its SQL, in the same transaction.
@@ -401,7 +404,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), crate::LedgerError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
@@ -445,7 +448,11 @@ mod tests {
 
     /// A ledger file in `dir` as schema `version` left it (its migrations and nothing later),
     /// with `seed` applied.
-    fn old_ledger(dir: &std::path::Path, version: usize, seed: &str) -> std::path::PathBuf {
+    pub(crate) fn old_ledger(
+        dir: &std::path::Path,
+        version: usize,
+        seed: &str,
+    ) -> std::path::PathBuf {
         let path = dir.join(format!("v{version}.db"));
         let conn = Connection::open(&path).unwrap();
         for sql in &MIGRATIONS[..version] {

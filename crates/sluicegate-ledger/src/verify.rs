@@ -46,7 +46,7 @@ pub struct Problem {
     pub proposal_id: String,
     /// The event where the chain breaks, when the finding is about one.
     pub event_id: Option<i64>,
-    /// `proposal`, `event`, `decision`, `job`, `receipt`, `shadow_action` or `state`.
+    /// `proposal`, `event`, `decision`, `job`, `receipt`, `shadow_action`, `state` or `link`.
     pub record: &'static str,
     pub message: String,
 }
@@ -98,6 +98,23 @@ impl Ledger {
                     message: format!("its records cannot be read ({e}): they were edited"),
                 });
             }
+        }
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(crate::links::MISLINKED)?;
+        let mislinked = stmt.query_map([], |r| {
+            Ok(Problem {
+                proposal_id: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(0)?).into_owned(),
+                event_id: None,
+                record: "link",
+                message: format!(
+                    "{} row {} names this proposal but is linked to another one's records (its proposal_seq was edited)",
+                    r.get::<_, String>(1)?,
+                    String::from_utf8_lossy(&r.get::<_, Vec<u8>>(2)?)
+                ),
+            })
+        })?;
+        for problem in mislinked {
+            report.problems.push(problem?);
         }
         Ok(report)
     }
@@ -346,9 +363,10 @@ fn shadow_rows(conn: &Connection, id: &str) -> Result<Vec<ShadowRow>, LedgerErro
 }
 
 fn chain_events(conn: &Connection, id: &str) -> Result<Vec<ChainEvent>, LedgerError> {
-    let mut stmt = conn.prepare_cached(
-            "SELECT event_id, kind, actor, payload_json, created_at, prev_hash, chain_hash FROM proposal_events WHERE proposal_id = ?1 ORDER BY event_id",
-        )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT event_id, kind, actor, payload_json, created_at, prev_hash, chain_hash FROM proposal_events WHERE proposal_seq = {} ORDER BY event_id",
+        crate::links::SEQ_OF
+    ))?;
     let rows = stmt.query_map(params![id], |r| {
         Ok((
             r.get::<_, i64>(0)?,

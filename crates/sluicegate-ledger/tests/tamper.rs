@@ -284,6 +284,43 @@ fn verify_finds_each_deliberate_edit() {
             },
             "job",
         ),
+        (
+            // Records link to their proposal by its `seq` (schema 16): an edited link would
+            // take a record off its proposal's screens while its text id still names it.
+            "an audit record's link edited",
+            |c, id, _| {
+                c.execute(
+                    "UPDATE query_audit SET proposal_seq = NULL WHERE proposal_id = ?1",
+                    [id],
+                )
+                .unwrap();
+            },
+            "link",
+        ),
+        (
+            "an evidence bundle's link moved to the other proposal",
+            |c, id, pending| {
+                c.execute(
+                    "UPDATE evidence_bundles SET proposal_seq = (SELECT seq FROM proposals WHERE proposal_id = ?2) WHERE proposal_id = ?1",
+                    [id, pending],
+                )
+                .unwrap();
+            },
+            "link",
+        ),
+        (
+            // Its events no longer reach it: its chain is missing, and every record is
+            // mislinked.
+            "the proposal's own seq edited",
+            |c, id, _| {
+                c.execute(
+                    "UPDATE proposals SET seq = 1000 WHERE proposal_id = ?1",
+                    [id],
+                )
+                .unwrap();
+            },
+            "event",
+        ),
     ];
     for (what, edit, record) in cases {
         let (_d, ledger, id, pending) = history();

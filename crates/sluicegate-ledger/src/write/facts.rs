@@ -108,8 +108,10 @@ pub(super) fn move_state(
 }
 
 /// The chain hash of a proposal's last event.
-const LAST_CHAIN_HASH: &str =
-    "SELECT chain_hash FROM proposal_events WHERE proposal_id = ?1 ORDER BY event_id DESC LIMIT 1";
+const LAST_CHAIN_HASH: &str = concat!(
+    "SELECT chain_hash FROM proposal_events WHERE proposal_seq = (SELECT seq FROM proposals WHERE proposal_id = ?1)",
+    " ORDER BY event_id DESC LIMIT 1"
+);
 
 /// Append an event, linked to the last event of its proposal (or the chain's genesis).
 pub(crate) fn append_event(
@@ -143,7 +145,7 @@ pub(crate) fn append_event_after(
 ) -> Result<String, LedgerError> {
     let hash = chain::link(prev, kind, actor, payload, now);
     tx.exec(
-        "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at, prev_hash, chain_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at, prev_hash, chain_hash, proposal_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT seq FROM proposals WHERE proposal_id = ?1))",
         params![proposal_id, kind, actor, serde_json::to_string(payload)?, now, prev, hash],
     )?;
     Ok(hash)
