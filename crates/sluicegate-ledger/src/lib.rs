@@ -67,6 +67,7 @@ pub use views::*;
 pub use write::{
     AttemptRequest, JobKind, JobRecord, ProposalCall, ProposalRecorded, QueuedJob, ShadowAction,
 };
+use writer::Isolation;
 pub use writer::Pending;
 
 /// Prepared statements kept per ledger connection (more than the ledger has).
@@ -421,8 +422,11 @@ impl Ledger {
         self.submit(move |conn| f(conn, &clock()))
     }
 
-    /// Like [`Ledger::write`], for a job whose records stay even when it answers `Err`.
-    fn write_keeping<T, F>(&self, f: F) -> Pending<T>
+    /// A tool call's records: like [`Ledger::write`], for a job that decides every refusal
+    /// before it writes (an inner `Err`, with the records it made before the refusal kept), so
+    /// that its outer `Err` only ever means storage failed. It runs without a savepoint of its own
+    /// (`writer::Isolation::Group`): such a failure rolls back its whole commit group.
+    fn record<T, F>(&self, f: F) -> Pending<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, &str) -> Result<Result<T, LedgerError>, LedgerError>
@@ -436,7 +440,7 @@ impl Ledger {
         };
         sqlite
             .writer
-            .submit_keeping(move |conn| match f(conn, &clock()) {
+            .submit_isolated(Isolation::Group, move |conn| match f(conn, &clock()) {
                 Ok(answer) => (answer, true),
                 Err(e) => (Err(e), false),
             })

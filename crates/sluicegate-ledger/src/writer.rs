@@ -7,12 +7,13 @@
 //! channel and wait for its answer, a [`Pending`], which async code awaits and synchronous
 //! code (the CLI) blocks on.
 //!
-//! Group commit: when the thread wakes it takes every job already queued, runs each inside its
-//! own savepoint of one transaction, takes in jobs that arrive while the group runs (for up to
-//! [`JOIN_WINDOW`]), commits once, and only then answers each caller. A job
-//! that fails rolls back to its savepoint and leaves its neighbours' records alone; a failed
-//! commit fails every job of the group. No caller is ever answered before its records are
-//! committed.
+//! Group commit: when the thread wakes it takes every job already queued, runs them in one
+//! transaction, takes in jobs that arrive while the group runs (for up to [`JOIN_WINDOW`]),
+//! commits once, and only then answers each caller. A job that may refuse after writing runs
+//! in a savepoint of its own, so when it fails it leaves its neighbours' records alone; a tool
+//! call's records, which fail only when storage does, run without one ([`Isolation`]), and
+//! their failure rolls back the whole transaction. A failed commit fails every job of the
+//! group. No caller is ever answered before its records are committed.
 //!
 //! Handing a job to another thread costs two wake-ups (the writer's, then the caller's), and
 //! waking a thread whose CPU has gone idle is slow on a virtual machine (tens of µs each). A
@@ -61,9 +62,32 @@ const CALLER_SPIN: Duration = Duration::from_micros(250);
 /// What a job hands back after running: called with the outcome of the group's commit.
 type Finish = Box<dyn FnOnce(Result<(), &str>) + Send>;
 
-/// A job runs on the writer connection inside the group's transaction (or is told why the
-/// transaction could not start) and returns whether its own records should stay.
-type Job = Box<dyn FnOnce(Result<&Connection, &str>) -> (bool, Finish) + Send>;
+/// What a job does: it runs on the writer connection inside the group's transaction (or is
+/// told why the transaction could not start) and returns whether its own records should stay.
+type Run = Box<dyn FnOnce(Result<&Connection, &str>) -> (bool, Finish) + Send>;
+
+/// A job, and how it is kept apart from the rest of its group.
+struct Job {
+    run: Run,
+    isolation: Isolation,
+}
+
+/// How a job in a group is kept apart from the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Isolation {
+    /// In a savepoint of its own: when it fails, its records are rolled back and its
+    /// neighbours' stay. For jobs that refuse after writing (a decision on a proposal whose
+    /// state moved).
+    Savepoint,
+    /// Without a savepoint, for jobs that decide every refusal before they write, so they
+    /// fail only when storage does (an I/O error, a full disk). When one fails the whole
+    /// transaction is rolled back and every job in it so far is answered with an error, never
+    /// as recorded; the rest of the queue goes on in a new transaction. A savepoint costs a
+    /// copy of every page the job touches that an earlier job of the group already changed
+    /// (the hot last leaves every record goes to): about a tenth of the writer's time at 16
+    /// sessions (docs/performance.md). Tool calls' records (reads, proposals) run this way.
+    Group,
+}
 
 /// Upkeep the writer does for the ledger between callers' jobs, told how the writer is
 /// doing. It decides cheaply whether anything is due and, when it is, does one bounded step
@@ -229,10 +253,19 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> (Result<T, LedgerError>, bool) + Send + 'static,
     {
+        self.submit_isolated(Isolation::Savepoint, f)
+    }
+
+    /// Like [`Writer::submit_keeping`], isolated from the rest of its group as `isolation` says.
+    pub(crate) fn submit_isolated<T, F>(&self, isolation: Isolation, f: F) -> Pending<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> (Result<T, LedgerError>, bool) + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let in_flight = self.in_flight.clone();
         let alone = in_flight.fetch_add(1, Ordering::AcqRel) == 0;
-        let job: Job = Box::new(move |conn| {
+        let run: Run = Box::new(move |conn: Result<&Connection, &str>| {
             let (result, keep) = match conn {
                 Ok(conn) => f(conn),
                 Err(why) => (Err(LedgerError::Io(why.to_string())), false),
@@ -252,6 +285,7 @@ impl Writer {
             });
             (keep, finish)
         });
+        let job = Job { run, isolation };
         match self.jobs.as_ref().map(|jobs| jobs.send(job)) {
             Some(Ok(())) => Pending { rx, spin: alone },
             _ => {
@@ -395,12 +429,13 @@ fn commit_group(
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         let why = e.to_string();
         for job in group {
-            let (_, finish) = job(Err(&why));
+            let (_, finish) = (job.run)(Err(&why));
             finish(Err(&why));
         }
         return;
     }
-    // A lone job needs no savepoint: its outcome decides the whole transaction.
+    // A lone job needs no savepoint: its outcome decides the whole transaction. Neither does
+    // one isolated by the group (`Isolation::Group`).
     let mut alone = group.len() == 1;
     let mut finishes = Vec::with_capacity(group.len());
     let mut kept_any = false;
@@ -417,17 +452,31 @@ fn commit_group(
                 None => break,
             },
         };
-        if !alone && exec(conn, "SAVEPOINT job").is_err() {
-            let (_, finish) = job(Err("could not open a savepoint"));
+        let own_savepoint = !alone && job.isolation == Isolation::Savepoint;
+        if own_savepoint && exec(conn, "SAVEPOINT job").is_err() {
+            let (_, finish) = (job.run)(Err("could not open a savepoint"));
             finishes.push((false, finish));
             continue;
         }
-        let (keep, finish) = job(Ok(conn));
-        if !alone {
+        let (keep, finish) = (job.run)(Ok(conn));
+        if own_savepoint {
             if !keep {
                 let _ = exec(conn, "ROLLBACK TO job");
             }
             let _ = exec(conn, "RELEASE job");
+        } else if !keep && !alone {
+            // What it wrote can only go with the whole transaction: nobody in it is answered
+            // as recorded, and the jobs not run yet start again in a new one.
+            let _ = exec(conn, "ROLLBACK");
+            finish(Err(SPOILED));
+            for (_, finish) in finishes {
+                finish(Err(SPOILED));
+            }
+            let rest: Vec<Job> = queued.collect();
+            if !rest.is_empty() {
+                commit_group(conn, rest, joining, chores);
+            }
+            return;
         }
         kept_any |= keep;
         finishes.push((keep, finish));
@@ -455,300 +504,16 @@ fn commit_group(
     }
 }
 
+/// Why the jobs of a transaction rolled back for a failed `Isolation::Group` job were not
+/// recorded.
+const SPOILED: &str =
+    "another record of the same commit failed, so the whole commit was rolled back; retry";
+
 /// Fixed statements are prepared once per connection and reused.
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute([])
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    #[test]
-    fn callers_poll_only_on_a_current_thread_runtime() {
-        let current = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        assert!(current.block_on(async { polling_pays_here() }));
-        let multi = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap();
-        assert!(!multi.block_on(async { polling_pays_here() }));
-        assert!(!polling_pays_here(), "no runtime, nothing to poll for");
-    }
-
-    fn writer() -> (Writer, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("w.db")).unwrap();
-        conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE);")
-            .unwrap();
-        (
-            Writer::start(conn, Box::new(|_, _| Ok(false)), None).unwrap(),
-            dir,
-        )
-    }
-
-    fn count(dir: &tempfile::TempDir) -> i64 {
-        Connection::open(dir.path().join("w.db"))
-            .unwrap()
-            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
-            .unwrap()
-    }
-
-    #[test]
-    fn a_caller_polls_only_when_it_found_the_writer_idle_and_no_other_call_is_in_progress() {
-        let (w, _dir) = writer();
-        // The writer is idle: the first job's caller may poll, unless others are in progress.
-        let first = w.submit(|_| Ok(1));
-        assert!(first.spin);
-        let first = first.among_others(false);
-        assert!(first.spin);
-        assert_eq!(first.wait().unwrap(), 1);
-        let parked = w.submit(|_| Ok(2));
-        assert!(parked.spin, "the writer is idle again");
-        let parked = parked.among_others(true);
-        assert!(!parked.spin);
-        // Parking changes how the answer is awaited, not the answer.
-        assert_eq!(parked.wait().unwrap(), 2);
-        // A job queued behind another never polls.
-        let (go, wait) = std::sync::mpsc::channel::<()>();
-        let blocker = w.submit(move |_| {
-            let _ = wait.recv();
-            Ok(0)
-        });
-        let behind = w.submit(|_| Ok(3));
-        assert!(!behind.spin);
-        go.send(()).unwrap();
-        assert_eq!(blocker.wait().unwrap(), 0);
-        assert_eq!(behind.wait().unwrap(), 3);
-    }
-
-    /// A writer on a fresh table that joins jobs for `window`, and a count of its commits.
-    fn joining_writer(window: Duration) -> (Writer, Arc<AtomicUsize>, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("w.db")).unwrap();
-        conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE);")
-            .unwrap();
-        let commits = Arc::new(AtomicUsize::new(0));
-        let seen = commits.clone();
-        conn.commit_hook(Some(move || {
-            seen.fetch_add(1, Ordering::SeqCst);
-            false
-        }))
-        .unwrap();
-        let chores: Chores = Box::new(|_, _| Ok(false));
-        let w = Writer::start_joining(conn, chores, None, window).unwrap();
-        (w, commits, dir)
-    }
-
-    /// Submit a job that inserts `first` and holds its group until a second job, inserting
-    /// `second`, is queued; the first job fails after writing when `fail_first`.
-    fn second_job_queued_while_the_first_runs(
-        w: &Writer,
-        first: i64,
-        second: i64,
-        fail_first: bool,
-    ) -> (Pending<i64>, Pending<i64>) {
-        let (started, running) = std::sync::mpsc::channel::<()>();
-        let (queued, go) = std::sync::mpsc::channel::<()>();
-        let a = w.submit(move |c| {
-            c.execute("INSERT INTO t (v) VALUES (?1)", [first])?;
-            started.send(()).unwrap();
-            go.recv().unwrap();
-            if fail_first {
-                return Err(LedgerError::refused(
-                    crate::RefusalCode::ReceiptInvalid,
-                    "refused after writing",
-                ));
-            }
-            Ok(first)
-        });
-        running.recv().unwrap();
-        let b = w.submit(move |c| {
-            c.execute("INSERT INTO t (v) VALUES (?1)", [second])?;
-            Ok(second)
-        });
-        queued.send(()).unwrap();
-        (a, b)
-    }
-
-    /// Within the window a job queued while a group runs shares its commit; past it, the job
-    /// waits for a commit of its own.
-    #[test]
-    fn a_job_that_arrives_while_a_group_runs_joins_its_commit_within_the_window() {
-        for (window, expected_commits) in [(Duration::from_secs(60), 1), (Duration::ZERO, 2)] {
-            let (w, commits, dir) = joining_writer(window);
-            let (a, b) = second_job_queued_while_the_first_runs(&w, 1, 2, false);
-            assert_eq!(a.wait().unwrap(), 1);
-            assert_eq!(b.wait().unwrap(), 2);
-            assert_eq!(
-                commits.load(Ordering::SeqCst),
-                expected_commits,
-                "window {window:?}"
-            );
-            assert_eq!(count(&dir), 2);
-        }
-    }
-
-    /// A lone job runs without a savepoint, so when it fails after writing only a rollback of
-    /// the whole transaction removes what it wrote: nothing may join it and be committed with
-    /// its leftovers.
-    #[test]
-    fn nothing_joins_a_lone_job_that_failed_after_writing() {
-        let (w, commits, dir) = joining_writer(Duration::from_secs(60));
-        let (a, b) = second_job_queued_while_the_first_runs(&w, 1, 2, true);
-        assert!(a.wait().is_err());
-        assert_eq!(b.wait().unwrap(), 2);
-        assert_eq!(
-            commits.load(Ordering::SeqCst),
-            1,
-            "only the second job's commit"
-        );
-        let only: i64 = Connection::open(dir.path().join("w.db"))
-            .unwrap()
-            .query_row("SELECT v FROM t", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!((count(&dir), only), (1, 2), "the failed job's row is gone");
-    }
-
-    #[test]
-    fn a_failed_job_leaves_its_neighbours_committed() {
-        let (w, dir) = writer();
-        let insert = |v: i64| {
-            w.submit(move |c| {
-                c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
-                Ok(v)
-            })
-        };
-        let a = insert(1);
-        let dup = insert(1);
-        let b = insert(2);
-        assert_eq!(a.wait().unwrap(), 1);
-        assert!(dup.wait().is_err(), "the duplicate is refused");
-        assert_eq!(b.wait().unwrap(), 2);
-        assert_eq!(count(&dir), 2);
-    }
-
-    #[test]
-    fn a_job_that_fails_after_writing_leaves_nothing() {
-        let (w, dir) = writer();
-        let r = w
-            .submit(|c| {
-                c.execute("INSERT INTO t (v) VALUES (7)", [])?;
-                Err::<(), _>(LedgerError::refused(
-                    crate::RefusalCode::ReceiptInvalid,
-                    "refused after writing",
-                ))
-            })
-            .wait();
-        assert_eq!(r.unwrap_err().code(), Some("RECEIPT_INVALID"));
-        assert_eq!(count(&dir), 0);
-    }
-
-    #[test]
-    fn queued_jobs_finish_before_the_thread_stops() {
-        let (w, dir) = writer();
-        let pending: Vec<_> = (0..200)
-            .map(|v| {
-                w.submit(move |c| {
-                    c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
-                    Ok(())
-                })
-            })
-            .collect();
-        drop(w);
-        for p in pending {
-            p.wait().unwrap();
-        }
-        assert_eq!(count(&dir), 200);
-    }
-
-    /// Queue `n` inserts behind a job that holds the writer until all are queued, so they run
-    /// as several full groups in a row (a busy stretch), with `chores` doing upkeep.
-    fn busy_stretch(chores: Chores, n: i64) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("w.db")).unwrap();
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE); CREATE TABLE chore (v INTEGER);",
-        )
-        .unwrap();
-        let w = Writer::start(conn, chores, None).unwrap();
-        let (go, wait) = std::sync::mpsc::channel::<()>();
-        let gate = w.submit(move |_| {
-            wait.recv().unwrap();
-            Ok(())
-        });
-        let pending: Vec<_> = (0..n)
-            .map(|v| {
-                w.submit(move |c| {
-                    c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
-                    Ok(())
-                })
-            })
-            .collect();
-        go.send(()).unwrap();
-        gate.wait().unwrap();
-        for p in pending {
-            p.wait().unwrap();
-        }
-        drop(w);
-        dir
-    }
-
-    fn chore_rows(dir: &tempfile::TempDir) -> i64 {
-        Connection::open(dir.path().join("w.db"))
-            .unwrap()
-            .query_row("SELECT COUNT(*) FROM chore", [], |r| r.get(0))
-            .unwrap()
-    }
-
-    #[test]
-    fn busy_upkeep_rides_in_a_group_and_a_failed_step_is_rolled_back_alone() {
-        let n = MAX_GROUP as i64 * (GROUPS_BETWEEN_BUSY_CHORES as i64 + 1);
-        // Upkeep that writes and then fails: its write goes, every caller's record stays.
-        let failing: Chores = Box::new(|c, pace| {
-            if pace == Pace::Busy {
-                c.execute("INSERT INTO chore (v) VALUES (1)", [])?;
-                return Err(LedgerError::Io("upkeep failed".into()));
-            }
-            Ok(false)
-        });
-        let dir = busy_stretch(failing, n);
-        assert_eq!(count(&dir), n);
-        assert_eq!(chore_rows(&dir), 0, "a failed busy step leaves nothing");
-        // Upkeep that succeeds is committed with the group it rode in.
-        let steps = Arc::new(AtomicUsize::new(0));
-        let seen = steps.clone();
-        let working: Chores = Box::new(move |c, pace| {
-            if pace == Pace::Busy {
-                seen.fetch_add(1, Ordering::SeqCst);
-                c.execute("INSERT INTO chore (v) VALUES (1)", [])?;
-            }
-            Ok(false)
-        });
-        let dir = busy_stretch(working, n);
-        assert_eq!(count(&dir), n);
-        let steps = steps.load(Ordering::SeqCst) as i64;
-        assert!(steps >= 1, "a busy stretch of full groups gets upkeep");
-        assert_eq!(chore_rows(&dir), steps);
-    }
-
-    #[tokio::test]
-    async fn async_callers_await_the_commit() {
-        let (w, dir) = writer();
-        w.submit(|c| {
-            c.execute("INSERT INTO t (v) VALUES (9)", [])?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-        assert_eq!(
-            count(&dir),
-            1,
-            "visible to another connection once answered"
-        );
-    }
-}
+#[path = "writer_tests.rs"]
+mod tests;

@@ -22,6 +22,7 @@ both!(
     identical_reads_share_a_bundle_that_lists_both_audits,
     an_identical_proposal_is_deduplicated_not_an_error,
     secret_material_is_refused_and_nothing_is_written,
+    another_change_under_a_recorded_id_is_refused_and_its_read_stays,
     decisions_follow_the_lifecycle_and_bind_to_the_hash,
     receipts_for_unapproved_proposals_are_refused,
     shadow_proposals_can_never_be_approved,
@@ -188,6 +189,41 @@ fn secret_material_is_refused_and_nothing_is_written(engine: Backend) {
         let text = std::fs::read(ledger.path()).unwrap();
         assert!(!String::from_utf8_lossy(&text).contains("u:pw@db"));
     }
+}
+
+/// A proposal id already on record with another version is refused before anything of the
+/// proposal is written; the read behind it stays on record (it happened).
+fn another_change_under_a_recorded_id_is_refused_and_its_read_stays(engine: Backend) {
+    let Some((_d, ledger)) = open(engine) else {
+        return;
+    };
+    let cfg = config("review");
+    let (first, _) = propose(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:09.000Z",
+    )
+    .unwrap();
+    let (_, pending) = propose_edited(
+        &ledger,
+        &cfg,
+        &row("INV-1", 5500),
+        "goodwill",
+        "2026-06-20T14:31:10.000Z",
+        |cs| {
+            cs.proposal_version = 2;
+            let hash = sluicegate_core::proposal::content_hash(cs);
+            cs.integrity.as_mut().unwrap().proposal_hash = hash;
+        },
+    );
+    let err = pending.wait().unwrap_err();
+    assert_eq!(err.code(), Some("PROPOSAL_IMMUTABILITY_VIOLATION"), "{err}");
+    let stats = ledger.stats().unwrap();
+    assert_eq!((stats.proposals, stats.evidence_bundles), (1, 2));
+    assert_eq!(ledger.events(&first.proposal_id).unwrap().len(), 2);
+    assert!(ledger.verify(&[]).unwrap().ok());
 }
 
 fn decisions_follow_the_lifecycle_and_bind_to_the_hash(engine: Backend) {

@@ -65,7 +65,7 @@ impl Ledger {
                 Ok(stored) => stored,
                 Err(e) => return Pending::ready(Err(e)),
             };
-        self.write(move |tx, now| insert_read(tx, &bundle, &audit, &stored, now))
+        self.record(move |tx, now| insert_read(tx, &bundle, &audit, &stored, now).map(Ok))
     }
 
     /// Record a proposal call in one transaction: the read (always, even when the proposal is
@@ -88,51 +88,29 @@ impl Ledger {
         };
         let prepared = prepare_proposal(&call.change_set, &call.proposal_audit);
         let proposal_audit = StoredAudit::new(&call.proposal_audit);
-        self.write_keeping(move |tx, now| {
+        self.record(move |tx, now| {
             insert_read(tx, &call.read_bundle, &call.read_audit, &read, now)?;
-            // The read happened and stays on record even when the proposal is refused: the
-            // refusal travels inside an `Ok` so the writer keeps this job's records.
-            let prepared = match prepared {
-                Ok(p) => p,
-                Err(refused) => return Ok(Err(refused)),
+            // The read happened and stays on record even when the proposal is refused: every
+            // refusal is decided before the proposal writes anything, and travels inside the
+            // `Ok`, so the read's records are kept.
+            let (prepared, stored_audit) = match (prepared, proposal_audit) {
+                (Ok(p), Ok(a)) => (p, a),
+                (Err(refused), _) | (_, Err(refused)) => return Ok(Err(refused)),
             };
-            let proposal_savepoint = SavePoint::open(tx)?;
-            let outcome = proposal_audit.and_then(|stored_audit| {
-                insert_proposal(
-                    tx,
-                    &call.change_set,
-                    prepared,
-                    &call.proposal_item,
-                    &call.proposal_audit,
-                    &stored_audit,
-                    now,
-                )
-            });
-            proposal_savepoint.close(outcome.is_ok())?;
-            Ok(outcome)
+            if let Some(answer) = existing_proposal(tx, &call.change_set, &prepared.hash)? {
+                return Ok(answer);
+            }
+            insert_proposal(
+                tx,
+                &call.change_set,
+                prepared,
+                &call.proposal_item,
+                &call.proposal_audit,
+                &stored_audit,
+                now,
+            )
+            .map(Ok)
         })
-    }
-}
-
-/// A nested savepoint inside a writer job, for a part that may be refused while the rest of
-/// the job's records stay.
-struct SavePoint<'c> {
-    conn: &'c Connection,
-}
-
-impl<'c> SavePoint<'c> {
-    fn open(conn: &'c Connection) -> Result<SavePoint<'c>, LedgerError> {
-        conn.exec("SAVEPOINT part", [])?;
-        Ok(SavePoint { conn })
-    }
-
-    /// Keep the part's records, or roll them back.
-    fn close(self, keep: bool) -> Result<(), LedgerError> {
-        if !keep {
-            self.conn.exec("ROLLBACK TO part", [])?;
-        }
-        self.conn.exec("RELEASE part", [])?;
-        Ok(())
     }
 }
 
@@ -421,6 +399,39 @@ pub(crate) fn prepare_proposal(
     })
 }
 
+/// The answer for a proposal whose id is already on record, if it is: the same change
+/// proposed again, by the same principal (same hash) or another one (same change hash), is the
+/// existing proposal, marked deduplicated; anything else under that id is refused. Nothing is
+/// written either way.
+fn existing_proposal(
+    tx: &Connection,
+    cs: &ChangeSet,
+    hash: &str,
+) -> Result<Option<Result<ProposalRecorded, LedgerError>>, LedgerError> {
+    let Some(existing) = load_proposal_opt(tx, &cs.proposal_id)? else {
+        return Ok(None);
+    };
+    let same_change = existing.proposal_hash == hash
+        || existing
+            .change_set()
+            .is_ok_and(|e| change_hash(&e) == change_hash(cs));
+    if same_change && existing.proposal_version == cs.proposal_version {
+        return Ok(Some(Ok(ProposalRecorded {
+            proposal: existing,
+            deduplicated: true,
+        })));
+    }
+    Ok(Some(Err(LedgerError::refused(
+        RefusalCode::ProposalImmutabilityViolation,
+        format!(
+            "proposal {} already exists with a different version or hash",
+            cs.proposal_id
+        ),
+    ))))
+}
+
+/// Insert a new proposal (its id is not on record: [`existing_proposal`]) with its events,
+/// its evidence link and its audit record.
 fn insert_proposal(
     tx: &Connection,
     cs: &ChangeSet,
@@ -435,27 +446,6 @@ fn insert_proposal(
         cs_json,
         cs_value,
     } = prepared;
-    if let Some(existing) = load_proposal_opt(tx, &cs.proposal_id)? {
-        // The same change proposed again, by the same principal (same hash) or another one
-        // (same change hash): the existing proposal, marked deduplicated.
-        let same_change = existing.proposal_hash == hash
-            || existing
-                .change_set()
-                .is_ok_and(|e| change_hash(&e) == change_hash(cs));
-        if same_change && existing.proposal_version == cs.proposal_version {
-            return Ok(ProposalRecorded {
-                proposal: existing,
-                deduplicated: true,
-            });
-        }
-        return Err(LedgerError::refused(
-            RefusalCode::ProposalImmutabilityViolation,
-            format!(
-                "proposal {} already exists with a different version or hash",
-                cs.proposal_id
-            ),
-        ));
-    }
     let (state, created) = initial_state(cs, now);
     tx.exec(
         &format!(

@@ -90,6 +90,21 @@ pub fn propose_pending(
     ChangeSet,
     sluicegate_ledger::Pending<sluicegate_ledger::ProposalRecorded>,
 ) {
+    propose_edited(ledger, cfg, row, reason, at, |_| {})
+}
+
+/// [`propose_pending`] with the change set edited by `edit` before it is recorded.
+pub fn propose_edited(
+    ledger: &Ledger,
+    cfg: &Config,
+    row: &Row,
+    reason: &str,
+    at: &str,
+    edit: impl FnOnce(&mut ChangeSet),
+) -> (
+    ChangeSet,
+    sluicegate_ledger::Pending<sluicegate_ledger::ProposalRecorded>,
+) {
     let cap = &cfg.capabilities[0];
     let args: Args = json!({"invoice_id": row["id"], "reason": reason})
         .as_object()
@@ -108,6 +123,8 @@ pub fn propose_pending(
         columns: None,
     })
     .unwrap();
+    let mut built = built;
+    edit(&mut built.change_set);
     let (linked, audit2) = link_to_proposal(
         &read,
         cap,
