@@ -6,8 +6,8 @@
 //! bundle and its audit record. Under load every one of those leaves is one more 4 KiB frame
 //! in the WAL for each proposal of a commit group, and one more B-tree descent on the writer
 //! thread, which every record waits behind. Dropping the three link indexes (an experiment
-//! build) served 15–35 % more proposals per second at 16 sessions and cut their p99 by
-//! 2–5 ms.
+//! build, three pairs at 16 sessions) served 20–37 % more proposals per second and cut their
+//! p99 by 0.7–5 ms (docs/performance.md, "Proposal links by recording order").
 //!
 //! Since schema 16 each proposal carries `seq`, a number given in recording order (one more
 //! than the largest so far), and those three tables carry it as `proposal_seq` beside the
