@@ -16,8 +16,21 @@
 //! may renumber. The text `proposal_id` stays in every row: it is what exports, listings and
 //! the hash chain name, and `store verify` checks that the two agree ([`MISLINKED`]).
 
-/// A proposal's `seq` from its id, for statements that write or look up a link.
-pub(crate) const SEQ_OF: &str = "(SELECT seq FROM proposals WHERE proposal_id = ?1)";
+/// A proposal's `seq` from its id bound to the SQL parameter `$param` (`"?1"`, `"?"`), as a
+/// literal, for statements that write or look up a link (one spelling for all of them).
+macro_rules! seq_of {
+    ($param:literal) => {
+        concat!(
+            "(SELECT seq FROM proposals WHERE proposal_id = ",
+            $param,
+            ")"
+        )
+    };
+}
+pub(crate) use seq_of;
+
+/// A proposal's `seq` from its id bound to `?1`.
+pub(crate) const SEQ_OF: &str = seq_of!("?1");
 
 /// The `seq` a new proposal gets: one more than the largest so far (an index seek).
 pub(crate) const NEXT_SEQ: &str = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM proposals)";

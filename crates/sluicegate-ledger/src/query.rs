@@ -7,6 +7,7 @@
 
 use rusqlite::ToSql;
 
+use crate::links::seq_of;
 use crate::views::{StoredProposal, StoredReceipt};
 
 /// Filters shared by the list commands; each entity maps the fields it supports.
@@ -68,7 +69,7 @@ impl Where {
     pub(crate) fn proposal_link(&mut self, proposal_id: &Option<String>) -> &mut Self {
         if let Some(v) = proposal_id.as_ref().filter(|v| !v.is_empty()) {
             self.clauses
-                .push("proposal_seq = (SELECT seq FROM proposals WHERE proposal_id = ?)".into());
+                .push(concat!("proposal_seq = ", seq_of!("?")).into());
             self.params.push(Box::new(v.clone()));
         }
         self

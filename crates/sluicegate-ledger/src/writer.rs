@@ -239,24 +239,16 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, LedgerError> + Send + 'static,
     {
-        self.submit_keeping(move |conn| {
+        self.submit_isolated(Isolation::Savepoint, move |conn| {
             let result = f(conn);
             let keep = result.is_ok();
             (result, keep)
         })
     }
 
-    /// Like [`Writer::submit`], but `f` says itself whether its records stay: a refusal that
-    /// follows records which must stand anyway (a proposal refused after its read).
-    pub(crate) fn submit_keeping<T, F>(&self, f: F) -> Pending<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> (Result<T, LedgerError>, bool) + Send + 'static,
-    {
-        self.submit_isolated(Isolation::Savepoint, f)
-    }
-
-    /// Like [`Writer::submit_keeping`], isolated from the rest of its group as `isolation` says.
+    /// Like [`Writer::submit`], but `f` says itself whether its records stay (a refusal that
+    /// follows records which must stand anyway, such as a refused proposal's read), isolated
+    /// from the rest of its group as `isolation` says.
     pub(crate) fn submit_isolated<T, F>(&self, isolation: Isolation, f: F) -> Pending<T>
     where
         T: Send + 'static,

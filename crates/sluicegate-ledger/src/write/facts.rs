@@ -10,6 +10,7 @@ use sluicegate_core::chain;
 use sluicegate_core::lifecycle::{State, Transition, transition};
 
 use super::ExecCached;
+use crate::links::seq_of;
 use crate::views::StoredProposal;
 use crate::{LedgerError, RefusalCode};
 
@@ -109,7 +110,8 @@ pub(super) fn move_state(
 
 /// The chain hash of a proposal's last event.
 const LAST_CHAIN_HASH: &str = concat!(
-    "SELECT chain_hash FROM proposal_events WHERE proposal_seq = (SELECT seq FROM proposals WHERE proposal_id = ?1)",
+    "SELECT chain_hash FROM proposal_events WHERE proposal_seq = ",
+    seq_of!("?1"),
     " ORDER BY event_id DESC LIMIT 1"
 );
 
@@ -145,7 +147,11 @@ pub(crate) fn append_event_after(
 ) -> Result<String, LedgerError> {
     let hash = chain::link(prev, kind, actor, payload, now);
     tx.exec(
-        "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at, prev_hash, chain_hash, proposal_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT seq FROM proposals WHERE proposal_id = ?1))",
+        concat!(
+            "INSERT INTO proposal_events (proposal_id, kind, actor, payload_json, created_at, prev_hash, chain_hash, proposal_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ",
+            seq_of!("?1"),
+            ")"
+        ),
         params![proposal_id, kind, actor, serde_json::to_string(payload)?, now, prev, hash],
     )?;
     Ok(hash)

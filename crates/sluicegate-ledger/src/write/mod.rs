@@ -19,6 +19,7 @@ use sluicegate_core::proposal::{change_hash, content_hash_of, proposal_hash, val
 use sluicegate_core::secrets;
 use sluicegate_protocol::ChangeSet;
 
+use crate::links::seq_of;
 use crate::views::StoredProposal;
 use crate::{Ledger, LedgerError, Pending, RefusalCode, compact};
 pub(crate) use facts::{append_event, append_event_after, load_proposal_opt};
@@ -233,7 +234,11 @@ fn insert_bundle(
     // Two identical reads in the same millisecond share an id; the first record stands and
     // only gains the second audit record.
     tx.exec(
-        "INSERT INTO evidence_bundles (evidence_bundle_id, proposal_id, tenant_id, payload_json, created_at, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint, items_json, query_audit_ids, proposal_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CASE WHEN ?14 IS NULL THEN '[]' ELSE json_array(?14) END, (SELECT seq FROM proposals WHERE proposal_id = ?2)) ON CONFLICT (evidence_bundle_id) DO UPDATE SET query_audit_ids = json_insert(query_audit_ids, '$[#]', ?14) WHERE ?14 IS NOT NULL",
+        concat!(
+            "INSERT INTO evidence_bundles (evidence_bundle_id, proposal_id, tenant_id, payload_json, created_at, principal, capability, source_id, source_table, business_object, object_id, query_fingerprint, items_json, query_audit_ids, proposal_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CASE WHEN ?14 IS NULL THEN '[]' ELSE json_array(?14) END, ",
+            seq_of!("?2"),
+            ") ON CONFLICT (evidence_bundle_id) DO UPDATE SET query_audit_ids = json_insert(query_audit_ids, '$[#]', ?14) WHERE ?14 IS NOT NULL"
+        ),
         params![
             bundle.evidence_bundle_id,
             bundle.proposal_id,
@@ -278,7 +283,11 @@ fn link_bundle(
         item,
     })?;
     let linked = tx.exec(
-        "UPDATE evidence_bundles SET proposal_id = ?2, proposal_seq = (SELECT seq FROM proposals WHERE proposal_id = ?2), items_json = json_insert(items_json, '$[#]', json(?3)) WHERE evidence_bundle_id = ?1 AND proposal_id IS NULL",
+        concat!(
+            "UPDATE evidence_bundles SET proposal_id = ?2, proposal_seq = ",
+            seq_of!("?2"),
+            ", items_json = json_insert(items_json, '$[#]', json(?3)) WHERE evidence_bundle_id = ?1 AND proposal_id IS NULL"
+        ),
         params![bundle_id, proposal_id, item],
     )?;
     Ok(linked == 1)
@@ -346,7 +355,11 @@ fn insert_audit_row(
     let payload = audit_payload_to_store(tx, audit, stored)?;
     let m = &audit.meta;
     tx.exec(
-        "INSERT INTO query_audit (audit_id, proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, tenant_id, principal, capability, business_object, object_id, primary_key_value, proposal_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, (SELECT seq FROM proposals WHERE proposal_id = ?2))",
+        concat!(
+            "INSERT INTO query_audit (audit_id, proposal_id, evidence_bundle_id, source_id, query_fingerprint, table_name, row_count, payload_json, created_at, tenant_id, principal, capability, business_object, object_id, primary_key_value, proposal_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ",
+            seq_of!("?2"),
+            ")"
+        ),
         params![
             audit_id,
             audit.proposal_id,
