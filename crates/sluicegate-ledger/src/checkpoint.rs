@@ -6,7 +6,8 @@
 //! recording a read. A thread with its own connection runs passive checkpoints instead, so tool
 //! calls only append to the WAL. Passive checkpoints never block the writer or readers. Only
 //! the writer can start the WAL over under sustained load: [`WalRestart`] does it between
-//! groups, after their callers have their answers.
+//! groups, once a group is committed (its callers are answered, or wait only for the sync
+//! thread's fsync of the WAL, see `durable`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use crate::LedgerError;
 const INTERVAL: Duration = Duration::from_millis(50);
 
 /// The WAL length, in pages (4 KiB each: about 31 MiB), at which the writer checkpoints it
-/// itself once a group's callers have their answers ([`WalRestart`]).
+/// itself once a group is committed ([`WalRestart`]).
 ///
 /// Under sustained load a passive checkpoint from this thread rarely catches the WAL's very
 /// end, because the writer commits again while it runs, and SQLite starts the WAL over only
@@ -98,7 +99,8 @@ impl Drop for Checkpointer {
 /// at 16 sessions, a few times a second (a timer around each group's commit). This replaces
 /// it (SQLite's WAL hook is the auto-checkpoint's; installing ours turns that off): a hook
 /// notes the WAL's length at each commit, and the writer checkpoints after the group's
-/// callers have their answers, while they prepare their next calls.
+/// commit, outside it: its callers are answered meanwhile (by the sync thread on a durable
+/// ledger) and prepare their next calls.
 pub(crate) struct WalRestart {
     pages: Arc<AtomicI32>,
 }
@@ -115,7 +117,7 @@ impl WalRestart {
         Ok(WalRestart { pages })
     }
 
-    /// After a group is answered: checkpoint when the WAL has reached [`RESTART_PAGES`].
+    /// After a group is committed: checkpoint when the WAL has reached [`RESTART_PAGES`].
     /// Passive, so it never waits: when the background thread holds the checkpoint it is
     /// busy, and the next group tries again.
     pub(crate) fn after_group(&self, conn: &Connection) {

@@ -18,6 +18,7 @@ mod checkpoint;
 mod claims;
 mod compact;
 mod counts;
+mod durable;
 mod error;
 mod evidence_keys;
 mod export;
@@ -91,14 +92,6 @@ fn keep_statements(conn: &Connection) -> Result<(), LedgerError> {
         true,
     )?;
     Ok(())
-}
-
-/// The `synchronous` pragma for a durability: FULL fsyncs the WAL at every commit.
-fn synchronous_pragma(durability: Durability) -> &'static str {
-    match durability {
-        Durability::Full => "FULL",
-        Durability::Relaxed => "NORMAL",
-    }
 }
 
 /// Produces the current time as an RFC 3339 UTC string with milliseconds.
@@ -210,12 +203,14 @@ impl Ledger {
             )?;
             // WAL lets readers (the CLI, the UI, this handle's read connection) work while a
             // server writes; the busy timeout turns writer contention into a short wait on the
-            // writer thread instead of an error. FULL sync fsyncs the WAL at every commit, so
-            // a record a caller was told about survives a power loss; the writer thread
-            // commits a whole group of calls at once, which makes that one fsync per group,
-            // not per call. NORMAL (relaxed) survives a process crash only.
+            // writer thread instead of an error. NORMAL writes a commit to the WAL without an
+            // fsync (checkpoints still fsync it before copying it into this file), which alone
+            // survives a process crash only (relaxed). Durable ledgers add the sync thread
+            // (`durable`, started below): it fsyncs the WAL after each commit group and only
+            // then answers the group's callers, so a record a caller was told about survives a
+            // power loss, while the writer already runs the next group.
             conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", synchronous_pragma(durability))?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
             // Checkpoints run on a background thread (see `checkpoint`); the writer starts
             // the WAL over itself between groups (`WalRestart`, installed below).
             conn.pragma_update(None, "journal_size_limit", checkpoint::WAL_SIZE_LIMIT)?;
@@ -237,17 +232,22 @@ impl Ledger {
         keep_statements(&conn)?;
         keep_statements(&reader)?;
         schema::migrate(&mut conn)?;
-        let (checkpointer, file, after_group) = if memory {
-            (None, None, None)
+        let (checkpointer, file, after_group, syncer) = if memory {
+            (None, None, None, None)
         } else {
             let file = std::fs::File::open(path)
                 .map_err(|e| LedgerError::Io(format!("open {}: {e}", path.display())))?;
             let restart = checkpoint::WalRestart::install(&mut conn)?;
             let after_group: writer::AfterGroup = Box::new(move |c| restart.after_group(c));
+            let syncer = match durability {
+                Durability::Full => Some(durable::Syncer::start(path, None)?),
+                Durability::Relaxed => None,
+            };
             (
                 checkpoint::Checkpointer::start(path).map(Arc::new),
                 Some(Arc::new(file)),
                 Some(after_group),
+                syncer,
             )
         };
         let chore_clock = clock.clone();
@@ -278,7 +278,7 @@ impl Ledger {
         });
         Ok(Ledger {
             backend: Backend::Sqlite(Sqlite {
-                writer: Arc::new(writer::Writer::start(conn, chores, after_group)?),
+                writer: Arc::new(writer::Writer::start(conn, chores, after_group, syncer)?),
                 reader: Arc::new(Mutex::new(reader)),
                 _checkpointer: checkpointer,
                 file,
@@ -310,16 +310,18 @@ impl Ledger {
         })
     }
 
-    /// The durability the writer connection is running with, read back from SQLite's
-    /// `synchronous` pragma (not from what was asked for).
+    /// The durability the writer is running with, read back from SQLite's `synchronous`
+    /// pragma and whether its sync thread runs (not from what was asked for).
     pub fn durability_in_force(&self) -> Pending<Durability> {
         if let Some(pg) = self.pg() {
             return pg.durability_in_force();
         }
-        self.submit(|conn| {
+        let syncs = self.sqlite("durability").is_ok_and(|s| s.writer.syncs());
+        self.submit(move |conn| {
             let level: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
-            // 2 = FULL, 3 = EXTRA (both fsync every commit); 0 = OFF, 1 = NORMAL.
-            Ok(if level >= 2 {
+            // 2 = FULL, 3 = EXTRA (both fsync every commit); 0 = OFF, 1 = NORMAL (fsyncs the
+            // WAL before each checkpoint: with the sync thread, after every commit group too).
+            Ok(if level >= 2 || (syncs && level == 1) {
                 Durability::Full
             } else {
                 Durability::Relaxed

@@ -13,7 +13,9 @@
 //! in a savepoint of its own, so when it fails it leaves its neighbours' records alone; a tool
 //! call's records, which fail only when storage does, run without one ([`Isolation`]), and
 //! their failure rolls back the whole transaction. A failed commit fails every job of the
-//! group. No caller is ever answered before its records are committed.
+//! group. No caller is ever answered before its records are committed, and on a durable ledger
+//! not before they are fsynced (`durable`: on a sync thread while the writer runs the next
+//! group, or on this thread when nobody waits behind the group).
 //!
 //! Handing a job to another thread costs two wake-ups (the writer's, then the caller's), and
 //! waking a thread whose CPU has gone idle is slow on a virtual machine (tens of µs each). A
@@ -39,6 +41,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::LedgerError;
+use crate::durable::{Answers, Syncer};
 
 /// At most this many jobs share one transaction, so one caller never waits behind an
 /// unbounded group.
@@ -98,8 +101,9 @@ pub(crate) enum Isolation {
 /// still due.
 pub(crate) type Chores = Box<dyn FnMut(&Connection, Pace) -> Result<bool, LedgerError> + Send>;
 
-/// Work the writer does right after a group's callers have their answers (the WAL's restart
-/// checkpoint, `checkpoint::WalRestart`), so that none of them waits for it.
+/// Work the writer does right after a group is committed and its answers are sent or handed to
+/// the sync thread (the WAL's restart checkpoint, `checkpoint::WalRestart`), so that none of
+/// its callers waits for it.
 pub(crate) type AfterGroup = Box<dyn FnMut(&Connection) + Send>;
 
 /// When chores run: `Idle`, the queue is empty and the writer is about to sleep; `Busy`, a
@@ -200,17 +204,21 @@ pub(crate) struct Writer {
     thread: Option<JoinHandle<()>>,
     /// Jobs submitted and not yet answered: zero means a new job runs at once.
     in_flight: Arc<AtomicUsize>,
+    /// Whether committed groups are fsynced by a sync thread before they are answered.
+    syncs: bool,
 }
 
 impl Writer {
     /// Start the thread that owns `conn` from now on, doing `chores` between jobs and
-    /// `after_group` after each group is answered.
+    /// `after_group` after each group is committed. With `syncer`, a committed group's
+    /// callers are answered by it once the group is fsynced (`durable`); without, at once.
     pub(crate) fn start(
         conn: Connection,
         chores: Chores,
         after_group: Option<AfterGroup>,
+        syncer: Option<Syncer>,
     ) -> Result<Writer, LedgerError> {
-        Writer::start_joining(conn, chores, after_group, JOIN_WINDOW)
+        Writer::start_joining(conn, chores, after_group, syncer, JOIN_WINDOW)
     }
 
     /// [`Writer::start`] with another [`JOIN_WINDOW`] (tests).
@@ -218,18 +226,28 @@ impl Writer {
         conn: Connection,
         chores: Chores,
         after_group: Option<AfterGroup>,
+        syncer: Option<Syncer>,
         window: Duration,
     ) -> Result<Writer, LedgerError> {
         let (jobs, rx) = channel::<Job>();
+        let syncs = syncer.is_some();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let counted = in_flight.clone();
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || run(conn, rx, chores, after_group, window))
+            .spawn(move || run(conn, rx, chores, after_group, syncer, counted, window))
             .map_err(|e| LedgerError::Io(format!("start the ledger writer thread: {e}")))?;
         Ok(Writer {
             jobs: Some(jobs),
             thread: Some(thread),
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            in_flight,
+            syncs,
         })
+    }
+
+    /// Whether committed groups are fsynced before their callers are answered.
+    pub(crate) fn syncs(&self) -> bool {
+        self.syncs
     }
 
     /// Queue `f` to run on the writer connection inside a transaction. Its records stay when
@@ -298,12 +316,15 @@ impl Drop for Writer {
 }
 
 /// The writer loop: one group of queued jobs per transaction until every sender is gone;
-/// chores when the queue runs dry, and every so often under sustained load.
+/// chores when the queue runs dry, and every so often under sustained load. The syncer is
+/// dropped when the loop ends, after its last group is answered.
 fn run(
     conn: Connection,
     rx: Receiver<Job>,
     mut chores: Chores,
     mut after_group: Option<AfterGroup>,
+    mut syncer: Option<Syncer>,
+    in_flight: Arc<AtomicUsize>,
     window: Duration,
 ) {
     let mut groups_since_chores = 0u32;
@@ -332,7 +353,12 @@ fn run(
             groups_since_chores = 0;
         }
         let joining = Joining { rx: &rx, window };
-        commit_group(&conn, group, joining, busy_chores.then_some(&mut chores));
+        let chores = busy_chores.then_some(&mut chores);
+        let syncing = syncer.as_mut().map(|syncer| Syncing {
+            syncer,
+            in_flight: &in_flight,
+        });
+        commit_group(&conn, group, joining, chores, syncing);
         if let Some(after_group) = after_group.as_mut() {
             after_group(&conn);
         }
@@ -409,13 +435,14 @@ impl Joining<'_> {
 }
 
 /// Run `group` in one transaction, with the jobs that join it while it runs, and answer their
-/// callers once it is committed; `chores`, when given, get a busy step in the same
-/// transaction after the jobs.
+/// callers once it is committed (and, with `syncer`, once the commit is fsynced); `chores`,
+/// when given, get a busy step in the same transaction after the jobs.
 fn commit_group(
     conn: &Connection,
     group: Vec<Job>,
     joining: Joining<'_>,
     chores: Option<&mut Chores>,
+    syncing: Option<Syncing<'_>>,
 ) {
     let started = Instant::now();
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
@@ -466,7 +493,7 @@ fn commit_group(
             }
             let rest: Vec<Job> = queued.collect();
             if !rest.is_empty() {
-                commit_group(conn, rest, joining, chores);
+                commit_group(conn, rest, joining, chores, syncing);
             }
             return;
         }
@@ -491,9 +518,30 @@ fn commit_group(
         let _ = exec(conn, "ROLLBACK");
         Ok(())
     };
-    for (_, finish) in finishes {
-        finish(committed.as_ref().map(|_| ()).map_err(String::as_str));
+    match (committed, syncing) {
+        (Ok(()), Some(syncing)) if kept_any => {
+            let answers: Answers = finishes.into_iter().map(|(_, f)| f).collect();
+            // Every job submitted and not yet answered is in this group: no caller waits
+            // behind it for the writer, so nothing is gained by fsyncing on another thread.
+            if syncing.in_flight.load(Ordering::Acquire) == answers.len() {
+                syncing.syncer.sync_here(answers);
+            } else {
+                syncing.syncer.answer_when_durable(answers);
+            }
+        }
+        (committed, _) => {
+            for (_, finish) in finishes {
+                finish(committed.as_ref().map(|_| ()).map_err(String::as_str));
+            }
+        }
     }
+}
+
+/// The sync thread of a durable ledger, and the count of jobs not yet answered that tells
+/// whether anyone waits behind a group.
+struct Syncing<'a> {
+    syncer: &'a mut Syncer,
+    in_flight: &'a AtomicUsize,
 }
 
 /// Why the jobs of a transaction rolled back for a failed `Isolation::Group` job were not

@@ -24,7 +24,7 @@ fn writer() -> (Writer, tempfile::TempDir) {
     conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE);")
         .unwrap();
     (
-        Writer::start(conn, Box::new(|_, _| Ok(false)), None).unwrap(),
+        Writer::start(conn, Box::new(|_, _| Ok(false)), None, None).unwrap(),
         dir,
     )
 }
@@ -78,7 +78,7 @@ fn joining_writer(window: Duration) -> (Writer, Arc<AtomicUsize>, tempfile::Temp
     }))
     .unwrap();
     let chores: Chores = Box::new(|_, _| Ok(false));
-    let w = Writer::start_joining(conn, chores, None, window).unwrap();
+    let w = Writer::start_joining(conn, chores, None, None, window).unwrap();
     (w, commits, dir)
 }
 
@@ -312,7 +312,7 @@ fn busy_stretch(chores: Chores, n: i64) -> tempfile::TempDir {
         "PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE); CREATE TABLE chore (v INTEGER);",
     )
     .unwrap();
-    let w = Writer::start(conn, chores, None).unwrap();
+    let w = Writer::start(conn, chores, None, None).unwrap();
     let (go, wait) = std::sync::mpsc::channel::<()>();
     let gate = w.submit(move |_| {
         wait.recv().unwrap();
@@ -387,4 +387,135 @@ async fn async_callers_await_the_commit() {
         1,
         "visible to another connection once answered"
     );
+}
+
+/// A writer on a fresh WAL table whose groups are made durable by a sync thread, and what
+/// is reported at each fsync: how many rows were committed by then. While `hold` is set,
+/// each fsync then waits for the test's go-ahead before its answers are sent.
+struct DurableWriter {
+    w: Writer,
+    synced: std::sync::mpsc::Receiver<i64>,
+    go: std::sync::mpsc::Sender<()>,
+    hold: Arc<std::sync::atomic::AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+impl DurableWriter {
+    /// The rows committed at the next fsync. The bound only turns a missing fsync into a
+    /// failure instead of a hang; it never orders anything.
+    fn next_sync(&self) -> i64 {
+        self.synced
+            .recv_timeout(Duration::from_secs(60))
+            .expect("no fsync followed the commit")
+    }
+}
+
+fn durable_writer(wal: Option<std::path::PathBuf>) -> DurableWriter {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE t (v INTEGER UNIQUE);",
+    )
+    .unwrap();
+    let (report, synced) = std::sync::mpsc::channel();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Mutex::new(wait);
+    let hold = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let holding = hold.clone();
+    let counted = path.clone();
+    let observer: crate::durable::Observer = Box::new(move || {
+        let rows: i64 = Connection::open(&counted)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        report.send(rows).unwrap();
+        if holding.load(Ordering::SeqCst) {
+            wait.lock().unwrap().recv().unwrap();
+        }
+    });
+    let mut wal_path = path.as_os_str().to_owned();
+    wal_path.push("-wal");
+    let wal = wal.unwrap_or_else(|| wal_path.into());
+    let syncer = Syncer::start_for(wal, Some(observer)).unwrap();
+    let chores: Chores = Box::new(|_, _| Ok(false));
+    let w = Writer::start_joining(conn, chores, None, Some(syncer), Duration::ZERO).unwrap();
+    DurableWriter {
+        w,
+        synced,
+        go,
+        hold,
+        _dir: dir,
+    }
+}
+
+fn insert(w: &Writer, v: i64) -> Pending<i64> {
+    w.submit(move |c| {
+        c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+        Ok(v)
+    })
+}
+
+/// Commit, then fsync, then answer: when the fsync happens the group's rows are committed,
+/// and until it is done the caller has no answer. Both ways a group is synced: on the
+/// writer thread for a lone caller, on the sync thread when others wait behind the group.
+#[test]
+fn a_durable_group_is_answered_only_after_the_fsync_that_follows_its_commit() {
+    let d = durable_writer(None);
+    // Lone: nobody else in flight, so the writer syncs it itself.
+    let mut lone = insert(&d.w, 1);
+    assert_eq!(d.next_sync(), 1, "fsynced before it was committed");
+    assert!(
+        matches!(lone.rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
+        "answered before its fsync finished"
+    );
+    d.go.send(()).unwrap();
+    assert_eq!(lone.wait().unwrap(), 1);
+
+    // Others queue while a group runs: the group goes to the sync thread, and the writer
+    // runs the next group meanwhile.
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let mut first = d.w.submit(move |c| {
+        c.execute("INSERT INTO t (v) VALUES (2)", [])?;
+        started.send(()).unwrap();
+        hold.recv().unwrap();
+        Ok(2)
+    });
+    running.recv().unwrap();
+    let behind = insert(&d.w, 3);
+    release.send(()).unwrap();
+    // The first group's fsync (on the sync thread) and the second group's commit race, and
+    // the second group may share the first's fsync or have its own: the first fsync saw at
+    // least the first group's row either way.
+    let rows_at_first_sync = d.next_sync();
+    assert!(rows_at_first_sync >= 2, "{rows_at_first_sync}");
+    assert!(
+        matches!(
+            first.rx.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        ),
+        "answered before its fsync finished"
+    );
+    d.hold.store(false, Ordering::SeqCst);
+    d.go.send(()).unwrap();
+    assert_eq!(first.wait().unwrap(), 2);
+    assert_eq!(behind.wait().unwrap(), 3);
+}
+
+/// An fsync that fails refuses its group's callers and every later caller: nobody is told a
+/// record is durable after the disk has failed once.
+#[test]
+fn after_a_failed_fsync_no_caller_is_answered_as_recorded() {
+    let d = durable_writer(Some("/nonexistent-sluicegate-dir/w.db-wal".into()));
+    for v in [1, 2] {
+        let pending = insert(&d.w, v);
+        d.next_sync();
+        d.go.send(()).unwrap();
+        let refused = pending.wait().unwrap_err().to_string();
+        assert!(
+            refused.contains("could not make its WAL durable") && refused.contains("restart"),
+            "{refused}"
+        );
+    }
 }

@@ -20,6 +20,10 @@
 //! calls per second on a fixed schedule, and each call's latency counts from when it was due,
 //! so a call held up by a slow answer before it carries that delay (no coordinated omission).
 //! That is the latency at a given load.
+//!
+//! After its closed-loop levels the durable run also serves issue 17's goal rates, paced, at
+//! 16 sessions (2,000 proposals/s, then 5,000 reads/s), and the report ends with the goal's
+//! check: throughput from the closed loop, p99 at the goal rate. `--no-goal` leaves that out.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -46,7 +50,15 @@ struct Args {
     rate_proposals: Option<f64>,
     rate_reads: Option<f64>,
     latencies: Option<PathBuf>,
+    /// Serve the goal rates too (durable run only).
+    goal: bool,
 }
+
+/// The goal: at 16 sessions, durable, at least this many calls per second of each kind, with
+/// a p99 of at most [`GOAL_P99_US`].
+const GOAL_SESSIONS: usize = 16;
+const GOAL_RATES: [(&str, f64); 2] = [("proposals", 2_000.0), ("reads", 5_000.0)];
+const GOAL_P99_US: f64 = 10_000.0;
 
 impl Args {
     fn rate(&self, kind: &str) -> Option<f64> {
@@ -65,6 +77,7 @@ impl Args {
             rate_proposals: None,
             rate_reads: None,
             latencies: None,
+            goal: true,
         };
         let mut it = std::env::args().skip(1);
         while let Some(arg) = it.next() {
@@ -79,6 +92,7 @@ impl Args {
                         .collect::<Result<_, _>>()?;
                 }
                 "--json" => a.json = true,
+                "--no-goal" => a.goal = false,
                 "--latencies" => a.latencies = Some(it.next().context("--latencies DIR")?.into()),
                 "--rate-proposals" => {
                     a.rate_proposals = Some(it.next().context("--rate-proposals N")?.parse()?);
@@ -375,6 +389,24 @@ fn run_one(
             ))?);
         }
     }
+    if a.goal && durability == "full" {
+        for (kind, rate) in GOAL_RATES {
+            eprintln!(
+                "bench: {durability} ledger, {kind} at {GOAL_SESSIONS} sessions, paced at the goal's {rate}/s…"
+            );
+            let round = a.sessions.len();
+            let paced = level(
+                &url,
+                kind,
+                GOAL_SESSIONS,
+                a.seconds,
+                round,
+                Some(rate),
+                None,
+            );
+            levels.push(rt.block_on(paced)?);
+        }
+    }
     let max_wal_bytes = watch.finish();
     stop(child)?;
     let (recorded_calls, main_file_bytes) = ledger_size(&store)?;
@@ -446,7 +478,13 @@ fn run() -> anyhow::Result<()> {
         }
     }
     println!("\nfull / relaxed throughput (same run):");
-    for (f, r) in runs[0].levels.iter().zip(&runs[1].levels) {
+    let closed = |l: &&Level| l.paced.is_none();
+    for (f, r) in runs[0]
+        .levels
+        .iter()
+        .filter(closed)
+        .zip(runs[1].levels.iter().filter(closed))
+    {
         println!(
             "  {:>9} at {:>2} sessions: {:.2}",
             f.kind,
@@ -454,5 +492,38 @@ fn run() -> anyhow::Result<()> {
             f.per_second / r.per_second.max(1e-9)
         );
     }
+    if a.goal {
+        print_goal(&runs[0].levels);
+    }
     Ok(())
+}
+
+/// The goal's check from the durable run: each kind's closed-loop throughput at 16 sessions
+/// against the goal rate, and its p99 when paced at that rate.
+fn print_goal(levels: &[Level]) {
+    println!(
+        "\ngoal at {GOAL_SESSIONS} sessions, durable (≥ rate, p99 ≤ {:.0} ms):",
+        GOAL_P99_US / 1000.0
+    );
+    for (kind, rate) in GOAL_RATES {
+        let at = |paced: bool| {
+            levels.iter().find(|l| {
+                l.kind == kind && l.sessions == GOAL_SESSIONS && l.paced.is_some() == paced
+            })
+        };
+        let (Some(closed), Some(paced)) = (at(false), at(true)) else {
+            println!(
+                "  {kind:>9}: needs a closed-loop level at {GOAL_SESSIONS} sessions (--sessions)"
+            );
+            continue;
+        };
+        let met = closed.per_second >= rate && paced.p99_us <= GOAL_P99_US;
+        println!(
+            "  {kind:>9}: {:>5.0}/s closed loop (goal {rate:.0}); p99 {:.1} ms paced at {rate:.0}/s, {:.1} ms closed loop: {}",
+            closed.per_second,
+            paced.p99_us / 1000.0,
+            closed.p99_us / 1000.0,
+            if met { "met" } else { "NOT met" }
+        );
+    }
 }
