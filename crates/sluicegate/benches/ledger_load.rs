@@ -498,11 +498,12 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The goal's check from the durable run: each kind's closed-loop throughput at 16 sessions
-/// against the goal rate, and its p99 when paced at that rate.
+/// The goal's check from the durable run: each kind's closed loop at 16 sessions (its
+/// throughput against the goal rate, and its p99) and the same kind paced at the goal rate
+/// (its p99). Met when either serves at least the goal rate with a p99 within the goal.
 fn print_goal(levels: &[Level]) {
     println!(
-        "\ngoal at {GOAL_SESSIONS} sessions, durable (≥ rate, p99 ≤ {:.0} ms):",
+        "\ngoal at {GOAL_SESSIONS} sessions, durable (≥ rate with p99 ≤ {:.0} ms, closed loop or paced):",
         GOAL_P99_US / 1000.0
     );
     for (kind, rate) in GOAL_RATES {
@@ -517,12 +518,14 @@ fn print_goal(levels: &[Level]) {
             );
             continue;
         };
-        let met = closed.per_second >= rate && paced.p99_us <= GOAL_P99_US;
+        // A paced level that kept up sent its calls on schedule: within 2 % of the rate.
+        let holds = |l: &Level, floor: f64| l.per_second >= floor && l.p99_us <= GOAL_P99_US;
+        let met = holds(closed, rate) || holds(paced, rate * 0.98);
         println!(
-            "  {kind:>9}: {:>5.0}/s closed loop (goal {rate:.0}); p99 {:.1} ms paced at {rate:.0}/s, {:.1} ms closed loop: {}",
+            "  {kind:>9}: closed loop {:.0}/s, p99 {:.1} ms; paced at {rate:.0}/s, p99 {:.1} ms: {}",
             closed.per_second,
-            paced.p99_us / 1000.0,
             closed.p99_us / 1000.0,
+            paced.p99_us / 1000.0,
             if met { "met" } else { "NOT met" }
         );
     }
