@@ -130,8 +130,9 @@ fn sync_and_answer(wal: &mut WalFile, shared: &Shared, answers: Answers) {
         && let Err(e) = wal.sync()
     {
         let _ = shared.broken.set(format!(
-            "the ledger could not make its WAL durable ({e}); nothing is recorded from now on: \
-             restart the server once the disk is healthy"
+            "the ledger could not make its WAL durable (fsync {}: {e}); nothing is recorded \
+             from now on: restart the server once the disk is healthy",
+            wal.path.display()
         ));
     }
     if let Some(observer) = shared.observer.as_ref() {

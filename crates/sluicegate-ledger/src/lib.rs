@@ -240,7 +240,12 @@ impl Ledger {
             let restart = checkpoint::WalRestart::install(&mut conn)?;
             let after_group: writer::AfterGroup = Box::new(move |c| restart.after_group(c));
             let syncer = match durability {
-                Durability::Full => Some(durable::Syncer::start(path, None)?),
+                // The file SQLite opened (it resolves a symlinked path; its WAL lies beside
+                // the target), not the path as given.
+                Durability::Full => {
+                    let opened = conn.path().filter(|p| !p.is_empty()).map(Path::new);
+                    Some(durable::Syncer::start(opened.unwrap_or(path), None)?)
+                }
                 Durability::Relaxed => None,
             };
             (
