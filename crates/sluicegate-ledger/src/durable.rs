@@ -10,19 +10,25 @@
 //! whose commit returned before it started, so nobody is answered before their records are
 //! on disk, and no group waits for another's fsync on the writer thread.
 //!
+//! A group that commits nothing (its jobs refused) is answered only once every earlier commit
+//! is durable too, since a refusal may rest on an earlier group's row (a receipt that exists).
+//!
 //! An fsync that fails is never retried as if nothing happened (the kernel may have dropped
-//! the pages it could not write and cleared the error): from then on every group is answered
-//! with an error, and the server refuses calls instead of serving them unrecorded.
+//! the pages it could not write and cleared the error): its group is answered with an error,
+//! and from then on the writer refuses every job without running it, so the server refuses
+//! calls instead of serving them unrecorded.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use crate::LedgerError;
 
-/// A committed group's answers, each called once the group is durable (or cannot be).
+/// A group's answers, each called once the group (and every commit before it) is durable, or
+/// cannot be.
 pub(crate) type Answers = Vec<Box<dyn FnOnce(Result<(), &str>) + Send>>;
 
 /// Test hook: called right after each fsync of the WAL, before the answers it covers.
@@ -32,21 +38,32 @@ pub(crate) type Observer = Box<dyn Fn() + Send + Sync>;
 struct Shared {
     /// Set by the first failed fsync and kept: see the module comment.
     broken: OnceLock<String>,
+    /// The number of the last commit known to be on disk (commits are numbered from 1 by the
+    /// writer, in order).
+    durable: AtomicU64,
     observer: Option<Observer>,
+}
+
+/// Answers waiting for every commit up to `upto` to be durable.
+struct Batch {
+    upto: u64,
+    answers: Answers,
 }
 
 /// The sync thread and the channel of committed groups that feeds it. Owned by the writer
 /// thread; dropping it answers every group already handed over, then joins the thread.
 pub(crate) struct Syncer {
-    groups: Option<Sender<Answers>>,
+    groups: Option<Sender<Batch>>,
     thread: Option<JoinHandle<()>>,
-    /// The writer thread's own handle on the WAL, for [`Syncer::sync_here`].
+    /// The writer thread's own handle on the WAL, for a lone caller's group.
     here: WalFile,
+    /// Commits made so far (the writer's count; see [`Shared::durable`]).
+    committed: u64,
     shared: Arc<Shared>,
 }
 
 impl Syncer {
-    /// Start syncing the WAL of the ledger at `ledger`.
+    /// Start syncing the WAL of the ledger at `ledger` (the file SQLite opened).
     pub(crate) fn start(ledger: &Path, observer: Option<Observer>) -> Result<Syncer, LedgerError> {
         let mut wal = ledger.as_os_str().to_owned();
         wal.push("-wal");
@@ -60,9 +77,10 @@ impl Syncer {
     ) -> Result<Syncer, LedgerError> {
         let shared = Arc::new(Shared {
             broken: OnceLock::new(),
+            durable: AtomicU64::new(0),
             observer,
         });
-        let (groups, rx) = channel::<Answers>();
+        let (groups, rx) = channel::<Batch>();
         let (there, on_thread) = (WalFile::new(wal.clone()), shared.clone());
         let thread = std::thread::Builder::new()
             .name("ledger-sync".into())
@@ -72,26 +90,52 @@ impl Syncer {
             groups: Some(groups),
             thread: Some(thread),
             here: WalFile::new(wal),
+            committed: 0,
             shared,
         })
     }
 
-    /// Answer `answers` once the WAL holding their committed group is fsynced, on the sync
-    /// thread, while the writer goes on.
-    pub(crate) fn answer_when_durable(&self, answers: Answers) {
-        let Some(groups) = self.groups.as_ref() else {
-            return fail(answers, STOPPED);
-        };
-        if let Err(returned) = groups.send(answers) {
-            fail(returned.0, STOPPED);
+    /// Why nothing may be recorded any more, once an fsync has failed. The writer refuses
+    /// every job then without running it, so no later commit stands that nobody was told of.
+    pub(crate) fn broken(&self) -> Option<&str> {
+        self.shared.broken.get().map(String::as_str)
+    }
+
+    /// A group was committed: answer it once the WAL is fsynced. `alone`: nobody waits behind
+    /// the group, so the fsync runs here, on the writer thread (handing it to the sync thread
+    /// would only add that thread's wake-up, tens of µs on a virtual machine, to a lone
+    /// caller's wait); otherwise on the sync thread, while the writer goes on.
+    pub(crate) fn committed(&mut self, answers: Answers, alone: bool) {
+        self.committed += 1;
+        if alone && self.shared.durable.load(Ordering::Acquire) + 1 == self.committed {
+            sync_and_answer(&mut self.here, &self.shared, self.committed, answers);
+        } else {
+            self.send(answers);
         }
     }
 
-    /// Fsync on the calling (writer) thread, then answer: for a group nobody else waits
-    /// behind, where handing it to the sync thread would only add that thread's wake-up
-    /// (tens of µs on a virtual machine) to a lone caller's wait.
-    pub(crate) fn sync_here(&mut self, answers: Answers) {
-        sync_and_answer(&mut self.here, &self.shared, answers);
+    /// A group committed nothing (its jobs refused, or its commit failed). Its answers may
+    /// still rest on rows an earlier group committed (a refusal because a receipt exists), so
+    /// they wait until every earlier commit is durable: at once when it already is.
+    pub(crate) fn nothing_committed(&mut self, answers: Answers) {
+        if self.shared.durable.load(Ordering::Acquire) >= self.committed {
+            answers.into_iter().for_each(|answer| answer(Ok(())));
+        } else {
+            self.send(answers);
+        }
+    }
+
+    fn send(&self, answers: Answers) {
+        let batch = Batch {
+            upto: self.committed,
+            answers,
+        };
+        let Some(groups) = self.groups.as_ref() else {
+            return fail(batch.answers, STOPPED);
+        };
+        if let Err(returned) = groups.send(batch) {
+            fail(returned.0.answers, STOPPED);
+        }
     }
 }
 
@@ -112,28 +156,40 @@ fn fail(answers: Answers, why: &str) {
     }
 }
 
-/// The sync loop: take every group waiting, fsync once, answer them all.
-fn run(mut wal: WalFile, rx: Receiver<Answers>, shared: &Shared) {
+/// The sync loop: take every batch waiting, fsync once, answer them all.
+fn run(mut wal: WalFile, rx: Receiver<Batch>, shared: &Shared) {
     while let Ok(first) = rx.recv() {
-        let mut answers = first;
+        let (mut upto, mut answers) = (first.upto, first.answers);
         while let Ok(more) = rx.try_recv() {
-            answers.extend(more);
+            upto = upto.max(more.upto);
+            answers.extend(more.answers);
         }
-        sync_and_answer(&mut wal, shared, answers);
+        if shared.durable.load(Ordering::Acquire) >= upto && shared.broken.get().is_none() {
+            // Already covered by an fsync since (the writer's, for a lone group after them).
+            answers.into_iter().for_each(|answer| answer(Ok(())));
+        } else {
+            sync_and_answer(&mut wal, shared, upto, answers);
+        }
     }
 }
 
-/// Fsync the WAL, then answer `answers`: with success, or, once any fsync has failed, with
-/// why nothing is recorded any more.
-fn sync_and_answer(wal: &mut WalFile, shared: &Shared, answers: Answers) {
-    if shared.broken.get().is_none()
-        && let Err(e) = wal.sync()
-    {
-        let _ = shared.broken.set(format!(
-            "the ledger could not make its WAL durable (fsync {}: {e}); nothing is recorded \
-             from now on: restart the server once the disk is healthy",
-            wal.path.display()
-        ));
+/// Fsync the WAL, which holds every commit up to `upto`, then answer `answers`: with success,
+/// or, once any fsync has failed, with why their records may not survive.
+fn sync_and_answer(wal: &mut WalFile, shared: &Shared, upto: u64, answers: Answers) {
+    if shared.broken.get().is_none() {
+        match wal.sync() {
+            Ok(()) => {
+                shared.durable.fetch_max(upto, Ordering::AcqRel);
+            }
+            Err(e) => {
+                let _ = shared.broken.set(format!(
+                    "the ledger could not make its WAL durable (fsync {}: {e}): the records of \
+                     this call may not survive a power loss, and nothing more is recorded until \
+                     the server is restarted on a healthy disk",
+                    wal.path.display()
+                ));
+            }
+        }
     }
     if let Some(observer) = shared.observer.as_ref() {
         observer();
@@ -144,8 +200,10 @@ fn sync_and_answer(wal: &mut WalFile, shared: &Shared, answers: Answers) {
     }
 }
 
-/// The WAL file, opened on first use (SQLite creates it with the first write) and again if
-/// it is ever replaced.
+/// The WAL file: opened on first use (SQLite creates it with the ledger's first read) and
+/// kept. SQLite holds its own descriptor on that file for as long as the writer connection is
+/// open; a different file at the path later means the WAL was removed or replaced from
+/// outside, which is an error, never a reason to fsync the newcomer instead.
 struct WalFile {
     path: PathBuf,
     file: Option<(File, u64)>,
@@ -159,13 +217,23 @@ impl WalFile {
     /// fsync the WAL. An fsync flushes the file, whichever descriptor asks, so SQLite's
     /// writes through its own descriptor are covered.
     fn sync(&mut self) -> std::io::Result<()> {
-        let inode = inode(&std::fs::metadata(&self.path)?);
-        if self.file.as_ref().is_none_or(|(_, open)| *open != inode) {
-            let file = File::open(&self.path)?;
-            let opened = inode_of(&file)?;
-            // A new WAL's name must be durable too, as SQLite's own first fsync of it makes it.
-            sync_directory(&self.path)?;
-            self.file = Some((file, opened));
+        let at_path = inode(&std::fs::metadata(&self.path)?);
+        match &self.file {
+            Some((_, opened)) if *opened != at_path => {
+                return Err(std::io::Error::other(
+                    "the WAL file was removed or replaced while the ledger was open",
+                ));
+            }
+            Some(_) => {}
+            None => {
+                // Writable: Windows flushes only a handle opened for writing.
+                let file = OpenOptions::new().read(true).write(true).open(&self.path)?;
+                let opened = inode(&file.metadata()?);
+                // A new WAL's name must be durable too, as SQLite's own first fsync of it
+                // makes it.
+                sync_directory(&self.path)?;
+                self.file = Some((file, opened));
+            }
         }
         match &self.file {
             Some((file, _)) => file.sync_all(),
@@ -182,10 +250,6 @@ fn inode(meta: &std::fs::Metadata) -> u64 {
 #[cfg(not(unix))]
 fn inode(_meta: &std::fs::Metadata) -> u64 {
     0
-}
-
-fn inode_of(file: &File) -> std::io::Result<u64> {
-    Ok(inode(&file.metadata()?))
 }
 
 #[cfg(unix)]

@@ -243,8 +243,12 @@ impl Ledger {
                 // The file SQLite opened (it resolves a symlinked path; its WAL lies beside
                 // the target), not the path as given.
                 Durability::Full => {
-                    let opened = conn.path().filter(|p| !p.is_empty()).map(Path::new);
-                    Some(durable::Syncer::start(opened.unwrap_or(path), None)?)
+                    // (`path()` is `None` for a path that is not UTF-8: resolve it ourselves.)
+                    let opened = match conn.path().filter(|p| !p.is_empty()) {
+                        Some(p) => PathBuf::from(p),
+                        None => std::fs::canonicalize(path).unwrap_or_else(|_| path.into()),
+                    };
+                    Some(durable::Syncer::start(&opened, None)?)
                 }
                 Durability::Relaxed => None,
             };

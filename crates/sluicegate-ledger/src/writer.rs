@@ -359,7 +359,9 @@ fn run(
             in_flight: &in_flight,
         });
         commit_group(&conn, group, joining, chores, syncing);
-        if let Some(after_group) = after_group.as_mut() {
+        // Once an fsync has failed nothing more is written, not even a checkpoint.
+        let broken = syncer.as_ref().is_some_and(|s| s.broken().is_some());
+        if let Some(after_group) = after_group.as_mut().filter(|_| !broken) {
             after_group(&conn);
         }
     }
@@ -445,13 +447,11 @@ fn commit_group(
     syncing: Option<Syncing<'_>>,
 ) {
     let started = Instant::now();
+    if let Some(why) = syncing.as_ref().and_then(|s| s.syncer.broken()) {
+        return refuse_all(group, why);
+    }
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
-        let why = e.to_string();
-        for job in group {
-            let (_, finish) = (job.run)(Err(&why));
-            finish(Err(&why));
-        }
-        return;
+        return refuse_all(group, &e.to_string());
     }
     // A lone job needs no savepoint: its outcome decides the whole transaction. Neither does
     // one isolated by the group (`Isolation::Group`).
@@ -518,22 +518,43 @@ fn commit_group(
         let _ = exec(conn, "ROLLBACK");
         Ok(())
     };
+    let answers: Answers = finishes.into_iter().map(|(_, f)| f).collect();
     match (committed, syncing) {
         (Ok(()), Some(syncing)) if kept_any => {
-            let answers: Answers = finishes.into_iter().map(|(_, f)| f).collect();
-            // Every job submitted and not yet answered is in this group: no caller waits
-            // behind it for the writer, so nothing is gained by fsyncing on another thread.
-            if syncing.in_flight.load(Ordering::Acquire) == answers.len() {
-                syncing.syncer.sync_here(answers);
-            } else {
-                syncing.syncer.answer_when_durable(answers);
-            }
+            // Every job submitted and not yet answered is in this group: nobody waits behind
+            // it for the writer.
+            let alone = syncing.in_flight.load(Ordering::Acquire) == answers.len();
+            syncing.syncer.committed(answers, alone);
         }
-        (committed, _) => {
-            for (_, finish) in finishes {
+        (committed, Some(syncing)) => {
+            // Nothing committed; the answers (refusals, a failed commit) wait for the earlier
+            // commits they may rest on.
+            let answers = answers
+                .into_iter()
+                .map(|finish| {
+                    let committed = committed.clone();
+                    let answer: Finish = Box::new(move |synced| match &committed {
+                        Err(why) => finish(Err(why)),
+                        Ok(()) => finish(synced),
+                    });
+                    answer
+                })
+                .collect();
+            syncing.syncer.nothing_committed(answers);
+        }
+        (committed, None) => {
+            for finish in answers {
                 finish(committed.as_ref().map(|_| ()).map_err(String::as_str));
             }
         }
+    }
+}
+
+/// Answer every job of `group` with `why`, without running any on the connection.
+fn refuse_all(group: Vec<Job>, why: &str) {
+    for job in group {
+        let (_, finish) = (job.run)(Err(why));
+        finish(Err(why));
     }
 }
 

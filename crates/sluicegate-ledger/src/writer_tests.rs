@@ -392,15 +392,25 @@ async fn async_callers_await_the_commit() {
 /// A writer on a fresh WAL table whose groups are made durable by a sync thread, and what
 /// is reported at each fsync: how many rows were committed by then. While `hold` is set,
 /// each fsync then waits for the test's go-ahead before its answers are sent.
+///
+/// Fields drop in order: the go-ahead first, so that a failing test's writer can stop (its
+/// sync thread no longer waits for the go-ahead) instead of hanging.
 struct DurableWriter {
-    w: Writer,
-    synced: std::sync::mpsc::Receiver<i64>,
     go: std::sync::mpsc::Sender<()>,
     hold: Arc<std::sync::atomic::AtomicBool>,
+    synced: std::sync::mpsc::Receiver<i64>,
+    w: Writer,
     _dir: tempfile::TempDir,
 }
 
 impl DurableWriter {
+    fn rows(&self) -> i64 {
+        Connection::open(self._dir.path().join("w.db"))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
     /// The rows committed at the next fsync. The bound only turns a missing fsync into a
     /// failure instead of a hang; it never orders anything.
     fn next_sync(&self) -> i64 {
@@ -429,9 +439,9 @@ fn durable_writer(wal: Option<std::path::PathBuf>) -> DurableWriter {
             .unwrap()
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .unwrap();
-        report.send(rows).unwrap();
+        let _ = report.send(rows);
         if holding.load(Ordering::SeqCst) {
-            wait.lock().unwrap().recv().unwrap();
+            let _ = wait.lock().unwrap().recv();
         }
     });
     let mut wal_path = path.as_os_str().to_owned();
@@ -441,10 +451,10 @@ fn durable_writer(wal: Option<std::path::PathBuf>) -> DurableWriter {
     let chores: Chores = Box::new(|_, _| Ok(false));
     let w = Writer::start_joining(conn, chores, None, Some(syncer), Duration::ZERO).unwrap();
     DurableWriter {
-        w,
-        synced,
         go,
         hold,
+        synced,
+        w,
         _dir: dir,
     }
 }
@@ -503,19 +513,80 @@ fn a_durable_group_is_answered_only_after_the_fsync_that_follows_its_commit() {
     assert_eq!(behind.wait().unwrap(), 3);
 }
 
-/// An fsync that fails refuses its group's callers and every later caller: nobody is told a
-/// record is durable after the disk has failed once.
+/// An fsync that fails refuses its group's callers, and every later job is refused without
+/// running: nobody is told a record is durable after the disk has failed once, and nothing
+/// more is committed that nobody was told of.
 #[test]
 fn after_a_failed_fsync_no_caller_is_answered_as_recorded() {
     let d = durable_writer(Some("/nonexistent-sluicegate-dir/w.db-wal".into()));
-    for v in [1, 2] {
-        let pending = insert(&d.w, v);
-        d.next_sync();
-        d.go.send(()).unwrap();
-        let refused = pending.wait().unwrap_err().to_string();
-        assert!(
-            refused.contains("could not make its WAL durable") && refused.contains("restart"),
-            "{refused}"
-        );
-    }
+    let first = insert(&d.w, 1);
+    d.next_sync();
+    d.go.send(()).unwrap();
+    let refused = first.wait().unwrap_err().to_string();
+    assert!(
+        refused.contains("could not make its WAL durable") && refused.contains("restarted"),
+        "{refused}"
+    );
+    // Should a later job reach an fsync, it is not held.
+    d.hold.store(false, Ordering::SeqCst);
+    let later = insert(&d.w, 2).wait().unwrap_err().to_string();
+    assert!(later.contains("could not make its WAL durable"), "{later}");
+    assert_eq!(d.rows(), 1, "a job ran after the failed fsync");
+}
+
+/// A group that commits nothing (a refusal) may rest on an earlier group's row that is not on
+/// disk yet: it is answered only after the fsync that covers that row.
+#[test]
+fn a_refusal_waits_for_the_fsync_of_the_commit_it_rests_on() {
+    let d = durable_writer(None);
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let first = d.w.submit(move |c| {
+        c.execute("INSERT INTO t (v) VALUES (1)", [])?;
+        started.send(()).unwrap();
+        hold.recv().unwrap();
+        Ok(1)
+    });
+    running.recv().unwrap();
+    // Queued while the first runs, so the first group goes to the sync thread, whose fsync
+    // the observer then holds.
+    let (ran, refusal_ran) = std::sync::mpsc::channel::<()>();
+    let mut refused = d.w.submit(move |c| {
+        let exists: i64 = c.query_row("SELECT COUNT(*) FROM t WHERE v = 1", [], |r| r.get(0))?;
+        ran.send(()).unwrap();
+        assert_eq!(exists, 1);
+        Err::<i64, _>(LedgerError::refused(
+            crate::RefusalCode::ReceiptInvalid,
+            "already recorded",
+        ))
+    });
+    release.send(()).unwrap();
+    assert_eq!(d.next_sync(), 1);
+    refusal_ran.recv().unwrap();
+    // A job after the refusal's group: once it runs, that group has been answered or handed
+    // on, whichever the writer does.
+    let (marked, marker_ran) = std::sync::mpsc::channel::<()>();
+    let marker = d.w.submit(move |_| {
+        marked.send(()).unwrap();
+        Ok(0)
+    });
+    marker_ran.recv().unwrap();
+    assert!(
+        matches!(
+            refused.rx.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        ),
+        "a refusal resting on a commit was answered before that commit's fsync"
+    );
+    d.hold.store(false, Ordering::SeqCst);
+    d.go.send(()).unwrap();
+    assert_eq!(first.wait().unwrap(), 1);
+    assert!(
+        refused
+            .wait()
+            .unwrap_err()
+            .to_string()
+            .contains("already recorded")
+    );
+    assert_eq!(marker.wait().unwrap(), 0);
 }

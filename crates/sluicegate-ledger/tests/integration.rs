@@ -11,6 +11,7 @@
 mod common;
 mod activity;
 mod claims;
+mod durability;
 mod evidence_search;
 mod inbox;
 mod ledger;
