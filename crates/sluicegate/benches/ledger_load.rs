@@ -1,11 +1,11 @@
 //! The ledger load harness: `cargo bench -p sluicegate --bench ledger_load`.
 //!
 //! Starts the release `sluicegate` binary as a Streamable HTTP server on a throwaway SQLite
-//! sample app, once with the durable default (`synchronous=FULL`, an fsync per commit group)
-//! and once with `"storage": {"durability": "relaxed"}`, and drives proposals (each one a
-//! distinct change, so none is deduplicated) and reads at several concurrent sessions. While
-//! it runs, the WAL file's size is sampled; at the end the main file's size per recorded call
-//! is reported. Figures are recorded in docs/performance.md.
+//! sample app, once with the durable default (the WAL fsynced after each commit group, before
+//! its callers are answered) and once with `"storage": {"durability": "relaxed"}`, and drives
+//! proposals (each one a distinct change, so none is deduplicated) and reads at several
+//! concurrent sessions. While it runs, the WAL file's size is sampled; at the end the main
+//! file's size per recorded call is reported. Figures are recorded in docs/performance.md.
 //!
 //! Options after `--`: `--seconds N` per level (3), `--sessions 1,4,16`, `--json`,
 //! `--latencies DIR` (each call's send time and latency, in µs from the level's start, one
