@@ -435,10 +435,10 @@ fn durable_writer(wal: Option<std::path::PathBuf>) -> DurableWriter {
     let holding = hold.clone();
     let counted = path.clone();
     let observer: crate::durable::Observer = Box::new(move || {
+        // -1 when the ledger cannot be read (a test that broke its WAL on purpose).
         let rows: i64 = Connection::open(&counted)
-            .unwrap()
-            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
-            .unwrap();
+            .and_then(|c| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)))
+            .unwrap_or(-1);
         let _ = report.send(rows);
         if holding.load(Ordering::SeqCst) {
             let _ = wait.lock().unwrap().recv();
@@ -466,6 +466,29 @@ fn insert(w: &Writer, v: i64) -> Pending<i64> {
     })
 }
 
+/// An insert of `v` that, once it has written, holds its group open until the returned
+/// sender releases it; returns when it is running, so jobs submitted next queue behind it.
+fn held_insert(w: &Writer, v: i64) -> (Pending<i64>, std::sync::mpsc::Sender<()>) {
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let pending = w.submit(move |c| {
+        c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+        started.send(()).unwrap();
+        hold.recv().unwrap();
+        Ok(v)
+    });
+    running.recv().unwrap();
+    (pending, release)
+}
+
+/// Whether no answer has reached `pending` yet.
+fn unanswered<T>(pending: &mut Pending<T>) -> bool {
+    matches!(
+        pending.rx.try_recv(),
+        Err(oneshot::error::TryRecvError::Empty)
+    )
+}
+
 /// Commit, then fsync, then answer: when the fsync happens the group's rows are committed,
 /// and until it is done the caller has no answer. Both ways a group is synced: on the
 /// writer thread for a lone caller, on the sync thread when others wait behind the group.
@@ -475,24 +498,13 @@ fn a_durable_group_is_answered_only_after_the_fsync_that_follows_its_commit() {
     // Lone: nobody else in flight, so the writer syncs it itself.
     let mut lone = insert(&d.w, 1);
     assert_eq!(d.next_sync(), 1, "fsynced before it was committed");
-    assert!(
-        matches!(lone.rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
-        "answered before its fsync finished"
-    );
+    assert!(unanswered(&mut lone), "answered before its fsync finished");
     d.go.send(()).unwrap();
     assert_eq!(lone.wait().unwrap(), 1);
 
     // Others queue while a group runs: the group goes to the sync thread, and the writer
     // runs the next group meanwhile.
-    let (started, running) = std::sync::mpsc::channel::<()>();
-    let (release, hold) = std::sync::mpsc::channel::<()>();
-    let mut first = d.w.submit(move |c| {
-        c.execute("INSERT INTO t (v) VALUES (2)", [])?;
-        started.send(()).unwrap();
-        hold.recv().unwrap();
-        Ok(2)
-    });
-    running.recv().unwrap();
+    let (mut first, release) = held_insert(&d.w, 2);
     let behind = insert(&d.w, 3);
     release.send(()).unwrap();
     // The first group's fsync (on the sync thread) and the second group's commit race, and
@@ -500,13 +512,7 @@ fn a_durable_group_is_answered_only_after_the_fsync_that_follows_its_commit() {
     // least the first group's row either way.
     let rows_at_first_sync = d.next_sync();
     assert!(rows_at_first_sync >= 2, "{rows_at_first_sync}");
-    assert!(
-        matches!(
-            first.rx.try_recv(),
-            Err(oneshot::error::TryRecvError::Empty)
-        ),
-        "answered before its fsync finished"
-    );
+    assert!(unanswered(&mut first), "answered before its fsync finished");
     d.hold.store(false, Ordering::SeqCst);
     d.go.send(()).unwrap();
     assert_eq!(first.wait().unwrap(), 2);
@@ -539,15 +545,7 @@ fn after_a_failed_fsync_no_caller_is_answered_as_recorded() {
 #[test]
 fn a_refusal_waits_for_the_fsync_of_the_commit_it_rests_on() {
     let d = durable_writer(None);
-    let (started, running) = std::sync::mpsc::channel::<()>();
-    let (release, hold) = std::sync::mpsc::channel::<()>();
-    let first = d.w.submit(move |c| {
-        c.execute("INSERT INTO t (v) VALUES (1)", [])?;
-        started.send(()).unwrap();
-        hold.recv().unwrap();
-        Ok(1)
-    });
-    running.recv().unwrap();
+    let (first, release) = held_insert(&d.w, 1);
     // Queued while the first runs, so the first group goes to the sync thread, whose fsync
     // the observer then holds.
     let (ran, refusal_ran) = std::sync::mpsc::channel::<()>();
@@ -572,10 +570,7 @@ fn a_refusal_waits_for_the_fsync_of_the_commit_it_rests_on() {
     });
     marker_ran.recv().unwrap();
     assert!(
-        matches!(
-            refused.rx.try_recv(),
-            Err(oneshot::error::TryRecvError::Empty)
-        ),
+        unanswered(&mut refused),
         "a refusal resting on a commit was answered before that commit's fsync"
     );
     d.hold.store(false, Ordering::SeqCst);
@@ -589,4 +584,18 @@ fn a_refusal_waits_for_the_fsync_of_the_commit_it_rests_on() {
             .contains("already recorded")
     );
     assert_eq!(marker.wait().unwrap(), 0);
+}
+
+/// A WAL replaced at its path while the ledger is open is not the file SQLite writes: the
+/// next fsync refuses instead of syncing the newcomer.
+#[test]
+fn a_wal_replaced_under_the_ledger_is_refused_not_synced() {
+    let d = durable_writer(None);
+    d.hold.store(false, Ordering::SeqCst);
+    assert_eq!(insert(&d.w, 1).wait().unwrap(), 1);
+    let wal = d._dir.path().join("w.db-wal");
+    std::fs::remove_file(&wal).unwrap();
+    std::fs::write(&wal, b"").unwrap();
+    let refused = insert(&d.w, 2).wait().unwrap_err().to_string();
+    assert!(refused.contains("removed or replaced"), "{refused}");
 }
